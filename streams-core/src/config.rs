@@ -1,0 +1,328 @@
+//! [`StreamsConfig`]: Kafka Streams' property names, plus pass-through of any librdkafka
+//! property to the clients.
+//!
+//! Properties that are not Kafka Streams' own go to every client; `consumer.`, `producer.`,
+//! `restore.consumer.` and `admin.` prefixes send a property to one kind of client only, as in
+//! Kafka Streams.
+//!
+//! ```
+//! use streams_core::StreamsConfig;
+//! use std::time::Duration;
+//!
+//! let mut config = StreamsConfig::new();
+//! config
+//!     .set("application.id", "fraud-detector")
+//!     .set("bootstrap.servers", "localhost:9092")
+//!     .set("commit.interval.ms", "1000")
+//!     .set("producer.linger.ms", "20");
+//! assert_eq!(config.application_id().unwrap(), "fraud-detector");
+//! assert_eq!(config.commit_interval().unwrap(), Duration::from_secs(1));
+//! ```
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::error::DeserializationPolicy;
+use crate::runtime::TopicAdmin;
+use crate::{Error, Result};
+
+/// `application.id`: the consumer group id and the prefix of internal topics. Required.
+pub const APPLICATION_ID: &str = "application.id";
+/// `bootstrap.servers`: the Kafka cluster. Required by the runtime.
+pub const BOOTSTRAP_SERVERS: &str = "bootstrap.servers";
+/// `state.dir`: where task state lives (default: `<tmp>/kafka-streams`).
+pub const STATE_DIR: &str = "state.dir";
+/// `commit.interval.ms`: how often offsets and state are committed (default 30000).
+pub const COMMIT_INTERVAL_MS: &str = "commit.interval.ms";
+/// `num.stream.threads`: stream threads per instance (default 1).
+pub const NUM_STREAM_THREADS: &str = "num.stream.threads";
+/// `processing.guarantee`: `at_least_once` (default) or `exactly_once_v2`.
+pub const PROCESSING_GUARANTEE: &str = "processing.guarantee";
+/// `num.standby.replicas`: warm copies of each task's state on other instances (default 0).
+pub const NUM_STANDBY_REPLICAS: &str = "num.standby.replicas";
+/// `default.deserialization.exception.handler`: `fail` (default) or `log_and_continue`; Kafka's
+/// class names `LogAndFailExceptionHandler` / `LogAndContinueExceptionHandler` are accepted too.
+pub const DESERIALIZATION_EXCEPTION_HANDLER: &str = "default.deserialization.exception.handler";
+/// `poll.ms`: how long the stream thread blocks waiting for records (default 100).
+pub const POLL_MS: &str = "poll.ms";
+/// `replication.factor`: replication of internal topics (default -1, the broker's default).
+pub const REPLICATION_FACTOR: &str = "replication.factor";
+
+const STREAMS_KEYS: &[&str] = &[
+    APPLICATION_ID,
+    STATE_DIR,
+    COMMIT_INTERVAL_MS,
+    NUM_STREAM_THREADS,
+    PROCESSING_GUARANTEE,
+    NUM_STANDBY_REPLICAS,
+    DESERIALIZATION_EXCEPTION_HANDLER,
+    POLL_MS,
+    REPLICATION_FACTOR,
+    "statestore.cache.max.bytes",
+    "max.task.idle.ms",
+    "application.server",
+];
+
+const CLIENT_PREFIXES: &[&str] = &["consumer.", "producer.", "restore.consumer.", "admin."];
+
+/// The kind of Kafka client a property is meant for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ClientKind {
+    Consumer,
+    Producer,
+    RestoreConsumer,
+    Admin,
+}
+
+impl ClientKind {
+    fn prefix(self) -> &'static str {
+        match self {
+            ClientKind::Consumer => "consumer.",
+            ClientKind::Producer => "producer.",
+            ClientKind::RestoreConsumer => "restore.consumer.",
+            ClientKind::Admin => "admin.",
+        }
+    }
+}
+
+/// Configuration of a streams application.
+#[derive(Clone, Default)]
+pub struct StreamsConfig {
+    props: BTreeMap<String, String>,
+    registry: Option<prometheus::Registry>,
+    topic_admin: Option<Arc<dyn TopicAdmin>>,
+}
+
+impl std::fmt::Debug for StreamsConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StreamsConfig")
+            .field("props", &self.props)
+            .field("metrics_registry", &self.registry.is_some())
+            .field("topic_admin", &self.topic_admin.is_some())
+            .finish()
+    }
+}
+
+impl StreamsConfig {
+    /// An empty configuration.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets property `key` to `value`.
+    pub fn set(&mut self, key: impl Into<String>, value: impl Into<String>) -> &mut Self {
+        self.props.insert(key.into(), value.into());
+        self
+    }
+
+    /// Removes property `key`.
+    pub fn remove(&mut self, key: &str) -> &mut Self {
+        self.props.remove(key);
+        self
+    }
+
+    /// The value of property `key`.
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.props.get(key).map(String::as_str)
+    }
+
+    /// Registers the application's metrics in `registry` when it starts.
+    pub fn set_metrics_registry(&mut self, registry: prometheus::Registry) -> &mut Self {
+        self.registry = Some(registry);
+        self
+    }
+
+    /// Creates internal topics through `admin` instead of Kafka's admin API (used with the
+    /// embedded broker, whose admin API is incomplete).
+    pub fn set_topic_admin(&mut self, admin: Arc<dyn TopicAdmin>) -> &mut Self {
+        self.topic_admin = Some(admin);
+        self
+    }
+
+    pub(crate) fn metrics_registry(&self) -> Option<&prometheus::Registry> {
+        self.registry.as_ref()
+    }
+
+    pub(crate) fn topic_admin(&self) -> Option<&Arc<dyn TopicAdmin>> {
+        self.topic_admin.as_ref()
+    }
+
+    fn parse<T: std::str::FromStr>(&self, key: &str, default: T) -> Result<T> {
+        match self.get(key) {
+            None => Ok(default),
+            Some(raw) => raw.trim().parse().map_err(|_| Error::Config {
+                key: key.to_string(),
+                reason: format!("`{raw}` is not a valid value"),
+            }),
+        }
+    }
+
+    /// `application.id`.
+    pub fn application_id(&self) -> Result<&str> {
+        let id = self.get(APPLICATION_ID).ok_or_else(|| Error::Config {
+            key: APPLICATION_ID.into(),
+            reason: "is required".into(),
+        })?;
+        let valid = !id.is_empty()
+            && id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+        if !valid {
+            return Err(Error::Config {
+                key: APPLICATION_ID.into(),
+                reason: format!("`{id}` must be non-empty ASCII letters, digits, '.', '_' or '-'"),
+            });
+        }
+        Ok(id)
+    }
+
+    /// `bootstrap.servers`, if set.
+    pub fn bootstrap_servers(&self) -> Option<&str> {
+        self.get(BOOTSTRAP_SERVERS)
+    }
+
+    /// `state.dir`.
+    pub fn state_dir(&self) -> PathBuf {
+        self.get(STATE_DIR)
+            .map(PathBuf::from)
+            .unwrap_or_else(|| std::env::temp_dir().join("kafka-streams"))
+    }
+
+    /// `commit.interval.ms`.
+    pub fn commit_interval(&self) -> Result<Duration> {
+        self.parse(COMMIT_INTERVAL_MS, 30_000u64)
+            .map(Duration::from_millis)
+    }
+
+    /// `poll.ms`.
+    pub fn poll_interval(&self) -> Result<Duration> {
+        self.parse(POLL_MS, 100u64).map(Duration::from_millis)
+    }
+
+    /// `num.stream.threads`.
+    pub fn num_stream_threads(&self) -> Result<usize> {
+        let n = self.parse(NUM_STREAM_THREADS, 1usize)?;
+        if n == 0 {
+            return Err(Error::Config {
+                key: NUM_STREAM_THREADS.into(),
+                reason: "must be at least 1".into(),
+            });
+        }
+        Ok(n)
+    }
+
+    /// `replication.factor` for internal topics.
+    pub fn replication_factor(&self) -> Result<i32> {
+        self.parse(REPLICATION_FACTOR, -1i32)
+    }
+
+    /// `processing.guarantee`; only `at_least_once` runs so far.
+    pub fn check_processing_guarantee(&self) -> Result<()> {
+        match self.get(PROCESSING_GUARANTEE).unwrap_or("at_least_once") {
+            "at_least_once" => Ok(()),
+            other => Err(Error::Config {
+                key: PROCESSING_GUARANTEE.into(),
+                reason: format!("`{other}` is not supported yet; use at_least_once"),
+            }),
+        }
+    }
+
+    /// `default.deserialization.exception.handler`.
+    pub fn deserialization_policy(&self) -> Result<DeserializationPolicy> {
+        match self.get(DESERIALIZATION_EXCEPTION_HANDLER) {
+            None => Ok(DeserializationPolicy::Fail),
+            Some(v) if v == "fail" || v.ends_with("LogAndFailExceptionHandler") => {
+                Ok(DeserializationPolicy::Fail)
+            }
+            Some(v) if v == "log_and_continue" || v.ends_with("LogAndContinueExceptionHandler") => {
+                Ok(DeserializationPolicy::LogAndContinue)
+            }
+            Some(v) => Err(Error::Config {
+                key: DESERIALIZATION_EXCEPTION_HANDLER.into(),
+                reason: format!("`{v}` is not `fail` or `log_and_continue`"),
+            }),
+        }
+    }
+
+    /// librdkafka properties for one kind of client: every property that is not Kafka Streams'
+    /// own and has no client prefix, then the ones with this client's prefix (which win).
+    pub(crate) fn client_properties(&self, kind: ClientKind) -> BTreeMap<String, String> {
+        let mut props = BTreeMap::new();
+        for (key, value) in &self.props {
+            let prefixed = CLIENT_PREFIXES.iter().any(|p| key.starts_with(p));
+            if !prefixed && !STREAMS_KEYS.contains(&key.as_str()) {
+                props.insert(key.clone(), value.clone());
+            }
+        }
+        for (key, value) in &self.props {
+            if let Some(stripped) = key.strip_prefix(kind.prefix()) {
+                props.insert(stripped.to_string(), value.clone());
+            }
+        }
+        props
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn client_properties_pass_through_and_prefixes_win() {
+        let mut config = StreamsConfig::new();
+        config
+            .set("application.id", "app")
+            .set("bootstrap.servers", "b:9092")
+            .set("linger.ms", "5")
+            .set("producer.linger.ms", "50")
+            .set("consumer.fetch.min.bytes", "10")
+            .set("restore.consumer.fetch.min.bytes", "99");
+        let producer = config.client_properties(ClientKind::Producer);
+        assert_eq!(producer.get("linger.ms").map(String::as_str), Some("50"));
+        assert_eq!(
+            producer.get("bootstrap.servers").map(String::as_str),
+            Some("b:9092")
+        );
+        assert!(!producer.contains_key("application.id"));
+        assert!(!producer.contains_key("fetch.min.bytes"));
+        let consumer = config.client_properties(ClientKind::Consumer);
+        assert_eq!(
+            consumer.get("fetch.min.bytes").map(String::as_str),
+            Some("10")
+        );
+        assert_eq!(consumer.get("linger.ms").map(String::as_str), Some("5"));
+        let restore = config.client_properties(ClientKind::RestoreConsumer);
+        assert_eq!(
+            restore.get("fetch.min.bytes").map(String::as_str),
+            Some("99")
+        );
+    }
+
+    #[test]
+    fn validates_values() {
+        let mut config = StreamsConfig::new();
+        assert!(config.application_id().is_err());
+        config.set("application.id", "bad id");
+        assert!(config.application_id().is_err());
+        config
+            .set("application.id", "ok-id_1.2")
+            .set("commit.interval.ms", "soon");
+        assert!(config.application_id().is_ok());
+        assert!(matches!(
+            config.commit_interval(),
+            Err(Error::Config { .. })
+        ));
+        config.set(
+            "default.deserialization.exception.handler",
+            "LogAndContinueExceptionHandler",
+        );
+        assert_eq!(
+            config.deserialization_policy().unwrap(),
+            DeserializationPolicy::LogAndContinue
+        );
+        config.set("num.stream.threads", "0");
+        assert!(config.num_stream_threads().is_err());
+    }
+}

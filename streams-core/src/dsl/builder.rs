@@ -1,0 +1,191 @@
+//! [`StreamsBuilder`]: the DSL's entry point.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use super::{Consumed, KStream};
+use crate::processor::Processor;
+use crate::serde::{SharedSerde, builtin_serde};
+use crate::state::StoreBuilder;
+use crate::{Error, Result, Topology};
+
+/// The topology under construction, shared by every handle of one builder.
+pub(crate) struct BuilderState {
+    topology: Topology,
+    next_index: usize,
+    errors: Vec<Error>,
+}
+
+/// Shared access to the builder state.
+pub(crate) type SharedState = Rc<RefCell<BuilderState>>;
+
+impl BuilderState {
+    /// A node name in Kafka Streams' style: `KSTREAM-FILTER-0000000003`.
+    pub(crate) fn new_name(&mut self, prefix: &str) -> String {
+        let name = format!("{prefix}-{:010}", self.next_index);
+        self.next_index += 1;
+        name
+    }
+
+    /// Keeps the first error of a DSL call; [`StreamsBuilder::build`] reports them.
+    pub(crate) fn record<T>(&mut self, result: Result<T>) -> Option<T> {
+        match result {
+            Ok(value) => Some(value),
+            Err(e) => {
+                self.errors.push(e);
+                None
+            }
+        }
+    }
+
+    pub(crate) fn add_processor<P, F>(&mut self, name: &str, supplier: F, parent: &str)
+    where
+        P: Processor,
+        F: Fn() -> P + Send + Sync + 'static,
+    {
+        let result = self
+            .topology
+            .add_processor(name, supplier, &[parent])
+            .map(|_| ());
+        self.record(result);
+    }
+
+    pub(crate) fn add_source<K: Clone + 'static, V: Clone + 'static>(
+        &mut self,
+        name: &str,
+        topic: &str,
+        key_serde: SharedSerde<K>,
+        value_serde: SharedSerde<V>,
+    ) {
+        let result = self
+            .topology
+            .add_source(name, &[topic], key_serde, value_serde)
+            .map(|_| ());
+        self.record(result);
+    }
+
+    pub(crate) fn add_sink<K: 'static, V: 'static>(
+        &mut self,
+        name: &str,
+        topic: &str,
+        key_serde: SharedSerde<K>,
+        value_serde: SharedSerde<V>,
+        parent: &str,
+    ) {
+        let result = self
+            .topology
+            .add_sink(name, topic, key_serde, value_serde, &[parent])
+            .map(|_| ());
+        self.record(result);
+    }
+
+    pub(crate) fn add_store(&mut self, store: StoreBuilder, processor: &str) {
+        let result = self
+            .topology
+            .add_state_store(store, &[processor])
+            .map(|_| ());
+        self.record(result);
+    }
+
+    pub(crate) fn add_internal_topic(&mut self, topic: &str) {
+        self.topology.add_internal_topic(topic);
+    }
+
+    /// The serde to use where one is needed: the given one, else the built-in one for the type,
+    /// else an error naming what needs it.
+    pub(crate) fn require_serde<T: 'static>(
+        &mut self,
+        given: Option<SharedSerde<T>>,
+        what: &str,
+    ) -> Option<SharedSerde<T>> {
+        let serde = given.or_else(builtin_serde::<T>).ok_or_else(|| {
+            Error::Topology(format!(
+                "{what} needs a serde for {}: there is no built-in one, so pass it \
+                 (Produced::with, Grouped::with or Materialized::with)",
+                std::any::type_name::<T>()
+            ))
+        });
+        self.record(serde)
+    }
+}
+
+/// Builds a [`Topology`] with the typed DSL.
+///
+/// ```
+/// use streams_core::dsl::{Consumed, StreamsBuilder};
+/// use streams_core::serde::Serdes;
+///
+/// let builder = StreamsBuilder::new();
+/// builder
+///     .stream("in", Consumed::with(Serdes::string(), Serdes::string()))
+///     .filter(|_k, v: &String| !v.is_empty())
+///     .to("out");
+/// let topology = builder.build()?;
+/// assert!(topology.describe().to_string().contains("KSTREAM-FILTER-0000000001"));
+/// # Ok::<(), streams_core::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct StreamsBuilder {
+    state: SharedState,
+}
+
+impl std::fmt::Debug for StreamsBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StreamsBuilder").finish_non_exhaustive()
+    }
+}
+
+impl Default for StreamsBuilder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl StreamsBuilder {
+    /// An empty builder.
+    pub fn new() -> Self {
+        StreamsBuilder {
+            state: Rc::new(RefCell::new(BuilderState {
+                topology: Topology::new(),
+                next_index: 0,
+                errors: Vec::new(),
+            })),
+        }
+    }
+
+    /// A stream of the records of `topic`, decoded with `consumed`'s serdes.
+    pub fn stream<K: Clone + 'static, V: Clone + 'static>(
+        &self,
+        topic: &str,
+        consumed: Consumed<K, V>,
+    ) -> KStream<K, V> {
+        let mut state = self.state.borrow_mut();
+        let name = consumed
+            .name
+            .clone()
+            .unwrap_or_else(|| state.new_name("KSTREAM-SOURCE"));
+        state.add_source(
+            &name,
+            topic,
+            consumed.key_serde.clone(),
+            consumed.value_serde.clone(),
+        );
+        drop(state);
+        KStream::new(
+            self.state.clone(),
+            name,
+            Some(consumed.key_serde),
+            Some(consumed.value_serde),
+            false,
+        )
+    }
+
+    /// The topology built so far, or the first error any DSL call ran into.
+    pub fn build(&self) -> Result<Topology> {
+        let mut state = self.state.borrow_mut();
+        if !state.errors.is_empty() {
+            return Err(state.errors.remove(0));
+        }
+        Ok(state.topology.clone())
+    }
+}

@@ -1,0 +1,38 @@
+//! The typed DSL: describe processing as [`KStream`]s and [`KTable`]s, and let
+//! [`StreamsBuilder::build`] lower it onto a [`Topology`](crate::Topology).
+//!
+//! Every operator adds one processor node; the handle it returns is cheap (a node name, the
+//! shared builder and the serdes known so far). Operators that change the key mark the stream,
+//! and a later grouping inserts a repartition topic, as Kafka Streams does.
+//!
+//! ```
+//! use streams_core::dsl::{Consumed, Materialized, StreamsBuilder};
+//! use streams_core::serde::Serdes;
+//!
+//! let builder = StreamsBuilder::new();
+//! builder
+//!     .stream("text", Consumed::with(Serdes::nullable(Serdes::string()), Serdes::string()))
+//!     .flat_map_values(|line: String| {
+//!         line.split_whitespace().map(str::to_lowercase).collect::<Vec<_>>()
+//!     })
+//!     .group_by(|_key, word: &String| word.clone())
+//!     .count(Materialized::as_("counts"))
+//!     .to_stream()
+//!     .to("word-counts");
+//! let topology = builder.build()?;
+//! assert_eq!(topology.describe().subtopologies.len(), 2);
+//! # Ok::<(), streams_core::Error>(())
+//! ```
+
+mod builder;
+mod grouped_stream;
+mod kstream;
+mod ktable;
+mod ops;
+mod params;
+
+pub use builder::StreamsBuilder;
+pub use grouped_stream::KGroupedStream;
+pub use kstream::KStream;
+pub use ktable::{Change, KTable};
+pub use params::{Consumed, Grouped, Materialized, Produced};

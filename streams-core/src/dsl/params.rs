@@ -1,0 +1,225 @@
+//! Operator parameters: [`Consumed`], [`Produced`], [`Grouped`], [`Materialized`].
+
+use crate::serde::SharedSerde;
+use crate::state::StoreEngine;
+
+/// How a source reads its topic: key and value serdes, and optionally the source node's name.
+///
+/// ```
+/// use streams_core::dsl::Consumed;
+/// use streams_core::serde::Serdes;
+///
+/// let consumed = Consumed::with(Serdes::string(), Serdes::i64()).with_name("payments-source");
+/// # let _ = consumed;
+/// ```
+pub struct Consumed<K, V> {
+    pub(crate) key_serde: SharedSerde<K>,
+    pub(crate) value_serde: SharedSerde<V>,
+    pub(crate) name: Option<String>,
+}
+
+impl<K, V> std::fmt::Debug for Consumed<K, V> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Consumed")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<K, V> Consumed<K, V> {
+    /// Reads keys and values with these serdes.
+    pub fn with(key_serde: SharedSerde<K>, value_serde: SharedSerde<V>) -> Self {
+        Consumed {
+            key_serde,
+            value_serde,
+            name: None,
+        }
+    }
+
+    /// Names the source node.
+    pub fn with_name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+}
+
+/// How a sink writes: key and value serdes (else those the stream carries, else built-ins).
+///
+/// ```
+/// use streams_core::dsl::Produced;
+/// use streams_core::serde::Serdes;
+///
+/// let produced = Produced::with(Serdes::string(), Serdes::u64());
+/// # let _ = produced;
+/// ```
+pub struct Produced<K, V> {
+    pub(crate) key_serde: Option<SharedSerde<K>>,
+    pub(crate) value_serde: Option<SharedSerde<V>>,
+}
+
+impl<K, V> std::fmt::Debug for Produced<K, V> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Produced").finish_non_exhaustive()
+    }
+}
+
+impl<K, V> Default for Produced<K, V> {
+    fn default() -> Self {
+        Produced {
+            key_serde: None,
+            value_serde: None,
+        }
+    }
+}
+
+impl<K, V> Produced<K, V> {
+    /// Writes keys and values with these serdes.
+    pub fn with(key_serde: SharedSerde<K>, value_serde: SharedSerde<V>) -> Self {
+        Produced {
+            key_serde: Some(key_serde),
+            value_serde: Some(value_serde),
+        }
+    }
+}
+
+/// How records are grouped: serdes for the repartition topic, and a name for it.
+///
+/// ```
+/// use streams_core::dsl::Grouped;
+/// use streams_core::serde::Serdes;
+///
+/// let grouped = Grouped::with(Serdes::string(), Serdes::string()).with_name("by-word");
+/// # let _ = grouped;
+/// ```
+pub struct Grouped<K, V> {
+    pub(crate) name: Option<String>,
+    pub(crate) key_serde: Option<SharedSerde<K>>,
+    pub(crate) value_serde: Option<SharedSerde<V>>,
+}
+
+impl<K, V> std::fmt::Debug for Grouped<K, V> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Grouped")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<K, V> Default for Grouped<K, V> {
+    fn default() -> Self {
+        Grouped {
+            name: None,
+            key_serde: None,
+            value_serde: None,
+        }
+    }
+}
+
+impl<K, V> Grouped<K, V> {
+    /// Names the grouping: a repartition topic is then `<name>-repartition`.
+    pub fn as_(name: impl Into<String>) -> Self {
+        Grouped {
+            name: Some(name.into()),
+            ..Self::default()
+        }
+    }
+
+    /// Groups with these serdes.
+    pub fn with(key_serde: SharedSerde<K>, value_serde: SharedSerde<V>) -> Self {
+        Grouped {
+            name: None,
+            key_serde: Some(key_serde),
+            value_serde: Some(value_serde),
+        }
+    }
+
+    /// Sets the name.
+    pub fn with_name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+}
+
+/// How a table is stored: store name (which also names its changelog, and a repartition topic
+/// before it), serdes, engine and logging.
+///
+/// ```
+/// use streams_core::dsl::Materialized;
+/// use streams_core::state::StoreEngine;
+///
+/// let m: Materialized<String, u64> =
+///     Materialized::as_("counts").with_engine(StoreEngine::InMemory).with_logging_disabled();
+/// # let _ = m;
+/// ```
+pub struct Materialized<K, V> {
+    pub(crate) name: Option<String>,
+    pub(crate) key_serde: Option<SharedSerde<K>>,
+    pub(crate) value_serde: Option<SharedSerde<V>>,
+    pub(crate) engine: StoreEngine,
+    pub(crate) logging: bool,
+}
+
+impl<K, V> std::fmt::Debug for Materialized<K, V> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Materialized")
+            .field("name", &self.name)
+            .field("engine", &self.engine)
+            .field("logging", &self.logging)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<K, V> Default for Materialized<K, V> {
+    fn default() -> Self {
+        Materialized {
+            name: None,
+            key_serde: None,
+            value_serde: None,
+            engine: StoreEngine::default(),
+            logging: true,
+        }
+    }
+}
+
+impl<K, V> Materialized<K, V> {
+    /// A store named `name` (queryable under that name).
+    pub fn as_(name: impl Into<String>) -> Self {
+        Materialized {
+            name: Some(name.into()),
+            ..Self::default()
+        }
+    }
+
+    /// A store with a generated name and these serdes.
+    pub fn with(key_serde: SharedSerde<K>, value_serde: SharedSerde<V>) -> Self {
+        Materialized {
+            key_serde: Some(key_serde),
+            value_serde: Some(value_serde),
+            ..Self::default()
+        }
+    }
+
+    /// Sets the key serde.
+    pub fn with_key_serde(mut self, serde: SharedSerde<K>) -> Self {
+        self.key_serde = Some(serde);
+        self
+    }
+
+    /// Sets the value serde.
+    pub fn with_value_serde(mut self, serde: SharedSerde<V>) -> Self {
+        self.value_serde = Some(serde);
+        self
+    }
+
+    /// Chooses the engine (RocksDB by default).
+    pub fn with_engine(mut self, engine: StoreEngine) -> Self {
+        self.engine = engine;
+        self
+    }
+
+    /// Turns the changelog off.
+    pub fn with_logging_disabled(mut self) -> Self {
+        self.logging = false;
+        self
+    }
+}

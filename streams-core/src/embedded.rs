@@ -1,0 +1,123 @@
+//! [`EmbeddedBroker`]: librdkafka's in-process mock cluster, so examples, benchmarks and tests
+//! run with no Kafka installed.
+//!
+//! The mock speaks the Kafka protocol on a loopback port: producers, consumer groups, commits
+//! and rebalances work. Its limits: topics are created through its own call (it does not answer
+//! the admin `CreateTopics` request reliably), it never compacts, and its transactions are
+//! partial, so it cannot prove exactly-once. Data lives in memory and is gone when it drops.
+
+use std::sync::Arc;
+
+use rdkafka::ClientConfig;
+use rdkafka::client::Client;
+use rdkafka::producer::{BaseProducer, Producer};
+use rdkafka::types::RDKafkaRespErr;
+
+use crate::runtime::{TopicAdmin, TopicSpec};
+use crate::{Error, Result, StreamsConfig};
+
+/// An in-process Kafka-protocol broker (librdkafka's mock cluster).
+pub struct EmbeddedBroker {
+    // The mock cluster lives as long as the client that created it.
+    handle: BaseProducer,
+    bootstrap_servers: String,
+}
+
+impl std::fmt::Debug for EmbeddedBroker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EmbeddedBroker")
+            .field("bootstrap_servers", &self.bootstrap_servers)
+            .finish()
+    }
+}
+
+impl EmbeddedBroker {
+    /// Starts a mock cluster of `brokers` brokers on loopback.
+    pub fn start(brokers: u32) -> Result<Arc<Self>> {
+        let handle: BaseProducer = ClientConfig::new()
+            .set("test.mock.num.brokers", brokers.to_string())
+            .create()
+            .map_err(|e| Error::kafka("starting the embedded broker", e))?;
+        let cluster = handle.client().mock_cluster().ok_or_else(|| {
+            Error::IllegalState("librdkafka did not create a mock cluster".into())
+        })?;
+        let bootstrap_servers = cluster.bootstrap_servers();
+        drop(cluster);
+        set_initial_rebalance_delay(handle.client(), 0);
+        Ok(Arc::new(EmbeddedBroker {
+            handle,
+            bootstrap_servers,
+        }))
+    }
+
+    /// The brokers' addresses, for `bootstrap.servers`.
+    pub fn bootstrap_servers(&self) -> &str {
+        &self.bootstrap_servers
+    }
+
+    /// Creates `topic` with `partitions` partitions; an existing topic is left as is.
+    pub fn create_topic(&self, topic: &str, partitions: i32) -> Result<()> {
+        let cluster = self.handle.client().mock_cluster().ok_or_else(|| {
+            Error::IllegalState("the embedded broker's mock cluster is gone".into())
+        })?;
+        match cluster.create_topic(topic, partitions, 1) {
+            Ok(()) => Ok(()),
+            Err(rdkafka::error::KafkaError::MockCluster(code))
+                if code == RDKafkaRespErr::RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS.into() =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(Error::kafka(
+                format!("creating topic `{topic}` on the embedded broker"),
+                e,
+            )),
+        }
+    }
+
+    /// Points `config` at this broker: sets `bootstrap.servers` and creates internal topics
+    /// through the mock's own call.
+    pub fn configure(self: &Arc<Self>, config: &mut StreamsConfig) {
+        config.set(
+            crate::config::BOOTSTRAP_SERVERS,
+            self.bootstrap_servers.clone(),
+        );
+        config.set_topic_admin(self.clone());
+    }
+
+    /// If `config` names no `bootstrap.servers`, starts an embedded broker, points `config` at
+    /// it and says so on stderr. Returns the broker, which must outlive the application.
+    pub fn start_if_unconfigured(config: &mut StreamsConfig) -> Result<Option<Arc<Self>>> {
+        if config.bootstrap_servers().is_some() {
+            return Ok(None);
+        }
+        let broker = Self::start(1)?;
+        eprintln!(
+            "no bootstrap.servers given: started an embedded Kafka broker (librdkafka mock \
+             cluster) at {}; its data lives in memory and ends with this process",
+            broker.bootstrap_servers()
+        );
+        broker.configure(config);
+        Ok(Some(broker))
+    }
+}
+
+impl TopicAdmin for EmbeddedBroker {
+    fn create_topics(&self, topics: &[TopicSpec]) -> Result<()> {
+        topics
+            .iter()
+            .try_for_each(|t| self.create_topic(&t.name, t.partitions))
+    }
+}
+
+/// The mock makes a new group wait 3 s before its first rebalance (Kafka's
+/// `group.initial.rebalance.delay.ms`); tests and examples should not.
+fn set_initial_rebalance_delay<C: rdkafka::ClientContext>(client: &Client<C>, delay_ms: i32) {
+    // SAFETY: `client` is a live client handle; `rd_kafka_handle_mock_cluster` returns the mock
+    // cluster it owns (or null, checked) and the setter only stores an integer in it.
+    unsafe {
+        let cluster = rdkafka_sys::rd_kafka_handle_mock_cluster(client.native_ptr());
+        if !cluster.is_null() {
+            rdkafka_sys::rd_kafka_mock_group_initial_rebalance_delay_ms(cluster, delay_ms);
+        }
+    }
+}

@@ -1,0 +1,163 @@
+//! The error type of `streams-core`, and the handler policies that decide what an error does.
+
+use crate::serde::SerdeError;
+
+/// What went wrong, naming the topic, partition, offset, node, task or store involved.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A record's key or value could not be deserialized and the handler said fail.
+    #[error(
+        "cannot deserialize the {field} of the record at {topic}-{partition}@{offset}: {source}"
+    )]
+    Deserialization {
+        /// Source topic.
+        topic: String,
+        /// Source partition.
+        partition: i32,
+        /// Offset of the bad record.
+        offset: i64,
+        /// `"key"` or `"value"`.
+        field: &'static str,
+        /// The serde's error.
+        #[source]
+        source: SerdeError,
+    },
+    /// An output record could not be serialized.
+    #[error(
+        "cannot serialize the {field} of a record for topic `{topic}` in node `{node}`: {source}"
+    )]
+    Serialization {
+        /// Destination topic.
+        topic: String,
+        /// The sink node.
+        node: String,
+        /// `"key"` or `"value"`.
+        field: &'static str,
+        /// The serde's error.
+        #[source]
+        source: SerdeError,
+    },
+    /// A store value could not be encoded or decoded.
+    #[error("store `{store}`: {source}")]
+    StoreSerde {
+        /// The store.
+        store: String,
+        /// The serde's error.
+        #[source]
+        source: SerdeError,
+    },
+    /// A state store failed.
+    #[error("state store error in task {task}: {source}")]
+    State {
+        /// The task owning the store.
+        task: String,
+        /// The store's error.
+        #[source]
+        source: streams_state::Error,
+    },
+    /// The topology is not well formed.
+    #[error("invalid topology: {0}")]
+    Topology(String),
+    /// A configuration value is missing or invalid.
+    #[error("invalid configuration `{key}`: {reason}")]
+    Config {
+        /// The property name.
+        key: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// Kafka (librdkafka) reported an error.
+    #[error("Kafka error while {context}: {source}")]
+    Kafka {
+        /// What the runtime was doing.
+        context: String,
+        /// librdkafka's error.
+        #[source]
+        source: rdkafka::error::KafkaError,
+    },
+    /// A record could not be produced and the production handler said fail.
+    #[error("failed to produce to {topic}-{partition}: {reason}")]
+    Production {
+        /// Destination topic.
+        topic: String,
+        /// Destination partition (-1 if not yet chosen).
+        partition: i32,
+        /// librdkafka's reason.
+        reason: String,
+    },
+    /// A source topic does not exist.
+    #[error("source topic `{0}` does not exist; create it before starting the application")]
+    MissingSourceTopic(String),
+    /// A state store was asked for with the wrong name or types.
+    #[error("store `{name}`: {reason}")]
+    StoreAccess {
+        /// The store asked for.
+        name: String,
+        /// Why it cannot be handed out.
+        reason: String,
+    },
+    /// A file operation failed.
+    #[error("I/O error on {path}: {source}")]
+    Io {
+        /// The file or directory.
+        path: std::path::PathBuf,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// User code in a processor failed.
+    #[error("processor `{node}` failed: {source}")]
+    Processing {
+        /// The node whose user code failed.
+        node: String,
+        /// The user's error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// The application is not in a state that allows the operation.
+    #[error("{0}")]
+    IllegalState(String),
+}
+
+impl Error {
+    pub(crate) fn kafka(context: impl Into<String>, source: rdkafka::error::KafkaError) -> Self {
+        Error::Kafka {
+            context: context.into(),
+            source,
+        }
+    }
+
+    pub(crate) fn io(path: impl Into<std::path::PathBuf>, source: std::io::Error) -> Self {
+        Error::Io {
+            path: path.into(),
+            source,
+        }
+    }
+
+    /// Wraps an error raised by user code in processor `node`.
+    pub fn processing(
+        node: impl Into<String>,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> Self {
+        Error::Processing {
+            node: node.into(),
+            source: source.into(),
+        }
+    }
+}
+
+/// Result type of this crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// What to do with a record whose bytes do not deserialize
+/// (`default.deserialization.exception.handler`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum DeserializationPolicy {
+    /// Stop the stream thread with an error; the record's offset is not committed.
+    #[default]
+    Fail,
+    /// Log the record's topic, partition and offset at warn level, count it, and go on.
+    LogAndContinue,
+}

@@ -1,0 +1,111 @@
+//! [`ProcessorContext`]: what a processor can do besides computing, forward records, open stores
+//! and learn where the current record came from.
+
+use std::rc::Rc;
+
+use super::{Record, RecordMetadata};
+use crate::runtime::TaskContext;
+use crate::state::KeyValueStoreHandle;
+use crate::topology::node::ChildNode;
+use crate::{Error, Result, TaskId};
+
+/// The context handed to a processor's `init`, `process` and `close`.
+pub struct ProcessorContext<'a, KOut, VOut> {
+    task: &'a TaskContext,
+    node: &'a Rc<str>,
+    children: &'a [ChildNode<KOut, VOut>],
+}
+
+impl<KOut, VOut> std::fmt::Debug for ProcessorContext<'_, KOut, VOut> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProcessorContext")
+            .field("task", &self.task.task_id())
+            .field("node", &self.node)
+            .finish()
+    }
+}
+
+impl<'a, KOut: Clone + 'static, VOut: Clone + 'static> ProcessorContext<'a, KOut, VOut> {
+    pub(crate) fn new(
+        task: &'a TaskContext,
+        node: &'a Rc<str>,
+        children: &'a [ChildNode<KOut, VOut>],
+    ) -> Self {
+        ProcessorContext {
+            task,
+            node,
+            children,
+        }
+    }
+
+    /// Sends `record` to every child of this node, in the order they were connected.
+    pub fn forward(&mut self, record: Record<KOut, VOut>) -> Result<()> {
+        let Some((last, rest)) = self.children.split_last() else {
+            return Ok(());
+        };
+        for child in rest {
+            child.process(self.task, record.clone())?;
+        }
+        last.process(self.task, record)
+    }
+
+    /// Sends `record` to the child named `child` only.
+    pub fn forward_to(&mut self, child: &str, record: Record<KOut, VOut>) -> Result<()> {
+        let target = self
+            .children
+            .iter()
+            .find(|c| &*c.name == child)
+            .ok_or_else(|| {
+                Error::Topology(format!("node `{}` has no child named `{child}`", self.node))
+            })?;
+        target.process(self.task, record)
+    }
+
+    /// The typed key-value store `name`, which must be connected to this processor.
+    pub fn key_value_store<K: 'static, V: 'static>(
+        &self,
+        name: &str,
+    ) -> Result<KeyValueStoreHandle<K, V>> {
+        self.task.stores().key_value(name, self.node)
+    }
+
+    /// Topic, partition and offset of the record being processed (none in punctuations).
+    pub fn record_metadata(&self) -> Option<RecordMetadata> {
+        self.task.record_metadata()
+    }
+
+    /// The task running this processor.
+    pub fn task_id(&self) -> TaskId {
+        self.task.task_id()
+    }
+
+    /// The application's id (`application.id`).
+    pub fn application_id(&self) -> &str {
+        self.task.application_id()
+    }
+
+    /// The task's stream time: the largest record timestamp it has seen (-1 before any).
+    pub fn stream_time(&self) -> i64 {
+        self.task.stream_time()
+    }
+
+    /// The name of the node this context belongs to.
+    pub fn node_name(&self) -> &str {
+        self.node
+    }
+
+    /// Counts and logs a record dropped on purpose (null key in an aggregation, ...), naming
+    /// where it came from.
+    pub(crate) fn record_dropped(&self, reason: &str) {
+        let origin = self.task.record_metadata();
+        tracing::warn!(
+            task = %self.task.task_id(),
+            node = %self.node,
+            topic = origin.as_ref().map(|m| &*m.topic),
+            partition = origin.as_ref().map(|m| m.partition),
+            offset = origin.as_ref().map(|m| m.offset),
+            "dropping record: {reason}"
+        );
+        self.task.metrics().record_skipped();
+    }
+}

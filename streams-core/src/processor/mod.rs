@@ -1,0 +1,71 @@
+//! The Processor API: write a [`Processor`], add it to a [`Topology`](crate::Topology) by name,
+//! and forward records to its children through the [`ProcessorContext`].
+//!
+//! ```
+//! use streams_core::processor::{Processor, ProcessorContext, Record};
+//! use streams_core::Result;
+//!
+//! /// Forwards only values longer than a limit.
+//! struct LongerThan(usize);
+//!
+//! impl Processor for LongerThan {
+//!     type KeyIn = String;
+//!     type ValueIn = String;
+//!     type KeyOut = String;
+//!     type ValueOut = String;
+//!
+//!     fn process(
+//!         &mut self,
+//!         ctx: &mut ProcessorContext<'_, String, String>,
+//!         record: Record<String, String>,
+//!     ) -> Result<()> {
+//!         if record.value.len() > self.0 {
+//!             ctx.forward(record)?;
+//!         }
+//!         Ok(())
+//!     }
+//! }
+//! ```
+
+mod context;
+mod record;
+
+pub use context::ProcessorContext;
+pub use record::{Header, Headers, Record, RecordMetadata};
+
+use crate::Result;
+
+/// A node of user code in a topology. One instance runs per task, on one thread, so it may keep
+/// plain mutable state; state that must survive failures belongs in a state store.
+pub trait Processor: 'static {
+    /// Type of the input keys.
+    type KeyIn: 'static;
+    /// Type of the input values.
+    type ValueIn: 'static;
+    /// Type of the keys this processor forwards.
+    type KeyOut: Clone + 'static;
+    /// Type of the values this processor forwards.
+    type ValueOut: Clone + 'static;
+
+    /// Called once when the task starts, after its stores are restored: fetch store handles here.
+    fn init(&mut self, ctx: &mut ProcessorContext<'_, Self::KeyOut, Self::ValueOut>) -> Result<()> {
+        let _ = ctx;
+        Ok(())
+    }
+
+    /// Processes one record.
+    fn process(
+        &mut self,
+        ctx: &mut ProcessorContext<'_, Self::KeyOut, Self::ValueOut>,
+        record: Record<Self::KeyIn, Self::ValueIn>,
+    ) -> Result<()>;
+
+    /// Called once when the task closes.
+    fn close(
+        &mut self,
+        ctx: &mut ProcessorContext<'_, Self::KeyOut, Self::ValueOut>,
+    ) -> Result<()> {
+        let _ = ctx;
+        Ok(())
+    }
+}

@@ -1,0 +1,165 @@
+//! [`InstanceShared`]: what an application instance's threads and its public handle share:
+//! the shutdown flag, thread states, the first fatal error, the tasks each thread runs, and read
+//! handles on local stores for interactive queries.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use streams_state::ReadOnlyKeyValueStore;
+
+use crate::{Error, TaskId};
+
+/// The state of an application instance, as in Kafka Streams.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum State {
+    /// Built, not started.
+    Created,
+    /// Joining the group, rebalancing or restoring state.
+    Rebalancing,
+    /// Every thread has its tasks and is processing.
+    Running,
+    /// `close()` was called; threads are committing and closing their tasks.
+    PendingShutdown,
+    /// Closed.
+    NotRunning,
+    /// A stream thread stopped with an error; see [`KafkaStreams::close`](crate::KafkaStreams::close).
+    Error,
+}
+
+/// The state of one stream thread.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ThreadState {
+    Starting,
+    Rebalancing,
+    Running,
+    Dead,
+    Failed,
+}
+
+pub(crate) type QueryHandle = Arc<dyn ReadOnlyKeyValueStore + Send + Sync>;
+
+#[derive(Default)]
+struct Inner {
+    threads: Vec<ThreadState>,
+    tasks: Vec<BTreeSet<TaskId>>,
+    error: Option<Error>,
+    closing: bool,
+    started: bool,
+    closed: bool,
+}
+
+/// Shared between the threads of one instance and its handle.
+#[derive(Default)]
+pub(crate) struct InstanceShared {
+    shutdown: AtomicBool,
+    inner: Mutex<Inner>,
+    stores: Mutex<HashMap<(String, TaskId), QueryHandle>>,
+}
+
+impl InstanceShared {
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        // Plain data, updated in single steps: usable even if a holder panicked.
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn stores(&self) -> MutexGuard<'_, HashMap<(String, TaskId), QueryHandle>> {
+        self.stores.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub(crate) fn start(&self, threads: usize) {
+        let mut inner = self.lock();
+        inner.threads = vec![ThreadState::Starting; threads];
+        inner.tasks = vec![BTreeSet::new(); threads];
+        inner.started = true;
+    }
+
+    pub(crate) fn request_shutdown(&self) {
+        self.shutdown.store(true, Ordering::Release);
+        self.lock().closing = true;
+    }
+
+    pub(crate) fn shutdown_requested(&self) -> bool {
+        self.shutdown.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn mark_closed(&self) {
+        self.lock().closed = true;
+    }
+
+    pub(crate) fn set_thread_state(&self, thread: usize, state: ThreadState) {
+        if let Some(slot) = self.lock().threads.get_mut(thread) {
+            *slot = state;
+        }
+    }
+
+    pub(crate) fn set_thread_tasks(&self, thread: usize, tasks: BTreeSet<TaskId>) {
+        if let Some(slot) = self.lock().tasks.get_mut(thread) {
+            *slot = tasks;
+        }
+    }
+
+    /// Records a thread's fatal error (the first one wins).
+    pub(crate) fn fail(&self, thread: usize, error: Error) {
+        let mut inner = self.lock();
+        if let Some(slot) = inner.threads.get_mut(thread) {
+            *slot = ThreadState::Failed;
+        }
+        inner.error.get_or_insert(error);
+    }
+
+    pub(crate) fn take_error(&self) -> Option<Error> {
+        self.lock().error.take()
+    }
+
+    pub(crate) fn error_message(&self) -> Option<String> {
+        self.lock().error.as_ref().map(ToString::to_string)
+    }
+
+    pub(crate) fn state(&self) -> State {
+        let inner = self.lock();
+        if inner.threads.contains(&ThreadState::Failed) {
+            State::Error
+        } else if inner.closed {
+            State::NotRunning
+        } else if inner.closing {
+            State::PendingShutdown
+        } else if !inner.started {
+            State::Created
+        } else if inner.threads.iter().all(|t| *t == ThreadState::Running) {
+            State::Running
+        } else if inner.threads.iter().all(|t| *t == ThreadState::Dead) {
+            State::NotRunning
+        } else {
+            State::Rebalancing
+        }
+    }
+
+    pub(crate) fn tasks(&self) -> BTreeSet<TaskId> {
+        self.lock().tasks.iter().flatten().copied().collect()
+    }
+
+    pub(crate) fn register_stores(&self, task: TaskId, handles: Vec<(String, QueryHandle)>) {
+        let mut stores = self.stores();
+        for (name, handle) in handles {
+            stores.insert((name, task), handle);
+        }
+    }
+
+    pub(crate) fn unregister_stores(&self, task: TaskId) {
+        self.stores().retain(|(_, t), _| *t != task);
+    }
+
+    /// The local handles of store `name`, by task.
+    pub(crate) fn store_handles(&self, name: &str) -> Vec<(TaskId, QueryHandle)> {
+        let mut handles: Vec<_> = self
+            .stores()
+            .iter()
+            .filter(|((store, _), _)| store == name)
+            .map(|((_, task), handle)| (*task, handle.clone()))
+            .collect();
+        handles.sort_by_key(|(task, _)| *task);
+        handles
+    }
+}

@@ -1,0 +1,247 @@
+//! [`KafkaStreams`]: an application instance, a worker of the consumer group `application.id`.
+
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use rdkafka::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use tracing::info;
+
+use super::StreamsMetrics;
+use super::admin::{KafkaTopicAdmin, TopicAdmin};
+use super::instance::{InstanceShared, State};
+use super::plan::{TopicPlan, plan};
+use super::query::ReadOnlyKeyValueStoreView;
+use super::stream_thread::{ThreadSpec, spawn};
+use crate::config::ClientKind;
+use crate::{Error, Result, StreamsConfig, TaskId, Topology};
+
+/// A running instance of a streams application.
+///
+/// `start()` plans the topics (reads source topic partitions, creates missing internal topics),
+/// then starts `num.stream.threads` stream threads, each a member of the consumer group
+/// `application.id`. The group spreads partitions over all threads of all instances; each
+/// thread runs one task per assigned partition number of each sub-topology, restores its stores
+/// from their changelogs, then processes. Offsets are committed every `commit.interval.ms`
+/// after the producer has delivered everything and stores are checkpointed (at-least-once).
+pub struct KafkaStreams {
+    topology: Arc<Topology>,
+    config: StreamsConfig,
+    metrics: Arc<StreamsMetrics>,
+    shared: Arc<InstanceShared>,
+    threads: Vec<JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for KafkaStreams {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KafkaStreams")
+            .field(
+                "application_id",
+                &self.config.get(crate::config::APPLICATION_ID),
+            )
+            .field("state", &self.state())
+            .finish()
+    }
+}
+
+impl KafkaStreams {
+    /// An instance of `topology` configured by `config`. Checks the configuration; connects
+    /// to nothing until [`start`](Self::start).
+    pub fn new(topology: Topology, config: &StreamsConfig) -> Result<Self> {
+        let app_id = config.application_id()?;
+        config.bootstrap_servers().ok_or_else(|| Error::Config {
+            key: crate::config::BOOTSTRAP_SERVERS.into(),
+            reason: "is required".into(),
+        })?;
+        config.commit_interval()?;
+        config.num_stream_threads()?;
+        config.deserialization_policy()?;
+        config.check_processing_guarantee()?;
+        let metrics = Arc::new(StreamsMetrics::new(app_id)?);
+        if let Some(registry) = config.metrics_registry() {
+            metrics.register(registry)?;
+        }
+        Ok(KafkaStreams {
+            topology: Arc::new(topology),
+            config: config.clone(),
+            metrics,
+            shared: Arc::new(InstanceShared::default()),
+            threads: Vec::new(),
+        })
+    }
+
+    fn client_config(&self, kind: ClientKind) -> ClientConfig {
+        let mut client = ClientConfig::new();
+        for (key, value) in self.config.client_properties(kind) {
+            client.set(key, value);
+        }
+        client
+    }
+
+    fn plan_topics(&self) -> Result<TopicPlan> {
+        let app_id = self.config.application_id()?;
+        let probe: BaseConsumer = self
+            .client_config(ClientKind::Admin)
+            .create()
+            .map_err(|e| Error::kafka("creating a metadata client", e))?;
+        let partitions = |topic: &str| -> Result<Option<i32>> {
+            let metadata = probe
+                .fetch_metadata(Some(topic), Duration::from_secs(30))
+                .map_err(|e| Error::kafka(format!("reading metadata of `{topic}`"), e))?;
+            Ok(metadata
+                .topics()
+                .iter()
+                .find(|t| t.name() == topic && t.error().is_none())
+                .map(|t| t.partitions().len() as i32)
+                .filter(|&n| n > 0))
+        };
+        let plan = plan(
+            &self.topology,
+            app_id,
+            self.config.replication_factor()?,
+            partitions,
+        )?;
+        let admin: Arc<dyn TopicAdmin> = match self.config.topic_admin() {
+            Some(admin) => admin.clone(),
+            None => Arc::new(KafkaTopicAdmin::new(
+                &self.client_config(ClientKind::Admin),
+            )?),
+        };
+        admin.create_topics(&plan.internal_topics)?;
+        for spec in &plan.internal_topics {
+            match partitions(&spec.name)? {
+                Some(n) if n == spec.partitions => {}
+                Some(n) => {
+                    return Err(Error::Topology(format!(
+                        "internal topic `{}` has {n} partitions but the topology needs {}",
+                        spec.name, spec.partitions
+                    )));
+                }
+                None => {
+                    return Err(Error::Topology(format!(
+                        "internal topic `{}` was not created",
+                        spec.name
+                    )));
+                }
+            }
+        }
+        Ok(plan)
+    }
+
+    /// Creates internal topics and starts the stream threads.
+    pub fn start(&mut self) -> Result<()> {
+        if self.shared.state() != State::Created || !self.threads.is_empty() {
+            return Err(Error::IllegalState(
+                "start() can be called once, on a created instance".into(),
+            ));
+        }
+        let plan = Arc::new(self.plan_topics()?);
+        let threads = self.config.num_stream_threads()?;
+        let app_dir = self.config.state_dir().join(self.config.application_id()?);
+        std::fs::create_dir_all(&app_dir).map_err(|e| Error::io(&app_dir, e))?;
+        self.shared.start(threads);
+        for index in 0..threads {
+            let handle = spawn(ThreadSpec {
+                index,
+                topology: self.topology.clone(),
+                plan: plan.clone(),
+                config: self.config.clone(),
+                metrics: self.metrics.clone(),
+                shared: self.shared.clone(),
+            })?;
+            self.threads.push(handle);
+        }
+        info!(threads, "started");
+        Ok(())
+    }
+
+    /// The instance's state.
+    pub fn state(&self) -> State {
+        self.shared.state()
+    }
+
+    /// The fatal error a stream thread stopped with, if any (it is also returned by
+    /// [`close`](Self::close)).
+    pub fn error(&self) -> Option<String> {
+        self.shared.error_message()
+    }
+
+    /// Waits until the instance is [`State::Running`]; fails if it enters `Error` or the
+    /// timeout passes first.
+    pub fn wait_until_running(&self, timeout: Duration) -> Result<()> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            match self.state() {
+                State::Running => return Ok(()),
+                State::Error => {
+                    return Err(Error::IllegalState(format!(
+                        "the instance failed: {}",
+                        self.error().unwrap_or_default()
+                    )));
+                }
+                _ if Instant::now() >= deadline => {
+                    return Err(Error::IllegalState(format!(
+                        "not running after {timeout:?} (state {:?})",
+                        self.state()
+                    )));
+                }
+                _ => std::thread::sleep(Duration::from_millis(20)),
+            }
+        }
+    }
+
+    /// The tasks this instance runs now.
+    pub fn local_tasks(&self) -> Vec<TaskId> {
+        self.shared.tasks().into_iter().collect()
+    }
+
+    /// A read-only view of the local instances of key-value store `name`, across this
+    /// instance's tasks (interactive queries).
+    pub fn key_value_store<K: 'static, V: 'static>(
+        &self,
+        name: &str,
+    ) -> Result<ReadOnlyKeyValueStoreView<K, V>> {
+        let builder = self
+            .topology
+            .store(name)
+            .ok_or_else(|| Error::StoreAccess {
+                name: name.to_string(),
+                reason: "the topology has no such store".into(),
+            })?;
+        let (key_serde, value_serde) = builder.serdes::<K, V>()?;
+        Ok(ReadOnlyKeyValueStoreView::new(
+            name.to_string(),
+            self.shared.clone(),
+            key_serde,
+            value_serde,
+        ))
+    }
+
+    /// Stops the threads: each commits, checkpoints and closes its tasks, then leaves the group.
+    /// Returns the error a thread failed with, if one did.
+    pub fn close(&mut self) -> Result<()> {
+        self.shared.request_shutdown();
+        for handle in self.threads.drain(..) {
+            if handle.join().is_err() {
+                self.shared.fail(
+                    usize::MAX,
+                    Error::IllegalState("a stream thread panicked".into()),
+                );
+            }
+        }
+        self.shared.mark_closed();
+        match self.shared.take_error() {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for KafkaStreams {
+    fn drop(&mut self) {
+        if !self.threads.is_empty() {
+            let _ = self.close();
+        }
+    }
+}

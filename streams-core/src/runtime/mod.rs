@@ -1,0 +1,26 @@
+//! The runtime: tasks, stream threads over rdkafka, restoration, commits.
+//!
+//! [`Task`] is shared with the test driver; everything else here drives Kafka.
+
+mod admin;
+mod collector;
+mod instance;
+mod kafka_streams;
+mod metrics;
+mod plan;
+mod producer;
+mod query;
+mod restore;
+mod stream_thread;
+mod task;
+mod task_context;
+mod task_manager;
+
+pub use admin::{TopicAdmin, TopicSpec};
+pub(crate) use collector::RecordCollector;
+pub use instance::State;
+pub use kafka_streams::KafkaStreams;
+pub(crate) use metrics::StreamsMetrics;
+pub use query::ReadOnlyKeyValueStoreView;
+pub(crate) use task::{Task, TaskEnv};
+pub(crate) use task_context::TaskContext;

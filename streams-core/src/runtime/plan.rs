@@ -1,0 +1,157 @@
+//! Planning topics before start: how many partitions (and so tasks) each sub-topology has, and
+//! which internal topics to create with how many partitions.
+//!
+//! As in Kafka Streams: a sub-topology has as many tasks as its source topics' largest partition
+//! count; a repartition topic gets the task count of the sub-topology that writes it; a changelog
+//! gets the task count of the sub-topology that owns its store.
+
+use std::collections::{BTreeMap, HashMap};
+
+use super::admin::TopicSpec;
+use crate::topology::{Subtopology, Topology};
+use crate::{Error, Result};
+
+/// The result of planning.
+#[derive(Debug, Clone)]
+pub(crate) struct TopicPlan {
+    /// Tasks per sub-topology.
+    pub(crate) task_counts: BTreeMap<u32, i32>,
+    /// Sub-topology reading each physical source topic.
+    pub(crate) topic_to_subtopology: HashMap<String, u32>,
+    /// Physical source topics, to subscribe to.
+    pub(crate) source_topics: Vec<String>,
+    /// Internal topics to create.
+    pub(crate) internal_topics: Vec<TopicSpec>,
+    /// Physical names of internal topics, by topology name.
+    pub(crate) internal_names: HashMap<String, String>,
+}
+
+/// Plans the topics of `topology` for application `app_id`; `partitions` looks up the partition
+/// count of an existing topic (`None` if it does not exist).
+pub(crate) fn plan(
+    topology: &Topology,
+    app_id: &str,
+    replication_factor: i32,
+    mut partitions: impl FnMut(&str) -> Result<Option<i32>>,
+) -> Result<TopicPlan> {
+    let subs = topology.subtopologies();
+    let internal = topology.internal_topics();
+    let mut counts: HashMap<String, i32> = HashMap::new();
+    for sub in &subs {
+        for topic in sub.source_topics.iter().filter(|t| !internal.contains(*t)) {
+            let count =
+                partitions(topic)?.ok_or_else(|| Error::MissingSourceTopic(topic.clone()))?;
+            counts.insert(topic.clone(), count);
+        }
+    }
+    // Resolve repartition topics from their writers; a chain resolves one link per round.
+    let task_count = |sub: &Subtopology, counts: &HashMap<String, i32>| -> Option<i32> {
+        sub.source_topics
+            .iter()
+            .map(|t| counts.get(t).copied())
+            .collect::<Option<Vec<_>>>()
+            .and_then(|v| v.into_iter().max())
+    };
+    for _ in 0..=subs.len() {
+        for topic in internal {
+            if counts.contains_key(topic) {
+                continue;
+            }
+            let writers: Vec<_> = subs
+                .iter()
+                .filter(|s| s.sink_topics.contains(topic))
+                .collect();
+            let resolved: Option<Vec<i32>> =
+                writers.iter().map(|s| task_count(s, &counts)).collect();
+            if let Some(max) = resolved.and_then(|v| v.into_iter().max()) {
+                counts.insert(topic.clone(), max);
+            }
+        }
+    }
+    let mut task_counts = BTreeMap::new();
+    let mut topic_to_subtopology = HashMap::new();
+    let mut source_topics = Vec::new();
+    let mut internal_topics = Vec::new();
+    for sub in &subs {
+        let count = task_count(sub, &counts).ok_or_else(|| {
+            Error::Topology(format!(
+                "cannot tell how many partitions sub-topology {} has: an internal topic it reads is written by no sub-topology with known partitions",
+                sub.id
+            ))
+        })?;
+        task_counts.insert(sub.id, count);
+        for topic in &sub.source_topics {
+            let physical = topology.physical_topic(app_id, topic);
+            topic_to_subtopology.insert(physical.clone(), sub.id);
+            source_topics.push(physical);
+        }
+        for store in &sub.stores {
+            if topology.store(store).is_some_and(|s| s.logging_enabled()) {
+                internal_topics.push(TopicSpec {
+                    name: Topology::changelog_topic(app_id, store),
+                    partitions: count,
+                    replication_factor,
+                    config: vec![("cleanup.policy".into(), "compact".into())],
+                });
+            }
+        }
+    }
+    for topic in internal {
+        let count = counts.get(topic).copied().ok_or_else(|| {
+            Error::Topology(format!("no sub-topology writes internal topic `{topic}`"))
+        })?;
+        internal_topics.push(TopicSpec {
+            name: topology.physical_topic(app_id, topic),
+            partitions: count,
+            replication_factor,
+            config: vec![("cleanup.policy".into(), "delete".into())],
+        });
+    }
+    internal_topics.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(TopicPlan {
+        task_counts,
+        topic_to_subtopology,
+        source_topics,
+        internal_topics,
+        internal_names: topology.internal_topic_names(app_id),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dsl::{Consumed, Materialized, StreamsBuilder};
+    use crate::serde::Serdes;
+
+    #[test]
+    fn repartition_and_changelog_topics_follow_the_writers() {
+        let builder = StreamsBuilder::new();
+        builder
+            .stream("words", Consumed::with(Serdes::string(), Serdes::string()))
+            .group_by(|_k, v: &String| v.clone())
+            .count(Materialized::as_("counts"))
+            .to_stream()
+            .to("out");
+        let topology = builder.build().unwrap();
+        let plan = plan(&topology, "app", -1, |t| Ok((t == "words").then_some(6))).unwrap();
+        assert_eq!(
+            plan.task_counts.values().copied().collect::<Vec<_>>(),
+            vec![6, 6]
+        );
+        let names: Vec<_> = plan
+            .internal_topics
+            .iter()
+            .map(|t| (t.name.as_str(), t.partitions))
+            .collect();
+        assert_eq!(
+            names,
+            vec![("app-counts-changelog", 6), ("app-counts-repartition", 6)]
+        );
+        assert_eq!(
+            plan.topic_to_subtopology.get("app-counts-repartition"),
+            Some(&1)
+        );
+        let missing = super::plan(&topology, "app", -1, |_| Ok(None));
+        assert!(matches!(missing, Err(Error::MissingSourceTopic(t)) if t == "words"));
+    }
+}

@@ -1,0 +1,151 @@
+//! The producer side of a stream thread: a [`KafkaCollector`] that sinks and changelogs send
+//! through, and a [`DeliveryTracker`] that learns changelog offsets and failures from delivery
+//! reports.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use rdkafka::ClientContext;
+use rdkafka::error::KafkaError;
+use rdkafka::message::{Header as KafkaHeader, Message, OwnedHeaders};
+use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, ProducerContext};
+use rdkafka::types::RDKafkaErrorCode;
+
+use super::RecordCollector;
+use crate::processor::Headers;
+use crate::{Error, Result};
+
+#[derive(Default)]
+struct DeliveryState {
+    /// Highest delivered offset per changelog partition.
+    changelog_offsets: HashMap<String, HashMap<i32, i64>>,
+    /// The first delivery that failed.
+    failure: Option<Error>,
+}
+
+/// Producer context recording what delivery reports say.
+#[derive(Default)]
+pub(crate) struct DeliveryTracker {
+    state: Mutex<DeliveryState>,
+}
+
+impl DeliveryTracker {
+    fn lock(&self) -> MutexGuard<'_, DeliveryState> {
+        // The state is plain data updated in single steps; a panic elsewhere cannot leave it
+        // half-written, so a poisoned lock is still usable.
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The first failed delivery since the last call, if any.
+    pub(crate) fn take_failure(&self) -> Option<Error> {
+        self.lock().failure.take()
+    }
+
+    /// Highest delivered offset per changelog partition so far.
+    pub(crate) fn changelog_offsets(&self) -> BTreeMap<(String, i32), i64> {
+        let state = self.lock();
+        state
+            .changelog_offsets
+            .iter()
+            .flat_map(|(topic, parts)| parts.iter().map(move |(p, o)| ((topic.clone(), *p), *o)))
+            .collect()
+    }
+}
+
+impl ClientContext for DeliveryTracker {}
+
+impl ProducerContext for DeliveryTracker {
+    type DeliveryOpaque = ();
+
+    fn delivery(&self, result: &DeliveryResult<'_>, _: ()) {
+        match result {
+            Ok(message) if message.topic().ends_with("-changelog") => {
+                let mut state = self.lock();
+                let parts = match state.changelog_offsets.get_mut(message.topic()) {
+                    Some(parts) => parts,
+                    None => state
+                        .changelog_offsets
+                        .entry(message.topic().to_string())
+                        .or_default(),
+                };
+                let offset = parts.entry(message.partition()).or_insert(-1);
+                *offset = (*offset).max(message.offset());
+            }
+            Ok(_) => {}
+            Err((error, message)) => {
+                let mut state = self.lock();
+                if state.failure.is_none() {
+                    state.failure = Some(Error::Production {
+                        topic: message.topic().to_string(),
+                        partition: message.partition(),
+                        reason: error.to_string(),
+                    });
+                }
+            }
+        }
+    }
+}
+
+/// The stream thread's producer.
+pub(crate) type StreamsProducer = BaseProducer<DeliveryTracker>;
+
+/// Sends records through the thread's producer.
+pub(crate) struct KafkaCollector {
+    producer: Arc<StreamsProducer>,
+}
+
+impl KafkaCollector {
+    pub(crate) fn new(producer: Arc<StreamsProducer>) -> Self {
+        KafkaCollector { producer }
+    }
+}
+
+impl RecordCollector for KafkaCollector {
+    fn send(
+        &self,
+        topic: &str,
+        partition: Option<i32>,
+        key: Option<&[u8]>,
+        value: Option<&[u8]>,
+        timestamp: i64,
+        headers: &Headers,
+    ) -> Result<()> {
+        let mut record = BaseRecord::<[u8], [u8]>::to(topic).timestamp(timestamp);
+        if let Some(key) = key {
+            record = record.key(key);
+        }
+        if let Some(value) = value {
+            record = record.payload(value);
+        }
+        if let Some(partition) = partition {
+            record = record.partition(partition);
+        }
+        if !headers.is_empty() {
+            let owned = headers.iter().fold(OwnedHeaders::new(), |acc, h| {
+                acc.insert(KafkaHeader {
+                    key: &h.key,
+                    value: h.value.as_deref(),
+                })
+            });
+            record = record.headers(owned);
+        }
+        loop {
+            match self.producer.send(record) {
+                Ok(()) => return Ok(()),
+                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
+                    // The local queue is full: serve delivery reports until there is room.
+                    record = back;
+                    self.producer.poll(Duration::from_millis(10));
+                }
+                Err((error, _)) => {
+                    return Err(Error::Production {
+                        topic: topic.to_string(),
+                        partition: partition.unwrap_or(-1),
+                        reason: error.to_string(),
+                    });
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,101 @@
+//! Interactive queries: read-only views of the local instances of a store.
+
+use std::sync::Arc;
+
+use super::instance::InstanceShared;
+use crate::serde::SharedSerde;
+use crate::{Error, Result};
+
+/// A read-only, typed view of one store across the tasks of this instance. Each call looks up
+/// the tasks the instance runs at that moment, so the view stays valid across rebalances; it
+/// sees what the stores hold (committed to the engine), not records still in flight.
+pub struct ReadOnlyKeyValueStoreView<K, V> {
+    name: String,
+    shared: Arc<InstanceShared>,
+    key_serde: SharedSerde<K>,
+    value_serde: SharedSerde<V>,
+}
+
+impl<K, V> std::fmt::Debug for ReadOnlyKeyValueStoreView<K, V> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReadOnlyKeyValueStoreView")
+            .field("name", &self.name)
+            .finish()
+    }
+}
+
+impl<K: 'static, V: 'static> ReadOnlyKeyValueStoreView<K, V> {
+    pub(crate) fn new(
+        name: String,
+        shared: Arc<InstanceShared>,
+        key_serde: SharedSerde<K>,
+        value_serde: SharedSerde<V>,
+    ) -> Self {
+        ReadOnlyKeyValueStoreView {
+            name,
+            shared,
+            key_serde,
+            value_serde,
+        }
+    }
+
+    fn err(&self) -> impl Fn(streams_state::Error) -> Error + '_ {
+        |source| Error::State {
+            task: format!("query of `{}`", self.name),
+            source,
+        }
+    }
+
+    fn serde_err(&self) -> impl Fn(crate::serde::SerdeError) -> Error + '_ {
+        |source| Error::StoreSerde {
+            store: self.name.clone(),
+            source,
+        }
+    }
+
+    /// The value under `key`, if a local task holds it.
+    pub fn get(&self, key: &K) -> Result<Option<V>> {
+        let mut bytes = Vec::new();
+        self.key_serde
+            .serialize(key, &mut bytes)
+            .map_err(self.serde_err())?;
+        for (_, handle) in self.shared.store_handles(&self.name) {
+            if let Some(value) = handle.get(&bytes).map_err(self.err())? {
+                return self
+                    .value_serde
+                    .deserialize(&value)
+                    .map(Some)
+                    .map_err(self.serde_err());
+            }
+        }
+        Ok(None)
+    }
+
+    /// Every local entry, ordered by serialized key.
+    pub fn all(&self) -> Result<Vec<(K, V)>> {
+        let mut raw = Vec::new();
+        for (_, handle) in self.shared.store_handles(&self.name) {
+            for entry in handle.all().map_err(self.err())? {
+                raw.push(entry.map_err(self.err())?);
+            }
+        }
+        raw.sort_by(|a, b| a.0.cmp(&b.0));
+        raw.into_iter()
+            .map(|(k, v)| {
+                Ok((
+                    self.key_serde.deserialize(&k).map_err(self.serde_err())?,
+                    self.value_serde.deserialize(&v).map_err(self.serde_err())?,
+                ))
+            })
+            .collect()
+    }
+
+    /// An estimate of the number of local entries.
+    pub fn approximate_num_entries(&self) -> Result<u64> {
+        let mut total = 0;
+        for (_, handle) in self.shared.store_handles(&self.name) {
+            total += handle.approximate_num_entries().map_err(self.err())?;
+        }
+        Ok(total)
+    }
+}

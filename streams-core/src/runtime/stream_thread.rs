@@ -1,0 +1,222 @@
+//! A stream thread: one consumer in the group, one producer, and the tasks for the partitions
+//! the group gives it, processed synchronously on this thread.
+//!
+//! librdkafka runs rebalance callbacks inside `poll`, on the polling thread, and commits must
+//! happen inside the revocation callback (before the partitions go). Tasks hold `Rc`s and
+//! cannot live in the (`Send + Sync`) consumer context, so the thread keeps its
+//! [`TaskManager`] in a thread-local that both the loop and the callbacks reach; the loop never
+//! holds it across `poll`.
+
+use std::cell::RefCell;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use rdkafka::client::ClientContext;
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, Rebalance};
+use tracing::{error, info, warn};
+
+use super::StreamsMetrics;
+use super::instance::{InstanceShared, ThreadState};
+use super::plan::TopicPlan;
+use super::producer::{DeliveryTracker, StreamsProducer};
+use super::task_manager::{ManagerSettings, TaskManager};
+use crate::config::ClientKind;
+use crate::{Error, Result, StreamsConfig, Topology};
+
+thread_local! {
+    static MANAGER: RefCell<Option<TaskManager>> = const { RefCell::new(None) };
+}
+
+/// Runs `f` on this thread's task manager, if it has one and it is not in use.
+fn with_manager<R>(f: impl FnOnce(&mut TaskManager) -> R) -> Option<R> {
+    MANAGER.with(|slot| {
+        let mut guard = slot.try_borrow_mut().ok()?;
+        guard.as_mut().map(f)
+    })
+}
+
+/// Consumer context that hands rebalances to the thread's task manager.
+struct RebalanceHandler;
+
+impl ClientContext for RebalanceHandler {}
+
+impl ConsumerContext for RebalanceHandler {
+    fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        if let Rebalance::Revoke(tpl) = rebalance {
+            info!(partitions = tpl.count(), "partitions revoked");
+            with_manager(|m| m.on_revoked(consumer, tpl));
+        }
+    }
+
+    fn post_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        match rebalance {
+            Rebalance::Assign(tpl) => {
+                info!(partitions = tpl.count(), "partitions assigned");
+                with_manager(|m| m.on_assigned(consumer, tpl));
+            }
+            Rebalance::Error(e) => error!("rebalance error: {e}"),
+            Rebalance::Revoke(_) => {}
+        }
+    }
+}
+
+/// Everything a thread needs to start.
+pub(crate) struct ThreadSpec {
+    pub(crate) index: usize,
+    pub(crate) topology: Arc<Topology>,
+    pub(crate) plan: Arc<TopicPlan>,
+    pub(crate) config: StreamsConfig,
+    pub(crate) metrics: Arc<StreamsMetrics>,
+    pub(crate) shared: Arc<InstanceShared>,
+}
+
+fn client_config(config: &StreamsConfig, kind: ClientKind) -> ClientConfig {
+    let mut client = ClientConfig::new();
+    for (key, value) in config.client_properties(kind) {
+        client.set(key, value);
+    }
+    client
+}
+
+pub(crate) fn spawn(spec: ThreadSpec) -> Result<JoinHandle<()>> {
+    let name = format!("stream-thread-{}", spec.index);
+    std::thread::Builder::new()
+        .name(name.clone())
+        .spawn(move || {
+            let index = spec.index;
+            let shared = spec.shared.clone();
+            match run(spec) {
+                Ok(()) => shared.set_thread_state(index, ThreadState::Dead),
+                Err(e) => {
+                    error!(thread = index, "stream thread failed: {e}");
+                    shared.fail(index, e);
+                }
+            }
+        })
+        .map_err(|e| Error::io(name, e))
+}
+
+fn run(spec: ThreadSpec) -> Result<()> {
+    let ThreadSpec {
+        index,
+        topology,
+        plan,
+        config,
+        metrics,
+        shared,
+    } = spec;
+    let app_id = config.application_id()?.to_string();
+    let client_id = format!("{app_id}-stream-thread-{index}");
+
+    let mut producer_config = client_config(&config, ClientKind::Producer);
+    producer_config
+        .set("client.id", format!("{client_id}-producer"))
+        .set_if_absent("partitioner", "murmur2_random");
+    let producer: StreamsProducer = producer_config
+        .create_with_context(DeliveryTracker::default())
+        .map_err(|e| Error::kafka("creating the producer", e))?;
+
+    let mut consumer_config = client_config(&config, ClientKind::Consumer);
+    consumer_config
+        .set("group.id", &app_id)
+        .set("client.id", format!("{client_id}-consumer"))
+        .set("enable.auto.commit", "false")
+        .set("enable.auto.offset.store", "false")
+        .set_if_absent("auto.offset.reset", "earliest")
+        // Range gives the same partition number of every co-partitioned topic to one member.
+        .set_if_absent("partition.assignment.strategy", "range");
+    let consumer: BaseConsumer<RebalanceHandler> = consumer_config
+        .create_with_context(RebalanceHandler)
+        .map_err(|e| Error::kafka("creating the consumer", e))?;
+
+    let mut restore_config = client_config(&config, ClientKind::RestoreConsumer);
+    restore_config
+        .set("client.id", format!("{client_id}-restore-consumer"))
+        .set("group.id", format!("{app_id}-restore-unused"))
+        .set("enable.auto.commit", "false")
+        .set("enable.partition.eof", "false");
+    let restore_consumer: BaseConsumer = restore_config
+        .create()
+        .map_err(|e| Error::kafka("creating the restore consumer", e))?;
+
+    let settings = ManagerSettings {
+        application_id: app_id.clone(),
+        app_dir: config.state_dir().join(&app_id),
+        deserialization_policy: config.deserialization_policy()?,
+        commit_interval: config.commit_interval()?,
+        thread_index: index,
+    };
+    let manager = TaskManager::new(
+        topology,
+        plan.clone(),
+        settings,
+        metrics,
+        shared.clone(),
+        Arc::new(producer),
+        restore_consumer,
+    );
+    MANAGER.with(|slot| *slot.borrow_mut() = Some(manager));
+    let result = run_loop(&consumer, &plan, &config, &shared);
+    let outcome = match result {
+        Ok(()) => with_manager(|m| m.shutdown(&consumer)).unwrap_or(Ok(())),
+        Err(e) => {
+            with_manager(TaskManager::close_dirty);
+            Err(e)
+        }
+    };
+    MANAGER.with(|slot| slot.borrow_mut().take());
+    consumer.unsubscribe();
+    outcome
+}
+
+fn run_loop(
+    consumer: &BaseConsumer<RebalanceHandler>,
+    plan: &TopicPlan,
+    config: &StreamsConfig,
+    shared: &InstanceShared,
+) -> Result<()> {
+    let topics: Vec<&str> = plan.source_topics.iter().map(String::as_str).collect();
+    consumer
+        .subscribe(&topics)
+        .map_err(|e| Error::kafka("subscribing to the source topics", e))?;
+    let poll = config.poll_interval()?;
+    while !shared.shutdown_requested() {
+        let restoring = with_manager(|m| m.is_restoring()).unwrap_or(false);
+        let timeout = if restoring {
+            std::time::Duration::ZERO
+        } else {
+            poll
+        };
+        let polled = consumer.poll(timeout);
+        let step = with_manager(|m| -> Result<()> {
+            if let Some(e) = m.take_pending_error() {
+                return Err(e);
+            }
+            match polled {
+                Some(Ok(message)) => m.process(&message)?,
+                // librdkafka reports most consumer errors (a broker going away, a topic not
+                // yet known) as events it recovers from by itself.
+                Some(Err(e)) => warn!("consumer error: {e}"),
+                None => {}
+            }
+            m.restore(consumer)?;
+            m.maybe_commit(consumer)
+        });
+        step.unwrap_or(Ok(()))?;
+    }
+    Ok(())
+}
+
+trait SetIfAbsent {
+    fn set_if_absent(&mut self, key: &str, value: &str) -> &mut Self;
+}
+
+impl SetIfAbsent for ClientConfig {
+    fn set_if_absent(&mut self, key: &str, value: &str) -> &mut Self {
+        if self.get(key).is_none() {
+            self.set(key, value);
+        }
+        self
+    }
+}

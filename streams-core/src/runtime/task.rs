@@ -1,0 +1,409 @@
+//! [`Task`]: one sub-topology over one partition, with its nodes and stores. The same code runs
+//! under the Kafka runtime and the test driver; only the record collector differs.
+
+use std::cell::RefCell;
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+use std::sync::Arc;
+
+use streams_state::{ChangelogOffsets, ChangelogRecord, Checkpoint};
+use tracing::debug;
+
+use super::{RecordCollector, StreamsMetrics, TaskContext};
+use crate::error::DeserializationPolicy;
+use crate::processor::RecordMetadata;
+use crate::state::ChangelogTarget;
+use crate::state::TaskStore;
+use crate::topology::node::{BuildContext, ErasedChild, Lifecycle, RawRecord, SourceNode};
+use crate::topology::{NodeKind, Subtopology, Topology};
+use crate::{Error, Result, TaskId};
+
+/// A checkpoint is rewritten (which flushes RocksDB's memtables) once the changelogs have moved
+/// this far past the last one, or when the task closes. Kafka Streams uses the same threshold.
+const CHECKPOINT_DELTA: i64 = 10_000;
+
+/// What a task needs from its thread.
+pub(crate) struct TaskEnv<'a> {
+    pub(crate) application_id: &'a str,
+    /// `state.dir/application.id`: task directories go below it.
+    pub(crate) app_dir: &'a Path,
+    pub(crate) collector: Rc<dyn RecordCollector>,
+    pub(crate) metrics: Arc<StreamsMetrics>,
+    pub(crate) deserialization_policy: DeserializationPolicy,
+    pub(crate) internal_topics: &'a HashMap<String, String>,
+}
+
+/// A store's changelog partition.
+#[derive(Debug, Clone)]
+pub(crate) struct ChangelogPartition {
+    pub(crate) store: String,
+    pub(crate) topic: String,
+    pub(crate) partition: i32,
+}
+
+struct SourceEntry {
+    topic: Rc<str>,
+    node: Rc<RefCell<dyn SourceNode>>,
+}
+
+/// One running task.
+pub(crate) struct Task {
+    ctx: TaskContext,
+    sources: HashMap<String, SourceEntry>,
+    lifecycles: Vec<Rc<RefCell<dyn Lifecycle>>>,
+    /// Next offset to commit, per input partition.
+    consumed: Vec<(Rc<str>, i32, i64)>,
+    changelogs: Vec<ChangelogPartition>,
+    /// The last changelog offset the stores reflect, per changelog partition.
+    changelog_offsets: ChangelogOffsets,
+    checkpointed: ChangelogOffsets,
+    checkpoint: Checkpoint,
+    dir: PathBuf,
+    initialized: bool,
+    closed: bool,
+}
+
+impl std::fmt::Debug for Task {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Task")
+            .field("id", &self.ctx.task_id())
+            .finish()
+    }
+}
+
+impl Task {
+    /// Builds the nodes of `sub` and opens its stores for `partition`. Stores are not restored
+    /// and processors not initialized yet.
+    pub(crate) fn new(
+        topology: &Topology,
+        sub: &Subtopology,
+        partition: i32,
+        env: &TaskEnv<'_>,
+    ) -> Result<Task> {
+        let id = TaskId::new(sub.id, partition);
+        let dir = env.app_dir.join(id.to_string());
+        std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+        let mut ctx = TaskContext::new(
+            id,
+            env.application_id,
+            env.collector.clone(),
+            env.metrics.clone(),
+        );
+        let state_err = |source| Error::State {
+            task: id.to_string(),
+            source,
+        };
+
+        let mut changelogs = Vec::new();
+        for store_name in &sub.stores {
+            let builder = topology
+                .store(store_name)
+                .ok_or_else(|| Error::Topology(format!("store `{store_name}` is not added")))?;
+            let changelog = builder.logging_enabled().then(|| {
+                let topic = Topology::changelog_topic(env.application_id, store_name);
+                changelogs.push(ChangelogPartition {
+                    store: store_name.clone(),
+                    topic: topic.clone(),
+                    partition,
+                });
+                ChangelogTarget {
+                    collector: env.collector.clone(),
+                    topic,
+                    partition,
+                    timestamp: ctx.timestamp_cell().clone(),
+                }
+            });
+            let store = builder.open(&dir, changelog).map_err(state_err)?;
+            let nodes = sub
+                .nodes
+                .iter()
+                .map(|&n| &topology.nodes()[n])
+                .filter(|n| n.stores.iter().any(|s| s == store_name))
+                .map(|n| n.name.clone())
+                .collect();
+            ctx.stores_mut().insert(TaskStore {
+                builder: builder.clone(),
+                store: Rc::new(RefCell::new(store)),
+                nodes,
+            });
+        }
+
+        let build_ctx = BuildContext {
+            internal_topics: env.internal_topics,
+            deserialization_policy: env.deserialization_policy,
+        };
+        let mut built: HashMap<usize, ErasedChild> = HashMap::new();
+        let mut lifecycles = Vec::new();
+        let mut sources = HashMap::new();
+        for &node_id in sub.nodes.iter().rev() {
+            let def = &topology.nodes()[node_id];
+            let children: Vec<ErasedChild> = def
+                .children
+                .iter()
+                .map(|c| {
+                    built.get(c).cloned().ok_or_else(|| {
+                        Error::Topology(format!("child {c} of `{}` was not built first", def.name))
+                    })
+                })
+                .collect::<Result<_>>()?;
+            let node = topology
+                .factory(node_id)
+                .build(&def.name, &build_ctx, &children)?;
+            if let Some(child) = node.as_child {
+                built.insert(node_id, child);
+            }
+            if let Some(lifecycle) = node.lifecycle {
+                lifecycles.push(lifecycle);
+            }
+            if let (Some(source), NodeKind::Source { topics }) = (node.source, &def.kind) {
+                for topic in topics {
+                    let physical = topology.physical_topic(env.application_id, topic);
+                    sources.insert(
+                        physical.clone(),
+                        SourceEntry {
+                            topic: Rc::from(physical.as_str()),
+                            node: source.clone(),
+                        },
+                    );
+                }
+            }
+        }
+        lifecycles.reverse();
+
+        let checkpoint = Checkpoint::new(dir.join(".checkpoint"));
+        let checkpointed = checkpoint.read().map_err(state_err)?;
+        Ok(Task {
+            ctx,
+            sources,
+            lifecycles,
+            consumed: Vec::new(),
+            changelogs,
+            changelog_offsets: checkpointed.clone(),
+            checkpointed,
+            checkpoint,
+            dir,
+            initialized: false,
+            closed: false,
+        })
+    }
+
+    pub(crate) fn id(&self) -> TaskId {
+        self.ctx.task_id()
+    }
+
+    pub(crate) fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The changelog partitions to restore, with the offset to resume after (if checkpointed).
+    pub(crate) fn changelogs(&self) -> Vec<(ChangelogPartition, Option<i64>)> {
+        self.changelogs
+            .iter()
+            .map(|c| {
+                let offset = self
+                    .changelog_offsets
+                    .get(&(c.topic.clone(), c.partition))
+                    .copied();
+                (c.clone(), offset)
+            })
+            .collect()
+    }
+
+    /// Applies changelog records read back from `topic`-`partition`; `last_offset` is the offset
+    /// of the last of them.
+    pub(crate) fn restore(
+        &mut self,
+        changelog: &ChangelogPartition,
+        records: &[ChangelogRecord],
+        last_offset: i64,
+    ) -> Result<()> {
+        let entry = self
+            .ctx
+            .stores()
+            .get(&changelog.store)
+            .ok_or_else(|| Error::StoreAccess {
+                name: changelog.store.clone(),
+                reason: format!("task {} has no such store to restore", self.id()),
+            })?;
+        entry
+            .store
+            .borrow_mut()
+            .restore_batch(records)
+            .map_err(|source| Error::State {
+                task: self.id().to_string(),
+                source,
+            })?;
+        self.ctx.metrics().restored.inc_by(records.len() as u64);
+        self.changelog_offsets
+            .insert((changelog.topic.clone(), changelog.partition), last_offset);
+        Ok(())
+    }
+
+    /// Initializes the processors; call after restoration.
+    pub(crate) fn initialize(&mut self) -> Result<()> {
+        for node in &self.lifecycles {
+            node.borrow_mut().init(&self.ctx)?;
+        }
+        self.initialized = true;
+        debug!(task = %self.id(), "task initialized");
+        Ok(())
+    }
+
+    pub(crate) fn is_initialized(&self) -> bool {
+        self.initialized
+    }
+
+    /// Processes one input record end to end.
+    pub(crate) fn process(&mut self, raw: &RawRecord<'_>) -> Result<()> {
+        let entry = self.sources.get(raw.topic).ok_or_else(|| {
+            Error::IllegalState(format!(
+                "task {} has no source for topic `{}`",
+                self.id(),
+                raw.topic
+            ))
+        })?;
+        self.ctx.set_record(
+            Some(RecordMetadata {
+                topic: entry.topic.clone(),
+                partition: raw.partition,
+                offset: raw.offset,
+            }),
+            raw.timestamp,
+        );
+        let topic = entry.topic.clone();
+        let node = entry.node.clone();
+        node.borrow_mut().process_raw(&self.ctx, raw)?;
+        self.ctx.metrics().processed.inc();
+        let next = raw.offset + 1;
+        match self
+            .consumed
+            .iter_mut()
+            .find(|(t, p, _)| Rc::ptr_eq(t, &topic) && *p == raw.partition)
+        {
+            Some(slot) => slot.2 = next,
+            None => self.consumed.push((topic, raw.partition, next)),
+        }
+        Ok(())
+    }
+
+    /// The input offsets to commit: the next offset of each partition processed from.
+    pub(crate) fn committable_offsets(&self) -> impl Iterator<Item = (&str, i32, i64)> + '_ {
+        self.consumed.iter().map(|(t, p, o)| (&**t, *p, *o))
+    }
+
+    /// Records the last changelog offsets the producer confirmed for this task's changelogs.
+    pub(crate) fn update_changelog_offsets(&mut self, delivered: &BTreeMap<(String, i32), i64>) {
+        for c in &self.changelogs {
+            let key = (c.topic.clone(), c.partition);
+            if let Some(&offset) = delivered.get(&key) {
+                self.changelog_offsets.insert(key, offset);
+            }
+        }
+    }
+
+    fn state_err(&self) -> impl Fn(streams_state::Error) -> Error + '_ {
+        |source| Error::State {
+            task: self.id().to_string(),
+            source,
+        }
+    }
+
+    /// Flushes the stores to disk and writes the checkpoint, if the changelogs moved enough
+    /// since the last one (or `force`). Call only after the producer confirmed every changelog
+    /// record, so the checkpoint never runs ahead of the changelog.
+    pub(crate) fn maybe_checkpoint(&mut self, force: bool) -> Result<()> {
+        let moved = self.changelog_offsets.iter().any(|(k, &offset)| {
+            let before = self.checkpointed.get(k).copied().unwrap_or(-1);
+            offset - before >= CHECKPOINT_DELTA || (force && offset != before)
+        });
+        if !moved {
+            return Ok(());
+        }
+        for entry in self.ctx.stores().iter() {
+            entry.store.borrow_mut().flush().map_err(self.state_err())?;
+        }
+        self.checkpoint
+            .write(&self.changelog_offsets)
+            .map_err(self.state_err())?;
+        self.checkpointed = self.changelog_offsets.clone();
+        Ok(())
+    }
+
+    /// Closes processors and stores. A clean close checkpoints first; a dirty one (after an
+    /// error) leaves the last checkpoint, so the next owner restores from there.
+    pub(crate) fn close(&mut self, clean: bool) -> Result<()> {
+        if self.closed {
+            return Ok(());
+        }
+        self.closed = true;
+        let mut first_error = None;
+        if self.initialized {
+            for node in &self.lifecycles {
+                if let Err(e) = node.borrow_mut().close(&self.ctx) {
+                    first_error.get_or_insert(e);
+                }
+            }
+        }
+        if clean && first_error.is_none() && self.initialized {
+            if let Err(e) = self.maybe_checkpoint(true) {
+                first_error.get_or_insert(e);
+            }
+        }
+        for entry in self.ctx.stores().iter() {
+            if let Err(e) = entry.store.borrow_mut().close() {
+                first_error.get_or_insert(self.state_err()(e));
+            }
+        }
+        match first_error {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
+    /// A typed handle on store `name`, if this task has it (for the test driver: no
+    /// processor-connection check).
+    pub(crate) fn store_handle<K: 'static, V: 'static>(
+        &self,
+        name: &str,
+    ) -> Result<Option<crate::state::KeyValueStoreHandle<K, V>>> {
+        let Some(entry) = self.ctx.stores().get(name) else {
+            return Ok(None);
+        };
+        let (key_serde, value_serde) = entry.builder.serdes::<K, V>()?;
+        Ok(Some(crate::state::KeyValueStoreHandle::new(
+            Rc::from(name),
+            self.ctx.label().clone(),
+            entry.store.clone(),
+            key_serde,
+            value_serde,
+        )))
+    }
+
+    /// Read handles on this task's stores, for interactive queries.
+    pub(crate) fn query_handles(
+        &self,
+    ) -> Vec<(
+        String,
+        Arc<dyn streams_state::ReadOnlyKeyValueStore + Send + Sync>,
+    )> {
+        self.ctx
+            .stores()
+            .iter()
+            .filter_map(|s| {
+                Some((
+                    s.builder.name().to_string(),
+                    s.store.borrow().query_handle()?,
+                ))
+            })
+            .collect()
+    }
+}
+
+impl Drop for Task {
+    fn drop(&mut self) {
+        if !self.closed {
+            let _ = self.close(false);
+        }
+    }
+}

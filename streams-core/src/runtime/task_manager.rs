@@ -1,0 +1,382 @@
+//! [`TaskManager`]: the tasks of one stream thread, created and closed as the consumer group
+//! assigns and revokes partitions, fed with polled records, and committed.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::path::PathBuf;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext};
+use rdkafka::message::{BorrowedMessage, Headers as _, Message, OwnedMessage};
+use rdkafka::producer::Producer;
+use rdkafka::{Offset, TopicPartitionList};
+use tracing::{debug, info};
+
+use super::StreamsMetrics;
+use super::instance::{InstanceShared, ThreadState};
+use super::plan::TopicPlan;
+use super::producer::{KafkaCollector, StreamsProducer};
+use super::restore::Restorer;
+use super::task::{Task, TaskEnv};
+use crate::error::DeserializationPolicy;
+use crate::processor::Headers;
+use crate::topology::node::RawRecord;
+use crate::{Error, Result, TaskId, Topology};
+
+/// How long a commit waits for the producer to deliver everything.
+const FLUSH_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Settings the task manager keeps from the configuration.
+pub(crate) struct ManagerSettings {
+    pub(crate) application_id: String,
+    pub(crate) app_dir: PathBuf,
+    pub(crate) deserialization_policy: DeserializationPolicy,
+    pub(crate) commit_interval: Duration,
+    pub(crate) thread_index: usize,
+}
+
+/// The tasks of one stream thread.
+pub(crate) struct TaskManager {
+    topology: Arc<Topology>,
+    plan: Arc<TopicPlan>,
+    settings: ManagerSettings,
+    metrics: Arc<StreamsMetrics>,
+    shared: Arc<InstanceShared>,
+    producer: Arc<StreamsProducer>,
+    collector: Rc<KafkaCollector>,
+    restorer: Restorer,
+    tasks: BTreeMap<TaskId, Task>,
+    /// Records that arrived for tasks still restoring.
+    buffered: HashMap<TaskId, VecDeque<OwnedMessage>>,
+    /// Offsets last committed per input partition.
+    committed: HashMap<(String, i32), i64>,
+    last_commit: Instant,
+    /// An error raised inside a rebalance callback, reported by the next loop turn.
+    pending_error: Option<Error>,
+}
+
+impl TaskManager {
+    pub(crate) fn new(
+        topology: Arc<Topology>,
+        plan: Arc<TopicPlan>,
+        settings: ManagerSettings,
+        metrics: Arc<StreamsMetrics>,
+        shared: Arc<InstanceShared>,
+        producer: Arc<StreamsProducer>,
+        restore_consumer: BaseConsumer,
+    ) -> Self {
+        TaskManager {
+            topology,
+            plan,
+            settings,
+            metrics,
+            shared,
+            collector: Rc::new(KafkaCollector::new(producer.clone())),
+            producer,
+            restorer: Restorer::new(restore_consumer),
+            tasks: BTreeMap::new(),
+            buffered: HashMap::new(),
+            committed: HashMap::new(),
+            last_commit: Instant::now(),
+            pending_error: None,
+        }
+    }
+
+    fn task_of(&self, topic: &str, partition: i32) -> Option<TaskId> {
+        self.plan
+            .topic_to_subtopology
+            .get(topic)
+            .map(|&sub| TaskId::new(sub, partition))
+    }
+
+    pub(crate) fn is_restoring(&self) -> bool {
+        !self.restorer.is_idle()
+    }
+
+    pub(crate) fn take_pending_error(&mut self) -> Option<Error> {
+        self.pending_error.take()
+    }
+
+    fn set_thread_state(&self, state: ThreadState) {
+        self.shared
+            .set_thread_state(self.settings.thread_index, state);
+    }
+
+    // ---- rebalance callbacks ----
+
+    /// Partitions were assigned: create their tasks and start restoring them.
+    pub(crate) fn on_assigned<C: ConsumerContext>(
+        &mut self,
+        consumer: &BaseConsumer<C>,
+        tpl: &TopicPartitionList,
+    ) {
+        if let Err(e) = self.assign(consumer, tpl) {
+            self.pending_error.get_or_insert(e);
+        }
+    }
+
+    fn assign<C: ConsumerContext>(
+        &mut self,
+        consumer: &BaseConsumer<C>,
+        tpl: &TopicPartitionList,
+    ) -> Result<()> {
+        self.set_thread_state(ThreadState::Rebalancing);
+        let mut new_tasks: BTreeMap<TaskId, Vec<(String, i32)>> = BTreeMap::new();
+        for element in tpl.elements() {
+            if let Some(id) = self.task_of(element.topic(), element.partition()) {
+                new_tasks
+                    .entry(id)
+                    .or_default()
+                    .push((element.topic().to_string(), element.partition()));
+            }
+        }
+        let env = TaskEnv {
+            application_id: &self.settings.application_id,
+            app_dir: &self.settings.app_dir,
+            collector: self.collector.clone(),
+            metrics: self.metrics.clone(),
+            deserialization_policy: self.settings.deserialization_policy,
+            internal_topics: &self.plan.internal_names,
+        };
+        let subs = self.topology.subtopologies();
+        let mut to_pause = TopicPartitionList::new();
+        for (id, partitions) in new_tasks {
+            if self.tasks.contains_key(&id) {
+                continue;
+            }
+            let sub = subs
+                .iter()
+                .find(|s| s.id == id.subtopology)
+                .ok_or_else(|| Error::IllegalState(format!("no sub-topology for task {id}")))?;
+            let mut task = Task::new(&self.topology, sub, id.partition, &env)?;
+            self.shared.register_stores(id, task.query_handles());
+            if self.restorer.add(&task)? {
+                for (topic, partition) in &partitions {
+                    to_pause.add_partition(topic, *partition);
+                }
+            } else {
+                task.initialize()?;
+            }
+            info!(task = %id, "task created");
+            self.tasks.insert(id, task);
+        }
+        if to_pause.count() > 0 {
+            consumer
+                .pause(&to_pause)
+                .map_err(|e| Error::kafka("pausing partitions of restoring tasks", e))?;
+        }
+        self.publish_tasks();
+        if !self.is_restoring() {
+            self.set_thread_state(ThreadState::Running);
+        }
+        Ok(())
+    }
+
+    /// Partitions are about to be revoked: commit what their tasks processed and close them.
+    pub(crate) fn on_revoked<C: ConsumerContext>(
+        &mut self,
+        consumer: &BaseConsumer<C>,
+        tpl: &TopicPartitionList,
+    ) {
+        self.set_thread_state(ThreadState::Rebalancing);
+        let revoked: Vec<TaskId> = self
+            .tasks
+            .keys()
+            .copied()
+            .filter(|id| {
+                tpl.elements()
+                    .iter()
+                    .any(|e| self.task_of(e.topic(), e.partition()) == Some(*id))
+            })
+            .collect();
+        if revoked.is_empty() {
+            return;
+        }
+        let result = self
+            .commit(consumer)
+            .and_then(|()| self.close_tasks(&revoked, true));
+        if let Err(e) = result {
+            self.pending_error.get_or_insert(e);
+        }
+    }
+
+    fn publish_tasks(&self) {
+        self.shared.set_thread_tasks(
+            self.settings.thread_index,
+            self.tasks.keys().copied().collect(),
+        );
+    }
+
+    fn close_tasks(&mut self, ids: &[TaskId], clean: bool) -> Result<()> {
+        let mut first = None;
+        for id in ids {
+            self.restorer.remove(*id)?;
+            self.buffered.remove(id);
+            self.shared.unregister_stores(*id);
+            if let Some(mut task) = self.tasks.remove(id) {
+                self.committed.retain(|(topic, partition), _| {
+                    self.plan.topic_to_subtopology.get(topic.as_str()) != Some(&id.subtopology)
+                        || *partition != id.partition
+                });
+                if let Err(e) = task.close(clean) {
+                    first.get_or_insert(e);
+                }
+                debug!(task = %id, clean, "task closed");
+            }
+        }
+        self.publish_tasks();
+        first.map_or(Ok(()), Err)
+    }
+
+    // ---- the record loop ----
+
+    /// Processes one polled record.
+    pub(crate) fn process(&mut self, message: &BorrowedMessage<'_>) -> Result<()> {
+        let Some(id) = self.task_of(message.topic(), message.partition()) else {
+            return Ok(());
+        };
+        if let Some(buffer) = self.buffered.get_mut(&id) {
+            buffer.push_back(message.detach());
+            return Ok(());
+        }
+        let Some(task) = self.tasks.get_mut(&id) else {
+            // Revoked since it was fetched: its offset stays uncommitted for the new owner.
+            return Ok(());
+        };
+        if !task.is_initialized() {
+            self.buffered
+                .entry(id)
+                .or_default()
+                .push_back(message.detach());
+            return Ok(());
+        }
+        task.process(&raw_record(message))
+    }
+
+    /// Continues restoration; tasks that finish start processing, beginning with what was
+    /// buffered for them.
+    pub(crate) fn restore<C: ConsumerContext>(&mut self, consumer: &BaseConsumer<C>) -> Result<()> {
+        if !self.is_restoring() {
+            return Ok(());
+        }
+        let done = self.restorer.step(&mut self.tasks)?;
+        let mut resume = TopicPartitionList::new();
+        for id in done {
+            let Some(task) = self.tasks.get_mut(&id) else {
+                continue;
+            };
+            task.initialize()?;
+            if let Some(buffer) = self.buffered.remove(&id) {
+                for message in buffer {
+                    task.process(&raw_record(&message))?;
+                }
+            }
+            for (topic, &sub) in &self.plan.topic_to_subtopology {
+                if sub == id.subtopology {
+                    resume.add_partition(topic, id.partition);
+                }
+            }
+        }
+        if resume.count() > 0 {
+            // Only partitions this consumer holds can be resumed.
+            let assigned = consumer
+                .assignment()
+                .map_err(|e| Error::kafka("reading the assignment", e))?;
+            let mut held = TopicPartitionList::new();
+            for e in resume.elements() {
+                if assigned.find_partition(e.topic(), e.partition()).is_some() {
+                    held.add_partition(e.topic(), e.partition());
+                }
+            }
+            consumer
+                .resume(&held)
+                .map_err(|e| Error::kafka("resuming restored partitions", e))?;
+        }
+        if !self.is_restoring() {
+            self.set_thread_state(ThreadState::Running);
+        }
+        Ok(())
+    }
+
+    /// Serves delivery reports, and commits when the commit interval has passed.
+    pub(crate) fn maybe_commit<C: ConsumerContext>(
+        &mut self,
+        consumer: &BaseConsumer<C>,
+    ) -> Result<()> {
+        self.producer.poll(Duration::ZERO);
+        if self.last_commit.elapsed() >= self.settings.commit_interval {
+            self.commit(consumer)?;
+        }
+        Ok(())
+    }
+
+    /// At-least-once commit: deliver every produced record (outputs, repartition records and
+    /// changelogs), checkpoint the stores, then commit the input offsets.
+    pub(crate) fn commit<C: ConsumerContext>(&mut self, consumer: &BaseConsumer<C>) -> Result<()> {
+        self.last_commit = Instant::now();
+        self.producer
+            .flush(FLUSH_TIMEOUT)
+            .map_err(|e| Error::kafka("flushing the producer before a commit", e))?;
+        if let Some(failure) = self.producer.context().take_failure() {
+            return Err(failure);
+        }
+        let delivered = self.producer.context().changelog_offsets();
+        let mut offsets = TopicPartitionList::new();
+        for task in self.tasks.values_mut() {
+            task.update_changelog_offsets(&delivered);
+            task.maybe_checkpoint(false)?;
+            for (topic, partition, offset) in task.committable_offsets() {
+                let key = (topic.to_string(), partition);
+                if self.committed.get(&key) != Some(&offset) {
+                    offsets
+                        .add_partition_offset(topic, partition, Offset::Offset(offset))
+                        .map_err(|e| Error::kafka("building the commit", e))?;
+                    self.committed.insert(key, offset);
+                }
+            }
+        }
+        if offsets.count() > 0 {
+            consumer
+                .commit(&offsets, CommitMode::Sync)
+                .map_err(|e| Error::kafka("committing input offsets", e))?;
+            self.metrics.commits.inc();
+            debug!(partitions = offsets.count(), "committed");
+        }
+        Ok(())
+    }
+
+    /// Clean shutdown: commit, then close every task with a checkpoint.
+    pub(crate) fn shutdown<C: ConsumerContext>(
+        &mut self,
+        consumer: &BaseConsumer<C>,
+    ) -> Result<()> {
+        self.commit(consumer)?;
+        let ids: Vec<TaskId> = self.tasks.keys().copied().collect();
+        self.close_tasks(&ids, true)
+    }
+
+    /// After an error: close every task without committing or checkpointing.
+    pub(crate) fn close_dirty(&mut self) {
+        let ids: Vec<TaskId> = self.tasks.keys().copied().collect();
+        let _ = self.close_tasks(&ids, false);
+    }
+}
+
+fn raw_record<M: Message>(message: &M) -> RawRecord<'_> {
+    let mut headers = Headers::new();
+    if let Some(kafka_headers) = message.headers() {
+        for header in kafka_headers.iter() {
+            headers.add(header.key, header.value.map(<[u8]>::to_vec));
+        }
+    }
+    RawRecord {
+        topic: message.topic(),
+        partition: message.partition(),
+        offset: message.offset(),
+        timestamp: message.timestamp().to_millis().unwrap_or(-1),
+        key: message.key(),
+        value: message.payload(),
+        headers,
+    }
+}

@@ -1,0 +1,238 @@
+//! The driver: one task per sub-topology (partition 0), fed synchronously.
+
+use std::cell::RefCell;
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::rc::Rc;
+use std::sync::Arc;
+
+use tempfile::TempDir;
+
+use super::topics::{CapturedRecord, TestInputTopic, TestOutputTopic};
+use crate::processor::Headers;
+use crate::runtime::{RecordCollector, StreamsMetrics, Task, TaskEnv};
+use crate::serde::SharedSerde;
+use crate::state::KeyValueStoreHandle;
+use crate::topology::node::RawRecord;
+use crate::{Error, Result, StreamsConfig, Topology};
+
+/// Captures everything the tasks send, in order.
+#[derive(Default)]
+struct CaptureCollector {
+    sent: RefCell<Vec<(String, CapturedRecord)>>,
+}
+
+impl RecordCollector for CaptureCollector {
+    fn send(
+        &self,
+        topic: &str,
+        _partition: Option<i32>,
+        key: Option<&[u8]>,
+        value: Option<&[u8]>,
+        timestamp: i64,
+        headers: &Headers,
+    ) -> Result<()> {
+        self.sent.borrow_mut().push((
+            topic.to_string(),
+            CapturedRecord {
+                key: key.map(<[u8]>::to_vec),
+                value: value.map(<[u8]>::to_vec),
+                timestamp,
+                headers: headers.clone(),
+            },
+        ));
+        Ok(())
+    }
+}
+
+pub(crate) struct DriverCore {
+    topology: Topology,
+    application_id: String,
+    tasks: BTreeMap<u32, Task>,
+    /// Sub-topology reading each physical topic.
+    readers: HashMap<String, u32>,
+    collector: Rc<CaptureCollector>,
+    /// Everything written to each topic, for reading; changelogs included.
+    topics: HashMap<String, VecDeque<CapturedRecord>>,
+    /// Next offset of each topic piped into a task.
+    offsets: HashMap<String, i64>,
+    _state_dir: Option<TempDir>,
+}
+
+/// Runs a topology without Kafka. See the [module docs](crate::testing).
+pub struct TopologyTestDriver {
+    core: Rc<RefCell<DriverCore>>,
+}
+
+impl std::fmt::Debug for TopologyTestDriver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TopologyTestDriver").finish_non_exhaustive()
+    }
+}
+
+impl TopologyTestDriver {
+    /// A driver with application id `test-driver` and state in a fresh temporary directory.
+    pub fn new(topology: Topology) -> Result<Self> {
+        Self::with_config(topology, &StreamsConfig::new())
+    }
+
+    /// A driver with `config` (`application.id`, `state.dir`, handlers). Without `state.dir`
+    /// the state lives in a temporary directory removed when the driver drops.
+    pub fn with_config(topology: Topology, config: &StreamsConfig) -> Result<Self> {
+        let application_id = match config.get(crate::config::APPLICATION_ID) {
+            Some(_) => config.application_id()?.to_string(),
+            None => "test-driver".to_string(),
+        };
+        let (state_dir, app_dir) = match config.get(crate::config::STATE_DIR) {
+            Some(_) => (None, config.state_dir().join(&application_id)),
+            None => {
+                let dir = tempfile::tempdir().map_err(|e| Error::io("temporary state dir", e))?;
+                let app_dir = dir.path().join(&application_id);
+                (Some(dir), app_dir)
+            }
+        };
+        let collector = Rc::new(CaptureCollector::default());
+        let metrics = Arc::new(StreamsMetrics::new(&application_id)?);
+        let internal_topics = topology.internal_topic_names(&application_id);
+        let env = TaskEnv {
+            application_id: &application_id,
+            app_dir: &app_dir,
+            collector: collector.clone(),
+            metrics,
+            deserialization_policy: config.deserialization_policy()?,
+            internal_topics: &internal_topics,
+        };
+        let mut tasks = BTreeMap::new();
+        let mut readers = HashMap::new();
+        for sub in topology.subtopologies() {
+            let mut task = Task::new(&topology, &sub, 0, &env)?;
+            // State left in `state.dir` by an earlier driver is kept as is; there is no
+            // changelog to restore from here.
+            task.initialize()?;
+            for topic in &sub.source_topics {
+                readers.insert(topology.physical_topic(&application_id, topic), sub.id);
+            }
+            tasks.insert(sub.id, task);
+        }
+        Ok(TopologyTestDriver {
+            core: Rc::new(RefCell::new(DriverCore {
+                topology,
+                application_id,
+                tasks,
+                readers,
+                collector,
+                topics: HashMap::new(),
+                offsets: HashMap::new(),
+                _state_dir: state_dir,
+            })),
+        })
+    }
+
+    /// A typed handle for piping records into `topic`.
+    pub fn input_topic<K: 'static, V: 'static>(
+        &self,
+        topic: &str,
+        key_serde: SharedSerde<K>,
+        value_serde: SharedSerde<V>,
+    ) -> TestInputTopic<K, V> {
+        TestInputTopic::new(self.core.clone(), topic, key_serde, value_serde)
+    }
+
+    /// A typed handle for reading what the topology wrote to `topic`.
+    pub fn output_topic<K: 'static, V: 'static>(
+        &self,
+        topic: &str,
+        key_serde: SharedSerde<K>,
+        value_serde: SharedSerde<V>,
+    ) -> TestOutputTopic<K, V> {
+        TestOutputTopic::new(self.core.clone(), topic, key_serde, value_serde)
+    }
+
+    /// The store `name` of the task that owns it.
+    pub fn key_value_store<K: 'static, V: 'static>(
+        &self,
+        name: &str,
+    ) -> Result<KeyValueStoreHandle<K, V>> {
+        let core = self.core.borrow();
+        core.tasks
+            .values()
+            .find_map(|t| t.store_handle(name).transpose())
+            .unwrap_or_else(|| {
+                Err(Error::StoreAccess {
+                    name: name.to_string(),
+                    reason: "no such store in the topology".into(),
+                })
+            })
+    }
+
+    /// Names of the topics the topology has written to (outputs, repartition topics and
+    /// changelogs, with internal topics under their full names).
+    pub fn produced_topic_names(&self) -> Vec<String> {
+        let mut names: Vec<_> = self.core.borrow().topics.keys().cloned().collect();
+        names.sort();
+        names
+    }
+
+    /// The physical name of an internal topic: `<application.id>-<topic>`.
+    pub fn internal_topic_name(&self, topic: &str) -> String {
+        let core = self.core.borrow();
+        core.topology.physical_topic(&core.application_id, topic)
+    }
+
+    /// Closes every task cleanly (flushes stores and writes checkpoints).
+    pub fn close(self) -> Result<()> {
+        let mut core = self.core.borrow_mut();
+        let mut first = None;
+        for task in core.tasks.values_mut() {
+            if let Err(e) = task.close(true) {
+                first.get_or_insert(e);
+            }
+        }
+        first.map_or(Ok(()), Err)
+    }
+}
+
+impl DriverCore {
+    /// Pipes one raw record into `topic`, then feeds everything the tasks write to topics the
+    /// topology reads (repartition topics) back in, until nothing is left.
+    pub(crate) fn pipe(&mut self, topic: &str, record: CapturedRecord) -> Result<()> {
+        let mut queue = VecDeque::from([(topic.to_string(), record)]);
+        while let Some((topic, record)) = queue.pop_front() {
+            let Some(&sub) = self.readers.get(&topic) else {
+                return Err(Error::IllegalState(format!(
+                    "no source reads topic `{topic}`"
+                )));
+            };
+            let offset = self.offsets.entry(topic.clone()).or_insert(0);
+            let raw = RawRecord {
+                topic: &topic,
+                partition: 0,
+                offset: *offset,
+                timestamp: record.timestamp,
+                key: record.key.as_deref(),
+                value: record.value.as_deref(),
+                headers: record.headers.clone(),
+            };
+            *offset += 1;
+            let task = self
+                .tasks
+                .get_mut(&sub)
+                .ok_or_else(|| Error::IllegalState(format!("no task for sub-topology {sub}")))?;
+            task.process(&raw)?;
+            for (out_topic, out) in self.collector.sent.borrow_mut().drain(..) {
+                if self.readers.contains_key(&out_topic) {
+                    queue.push_back((out_topic.clone(), out.clone()));
+                }
+                self.topics.entry(out_topic).or_default().push_back(out);
+            }
+        }
+        Ok(())
+    }
+
+    pub(crate) fn read(&mut self, topic: &str) -> Option<CapturedRecord> {
+        self.topics.get_mut(topic)?.pop_front()
+    }
+
+    pub(crate) fn remaining(&self, topic: &str) -> usize {
+        self.topics.get(topic).map_or(0, VecDeque::len)
+    }
+}

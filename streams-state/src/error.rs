@@ -1,0 +1,63 @@
+//! The error type of `streams-state`.
+
+use std::path::PathBuf;
+
+/// What went wrong in a state store, naming the store or file involved.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// RocksDB refused an operation.
+    #[error("RocksDB {op} failed in store `{store}`: {source}")]
+    RocksDb {
+        /// The store's name.
+        store: String,
+        /// The operation that failed (`open`, `get`, `put`, ...).
+        op: &'static str,
+        /// RocksDB's own error.
+        #[source]
+        source: rocksdb::Error,
+    },
+    /// A file operation failed.
+    #[error("I/O error on {path}: {source}")]
+    Io {
+        /// The file or directory.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A checkpoint file could not be parsed.
+    #[error("corrupt checkpoint file {path}: {reason}")]
+    CorruptCheckpoint {
+        /// The checkpoint file.
+        path: PathBuf,
+        /// What was wrong with it.
+        reason: String,
+    },
+    /// The changelog sink refused a record.
+    #[error("changelog write for store `{store}` failed: {reason}")]
+    Changelog {
+        /// The store whose change could not be logged.
+        store: String,
+        /// Why the sink refused it.
+        reason: String,
+    },
+    /// The store was used after it was closed.
+    #[error("store `{store}` is closed")]
+    Closed {
+        /// The store's name.
+        store: String,
+    },
+}
+
+impl Error {
+    pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io {
+            path: path.into(),
+            source,
+        }
+    }
+}
+
+/// Result type of this crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,74 @@
+//! The store traits: every engine and layer implements them over raw bytes.
+
+use std::sync::Arc;
+
+use crate::Result;
+
+/// A key and its value, both as bytes.
+pub type KeyValue = (Vec<u8>, Vec<u8>);
+
+/// An iterator over key-value pairs in ascending key order.
+pub type KeyValueIter<'a> = Box<dyn Iterator<Item = Result<KeyValue>> + 'a>;
+
+/// One change read back from a changelog topic: a put, or a delete when `value` is `None`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChangelogRecord {
+    /// The store key.
+    pub key: Vec<u8>,
+    /// The new value, or `None` for a tombstone.
+    pub value: Option<Vec<u8>>,
+}
+
+/// What every store has: a name, a lifecycle and durability.
+pub trait StateStore {
+    /// The store's name, unique within a topology.
+    fn name(&self) -> &str;
+    /// Whether the store keeps its data on disk across restarts.
+    fn persistent(&self) -> bool;
+    /// Makes every write so far durable in the engine (for RocksDB, flushes the memtables), so
+    /// that a checkpoint written afterwards does not claim more than the store holds.
+    fn flush(&mut self) -> Result<()>;
+    /// Flushes and releases the store. Further use fails with [`crate::Error::Closed`].
+    fn close(&mut self) -> Result<()>;
+}
+
+/// Reads of a key-value store. Ranges are inclusive at both ends, as in Kafka Streams; a range
+/// whose `from` is above its `to` is empty.
+pub trait ReadOnlyKeyValueStore {
+    /// The value stored under `key`.
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>>;
+    /// Entries with `from <= key <= to`; `None` leaves that end open.
+    fn range(&self, from: Option<&[u8]>, to: Option<&[u8]>) -> Result<KeyValueIter<'_>>;
+    /// Entries whose key starts with `prefix`.
+    fn prefix_scan(&self, prefix: &[u8]) -> Result<KeyValueIter<'_>>;
+    /// Every entry.
+    fn all(&self) -> Result<KeyValueIter<'_>> {
+        self.range(None, None)
+    }
+    /// An estimate of the number of entries (exact for in-memory stores).
+    fn approximate_num_entries(&self) -> Result<u64>;
+}
+
+/// A mutable key-value store over bytes.
+pub trait KeyValueStore: StateStore + ReadOnlyKeyValueStore {
+    /// Stores `value` under `key`, replacing any previous value.
+    fn put(&mut self, key: &[u8], value: &[u8]) -> Result<()>;
+    /// Removes `key`; removing an absent key is not an error.
+    fn delete(&mut self, key: &[u8]) -> Result<()>;
+    /// Applies puts (`Some`) and deletes (`None`) in order.
+    fn put_all(&mut self, entries: &[(&[u8], Option<&[u8]>)]) -> Result<()> {
+        for (key, value) in entries {
+            match value {
+                Some(value) => self.put(key, value)?,
+                None => self.delete(key)?,
+            }
+        }
+        Ok(())
+    }
+    /// Applies records read back from the changelog. Unlike [`KeyValueStore::put`] this never
+    /// writes to a changelog, and engines may load in bulk.
+    fn restore_batch(&mut self, records: &[ChangelogRecord]) -> Result<()>;
+    /// A handle for reading the store from other threads (interactive queries), if the engine
+    /// offers one. It sees what the engine holds, not what upper layers still buffer.
+    fn query_handle(&self) -> Option<Arc<dyn ReadOnlyKeyValueStore + Send + Sync>>;
+}

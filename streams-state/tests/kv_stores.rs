@@ -1,0 +1,185 @@
+//! Behaviour every key-value engine must share, checked on RocksDB and in memory, plus
+//! RocksDB durability across close and reopen.
+
+use std::collections::BTreeMap;
+
+use proptest::prelude::*;
+use streams_state::{
+    ChangelogRecord, InMemoryKeyValueStore, KeyValueStore, ReadOnlyKeyValueStore, Result,
+    RocksDbKeyValueStore, StateStore,
+};
+
+fn collect(iter: streams_state::KeyValueIter<'_>) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+    iter.collect()
+}
+
+fn check_basic_operations(store: &mut dyn KeyValueStore) -> Result<()> {
+    assert_eq!(store.get(b"a")?, None);
+    store.put(b"a", b"1")?;
+    store.put(b"b", b"2")?;
+    store.put(b"ba", b"3")?;
+    store.put(b"c", b"4")?;
+    assert_eq!(store.get(b"a")?, Some(b"1".to_vec()));
+    store.put(b"a", b"one")?;
+    assert_eq!(store.get(b"a")?, Some(b"one".to_vec()));
+
+    let range = collect(store.range(Some(b"b"), Some(b"c"))?)?;
+    let keys: Vec<_> = range.iter().map(|(k, _)| k.as_slice()).collect();
+    assert_eq!(
+        keys,
+        vec![b"b".as_slice(), b"ba", b"c"],
+        "range is inclusive at both ends"
+    );
+    assert!(
+        collect(store.range(Some(b"c"), Some(b"a"))?)?.is_empty(),
+        "inverted range is empty"
+    );
+    let open_start = collect(store.range(None, Some(b"b"))?)?;
+    assert_eq!(open_start.len(), 2);
+
+    let prefixed = collect(store.prefix_scan(b"b")?)?;
+    assert_eq!(
+        prefixed,
+        vec![
+            (b"b".to_vec(), b"2".to_vec()),
+            (b"ba".to_vec(), b"3".to_vec())
+        ]
+    );
+
+    store.delete(b"b")?;
+    store.delete(b"never-there")?;
+    assert_eq!(store.get(b"b")?, None);
+    let all = collect(store.all()?)?;
+    let keys: Vec<_> = all.iter().map(|(k, _)| k.as_slice()).collect();
+    assert_eq!(keys, vec![b"a".as_slice(), b"ba", b"c"]);
+
+    store.put_all(&[(b"d", Some(b"5")), (b"a", None)])?;
+    assert_eq!(store.get(b"a")?, None);
+    assert_eq!(store.get(b"d")?, Some(b"5".to_vec()));
+
+    store.restore_batch(&[
+        ChangelogRecord {
+            key: b"e".to_vec(),
+            value: Some(b"6".to_vec()),
+        },
+        ChangelogRecord {
+            key: b"d".to_vec(),
+            value: None,
+        },
+    ])?;
+    assert_eq!(store.get(b"e")?, Some(b"6".to_vec()));
+    assert_eq!(store.get(b"d")?, None);
+
+    let handle = store.query_handle().expect("engines offer query handles");
+    assert_eq!(handle.get(b"e")?, Some(b"6".to_vec()));
+    Ok(())
+}
+
+#[test]
+fn in_memory_store_operations() -> Result<()> {
+    check_basic_operations(&mut InMemoryKeyValueStore::new("mem"))
+}
+
+#[test]
+fn rocksdb_store_operations() -> Result<()> {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut store = RocksDbKeyValueStore::open("rocks", dir.path().join("rocks"))?;
+    check_basic_operations(&mut store)
+}
+
+#[test]
+fn rocksdb_data_survives_close_and_reopen() -> Result<()> {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("counts");
+    {
+        let mut store = RocksDbKeyValueStore::open("counts", &path)?;
+        for i in 0u32..1000 {
+            store.put(&i.to_be_bytes(), format!("v{i}").as_bytes())?;
+        }
+        store.delete(&7u32.to_be_bytes())?;
+        store.close()?;
+        assert!(matches!(
+            store.get(b"x"),
+            Err(streams_state::Error::Closed { .. })
+        ));
+    }
+    let store = RocksDbKeyValueStore::open("counts", &path)?;
+    assert_eq!(store.get(&5u32.to_be_bytes())?, Some(b"v5".to_vec()));
+    assert_eq!(store.get(&7u32.to_be_bytes())?, None);
+    assert_eq!(collect(store.all()?)?.len(), 999);
+    Ok(())
+}
+
+#[test]
+fn rocksdb_refuses_a_second_open_of_the_same_directory() -> Result<()> {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let _first = RocksDbKeyValueStore::open("s", dir.path())?;
+    let second = RocksDbKeyValueStore::open("s", dir.path());
+    assert!(matches!(
+        second,
+        Err(streams_state::Error::RocksDb { op: "open", .. })
+    ));
+    Ok(())
+}
+
+#[derive(Debug, Clone)]
+enum Op {
+    Put(Vec<u8>, Vec<u8>),
+    Delete(Vec<u8>),
+}
+
+fn key() -> impl Strategy<Value = Vec<u8>> {
+    prop::collection::vec(prop::sample::select(vec![0u8, 1, 2, 0xfe, 0xff]), 0..4)
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        (key(), prop::collection::vec(any::<u8>(), 0..3)).prop_map(|(k, v)| Op::Put(k, v)),
+        key().prop_map(Op::Delete),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// Both engines agree with a BTreeMap model on every read after any sequence of writes,
+    /// including edge keys (empty, 0xff) that stress range and prefix bounds.
+    #[test]
+    fn engines_match_a_sorted_map(ops in prop::collection::vec(op(), 0..40),
+                                  from in key(), to in key(), prefix in key()) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut rocks = RocksDbKeyValueStore::open("p", dir.path()).expect("open");
+        let mut mem = InMemoryKeyValueStore::new("p");
+        let mut model = BTreeMap::new();
+        for op in &ops {
+            match op {
+                Op::Put(k, v) => {
+                    rocks.put(k, v).expect("put");
+                    mem.put(k, v).expect("put");
+                    model.insert(k.clone(), v.clone());
+                }
+                Op::Delete(k) => {
+                    rocks.delete(k).expect("delete");
+                    mem.delete(k).expect("delete");
+                    model.remove(k);
+                }
+            }
+        }
+        let expected_range: Vec<_> = model
+            .iter()
+            .filter(|(k, _)| **k >= from && **k <= to)
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        let expected_prefix: Vec<_> = model
+            .iter()
+            .filter(|(k, _)| k.starts_with(&prefix))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        let expected_all: Vec<_> = model.clone().into_iter().collect();
+        for store in [&rocks as &dyn KeyValueStore, &mem] {
+            prop_assert_eq!(&collect(store.range(Some(&from), Some(&to)).expect("range")).expect("iter"), &expected_range);
+            prop_assert_eq!(&collect(store.prefix_scan(&prefix).expect("prefix")).expect("iter"), &expected_prefix);
+            prop_assert_eq!(&collect(store.all().expect("all")).expect("iter"), &expected_all);
+        }
+    }
+}
