@@ -1,0 +1,179 @@
+//! The count-by-key app on the embedded broker: exact counts over 4 partitions, restoration
+//! from the changelog after the state dir is lost, and two instances sharing the work.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use common::{TableReader, app_config, init_tracing, merge, produce_keyed};
+use streams_core::dsl::{Consumed, Materialized, StreamsBuilder};
+use streams_core::embedded::EmbeddedBroker;
+use streams_core::serde::Serdes;
+use streams_core::{KafkaStreams, State, TaskId, Topology};
+
+const INPUT: &str = "events";
+const OUTPUT: &str = "event-counts";
+const TIMEOUT: Duration = Duration::from_secs(60);
+
+fn count_topology() -> Topology {
+    let builder = StreamsBuilder::new();
+    builder
+        .stream(INPUT, Consumed::with(Serdes::string(), Serdes::string()))
+        .group_by_key()
+        .count(Materialized::as_("counts"))
+        .to_stream()
+        .to(OUTPUT);
+    builder.build().expect("topology")
+}
+
+fn store_contents(streams: &KafkaStreams) -> BTreeMap<String, u64> {
+    streams
+        .key_value_store::<String, u64>("counts")
+        .expect("store")
+        .all()
+        .expect("all")
+        .into_iter()
+        .collect()
+}
+
+fn wait_for(what: &str, mut condition: impl FnMut() -> bool) {
+    let deadline = Instant::now() + TIMEOUT;
+    while !condition() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn counts_10k_records_over_4_partitions_exactly() {
+    init_tracing();
+    let broker = EmbeddedBroker::start(1).expect("broker");
+    broker.create_topic(INPUT, 4).expect("input");
+    broker.create_topic(OUTPUT, 4).expect("output");
+    let state = tempfile::tempdir().expect("tempdir");
+    let expected = produce_keyed(&broker, INPUT, 0, 10_000, 250);
+
+    let config = app_config(&broker, "count-exact", state.path());
+    let mut streams = KafkaStreams::new(count_topology(), &config).expect("streams");
+    streams.start().expect("start");
+    streams.wait_until_running(TIMEOUT).expect("running");
+
+    let mut reader = TableReader::new(&broker, OUTPUT);
+    let got = reader.read_until(&expected, TIMEOUT);
+    assert_eq!(got, expected, "output counts");
+    assert_eq!(reader.records, 10_000, "one update per input record");
+    wait_for("the store to hold every count", || {
+        store_contents(&streams) == expected
+    });
+    assert_eq!(streams.local_tasks().len(), 4);
+    streams.close().expect("clean close");
+    assert_eq!(streams.state(), State::NotRunning);
+}
+
+#[test]
+fn restores_from_the_changelog_after_the_state_dir_is_deleted() {
+    init_tracing();
+    let broker = EmbeddedBroker::start(1).expect("broker");
+    broker.create_topic(INPUT, 4).expect("input");
+    broker.create_topic(OUTPUT, 4).expect("output");
+    let state = tempfile::tempdir().expect("tempdir");
+    let config = app_config(&broker, "count-restore", state.path());
+
+    let mut expected = produce_keyed(&broker, INPUT, 0, 5_000, 100);
+    let mut first = KafkaStreams::new(count_topology(), &config).expect("streams");
+    first.start().expect("start");
+    let mut reader = TableReader::new(&broker, OUTPUT);
+    assert_eq!(reader.read_until(&expected, TIMEOUT), expected);
+    first.close().expect("clean close");
+    drop(first);
+
+    std::fs::remove_dir_all(state.path().join("count-restore")).expect("delete state dir");
+
+    let mut second = KafkaStreams::new(count_topology(), &config).expect("streams");
+    second.start().expect("start");
+    second.wait_until_running(TIMEOUT).expect("running");
+    // Restored before processing anything new: the store already holds the first run's counts.
+    wait_for("restored counts", || store_contents(&second) == expected);
+
+    merge(
+        &mut expected,
+        produce_keyed(&broker, INPUT, 5_000, 5_000, 100),
+    );
+    assert_eq!(
+        reader.read_until(&expected, TIMEOUT),
+        expected,
+        "no double counting"
+    );
+    wait_for("final store", || store_contents(&second) == expected);
+    second.close().expect("clean close");
+}
+
+#[test]
+fn two_instances_split_the_partitions_and_one_takes_over() {
+    init_tracing();
+    let broker = EmbeddedBroker::start(1).expect("broker");
+    broker.create_topic(INPUT, 4).expect("input");
+    broker.create_topic(OUTPUT, 4).expect("output");
+    let dir_a = tempfile::tempdir().expect("tempdir");
+    let dir_b = tempfile::tempdir().expect("tempdir");
+    let mut a = KafkaStreams::new(
+        count_topology(),
+        &app_config(&broker, "count-pair", dir_a.path()),
+    )
+    .expect("a");
+    let mut b = KafkaStreams::new(
+        count_topology(),
+        &app_config(&broker, "count-pair", dir_b.path()),
+    )
+    .expect("b");
+    a.start().expect("start a");
+    b.start().expect("start b");
+    wait_for("both instances to hold two tasks each", || {
+        a.state() == State::Running
+            && b.state() == State::Running
+            && a.local_tasks().len() == 2
+            && b.local_tasks().len() == 2
+    });
+    let mut all: Vec<TaskId> = a.local_tasks();
+    all.extend(b.local_tasks());
+    all.sort();
+    assert_eq!(
+        all,
+        (0..4).map(|p| TaskId::new(0, p)).collect::<Vec<_>>(),
+        "disjoint and complete"
+    );
+
+    let mut expected = produce_keyed(&broker, INPUT, 0, 5_000, 200);
+    let mut reader = TableReader::new(&broker, OUTPUT);
+    assert_eq!(reader.read_until(&expected, TIMEOUT), expected);
+    let mut split = store_contents(&a);
+    let from_b = store_contents(&b);
+    assert!(
+        !split.is_empty() && !from_b.is_empty(),
+        "both instances hold state"
+    );
+    split.extend(from_b);
+    assert_eq!(
+        split, expected,
+        "the two stores together hold every count once"
+    );
+
+    a.close().expect("close a");
+    wait_for("b to take over all four tasks", || {
+        b.state() == State::Running && b.local_tasks().len() == 4
+    });
+    merge(
+        &mut expected,
+        produce_keyed(&broker, INPUT, 5_000, 5_000, 200),
+    );
+    assert_eq!(
+        reader.read_until(&expected, TIMEOUT),
+        expected,
+        "exact after takeover"
+    );
+    wait_for("b's store to hold every count", || {
+        store_contents(&b) == expected
+    });
+    b.close().expect("close b");
+}
