@@ -32,6 +32,33 @@ pub trait TopicAdmin: Send + Sync {
     fn create_topics(&self, topics: &[TopicSpec]) -> Result<()>;
 }
 
+/// Creates `topics` (those missing) through `config`'s topic admin if it has one (the embedded
+/// broker sets one), else through Kafka's admin API with `config`'s client properties.
+pub fn create_topics(config: &crate::StreamsConfig, topics: &[TopicSpec]) -> Result<()> {
+    match config.topic_admin() {
+        Some(admin) => admin.create_topics(topics),
+        None => {
+            let mut client = ClientConfig::new();
+            for (key, value) in config.client_properties(crate::config::ClientKind::Admin) {
+                client.set(key, value);
+            }
+            KafkaTopicAdmin::new(&client)?.create_topics(topics)
+        }
+    }
+}
+
+impl TopicSpec {
+    /// A topic with `partitions` partitions, the broker's default replication and no configs.
+    pub fn new(name: impl Into<String>, partitions: i32) -> Self {
+        TopicSpec {
+            name: name.into(),
+            partitions,
+            replication_factor: -1,
+            config: Vec::new(),
+        }
+    }
+}
+
 /// [`TopicAdmin`] over Kafka's `CreateTopics` API.
 pub(crate) struct KafkaTopicAdmin {
     client: AdminClient<DefaultClientContext>,

@@ -9,7 +9,7 @@ use rdkafka::consumer::{BaseConsumer, Consumer};
 use tracing::info;
 
 use super::StreamsMetrics;
-use super::admin::{KafkaTopicAdmin, TopicAdmin};
+use super::admin::create_topics;
 use super::instance::{InstanceShared, State};
 use super::plan::{TopicPlan, plan};
 use super::query::ReadOnlyKeyValueStoreView;
@@ -102,13 +102,7 @@ impl KafkaStreams {
             self.config.replication_factor()?,
             partitions,
         )?;
-        let admin: Arc<dyn TopicAdmin> = match self.config.topic_admin() {
-            Some(admin) => admin.clone(),
-            None => Arc::new(KafkaTopicAdmin::new(
-                &self.client_config(ClientKind::Admin),
-            )?),
-        };
-        admin.create_topics(&plan.internal_topics)?;
+        create_topics(&self.config, &plan.internal_topics)?;
         for spec in &plan.internal_topics {
             match partitions(&spec.name)? {
                 Some(n) if n == spec.partitions => {}

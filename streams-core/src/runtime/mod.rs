@@ -16,7 +16,7 @@ mod task;
 mod task_context;
 mod task_manager;
 
-pub use admin::{TopicAdmin, TopicSpec};
+pub use admin::{TopicAdmin, TopicSpec, create_topics};
 pub(crate) use collector::RecordCollector;
 pub use instance::State;
 pub use kafka_streams::KafkaStreams;
