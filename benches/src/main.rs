@@ -1,1 +1,103 @@
-fn main() {}
+//! End-to-end benchmark: one JSON line per workload, all on the same broker in the same run,
+//! each with its ratio to `passthrough` (raw rdkafka consume → produce, no framework: the
+//! ceiling).
+//!
+//! Workloads read the same pre-loaded input topic and write their own output topic; a run is
+//! timed from start (group join included, for every workload alike) until the output topic
+//! holds one record per input record.
+
+mod harness;
+mod workloads;
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Parser;
+use streams_core::StreamsConfig;
+use streams_core::embedded::EmbeddedBroker;
+
+use harness::{Bench, Measurement};
+
+#[derive(Parser, Debug, Clone)]
+#[command(about = "End-to-end throughput of streams workloads against raw rdkafka")]
+pub(crate) struct Args {
+    /// Kafka cluster; without it an embedded broker (librdkafka's mock cluster) is started.
+    #[arg(long, env = "BOOTSTRAP_SERVERS")]
+    pub(crate) bootstrap_servers: Option<String>,
+    /// Input records per workload.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub(crate) records: usize,
+    /// Value size in bytes.
+    #[arg(long, default_value_t = 100)]
+    pub(crate) value_bytes: usize,
+    /// Distinct keys, uniformly spread.
+    #[arg(long, default_value_t = 10_000)]
+    pub(crate) keys: usize,
+    /// Partitions of the input and output topics.
+    #[arg(long, default_value_t = 4)]
+    pub(crate) partitions: i32,
+    /// Most input records produced ahead of the output (0: load all input up front). The
+    /// embedded broker keeps only 5 MiB per partition, so it needs a window.
+    #[arg(long, default_value_t = 100_000)]
+    pub(crate) window: usize,
+    /// Workloads to run, in order (passthrough always runs first: it is the baseline).
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "stream_process_with_sink,stream_count"
+    )]
+    pub(crate) workloads: Vec<String>,
+    /// Give up on a workload after this many seconds.
+    #[arg(long, default_value_t = 600)]
+    pub(crate) timeout_secs: u64,
+}
+
+fn run(args: Args) -> Result<(), harness::BoxError> {
+    let mut config = StreamsConfig::new();
+    if let Some(servers) = &args.bootstrap_servers {
+        config.set("bootstrap.servers", servers);
+    }
+    let broker = EmbeddedBroker::start_if_unconfigured(&mut config)?;
+    let bench = Bench::new(
+        &args,
+        config,
+        if broker.is_some() {
+            "embedded"
+        } else {
+            "external"
+        },
+    )?;
+    let timeout = Duration::from_secs(args.timeout_secs);
+
+    let baseline = bench.measure("passthrough", timeout, workloads::passthrough)?;
+    baseline.print(baseline.seconds);
+    for name in &args.workloads {
+        let measurement: Measurement = match name.as_str() {
+            "passthrough" => continue,
+            "stream_process_with_sink" => {
+                bench.measure(name, timeout, workloads::stream_process_with_sink)?
+            }
+            "stream_count" => bench.measure(name, timeout, workloads::stream_count)?,
+            other => return Err(format!("unknown workload `{other}`").into()),
+        };
+        measurement.print(baseline.seconds);
+    }
+    drop(broker);
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match run(Args::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("benchmark failed: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -2,9 +2,11 @@
 //! run with no Kafka installed.
 //!
 //! The mock speaks the Kafka protocol on a loopback port: producers, consumer groups, commits
-//! and rebalances work. Its limits: topics are created through its own call (it does not answer
-//! the admin `CreateTopics` request reliably), it never compacts, and its transactions are
-//! partial, so it cannot prove exactly-once. Data lives in memory and is gone when it drops.
+//! and rebalances work. Its limits: it keeps only the last 5 MiB of each partition (older
+//! record batches are dropped, so a longer changelog cannot be fully restored from it), topics
+//! are created through its own call (it does not answer the admin `CreateTopics` request
+//! reliably), it never compacts, and its transactions are partial, so it cannot prove
+//! exactly-once. Data lives in memory and is gone when it drops.
 
 use std::sync::Arc;
 

@@ -6,21 +6,24 @@
 //! [`testing::TopologyTestDriver`], or against the in-process [`embedded::EmbeddedBroker`].
 //!
 //! # Layout
-//! - [`dsl`]: `StreamsBuilder`, `KStream`, `KGroupedStream`, `KTable` and their parameters.
-//! - [`processor`]: the `Processor` trait, `Record`, `ProcessorContext`.
-//! - [`topology`]: `Topology` and its description.
-//! - [`state`]: store builders and typed store handles.
-//! - [`serde`]: serdes for keys and values.
-//! - [`config`]: `StreamsConfig` and property names.
-//! - [`runtime`]: `KafkaStreams`, its state, interactive queries and topic administration.
-//! - [`testing`]: `TopologyTestDriver`.
-//! - [`embedded`]: an in-process broker for examples and tests.
-//! - [`error`]: the error type and handler policies.
+//! - [`dsl`] — `StreamsBuilder`, `KStream`, `KGroupedStream`, `KTable` and their parameters.
+//! - [`processor`] — the `Processor` trait, `Record`, `ProcessorContext`.
+//! - [`topology`] — `Topology` and its description.
+//! - [`state`] — store builders and typed store handles.
+//! - [`serde`] — serdes for keys and values.
+//! - [`config`] — `StreamsConfig` and property names.
+//! - [`runtime`] — `KafkaStreams`, its state, interactive queries and topic administration.
+//! - [`testing`] — `TopologyTestDriver`.
+//! - [`embedded`] — an in-process broker for examples and tests.
+//! - [`error`] — the error type and handler policies.
+//! - [`guide`] — the user guide (`docs/guide.md`).
 
 pub mod config;
 pub mod dsl;
 pub mod embedded;
 pub mod error;
+#[doc = include_str!("../../docs/guide.md")]
+pub mod guide {}
 pub mod processor;
 pub mod runtime;
 pub mod serde;

@@ -24,7 +24,7 @@ fn topology() -> Topology {
 }
 
 /// key, 8-byte value; the third record's value is 3 bytes.
-fn records() -> Vec<(Option<Vec<u8>>, Option<Vec<u8>>)> {
+fn records() -> Vec<common::RawKv> {
     let good = |i: u64| (Some(b"k".to_vec()), Some(i.to_be_bytes().to_vec()));
     vec![
         good(1),

@@ -44,10 +44,10 @@ impl InMemoryKeyValueStore {
     }
 
     fn collect(&self, lower: Bound<&[u8]>, upper: Bound<&[u8]>) -> KeyValueIter<'_> {
-        if let (Bound::Included(lo), Bound::Included(hi) | Bound::Excluded(hi)) = (lower, upper) {
-            if lo > hi {
-                return Box::new(std::iter::empty());
-            }
+        if let (Bound::Included(lo), Bound::Included(hi) | Bound::Excluded(hi)) = (lower, upper)
+            && lo > hi
+        {
+            return Box::new(std::iter::empty());
         }
         // Copy out under the lock: iterators must not hold it while the caller writes.
         let entries: Vec<_> = self

@@ -160,10 +160,10 @@ impl<'a> Reader<'a> {
     }
 
     fn range(&self, from: Option<&[u8]>, to: Option<&[u8]>) -> KeyValueIter<'a> {
-        if let (Some(from), Some(to)) = (from, to) {
-            if from > to {
-                return Box::new(std::iter::empty());
-            }
+        if let (Some(from), Some(to)) = (from, to)
+            && from > to
+        {
+            return Box::new(std::iter::empty());
         }
         self.scan(from, to.map(successor))
     }

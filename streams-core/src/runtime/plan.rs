@@ -5,7 +5,7 @@
 //! count; a repartition topic gets the task count of the sub-topology that writes it; a changelog
 //! gets the task count of the sub-topology that owns its store.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 use super::admin::TopicSpec;
 use crate::topology::{Subtopology, Topology};
@@ -14,8 +14,6 @@ use crate::{Error, Result};
 /// The result of planning.
 #[derive(Debug, Clone)]
 pub(crate) struct TopicPlan {
-    /// Tasks per sub-topology.
-    pub(crate) task_counts: BTreeMap<u32, i32>,
     /// Sub-topology reading each physical source topic.
     pub(crate) topic_to_subtopology: HashMap<String, u32>,
     /// Physical source topics, to subscribe to.
@@ -68,7 +66,6 @@ pub(crate) fn plan(
             }
         }
     }
-    let mut task_counts = BTreeMap::new();
     let mut topic_to_subtopology = HashMap::new();
     let mut source_topics = Vec::new();
     let mut internal_topics = Vec::new();
@@ -79,7 +76,6 @@ pub(crate) fn plan(
                 sub.id
             ))
         })?;
-        task_counts.insert(sub.id, count);
         for topic in &sub.source_topics {
             let physical = topology.physical_topic(app_id, topic);
             topic_to_subtopology.insert(physical.clone(), sub.id);
@@ -109,7 +105,6 @@ pub(crate) fn plan(
     }
     internal_topics.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(TopicPlan {
-        task_counts,
         topic_to_subtopology,
         source_topics,
         internal_topics,
@@ -134,10 +129,6 @@ mod tests {
             .to("out");
         let topology = builder.build().unwrap();
         let plan = plan(&topology, "app", -1, |t| Ok((t == "words").then_some(6))).unwrap();
-        assert_eq!(
-            plan.task_counts.values().copied().collect::<Vec<_>>(),
-            vec![6, 6]
-        );
         let names: Vec<_> = plan
             .internal_topics
             .iter()

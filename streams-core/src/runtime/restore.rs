@@ -224,10 +224,9 @@ impl Restorer {
                 self.partitions
                     .get_mut(element.topic())
                     .and_then(|p| p.get_mut(&element.partition())),
-            ) {
-                if offset > state.position {
-                    state.position = offset.min(state.end);
-                }
+            ) && offset > state.position
+            {
+                state.position = offset.min(state.end);
             }
         }
         Ok(())

@@ -3,7 +3,7 @@
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::rc::Rc;
 use std::sync::Arc;
 
@@ -59,7 +59,6 @@ pub(crate) struct Task {
     changelog_offsets: ChangelogOffsets,
     checkpointed: ChangelogOffsets,
     checkpoint: Checkpoint,
-    dir: PathBuf,
     initialized: bool,
     closed: bool,
 }
@@ -182,7 +181,6 @@ impl Task {
             changelog_offsets: checkpointed.clone(),
             checkpointed,
             checkpoint,
-            dir,
             initialized: false,
             closed: false,
         })
@@ -190,10 +188,6 @@ impl Task {
 
     pub(crate) fn id(&self) -> TaskId {
         self.ctx.task_id()
-    }
-
-    pub(crate) fn dir(&self) -> &Path {
-        &self.dir
     }
 
     /// The changelog partitions to restore, with the offset to resume after (if checkpointed).
@@ -345,10 +339,12 @@ impl Task {
                 }
             }
         }
-        if clean && first_error.is_none() && self.initialized {
-            if let Err(e) = self.maybe_checkpoint(true) {
-                first_error.get_or_insert(e);
-            }
+        if clean
+            && first_error.is_none()
+            && self.initialized
+            && let Err(e) = self.maybe_checkpoint(true)
+        {
+            first_error.get_or_insert(e);
         }
         for entry in self.ctx.stores().iter() {
             if let Err(e) = entry.store.borrow_mut().close() {

@@ -105,10 +105,6 @@ impl StoreBuilder {
         self.logging
     }
 
-    pub(crate) fn types(&self) -> TypePair {
-        self.types
-    }
-
     pub(crate) fn serdes<K: 'static, V: 'static>(
         &self,
     ) -> Result<(SharedSerde<K>, SharedSerde<V>)> {

@@ -279,16 +279,8 @@ impl Topology {
         &self.nodes
     }
 
-    pub(crate) fn stores(&self) -> &[StoreBuilder] {
-        &self.stores
-    }
-
     pub(crate) fn store(&self, name: &str) -> Option<&StoreBuilder> {
         self.stores.iter().find(|s| s.name() == name)
-    }
-
-    pub(crate) fn contains_node(&self, name: &str) -> bool {
-        self.by_name.contains_key(name)
     }
 
     fn source_of(&self, topic: &str) -> Option<&str> {

@@ -12,6 +12,9 @@ use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use streams_core::StreamsConfig;
 use streams_core::embedded::EmbeddedBroker;
 
+/// A raw record: optional key and value bytes.
+pub type RawKv = (Option<Vec<u8>>, Option<Vec<u8>>);
+
 pub fn init_tracing() {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(
@@ -51,11 +54,7 @@ pub fn producer(broker: &EmbeddedBroker) -> BaseProducer {
 
 /// Produces `(key, value)` pairs to `topic`, keyed (so the partition follows the key), and
 /// waits for delivery.
-pub fn produce(
-    broker: &EmbeddedBroker,
-    topic: &str,
-    records: &[(Option<Vec<u8>>, Option<Vec<u8>>)],
-) {
+pub fn produce(broker: &EmbeddedBroker, topic: &str, records: &[RawKv]) {
     let producer = producer(broker);
     for (key, value) in records {
         let mut record = BaseRecord::<[u8], [u8]>::to(topic);

@@ -8,7 +8,7 @@ use crate::processor::{Processor, ProcessorContext, Record};
 
 pub(crate) struct FlatMapValues<K, V, V2, I, F> {
     mapper: Arc<F>,
-    _types: PhantomData<fn(K, V) -> (I, V2)>,
+    _types: PhantomData<fn(K, V, V2, I)>,
 }
 
 impl<K, V, V2, I, F> FlatMapValues<K, V, V2, I, F> {

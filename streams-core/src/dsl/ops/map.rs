@@ -8,7 +8,7 @@ use crate::processor::{Processor, ProcessorContext, Record};
 
 pub(crate) struct Map<K, V, K2, V2, F> {
     mapper: Arc<F>,
-    _types: PhantomData<fn(K, V) -> (K2, V2)>,
+    _types: PhantomData<fn(K, V, K2, V2)>,
 }
 
 impl<K, V, K2, V2, F> Map<K, V, K2, V2, F> {
