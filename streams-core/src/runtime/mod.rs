@@ -1,6 +1,7 @@
 //! The runtime: tasks, stream threads over rdkafka, restoration, commits.
 //!
-//! [`Task`] is shared with the test driver; everything else here drives Kafka.
+//! `KafkaStreams` and what it runs: stream threads over rdkafka, their tasks (the task code is
+//! shared with the test driver), restoration, commits, interactive queries.
 
 mod admin;
 mod collector;
