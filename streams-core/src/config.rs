@@ -49,6 +49,9 @@ pub const DESERIALIZATION_EXCEPTION_HANDLER: &str = "default.deserialization.exc
 pub const POLL_MS: &str = "poll.ms";
 /// `replication.factor`: replication of internal topics (default -1, the broker's default).
 pub const REPLICATION_FACTOR: &str = "replication.factor";
+/// `statestore.cache.max.bytes`: the record cache of each instance, split over its threads
+/// (default 10 MiB; 0 turns caching off).
+pub const CACHE_MAX_BYTES: &str = "statestore.cache.max.bytes";
 
 const STREAMS_KEYS: &[&str] = &[
     APPLICATION_ID,
@@ -60,7 +63,7 @@ const STREAMS_KEYS: &[&str] = &[
     DESERIALIZATION_EXCEPTION_HANDLER,
     POLL_MS,
     REPLICATION_FACTOR,
-    "statestore.cache.max.bytes",
+    CACHE_MAX_BYTES,
     "max.task.idle.ms",
     "application.server",
 ];
@@ -211,6 +214,11 @@ impl StreamsConfig {
             });
         }
         Ok(n)
+    }
+
+    /// `statestore.cache.max.bytes`.
+    pub fn cache_max_bytes(&self) -> Result<usize> {
+        self.parse(CACHE_MAX_BYTES, 10 * 1024 * 1024usize)
     }
 
     /// `replication.factor` for internal topics.

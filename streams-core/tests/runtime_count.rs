@@ -54,7 +54,9 @@ fn counts_10k_records_over_4_partitions_exactly() {
     let state = tempfile::tempdir().expect("tempdir");
     let expected = produce_keyed(&broker, INPUT, 0, 10_000, 250);
 
-    let config = app_config(&broker, "count-exact", state.path());
+    let mut config = app_config(&broker, "count-exact", state.path());
+    // Without a record cache every input record yields exactly one update downstream.
+    config.set("statestore.cache.max.bytes", "0");
     let mut streams = KafkaStreams::new(count_topology(), &config).expect("streams");
     streams.start().expect("start");
     streams.wait_until_running(TIMEOUT).expect("running");
@@ -62,7 +64,10 @@ fn counts_10k_records_over_4_partitions_exactly() {
     let mut reader = TableReader::new(&broker, OUTPUT);
     let got = reader.read_until(&expected, TIMEOUT);
     assert_eq!(got, expected, "output counts");
-    assert_eq!(reader.records, 10_000, "one update per input record");
+    assert_eq!(
+        reader.records, 10_000,
+        "one update per input record without caching"
+    );
     wait_for("the store to hold every count", || {
         store_contents(&streams) == expected
     });
@@ -85,6 +90,10 @@ fn restores_from_the_changelog_after_the_state_dir_is_deleted() {
     first.start().expect("start");
     let mut reader = TableReader::new(&broker, OUTPUT);
     assert_eq!(reader.read_until(&expected, TIMEOUT), expected);
+    assert!(
+        reader.records <= 5_000,
+        "the record cache only ever coalesces updates"
+    );
     first.close().expect("clean close");
     drop(first);
 

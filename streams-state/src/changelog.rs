@@ -11,15 +11,34 @@ use crate::store::{
 /// topic. Implemented by `streams-core`, which knows the producer and the current record's
 /// timestamp; this crate only calls it.
 pub trait ChangelogSink {
-    /// Logs that `key` now holds `value` (`None`: was deleted).
-    fn send(&self, store: &str, key: &[u8], value: Option<&[u8]>) -> Result<()>;
+    /// Logs that `key` now holds `value` (`None`: was deleted), with `timestamp` as the
+    /// changelog record's timestamp (`None`: the timestamp of the record being processed).
+    fn send(
+        &self,
+        store: &str,
+        key: &[u8],
+        value: Option<&[u8]>,
+        timestamp: Option<i64>,
+    ) -> Result<()>;
 }
 
 /// Wraps a store so that each put and delete is also sent to a [`ChangelogSink`].
 /// Restoration writes to the inner store only.
+///
+/// A *timestamped* store keeps each value as an 8-byte big-endian timestamp followed by the
+/// value bytes (Kafka Streams' `ValueAndTimestamp`). Its changelog carries the plain value with
+/// that timestamp as the record timestamp, as Kafka Streams' changelogs do, and restoration puts
+/// the prefix back.
 pub struct ChangeLoggingKeyValueStore {
     inner: Box<dyn KeyValueStore>,
     sink: Box<dyn ChangelogSink>,
+    timestamped: bool,
+}
+
+/// Splits a timestamped value into its timestamp and value bytes.
+pub fn split_timestamped(value: &[u8]) -> Option<(i64, &[u8])> {
+    let (ts, rest) = value.split_first_chunk::<8>()?;
+    Some((i64::from_be_bytes(*ts), rest))
 }
 
 impl std::fmt::Debug for ChangeLoggingKeyValueStore {
@@ -33,7 +52,35 @@ impl std::fmt::Debug for ChangeLoggingKeyValueStore {
 impl ChangeLoggingKeyValueStore {
     /// Logs the changes of `inner` to `sink`.
     pub fn new(inner: Box<dyn KeyValueStore>, sink: Box<dyn ChangelogSink>) -> Self {
-        ChangeLoggingKeyValueStore { inner, sink }
+        ChangeLoggingKeyValueStore {
+            inner,
+            sink,
+            timestamped: false,
+        }
+    }
+
+    /// Logs the changes of a timestamped store (values prefixed by their timestamp).
+    pub fn timestamped(inner: Box<dyn KeyValueStore>, sink: Box<dyn ChangelogSink>) -> Self {
+        ChangeLoggingKeyValueStore {
+            inner,
+            sink,
+            timestamped: true,
+        }
+    }
+
+    fn log(&self, key: &[u8], value: Option<&[u8]>) -> Result<()> {
+        match value {
+            Some(value) if self.timestamped => {
+                let (ts, plain) =
+                    split_timestamped(value).ok_or_else(|| crate::Error::Changelog {
+                        store: self.inner.name().to_string(),
+                        reason: "timestamped value shorter than its 8-byte timestamp".into(),
+                    })?;
+                self.sink
+                    .send(self.inner.name(), key, Some(plain), Some(ts))
+            }
+            _ => self.sink.send(self.inner.name(), key, value, None),
+        }
     }
 }
 
@@ -76,24 +123,46 @@ impl ReadOnlyKeyValueStore for ChangeLoggingKeyValueStore {
 impl KeyValueStore for ChangeLoggingKeyValueStore {
     fn put(&mut self, key: &[u8], value: &[u8]) -> Result<()> {
         self.inner.put(key, value)?;
-        self.sink.send(self.inner.name(), key, Some(value))
+        self.log(key, Some(value))
     }
 
     fn delete(&mut self, key: &[u8]) -> Result<()> {
         self.inner.delete(key)?;
-        self.sink.send(self.inner.name(), key, None)
+        self.log(key, None)
     }
 
     fn put_all(&mut self, entries: &[(&[u8], Option<&[u8]>)]) -> Result<()> {
         self.inner.put_all(entries)?;
         for (key, value) in entries {
-            self.sink.send(self.inner.name(), key, *value)?;
+            self.log(key, *value)?;
         }
         Ok(())
     }
 
+    fn delete_range(&mut self, from: &[u8], to: &[u8]) -> Result<()> {
+        // Range deletes are retention, not changes: the changelog's own retention drops the
+        // same records, so they are not logged.
+        self.inner.delete_range(from, to)
+    }
+
     fn restore_batch(&mut self, records: &[ChangelogRecord]) -> Result<()> {
-        self.inner.restore_batch(records)
+        if !self.timestamped {
+            return self.inner.restore_batch(records);
+        }
+        let prefixed: Vec<ChangelogRecord> = records
+            .iter()
+            .map(|r| ChangelogRecord {
+                key: r.key.clone(),
+                value: r.value.as_ref().map(|v| {
+                    let mut out = Vec::with_capacity(8 + v.len());
+                    out.extend_from_slice(&r.timestamp.to_be_bytes());
+                    out.extend_from_slice(v);
+                    out
+                }),
+                timestamp: r.timestamp,
+            })
+            .collect();
+        self.inner.restore_batch(&prefixed)
     }
 
     fn query_handle(&self) -> Option<Arc<dyn ReadOnlyKeyValueStore + Send + Sync>> {
@@ -111,13 +180,20 @@ mod tests {
 
     type Logged = Rc<RefCell<Vec<(String, Vec<u8>, Option<Vec<u8>>)>>>;
 
-    struct RecordingSink(Logged);
+    struct RecordingSink(Logged, Rc<RefCell<Vec<Option<i64>>>>);
 
     impl ChangelogSink for RecordingSink {
-        fn send(&self, store: &str, key: &[u8], value: Option<&[u8]>) -> Result<()> {
+        fn send(
+            &self,
+            store: &str,
+            key: &[u8],
+            value: Option<&[u8]>,
+            ts: Option<i64>,
+        ) -> Result<()> {
             self.0
                 .borrow_mut()
                 .push((store.to_string(), key.to_vec(), value.map(<[u8]>::to_vec)));
+            self.1.borrow_mut().push(ts);
             Ok(())
         }
     }
@@ -127,7 +203,7 @@ mod tests {
         let logged = Logged::default();
         let mut store = ChangeLoggingKeyValueStore::new(
             Box::new(InMemoryKeyValueStore::new("counts")),
-            Box::new(RecordingSink(logged.clone())),
+            Box::new(RecordingSink(logged.clone(), Rc::default())),
         );
         store.put(b"a", b"1")?;
         store.delete(b"a")?;
@@ -135,6 +211,7 @@ mod tests {
         store.restore_batch(&[ChangelogRecord {
             key: b"z".to_vec(),
             value: Some(b"9".to_vec()),
+            timestamp: 5,
         }])?;
         let logged = logged.borrow();
         let expected = vec![
@@ -146,6 +223,34 @@ mod tests {
         assert_eq!(*logged, expected);
         assert_eq!(store.get(b"z")?, Some(b"9".to_vec()));
         assert_eq!(store.get(b"b")?, Some(b"2".to_vec()));
+        Ok(())
+    }
+
+    #[test]
+    fn timestamped_stores_log_plain_values_with_their_timestamp() -> Result<()> {
+        let logged = Logged::default();
+        let stamps = Rc::new(RefCell::new(Vec::new()));
+        let mut store = ChangeLoggingKeyValueStore::timestamped(
+            Box::new(InMemoryKeyValueStore::new("t")),
+            Box::new(RecordingSink(logged.clone(), stamps.clone())),
+        );
+        let mut value = 42i64.to_be_bytes().to_vec();
+        value.extend_from_slice(b"v");
+        store.put(b"k", &value)?;
+        store.delete(b"k")?;
+        assert_eq!(logged.borrow()[0].2, Some(b"v".to_vec()));
+        assert_eq!(*stamps.borrow(), vec![Some(42), None]);
+        store.restore_batch(&[ChangelogRecord {
+            key: b"r".to_vec(),
+            value: Some(b"w".to_vec()),
+            timestamp: 7,
+        }])?;
+        let restored = store.get(b"r")?.expect("restored");
+        assert_eq!(split_timestamped(&restored), Some((7, b"w".as_slice())));
+        assert!(
+            store.put(b"short", b"abc").is_err(),
+            "a timestamped value needs its timestamp"
+        );
         Ok(())
     }
 }

@@ -110,6 +110,17 @@ impl KeyValueStore for InMemoryKeyValueStore {
         Ok(())
     }
 
+    fn delete_range(&mut self, from: &[u8], to: &[u8]) -> Result<()> {
+        if from >= to {
+            return Ok(());
+        }
+        let mut map = self.write();
+        let mut tail = map.split_off(from);
+        let mut rest = tail.split_off(to);
+        map.append(&mut rest);
+        Ok(())
+    }
+
     fn restore_batch(&mut self, records: &[ChangelogRecord]) -> Result<()> {
         let mut map = self.write();
         for record in records {

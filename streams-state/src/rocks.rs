@@ -258,6 +258,15 @@ impl KeyValueStore for RocksDbKeyValueStore {
         self.write_batch(batch)
     }
 
+    fn delete_range(&mut self, from: &[u8], to: &[u8]) -> Result<()> {
+        if from >= to {
+            return Ok(());
+        }
+        let mut batch = WriteBatch::default();
+        batch.delete_range(from, to);
+        self.write_batch(batch)
+    }
+
     fn restore_batch(&mut self, records: &[ChangelogRecord]) -> Result<()> {
         let mut batch = WriteBatch::default();
         for record in records {

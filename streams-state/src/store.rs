@@ -17,6 +17,20 @@ pub struct ChangelogRecord {
     pub key: Vec<u8>,
     /// The new value, or `None` for a tombstone.
     pub value: Option<Vec<u8>>,
+    /// The changelog record's timestamp.
+    pub timestamp: i64,
+}
+
+/// An entry the record cache wrote through to the store beneath it (on eviction or flush):
+/// the key, its new value (`None`: deleted) and the value the store held before.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CacheFlush {
+    /// The store key.
+    pub key: Vec<u8>,
+    /// The value written; `None` if the key was deleted.
+    pub new: Option<Vec<u8>>,
+    /// The value the store held before.
+    pub old: Option<Vec<u8>>,
 }
 
 /// What every store has: a name, a lifecycle and durability.
@@ -68,6 +82,17 @@ pub trait KeyValueStore: StateStore + ReadOnlyKeyValueStore {
     /// Applies records read back from the changelog. Unlike [`KeyValueStore::put`] this never
     /// writes to a changelog, and engines may load in bulk.
     fn restore_batch(&mut self, records: &[ChangelogRecord]) -> Result<()>;
+    /// Writes every entry the record cache holds dirty through to the store beneath, and
+    /// returns them with what they replaced. Stores without a cache have nothing to flush.
+    fn flush_cache(&mut self) -> Result<Vec<CacheFlush>> {
+        Ok(Vec::new())
+    }
+    /// Entries the record cache evicted (and wrote through) since the last call.
+    fn take_evicted(&mut self) -> Vec<CacheFlush> {
+        Vec::new()
+    }
+    /// Removes every key in `[from, to)`. Engines do it cheaply (RocksDB: a range tombstone).
+    fn delete_range(&mut self, from: &[u8], to: &[u8]) -> Result<()>;
     /// A handle for reading the store from other threads (interactive queries), if the engine
     /// offers one. It sees what the engine holds, not what upper layers still buffer.
     fn query_handle(&self) -> Option<Arc<dyn ReadOnlyKeyValueStore + Send + Sync>>;

@@ -61,14 +61,28 @@ fn check_basic_operations(store: &mut dyn KeyValueStore) -> Result<()> {
         ChangelogRecord {
             key: b"e".to_vec(),
             value: Some(b"6".to_vec()),
+            timestamp: 0,
         },
         ChangelogRecord {
             key: b"d".to_vec(),
             value: None,
+            timestamp: 0,
         },
     ])?;
     assert_eq!(store.get(b"e")?, Some(b"6".to_vec()));
     assert_eq!(store.get(b"d")?, None);
+
+    store.put(b"r1", b"x")?;
+    store.put(b"r2", b"y")?;
+    store.put(b"r3", b"z")?;
+    store.delete_range(b"r1", b"r3")?;
+    assert_eq!(store.get(b"r1")?, None);
+    assert_eq!(store.get(b"r2")?, None);
+    assert_eq!(
+        store.get(b"r3")?,
+        Some(b"z".to_vec()),
+        "the range end is exclusive"
+    );
 
     let handle = store.query_handle().expect("engines offer query handles");
     assert_eq!(handle.get(b"e")?, Some(b"6".to_vec()));

@@ -3,8 +3,12 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use super::{Consumed, KStream};
+use std::sync::Arc;
+
+use super::ops::table_source::TableMaterialize;
+use super::{Consumed, KStream, KTable, Materialized};
 use crate::processor::Processor;
+use crate::serde::Nullable;
 use crate::serde::{SharedSerde, builtin_serde};
 use crate::state::StoreBuilder;
 use crate::{Error, Result, Topology};
@@ -177,6 +181,66 @@ impl StreamsBuilder {
             Some(consumed.key_serde),
             Some(consumed.value_serde),
             false,
+        )
+    }
+
+    /// A table of the latest value per key of `topic` (a record with no value deletes its
+    /// key), materialized in a store (named by `materialized`, or generated).
+    ///
+    /// ```
+    /// use streams_core::dsl::{Consumed, Materialized, StreamsBuilder};
+    /// use streams_core::serde::Serdes;
+    ///
+    /// let builder = StreamsBuilder::new();
+    /// let users = builder.table("users", Consumed::with(Serdes::string(), Serdes::string()), Materialized::as_("users"));
+    /// assert_eq!(users.queryable_store_name(), Some("users"));
+    /// # builder.build()?;
+    /// # Ok::<(), streams_core::Error>(())
+    /// ```
+    pub fn table<K: Clone + 'static, V: Clone + 'static>(
+        &self,
+        topic: &str,
+        consumed: Consumed<K, V>,
+        materialized: Materialized<K, V>,
+    ) -> KTable<K, V> {
+        let mut state = self.state.borrow_mut();
+        let source = consumed
+            .name
+            .clone()
+            .unwrap_or_else(|| state.new_name("KSTREAM-SOURCE"));
+        let store = materialized
+            .name
+            .clone()
+            .unwrap_or_else(|| state.new_name(&format!("{topic}-STATE-STORE")));
+        let nullable: SharedSerde<Option<V>> =
+            Arc::new(Nullable::new(consumed.value_serde.clone()));
+        state.add_source(&source, topic, consumed.key_serde.clone(), nullable);
+        let name = state.new_name("KTABLE-SOURCE");
+        let (store_name, key_serde) = (store.clone(), consumed.key_serde.clone());
+        state.add_processor(
+            &name,
+            move || TableMaterialize::<K, Option<V>, V>::new(store_name.clone(), key_serde.clone()),
+            &source,
+        );
+        let key_serde = materialized
+            .key_serde
+            .clone()
+            .unwrap_or_else(|| consumed.key_serde.clone());
+        let value_serde = materialized
+            .value_serde
+            .clone()
+            .unwrap_or_else(|| consumed.value_serde.clone());
+        state.add_store(
+            materialized.store_builder(store.clone(), key_serde, value_serde),
+            &name,
+        );
+        drop(state);
+        KTable::new(
+            self.state.clone(),
+            name,
+            Some(consumed.key_serde),
+            Some(consumed.value_serde),
+            Some(store),
         )
     }
 

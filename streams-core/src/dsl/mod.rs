@@ -26,13 +26,20 @@
 
 mod builder;
 mod grouped_stream;
+mod grouped_table;
 mod kstream;
 mod ktable;
 mod ops;
 mod params;
+mod repartition;
+mod windowed_stream;
+mod windows;
 
 pub use builder::StreamsBuilder;
 pub use grouped_stream::KGroupedStream;
+pub use grouped_table::KGroupedTable;
 pub use kstream::KStream;
-pub use ktable::{Change, KTable};
+pub use ktable::{BufferConfig, Change, KTable, Suppressed};
 pub use params::{Consumed, Grouped, Materialized, Produced};
+pub use windowed_stream::{SessionWindowedKStream, TimeWindowedKStream, WindowSpec};
+pub use windows::{SessionWindows, SlidingWindows, TimeWindows, Window, Windowed, WindowedSerde};

@@ -1,7 +1,7 @@
 //! Operator parameters: [`Consumed`], [`Produced`], [`Grouped`], [`Materialized`].
 
 use crate::serde::SharedSerde;
-use crate::state::StoreEngine;
+use crate::state::{StoreBuilder, StoreEngine};
 
 /// How a source reads its topic: key and value serdes, and optionally the source node's name.
 ///
@@ -157,6 +157,8 @@ pub struct Materialized<K, V> {
     pub(crate) value_serde: Option<SharedSerde<V>>,
     pub(crate) engine: StoreEngine,
     pub(crate) logging: bool,
+    pub(crate) caching: bool,
+    pub(crate) retention: Option<std::time::Duration>,
 }
 
 impl<K, V> std::fmt::Debug for Materialized<K, V> {
@@ -177,6 +179,8 @@ impl<K, V> Default for Materialized<K, V> {
             value_serde: None,
             engine: StoreEngine::default(),
             logging: true,
+            caching: true,
+            retention: None,
         }
     }
 }
@@ -221,5 +225,48 @@ impl<K, V> Materialized<K, V> {
     pub fn with_logging_disabled(mut self) -> Self {
         self.logging = false;
         self
+    }
+
+    /// How long a window or session store keeps windows (at least size + grace, the default).
+    pub fn with_retention(mut self, retention: std::time::Duration) -> Self {
+        self.retention = Some(retention);
+        self
+    }
+
+    /// Applies engine and logging to a window or session store builder.
+    pub(crate) fn configure(&self, mut builder: StoreBuilder) -> StoreBuilder {
+        builder = builder.with_engine(self.engine);
+        if !self.logging {
+            builder = builder.with_logging_disabled();
+        }
+        builder
+    }
+
+    /// Turns the record cache off: every update is written and forwarded at once.
+    pub fn with_caching_disabled(mut self) -> Self {
+        self.caching = false;
+        self
+    }
+
+    /// The store builder for these settings (a timestamped key-value store).
+    pub(crate) fn store_builder(
+        &self,
+        name: String,
+        key_serde: SharedSerde<K>,
+        value_serde: SharedSerde<V>,
+    ) -> StoreBuilder
+    where
+        K: 'static,
+        V: 'static,
+    {
+        let mut builder = StoreBuilder::timestamped_key_value(name, key_serde, value_serde)
+            .with_engine(self.engine);
+        if !self.logging {
+            builder = builder.with_logging_disabled();
+        }
+        if self.caching {
+            builder = builder.with_caching_enabled();
+        }
+        builder
     }
 }

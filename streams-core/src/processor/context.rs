@@ -2,10 +2,11 @@
 //! and learn where the current record came from.
 
 use std::rc::Rc;
+use std::time::Duration;
 
-use super::{Record, RecordMetadata};
+use super::{Cancellable, PunctuationType, Record, RecordMetadata, Schedule};
 use crate::runtime::TaskContext;
-use crate::state::KeyValueStoreHandle;
+use crate::state::{KeyValueStoreHandle, SessionStoreHandle, WindowStoreHandle};
 use crate::topology::node::ChildNode;
 use crate::{Error, Result, TaskId};
 
@@ -66,7 +67,59 @@ impl<'a, KOut: Clone + 'static, VOut: Clone + 'static> ProcessorContext<'a, KOut
         &self,
         name: &str,
     ) -> Result<KeyValueStoreHandle<K, V>> {
-        self.task.stores().key_value(name, self.node)
+        self.task.stores().key_value(name, Some(self.node))
+    }
+
+    /// The typed window store `name`, which must be connected to this processor.
+    pub fn window_store<K: 'static, V: 'static>(
+        &self,
+        name: &str,
+    ) -> Result<WindowStoreHandle<K, V>> {
+        self.task.stores().window(name, Some(self.node))
+    }
+
+    /// The typed session store `name`, which must be connected to this processor.
+    pub fn session_store<K: 'static, V: 'static>(
+        &self,
+        name: &str,
+    ) -> Result<SessionStoreHandle<K, V>> {
+        self.task.stores().session(name, Some(self.node))
+    }
+
+    /// Schedules calls to this processor's [`punctuate`](super::Processor::punctuate) every
+    /// `interval` of stream time or wall-clock time, until cancelled or the task closes.
+    pub fn schedule(&mut self, interval: Duration, kind: PunctuationType) -> Result<Cancellable> {
+        let interval = i64::try_from(interval.as_millis()).unwrap_or(i64::MAX);
+        if interval < 1 {
+            return Err(Error::IllegalState(format!(
+                "node `{}` scheduled a punctuation with an interval under 1 ms",
+                self.node
+            )));
+        }
+        let next = match kind {
+            // Aligned to 0, so the first record fires it (Kafka Streams' StreamTask.schedule).
+            PunctuationType::StreamTime => 0,
+            PunctuationType::WallClockTime => self.task.wall_clock_ms() + interval,
+        };
+        let id = self.task.next_schedule_id();
+        let cancellable = Cancellable {
+            id,
+            cancelled: Rc::default(),
+        };
+        self.task.add_schedule(Schedule {
+            node: self.node.clone(),
+            id,
+            kind,
+            interval,
+            next,
+            cancelled: cancellable.cancelled.clone(),
+        });
+        Ok(cancellable)
+    }
+
+    /// The wall-clock time in ms (in the test driver, its manual clock).
+    pub fn current_system_time_ms(&self) -> i64 {
+        self.task.wall_clock_ms()
     }
 
     /// Topic, partition and offset of the record being processed (none in punctuations).
@@ -92,6 +145,22 @@ impl<'a, KOut: Clone + 'static, VOut: Clone + 'static> ProcessorContext<'a, KOut
     /// The name of the node this context belongs to.
     pub fn node_name(&self) -> &str {
         self.node
+    }
+
+    /// Whether store `name` has a record cache in front of it.
+    pub(crate) fn store_is_cached(&self, name: &str) -> bool {
+        self.task.stores().get(name).is_some_and(|s| s.cached)
+    }
+
+    /// The store handle a processor opened in `init`, or an error naming the node if `init`
+    /// has not run.
+    pub(crate) fn initialized<'h, T>(&self, handle: &'h Option<T>) -> Result<&'h T> {
+        handle.as_ref().ok_or_else(|| {
+            Error::IllegalState(format!(
+                "`{}` processed before it was initialized",
+                self.node
+            ))
+        })
     }
 
     /// Counts and logs a record dropped on purpose (null key in an aggregation, ...), naming

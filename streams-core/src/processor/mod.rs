@@ -28,9 +28,15 @@
 //! ```
 
 mod context;
+mod fixed_key;
+mod punctuation;
 mod record;
 
 pub use context::ProcessorContext;
+pub(crate) use fixed_key::FixedKeyAdapter;
+pub use fixed_key::{FixedKeyContext, FixedKeyProcessor, FixedKeyRecord};
+pub(crate) use punctuation::Schedule;
+pub use punctuation::{Cancellable, Punctuation, PunctuationType};
 pub use record::{Header, Headers, Record, RecordMetadata};
 
 use crate::Result;
@@ -59,6 +65,26 @@ pub trait Processor: 'static {
         ctx: &mut ProcessorContext<'_, Self::KeyOut, Self::ValueOut>,
         record: Record<Self::KeyIn, Self::ValueIn>,
     ) -> Result<()>;
+
+    /// Called when a schedule made with [`ProcessorContext::schedule`] fires.
+    fn punctuate(
+        &mut self,
+        ctx: &mut ProcessorContext<'_, Self::KeyOut, Self::ValueOut>,
+        punctuation: Punctuation,
+    ) -> Result<()> {
+        let _ = (ctx, punctuation);
+        Ok(())
+    }
+
+    /// Called before each commit: a processor that buffers (as the DSL's cached tables do)
+    /// forwards what it holds here.
+    fn flush(
+        &mut self,
+        ctx: &mut ProcessorContext<'_, Self::KeyOut, Self::ValueOut>,
+    ) -> Result<()> {
+        let _ = ctx;
+        Ok(())
+    }
 
     /// Called once when the task closes.
     fn close(

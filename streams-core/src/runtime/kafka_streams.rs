@@ -206,6 +206,7 @@ impl KafkaStreams {
         let (key_serde, value_serde) = builder.serdes::<K, V>()?;
         Ok(ReadOnlyKeyValueStoreView::new(
             name.to_string(),
+            builder.is_timestamped(),
             self.shared.clone(),
             key_serde,
             value_serde,

@@ -5,7 +5,7 @@
 
 mod admin;
 mod collector;
-mod instance;
+pub(crate) mod instance;
 mod kafka_streams;
 mod metrics;
 mod plan;
@@ -24,4 +24,4 @@ pub use kafka_streams::KafkaStreams;
 pub(crate) use metrics::StreamsMetrics;
 pub use query::ReadOnlyKeyValueStoreView;
 pub(crate) use task::{Task, TaskEnv};
-pub(crate) use task_context::TaskContext;
+pub(crate) use task_context::{TaskContext, WallClock};

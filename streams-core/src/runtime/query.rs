@@ -11,6 +11,8 @@ use crate::{Error, Result};
 /// sees what the stores hold (committed to the engine), not records still in flight.
 pub struct ReadOnlyKeyValueStoreView<K, V> {
     name: String,
+    /// Whether stored values start with their 8-byte timestamp (the DSL's tables).
+    timestamped: bool,
     shared: Arc<InstanceShared>,
     key_serde: SharedSerde<K>,
     value_serde: SharedSerde<V>,
@@ -27,12 +29,14 @@ impl<K, V> std::fmt::Debug for ReadOnlyKeyValueStoreView<K, V> {
 impl<K: 'static, V: 'static> ReadOnlyKeyValueStoreView<K, V> {
     pub(crate) fn new(
         name: String,
+        timestamped: bool,
         shared: Arc<InstanceShared>,
         key_serde: SharedSerde<K>,
         value_serde: SharedSerde<V>,
     ) -> Self {
         ReadOnlyKeyValueStoreView {
             name,
+            timestamped,
             shared,
             key_serde,
             value_serde,
@@ -53,6 +57,17 @@ impl<K: 'static, V: 'static> ReadOnlyKeyValueStoreView<K, V> {
         }
     }
 
+    fn value(&self, bytes: &[u8]) -> Result<V> {
+        let bytes = if self.timestamped {
+            bytes.get(8..).unwrap_or_default()
+        } else {
+            bytes
+        };
+        self.value_serde
+            .deserialize(bytes)
+            .map_err(self.serde_err())
+    }
+
     /// The value under `key`, if a local task holds it.
     pub fn get(&self, key: &K) -> Result<Option<V>> {
         let mut bytes = Vec::new();
@@ -61,11 +76,7 @@ impl<K: 'static, V: 'static> ReadOnlyKeyValueStoreView<K, V> {
             .map_err(self.serde_err())?;
         for (_, handle) in self.shared.store_handles(&self.name) {
             if let Some(value) = handle.get(&bytes).map_err(self.err())? {
-                return self
-                    .value_serde
-                    .deserialize(&value)
-                    .map(Some)
-                    .map_err(self.serde_err());
+                return self.value(&value).map(Some);
             }
         }
         Ok(None)
@@ -84,7 +95,7 @@ impl<K: 'static, V: 'static> ReadOnlyKeyValueStoreView<K, V> {
             .map(|(k, v)| {
                 Ok((
                     self.key_serde.deserialize(&k).map_err(self.serde_err())?,
-                    self.value_serde.deserialize(&v).map_err(self.serde_err())?,
+                    self.value(&v)?,
                 ))
             })
             .collect()

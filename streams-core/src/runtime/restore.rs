@@ -164,6 +164,7 @@ impl Restorer {
                 state.batch.push(ChangelogRecord {
                     key: key.to_vec(),
                     value: message.payload().map(<[u8]>::to_vec),
+                    timestamp: message.timestamp().to_millis().unwrap_or(0),
                 });
             }
             if state.batch.len() >= BATCH || state.position >= state.end {

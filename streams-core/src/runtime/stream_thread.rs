@@ -146,6 +146,7 @@ fn run(spec: ThreadSpec) -> Result<()> {
         deserialization_policy: config.deserialization_policy()?,
         commit_interval: config.commit_interval()?,
         thread_index: index,
+        cache_bytes: config.cache_max_bytes()? / config.num_stream_threads()?,
     };
     let manager = TaskManager::new(
         topology,

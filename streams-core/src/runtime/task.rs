@@ -1,5 +1,5 @@
 //! [`Task`]: one sub-topology over one partition, with its nodes and stores. The same code runs
-//! under the Kafka runtime and the test driver; only the record collector differs.
+//! under the Kafka runtime and the test driver; only the record collector and clock differ.
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
@@ -7,14 +7,14 @@ use std::path::Path;
 use std::rc::Rc;
 use std::sync::Arc;
 
-use streams_state::{ChangelogOffsets, ChangelogRecord, Checkpoint};
+use streams_state::{CacheBudget, ChangelogOffsets, ChangelogRecord, Checkpoint};
 use tracing::debug;
 
+use super::task_context::WallClock;
 use super::{RecordCollector, StreamsMetrics, TaskContext};
 use crate::error::DeserializationPolicy;
-use crate::processor::RecordMetadata;
-use crate::state::ChangelogTarget;
-use crate::state::TaskStore;
+use crate::processor::{Punctuation, PunctuationType, RecordMetadata};
+use crate::state::{ChangelogTarget, KeyValueStoreHandle, TaskStore};
 use crate::topology::node::{BuildContext, ErasedChild, Lifecycle, RawRecord, SourceNode};
 use crate::topology::{NodeKind, Subtopology, Topology};
 use crate::{Error, Result, TaskId};
@@ -32,6 +32,9 @@ pub(crate) struct TaskEnv<'a> {
     pub(crate) metrics: Arc<StreamsMetrics>,
     pub(crate) deserialization_policy: DeserializationPolicy,
     pub(crate) internal_topics: &'a HashMap<String, String>,
+    /// The thread's record cache budget; `None` when `statestore.cache.max.bytes` is 0.
+    pub(crate) cache: Option<&'a CacheBudget>,
+    pub(crate) clock: WallClock,
 }
 
 /// A store's changelog partition.
@@ -88,6 +91,7 @@ impl Task {
             env.application_id,
             env.collector.clone(),
             env.metrics.clone(),
+            env.clock.clone(),
         );
         let state_err = |source| Error::State {
             task: id.to_string(),
@@ -113,7 +117,9 @@ impl Task {
                     timestamp: ctx.timestamp_cell().clone(),
                 }
             });
-            let store = builder.open(&dir, changelog).map_err(state_err)?;
+            let store = builder
+                .open(&dir, changelog, env.cache)
+                .map_err(state_err)?;
             let nodes = sub
                 .nodes
                 .iter()
@@ -123,7 +129,10 @@ impl Task {
                 .collect();
             ctx.stores_mut().insert(TaskStore {
                 builder: builder.clone(),
-                store: Rc::new(RefCell::new(store)),
+                cached: builder.caching_enabled()
+                    && env.cache.is_some()
+                    && matches!(store, crate::state::StoreInstance::KeyValue(_)),
+                store,
                 nodes,
             });
         }
@@ -204,8 +213,15 @@ impl Task {
             .collect()
     }
 
-    /// Applies changelog records read back from `topic`-`partition`; `last_offset` is the offset
-    /// of the last of them.
+    fn state_err(&self) -> impl Fn(streams_state::Error) -> Error + '_ {
+        |source| Error::State {
+            task: self.id().to_string(),
+            source,
+        }
+    }
+
+    /// Applies changelog records read back from `changelog`; `last_offset` is the offset of the
+    /// last of them.
     pub(crate) fn restore(
         &mut self,
         changelog: &ChangelogPartition,
@@ -222,12 +238,8 @@ impl Task {
             })?;
         entry
             .store
-            .borrow_mut()
             .restore_batch(records)
-            .map_err(|source| Error::State {
-                task: self.id().to_string(),
-                source,
-            })?;
+            .map_err(self.state_err())?;
         self.ctx.metrics().restored.inc_by(records.len() as u64);
         self.changelog_offsets
             .insert((changelog.topic.clone(), changelog.partition), last_offset);
@@ -248,7 +260,7 @@ impl Task {
         self.initialized
     }
 
-    /// Processes one input record end to end.
+    /// Processes one input record end to end, then fires stream-time punctuations it made due.
     pub(crate) fn process(&mut self, raw: &RawRecord<'_>) -> Result<()> {
         let entry = self.sources.get(raw.topic).ok_or_else(|| {
             Error::IllegalState(format!(
@@ -257,14 +269,11 @@ impl Task {
                 raw.topic
             ))
         })?;
-        self.ctx.set_record(
-            Some(RecordMetadata {
-                topic: entry.topic.clone(),
-                partition: raw.partition,
-                offset: raw.offset,
-            }),
-            raw.timestamp,
-        );
+        self.ctx.set_metadata(Some(RecordMetadata {
+            topic: entry.topic.clone(),
+            partition: raw.partition,
+            offset: raw.offset,
+        }));
         let topic = entry.topic.clone();
         let node = entry.node.clone();
         node.borrow_mut().process_raw(&self.ctx, raw)?;
@@ -277,6 +286,56 @@ impl Task {
         {
             Some(slot) => slot.2 = next,
             None => self.consumed.push((topic, raw.partition, next)),
+        }
+        if self.ctx.has_schedules() {
+            self.punctuate(PunctuationType::StreamTime, self.ctx.stream_time())?;
+        }
+        Ok(())
+    }
+
+    /// Fires the punctuations of `kind` due at `now`.
+    pub(crate) fn punctuate(&mut self, kind: PunctuationType, now: i64) -> Result<()> {
+        if !self.initialized || now < 0 {
+            return Ok(());
+        }
+        for schedule in self.ctx.take_due(kind, now) {
+            let Some(node) = self
+                .lifecycles
+                .iter()
+                .find(|n| n.borrow().name() == &*schedule.node)
+            else {
+                continue;
+            };
+            let punctuation = Punctuation {
+                id: schedule.id,
+                kind,
+                timestamp: now,
+            };
+            node.borrow_mut().punctuate(&self.ctx, punctuation)?;
+        }
+        Ok(())
+    }
+
+    /// Fires wall-clock punctuations due now.
+    pub(crate) fn punctuate_wall_clock(&mut self) -> Result<()> {
+        if !self.ctx.has_schedules() {
+            return Ok(());
+        }
+        let now = self.ctx.wall_clock_ms();
+        self.punctuate(PunctuationType::WallClockTime, now)
+    }
+
+    /// Before a commit: processors forward what they buffer (cached table updates), then every
+    /// record cache writes its dirty entries through to its store and changelog.
+    pub(crate) fn flush(&mut self) -> Result<()> {
+        if !self.initialized {
+            return Ok(());
+        }
+        for node in &self.lifecycles {
+            node.borrow_mut().flush(&self.ctx)?;
+        }
+        for entry in self.ctx.stores().iter() {
+            entry.store.flush_cache().map_err(self.state_err())?;
         }
         Ok(())
     }
@@ -296,13 +355,6 @@ impl Task {
         }
     }
 
-    fn state_err(&self) -> impl Fn(streams_state::Error) -> Error + '_ {
-        |source| Error::State {
-            task: self.id().to_string(),
-            source,
-        }
-    }
-
     /// Flushes the stores to disk and writes the checkpoint, if the changelogs moved enough
     /// since the last one (or `force`). Call only after the producer confirmed every changelog
     /// record, so the checkpoint never runs ahead of the changelog.
@@ -315,7 +367,7 @@ impl Task {
             return Ok(());
         }
         for entry in self.ctx.stores().iter() {
-            entry.store.borrow_mut().flush().map_err(self.state_err())?;
+            entry.store.flush().map_err(self.state_err())?;
         }
         self.checkpoint
             .write(&self.changelog_offsets)
@@ -331,6 +383,7 @@ impl Task {
             return Ok(());
         }
         self.closed = true;
+        self.ctx.clear_schedules();
         let mut first_error = None;
         if self.initialized {
             for node in &self.lifecycles {
@@ -347,7 +400,7 @@ impl Task {
             first_error.get_or_insert(e);
         }
         for entry in self.ctx.stores().iter() {
-            if let Err(e) = entry.store.borrow_mut().close() {
+            if let Err(e) = entry.store.close() {
                 first_error.get_or_insert(self.state_err()(e));
             }
         }
@@ -357,40 +410,30 @@ impl Task {
         }
     }
 
-    /// A typed handle on store `name`, if this task has it (for the test driver: no
+    /// A typed handle on key-value store `name`, if this task has it (for the test driver: no
     /// processor-connection check).
-    pub(crate) fn store_handle<K: 'static, V: 'static>(
+    pub(crate) fn key_value_store<K: 'static, V: 'static>(
         &self,
         name: &str,
-    ) -> Result<Option<crate::state::KeyValueStoreHandle<K, V>>> {
-        let Some(entry) = self.ctx.stores().get(name) else {
-            return Ok(None);
-        };
-        let (key_serde, value_serde) = entry.builder.serdes::<K, V>()?;
-        Ok(Some(crate::state::KeyValueStoreHandle::new(
-            Rc::from(name),
-            self.ctx.label().clone(),
-            entry.store.clone(),
-            key_serde,
-            value_serde,
-        )))
+    ) -> Option<Result<KeyValueStoreHandle<K, V>>> {
+        self.ctx.stores().get(name)?;
+        Some(self.ctx.stores().key_value(name, None))
     }
 
-    /// Read handles on this task's stores, for interactive queries.
-    pub(crate) fn query_handles(
-        &self,
-    ) -> Vec<(
-        String,
-        Arc<dyn streams_state::ReadOnlyKeyValueStore + Send + Sync>,
-    )> {
+    /// The task's context, for store access from the test driver.
+    pub(crate) fn context(&self) -> &TaskContext {
+        &self.ctx
+    }
+
+    /// Read handles on this task's key-value stores, for interactive queries, with whether each
+    /// store's values carry timestamps.
+    pub(crate) fn query_handles(&self) -> Vec<(String, super::instance::QueryHandle)> {
         self.ctx
             .stores()
             .iter()
             .filter_map(|s| {
-                Some((
-                    s.builder.name().to_string(),
-                    s.store.borrow().query_handle()?,
-                ))
+                let handle = s.store.query_handle()?;
+                Some((s.builder.name().to_string(), handle))
             })
             .collect()
     }

@@ -6,11 +6,29 @@ use std::sync::Arc;
 
 use super::{RecordCollector, StreamsMetrics};
 use crate::TaskId;
-use crate::processor::RecordMetadata;
+use crate::processor::{RecordMetadata, Schedule};
 use crate::state::StoreRegistry;
 
+/// Where wall-clock time comes from: the system, or the test driver's manual clock.
+#[derive(Debug, Clone)]
+pub(crate) enum WallClock {
+    System,
+    Manual(Rc<Cell<i64>>),
+}
+
+impl WallClock {
+    pub(crate) fn now_ms(&self) -> i64 {
+        match self {
+            WallClock::System => std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX)),
+            WallClock::Manual(now) => now.get(),
+        }
+    }
+}
+
 /// Per-task state shared by the task's nodes: the current record's origin and timestamp, stream
-/// time, stores, the record collector and metrics.
+/// time, stores, schedules, the record collector and metrics.
 pub(crate) struct TaskContext {
     task_id: TaskId,
     label: Rc<str>,
@@ -21,6 +39,9 @@ pub(crate) struct TaskContext {
     stores: StoreRegistry,
     collector: Rc<dyn RecordCollector>,
     metrics: Arc<StreamsMetrics>,
+    clock: WallClock,
+    schedules: RefCell<Vec<Schedule>>,
+    next_schedule_id: Cell<u64>,
 }
 
 impl TaskContext {
@@ -29,18 +50,23 @@ impl TaskContext {
         application_id: &str,
         collector: Rc<dyn RecordCollector>,
         metrics: Arc<StreamsMetrics>,
+        clock: WallClock,
     ) -> Self {
         let label: Rc<str> = Rc::from(task_id.to_string());
+        let timestamp = Rc::new(Cell::new(-1));
         TaskContext {
             task_id,
             label: label.clone(),
             application_id: Rc::from(application_id),
             metadata: RefCell::new(None),
-            timestamp: Rc::new(Cell::new(-1)),
+            timestamp: timestamp.clone(),
             stream_time: Cell::new(-1),
-            stores: StoreRegistry::new(label),
+            stores: StoreRegistry::new(label, timestamp),
             collector,
             metrics,
+            clock,
+            schedules: RefCell::new(Vec::new()),
+            next_schedule_id: Cell::new(1),
         }
     }
 
@@ -60,8 +86,12 @@ impl TaskContext {
         self.metadata.borrow().clone()
     }
 
-    pub(crate) fn set_record(&self, metadata: Option<RecordMetadata>, timestamp: i64) {
+    pub(crate) fn set_metadata(&self, metadata: Option<RecordMetadata>) {
         *self.metadata.borrow_mut() = metadata;
+    }
+
+    /// Sets the timestamp of the record entering the task, advancing stream time.
+    pub(crate) fn set_record_timestamp(&self, timestamp: i64) {
         self.timestamp.set(timestamp);
         if timestamp > self.stream_time.get() {
             self.stream_time.set(timestamp);
@@ -72,12 +102,20 @@ impl TaskContext {
         self.timestamp.set(timestamp);
     }
 
+    pub(crate) fn timestamp(&self) -> i64 {
+        self.timestamp.get()
+    }
+
     pub(crate) fn timestamp_cell(&self) -> &Rc<Cell<i64>> {
         &self.timestamp
     }
 
     pub(crate) fn stream_time(&self) -> i64 {
         self.stream_time.get()
+    }
+
+    pub(crate) fn wall_clock_ms(&self) -> i64 {
+        self.clock.now_ms()
     }
 
     pub(crate) fn stores(&self) -> &StoreRegistry {
@@ -94,5 +132,41 @@ impl TaskContext {
 
     pub(crate) fn metrics(&self) -> &StreamsMetrics {
         &self.metrics
+    }
+
+    pub(crate) fn next_schedule_id(&self) -> u64 {
+        let id = self.next_schedule_id.get();
+        self.next_schedule_id.set(id + 1);
+        id
+    }
+
+    pub(crate) fn add_schedule(&self, schedule: Schedule) {
+        self.schedules.borrow_mut().push(schedule);
+    }
+
+    pub(crate) fn has_schedules(&self) -> bool {
+        !self.schedules.borrow().is_empty()
+    }
+
+    /// Schedules of `kind` due at `now`, advanced past it; cancelled ones are dropped.
+    pub(crate) fn take_due(
+        &self,
+        kind: crate::processor::PunctuationType,
+        now: i64,
+    ) -> Vec<Schedule> {
+        let mut schedules = self.schedules.borrow_mut();
+        schedules.retain(|s| !s.cancelled.get());
+        let mut due = Vec::new();
+        for schedule in schedules.iter_mut() {
+            if schedule.kind == kind && schedule.next <= now {
+                due.push(schedule.clone());
+                schedule.advance(now);
+            }
+        }
+        due
+    }
+
+    pub(crate) fn clear_schedules(&self) {
+        self.schedules.borrow_mut().clear();
     }
 }

@@ -11,6 +11,7 @@ use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext};
 use rdkafka::message::{BorrowedMessage, Headers as _, Message, OwnedMessage};
 use rdkafka::producer::Producer;
 use rdkafka::{Offset, TopicPartitionList};
+use streams_state::CacheBudget;
 use tracing::{debug, info};
 
 use super::StreamsMetrics;
@@ -19,6 +20,7 @@ use super::plan::TopicPlan;
 use super::producer::{KafkaCollector, StreamsProducer};
 use super::restore::Restorer;
 use super::task::{Task, TaskEnv};
+use super::task_context::WallClock;
 use crate::error::DeserializationPolicy;
 use crate::processor::Headers;
 use crate::topology::node::RawRecord;
@@ -34,6 +36,8 @@ pub(crate) struct ManagerSettings {
     pub(crate) deserialization_policy: DeserializationPolicy,
     pub(crate) commit_interval: Duration,
     pub(crate) thread_index: usize,
+    /// This thread's share of `statestore.cache.max.bytes` (0: no caching).
+    pub(crate) cache_bytes: usize,
 }
 
 /// The tasks of one stream thread.
@@ -46,6 +50,7 @@ pub(crate) struct TaskManager {
     producer: Arc<StreamsProducer>,
     collector: Rc<KafkaCollector>,
     restorer: Restorer,
+    cache: Option<CacheBudget>,
     tasks: BTreeMap<TaskId, Task>,
     /// Records that arrived for tasks still restoring.
     buffered: HashMap<TaskId, VecDeque<OwnedMessage>>,
@@ -66,7 +71,9 @@ impl TaskManager {
         producer: Arc<StreamsProducer>,
         restore_consumer: BaseConsumer,
     ) -> Self {
+        let cache = (settings.cache_bytes > 0).then(|| CacheBudget::new(settings.cache_bytes));
         TaskManager {
+            cache,
             topology,
             plan,
             settings,
@@ -138,6 +145,8 @@ impl TaskManager {
             metrics: self.metrics.clone(),
             deserialization_policy: self.settings.deserialization_policy,
             internal_topics: &self.plan.internal_names,
+            cache: self.cache.as_ref(),
+            clock: WallClock::System,
         };
         let subs = self.topology.subtopologies();
         let mut to_pause = TopicPartitionList::new();
@@ -305,6 +314,9 @@ impl TaskManager {
         consumer: &BaseConsumer<C>,
     ) -> Result<()> {
         self.producer.poll(Duration::ZERO);
+        for task in self.tasks.values_mut() {
+            task.punctuate_wall_clock()?;
+        }
         if self.last_commit.elapsed() >= self.settings.commit_interval {
             self.commit(consumer)?;
         }
@@ -315,6 +327,9 @@ impl TaskManager {
     /// changelogs), checkpoint the stores, then commit the input offsets.
     pub(crate) fn commit<C: ConsumerContext>(&mut self, consumer: &BaseConsumer<C>) -> Result<()> {
         self.last_commit = Instant::now();
+        for task in self.tasks.values_mut() {
+            task.flush()?;
+        }
         flush(&self.producer, FLUSH_TIMEOUT)?;
         if let Some(failure) = self.producer.context().take_failure() {
             return Err(failure);

@@ -16,16 +16,20 @@
 //! ```
 
 mod bincode_serde;
+mod change;
 mod defaults;
 mod json;
 mod primitives;
+mod timestamped;
 
 use std::sync::Arc;
 
 pub use bincode_serde::Bincode;
+pub(crate) use change::ChangeSerde;
 pub(crate) use defaults::builtin_serde;
 pub use json::Json;
 pub use primitives::{BytesSerde, I64Serde, Nullable, StringSerde, U64Serde};
+pub(crate) use timestamped::TimestampedSerde;
 
 /// Why a value could not be turned into bytes or back.
 #[derive(Debug, thiserror::Error)]

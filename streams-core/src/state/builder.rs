@@ -1,16 +1,18 @@
-//! [`StoreBuilder`]: the description of a key-value store, from which each task opens its own.
+//! [`StoreBuilder`]: the description of a store, from which each task opens its own instance.
 
 use std::any::Any;
 use std::cell::Cell;
 use std::path::Path;
 use std::rc::Rc;
 use std::sync::Arc;
+use std::time::Duration;
 
 use streams_state::{
-    ChangeLoggingKeyValueStore, ChangelogSink, InMemoryKeyValueStore, KeyValueStore,
-    RocksDbKeyValueStore,
+    CacheBudget, CachingKeyValueStore, ChangeLoggingKeyValueStore, ChangelogSink,
+    InMemoryKeyValueStore, KeyValueStore, RocksDbKeyValueStore, SessionStore, WindowStore,
 };
 
+use super::instance::StoreInstance;
 use crate::processor::Headers;
 use crate::runtime::RecordCollector;
 use crate::serde::SharedSerde;
@@ -28,8 +30,31 @@ pub enum StoreEngine {
     InMemory,
 }
 
-/// Describes a key-value store: its name, key and value serdes, engine, and whether changes
-/// are logged to a compacted changelog topic (`<application.id>-<name>-changelog`).
+/// The shape of a store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum StoreKind {
+    /// Values by key. A timestamped store keeps each value's timestamp with it.
+    KeyValue {
+        /// Whether values carry their timestamp.
+        timestamped: bool,
+    },
+    /// Values by key and window start.
+    Window {
+        /// How long windows are kept, in ms.
+        retention_ms: i64,
+        /// Whether every put adds an entry (join buffers) instead of replacing.
+        retain_duplicates: bool,
+    },
+    /// Values by key and session.
+    Session {
+        /// How long sessions are kept after they end, in ms.
+        retention_ms: i64,
+    },
+}
+
+/// Describes a store: name, kind, key and value serdes, engine, changelogging (to the compacted
+/// topic `<application.id>-<name>-changelog`) and record caching.
 ///
 /// ```
 /// use streams_core::serde::Serdes;
@@ -43,8 +68,10 @@ pub enum StoreEngine {
 #[derive(Clone)]
 pub struct StoreBuilder {
     name: String,
+    kind: StoreKind,
     engine: StoreEngine,
     logging: bool,
+    caching: bool,
     key_serde: Arc<dyn Any + Send + Sync>,
     value_serde: Arc<dyn Any + Send + Sync>,
     types: TypePair,
@@ -54,28 +81,89 @@ impl std::fmt::Debug for StoreBuilder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("StoreBuilder")
             .field("name", &self.name)
+            .field("kind", &self.kind)
             .field("engine", &self.engine)
             .field("logging", &self.logging)
+            .field("caching", &self.caching)
             .field("types", &format_args!("{}", self.types))
             .finish()
     }
 }
 
 impl StoreBuilder {
-    /// A logged RocksDB key-value store named `name`.
-    pub fn key_value<K: 'static, V: 'static>(
+    fn new<K: 'static, V: 'static>(
         name: impl Into<String>,
+        kind: StoreKind,
         key_serde: SharedSerde<K>,
         value_serde: SharedSerde<V>,
     ) -> Self {
         StoreBuilder {
             name: name.into(),
+            kind,
             engine: StoreEngine::default(),
             logging: true,
+            caching: false,
             key_serde: Arc::new(key_serde),
             value_serde: Arc::new(value_serde),
             types: TypePair::of::<K, V>(),
         }
+    }
+
+    /// A logged key-value store named `name`.
+    pub fn key_value<K: 'static, V: 'static>(
+        name: impl Into<String>,
+        key_serde: SharedSerde<K>,
+        value_serde: SharedSerde<V>,
+    ) -> Self {
+        Self::new(
+            name,
+            StoreKind::KeyValue { timestamped: false },
+            key_serde,
+            value_serde,
+        )
+    }
+
+    /// A logged key-value store whose values carry their timestamp (as the DSL's tables do).
+    pub fn timestamped_key_value<K: 'static, V: 'static>(
+        name: impl Into<String>,
+        key_serde: SharedSerde<K>,
+        value_serde: SharedSerde<V>,
+    ) -> Self {
+        Self::new(
+            name,
+            StoreKind::KeyValue { timestamped: true },
+            key_serde,
+            value_serde,
+        )
+    }
+
+    /// A logged window store keeping windows for `retention`; with `retain_duplicates`, every
+    /// put adds an entry rather than replacing the window's value.
+    pub fn window<K: 'static, V: 'static>(
+        name: impl Into<String>,
+        retention: Duration,
+        retain_duplicates: bool,
+        key_serde: SharedSerde<K>,
+        value_serde: SharedSerde<V>,
+    ) -> Self {
+        let kind = StoreKind::Window {
+            retention_ms: duration_ms(retention),
+            retain_duplicates,
+        };
+        Self::new(name, kind, key_serde, value_serde)
+    }
+
+    /// A logged session store keeping sessions for `retention` after they end.
+    pub fn session<K: 'static, V: 'static>(
+        name: impl Into<String>,
+        retention: Duration,
+        key_serde: SharedSerde<K>,
+        value_serde: SharedSerde<V>,
+    ) -> Self {
+        let kind = StoreKind::Session {
+            retention_ms: duration_ms(retention),
+        };
+        Self::new(name, kind, key_serde, value_serde)
     }
 
     /// Chooses the engine.
@@ -90,9 +178,21 @@ impl StoreBuilder {
         self
     }
 
+    /// Puts a record cache in front of a key-value store (sized by
+    /// `statestore.cache.max.bytes`; off when that is 0).
+    pub fn with_caching_enabled(mut self) -> Self {
+        self.caching = true;
+        self
+    }
+
     /// The store's name.
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// The store's kind.
+    pub fn kind(&self) -> StoreKind {
+        self.kind
     }
 
     /// The store's engine.
@@ -103,6 +203,15 @@ impl StoreBuilder {
     /// Whether changes go to a changelog topic.
     pub fn logging_enabled(&self) -> bool {
         self.logging
+    }
+
+    /// Whether a record cache is requested.
+    pub fn caching_enabled(&self) -> bool {
+        self.caching
+    }
+
+    pub(crate) fn is_timestamped(&self) -> bool {
+        matches!(self.kind, StoreKind::KeyValue { timestamped: true })
     }
 
     pub(crate) fn serdes<K: 'static, V: 'static>(
@@ -127,26 +236,87 @@ impl StoreBuilder {
         Ok((key.clone(), value.clone()))
     }
 
+    fn open_engine(&self, task_dir: &Path) -> Result<Box<dyn KeyValueStore>, streams_state::Error> {
+        Ok(match self.engine {
+            StoreEngine::RocksDb => {
+                let path = task_dir.join("rocksdb").join(&self.name);
+                Box::new(open_rocksdb_retrying(&self.name, &path)?)
+            }
+            StoreEngine::InMemory => Box::new(InMemoryKeyValueStore::new(&self.name)),
+        })
+    }
+
     /// Opens this store for one task: the engine under `task_dir`, wrapped in the changelogging
-    /// layer when logging is on.
+    /// layer when logging is on and in the record cache when caching is on and `cache` is given.
     pub(crate) fn open(
         &self,
         task_dir: &Path,
         changelog: Option<ChangelogTarget>,
-    ) -> Result<Box<dyn KeyValueStore>, streams_state::Error> {
-        let engine: Box<dyn KeyValueStore> = match self.engine {
-            StoreEngine::RocksDb => Box::new(RocksDbKeyValueStore::open(
-                &self.name,
-                task_dir.join("rocksdb").join(&self.name),
-            )?),
-            StoreEngine::InMemory => Box::new(InMemoryKeyValueStore::new(&self.name)),
-        };
-        Ok(match changelog {
-            Some(target) if self.logging => {
-                Box::new(ChangeLoggingKeyValueStore::new(engine, Box::new(target)))
+        cache: Option<&CacheBudget>,
+    ) -> Result<StoreInstance, streams_state::Error> {
+        let engine = self.open_engine(task_dir)?;
+        let sink = changelog
+            .filter(|_| self.logging)
+            .map(|t| Box::new(t) as Box<dyn ChangelogSink>);
+        Ok(match self.kind {
+            StoreKind::KeyValue { timestamped } => {
+                let logged: Box<dyn KeyValueStore> = match sink {
+                    Some(sink) if timestamped => {
+                        Box::new(ChangeLoggingKeyValueStore::timestamped(engine, sink))
+                    }
+                    Some(sink) => Box::new(ChangeLoggingKeyValueStore::new(engine, sink)),
+                    None => engine,
+                };
+                let store: Box<dyn KeyValueStore> = match cache {
+                    Some(budget) if self.caching => {
+                        Box::new(CachingKeyValueStore::new(logged, budget.clone()))
+                    }
+                    _ => logged,
+                };
+                StoreInstance::key_value(store)
             }
-            _ => engine,
+            StoreKind::Window {
+                retention_ms,
+                retain_duplicates,
+            } => {
+                let mut store = WindowStore::new(engine, retention_ms, retain_duplicates);
+                if let Some(sink) = sink {
+                    store = store.with_changelog(sink);
+                }
+                StoreInstance::window(store)
+            }
+            StoreKind::Session { retention_ms } => {
+                let mut store = SessionStore::new(engine, retention_ms);
+                if let Some(sink) = sink {
+                    store = store.with_changelog(sink);
+                }
+                StoreInstance::session(store)
+            }
         })
+    }
+}
+
+fn duration_ms(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// A store directory released by a task that just closed (a rebalance moving the task within
+/// this process) may still be locked for a moment by a query in flight; retry briefly.
+fn open_rocksdb_retrying(
+    name: &str,
+    path: &Path,
+) -> Result<RocksDbKeyValueStore, streams_state::Error> {
+    let mut attempts = 0;
+    loop {
+        match RocksDbKeyValueStore::open(name, path) {
+            Err(streams_state::Error::RocksDb { ref source, .. })
+                if attempts < 100 && source.to_string().to_lowercase().contains("lock") =>
+            {
+                attempts += 1;
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            other => return other,
+        }
     }
 }
 
@@ -160,14 +330,20 @@ pub(crate) struct ChangelogTarget {
 }
 
 impl ChangelogSink for ChangelogTarget {
-    fn send(&self, store: &str, key: &[u8], value: Option<&[u8]>) -> streams_state::Result<()> {
+    fn send(
+        &self,
+        store: &str,
+        key: &[u8],
+        value: Option<&[u8]>,
+        timestamp: Option<i64>,
+    ) -> streams_state::Result<()> {
         self.collector
             .send(
                 &self.topic,
                 Some(self.partition),
                 Some(key),
                 value,
-                self.timestamp.get(),
+                timestamp.unwrap_or_else(|| self.timestamp.get()),
                 &Headers::new(),
             )
             .map_err(|e| streams_state::Error::Changelog {

@@ -1,15 +1,33 @@
 //! [`KeyValueStoreHandle`]: a typed view of a task's key-value store.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
-use streams_state::KeyValueStore;
+use streams_state::{CacheFlush, KeyValueStore, split_timestamped};
 
-use crate::serde::{Serde, SharedSerde};
+use crate::serde::{Serde, SerdeError, SharedSerde};
 use crate::{Error, Result};
+
+/// An update the record cache wrote through to the store: forwarded downstream by the DSL
+/// processors that own cached stores.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CachedChange<K, V> {
+    /// The key.
+    pub key: K,
+    /// The value written (`None`: deleted).
+    pub new: Option<V>,
+    /// The value the store held before.
+    pub old: Option<V>,
+    /// The new value's timestamp (for deletes, the time of the flush).
+    pub timestamp: i64,
+}
 
 /// A typed key-value store, as a processor sees it. Keys are ordered by their serialized bytes
 /// (so big-endian integers sort numerically and strings lexicographically by UTF-8).
+///
+/// A *timestamped* store (the DSL's tables) keeps each value's timestamp with it:
+/// [`put`](Self::put) stamps the value with the current record's timestamp, and
+/// [`get_with_timestamp`](Self::get_with_timestamp) returns it.
 ///
 /// Scans return vectors, not lazy iterators: a handle shares its store with other processors of
 /// the task, and a scan must not hold the store across their writes.
@@ -19,6 +37,8 @@ pub struct KeyValueStoreHandle<K, V> {
     store: Rc<RefCell<Box<dyn KeyValueStore>>>,
     key_serde: SharedSerde<K>,
     value_serde: SharedSerde<V>,
+    timestamped: bool,
+    now: Rc<Cell<i64>>,
     key_buf: RefCell<Vec<u8>>,
     value_buf: RefCell<Vec<u8>>,
 }
@@ -28,6 +48,7 @@ impl<K, V> std::fmt::Debug for KeyValueStoreHandle<K, V> {
         f.debug_struct("KeyValueStoreHandle")
             .field("name", &self.name)
             .field("task", &self.task)
+            .field("timestamped", &self.timestamped)
             .finish()
     }
 }
@@ -39,6 +60,8 @@ impl<K: 'static, V: 'static> KeyValueStoreHandle<K, V> {
         store: Rc<RefCell<Box<dyn KeyValueStore>>>,
         key_serde: SharedSerde<K>,
         value_serde: SharedSerde<V>,
+        timestamped: bool,
+        now: Rc<Cell<i64>>,
     ) -> Self {
         KeyValueStoreHandle {
             name,
@@ -46,6 +69,8 @@ impl<K: 'static, V: 'static> KeyValueStoreHandle<K, V> {
             store,
             key_serde,
             value_serde,
+            timestamped,
+            now,
             key_buf: RefCell::default(),
             value_buf: RefCell::default(),
         }
@@ -63,7 +88,7 @@ impl<K: 'static, V: 'static> KeyValueStoreHandle<K, V> {
         }
     }
 
-    fn serde_err(&self) -> impl Fn(crate::serde::SerdeError) -> Error + '_ {
+    fn serde_err(&self) -> impl Fn(SerdeError) -> Error + '_ {
         |source| Error::StoreSerde {
             store: self.name.to_string(),
             source,
@@ -77,39 +102,77 @@ impl<K: 'static, V: 'static> KeyValueStoreHandle<K, V> {
         })
     }
 
-    fn encode_with<T: 'static>(
-        &self,
-        serde: &dyn Serde<T>,
-        value: &T,
-        buf: &RefCell<Vec<u8>>,
-    ) -> Result<()> {
-        let mut buf = buf.borrow_mut();
+    fn encode_key(&self, key: &K) -> Result<()> {
+        let mut buf = self.key_buf.borrow_mut();
         buf.clear();
-        serde.serialize(value, &mut buf).map_err(self.serde_err())
+        self.key_serde
+            .serialize(key, &mut buf)
+            .map_err(self.serde_err())
+    }
+
+    fn encode_value(&self, value: &V, timestamp: i64) -> Result<()> {
+        let mut buf = self.value_buf.borrow_mut();
+        buf.clear();
+        if self.timestamped {
+            buf.extend_from_slice(&timestamp.to_be_bytes());
+        }
+        self.value_serde
+            .serialize(value, &mut buf)
+            .map_err(self.serde_err())
+    }
+
+    /// Decodes stored bytes into the value and its timestamp (the current time for plain stores).
+    fn decode_value(&self, bytes: &[u8]) -> Result<(V, i64)> {
+        if self.timestamped {
+            let (ts, value) = split_timestamped(bytes).ok_or_else(|| Error::StoreSerde {
+                store: self.name.to_string(),
+                source: SerdeError::deserialize::<V>("value shorter than its 8-byte timestamp"),
+            })?;
+            Ok((
+                self.value_serde
+                    .deserialize(value)
+                    .map_err(self.serde_err())?,
+                ts,
+            ))
+        } else {
+            Ok((
+                self.value_serde
+                    .deserialize(bytes)
+                    .map_err(self.serde_err())?,
+                self.now.get(),
+            ))
+        }
     }
 
     fn decode_pair(&self, (k, v): (Vec<u8>, Vec<u8>)) -> Result<(K, V)> {
         let key = self.key_serde.deserialize(&k).map_err(self.serde_err())?;
-        let value = self.value_serde.deserialize(&v).map_err(self.serde_err())?;
-        Ok((key, value))
+        Ok((key, self.decode_value(&v)?.0))
     }
 
-    /// The value under `key`.
-    pub fn get(&self, key: &K) -> Result<Option<V>> {
-        self.encode_with(&*self.key_serde, key, &self.key_buf)?;
+    /// The value under `key` and its timestamp.
+    pub fn get_with_timestamp(&self, key: &K) -> Result<Option<(V, i64)>> {
+        self.encode_key(key)?;
         let bytes = self
             .store()?
             .get(&self.key_buf.borrow())
             .map_err(self.state_err())?;
-        bytes
-            .map(|b| self.value_serde.deserialize(&b).map_err(self.serde_err()))
-            .transpose()
+        bytes.map(|b| self.decode_value(&b)).transpose()
     }
 
-    /// Stores `value` under `key`.
+    /// The value under `key`.
+    pub fn get(&self, key: &K) -> Result<Option<V>> {
+        Ok(self.get_with_timestamp(key)?.map(|(v, _)| v))
+    }
+
+    /// Stores `value` under `key`, stamped with the current record's timestamp.
     pub fn put(&self, key: &K, value: &V) -> Result<()> {
-        self.encode_with(&*self.key_serde, key, &self.key_buf)?;
-        self.encode_with(&*self.value_serde, value, &self.value_buf)?;
+        self.put_with_timestamp(key, value, self.now.get())
+    }
+
+    /// Stores `value` under `key` with `timestamp` (kept only by timestamped stores).
+    pub fn put_with_timestamp(&self, key: &K, value: &V, timestamp: i64) -> Result<()> {
+        self.encode_key(key)?;
+        self.encode_value(value, timestamp)?;
         self.store()?
             .put(&self.key_buf.borrow(), &self.value_buf.borrow())
             .map_err(self.state_err())
@@ -117,7 +180,7 @@ impl<K: 'static, V: 'static> KeyValueStoreHandle<K, V> {
 
     /// Removes `key`.
     pub fn delete(&self, key: &K) -> Result<()> {
-        self.encode_with(&*self.key_serde, key, &self.key_buf)?;
+        self.encode_key(key)?;
         self.store()?
             .delete(&self.key_buf.borrow())
             .map_err(self.state_err())
@@ -129,7 +192,7 @@ impl<K: 'static, V: 'static> KeyValueStoreHandle<K, V> {
         self.key_serde
             .serialize(to, &mut to_buf)
             .map_err(self.serde_err())?;
-        self.encode_with(&*self.key_serde, from, &self.key_buf)?;
+        self.encode_key(from)?;
         let store = self.store()?;
         let iter = store
             .range(Some(&self.key_buf.borrow()), Some(&to_buf))
@@ -167,5 +230,38 @@ impl<K: 'static, V: 'static> KeyValueStoreHandle<K, V> {
         self.store()?
             .approximate_num_entries()
             .map_err(self.state_err())
+    }
+
+    fn decode_flushes(&self, flushes: Vec<CacheFlush>) -> Result<Vec<CachedChange<K, V>>> {
+        flushes
+            .into_iter()
+            .map(|f| {
+                let key = self
+                    .key_serde
+                    .deserialize(&f.key)
+                    .map_err(self.serde_err())?;
+                let new = f.new.as_deref().map(|b| self.decode_value(b)).transpose()?;
+                let old = f.old.as_deref().map(|b| self.decode_value(b)).transpose()?;
+                let timestamp = new.as_ref().map_or(self.now.get(), |(_, ts)| *ts);
+                Ok(CachedChange {
+                    key,
+                    new: new.map(|(v, _)| v),
+                    old: old.map(|(v, _)| v),
+                    timestamp,
+                })
+            })
+            .collect()
+    }
+
+    /// Writes the record cache's dirty entries through and returns them (empty without a cache).
+    pub fn flush_cache(&self) -> Result<Vec<CachedChange<K, V>>> {
+        let flushes = self.store()?.flush_cache().map_err(self.state_err())?;
+        self.decode_flushes(flushes)
+    }
+
+    /// Entries the record cache evicted (written through) since the last call.
+    pub fn take_evicted(&self) -> Result<Vec<CachedChange<K, V>>> {
+        let flushes = self.store()?.take_evicted();
+        self.decode_flushes(flushes)
     }
 }

@@ -1,14 +1,21 @@
 //! State stores as processors see them: [`StoreBuilder`] describes a store in a topology, and
-//! [`KeyValueStoreHandle`] is the typed view a processor gets from its context.
+//! [`KeyValueStoreHandle`], [`WindowStoreHandle`] and [`SessionStoreHandle`] are the typed views
+//! a processor gets from its context.
 //!
 //! The byte-level engines and layers live in the `streams-state` crate; this module adds the
 //! serde layer on top and wires the changelogging layer to the task's record collector.
 
 mod builder;
 mod handle;
+mod instance;
 mod registry;
+mod session_handle;
+mod window_handle;
 
 pub(crate) use builder::ChangelogTarget;
-pub use builder::{StoreBuilder, StoreEngine};
-pub use handle::KeyValueStoreHandle;
+pub use builder::{StoreBuilder, StoreEngine, StoreKind};
+pub use handle::{CachedChange, KeyValueStoreHandle};
+pub(crate) use instance::StoreInstance;
 pub(crate) use registry::{StoreRegistry, TaskStore};
+pub use session_handle::{Session, SessionStoreHandle};
+pub use window_handle::WindowStoreHandle;

@@ -1,33 +1,36 @@
 //! The stores of one task, by name, with the nodes allowed to use each.
 
-use std::cell::RefCell;
+use std::cell::Cell;
 use std::collections::HashMap;
 use std::rc::Rc;
 
-use streams_state::KeyValueStore;
-
-use super::{KeyValueStoreHandle, StoreBuilder};
+use super::instance::StoreInstance;
+use super::{KeyValueStoreHandle, SessionStoreHandle, StoreBuilder, WindowStoreHandle};
 use crate::{Error, Result};
 
 /// One opened store of a task.
 pub(crate) struct TaskStore {
     pub(crate) builder: StoreBuilder,
-    pub(crate) store: Rc<RefCell<Box<dyn KeyValueStore>>>,
+    pub(crate) store: StoreInstance,
     /// Nodes connected to the store.
     pub(crate) nodes: Vec<String>,
+    /// Whether a record cache sits in front of it.
+    pub(crate) cached: bool,
 }
 
 /// A task's stores.
 #[derive(Default)]
 pub(crate) struct StoreRegistry {
     task: Rc<str>,
+    timestamp: Rc<Cell<i64>>,
     stores: HashMap<String, TaskStore>,
 }
 
 impl StoreRegistry {
-    pub(crate) fn new(task: Rc<str>) -> Self {
+    pub(crate) fn new(task: Rc<str>, timestamp: Rc<Cell<i64>>) -> Self {
         StoreRegistry {
             task,
+            timestamp,
             stores: HashMap::new(),
         }
     }
@@ -44,27 +47,86 @@ impl StoreRegistry {
         self.stores.values()
     }
 
-    /// A typed handle on store `name` for node `node`.
-    pub(crate) fn key_value<K: 'static, V: 'static>(
-        &self,
-        name: &str,
-        node: &str,
-    ) -> Result<KeyValueStoreHandle<K, V>> {
+    fn entry(&self, name: &str, node: Option<&str>) -> Result<&TaskStore> {
         let entry = self.stores.get(name).ok_or_else(|| Error::StoreAccess {
             name: name.to_string(),
             reason: format!("no such store in task {}", self.task),
         })?;
-        if !entry.nodes.iter().any(|n| n == node) {
+        if let Some(node) = node
+            && !entry.nodes.iter().any(|n| n == node)
+        {
             return Err(Error::StoreAccess {
                 name: name.to_string(),
                 reason: format!("it is not connected to processor `{node}`"),
             });
         }
+        Ok(entry)
+    }
+
+    fn wrong_kind(name: &str, wanted: &str) -> Error {
+        Error::StoreAccess {
+            name: name.to_string(),
+            reason: format!("it is not a {wanted} store"),
+        }
+    }
+
+    /// A typed handle on key-value store `name`, for `node` (`None`: no connection check).
+    pub(crate) fn key_value<K: 'static, V: 'static>(
+        &self,
+        name: &str,
+        node: Option<&str>,
+    ) -> Result<KeyValueStoreHandle<K, V>> {
+        let entry = self.entry(name, node)?;
+        let StoreInstance::KeyValue(store) = &entry.store else {
+            return Err(Self::wrong_kind(name, "key-value"));
+        };
         let (key_serde, value_serde) = entry.builder.serdes::<K, V>()?;
         Ok(KeyValueStoreHandle::new(
             Rc::from(name),
             self.task.clone(),
-            entry.store.clone(),
+            store.clone(),
+            key_serde,
+            value_serde,
+            entry.builder.is_timestamped(),
+            self.timestamp.clone(),
+        ))
+    }
+
+    /// A typed handle on window store `name`.
+    pub(crate) fn window<K: 'static, V: 'static>(
+        &self,
+        name: &str,
+        node: Option<&str>,
+    ) -> Result<WindowStoreHandle<K, V>> {
+        let entry = self.entry(name, node)?;
+        let StoreInstance::Window(store) = &entry.store else {
+            return Err(Self::wrong_kind(name, "window"));
+        };
+        let (key_serde, value_serde) = entry.builder.serdes::<K, V>()?;
+        Ok(WindowStoreHandle::new(
+            Rc::from(name),
+            self.task.clone(),
+            store.clone(),
+            key_serde,
+            value_serde,
+        ))
+    }
+
+    /// A typed handle on session store `name`.
+    pub(crate) fn session<K: 'static, V: 'static>(
+        &self,
+        name: &str,
+        node: Option<&str>,
+    ) -> Result<SessionStoreHandle<K, V>> {
+        let entry = self.entry(name, node)?;
+        let StoreInstance::Session(store) = &entry.store else {
+            return Err(Self::wrong_kind(name, "session"));
+        };
+        let (key_serde, value_serde) = entry.builder.serdes::<K, V>()?;
+        Ok(SessionStoreHandle::new(
+            Rc::from(name),
+            self.task.clone(),
+            store.clone(),
             key_serde,
             value_serde,
         ))

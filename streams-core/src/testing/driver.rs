@@ -9,11 +9,13 @@ use tempfile::TempDir;
 
 use super::topics::{CapturedRecord, TestInputTopic, TestOutputTopic};
 use crate::processor::Headers;
-use crate::runtime::{RecordCollector, StreamsMetrics, Task, TaskEnv};
+use crate::runtime::{RecordCollector, StreamsMetrics, Task, TaskEnv, WallClock};
 use crate::serde::SharedSerde;
-use crate::state::KeyValueStoreHandle;
+use crate::state::{KeyValueStoreHandle, SessionStoreHandle, WindowStoreHandle};
 use crate::topology::node::RawRecord;
 use crate::{Error, Result, StreamsConfig, Topology};
+use std::cell::Cell;
+use streams_state::CacheBudget;
 
 /// Captures everything the tasks send, in order.
 #[derive(Default)]
@@ -55,6 +57,11 @@ pub(crate) struct DriverCore {
     topics: HashMap<String, VecDeque<CapturedRecord>>,
     /// Next offset of each topic piped into a task.
     offsets: HashMap<String, i64>,
+    /// The manual wall clock, in ms.
+    clock: Rc<Cell<i64>>,
+    /// Records waiting to be fed to the tasks that read their topics.
+    pending: VecDeque<(String, CapturedRecord)>,
+    _cache: Option<CacheBudget>,
     _state_dir: Option<TempDir>,
 }
 
@@ -93,7 +100,12 @@ impl TopologyTestDriver {
         let collector = Rc::new(CaptureCollector::default());
         let metrics = Arc::new(StreamsMetrics::new(&application_id)?);
         let internal_topics = topology.internal_topic_names(&application_id);
+        let clock = Rc::new(Cell::new(0));
+        let cache_bytes = config.cache_max_bytes()?;
+        let cache = (cache_bytes > 0).then(|| CacheBudget::new(cache_bytes));
         let env = TaskEnv {
+            cache: cache.as_ref(),
+            clock: WallClock::Manual(clock.clone()),
             application_id: &application_id,
             app_dir: &app_dir,
             collector: collector.clone(),
@@ -122,6 +134,9 @@ impl TopologyTestDriver {
                 collector,
                 topics: HashMap::new(),
                 offsets: HashMap::new(),
+                clock,
+                pending: VecDeque::new(),
+                _cache: cache,
                 _state_dir: state_dir,
             })),
         })
@@ -147,21 +162,61 @@ impl TopologyTestDriver {
         TestOutputTopic::new(self.core.clone(), topic, key_serde, value_serde)
     }
 
-    /// The store `name` of the task that owns it.
+    fn store<T>(&self, name: &str, get: impl Fn(&Task) -> Option<Result<T>>) -> Result<T> {
+        let core = self.core.borrow();
+        core.tasks.values().find_map(get).unwrap_or_else(|| {
+            Err(Error::StoreAccess {
+                name: name.to_string(),
+                reason: "no such store in the topology".into(),
+            })
+        })
+    }
+
+    /// The key-value store `name` of the task that owns it.
     pub fn key_value_store<K: 'static, V: 'static>(
         &self,
         name: &str,
     ) -> Result<KeyValueStoreHandle<K, V>> {
-        let core = self.core.borrow();
-        core.tasks
-            .values()
-            .find_map(|t| t.store_handle(name).transpose())
-            .unwrap_or_else(|| {
-                Err(Error::StoreAccess {
-                    name: name.to_string(),
-                    reason: "no such store in the topology".into(),
-                })
-            })
+        self.store(name, |t| t.key_value_store(name))
+    }
+
+    /// The window store `name` of the task that owns it.
+    pub fn window_store<K: 'static, V: 'static>(
+        &self,
+        name: &str,
+    ) -> Result<WindowStoreHandle<K, V>> {
+        self.store(name, |t| {
+            t.context().stores().get(name)?;
+            Some(t.context().stores().window(name, None))
+        })
+    }
+
+    /// The session store `name` of the task that owns it.
+    pub fn session_store<K: 'static, V: 'static>(
+        &self,
+        name: &str,
+    ) -> Result<SessionStoreHandle<K, V>> {
+        self.store(name, |t| {
+            t.context().stores().get(name)?;
+            Some(t.context().stores().session(name, None))
+        })
+    }
+
+    /// Moves the driver's wall clock forward by `advance` and fires the wall-clock punctuations
+    /// that became due.
+    pub fn advance_wall_clock_time(&self, advance: std::time::Duration) -> Result<()> {
+        let mut core = self.core.borrow_mut();
+        let millis = i64::try_from(advance.as_millis()).unwrap_or(i64::MAX);
+        core.clock.set(core.clock.get().saturating_add(millis));
+        for task in core.tasks.values_mut() {
+            task.punctuate_wall_clock()?;
+        }
+        core.route_outputs()
+    }
+
+    /// The driver's wall-clock time in ms.
+    pub fn wall_clock_time(&self) -> i64 {
+        self.core.borrow().clock.get()
     }
 
     /// Names of the topics the topology has written to (outputs, repartition topics and
@@ -192,40 +247,54 @@ impl TopologyTestDriver {
 }
 
 impl DriverCore {
-    /// Pipes one raw record into `topic`, then feeds everything the tasks write to topics the
-    /// topology reads (repartition topics) back in, until nothing is left.
+    /// Pipes one raw record into `topic` and processes it, then flushes the tasks (as Kafka
+    /// Streams' driver commits after every record, so cached updates come out at once) and
+    /// feeds everything written to topics the topology reads (repartition topics) back in,
+    /// until nothing is left.
     pub(crate) fn pipe(&mut self, topic: &str, record: CapturedRecord) -> Result<()> {
-        let mut queue = VecDeque::from([(topic.to_string(), record)]);
-        while let Some((topic, record)) = queue.pop_front() {
-            let Some(&sub) = self.readers.get(&topic) else {
-                return Err(Error::IllegalState(format!(
-                    "no source reads topic `{topic}`"
-                )));
-            };
-            let offset = self.offsets.entry(topic.clone()).or_insert(0);
-            let raw = RawRecord {
-                topic: &topic,
-                partition: 0,
-                offset: *offset,
-                timestamp: record.timestamp,
-                key: record.key.as_deref(),
-                value: record.value.as_deref(),
-                headers: record.headers.clone(),
-            };
-            *offset += 1;
-            let task = self
-                .tasks
-                .get_mut(&sub)
-                .ok_or_else(|| Error::IllegalState(format!("no task for sub-topology {sub}")))?;
-            task.process(&raw)?;
+        self.pending.push_back((topic.to_string(), record));
+        self.route_outputs()
+    }
+
+    fn process_one(&mut self, topic: &str, record: &CapturedRecord) -> Result<()> {
+        let Some(&sub) = self.readers.get(topic) else {
+            return Err(Error::IllegalState(format!(
+                "no source reads topic `{topic}`"
+            )));
+        };
+        let offset = self.offsets.entry(topic.to_string()).or_insert(0);
+        let raw = RawRecord {
+            topic,
+            partition: 0,
+            offset: *offset,
+            timestamp: record.timestamp,
+            key: record.key.as_deref(),
+            value: record.value.as_deref(),
+            headers: record.headers.clone(),
+        };
+        *offset += 1;
+        let task = self
+            .tasks
+            .get_mut(&sub)
+            .ok_or_else(|| Error::IllegalState(format!("no task for sub-topology {sub}")))?;
+        task.process(&raw)?;
+        task.flush()
+    }
+
+    /// Collects what the tasks sent, queues what the topology reads, and processes the queue.
+    pub(crate) fn route_outputs(&mut self) -> Result<()> {
+        loop {
             for (out_topic, out) in self.collector.sent.borrow_mut().drain(..) {
                 if self.readers.contains_key(&out_topic) {
-                    queue.push_back((out_topic.clone(), out.clone()));
+                    self.pending.push_back((out_topic.clone(), out.clone()));
                 }
                 self.topics.entry(out_topic).or_default().push_back(out);
             }
+            let Some((topic, record)) = self.pending.pop_front() else {
+                return Ok(());
+            };
+            self.process_one(&topic, &record)?;
         }
-        Ok(())
     }
 
     pub(crate) fn read(&mut self, topic: &str) -> Option<CapturedRecord> {

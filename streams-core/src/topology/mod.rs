@@ -46,7 +46,8 @@ use std::sync::Arc;
 pub use describe::{
     NodeDescription, NodeKindDescription, SubtopologyDescription, TopologyDescription,
 };
-use node::{NodeFactory, ProcessorFactory, SharedFactory, SinkFactory, SourceFactory};
+use node::{NodeFactory, ProcessorFactory, SharedFactory, SinkFactory, SinkTopic, SourceFactory};
+pub use node::{TimestampExtractor, TopicNameExtractor};
 pub(crate) use subtopology::Subtopology;
 
 use crate::processor::Processor;
@@ -153,13 +154,45 @@ impl Topology {
         Ok(self)
     }
 
-    /// Adds a source node reading `topics` with the given serdes.
+    /// Adds a source node reading `topics` with the given serdes; records keep their Kafka
+    /// timestamps.
     pub fn add_source<K: Clone + 'static, V: Clone + 'static>(
         &mut self,
         name: &str,
         topics: &[&str],
         key_serde: SharedSerde<K>,
         value_serde: SharedSerde<V>,
+    ) -> Result<&mut Self> {
+        self.add_source_inner(
+            name,
+            topics,
+            SourceFactory::new(key_serde, value_serde, None),
+        )
+    }
+
+    /// Adds a source node whose records' timestamps come from `extractor` (given the key, the
+    /// value and the Kafka timestamp). Records with a negative timestamp are dropped, logged
+    /// and counted.
+    pub fn add_source_with_timestamp_extractor<K: Clone + 'static, V: Clone + 'static>(
+        &mut self,
+        name: &str,
+        topics: &[&str],
+        key_serde: SharedSerde<K>,
+        value_serde: SharedSerde<V>,
+        extractor: TimestampExtractor<K, V>,
+    ) -> Result<&mut Self> {
+        self.add_source_inner(
+            name,
+            topics,
+            SourceFactory::new(key_serde, value_serde, Some(extractor)),
+        )
+    }
+
+    fn add_source_inner<K: Clone + 'static, V: Clone + 'static>(
+        &mut self,
+        name: &str,
+        topics: &[&str],
+        factory: SourceFactory<K, V>,
     ) -> Result<&mut Self> {
         if topics.is_empty() {
             return Err(Error::Topology(format!("source `{name}` names no topics")));
@@ -174,12 +207,7 @@ impl Topology {
         let kind = NodeKind::Source {
             topics: topics.iter().map(|t| t.to_string()).collect(),
         };
-        self.add_node(
-            name,
-            kind,
-            Arc::new(SourceFactory::new(key_serde, value_serde)),
-            &[],
-        )
+        self.add_node(name, kind, Arc::new(factory), &[])
     }
 
     /// Adds a processor made by `supplier` (called once per task) as a child of `parents`.
@@ -213,7 +241,24 @@ impl Topology {
         let kind = NodeKind::Sink {
             topic: topic.to_string(),
         };
-        let factory = SinkFactory::new(topic.to_string(), key_serde, value_serde);
+        let factory = SinkFactory::new(SinkTopic::Fixed(topic.to_string()), key_serde, value_serde);
+        self.add_node(name, kind, Arc::new(factory), parents)
+    }
+
+    /// Adds a sink node writing each record to the topic `extractor` names for it. The topics
+    /// must exist.
+    pub fn add_sink_with_topic_extractor<K: 'static, V: 'static>(
+        &mut self,
+        name: &str,
+        extractor: TopicNameExtractor<K, V>,
+        key_serde: SharedSerde<K>,
+        value_serde: SharedSerde<V>,
+        parents: &[&str],
+    ) -> Result<&mut Self> {
+        let kind = NodeKind::Sink {
+            topic: "<topic name extractor>".to_string(),
+        };
+        let factory = SinkFactory::new(SinkTopic::Dynamic(extractor), key_serde, value_serde);
         self.add_node(name, kind, Arc::new(factory), parents)
     }
 

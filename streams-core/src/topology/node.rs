@@ -16,7 +16,7 @@ use std::sync::Arc;
 use tracing::warn;
 
 use crate::error::DeserializationPolicy;
-use crate::processor::{Headers, Processor, ProcessorContext, Record};
+use crate::processor::{Headers, Processor, ProcessorContext, Punctuation, Record};
 use crate::runtime::TaskContext;
 use crate::serde::{SerdeError, SharedSerde, decode, encode};
 use crate::{Error, Result};
@@ -52,9 +52,12 @@ pub(crate) trait Node<K, V> {
     fn process(&mut self, task: &TaskContext, record: Record<K, V>) -> Result<()>;
 }
 
-/// Init and close, for every node once per task.
+/// Init, punctuation, flush and close, for every processor node once per task.
 pub(crate) trait Lifecycle {
+    fn name(&self) -> &str;
     fn init(&mut self, task: &TaskContext) -> Result<()>;
+    fn punctuate(&mut self, task: &TaskContext, punctuation: Punctuation) -> Result<()>;
+    fn flush(&mut self, task: &TaskContext) -> Result<()>;
     fn close(&mut self, task: &TaskContext) -> Result<()>;
 }
 
@@ -206,9 +209,25 @@ impl<P: Processor> Node<P::KeyIn, P::ValueIn> for ProcessorNode<P> {
 }
 
 impl<P: Processor> Lifecycle for ProcessorNode<P> {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
     fn init(&mut self, task: &TaskContext) -> Result<()> {
         let mut ctx = ProcessorContext::new(task, &self.name, &self.children);
         self.processor.init(&mut ctx)
+    }
+
+    fn punctuate(&mut self, task: &TaskContext, punctuation: Punctuation) -> Result<()> {
+        task.set_metadata(None);
+        task.set_timestamp(punctuation.timestamp);
+        let mut ctx = ProcessorContext::new(task, &self.name, &self.children);
+        self.processor.punctuate(&mut ctx, punctuation)
+    }
+
+    fn flush(&mut self, task: &TaskContext) -> Result<()> {
+        let mut ctx = ProcessorContext::new(task, &self.name, &self.children);
+        self.processor.flush(&mut ctx)
     }
 
     fn close(&mut self, task: &TaskContext) -> Result<()> {
@@ -251,16 +270,25 @@ where
 
 // ---- sources ----
 
+/// Extracts a record's event time from its key, value and Kafka timestamp.
+pub type TimestampExtractor<K, V> = Arc<dyn Fn(&K, &V, i64) -> i64 + Send + Sync>;
+
 pub(crate) struct SourceFactory<K, V> {
     key_serde: SharedSerde<K>,
     value_serde: SharedSerde<V>,
+    extractor: Option<TimestampExtractor<K, V>>,
 }
 
 impl<K, V> SourceFactory<K, V> {
-    pub(crate) fn new(key_serde: SharedSerde<K>, value_serde: SharedSerde<V>) -> Self {
+    pub(crate) fn new(
+        key_serde: SharedSerde<K>,
+        value_serde: SharedSerde<V>,
+        extractor: Option<TimestampExtractor<K, V>>,
+    ) -> Self {
         SourceFactory {
             key_serde,
             value_serde,
+            extractor,
         }
     }
 }
@@ -269,6 +297,7 @@ struct Source<K, V> {
     name: Rc<str>,
     key_serde: SharedSerde<K>,
     value_serde: SharedSerde<V>,
+    extractor: Option<TimestampExtractor<K, V>>,
     policy: DeserializationPolicy,
     children: Vec<ChildNode<K, V>>,
 }
@@ -310,10 +339,26 @@ impl<K: Clone + 'static, V: Clone + 'static> SourceNode for Source<K, V> {
             Ok(value) => value,
             Err(e) => return self.bad_record(task, raw, "value", e),
         };
+        let timestamp = match &self.extractor {
+            Some(extract) => extract(&key, &value, raw.timestamp),
+            None => raw.timestamp,
+        };
+        if timestamp < 0 {
+            // Kafka Streams drops records whose timestamp is invalid, counting them.
+            warn!(
+                task = %task.task_id(),
+                node = %self.name,
+                "skipping record at {}-{}@{}: negative timestamp {timestamp}",
+                raw.topic, raw.partition, raw.offset
+            );
+            task.metrics().record_skipped();
+            return Ok(());
+        }
+        task.set_record_timestamp(timestamp);
         let record = Record {
             key,
             value,
-            timestamp: raw.timestamp,
+            timestamp,
             headers: raw.headers.clone(),
         };
         let mut ctx = ProcessorContext::new(task, &self.name, &self.children);
@@ -340,6 +385,7 @@ impl<K: Clone + 'static, V: Clone + 'static> NodeFactory for SourceFactory<K, V>
             name: Rc::from(name),
             key_serde: self.key_serde.clone(),
             value_serde: self.value_serde.clone(),
+            extractor: self.extractor.clone(),
             policy: ctx.deserialization_policy,
             children: downcast_children(name, children)?,
         }));
@@ -353,15 +399,33 @@ impl<K: Clone + 'static, V: Clone + 'static> NodeFactory for SourceFactory<K, V>
 
 // ---- sinks ----
 
+/// Chooses a sink's topic per record.
+pub type TopicNameExtractor<K, V> = Arc<dyn Fn(&K, &V) -> String + Send + Sync>;
+
+/// Where a sink writes.
+pub(crate) enum SinkTopic<K, V> {
+    Fixed(String),
+    Dynamic(TopicNameExtractor<K, V>),
+}
+
+impl<K, V> Clone for SinkTopic<K, V> {
+    fn clone(&self) -> Self {
+        match self {
+            SinkTopic::Fixed(t) => SinkTopic::Fixed(t.clone()),
+            SinkTopic::Dynamic(f) => SinkTopic::Dynamic(f.clone()),
+        }
+    }
+}
+
 pub(crate) struct SinkFactory<K, V> {
-    topic: String,
+    topic: SinkTopic<K, V>,
     key_serde: SharedSerde<K>,
     value_serde: SharedSerde<V>,
 }
 
 impl<K, V> SinkFactory<K, V> {
     pub(crate) fn new(
-        topic: String,
+        topic: SinkTopic<K, V>,
         key_serde: SharedSerde<K>,
         value_serde: SharedSerde<V>,
     ) -> Self {
@@ -375,7 +439,7 @@ impl<K, V> SinkFactory<K, V> {
 
 struct Sink<K, V> {
     name: Rc<str>,
-    topic: String,
+    topic: SinkTopic<K, V>,
     key_serde: SharedSerde<K>,
     value_serde: SharedSerde<V>,
     key_buf: Vec<u8>,
@@ -384,8 +448,14 @@ struct Sink<K, V> {
 
 impl<K: 'static, V: 'static> Node<K, V> for Sink<K, V> {
     fn process(&mut self, task: &TaskContext, record: Record<K, V>) -> Result<()> {
+        let topic = match &self.topic {
+            SinkTopic::Fixed(topic) => std::borrow::Cow::Borrowed(topic.as_str()),
+            SinkTopic::Dynamic(extract) => {
+                std::borrow::Cow::Owned(extract(&record.key, &record.value))
+            }
+        };
         let serialization = |field, source| Error::Serialization {
-            topic: self.topic.clone(),
+            topic: topic.to_string(),
             node: self.name.to_string(),
             field,
             source,
@@ -395,7 +465,7 @@ impl<K: 'static, V: 'static> Node<K, V> for Sink<K, V> {
         let has_value = encode(&*self.value_serde, &record.value, &mut self.value_buf)
             .map_err(|e| serialization("value", e))?;
         task.collector().send(
-            &self.topic,
+            &topic,
             None,
             has_key.then_some(self.key_buf.as_slice()),
             has_value.then_some(self.value_buf.as_slice()),
@@ -415,9 +485,13 @@ impl<K: 'static, V: 'static> NodeFactory for SinkFactory<K, V> {
     }
 
     fn build(&self, name: &str, ctx: &BuildContext<'_>, _: &[ErasedChild]) -> Result<BuiltNode> {
+        let topic = match &self.topic {
+            SinkTopic::Fixed(topic) => SinkTopic::Fixed(ctx.physical_topic(topic)),
+            dynamic => dynamic.clone(),
+        };
         let node = Rc::new(RefCell::new(Sink {
             name: Rc::from(name),
-            topic: ctx.physical_topic(&self.topic),
+            topic,
             key_serde: self.key_serde.clone(),
             value_serde: self.value_serde.clone(),
             key_buf: Vec::new(),

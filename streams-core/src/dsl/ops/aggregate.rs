@@ -1,48 +1,44 @@
-//! Stream aggregation (count, and later reduce/aggregate): folds each record into the value
-//! stored under its key and forwards the change.
+//! Stream aggregation (`count`, `reduce`, `aggregate`): folds each record into the value stored
+//! under its key and forwards the change, directly or, with a record cache, when the cache
+//! flushes (at commit or eviction), so that many updates of a key become one.
 
 use std::sync::Arc;
 
+use super::forward_cached;
 use crate::Result;
 use crate::dsl::Change;
 use crate::processor::{Processor, ProcessorContext, Record};
 use crate::serde::SharedSerde;
 use crate::state::KeyValueStoreHandle;
 
-pub(crate) struct StreamAggregate<K, V, A, I, F> {
+/// Folds a value into an aggregate: `None` as the aggregate means "no aggregate yet".
+pub(crate) type Fold<K, V, A> = Arc<dyn Fn(&K, V, Option<A>) -> A + Send + Sync>;
+
+pub(crate) struct StreamAggregate<K, V, A> {
     store_name: String,
     key_serde: SharedSerde<K>,
-    initializer: Arc<I>,
-    aggregator: Arc<F>,
+    fold: Fold<K, V, A>,
     store: Option<KeyValueStoreHandle<K, A>>,
-    _value: std::marker::PhantomData<fn(V)>,
+    cached: bool,
 }
 
-impl<K, V, A, I, F> StreamAggregate<K, V, A, I, F> {
-    pub(crate) fn new(
-        store_name: String,
-        key_serde: SharedSerde<K>,
-        initializer: Arc<I>,
-        aggregator: Arc<F>,
-    ) -> Self {
+impl<K, V, A> StreamAggregate<K, V, A> {
+    pub(crate) fn new(store_name: String, key_serde: SharedSerde<K>, fold: Fold<K, V, A>) -> Self {
         StreamAggregate {
             store_name,
             key_serde,
-            initializer,
-            aggregator,
+            fold,
             store: None,
-            _value: std::marker::PhantomData,
+            cached: false,
         }
     }
 }
 
-impl<K, V, A, I, F> Processor for StreamAggregate<K, V, A, I, F>
+impl<K, V, A> Processor for StreamAggregate<K, V, A>
 where
     K: Clone + 'static,
     V: 'static,
     A: Clone + 'static,
-    I: Fn() -> A + 'static,
-    F: Fn(&K, V, A) -> A + 'static,
 {
     type KeyIn = K;
     type ValueIn = V;
@@ -50,7 +46,9 @@ where
     type ValueOut = Change<A>;
 
     fn init(&mut self, ctx: &mut ProcessorContext<'_, K, Change<A>>) -> Result<()> {
-        self.store = Some(ctx.key_value_store(&self.store_name)?);
+        let store = ctx.key_value_store(&self.store_name)?;
+        self.cached = ctx.store_is_cached(&self.store_name);
+        self.store = Some(store);
         Ok(())
     }
 
@@ -64,21 +62,34 @@ where
             ctx.record_dropped("null key in an aggregation");
             return Ok(());
         }
-        let store = self.store.as_ref().ok_or_else(|| {
-            crate::Error::IllegalState(format!("`{}` processed before init", ctx.node_name()))
-        })?;
-        let old = store.get(&record.key)?;
-        let base = old.clone().unwrap_or_else(|| (self.initializer)());
-        let new = (self.aggregator)(&record.key, record.value, base);
-        store.put(&record.key, &new)?;
+        let store = ctx.initialized(&self.store)?;
+        let old = store.get_with_timestamp(&record.key)?;
+        let (old_value, old_ts) = match old {
+            Some((v, ts)) => (Some(v), ts),
+            None => (None, i64::MIN),
+        };
+        let new = (self.fold)(&record.key, record.value, old_value.clone());
+        let timestamp = record.timestamp.max(old_ts);
+        store.put_with_timestamp(&record.key, &new, timestamp)?;
+        if self.cached {
+            return forward_cached(ctx, store.take_evicted()?);
+        }
         ctx.forward(Record {
             key: record.key,
             value: Change {
                 new: Some(new),
-                old,
+                old: old_value,
             },
-            timestamp: record.timestamp,
+            timestamp,
             headers: record.headers,
         })
+    }
+
+    fn flush(&mut self, ctx: &mut ProcessorContext<'_, K, Change<A>>) -> Result<()> {
+        if !self.cached {
+            return Ok(());
+        }
+        let store = ctx.initialized(&self.store)?;
+        forward_cached(ctx, store.flush_cache()?)
     }
 }

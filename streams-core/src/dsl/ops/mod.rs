@@ -6,9 +6,46 @@ mod flat_map_values;
 mod map;
 mod map_values;
 mod peek;
+pub(crate) mod session_aggregate;
+pub(crate) mod sliding_aggregate;
+pub(crate) mod suppress;
+pub(crate) mod table_aggregate;
+pub(crate) mod table_filter;
+pub(crate) mod table_map_values;
+pub(crate) mod table_select;
+pub(crate) mod table_source;
 mod table_to_stream;
+pub(crate) mod window_aggregate;
 
-pub(crate) use aggregate::StreamAggregate;
+pub(crate) use aggregate::{Fold, StreamAggregate};
+
+use crate::Result;
+use crate::dsl::Change;
+use crate::processor::{Headers, ProcessorContext, Record};
+use crate::state::CachedChange;
+
+/// Forwards what a record cache wrote through, as table changes.
+pub(crate) fn forward_cached<K: Clone + 'static, V: Clone + 'static>(
+    ctx: &mut ProcessorContext<'_, K, Change<V>>,
+    changes: Vec<CachedChange<K, V>>,
+) -> Result<()> {
+    for c in changes {
+        if c.new.is_none() && c.old.is_none() {
+            // A delete of a key that never reached the store: nothing happened.
+            continue;
+        }
+        ctx.forward(Record {
+            key: c.key,
+            value: Change {
+                new: c.new,
+                old: c.old,
+            },
+            timestamp: c.timestamp,
+            headers: Headers::new(),
+        })?;
+    }
+    Ok(())
+}
 pub(crate) use filter::Filter;
 pub(crate) use flat_map_values::FlatMapValues;
 pub(crate) use map::Map;

@@ -1,0 +1,138 @@
+//! Session-window aggregation: a record joins (and merges) every session of its key within the
+//! inactivity gap; merged-away sessions are forwarded as deletes, then the merged session.
+
+use std::sync::Arc;
+
+use crate::Result;
+use crate::dsl::{Change, SessionWindows, Window, Windowed};
+use crate::processor::{Processor, ProcessorContext, Record};
+use crate::serde::SharedSerde;
+use crate::state::{Session, SessionStoreHandle};
+
+/// The three functions of a session aggregation, over an optional aggregate (reduce has no
+/// initial value).
+pub(crate) struct SessionFns<K, V, A> {
+    pub(crate) init: Arc<dyn Fn() -> Option<A> + Send + Sync>,
+    pub(crate) add: Arc<dyn Fn(&K, V, Option<A>) -> A + Send + Sync>,
+    pub(crate) merge: Arc<dyn Fn(&K, Option<A>, A) -> Option<A> + Send + Sync>,
+}
+
+impl<K, V, A> Clone for SessionFns<K, V, A> {
+    fn clone(&self) -> Self {
+        SessionFns {
+            init: self.init.clone(),
+            add: self.add.clone(),
+            merge: self.merge.clone(),
+        }
+    }
+}
+
+pub(crate) struct SessionAggregate<K, V, A> {
+    store_name: String,
+    windows: SessionWindows,
+    key_serde: SharedSerde<K>,
+    fns: SessionFns<K, V, A>,
+    store: Option<SessionStoreHandle<K, A>>,
+    observed: i64,
+}
+
+impl<K, V, A> SessionAggregate<K, V, A> {
+    pub(crate) fn new(
+        store_name: String,
+        windows: SessionWindows,
+        key_serde: SharedSerde<K>,
+        fns: SessionFns<K, V, A>,
+    ) -> Self {
+        SessionAggregate {
+            store_name,
+            windows,
+            key_serde,
+            fns,
+            store: None,
+            observed: -1,
+        }
+    }
+}
+
+fn windowed<K>(key: K, session: Session) -> Windowed<K> {
+    Windowed {
+        key,
+        window: Window {
+            start: session.start,
+            end: session.end,
+        },
+    }
+}
+
+impl<K, V, A> Processor for SessionAggregate<K, V, A>
+where
+    K: Clone + 'static,
+    V: 'static,
+    A: Clone + 'static,
+{
+    type KeyIn = K;
+    type ValueIn = V;
+    type KeyOut = Windowed<K>;
+    type ValueOut = Change<A>;
+
+    fn init(&mut self, ctx: &mut ProcessorContext<'_, Windowed<K>, Change<A>>) -> Result<()> {
+        self.store = Some(ctx.session_store(&self.store_name)?);
+        Ok(())
+    }
+
+    fn process(
+        &mut self,
+        ctx: &mut ProcessorContext<'_, Windowed<K>, Change<A>>,
+        record: Record<K, V>,
+    ) -> Result<()> {
+        if self.key_serde.is_null(&record.key) {
+            ctx.record_dropped("null key in a session aggregation");
+            return Ok(());
+        }
+        let store = ctx.initialized(&self.store)?;
+        let ts = record.timestamp;
+        self.observed = self.observed.max(ts);
+        let close = self.observed - self.windows.grace - self.windows.gap;
+        let found =
+            store.find_sessions(&record.key, ts - self.windows.gap, ts + self.windows.gap)?;
+        let mut merged = Session { start: ts, end: ts };
+        let mut agg = (self.fns.init)();
+        for (session, value) in &found {
+            merged.start = merged.start.min(session.start);
+            merged.end = merged.end.max(session.end);
+            agg = (self.fns.merge)(&record.key, agg, value.clone());
+        }
+        if merged.end < close {
+            ctx.record_dropped(&format!(
+                "expired session [{},{}] for timestamp {ts} (expiration {close}, stream time {})",
+                merged.start, merged.end, self.observed
+            ));
+            return Ok(());
+        }
+        if merged != (Session { start: ts, end: ts }) {
+            for (session, value) in found {
+                store.remove(&record.key, session)?;
+                ctx.forward(Record {
+                    key: windowed(record.key.clone(), session),
+                    value: Change {
+                        new: None,
+                        old: Some(value),
+                    },
+                    timestamp: session.end,
+                    headers: record.headers.clone(),
+                })?;
+            }
+        }
+        let new = (self.fns.add)(&record.key, record.value, agg);
+        store.put(&record.key, merged, &new)?;
+        ctx.forward(Record {
+            key: windowed(record.key, merged),
+            value: Change {
+                new: Some(new),
+                old: None,
+            },
+            timestamp: merged.end,
+            headers: record.headers,
+        })
+    }
+}

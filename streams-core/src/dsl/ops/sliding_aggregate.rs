@@ -1,0 +1,273 @@
+//! Sliding-window aggregation, ported from Kafka Streams' `KStreamSlidingWindowAggregate`.
+//!
+//! Windows are `[start, start + d]` (both inclusive) and exist only where records are: each
+//! record has a left window `[t - d, t]` and, when it would hold records, a right window
+//! `[t + 1, t + 1 + d]`. A new record updates every existing window containing it, creates its
+//! left window (seeded from the window holding exactly the records in `[t - d, t)`), creates
+//! its right window from the window holding the records after it, and creates the previous
+//! record's right window if the new record is the first in it. Records before `d` share the
+//! window `[0, d]`.
+
+use std::collections::BTreeSet;
+
+use super::Fold;
+use crate::Result;
+use crate::dsl::{Change, SlidingWindows, Window, Windowed};
+use crate::processor::{Processor, ProcessorContext, Record};
+use crate::serde::SharedSerde;
+use crate::state::WindowStoreHandle;
+
+pub(crate) struct SlidingWindowAggregate<K, V, A> {
+    store_name: String,
+    windows: SlidingWindows,
+    key_serde: SharedSerde<K>,
+    fold: Fold<K, V, A>,
+    store: Option<WindowStoreHandle<K, (A, i64)>>,
+    observed: i64,
+}
+
+impl<K, V, A> SlidingWindowAggregate<K, V, A> {
+    pub(crate) fn new(
+        store_name: String,
+        windows: SlidingWindows,
+        key_serde: SharedSerde<K>,
+        fold: Fold<K, V, A>,
+    ) -> Self {
+        SlidingWindowAggregate {
+            store_name,
+            windows,
+            key_serde,
+            fold,
+            store: None,
+            observed: -1,
+        }
+    }
+}
+
+type Ctx<'c, 'a, K, A> = &'c mut ProcessorContext<'a, Windowed<K>, Change<A>>;
+
+/// One record's pass over its key's windows.
+struct Pass<'p, K, V, A> {
+    store: &'p WindowStoreHandle<K, (A, i64)>,
+    fold: &'p Fold<K, V, A>,
+    record: &'p Record<K, V>,
+    d: i64,
+    close: i64,
+    observed: i64,
+}
+
+impl<K: Clone + 'static, V: Clone + 'static, A: Clone + 'static> Pass<'_, K, V, A> {
+    fn window(&self, start: i64) -> Window {
+        Window {
+            start,
+            end: start + self.d,
+        }
+    }
+
+    /// Adds the record to the window at `start` whose current aggregate is `agg` (with the
+    /// largest timestamp in it), unless the window has closed.
+    fn update(
+        &self,
+        ctx: Ctx<'_, '_, K, A>,
+        start: i64,
+        agg: Option<A>,
+        max_ts: i64,
+    ) -> Result<()> {
+        let window = self.window(start);
+        if window.end < self.close {
+            ctx.record_dropped(&format!(
+                "expired window [{},{}] for timestamp {} (expiration {}, stream time {})",
+                window.start, window.end, self.record.timestamp, self.close, self.observed
+            ));
+            return Ok(());
+        }
+        let ts = self.record.timestamp;
+        let timestamp = if agg.is_some() { ts.max(max_ts) } else { ts };
+        let new = (self.fold)(&self.record.key, self.record.value.clone(), agg.clone());
+        self.put_and_forward(ctx, window, new, agg, timestamp)
+    }
+
+    fn put_and_forward(
+        &self,
+        ctx: Ctx<'_, '_, K, A>,
+        window: Window,
+        new: A,
+        old: Option<A>,
+        timestamp: i64,
+    ) -> Result<()> {
+        if !self
+            .store
+            .put(&self.record.key, &(new.clone(), timestamp), window.start)?
+        {
+            ctx.record_dropped("window past the store's retention");
+            return Ok(());
+        }
+        ctx.forward(Record {
+            key: Windowed {
+                key: self.record.key.clone(),
+                window,
+            },
+            value: Change {
+                new: Some(new),
+                old,
+            },
+            timestamp,
+            headers: self.record.headers.clone(),
+        })
+    }
+
+    /// The record's right window, holding (unchanged) the records after it.
+    fn create_right(&self, ctx: Ctx<'_, '_, K, A>, after: (A, i64)) -> Result<()> {
+        let (value, ts) = after;
+        self.put_and_forward(ctx, self.window(self.record.timestamp + 1), value, None, ts)
+    }
+
+    fn in_order(&self, ctx: Ctx<'_, '_, K, A>) -> Result<()> {
+        let ts = self.record.timestamp;
+        let d = self.d;
+        let existing = self
+            .store
+            .fetch(&self.record.key, (ts - 2 * d).max(0), ts + 1)?;
+        let mut seen = BTreeSet::new();
+        let (mut left_created, mut right_created) = (false, false);
+        let mut left_agg: Option<(A, i64)> = None;
+        let mut right_agg: Option<(A, i64)> = None;
+        let mut previous: Option<i64> = None;
+        let mut duplicate_timestamp = false;
+        for (start, (agg, max_ts)) in existing {
+            seen.insert(start);
+            let end = start + d;
+            if end < ts {
+                left_agg = Some((agg, max_ts));
+                previous = Some(max_ts);
+            } else if end == ts {
+                left_created = true;
+                if max_ts < ts {
+                    previous = Some(max_ts);
+                }
+                self.update(ctx, start, Some(agg), max_ts)?;
+                // A record at this very timestamp already made every window it needs.
+                duplicate_timestamp |= max_ts >= ts;
+            } else if start == ts + 1 {
+                right_created = true;
+            } else if start <= ts {
+                right_agg = Some((agg.clone(), max_ts));
+                self.update(ctx, start, Some(agg), max_ts)?;
+            }
+        }
+        if duplicate_timestamp {
+            return Ok(());
+        }
+        if let Some(p) = previous {
+            let previous_right = p + 1;
+            if !seen.contains(&previous_right) && previous_right + d >= ts {
+                self.update(ctx, previous_right, None, ts)?;
+            }
+        }
+        if !left_created {
+            let seed = match (previous, left_agg) {
+                (Some(p), Some((agg, _))) if ts - d <= p => Some(agg),
+                _ => None,
+            };
+            self.update(ctx, ts - d, seed, ts)?;
+        }
+        if let Some(after) = right_agg.filter(|(_, max_ts)| !right_created && *max_ts > ts) {
+            self.create_right(ctx, after)?;
+        }
+        Ok(())
+    }
+
+    /// Records before `d`: their left windows would start below 0, so they share `[0, d]`.
+    fn early(&self, ctx: Ctx<'_, '_, K, A>) -> Result<()> {
+        let ts = self.record.timestamp;
+        let existing = self.store.fetch(&self.record.key, 0, ts + 1)?;
+        let mut seen = BTreeSet::new();
+        let mut combined: Option<(A, i64)> = None;
+        let mut right_agg: Option<(A, i64)> = None;
+        let mut right_created = false;
+        let mut previous: Option<i64> = None;
+        for (start, (agg, max_ts)) in existing {
+            seen.insert(start);
+            if start == 0 {
+                if max_ts < ts {
+                    previous = Some(max_ts);
+                }
+                combined = Some((agg, max_ts));
+            } else if start <= ts {
+                right_agg = Some((agg.clone(), max_ts));
+                self.update(ctx, start, Some(agg), max_ts)?;
+            } else if start == ts + 1 {
+                right_created = true;
+            }
+        }
+        if right_agg.is_none() {
+            right_agg = combined.clone().filter(|(_, max_ts)| *max_ts > ts);
+        }
+        if let Some(after) = right_agg.filter(|(_, max_ts)| !right_created && *max_ts > ts) {
+            self.create_right(ctx, after)?;
+        }
+        if let Some(p) = previous
+            && !seen.contains(&(p + 1))
+        {
+            self.update(ctx, p + 1, None, ts)?;
+        }
+        match combined {
+            Some((agg, max_ts)) => self.update(ctx, 0, Some(agg), max_ts),
+            None => self.update(ctx, 0, None, ts),
+        }
+    }
+}
+
+impl<K, V, A> Processor for SlidingWindowAggregate<K, V, A>
+where
+    K: Clone + 'static,
+    V: Clone + 'static,
+    A: Clone + 'static,
+{
+    type KeyIn = K;
+    type ValueIn = V;
+    type KeyOut = Windowed<K>;
+    type ValueOut = Change<A>;
+
+    fn init(&mut self, ctx: &mut ProcessorContext<'_, Windowed<K>, Change<A>>) -> Result<()> {
+        self.store = Some(ctx.window_store(&self.store_name)?);
+        Ok(())
+    }
+
+    fn process(
+        &mut self,
+        ctx: &mut ProcessorContext<'_, Windowed<K>, Change<A>>,
+        record: Record<K, V>,
+    ) -> Result<()> {
+        if self.key_serde.is_null(&record.key) {
+            ctx.record_dropped("null key in a sliding-window aggregation");
+            return Ok(());
+        }
+        let store = ctx.initialized(&self.store)?;
+        let ts = record.timestamp;
+        let d = self.windows.difference;
+        self.observed = self.observed.max(ts);
+        let close = self.observed - self.windows.grace;
+        if ts + d < close {
+            ctx.record_dropped(&format!(
+                "expired window [{ts},{}] (expiration {close}, stream time {})",
+                ts + d,
+                self.observed
+            ));
+            return Ok(());
+        }
+        let pass = Pass {
+            store,
+            fold: &self.fold,
+            record: &record,
+            d,
+            close,
+            observed: self.observed,
+        };
+        if ts < d {
+            pass.early(ctx)
+        } else {
+            pass.in_order(ctx)
+        }
+    }
+}

@@ -1,0 +1,115 @@
+//! Materializing a table: each update is written to the table's store (a delete for `None`)
+//! and forwarded with the value it replaced — directly, or when the record cache flushes.
+//! Serves `builder.table(..)` (input: the topic's nullable values) and tables that a join
+//! needs to look up (input: the upstream table's changes).
+
+use std::marker::PhantomData;
+
+use super::forward_cached;
+use crate::Result;
+use crate::dsl::Change;
+use crate::processor::{Processor, ProcessorContext, Record};
+use crate::serde::SharedSerde;
+use crate::state::KeyValueStoreHandle;
+
+/// Turns an input value into the table's new value.
+pub(crate) trait TableInput<V>: 'static {
+    fn new_value(self) -> Option<V>;
+}
+
+impl<V: 'static> TableInput<V> for Option<V> {
+    fn new_value(self) -> Option<V> {
+        self
+    }
+}
+
+impl<V: 'static> TableInput<V> for Change<V> {
+    fn new_value(self) -> Option<V> {
+        self.new
+    }
+}
+
+pub(crate) struct TableMaterialize<K, I, V> {
+    store_name: String,
+    key_serde: SharedSerde<K>,
+    store: Option<KeyValueStoreHandle<K, V>>,
+    cached: bool,
+    _input: PhantomData<fn(I)>,
+}
+
+impl<K, I, V> TableMaterialize<K, I, V> {
+    pub(crate) fn new(store_name: String, key_serde: SharedSerde<K>) -> Self {
+        TableMaterialize {
+            store_name,
+            key_serde,
+            store: None,
+            cached: false,
+            _input: PhantomData,
+        }
+    }
+}
+
+impl<K, I, V> Processor for TableMaterialize<K, I, V>
+where
+    K: Clone + 'static,
+    I: TableInput<V>,
+    V: Clone + 'static,
+{
+    type KeyIn = K;
+    type ValueIn = I;
+    type KeyOut = K;
+    type ValueOut = Change<V>;
+
+    fn init(&mut self, ctx: &mut ProcessorContext<'_, K, Change<V>>) -> Result<()> {
+        self.store = Some(ctx.key_value_store(&self.store_name)?);
+        self.cached = ctx.store_is_cached(&self.store_name);
+        Ok(())
+    }
+
+    fn process(
+        &mut self,
+        ctx: &mut ProcessorContext<'_, K, Change<V>>,
+        record: Record<K, I>,
+    ) -> Result<()> {
+        if self.key_serde.is_null(&record.key) {
+            ctx.record_dropped("null key for a table");
+            return Ok(());
+        }
+        let store = ctx.initialized(&self.store)?;
+        let old = store.get_with_timestamp(&record.key)?;
+        if let Some((_, old_ts)) = &old
+            && record.timestamp < *old_ts
+        {
+            tracing::warn!(
+                store = %self.store_name,
+                "out-of-order table update: old timestamp {old_ts}, new timestamp {} (applied anyway)",
+                record.timestamp
+            );
+        }
+        let new = record.value.new_value();
+        match &new {
+            Some(value) => store.put_with_timestamp(&record.key, value, record.timestamp)?,
+            None => store.delete(&record.key)?,
+        }
+        if self.cached {
+            return forward_cached(ctx, store.take_evicted()?);
+        }
+        ctx.forward(Record {
+            key: record.key,
+            value: Change {
+                new,
+                old: old.map(|(v, _)| v),
+            },
+            timestamp: record.timestamp,
+            headers: record.headers,
+        })
+    }
+
+    fn flush(&mut self, ctx: &mut ProcessorContext<'_, K, Change<V>>) -> Result<()> {
+        if !self.cached {
+            return Ok(());
+        }
+        let store = ctx.initialized(&self.store)?;
+        forward_cached(ctx, store.flush_cache()?)
+    }
+}

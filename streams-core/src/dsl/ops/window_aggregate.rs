@@ -1,0 +1,108 @@
+//! Time-window aggregation (tumbling and hopping): each record is folded into every window it
+//! belongs to that is still open; windows past their grace period drop it, counted.
+
+use super::Fold;
+use crate::Result;
+use crate::dsl::{Change, TimeWindows, Window, Windowed};
+use crate::processor::{Processor, ProcessorContext, Record};
+use crate::serde::SharedSerde;
+use crate::state::WindowStoreHandle;
+
+pub(crate) struct TimeWindowAggregate<K, V, A> {
+    store_name: String,
+    windows: TimeWindows,
+    key_serde: SharedSerde<K>,
+    fold: Fold<K, V, A>,
+    store: Option<WindowStoreHandle<K, (A, i64)>>,
+    /// This processor's stream time, as Kafka Streams keeps it (not restored after restarts).
+    observed: i64,
+}
+
+impl<K, V, A> TimeWindowAggregate<K, V, A> {
+    pub(crate) fn new(
+        store_name: String,
+        windows: TimeWindows,
+        key_serde: SharedSerde<K>,
+        fold: Fold<K, V, A>,
+    ) -> Self {
+        TimeWindowAggregate {
+            store_name,
+            windows,
+            key_serde,
+            fold,
+            store: None,
+            observed: -1,
+        }
+    }
+}
+
+impl<K, V, A> Processor for TimeWindowAggregate<K, V, A>
+where
+    K: Clone + 'static,
+    V: Clone + 'static,
+    A: Clone + 'static,
+{
+    type KeyIn = K;
+    type ValueIn = V;
+    type KeyOut = Windowed<K>;
+    type ValueOut = Change<A>;
+
+    fn init(&mut self, ctx: &mut ProcessorContext<'_, Windowed<K>, Change<A>>) -> Result<()> {
+        self.store = Some(ctx.window_store(&self.store_name)?);
+        Ok(())
+    }
+
+    fn process(
+        &mut self,
+        ctx: &mut ProcessorContext<'_, Windowed<K>, Change<A>>,
+        record: Record<K, V>,
+    ) -> Result<()> {
+        if self.key_serde.is_null(&record.key) {
+            ctx.record_dropped("null key in a windowed aggregation");
+            return Ok(());
+        }
+        let store = ctx.initialized(&self.store)?;
+        self.observed = self.observed.max(record.timestamp);
+        let close = self.observed - self.windows.grace;
+        for window in self.windows.windows_for(record.timestamp) {
+            if window.end <= close {
+                ctx.record_dropped(&format!(
+                    "expired window [{},{}) for timestamp {} (expiration {close}, stream time {})",
+                    window.start, window.end, record.timestamp, self.observed
+                ));
+                continue;
+            }
+            let old = store.fetch_one(&record.key, window.start)?;
+            let timestamp = old
+                .as_ref()
+                .map_or(record.timestamp, |(_, ts)| record.timestamp.max(*ts));
+            let old_value = old.map(|(v, _)| v);
+            let new = (self.fold)(&record.key, record.value.clone(), old_value.clone());
+            if !store.put(&record.key, &(new.clone(), timestamp), window.start)? {
+                ctx.record_dropped("window past the store's retention");
+                continue;
+            }
+            ctx.forward(Record {
+                key: Windowed {
+                    key: record.key.clone(),
+                    window,
+                },
+                value: Change {
+                    new: Some(new),
+                    old: old_value,
+                },
+                timestamp,
+                headers: record.headers.clone(),
+            })?;
+        }
+        Ok(())
+    }
+}
+
+/// The window of `start` for windows of `size`.
+pub(crate) fn window_of(start: i64, size: i64) -> Window {
+    Window {
+        start,
+        end: start.saturating_add(size),
+    }
+}

@@ -1,0 +1,87 @@
+//! Repartitioning: writing records through an internal topic keyed by their (new) key, so that
+//! every record of a key reaches the same task.
+
+use std::marker::PhantomData;
+
+use super::builder::SharedState;
+use crate::processor::{Processor, ProcessorContext, Record};
+use crate::serde::SharedSerde;
+
+/// Drops records with a null key before a repartition topic, as Kafka Streams'
+/// `<name>-repartition-filter` does.
+pub(crate) struct DropNullKeys<K, V> {
+    key_serde: SharedSerde<K>,
+    _value: PhantomData<fn(V)>,
+}
+
+impl<K: Clone + 'static, V: Clone + 'static> Processor for DropNullKeys<K, V> {
+    type KeyIn = K;
+    type ValueIn = V;
+    type KeyOut = K;
+    type ValueOut = V;
+
+    fn process(
+        &mut self,
+        ctx: &mut ProcessorContext<'_, K, V>,
+        record: Record<K, V>,
+    ) -> crate::Result<()> {
+        if self.key_serde.is_null(&record.key) {
+            ctx.record_dropped("null key before a repartition topic");
+            return Ok(());
+        }
+        ctx.forward(record)
+    }
+}
+
+/// Adds `<name>-repartition-filter` → `<name>-repartition-sink` → topic `<name>-repartition`
+/// → `<name>-repartition-source` after `parent`, and returns the source's name. `None` after
+/// recording a build error (a missing serde).
+pub(crate) fn add_repartition<K: Clone + 'static, V: Clone + 'static>(
+    state: &SharedState,
+    parent: &str,
+    name: &str,
+    key_serde: SharedSerde<K>,
+    value_serde: Option<SharedSerde<V>>,
+) -> Option<String> {
+    let mut st = state.borrow_mut();
+    let topic = format!("{name}-repartition");
+    let value_serde = st.require_serde(value_serde, &format!("repartition topic `{topic}`"))?;
+    let filter = format!("{name}-repartition-filter");
+    let sink = format!("{name}-repartition-sink");
+    let source = format!("{name}-repartition-source");
+    let null_check = key_serde.clone();
+    st.add_processor(
+        &filter,
+        move || DropNullKeys::<K, V> {
+            key_serde: null_check.clone(),
+            _value: PhantomData,
+        },
+        parent,
+    );
+    st.add_sink(
+        &sink,
+        &topic,
+        key_serde.clone(),
+        value_serde.clone(),
+        &filter,
+    );
+    st.add_internal_topic(&topic);
+    st.add_source(&source, &topic, key_serde, value_serde);
+    Some(source)
+}
+
+/// [`add_repartition`] when `required`, else `parent` unchanged.
+pub(crate) fn repartition_if_required<K: Clone + 'static, V: Clone + 'static>(
+    state: &SharedState,
+    parent: &str,
+    required: bool,
+    name: &str,
+    key_serde: SharedSerde<K>,
+    value_serde: Option<SharedSerde<V>>,
+) -> Option<String> {
+    if required {
+        add_repartition(state, parent, name, key_serde, value_serde)
+    } else {
+        Some(parent.to_string())
+    }
+}

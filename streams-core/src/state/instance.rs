@@ -1,0 +1,71 @@
+//! [`StoreInstance`]: one task's opened store, of any kind.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::sync::Arc;
+
+use streams_state::{
+    ChangelogRecord, KeyValueStore, ReadOnlyKeyValueStore, SessionStore, StateStore, WindowStore,
+};
+
+/// A task's store instance. Shared (`Rc`) between the task and the processors' handles.
+#[derive(Clone)]
+pub(crate) enum StoreInstance {
+    KeyValue(Rc<RefCell<Box<dyn KeyValueStore>>>),
+    Window(Rc<RefCell<WindowStore>>),
+    Session(Rc<RefCell<SessionStore>>),
+}
+
+impl StoreInstance {
+    pub(crate) fn key_value(store: Box<dyn KeyValueStore>) -> Self {
+        StoreInstance::KeyValue(Rc::new(RefCell::new(store)))
+    }
+
+    pub(crate) fn window(store: WindowStore) -> Self {
+        StoreInstance::Window(Rc::new(RefCell::new(store)))
+    }
+
+    pub(crate) fn session(store: SessionStore) -> Self {
+        StoreInstance::Session(Rc::new(RefCell::new(store)))
+    }
+
+    pub(crate) fn restore_batch(&self, records: &[ChangelogRecord]) -> streams_state::Result<()> {
+        match self {
+            StoreInstance::KeyValue(s) => s.borrow_mut().restore_batch(records),
+            StoreInstance::Window(s) => s.borrow_mut().restore_batch(records),
+            StoreInstance::Session(s) => s.borrow_mut().restore_batch(records),
+        }
+    }
+
+    /// Writes dirty cache entries through (nothing for stores without a cache).
+    pub(crate) fn flush_cache(&self) -> streams_state::Result<()> {
+        if let StoreInstance::KeyValue(s) = self {
+            s.borrow_mut().flush_cache()?;
+        }
+        Ok(())
+    }
+
+    pub(crate) fn flush(&self) -> streams_state::Result<()> {
+        match self {
+            StoreInstance::KeyValue(s) => s.borrow_mut().flush(),
+            StoreInstance::Window(s) => s.borrow_mut().flush(),
+            StoreInstance::Session(s) => s.borrow_mut().flush(),
+        }
+    }
+
+    pub(crate) fn close(&self) -> streams_state::Result<()> {
+        match self {
+            StoreInstance::KeyValue(s) => s.borrow_mut().close(),
+            StoreInstance::Window(s) => s.borrow_mut().close(),
+            StoreInstance::Session(s) => s.borrow_mut().close(),
+        }
+    }
+
+    /// A read handle for interactive queries (key-value stores only, so far).
+    pub(crate) fn query_handle(&self) -> Option<Arc<dyn ReadOnlyKeyValueStore + Send + Sync>> {
+        match self {
+            StoreInstance::KeyValue(s) => s.borrow().query_handle(),
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,409 @@
+//! The record cache: a write-back layer that turns repeated updates of a key between commits
+//! into one write (and one changelog record, and one downstream update) at flush time.
+//!
+//! As Kafka Streams' `ThreadCache`, one byte budget is shared by the caches of a stream thread
+//! ([`CacheBudget`]); when the budget is exceeded, the cache being written evicts its least
+//! recently written entries, writing dirty ones through. The owner of the store collects what
+//! was written through (evicted or flushed) and forwards it downstream.
+
+use std::cell::Cell;
+use std::collections::BTreeMap;
+use std::ops::Bound;
+use std::rc::Rc;
+use std::sync::Arc;
+
+use crate::Result;
+use crate::bytes_range::prefix_upper_bound;
+use crate::store::{
+    CacheFlush, ChangelogRecord, KeyValue, KeyValueIter, KeyValueStore, ReadOnlyKeyValueStore,
+    StateStore,
+};
+
+/// Per-entry bookkeeping counted against the budget besides key and value bytes.
+const ENTRY_OVERHEAD: usize = 64;
+
+/// A byte budget shared by the record caches of one thread.
+#[derive(Debug, Clone)]
+pub struct CacheBudget {
+    used: Rc<Cell<usize>>,
+    max: usize,
+}
+
+impl CacheBudget {
+    /// A budget of `max` bytes.
+    pub fn new(max: usize) -> Self {
+        CacheBudget {
+            used: Rc::default(),
+            max,
+        }
+    }
+
+    /// Bytes in use by every cache sharing this budget.
+    pub fn used(&self) -> usize {
+        self.used.get()
+    }
+
+    fn over(&self) -> bool {
+        self.used.get() > self.max
+    }
+
+    fn grow(&self, bytes: usize) {
+        self.used.set(self.used.get() + bytes);
+    }
+
+    fn shrink(&self, bytes: usize) {
+        self.used.set(self.used.get().saturating_sub(bytes));
+    }
+}
+
+#[derive(Debug)]
+struct Entry {
+    /// `None`: deleted (and not yet written through, if dirty).
+    value: Option<Vec<u8>>,
+    dirty: bool,
+    seq: u64,
+}
+
+fn size(key: &[u8], value: &Option<Vec<u8>>) -> usize {
+    key.len() + value.as_ref().map_or(0, Vec::len) + ENTRY_OVERHEAD
+}
+
+/// A record cache in front of a key-value store.
+pub struct CachingKeyValueStore {
+    inner: Box<dyn KeyValueStore>,
+    entries: BTreeMap<Vec<u8>, Entry>,
+    /// Write order: sequence number → key, oldest first.
+    order: BTreeMap<u64, Vec<u8>>,
+    next_seq: u64,
+    bytes: usize,
+    budget: CacheBudget,
+    evicted: Vec<CacheFlush>,
+}
+
+impl std::fmt::Debug for CachingKeyValueStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CachingKeyValueStore")
+            .field("store", &self.inner.name())
+            .field("entries", &self.entries.len())
+            .field("bytes", &self.bytes)
+            .finish()
+    }
+}
+
+impl CachingKeyValueStore {
+    /// Caches `inner` within `budget`.
+    pub fn new(inner: Box<dyn KeyValueStore>, budget: CacheBudget) -> Self {
+        CachingKeyValueStore {
+            inner,
+            entries: BTreeMap::new(),
+            order: BTreeMap::new(),
+            next_seq: 0,
+            bytes: 0,
+            budget,
+            evicted: Vec::new(),
+        }
+    }
+
+    fn upsert(&mut self, key: &[u8], value: Option<Vec<u8>>) -> Result<()> {
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        let added = size(key, &value);
+        let entry = Entry {
+            value,
+            dirty: true,
+            seq,
+        };
+        if let Some(old) = self.entries.insert(key.to_vec(), entry) {
+            self.order.remove(&old.seq);
+            let removed = size(key, &old.value);
+            self.bytes -= removed;
+            self.budget.shrink(removed);
+        }
+        self.order.insert(seq, key.to_vec());
+        self.bytes += added;
+        self.budget.grow(added);
+        while self.budget.over() && !self.order.is_empty() {
+            self.evict_oldest()?;
+        }
+        Ok(())
+    }
+
+    fn evict_oldest(&mut self) -> Result<()> {
+        let Some((_, key)) = self.order.pop_first() else {
+            return Ok(());
+        };
+        if let Some(entry) = self.entries.remove(&key) {
+            let freed = size(&key, &entry.value);
+            self.bytes -= freed;
+            self.budget.shrink(freed);
+            if entry.dirty {
+                let flushed = self.write_through(&key, entry.value)?;
+                self.evicted.push(flushed);
+            }
+        }
+        Ok(())
+    }
+
+    fn write_through(&mut self, key: &[u8], value: Option<Vec<u8>>) -> Result<CacheFlush> {
+        let old = self.inner.get(key)?;
+        match &value {
+            Some(v) => self.inner.put(key, v)?,
+            None => self.inner.delete(key)?,
+        }
+        Ok(CacheFlush {
+            key: key.to_vec(),
+            new: value,
+            old,
+        })
+    }
+
+    /// Merges the cache's view over `[lower, upper)` with the store's.
+    fn merged(
+        &self,
+        lower: Bound<&[u8]>,
+        upper: Bound<&[u8]>,
+        stored: KeyValueIter<'_>,
+    ) -> Result<KeyValueIter<'_>> {
+        let mut merged: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
+        for item in stored {
+            let (k, v) = item?;
+            merged.insert(k, v);
+        }
+        for (k, entry) in self.entries.range::<[u8], _>((lower, upper)) {
+            match &entry.value {
+                Some(v) => merged.insert(k.clone(), v.clone()),
+                None => merged.remove(k),
+            };
+        }
+        let items: Vec<Result<KeyValue>> = merged.into_iter().map(Ok).collect();
+        Ok(Box::new(items.into_iter()))
+    }
+}
+
+impl StateStore for CachingKeyValueStore {
+    fn name(&self) -> &str {
+        self.inner.name()
+    }
+
+    fn persistent(&self) -> bool {
+        self.inner.persistent()
+    }
+
+    fn flush(&mut self) -> Result<()> {
+        let flushed = self.flush_cache()?;
+        self.evicted.extend(flushed);
+        self.inner.flush()
+    }
+
+    fn close(&mut self) -> Result<()> {
+        self.flush()?;
+        self.budget.shrink(self.bytes);
+        self.bytes = 0;
+        self.entries.clear();
+        self.order.clear();
+        self.inner.close()
+    }
+}
+
+impl ReadOnlyKeyValueStore for CachingKeyValueStore {
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        match self.entries.get(key) {
+            Some(entry) => Ok(entry.value.clone()),
+            None => self.inner.get(key),
+        }
+    }
+
+    fn range(&self, from: Option<&[u8]>, to: Option<&[u8]>) -> Result<KeyValueIter<'_>> {
+        if let (Some(from), Some(to)) = (from, to)
+            && from > to
+        {
+            return Ok(Box::new(std::iter::empty()));
+        }
+        let lower = from.map_or(Bound::Unbounded, Bound::Included);
+        let upper = to.map_or(Bound::Unbounded, Bound::Included);
+        self.merged(lower, upper, self.inner.range(from, to)?)
+    }
+
+    fn prefix_scan(&self, prefix: &[u8]) -> Result<KeyValueIter<'_>> {
+        let bound = prefix_upper_bound(prefix);
+        let upper = bound.as_deref().map_or(Bound::Unbounded, Bound::Excluded);
+        self.merged(
+            Bound::Included(prefix),
+            upper,
+            self.inner.prefix_scan(prefix)?,
+        )
+    }
+
+    fn approximate_num_entries(&self) -> Result<u64> {
+        let dirty = self.entries.values().filter(|e| e.dirty).count() as u64;
+        Ok(self.inner.approximate_num_entries()? + dirty)
+    }
+}
+
+impl KeyValueStore for CachingKeyValueStore {
+    fn put(&mut self, key: &[u8], value: &[u8]) -> Result<()> {
+        self.upsert(key, Some(value.to_vec()))
+    }
+
+    fn delete(&mut self, key: &[u8]) -> Result<()> {
+        self.upsert(key, None)
+    }
+
+    fn delete_range(&mut self, from: &[u8], to: &[u8]) -> Result<()> {
+        let doomed: Vec<Vec<u8>> = self
+            .entries
+            .range::<[u8], _>((Bound::Included(from), Bound::Excluded(to)))
+            .map(|(k, _)| k.clone())
+            .collect();
+        for key in doomed {
+            if let Some(entry) = self.entries.remove(&key) {
+                self.order.remove(&entry.seq);
+                let freed = size(&key, &entry.value);
+                self.bytes -= freed;
+                self.budget.shrink(freed);
+            }
+        }
+        self.inner.delete_range(from, to)
+    }
+
+    fn restore_batch(&mut self, records: &[ChangelogRecord]) -> Result<()> {
+        self.inner.restore_batch(records)
+    }
+
+    fn flush_cache(&mut self) -> Result<Vec<CacheFlush>> {
+        let mut flushed = std::mem::take(&mut self.evicted);
+        let dirty: Vec<(u64, Vec<u8>)> = self
+            .order
+            .iter()
+            .filter(|(_, k)| self.entries.get(*k).is_some_and(|e| e.dirty))
+            .map(|(s, k)| (*s, k.clone()))
+            .collect();
+        for (_, key) in dirty {
+            let value = self.entries.get(&key).and_then(|e| e.value.clone());
+            flushed.push(self.write_through(&key, value)?);
+            if let Some(entry) = self.entries.get_mut(&key) {
+                entry.dirty = false;
+            }
+        }
+        Ok(flushed)
+    }
+
+    fn take_evicted(&mut self) -> Vec<CacheFlush> {
+        std::mem::take(&mut self.evicted)
+    }
+
+    fn query_handle(&self) -> Option<Arc<dyn ReadOnlyKeyValueStore + Send + Sync>> {
+        self.inner.query_handle()
+    }
+}
+
+impl Drop for CachingKeyValueStore {
+    fn drop(&mut self) {
+        self.budget.shrink(self.bytes);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::InMemoryKeyValueStore;
+
+    fn cached(max: usize) -> (CachingKeyValueStore, InMemoryKeyValueStore, CacheBudget) {
+        let below = InMemoryKeyValueStore::new("s");
+        let budget = CacheBudget::new(max);
+        (
+            CachingKeyValueStore::new(Box::new(below.clone()), budget.clone()),
+            below,
+            budget,
+        )
+    }
+
+    #[test]
+    fn repeated_updates_become_one_write_at_flush() -> Result<()> {
+        let (mut store, below, _) = cached(1 << 20);
+        store.put(b"a", b"1")?;
+        store.put(b"a", b"2")?;
+        store.put(b"a", b"3")?;
+        store.put(b"b", b"x")?;
+        assert_eq!(store.get(b"a")?, Some(b"3".to_vec()), "reads see the cache");
+        assert_eq!(below.get(b"a")?, None, "nothing written before the flush");
+        let flushed = store.flush_cache()?;
+        assert_eq!(
+            flushed,
+            vec![
+                CacheFlush {
+                    key: b"a".to_vec(),
+                    new: Some(b"3".to_vec()),
+                    old: None
+                },
+                CacheFlush {
+                    key: b"b".to_vec(),
+                    new: Some(b"x".to_vec()),
+                    old: None
+                },
+            ]
+        );
+        assert_eq!(below.get(b"a")?, Some(b"3".to_vec()));
+        store.put(b"a", b"4")?;
+        store.delete(b"b")?;
+        let flushed = store.flush_cache()?;
+        assert_eq!(flushed[0].old, Some(b"3".to_vec()));
+        assert_eq!(
+            flushed[1],
+            CacheFlush {
+                key: b"b".to_vec(),
+                new: None,
+                old: Some(b"x".to_vec())
+            }
+        );
+        assert!(
+            store.flush_cache()?.is_empty(),
+            "clean entries are not flushed again"
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn over_budget_evicts_oldest_writes_through() -> Result<()> {
+        let (mut store, below, budget) = cached(2 * (ENTRY_OVERHEAD + 2));
+        store.put(b"a", b"1")?;
+        store.put(b"b", b"2")?;
+        assert!(store.take_evicted().is_empty());
+        store.put(b"c", b"3")?;
+        let evicted = store.take_evicted();
+        assert_eq!(
+            evicted,
+            vec![CacheFlush {
+                key: b"a".to_vec(),
+                new: Some(b"1".to_vec()),
+                old: None
+            }]
+        );
+        assert_eq!(below.get(b"a")?, Some(b"1".to_vec()));
+        assert!(budget.used() <= 2 * (ENTRY_OVERHEAD + 2));
+        drop(store);
+        assert_eq!(budget.used(), 0);
+        Ok(())
+    }
+
+    #[test]
+    fn scans_merge_cache_and_store_and_hide_deletes() -> Result<()> {
+        let (mut store, mut below, _) = cached(1 << 20);
+        below.put(b"a", b"old")?;
+        below.put(b"c", b"keep")?;
+        store.put(b"a", b"new")?;
+        store.put(b"b", b"added")?;
+        store.delete(b"c")?;
+        let all: Vec<_> = store.all()?.collect::<Result<_>>()?;
+        assert_eq!(
+            all,
+            vec![
+                (b"a".to_vec(), b"new".to_vec()),
+                (b"b".to_vec(), b"added".to_vec())
+            ]
+        );
+        let prefixed: Vec<_> = store.prefix_scan(b"b")?.collect::<Result<_>>()?;
+        assert_eq!(prefixed.len(), 1);
+        Ok(())
+    }
+}

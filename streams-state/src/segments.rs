@@ -1,0 +1,119 @@
+//! Time segments shared by window and session stores.
+//!
+//! Every entry's engine key starts with its segment id (time / segment interval, 8 bytes
+//! big-endian), so all entries of expired segments form one key range that a single range
+//! delete drops (a RocksDB range tombstone), as Kafka Streams drops whole segment instances.
+//! Timestamps in keys are encoded with the sign bit flipped so that bytes sort like numbers.
+
+use tracing::debug;
+
+use crate::Result;
+use crate::store::KeyValueStore;
+
+/// Kafka Streams' minimum segment interval.
+const MIN_SEGMENT_INTERVAL_MS: i64 = 60_000;
+
+/// Encodes a timestamp so that byte order is numeric order.
+pub fn encode_time(ts: i64) -> [u8; 8] {
+    ((ts as u64) ^ (1 << 63)).to_be_bytes()
+}
+
+/// Decodes [`encode_time`].
+pub fn decode_time(bytes: [u8; 8]) -> i64 {
+    (u64::from_be_bytes(bytes) ^ (1 << 63)) as i64
+}
+
+/// Reads an encoded timestamp at `at`.
+pub(crate) fn time_at(bytes: &[u8], at: usize) -> Option<i64> {
+    let slice: [u8; 8] = bytes.get(at..at + 8)?.try_into().ok()?;
+    Some(decode_time(slice))
+}
+
+/// Segment bookkeeping: retention, interval, observed stream time and expiry.
+#[derive(Debug, Clone)]
+pub(crate) struct Segments {
+    pub(crate) retention: i64,
+    pub(crate) interval: i64,
+    /// Largest timestamp put so far (`i64::MIN` before any).
+    pub(crate) observed: i64,
+    /// Segments below this id have been dropped.
+    dropped_below: i64,
+}
+
+impl Segments {
+    /// Segments of `max(retention / 2, 60 s)`, as Kafka Streams sizes them.
+    pub(crate) fn new(retention: i64) -> Self {
+        Segments {
+            retention,
+            interval: (retention / 2).max(MIN_SEGMENT_INTERVAL_MS),
+            observed: i64::MIN,
+            dropped_below: 0,
+        }
+    }
+
+    pub(crate) fn segment_of(&self, ts: i64) -> i64 {
+        ts.max(0) / self.interval
+    }
+
+    /// The earliest timestamp still retained.
+    pub(crate) fn min_live_time(&self) -> i64 {
+        if self.observed == i64::MIN {
+            i64::MIN
+        } else {
+            self.observed.saturating_sub(self.retention) + 1
+        }
+    }
+
+    pub(crate) fn prefix(&self, ts: i64) -> [u8; 8] {
+        (self.segment_of(ts) as u64).to_be_bytes()
+    }
+
+    /// Segment ids that may hold timestamps in `[from, to]`, within retention.
+    pub(crate) fn range(&self, from: i64, to: i64) -> std::ops::RangeInclusive<i64> {
+        let from = from.max(self.min_live_time());
+        self.segment_of(from)..=self.segment_of(to.min(self.observed.max(from)))
+    }
+
+    /// Records `ts` as seen; drops segments that fell out of retention. Returns whether `ts`
+    /// itself is still within retention.
+    pub(crate) fn observe(&mut self, ts: i64, engine: &mut dyn KeyValueStore) -> Result<bool> {
+        if ts > self.observed {
+            self.observed = ts;
+            let min_live = self.segment_of(self.min_live_time());
+            if min_live > self.dropped_below {
+                debug!(
+                    store = engine.name(),
+                    below = min_live,
+                    "dropping expired segments"
+                );
+                engine.delete_range(&0u64.to_be_bytes(), &(min_live as u64).to_be_bytes())?;
+                self.dropped_below = min_live;
+            }
+        }
+        Ok(ts >= self.min_live_time())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn time_encoding_sorts_numerically() {
+        let times = [i64::MIN, -5, -1, 0, 1, 60_000, i64::MAX];
+        for pair in times.windows(2) {
+            assert!(encode_time(pair[0]) < encode_time(pair[1]));
+            assert_eq!(decode_time(encode_time(pair[0])), pair[0]);
+        }
+    }
+
+    #[test]
+    fn segments_follow_kafka_sizing() {
+        let segments = Segments::new(1_000);
+        assert_eq!(segments.interval, 60_000);
+        let segments = Segments::new(600_000);
+        assert_eq!(segments.interval, 300_000);
+        assert_eq!(segments.segment_of(299_999), 0);
+        assert_eq!(segments.segment_of(300_000), 1);
+    }
+}
