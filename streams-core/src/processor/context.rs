@@ -163,6 +163,21 @@ impl<'a, KOut: Clone + 'static, VOut: Clone + 'static> ProcessorContext<'a, KOut
         })
     }
 
+    /// Counts a record too late for its window (and logs it at debug level: late data is
+    /// expected, and the metric says how much).
+    pub(crate) fn record_late(&self, reason: &str) {
+        let origin = self.task.record_metadata();
+        tracing::debug!(
+            task = %self.task.task_id(),
+            node = %self.node,
+            topic = origin.as_ref().map(|m| &*m.topic),
+            partition = origin.as_ref().map(|m| m.partition),
+            offset = origin.as_ref().map(|m| m.offset),
+            "dropping late record: {reason}"
+        );
+        self.task.metrics().record_skipped();
+    }
+
     /// Counts and logs a record dropped on purpose (null key in an aggregation, ...), naming
     /// where it came from.
     pub(crate) fn record_dropped(&self, reason: &str) {

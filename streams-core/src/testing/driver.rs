@@ -57,6 +57,7 @@ pub(crate) struct DriverCore {
     topics: HashMap<String, VecDeque<CapturedRecord>>,
     /// Next offset of each topic piped into a task.
     offsets: HashMap<String, i64>,
+    metrics: Arc<StreamsMetrics>,
     /// The manual wall clock, in ms.
     clock: Rc<Cell<i64>>,
     /// Records waiting to be fed to the tasks that read their topics.
@@ -103,6 +104,7 @@ impl TopologyTestDriver {
         let clock = Rc::new(Cell::new(0));
         let cache_bytes = config.cache_max_bytes()?;
         let cache = (cache_bytes > 0).then(|| CacheBudget::new(cache_bytes));
+        let env_metrics = metrics.clone();
         let env = TaskEnv {
             cache: cache.as_ref(),
             clock: WallClock::Manual(clock.clone()),
@@ -135,6 +137,7 @@ impl TopologyTestDriver {
                 topics: HashMap::new(),
                 offsets: HashMap::new(),
                 clock,
+                metrics: env_metrics,
                 pending: VecDeque::new(),
                 _cache: cache,
                 _state_dir: state_dir,
@@ -212,6 +215,12 @@ impl TopologyTestDriver {
             task.punctuate_wall_clock()?;
         }
         core.route_outputs()
+    }
+
+    /// Records dropped on purpose so far: late for their window, undeserializable under
+    /// log-and-continue, null keys in aggregations (the `records_skipped_total` metric).
+    pub fn dropped_records(&self) -> u64 {
+        self.core.borrow().metrics.skipped.get()
     }
 
     /// The driver's wall-clock time in ms.

@@ -103,7 +103,7 @@ where
             agg = (self.fns.merge)(&record.key, agg, value.clone());
         }
         if merged.end < close {
-            ctx.record_dropped(&format!(
+            ctx.record_late(&format!(
                 "expired session [{},{}] for timestamp {ts} (expiration {close}, stream time {})",
                 merged.start, merged.end, self.observed
             ));

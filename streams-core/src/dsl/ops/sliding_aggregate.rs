@@ -75,7 +75,7 @@ impl<K: Clone + 'static, V: Clone + 'static, A: Clone + 'static> Pass<'_, K, V, 
     ) -> Result<()> {
         let window = self.window(start);
         if window.end < self.close {
-            ctx.record_dropped(&format!(
+            ctx.record_late(&format!(
                 "expired window [{},{}] for timestamp {} (expiration {}, stream time {})",
                 window.start, window.end, self.record.timestamp, self.close, self.observed
             ));
@@ -99,7 +99,7 @@ impl<K: Clone + 'static, V: Clone + 'static, A: Clone + 'static> Pass<'_, K, V, 
             .store
             .put(&self.record.key, &(new.clone(), timestamp), window.start)?
         {
-            ctx.record_dropped("window past the store's retention");
+            ctx.record_late("window past the store's retention");
             return Ok(());
         }
         ctx.forward(Record {
@@ -249,7 +249,7 @@ where
         self.observed = self.observed.max(ts);
         let close = self.observed - self.windows.grace;
         if ts + d < close {
-            ctx.record_dropped(&format!(
+            ctx.record_late(&format!(
                 "expired window [{ts},{}] (expiration {close}, stream time {})",
                 ts + d,
                 self.observed

@@ -66,7 +66,7 @@ where
         let close = self.observed - self.windows.grace;
         for window in self.windows.windows_for(record.timestamp) {
             if window.end <= close {
-                ctx.record_dropped(&format!(
+                ctx.record_late(&format!(
                     "expired window [{},{}) for timestamp {} (expiration {close}, stream time {})",
                     window.start, window.end, record.timestamp, self.observed
                 ));
@@ -79,7 +79,7 @@ where
             let old_value = old.map(|(v, _)| v);
             let new = (self.fold)(&record.key, record.value.clone(), old_value.clone());
             if !store.put(&record.key, &(new.clone(), timestamp), window.start)? {
-                ctx.record_dropped("window past the store's retention");
+                ctx.record_late("window past the store's retention");
                 continue;
             }
             ctx.forward(Record {
