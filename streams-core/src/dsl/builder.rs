@@ -54,6 +54,50 @@ impl BuilderState {
         self.record(result);
     }
 
+    pub(crate) fn add_processor_with_parents<P, F>(
+        &mut self,
+        name: &str,
+        supplier: F,
+        parents: &[&str],
+    ) where
+        P: Processor,
+        F: Fn() -> P + Send + Sync + 'static,
+    {
+        let result = self
+            .topology
+            .add_processor(name, supplier, parents)
+            .map(|_| ());
+        self.record(result);
+    }
+
+    pub(crate) fn connect_store(&mut self, processor: &str, store: &str) {
+        let result = self
+            .topology
+            .connect_processor_and_state_store(processor, store)
+            .map(|_| ());
+        self.record(result);
+    }
+
+    pub(crate) fn add_sink_dynamic<K: 'static, V: 'static>(
+        &mut self,
+        name: &str,
+        extractor: crate::topology::TopicNameExtractor<K, V>,
+        key_serde: SharedSerde<K>,
+        value_serde: SharedSerde<V>,
+        parent: &str,
+    ) {
+        let result = self
+            .topology
+            .add_sink_with_topic_extractor(name, extractor, key_serde, value_serde, &[parent])
+            .map(|_| ());
+        self.record(result);
+    }
+
+    pub(crate) fn set_internal_topic_partitions(&mut self, topic: &str, partitions: i32) {
+        self.topology
+            .set_internal_topic_partitions(topic, partitions);
+    }
+
     pub(crate) fn add_source<K: Clone + 'static, V: Clone + 'static>(
         &mut self,
         name: &str,
@@ -89,6 +133,17 @@ impl BuilderState {
             .add_state_store(store, &[processor])
             .map(|_| ());
         self.record(result);
+    }
+
+    /// Adds a store connected to several processors.
+    pub(crate) fn add_store_for(&mut self, store: StoreBuilder, processors: &[&str]) {
+        let result = self.topology.add_state_store(store, processors).map(|_| ());
+        self.record(result);
+    }
+
+    /// Marks the sub-topology of `node` as joining its inputs: they must be co-partitioned.
+    pub(crate) fn mark_copartitioned(&mut self, node: &str) {
+        self.topology.add_copartitioned_node(node);
     }
 
     pub(crate) fn add_internal_topic(&mut self, topic: &str) {
@@ -242,6 +297,24 @@ impl StreamsBuilder {
             Some(consumed.value_serde),
             Some(store),
         )
+    }
+
+    /// Adds a state store that processors added with [`KStream::process`] can name.
+    ///
+    /// ```
+    /// use streams_core::dsl::StreamsBuilder;
+    /// use streams_core::serde::Serdes;
+    /// use streams_core::state::StoreBuilder;
+    ///
+    /// let builder = StreamsBuilder::new();
+    /// builder.add_state_store(StoreBuilder::key_value("dedup", Serdes::string(), Serdes::i64()));
+    /// ```
+    pub fn add_state_store(&self, store: crate::state::StoreBuilder) -> &Self {
+        let mut state = self.state.borrow_mut();
+        let result = state.topology.add_state_store(store, &[]).map(|_| ());
+        state.record(result);
+        drop(state);
+        self
     }
 
     /// The topology built so far, or the first error any DSL call ran into.

@@ -4,11 +4,13 @@ use std::sync::Arc;
 
 use super::builder::SharedState;
 use super::ops::TableToStream;
+use super::ops::branch::PassThrough;
 use super::ops::suppress::SuppressUntilWindowCloses;
 use super::ops::table_filter::TableFilter;
 use super::ops::table_map_values::TableMapValues;
 use super::ops::table_select::TableSelect;
 use super::ops::table_source::TableMaterialize;
+use super::ops::table_table_join::{SideKind, TableTableJoin};
 use super::{Grouped, KGroupedTable, KStream, Materialized, Windowed};
 use crate::Error;
 use crate::serde::{ChangeSerde, Nullable, SharedSerde};
@@ -482,4 +484,151 @@ impl Suppressed {
 /// The serde of changes through a repartition topic.
 pub(crate) fn change_serde<V: 'static>(inner: SharedSerde<V>) -> SharedSerde<super::Change<V>> {
     Arc::new(ChangeSerde::new(inner))
+}
+
+/// A table joiner in the internal form, oriented `(this, other)`.
+type TableJoiner<V, VO, VR> = Arc<dyn Fn(Option<&V>, Option<&VO>) -> Option<VR> + Send + Sync>;
+
+impl<K: Clone + 'static, V: Clone + 'static> KTable<K, V> {
+    fn table_join<VO, VR>(
+        &self,
+        other: &KTable<K, VO>,
+        kinds: (SideKind, SideKind),
+        this_joiner: TableJoiner<V, VO, VR>,
+        other_joiner: TableJoiner<VO, V, VR>,
+    ) -> KTable<K, VR>
+    where
+        VO: Clone + 'static,
+        VR: Clone + 'static,
+    {
+        let broken = || KTable::new(self.state.clone(), self.node.clone(), None, None, None);
+        let (Some(this), Some(that)) = (self.ensure_materialized(), other.ensure_materialized())
+        else {
+            return broken();
+        };
+        let (Some(this_store), Some(that_store)) = (this.store.clone(), that.store.clone()) else {
+            return broken();
+        };
+        let mut st = self.state.borrow_mut();
+        let this_name = st.new_name("KTABLE-JOINTHIS");
+        let other_name = st.new_name("KTABLE-JOINOTHER");
+        let (ts, tj) = (that_store.clone(), this_joiner);
+        st.add_processor(
+            &this_name,
+            move || TableTableJoin::<K, V, VO, VR>::new(ts.clone(), kinds.0, tj.clone()),
+            &this.node,
+        );
+        let (os, oj) = (this_store.clone(), other_joiner);
+        st.add_processor(
+            &other_name,
+            move || TableTableJoin::<K, VO, V, VR>::new(os.clone(), kinds.1, oj.clone()),
+            &that.node,
+        );
+        st.connect_store(&this_name, &that_store);
+        st.connect_store(&other_name, &this_store);
+        st.mark_copartitioned(&this_name);
+        let merge = st.new_name("KTABLE-MERGE");
+        st.add_processor_with_parents(
+            &merge,
+            PassThrough::<K, Change<VR>>::new,
+            &[&this_name, &other_name],
+        );
+        drop(st);
+        KTable::new(
+            self.state.clone(),
+            merge,
+            self.key_serde.clone(),
+            None,
+            None,
+        )
+    }
+
+    /// Joins rows with the same key in both tables; the result has a row while both do.
+    ///
+    /// ```
+    /// use streams_core::dsl::{Consumed, Materialized, StreamsBuilder};
+    /// use streams_core::serde::Serdes;
+    ///
+    /// let builder = StreamsBuilder::new();
+    /// let names = builder.table("names", Consumed::with(Serdes::string(), Serdes::string()), Materialized::default());
+    /// let emails = builder.table("emails", Consumed::with(Serdes::string(), Serdes::string()), Materialized::default());
+    /// names.join(&emails, |name: &String, email: &String| format!("{name} <{email}>")).to_stream().to("contacts");
+    /// # builder.build()?;
+    /// # Ok::<(), streams_core::Error>(())
+    /// ```
+    pub fn join<VO, VR, F>(&self, other: &KTable<K, VO>, joiner: F) -> KTable<K, VR>
+    where
+        VO: Clone + 'static,
+        VR: Clone + 'static,
+        F: Fn(&V, &VO) -> VR + Send + Sync + 'static,
+    {
+        let joiner = Arc::new(joiner);
+        let (a, b) = (joiner.clone(), joiner);
+        self.table_join(
+            other,
+            (SideKind::Inner, SideKind::Inner),
+            Arc::new(move |l: Option<&V>, r: Option<&VO>| Some(a(l?, r?))),
+            Arc::new(move |r: Option<&VO>, l: Option<&V>| Some(b(l?, r?))),
+        )
+    }
+
+    /// Joins every row of this table with the other table's row for the key, or `None`.
+    ///
+    /// ```
+    /// use streams_core::dsl::{Consumed, Materialized, StreamsBuilder};
+    /// use streams_core::serde::Serdes;
+    ///
+    /// let builder = StreamsBuilder::new();
+    /// let users = builder.table("users", Consumed::with(Serdes::string(), Serdes::string()), Materialized::default());
+    /// let vip = builder.table("vip", Consumed::with(Serdes::string(), Serdes::string()), Materialized::default());
+    /// users.left_join(&vip, |name: &String, tier: Option<&String>| format!("{name}:{}", tier.map_or("none", |t| t)))
+    ///      .to_stream().to("user-tiers");
+    /// # builder.build()?;
+    /// # Ok::<(), streams_core::Error>(())
+    /// ```
+    pub fn left_join<VO, VR, F>(&self, other: &KTable<K, VO>, joiner: F) -> KTable<K, VR>
+    where
+        VO: Clone + 'static,
+        VR: Clone + 'static,
+        F: Fn(&V, Option<&VO>) -> VR + Send + Sync + 'static,
+    {
+        let joiner = Arc::new(joiner);
+        let (a, b) = (joiner.clone(), joiner);
+        self.table_join(
+            other,
+            (SideKind::Preserved, SideKind::NeedsOther),
+            Arc::new(move |l: Option<&V>, r: Option<&VO>| l.map(|l| a(l, r))),
+            Arc::new(move |r: Option<&VO>, l: Option<&V>| l.map(|l| b(l, r))),
+        )
+    }
+
+    /// Joins rows of either table with the other's row for the key, or `None`; the result
+    /// has a row while either does.
+    ///
+    /// ```
+    /// use streams_core::dsl::{Consumed, Materialized, StreamsBuilder};
+    /// use streams_core::serde::Serdes;
+    ///
+    /// let builder = StreamsBuilder::new();
+    /// let a = builder.table("a", Consumed::with(Serdes::string(), Serdes::i64()), Materialized::default());
+    /// let b = builder.table("b", Consumed::with(Serdes::string(), Serdes::i64()), Materialized::default());
+    /// a.outer_join(&b, |x: Option<&i64>, y: Option<&i64>| x.unwrap_or(&0) + y.unwrap_or(&0)).to_stream().to("sums");
+    /// # builder.build()?;
+    /// # Ok::<(), streams_core::Error>(())
+    /// ```
+    pub fn outer_join<VO, VR, F>(&self, other: &KTable<K, VO>, joiner: F) -> KTable<K, VR>
+    where
+        VO: Clone + 'static,
+        VR: Clone + 'static,
+        F: Fn(Option<&V>, Option<&VO>) -> VR + Send + Sync + 'static,
+    {
+        let joiner = Arc::new(joiner);
+        let (a, b) = (joiner.clone(), joiner);
+        self.table_join(
+            other,
+            (SideKind::Preserved, SideKind::Preserved),
+            Arc::new(move |l: Option<&V>, r: Option<&VO>| Some(a(l, r))),
+            Arc::new(move |r: Option<&VO>, l: Option<&V>| Some(b(l, r))),
+        )
+    }
 }

@@ -270,3 +270,84 @@ impl<K, V> Materialized<K, V> {
         builder
     }
 }
+
+/// How [`KStream::repartition_with`](super::KStream::repartition_with) repartitions: the topic's
+/// name (`<name>-repartition`), partition count and serdes.
+///
+/// ```
+/// use streams_core::dsl::Repartitioned;
+/// use streams_core::serde::Serdes;
+///
+/// let r = Repartitioned::with(Serdes::string(), Serdes::i64()).with_name("by-account").with_partitions(8);
+/// # let _ = r;
+/// ```
+pub struct Repartitioned<K, V> {
+    pub(crate) name: Option<String>,
+    pub(crate) partitions: Option<i32>,
+    pub(crate) key_serde: Option<SharedSerde<K>>,
+    pub(crate) value_serde: Option<SharedSerde<V>>,
+}
+
+impl<K, V> std::fmt::Debug for Repartitioned<K, V> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Repartitioned")
+            .field("name", &self.name)
+            .field("partitions", &self.partitions)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<K, V> Default for Repartitioned<K, V> {
+    fn default() -> Self {
+        Repartitioned {
+            name: None,
+            partitions: None,
+            key_serde: None,
+            value_serde: None,
+        }
+    }
+}
+
+impl<K, V> Repartitioned<K, V> {
+    /// Repartitions with these serdes.
+    pub fn with(key_serde: SharedSerde<K>, value_serde: SharedSerde<V>) -> Self {
+        Repartitioned {
+            key_serde: Some(key_serde),
+            value_serde: Some(value_serde),
+            ..Self::default()
+        }
+    }
+
+    /// Names the repartition topic `<name>-repartition`.
+    pub fn with_name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// Fixes the repartition topic's partition count (default: that of the input).
+    pub fn with_partitions(mut self, partitions: i32) -> Self {
+        self.partitions = Some(partitions);
+        self
+    }
+}
+
+/// A branch of [`KStream::split`](super::KStream::split): its name.
+///
+/// ```
+/// use streams_core::dsl::Branched;
+/// let b = Branched::as_("large");
+/// # let _ = b;
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct Branched {
+    pub(crate) name: Option<String>,
+}
+
+impl Branched {
+    /// A branch named `name` (its stream is found under `<split prefix><name>`).
+    pub fn as_(name: impl Into<String>) -> Self {
+        Branched {
+            name: Some(name.into()),
+        }
+    }
+}

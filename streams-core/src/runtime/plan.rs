@@ -55,6 +55,10 @@ pub(crate) fn plan(
             if counts.contains_key(topic) {
                 continue;
             }
+            if let Some(fixed) = topology.internal_topic_partitions(topic) {
+                counts.insert(topic.clone(), fixed);
+                continue;
+            }
             let writers: Vec<_> = subs
                 .iter()
                 .filter(|s| s.sink_topics.contains(topic))
@@ -63,6 +67,44 @@ pub(crate) fn plan(
                 writers.iter().map(|s| task_count(s, &counts)).collect();
             if let Some(max) = resolved.and_then(|v| v.into_iter().max()) {
                 counts.insert(topic.clone(), max);
+            }
+        }
+    }
+    // Joined inputs must be co-partitioned: user topics must agree, and repartition topics
+    // feeding a join take their partition count (as Kafka Streams' copartitioning enforcer).
+    for id in topology.copartitioned_subtopologies(&subs) {
+        let Some(sub) = subs.iter().find(|s| s.id == id) else {
+            continue;
+        };
+        let user: Vec<(&String, i32)> = sub
+            .source_topics
+            .iter()
+            .filter(|t| !internal.contains(*t))
+            .filter_map(|t| counts.get(t).map(|c| (t, *c)))
+            .collect();
+        if user.windows(2).any(|w| w[0].1 != w[1].1) {
+            let listed: Vec<String> = user
+                .iter()
+                .map(|(t, c)| format!("{t} ({c} partitions)"))
+                .collect();
+            return Err(Error::Topology(format!(
+                "topics [{}] are joined in sub-topology {id} but are not co-partitioned: they must have the same number of partitions",
+                listed.join(", ")
+            )));
+        }
+        let target = match user.first() {
+            Some((_, c)) => *c,
+            None => sub
+                .source_topics
+                .iter()
+                .filter_map(|t| counts.get(t))
+                .copied()
+                .max()
+                .unwrap_or(1),
+        };
+        for topic in sub.source_topics.iter().filter(|t| internal.contains(*t)) {
+            if topology.internal_topic_partitions(topic).is_none() {
+                counts.insert(topic.clone(), target);
             }
         }
     }
@@ -144,5 +186,51 @@ mod tests {
         );
         let missing = super::plan(&topology, "app", -1, |_| Ok(None));
         assert!(matches!(missing, Err(Error::MissingSourceTopic(t)) if t == "words"));
+    }
+
+    #[test]
+    fn joined_topics_must_be_co_partitioned_and_repartition_topics_follow() {
+        let builder = StreamsBuilder::new();
+        let table = builder.table(
+            "users",
+            Consumed::with(Serdes::string(), Serdes::string()),
+            Materialized::default(),
+        );
+        builder
+            .stream("clicks", Consumed::with(Serdes::string(), Serdes::string()))
+            .join_table(&table, |a: &String, b: &String| format!("{a}{b}"))
+            .to("out");
+        let topology = builder.build().unwrap();
+        let err = plan(&topology, "app", -1, |t| {
+            Ok(Some(if t == "users" { 4 } else { 6 }))
+        })
+        .unwrap_err();
+        assert!(err.to_string().contains("not co-partitioned"), "{err}");
+        assert!(err.to_string().contains("users (4 partitions)"), "{err}");
+        assert!(plan(&topology, "app", -1, |_| Ok(Some(4))).is_ok());
+
+        // A re-keyed stream joining a 3-partition table repartitions into 3 partitions.
+        let builder = StreamsBuilder::new();
+        let table = builder.table(
+            "users",
+            Consumed::with(Serdes::string(), Serdes::string()),
+            Materialized::default(),
+        );
+        builder
+            .stream("clicks", Consumed::with(Serdes::string(), Serdes::string()))
+            .select_key(|_k, v: &String| v.clone())
+            .join_table(&table, |a: &String, b: &String| format!("{a}{b}"))
+            .to("out");
+        let topology = builder.build().unwrap();
+        let plan = plan(&topology, "app", -1, |t| {
+            Ok(Some(if t == "users" { 3 } else { 8 }))
+        })
+        .unwrap();
+        let repartition = plan
+            .internal_topics
+            .iter()
+            .find(|t| t.name.ends_with("-repartition"))
+            .unwrap();
+        assert_eq!(repartition.partitions, 3);
     }
 }

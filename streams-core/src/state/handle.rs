@@ -225,6 +225,19 @@ impl<K: 'static, V: 'static> KeyValueStoreHandle<K, V> {
             .collect()
     }
 
+    /// Visits entries in key order until `visit` returns `false`, without reading the rest
+    /// (RocksDB iterates lazily). `visit` must not use this store.
+    pub(crate) fn visit(&self, mut visit: impl FnMut(K, V) -> Result<bool>) -> Result<()> {
+        let store = self.store()?;
+        for item in store.all().map_err(self.state_err())? {
+            let (key, value) = self.decode_pair(item.map_err(self.state_err())?)?;
+            if !visit(key, value)? {
+                break;
+            }
+        }
+        Ok(())
+    }
+
     /// An estimate of the number of entries.
     pub fn approximate_num_entries(&self) -> Result<u64> {
         self.store()?

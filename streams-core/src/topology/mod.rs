@@ -81,6 +81,10 @@ pub struct Topology {
     by_name: HashMap<String, usize>,
     stores: Vec<StoreBuilder>,
     internal_topics: BTreeSet<String>,
+    /// Partition counts fixed by the user for internal topics (`repartition()`).
+    internal_partitions: HashMap<String, i32>,
+    /// Nodes whose sub-topology joins its inputs, which must therefore be co-partitioned.
+    copartitioned_nodes: Vec<String>,
 }
 
 impl std::fmt::Debug for Topology {
@@ -314,6 +318,31 @@ impl Topology {
     /// Marks `topic` as internal: named here without the application id, created by the runtime.
     pub(crate) fn add_internal_topic(&mut self, topic: &str) {
         self.internal_topics.insert(topic.to_string());
+    }
+
+    pub(crate) fn add_copartitioned_node(&mut self, node: &str) {
+        self.copartitioned_nodes.push(node.to_string());
+    }
+
+    /// Ids of the sub-topologies that join their inputs.
+    pub(crate) fn copartitioned_subtopologies(&self, subs: &[Subtopology]) -> Vec<u32> {
+        subs.iter()
+            .filter(|s| {
+                s.nodes
+                    .iter()
+                    .any(|&n| self.copartitioned_nodes.contains(&self.nodes[n].name))
+            })
+            .map(|s| s.id)
+            .collect()
+    }
+
+    pub(crate) fn set_internal_topic_partitions(&mut self, topic: &str, partitions: i32) {
+        self.internal_partitions
+            .insert(topic.to_string(), partitions);
+    }
+
+    pub(crate) fn internal_topic_partitions(&self, topic: &str) -> Option<i32> {
+        self.internal_partitions.get(topic).copied()
     }
 
     pub(crate) fn internal_topics(&self) -> &BTreeSet<String> {

@@ -1,19 +1,25 @@
 //! The processors the DSL's stateless operators lower to, one small file each.
 
 mod aggregate;
+pub(crate) mod branch;
 mod filter;
+pub(crate) mod flat_map;
 mod flat_map_values;
+pub(crate) mod foreach;
 mod map;
 mod map_values;
 mod peek;
 pub(crate) mod session_aggregate;
 pub(crate) mod sliding_aggregate;
+pub(crate) mod stream_stream_join;
+pub(crate) mod stream_table_join;
 pub(crate) mod suppress;
 pub(crate) mod table_aggregate;
 pub(crate) mod table_filter;
 pub(crate) mod table_map_values;
 pub(crate) mod table_select;
 pub(crate) mod table_source;
+pub(crate) mod table_table_join;
 mod table_to_stream;
 pub(crate) mod window_aggregate;
 

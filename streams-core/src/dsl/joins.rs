@@ -1,0 +1,125 @@
+//! Join parameters: [`JoinWindows`] for stream–stream joins, [`StreamJoined`] for their stores.
+
+use std::time::Duration;
+
+use crate::serde::SharedSerde;
+use crate::{Error, Result};
+
+fn ms(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// Which records of two streams join: a left record at `t` joins right records with
+/// `t - before <= t' <= t + after` (both inclusive). Unmatched records of left and outer joins
+/// are emitted once stream time passes their window end plus grace.
+///
+/// ```
+/// use std::time::Duration;
+/// use streams_core::dsl::JoinWindows;
+///
+/// let windows = JoinWindows::of_time_difference_and_grace(Duration::from_secs(10), Duration::from_secs(1))
+///     .after(Duration::from_secs(30));
+/// # let _ = windows;
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct JoinWindows {
+    pub(crate) before: i64,
+    pub(crate) after: i64,
+    pub(crate) grace: i64,
+}
+
+impl JoinWindows {
+    /// Records at most `difference` apart join, in either order; no grace period.
+    pub fn of_time_difference_with_no_grace(difference: Duration) -> Self {
+        Self::of_time_difference_and_grace(difference, Duration::ZERO)
+    }
+
+    /// Records at most `difference` apart join; late records are accepted for `grace`.
+    pub fn of_time_difference_and_grace(difference: Duration, grace: Duration) -> Self {
+        JoinWindows {
+            before: ms(difference),
+            after: ms(difference),
+            grace: ms(grace),
+        }
+    }
+
+    /// How far before a left record a right record may be.
+    pub fn before(mut self, before: Duration) -> Self {
+        self.before = ms(before);
+        self
+    }
+
+    /// How far after a left record a right record may be.
+    pub fn after(mut self, after: Duration) -> Self {
+        self.after = ms(after);
+        self
+    }
+
+    pub(crate) fn validate(&self) -> Result<()> {
+        if self.before.saturating_add(self.after) < 0 || self.grace < 0 {
+            return Err(Error::Topology(format!(
+                "JoinWindows need before + after >= 0 and grace >= 0; got before {} ms, after {} ms, grace {} ms",
+                self.before, self.after, self.grace
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// Serdes and store names of a stream–stream join.
+///
+/// ```
+/// use streams_core::dsl::StreamJoined;
+/// use streams_core::serde::Serdes;
+///
+/// let joined = StreamJoined::with(Serdes::string(), Serdes::i64(), Serdes::string()).with_store_name("payments-logins");
+/// # let _ = joined;
+/// ```
+pub struct StreamJoined<K, V, VO> {
+    pub(crate) key_serde: Option<SharedSerde<K>>,
+    pub(crate) value_serde: Option<SharedSerde<V>>,
+    pub(crate) other_value_serde: Option<SharedSerde<VO>>,
+    pub(crate) store_name: Option<String>,
+}
+
+impl<K, V, VO> std::fmt::Debug for StreamJoined<K, V, VO> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StreamJoined")
+            .field("store_name", &self.store_name)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<K, V, VO> Default for StreamJoined<K, V, VO> {
+    fn default() -> Self {
+        StreamJoined {
+            key_serde: None,
+            value_serde: None,
+            other_value_serde: None,
+            store_name: None,
+        }
+    }
+}
+
+impl<K, V, VO> StreamJoined<K, V, VO> {
+    /// Joins with these serdes for the key and the two values.
+    pub fn with(
+        key_serde: SharedSerde<K>,
+        value_serde: SharedSerde<V>,
+        other_value_serde: SharedSerde<VO>,
+    ) -> Self {
+        StreamJoined {
+            key_serde: Some(key_serde),
+            value_serde: Some(value_serde),
+            other_value_serde: Some(other_value_serde),
+            store_name: None,
+        }
+    }
+
+    /// Names the join's stores `<name>-this-join-store`, `<name>-other-join-store` (and
+    /// `<name>-outer-shared-join-store` for left and outer joins).
+    pub fn with_store_name(mut self, name: impl Into<String>) -> Self {
+        self.store_name = Some(name.into());
+        self
+    }
+}
