@@ -146,6 +146,10 @@ impl BuilderState {
         self.topology.add_copartitioned_node(node);
     }
 
+    pub(crate) fn topology_mut(&mut self) -> &mut Topology {
+        &mut self.topology
+    }
+
     pub(crate) fn add_internal_topic(&mut self, topic: &str) {
         self.topology.add_internal_topic(topic);
     }
@@ -185,7 +189,7 @@ impl BuilderState {
 /// ```
 #[derive(Clone)]
 pub struct StreamsBuilder {
-    state: SharedState,
+    pub(crate) state: SharedState,
 }
 
 impl std::fmt::Debug for StreamsBuilder {
@@ -223,12 +227,27 @@ impl StreamsBuilder {
             .name
             .clone()
             .unwrap_or_else(|| state.new_name("KSTREAM-SOURCE"));
-        state.add_source(
-            &name,
-            topic,
-            consumed.key_serde.clone(),
-            consumed.value_serde.clone(),
-        );
+        match consumed.extractor.clone() {
+            None => state.add_source(
+                &name,
+                topic,
+                consumed.key_serde.clone(),
+                consumed.value_serde.clone(),
+            ),
+            Some(extractor) => {
+                let result = state
+                    .topology
+                    .add_source_with_timestamp_extractor(
+                        &name,
+                        &[topic],
+                        consumed.key_serde.clone(),
+                        consumed.value_serde.clone(),
+                        extractor,
+                    )
+                    .map(|_| ());
+                state.record(result);
+            }
+        }
         drop(state);
         KStream::new(
             self.state.clone(),

@@ -25,6 +25,7 @@
 //! ```
 
 mod builder;
+mod global_table;
 mod grouped_stream;
 mod grouped_table;
 mod joins;
@@ -37,6 +38,7 @@ mod windowed_stream;
 mod windows;
 
 pub use builder::StreamsBuilder;
+pub use global_table::GlobalKTable;
 pub use grouped_stream::KGroupedStream;
 pub use grouped_table::KGroupedTable;
 pub use joins::{JoinWindows, StreamJoined};

@@ -16,6 +16,7 @@ pub struct Consumed<K, V> {
     pub(crate) key_serde: SharedSerde<K>,
     pub(crate) value_serde: SharedSerde<V>,
     pub(crate) name: Option<String>,
+    pub(crate) extractor: Option<crate::topology::TimestampExtractor<K, V>>,
 }
 
 impl<K, V> std::fmt::Debug for Consumed<K, V> {
@@ -33,7 +34,18 @@ impl<K, V> Consumed<K, V> {
             key_serde,
             value_serde,
             name: None,
+            extractor: None,
         }
+    }
+
+    /// Takes each record's event time from `extractor(key, value, kafka_timestamp)` instead of
+    /// the Kafka timestamp; records given a negative time are dropped and counted.
+    pub fn with_timestamp_extractor<F>(mut self, extractor: F) -> Self
+    where
+        F: Fn(&K, &V, i64) -> i64 + Send + Sync + 'static,
+    {
+        self.extractor = Some(std::sync::Arc::new(extractor));
+        self
     }
 
     /// Names the source node.

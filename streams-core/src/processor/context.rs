@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use super::{Cancellable, PunctuationType, Record, RecordMetadata, Schedule};
 use crate::runtime::TaskContext;
-use crate::state::{KeyValueStoreHandle, SessionStoreHandle, WindowStoreHandle};
+use crate::state::{GlobalStoreHandle, KeyValueStoreHandle, SessionStoreHandle, WindowStoreHandle};
 use crate::topology::node::ChildNode;
 use crate::{Error, Result, TaskId};
 
@@ -84,6 +84,14 @@ impl<'a, KOut: Clone + 'static, VOut: Clone + 'static> ProcessorContext<'a, KOut
         name: &str,
     ) -> Result<SessionStoreHandle<K, V>> {
         self.task.stores().session(name, Some(self.node))
+    }
+
+    /// A read-only view of the global store `name` (a full copy of its topic on this instance).
+    pub fn global_store<K: 'static, V: 'static>(
+        &self,
+        name: &str,
+    ) -> Result<GlobalStoreHandle<K, V>> {
+        self.task.globals().handle(name)
     }
 
     /// Schedules calls to this processor's [`punctuate`](super::Processor::punctuate) every

@@ -45,6 +45,8 @@ struct Inner {
     threads: Vec<ThreadState>,
     tasks: Vec<BTreeSet<TaskId>>,
     error: Option<Error>,
+    /// Set when any thread (stream or global) failed.
+    failed: bool,
     closing: bool,
     started: bool,
     closed: bool,
@@ -106,6 +108,7 @@ impl InstanceShared {
         if let Some(slot) = inner.threads.get_mut(thread) {
             *slot = ThreadState::Failed;
         }
+        inner.failed = true;
         inner.error.get_or_insert(error);
     }
 
@@ -119,7 +122,7 @@ impl InstanceShared {
 
     pub(crate) fn state(&self) -> State {
         let inner = self.lock();
-        if inner.threads.contains(&ThreadState::Failed) {
+        if inner.failed {
             State::Error
         } else if inner.closed {
             State::NotRunning

@@ -31,6 +31,7 @@ pub struct KafkaStreams {
     metrics: Arc<StreamsMetrics>,
     shared: Arc<InstanceShared>,
     threads: Vec<JoinHandle<()>>,
+    global: Option<super::global_thread::GlobalThread>,
 }
 
 impl std::fmt::Debug for KafkaStreams {
@@ -68,6 +69,7 @@ impl KafkaStreams {
             metrics,
             shared: Arc::new(InstanceShared::default()),
             threads: Vec::new(),
+            global: None,
         })
     }
 
@@ -134,6 +136,9 @@ impl KafkaStreams {
         let threads = self.config.num_stream_threads()?;
         let app_dir = self.config.state_dir().join(self.config.application_id()?);
         std::fs::create_dir_all(&app_dir).map_err(|e| Error::io(&app_dir, e))?;
+        let (globals, global) =
+            super::global_thread::start(&self.topology, &self.config, self.shared.clone())?;
+        self.global = global;
         self.shared.start(threads);
         for index in 0..threads {
             let handle = spawn(ThreadSpec {
@@ -143,6 +148,7 @@ impl KafkaStreams {
                 config: self.config.clone(),
                 metrics: self.metrics.clone(),
                 shared: self.shared.clone(),
+                globals: globals.clone(),
             })?;
             self.threads.push(handle);
         }
@@ -225,6 +231,9 @@ impl KafkaStreams {
                 );
             }
         }
+        if let Some(global) = self.global.take() {
+            global.stop();
+        }
         self.shared.mark_closed();
         match self.shared.take_error() {
             Some(e) => Err(e),
@@ -235,7 +244,7 @@ impl KafkaStreams {
 
 impl Drop for KafkaStreams {
     fn drop(&mut self) {
-        if !self.threads.is_empty() {
+        if !self.threads.is_empty() || self.global.is_some() {
             let _ = self.close();
         }
     }

@@ -5,6 +5,7 @@
 
 mod admin;
 mod collector;
+mod global_thread;
 pub(crate) mod instance;
 mod kafka_streams;
 mod metrics;

@@ -69,6 +69,7 @@ pub(crate) struct ThreadSpec {
     pub(crate) config: StreamsConfig,
     pub(crate) metrics: Arc<StreamsMetrics>,
     pub(crate) shared: Arc<InstanceShared>,
+    pub(crate) globals: Arc<crate::state::GlobalStores>,
 }
 
 fn client_config(config: &StreamsConfig, kind: ClientKind) -> ClientConfig {
@@ -105,6 +106,7 @@ fn run(spec: ThreadSpec) -> Result<()> {
         config,
         metrics,
         shared,
+        globals,
     } = spec;
     let app_id = config.application_id()?.to_string();
     let client_id = format!("{app_id}-stream-thread-{index}");
@@ -147,6 +149,7 @@ fn run(spec: ThreadSpec) -> Result<()> {
         commit_interval: config.commit_interval()?,
         thread_index: index,
         cache_bytes: config.cache_max_bytes()? / config.num_stream_threads()?,
+        globals,
     };
     let manager = TaskManager::new(
         topology,

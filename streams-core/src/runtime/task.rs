@@ -35,6 +35,7 @@ pub(crate) struct TaskEnv<'a> {
     /// The thread's record cache budget; `None` when `statestore.cache.max.bytes` is 0.
     pub(crate) cache: Option<&'a CacheBudget>,
     pub(crate) clock: WallClock,
+    pub(crate) globals: Arc<crate::state::GlobalStores>,
 }
 
 /// A store's changelog partition.
@@ -92,6 +93,7 @@ impl Task {
             env.collector.clone(),
             env.metrics.clone(),
             env.clock.clone(),
+            env.globals.clone(),
         );
         let state_err = |source| Error::State {
             task: id.to_string(),

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use super::{RecordCollector, StreamsMetrics};
 use crate::TaskId;
 use crate::processor::{RecordMetadata, Schedule};
-use crate::state::StoreRegistry;
+use crate::state::{GlobalStores, StoreRegistry};
 
 /// Where wall-clock time comes from: the system, or the test driver's manual clock.
 #[derive(Debug, Clone)]
@@ -31,7 +31,6 @@ impl WallClock {
 /// time, stores, schedules, the record collector and metrics.
 pub(crate) struct TaskContext {
     task_id: TaskId,
-    label: Rc<str>,
     application_id: Rc<str>,
     metadata: RefCell<Option<RecordMetadata>>,
     timestamp: Rc<Cell<i64>>,
@@ -40,6 +39,7 @@ pub(crate) struct TaskContext {
     collector: Rc<dyn RecordCollector>,
     metrics: Arc<StreamsMetrics>,
     clock: WallClock,
+    globals: Arc<GlobalStores>,
     schedules: RefCell<Vec<Schedule>>,
     next_schedule_id: Cell<u64>,
 }
@@ -51,12 +51,12 @@ impl TaskContext {
         collector: Rc<dyn RecordCollector>,
         metrics: Arc<StreamsMetrics>,
         clock: WallClock,
+        globals: Arc<GlobalStores>,
     ) -> Self {
         let label: Rc<str> = Rc::from(task_id.to_string());
         let timestamp = Rc::new(Cell::new(-1));
         TaskContext {
             task_id,
-            label: label.clone(),
             application_id: Rc::from(application_id),
             metadata: RefCell::new(None),
             timestamp: timestamp.clone(),
@@ -65,6 +65,7 @@ impl TaskContext {
             collector,
             metrics,
             clock,
+            globals,
             schedules: RefCell::new(Vec::new()),
             next_schedule_id: Cell::new(1),
         }
@@ -72,10 +73,6 @@ impl TaskContext {
 
     pub(crate) fn task_id(&self) -> TaskId {
         self.task_id
-    }
-
-    pub(crate) fn label(&self) -> &Rc<str> {
-        &self.label
     }
 
     pub(crate) fn application_id(&self) -> &str {
@@ -102,10 +99,6 @@ impl TaskContext {
         self.timestamp.set(timestamp);
     }
 
-    pub(crate) fn timestamp(&self) -> i64 {
-        self.timestamp.get()
-    }
-
     pub(crate) fn timestamp_cell(&self) -> &Rc<Cell<i64>> {
         &self.timestamp
     }
@@ -116,6 +109,10 @@ impl TaskContext {
 
     pub(crate) fn wall_clock_ms(&self) -> i64 {
         self.clock.now_ms()
+    }
+
+    pub(crate) fn globals(&self) -> &GlobalStores {
+        &self.globals
     }
 
     pub(crate) fn stores(&self) -> &StoreRegistry {

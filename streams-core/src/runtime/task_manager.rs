@@ -38,6 +38,7 @@ pub(crate) struct ManagerSettings {
     pub(crate) thread_index: usize,
     /// This thread's share of `statestore.cache.max.bytes` (0: no caching).
     pub(crate) cache_bytes: usize,
+    pub(crate) globals: Arc<crate::state::GlobalStores>,
 }
 
 /// The tasks of one stream thread.
@@ -147,6 +148,7 @@ impl TaskManager {
             internal_topics: &self.plan.internal_names,
             cache: self.cache.as_ref(),
             clock: WallClock::System,
+            globals: self.settings.globals.clone(),
         };
         let subs = self.topology.subtopologies();
         let mut to_pause = TopicPartitionList::new();

@@ -246,6 +246,14 @@ impl StoreBuilder {
         })
     }
 
+    /// Opens this store as a global store under `dir` (no changelog: its topic is its log).
+    pub(crate) fn open_global(
+        &self,
+        dir: &Path,
+    ) -> Result<Box<dyn KeyValueStore>, streams_state::Error> {
+        self.open_engine(dir)
+    }
+
     /// Opens this store for one task: the engine under `task_dir`, wrapped in the changelogging
     /// layer when logging is on and in the record cache when caching is on and `cache` is given.
     pub(crate) fn open(

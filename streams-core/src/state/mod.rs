@@ -6,6 +6,7 @@
 //! serde layer on top and wires the changelogging layer to the task's record collector.
 
 mod builder;
+mod global;
 mod handle;
 mod instance;
 mod registry;
@@ -14,6 +15,8 @@ mod window_handle;
 
 pub(crate) use builder::ChangelogTarget;
 pub use builder::{StoreBuilder, StoreEngine, StoreKind};
+pub use global::GlobalStoreHandle;
+pub(crate) use global::{GlobalStoreDef, GlobalStores, GlobalUpdater, GlobalValidator};
 pub use handle::{CachedChange, KeyValueStoreHandle};
 pub(crate) use instance::StoreInstance;
 pub(crate) use registry::{StoreRegistry, TaskStore};

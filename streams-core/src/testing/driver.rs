@@ -11,7 +11,7 @@ use super::topics::{CapturedRecord, TestInputTopic, TestOutputTopic};
 use crate::processor::Headers;
 use crate::runtime::{RecordCollector, StreamsMetrics, Task, TaskEnv, WallClock};
 use crate::serde::SharedSerde;
-use crate::state::{KeyValueStoreHandle, SessionStoreHandle, WindowStoreHandle};
+use crate::state::{GlobalUpdater, KeyValueStoreHandle, SessionStoreHandle, WindowStoreHandle};
 use crate::topology::node::RawRecord;
 use crate::{Error, Result, StreamsConfig, Topology};
 use std::cell::Cell;
@@ -58,6 +58,7 @@ pub(crate) struct DriverCore {
     /// Next offset of each topic piped into a task.
     offsets: HashMap<String, i64>,
     metrics: Arc<StreamsMetrics>,
+    globals: GlobalUpdater,
     /// The manual wall clock, in ms.
     clock: Rc<Cell<i64>>,
     /// Records waiting to be fed to the tasks that read their topics.
@@ -105,7 +106,13 @@ impl TopologyTestDriver {
         let cache_bytes = config.cache_max_bytes()?;
         let cache = (cache_bytes > 0).then(|| CacheBudget::new(cache_bytes));
         let env_metrics = metrics.clone();
+        let globals = GlobalUpdater::open(
+            topology.global_stores(),
+            &app_dir.join("global"),
+            config.deserialization_policy()?,
+        )?;
         let env = TaskEnv {
+            globals: Arc::new(globals.readers().clone()),
             cache: cache.as_ref(),
             clock: WallClock::Manual(clock.clone()),
             application_id: &application_id,
@@ -137,6 +144,7 @@ impl TopologyTestDriver {
                 topics: HashMap::new(),
                 offsets: HashMap::new(),
                 clock,
+                globals,
                 metrics: env_metrics,
                 pending: VecDeque::new(),
                 _cache: cache,
@@ -266,6 +274,19 @@ impl DriverCore {
     }
 
     fn process_one(&mut self, topic: &str, record: &CapturedRecord) -> Result<()> {
+        if self.globals.topics().any(|t| t == topic) {
+            let offset = self.offsets.entry(topic.to_string()).or_insert(0);
+            let at = *offset;
+            *offset += 1;
+            return self.globals.apply(
+                topic,
+                0,
+                at,
+                record.key.as_deref(),
+                record.value.as_deref(),
+                record.timestamp,
+            );
+        }
         let Some(&sub) = self.readers.get(topic) else {
             return Err(Error::IllegalState(format!(
                 "no source reads topic `{topic}`"

@@ -9,6 +9,24 @@ use super::{NodeKind, Topology};
 pub struct TopologyDescription {
     /// The sub-topologies, by id.
     pub subtopologies: Vec<SubtopologyDescription>,
+    /// Global stores, numbered after the sub-topologies; they run on every instance and
+    /// generate no tasks.
+    pub global_stores: Vec<GlobalStoreDescription>,
+}
+
+/// A global store and the nodes that keep it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GlobalStoreDescription {
+    /// Its id, after the sub-topologies'.
+    pub id: u32,
+    /// The source node's name.
+    pub source: String,
+    /// The topic it copies.
+    pub topic: String,
+    /// The processor node's name.
+    pub processor: String,
+    /// The store's name.
+    pub store: String,
 }
 
 /// One sub-topology.
@@ -56,7 +74,7 @@ pub enum NodeKindDescription {
 pub(super) fn describe(topology: &Topology) -> TopologyDescription {
     let nodes = topology.nodes();
     let names = |ids: &[usize]| ids.iter().map(|&i| nodes[i].name.clone()).collect();
-    let subtopologies = topology
+    let subtopologies: Vec<SubtopologyDescription> = topology
         .subtopologies()
         .into_iter()
         .map(|sub| SubtopologyDescription {
@@ -86,7 +104,23 @@ pub(super) fn describe(topology: &Topology) -> TopologyDescription {
                 .collect(),
         })
         .collect();
-    TopologyDescription { subtopologies }
+    let first_global = subtopologies.len() as u32;
+    let global_stores = topology
+        .global_stores()
+        .iter()
+        .enumerate()
+        .map(|(i, g)| GlobalStoreDescription {
+            id: first_global + i as u32,
+            source: g.source_name.clone(),
+            topic: g.topic.clone(),
+            processor: g.processor_name.clone(),
+            store: g.store.name().to_string(),
+        })
+        .collect();
+    TopologyDescription {
+        subtopologies,
+        global_stores,
+    }
 }
 
 impl fmt::Display for TopologyDescription {
@@ -124,6 +158,19 @@ impl fmt::Display for TopologyDescription {
                     writeln!(f, "      <-- {}", node.predecessors.join(", "))?;
                 }
             }
+            writeln!(f)?;
+        }
+        for g in &self.global_stores {
+            writeln!(
+                f,
+                "   Sub-topology: {} for global store (will not generate tasks)",
+                g.id
+            )?;
+            writeln!(f, "    Source: {} (topics: [{}])", g.source, g.topic)?;
+            writeln!(f, "      --> {}", g.processor)?;
+            writeln!(f, "    Processor: {} (stores: [{}])", g.processor, g.store)?;
+            writeln!(f, "      --> none")?;
+            writeln!(f, "      <-- {}", g.source)?;
             writeln!(f)?;
         }
         Ok(())

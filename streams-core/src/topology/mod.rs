@@ -44,7 +44,8 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
 pub use describe::{
-    NodeDescription, NodeKindDescription, SubtopologyDescription, TopologyDescription,
+    GlobalStoreDescription, NodeDescription, NodeKindDescription, SubtopologyDescription,
+    TopologyDescription,
 };
 use node::{NodeFactory, ProcessorFactory, SharedFactory, SinkFactory, SinkTopic, SourceFactory};
 pub use node::{TimestampExtractor, TopicNameExtractor};
@@ -52,7 +53,7 @@ pub(crate) use subtopology::Subtopology;
 
 use crate::processor::Processor;
 use crate::serde::SharedSerde;
-use crate::state::StoreBuilder;
+use crate::state::{GlobalStoreDef, StoreBuilder};
 use crate::{Error, Result};
 
 /// What a node is.
@@ -85,6 +86,8 @@ pub struct Topology {
     internal_partitions: HashMap<String, i32>,
     /// Nodes whose sub-topology joins its inputs, which must therefore be co-partitioned.
     copartitioned_nodes: Vec<String>,
+    /// Global stores: full copies of topics on every instance.
+    global_stores: Vec<GlobalStoreDef>,
 }
 
 impl std::fmt::Debug for Topology {
@@ -320,6 +323,33 @@ impl Topology {
         self.internal_topics.insert(topic.to_string());
     }
 
+    /// Adds a global store kept from `def.topic` on every instance.
+    pub(crate) fn add_global_store(&mut self, def: GlobalStoreDef) -> Result<()> {
+        if self.stores.iter().any(|s| s.name() == def.store.name())
+            || self
+                .global_stores
+                .iter()
+                .any(|g| g.store.name() == def.store.name())
+        {
+            return Err(Error::Topology(format!(
+                "store `{}` is already added",
+                def.store.name()
+            )));
+        }
+        if let Some(other) = self.source_of(&def.topic) {
+            return Err(Error::Topology(format!(
+                "topic `{}` is already read by source `{other}`",
+                def.topic
+            )));
+        }
+        self.global_stores.push(def);
+        Ok(())
+    }
+
+    pub(crate) fn global_stores(&self) -> &[GlobalStoreDef] {
+        &self.global_stores
+    }
+
     pub(crate) fn add_copartitioned_node(&mut self, node: &str) {
         self.copartitioned_nodes.push(node.to_string());
     }
@@ -358,12 +388,20 @@ impl Topology {
     }
 
     fn source_of(&self, topic: &str) -> Option<&str> {
-        self.nodes.iter().find_map(|n| match &n.kind {
-            NodeKind::Source { topics } if topics.iter().any(|t| t == topic) => {
-                Some(n.name.as_str())
-            }
-            _ => None,
-        })
+        self.nodes
+            .iter()
+            .find_map(|n| match &n.kind {
+                NodeKind::Source { topics } if topics.iter().any(|t| t == topic) => {
+                    Some(n.name.as_str())
+                }
+                _ => None,
+            })
+            .or_else(|| {
+                self.global_stores
+                    .iter()
+                    .find(|g| g.topic == topic)
+                    .map(|g| g.source_name.as_str())
+            })
     }
 
     /// The sub-topologies, numbered in the order of their first node.

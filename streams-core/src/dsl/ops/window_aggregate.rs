@@ -3,7 +3,7 @@
 
 use super::Fold;
 use crate::Result;
-use crate::dsl::{Change, TimeWindows, Window, Windowed};
+use crate::dsl::{Change, TimeWindows, Windowed};
 use crate::processor::{Processor, ProcessorContext, Record};
 use crate::serde::SharedSerde;
 use crate::state::WindowStoreHandle;
@@ -96,13 +96,5 @@ where
             })?;
         }
         Ok(())
-    }
-}
-
-/// The window of `start` for windows of `size`.
-pub(crate) fn window_of(start: i64, size: i64) -> Window {
-    Window {
-        start,
-        end: start.saturating_add(size),
     }
 }

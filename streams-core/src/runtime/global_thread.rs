@@ -1,0 +1,238 @@
+//! The global thread: keeps the instance's global stores (full copies of their topics) up to
+//! date. `start` first catches up with every partition (so tasks start with complete tables,
+//! as in Kafka Streams), then follows the topics on its own thread, checkpointing offsets.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::Message;
+use rdkafka::{ClientConfig, Offset, TopicPartitionList};
+use streams_state::{ChangelogOffsets, Checkpoint};
+use tracing::{error, info};
+
+use super::instance::InstanceShared;
+use crate::config::ClientKind;
+use crate::state::{GlobalStores, GlobalUpdater};
+use crate::{Error, Result, StreamsConfig, Topology};
+
+/// A running global thread.
+pub(crate) struct GlobalThread {
+    stop: Arc<AtomicBool>,
+    handle: JoinHandle<()>,
+}
+
+impl GlobalThread {
+    pub(crate) fn stop(self) {
+        self.stop.store(true, Ordering::Release);
+        if self.handle.join().is_err() {
+            error!("the global thread panicked");
+        }
+    }
+}
+
+struct Follower {
+    consumer: BaseConsumer,
+    stores: Stores,
+}
+
+/// The stores and the offsets they reflect.
+struct Stores {
+    updater: GlobalUpdater,
+    checkpoint: Checkpoint,
+    /// Last applied offset per partition.
+    offsets: ChangelogOffsets,
+}
+
+impl Stores {
+    fn apply<M: Message>(&mut self, message: &M) -> Result<()> {
+        self.updater.apply(
+            message.topic(),
+            message.partition(),
+            message.offset(),
+            message.key(),
+            message.payload(),
+            message.timestamp().to_millis().unwrap_or(0),
+        )?;
+        self.offsets.insert(
+            (message.topic().to_string(), message.partition()),
+            message.offset(),
+        );
+        Ok(())
+    }
+
+    fn checkpoint(&mut self) -> Result<()> {
+        self.updater.flush()?;
+        self.checkpoint
+            .write(&self.offsets)
+            .map_err(|source| Error::State {
+                task: "global".into(),
+                source,
+            })
+    }
+}
+
+/// Opens and restores the global stores, then starts following their topics. Returns the
+/// stores' read handles (empty, and no thread, when the topology has none). The stores live on
+/// the global thread; `start` waits until it has caught up.
+pub(crate) fn start(
+    topology: &Topology,
+    config: &StreamsConfig,
+    shared: Arc<InstanceShared>,
+) -> Result<(Arc<GlobalStores>, Option<GlobalThread>)> {
+    if topology.global_stores().is_empty() {
+        return Ok((Arc::default(), None));
+    }
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel::<Result<Arc<GlobalStores>>>();
+    let stop = Arc::new(AtomicBool::new(false));
+    let stop_flag = stop.clone();
+    let (topology, config) = (topology.clone(), config.clone());
+    let handle = std::thread::Builder::new()
+        .name("global-thread".into())
+        .spawn(move || {
+            let mut follower = match bootstrap(&topology, &config) {
+                Ok(follower) => follower,
+                Err(e) => {
+                    let _ = ready_tx.send(Err(e));
+                    return;
+                }
+            };
+            let commit_interval = config.commit_interval().unwrap_or(Duration::from_secs(30));
+            let _ = ready_tx.send(Ok(Arc::new(follower.stores.updater.readers().clone())));
+            if let Err(e) = follow(&mut follower, &stop_flag, commit_interval) {
+                error!("global thread failed: {e}");
+                shared.fail(usize::MAX, e);
+            }
+            if let Err(e) = follower
+                .stores
+                .checkpoint()
+                .and_then(|()| follower.stores.updater.close())
+            {
+                error!("closing global stores failed: {e}");
+            }
+        })
+        .map_err(|e| Error::io("global-thread", e))?;
+    let readers = ready_rx
+        .recv()
+        .map_err(|_| Error::IllegalState("the global thread stopped before restoring".into()))??;
+    Ok((readers, Some(GlobalThread { stop, handle })))
+}
+
+fn bootstrap(topology: &Topology, config: &StreamsConfig) -> Result<Follower> {
+    let app_id = config.application_id()?;
+    let dir = config.state_dir().join(app_id).join("global");
+    let updater = GlobalUpdater::open(
+        topology.global_stores(),
+        &dir,
+        config.deserialization_policy()?,
+    )?;
+    let checkpoint = Checkpoint::new(dir.join(".checkpoint"));
+    let offsets = checkpoint.read().map_err(|source| Error::State {
+        task: "global".into(),
+        source,
+    })?;
+    let mut client = ClientConfig::new();
+    for (key, value) in config.client_properties(ClientKind::RestoreConsumer) {
+        client.set(key, value);
+    }
+    client
+        .set("group.id", format!("{app_id}-global-unused"))
+        .set("client.id", format!("{app_id}-global-consumer"))
+        .set("enable.auto.commit", "false")
+        .set("enable.partition.eof", "false");
+    let consumer: BaseConsumer = client
+        .create()
+        .map_err(|e| Error::kafka("creating the global consumer", e))?;
+
+    let mut assignment = TopicPartitionList::new();
+    let mut ends: BTreeMap<(String, i32), i64> = BTreeMap::new();
+    for topic in updater.topics() {
+        let metadata = consumer
+            .fetch_metadata(Some(topic), Duration::from_secs(30))
+            .map_err(|e| Error::kafka(format!("reading metadata of global topic `{topic}`"), e))?;
+        let partitions = metadata
+            .topics()
+            .iter()
+            .find(|t| t.name() == topic)
+            .map(|t| t.partitions().len() as i32)
+            .filter(|n| *n > 0)
+            .ok_or_else(|| Error::MissingSourceTopic(topic.clone()))?;
+        for partition in 0..partitions {
+            let start = match offsets.get(&(topic.clone(), partition)) {
+                Some(last) => Offset::Offset(last + 1),
+                None => Offset::Beginning,
+            };
+            assignment
+                .add_partition_offset(topic, partition, start)
+                .map_err(|e| Error::kafka("assigning global partitions", e))?;
+            let (_, high) = consumer
+                .fetch_watermarks(topic, partition, Duration::from_secs(30))
+                .map_err(|e| Error::kafka(format!("reading the end of {topic}-{partition}"), e))?;
+            ends.insert((topic.clone(), partition), high);
+        }
+    }
+    consumer
+        .assign(&assignment)
+        .map_err(|e| Error::kafka("assigning global partitions", e))?;
+    let mut follower = Follower {
+        consumer,
+        stores: Stores {
+            updater,
+            checkpoint,
+            offsets,
+        },
+    };
+
+    // Catch up before any task starts.
+    let started = Instant::now();
+    let mut restored = 0u64;
+    loop {
+        let applied_all = ends.iter().all(|(tp, end)| {
+            follower
+                .stores
+                .offsets
+                .get(tp)
+                .map_or(*end == 0, |last| last + 1 >= *end)
+        });
+        let positioned_all = follower.consumer.position().is_ok_and(|p| {
+            ends.iter().all(|((t, part), end)| {
+                matches!(p.find_partition(t, *part).map(|e| e.offset()), Some(Offset::Offset(o)) if o >= *end)
+            })
+        });
+        if applied_all || positioned_all {
+            break;
+        }
+        if let Some(polled) = follower.consumer.poll(Duration::from_millis(100)) {
+            let message = polled.map_err(|e| Error::kafka("reading a global topic", e))?;
+            follower.stores.apply(&message)?;
+            restored += 1;
+        }
+    }
+    follower.stores.checkpoint()?;
+    info!(
+        records = restored,
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "global stores restored"
+    );
+    Ok(follower)
+}
+
+fn follow(follower: &mut Follower, stop: &AtomicBool, commit_interval: Duration) -> Result<()> {
+    let mut last_checkpoint = Instant::now();
+    while !stop.load(Ordering::Acquire) {
+        if let Some(polled) = follower.consumer.poll(Duration::from_millis(50)) {
+            match polled {
+                Ok(message) => follower.stores.apply(&message)?,
+                Err(e) => tracing::warn!("global consumer error: {e}"),
+            }
+        }
+        if last_checkpoint.elapsed() >= commit_interval {
+            follower.stores.checkpoint()?;
+            last_checkpoint = Instant::now();
+        }
+    }
+    Ok(())
+}
