@@ -632,3 +632,287 @@ impl<K: Clone + 'static, V: Clone + 'static> KTable<K, V> {
         )
     }
 }
+
+impl<K: Clone + 'static, V: Clone + 'static> KTable<K, V> {
+    fn fk_join<KO, VO, VR>(
+        &self,
+        other: &KTable<KO, VO>,
+        extractor: Arc<dyn Fn(&V) -> Option<KO> + Send + Sync>,
+        joiner: Arc<dyn Fn(&V, Option<&VO>) -> Option<VR> + Send + Sync>,
+        left_join: bool,
+        materialized: Materialized<K, VR>,
+    ) -> KTable<K, VR>
+    where
+        KO: Clone + 'static,
+        VO: Clone + 'static,
+        VR: Clone + 'static,
+    {
+        use super::ops::fk_join::{
+            ForeignTableJoin, ResponseJoin, ResponseSerde, Subscription, SubscriptionReceive,
+            SubscriptionSend, SubscriptionSerde,
+        };
+        let broken = || KTable::new(self.state.clone(), self.node.clone(), None, None, None);
+        let (Some(this), Some(that)) = (self.ensure_materialized(), other.ensure_materialized())
+        else {
+            return broken();
+        };
+        let (Some(left_store), Some(right_store)) = (this.store.clone(), that.store.clone()) else {
+            return broken();
+        };
+        let mut st = self.state.borrow_mut();
+        let registration = st.new_name("KTABLE-FK-JOIN-SUBSCRIPTION-REGISTRATION");
+        let response = st.new_name("KTABLE-FK-JOIN-SUBSCRIPTION-RESPONSE");
+        let what = format!("foreign-key join `{registration}`");
+        let serdes = (
+            st.require_serde(self.key_serde.clone(), &what),
+            st.require_serde(self.value_serde.clone(), &what),
+            st.require_serde(other.key_serde.clone(), &what),
+            st.require_serde(other.value_serde.clone(), &what),
+        );
+        let (Some(key_serde), Some(value_serde), Some(fk_serde), Some(foreign_serde)) = serdes
+        else {
+            drop(st);
+            return broken();
+        };
+        let registration_topic = format!("{registration}-topic");
+        let response_topic = format!("{response}-topic");
+        let subscription_store = format!("{registration}-STATE-STORE");
+        let nullable_fk: SharedSerde<Option<KO>> = Arc::new(Nullable::new(fk_serde.clone()));
+        let subscription_serde: SharedSerde<Subscription> = Arc::new(SubscriptionSerde);
+        let response_serde: SharedSerde<super::ops::fk_join::Response<VO>> =
+            Arc::new(ResponseSerde {
+                inner: foreign_serde,
+            });
+
+        // Left side: subscribe.
+        let send = format!("{registration}-SEND");
+        let (ks, vs, fs) = (key_serde.clone(), value_serde.clone(), fk_serde.clone());
+        st.add_processor(
+            &send,
+            move || SubscriptionSend {
+                extractor: extractor.clone(),
+                key_serde: ks.clone(),
+                value_serde: vs.clone(),
+                fk_serde: fs.clone(),
+                left_join,
+            },
+            &this.node,
+        );
+        st.add_internal_topic(&registration_topic);
+        st.add_sink(
+            &format!("{registration}-SINK"),
+            &registration_topic,
+            nullable_fk.clone(),
+            subscription_serde.clone(),
+            &send,
+        );
+
+        // Right side: record subscriptions and answer them; answer again on right updates.
+        let receive_source = format!("{registration}-SOURCE");
+        st.add_source(
+            &receive_source,
+            &registration_topic,
+            nullable_fk,
+            subscription_serde,
+        );
+        let receive = format!("{registration}-RECEIVE");
+        let (subs, rs, fs) = (
+            subscription_store.clone(),
+            right_store.clone(),
+            fk_serde.clone(),
+        );
+        st.add_processor(
+            &receive,
+            move || SubscriptionReceive::<KO, VO> {
+                subscriptions: subs.clone(),
+                right_store: rs.clone(),
+                fk_serde: fs.clone(),
+                subs: None,
+                right: None,
+            },
+            &receive_source,
+        );
+        let foreign = format!("{response}-FOREIGN");
+        let (subs, fs) = (subscription_store.clone(), fk_serde.clone());
+        st.add_processor(
+            &foreign,
+            move || ForeignTableJoin::<KO, VO> {
+                subscriptions: subs.clone(),
+                fk_serde: fs.clone(),
+                subs: None,
+                _types: std::marker::PhantomData,
+            },
+            &that.node,
+        );
+        st.add_store_for(
+            StoreBuilder::key_value(
+                subscription_store,
+                crate::serde::Serdes::bytes(),
+                crate::serde::Serdes::bytes(),
+            ),
+            &[&receive, &foreign],
+        );
+        st.connect_store(&receive, &right_store);
+        st.add_internal_topic(&response_topic);
+        let result = st
+            .topology_mut()
+            .add_partitioned_sink(
+                &format!("{response}-SINK"),
+                &response_topic,
+                crate::serde::Serdes::bytes(),
+                response_serde.clone(),
+                Arc::new(|_k: &Vec<u8>, r: &super::ops::fk_join::Response<VO>| Some(r.partition)),
+                &[&receive, &foreign],
+            )
+            .map(|_| ());
+        st.record(result);
+        st.mark_copartitioned(&receive);
+
+        // Left side: join answers that still match the current row.
+        let response_source = format!("{response}-SOURCE");
+        st.add_source(
+            &response_source,
+            &response_topic,
+            key_serde.clone(),
+            response_serde,
+        );
+        let join = format!("{response}-JOIN");
+        let (ls, vs) = (left_store.clone(), value_serde);
+        st.add_processor(
+            &join,
+            move || ResponseJoin::<K, V, VO, VR> {
+                left_store: ls.clone(),
+                value_serde: vs.clone(),
+                joiner: joiner.clone(),
+                left_join,
+                left: None,
+            },
+            &response_source,
+        );
+        st.connect_store(&join, &left_store);
+        st.mark_copartitioned(&join);
+        let output = st.new_name("KTABLE-FK-JOIN-OUTPUT");
+        let store = materialized
+            .name
+            .clone()
+            .unwrap_or_else(|| format!("{output}-STATE-STORE"));
+        let out_serde = st.require_serde(
+            materialized.value_serde.clone(),
+            &format!("result of {what}"),
+        );
+        let Some(out_serde) = out_serde else {
+            drop(st);
+            return broken();
+        };
+        let (store_name, ks) = (store.clone(), key_serde.clone());
+        st.add_processor(
+            &output,
+            move || TableMaterialize::<K, Option<VR>, VR>::new(store_name.clone(), ks.clone()),
+            &join,
+        );
+        st.add_store(
+            materialized.store_builder(store.clone(), key_serde.clone(), out_serde.clone()),
+            &output,
+        );
+        drop(st);
+        KTable::new(
+            self.state.clone(),
+            output,
+            Some(key_serde),
+            Some(out_serde),
+            Some(store),
+        )
+    }
+
+    /// Joins each row with the other table's row whose key `foreign_key(value)` names: rows
+    /// without one (or whose foreign row is missing) have no result. Works across partitions:
+    /// the two tables need not be co-partitioned.
+    ///
+    /// ```
+    /// use streams_core::dsl::{Consumed, Materialized, StreamsBuilder};
+    /// use streams_core::serde::Serdes;
+    ///
+    /// let builder = StreamsBuilder::new();
+    /// // orders: order id -> "customer-id|item"; customers: customer id -> name
+    /// let orders = builder.table("orders", Consumed::with(Serdes::string(), Serdes::string()), Materialized::default());
+    /// let customers = builder.table("customers", Consumed::with(Serdes::string(), Serdes::string()), Materialized::default());
+    /// orders
+    ///     .join_foreign_key(
+    ///         &customers,
+    ///         |order: &String| order.split('|').next().map(String::from),
+    ///         |order: &String, name: &String| format!("{order} for {name}"),
+    ///         Materialized::as_("orders-with-customers"),
+    ///     )
+    ///     .to_stream()
+    ///     .to("enriched-orders");
+    /// # builder.build()?;
+    /// # Ok::<(), streams_core::Error>(())
+    /// ```
+    pub fn join_foreign_key<KO, VO, VR, FK, F>(
+        &self,
+        other: &KTable<KO, VO>,
+        foreign_key: FK,
+        joiner: F,
+        materialized: Materialized<K, VR>,
+    ) -> KTable<K, VR>
+    where
+        KO: Clone + 'static,
+        VO: Clone + 'static,
+        VR: Clone + 'static,
+        FK: Fn(&V) -> Option<KO> + Send + Sync + 'static,
+        F: Fn(&V, &VO) -> VR + Send + Sync + 'static,
+    {
+        self.fk_join(
+            other,
+            Arc::new(foreign_key),
+            Arc::new(move |v: &V, o: Option<&VO>| Some(joiner(v, o?))),
+            false,
+            materialized,
+        )
+    }
+
+    /// Like [`join_foreign_key`](Self::join_foreign_key), but every row has a result, with
+    /// `None` when the foreign row is missing or the row names none.
+    ///
+    /// ```
+    /// use streams_core::dsl::{Consumed, Materialized, StreamsBuilder};
+    /// use streams_core::serde::Serdes;
+    ///
+    /// let builder = StreamsBuilder::new();
+    /// let orders = builder.table("orders", Consumed::with(Serdes::string(), Serdes::string()), Materialized::default());
+    /// let customers = builder.table("customers", Consumed::with(Serdes::string(), Serdes::string()), Materialized::default());
+    /// orders
+    ///     .left_join_foreign_key(
+    ///         &customers,
+    ///         |order: &String| order.split('|').next().map(String::from),
+    ///         |order: &String, name: Option<&String>| format!("{order} for {}", name.map_or("?", |n| n.as_str())),
+    ///         Materialized::as_("orders-maybe-with-customers"),
+    ///     )
+    ///     .to_stream()
+    ///     .to("enriched-orders");
+    /// # builder.build()?;
+    /// # Ok::<(), streams_core::Error>(())
+    /// ```
+    pub fn left_join_foreign_key<KO, VO, VR, FK, F>(
+        &self,
+        other: &KTable<KO, VO>,
+        foreign_key: FK,
+        joiner: F,
+        materialized: Materialized<K, VR>,
+    ) -> KTable<K, VR>
+    where
+        KO: Clone + 'static,
+        VO: Clone + 'static,
+        VR: Clone + 'static,
+        FK: Fn(&V) -> Option<KO> + Send + Sync + 'static,
+        F: Fn(&V, Option<&VO>) -> VR + Send + Sync + 'static,
+    {
+        self.fk_join(
+            other,
+            Arc::new(foreign_key),
+            Arc::new(move |v: &V, o: Option<&VO>| Some(joiner(v, o))),
+            true,
+            materialized,
+        )
+    }
+}

@@ -252,6 +252,24 @@ impl Topology {
         self.add_node(name, kind, Arc::new(factory), parents)
     }
 
+    /// Adds a sink whose records go to the partitions `partitioner` picks (internal use).
+    pub(crate) fn add_partitioned_sink<K: 'static, V: 'static>(
+        &mut self,
+        name: &str,
+        topic: &str,
+        key_serde: SharedSerde<K>,
+        value_serde: SharedSerde<V>,
+        partitioner: node::SinkPartitioner<K, V>,
+        parents: &[&str],
+    ) -> Result<&mut Self> {
+        let kind = NodeKind::Sink {
+            topic: topic.to_string(),
+        };
+        let factory = SinkFactory::new(SinkTopic::Fixed(topic.to_string()), key_serde, value_serde)
+            .with_partitioner(partitioner);
+        self.add_node(name, kind, Arc::new(factory), parents)
+    }
+
     /// Adds a sink node writing each record to the topic `extractor` names for it. The topics
     /// must exist.
     pub fn add_sink_with_topic_extractor<K: 'static, V: 'static>(

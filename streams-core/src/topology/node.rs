@@ -417,10 +417,14 @@ impl<K, V> Clone for SinkTopic<K, V> {
     }
 }
 
+/// Chooses a sink record's partition (`None`: the producer's partitioner, murmur2 of the key).
+pub(crate) type SinkPartitioner<K, V> = Arc<dyn Fn(&K, &V) -> Option<i32> + Send + Sync>;
+
 pub(crate) struct SinkFactory<K, V> {
     topic: SinkTopic<K, V>,
     key_serde: SharedSerde<K>,
     value_serde: SharedSerde<V>,
+    partitioner: Option<SinkPartitioner<K, V>>,
 }
 
 impl<K, V> SinkFactory<K, V> {
@@ -433,13 +437,20 @@ impl<K, V> SinkFactory<K, V> {
             topic,
             key_serde,
             value_serde,
+            partitioner: None,
         }
+    }
+
+    pub(crate) fn with_partitioner(mut self, partitioner: SinkPartitioner<K, V>) -> Self {
+        self.partitioner = Some(partitioner);
+        self
     }
 }
 
 struct Sink<K, V> {
     name: Rc<str>,
     topic: SinkTopic<K, V>,
+    partitioner: Option<SinkPartitioner<K, V>>,
     key_serde: SharedSerde<K>,
     value_serde: SharedSerde<V>,
     key_buf: Vec<u8>,
@@ -464,9 +475,13 @@ impl<K: 'static, V: 'static> Node<K, V> for Sink<K, V> {
             .map_err(|e| serialization("key", e))?;
         let has_value = encode(&*self.value_serde, &record.value, &mut self.value_buf)
             .map_err(|e| serialization("value", e))?;
+        let partition = self
+            .partitioner
+            .as_ref()
+            .and_then(|p| p(&record.key, &record.value));
         task.collector().send(
             &topic,
-            None,
+            partition,
             has_key.then_some(self.key_buf.as_slice()),
             has_value.then_some(self.value_buf.as_slice()),
             record.timestamp,
@@ -492,6 +507,7 @@ impl<K: 'static, V: 'static> NodeFactory for SinkFactory<K, V> {
         let node = Rc::new(RefCell::new(Sink {
             name: Rc::from(name),
             topic,
+            partitioner: self.partitioner.clone(),
             key_serde: self.key_serde.clone(),
             value_serde: self.value_serde.clone(),
             key_buf: Vec::new(),

@@ -3,6 +3,7 @@
 mod aggregate;
 pub(crate) mod branch;
 mod filter;
+pub(crate) mod fk_join;
 pub(crate) mod flat_map;
 mod flat_map_values;
 pub(crate) mod foreach;
