@@ -42,32 +42,35 @@ pub(crate) fn plan(
             counts.insert(topic.clone(), count);
         }
     }
-    // Resolve repartition topics from their writers; a chain resolves one link per round.
+    // Resolve internal topics from their writers, as Kafka Streams does: a topic gets the
+    // largest partition count among the known source topics of the sub-topologies writing it.
+    // Iterate to a fixpoint, so chains and cycles (foreign-key joins) settle; counts only grow.
     let task_count = |sub: &Subtopology, counts: &HashMap<String, i32>| -> Option<i32> {
         sub.source_topics
             .iter()
-            .map(|t| counts.get(t).copied())
-            .collect::<Option<Vec<_>>>()
-            .and_then(|v| v.into_iter().max())
+            .filter_map(|t| counts.get(t).copied())
+            .max()
     };
-    for _ in 0..=subs.len() {
+    for _ in 0..=subs.len() + internal.len() {
+        let mut changed = false;
         for topic in internal {
-            if counts.contains_key(topic) {
-                continue;
+            let resolved = match topology.internal_topic_partitions(topic) {
+                Some(fixed) => Some(fixed),
+                None => subs
+                    .iter()
+                    .filter(|s| s.sink_topics.contains(topic))
+                    .filter_map(|s| task_count(s, &counts))
+                    .max(),
+            };
+            if let Some(n) = resolved
+                && counts.get(topic) != Some(&n)
+            {
+                counts.insert(topic.clone(), n);
+                changed = true;
             }
-            if let Some(fixed) = topology.internal_topic_partitions(topic) {
-                counts.insert(topic.clone(), fixed);
-                continue;
-            }
-            let writers: Vec<_> = subs
-                .iter()
-                .filter(|s| s.sink_topics.contains(topic))
-                .collect();
-            let resolved: Option<Vec<i32>> =
-                writers.iter().map(|s| task_count(s, &counts)).collect();
-            if let Some(max) = resolved.and_then(|v| v.into_iter().max()) {
-                counts.insert(topic.clone(), max);
-            }
+        }
+        if !changed {
+            break;
         }
     }
     // Joined inputs must be co-partitioned: user topics must agree, and repartition topics

@@ -37,6 +37,7 @@
 //! ```
 
 mod describe;
+mod diagram;
 pub(crate) mod node;
 mod subtopology;
 

@@ -170,3 +170,31 @@ pub fn merge(into: &mut BTreeMap<String, u64>, more: BTreeMap<String, u64>) {
         *into.entry(k).or_insert(0) += v;
     }
 }
+
+/// Produces records with explicit timestamps.
+pub fn produce_with_timestamps(
+    broker: &EmbeddedBroker,
+    topic: &str,
+    records: &[(Option<Vec<u8>>, Option<Vec<u8>>, i64)],
+) {
+    let producer = producer(broker);
+    for (key, value, ts) in records {
+        let mut record = BaseRecord::<[u8], [u8]>::to(topic).timestamp(*ts);
+        if let Some(key) = key {
+            record = record.key(key.as_slice());
+        }
+        if let Some(value) = value {
+            record = record.payload(value.as_slice());
+        }
+        loop {
+            match producer.send(record) {
+                Ok(()) => break,
+                Err((_, back)) => {
+                    record = back;
+                    producer.poll(Duration::from_millis(10));
+                }
+            }
+        }
+    }
+    producer.flush(Duration::from_secs(30)).expect("flush");
+}
