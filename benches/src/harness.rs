@@ -1,16 +1,19 @@
-//! Shared machinery: feeding input, waiting for output, timing, printing JSON.
+//! Shared machinery: feeding inputs, measuring progress, timing, printing JSON.
 //!
 //! librdkafka's mock cluster keeps only the last 5 MiB of each partition (older record batches
-//! are dropped), so 1M 100-byte records cannot be loaded up front. Each run therefore gets a
-//! fresh input topic with a first window of records loaded before the clock starts, and a
-//! feeder thread that keeps the input at most `window` records ahead of the output while the
-//! workload runs. Every workload, the raw baseline included, runs under the same feeder.
+//! are dropped), so 1M 100-byte records cannot be loaded up front. Each run gets fresh topics;
+//! small inputs (tables) are loaded before the clock starts, and streamed inputs get a first
+//! window before the clock starts and a feeder thread that keeps them at most `window` records
+//! ahead of the workload's progress. Progress is the output record count for the raw
+//! baseline, and the application's committed input offsets for framework workloads (so a
+//! workload is done when everything is processed, outputs delivered and offsets committed).
+//! Every workload, the baseline included, runs under the same feeder.
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use rdkafka::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 use streams_core::StreamsConfig;
 use streams_core::runtime::{TopicSpec, create_topics};
 
@@ -18,15 +21,39 @@ use crate::Args;
 
 pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
+/// One input of a workload.
+#[derive(Debug, Clone)]
+pub(crate) struct Feed {
+    /// Topic suffix: the topic is `<app id>-<name>`.
+    pub(crate) name: &'static str,
+    pub(crate) records: usize,
+    /// Loaded in full before the clock starts (tables), or streamed under the window.
+    pub(crate) preload: bool,
+}
+
+/// How progress is measured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Progress {
+    /// Records in the output topic (the raw baseline, one output per input).
+    Output,
+    /// The application's committed offsets on its streamed inputs.
+    Committed,
+}
+
 /// One workload's run: its topics and group.
 pub(crate) struct Run<'a> {
     pub(crate) bench: &'a Bench,
     /// A fresh application id / group id for this run.
     pub(crate) app_id: String,
-    /// This run's input topic.
-    pub(crate) input: String,
     /// This run's output topic.
     pub(crate) output: String,
+}
+
+impl Run<'_> {
+    /// The topic of feed `name`.
+    pub(crate) fn topic(&self, name: &str) -> String {
+        format!("{}-{name}", self.app_id)
+    }
 }
 
 /// The benchmark's broker and settings.
@@ -57,31 +84,23 @@ impl Measurement {
     }
 }
 
-/// Records appended to `topic` so far (sum of high watermarks; topics start empty).
-fn appended(client: &BaseConsumer, topic: &str, partitions: i32) -> Result<i64, BoxError> {
-    let mut total = 0;
-    for partition in 0..partitions {
-        let (_, high) = client.fetch_watermarks(topic, partition, Duration::from_secs(10))?;
-        total += high;
-    }
-    Ok(total)
-}
-
-/// Produces input records `from..to` (keys `key-<i % keys>`, fixed-size values).
-struct Feeder {
+/// Produces feed records `from..to`: keys `key-<i % keys>`, fixed-size values, timestamps
+/// `base + i` ms (so that keys recur every `keys` ms of event time).
+struct Producer_ {
     producer: BaseProducer,
-    topic: String,
     keys: usize,
     value: Vec<u8>,
+    base_ts: i64,
 }
 
-impl Feeder {
-    fn send(&self, range: std::ops::Range<usize>) {
+impl Producer_ {
+    fn send(&self, topic: &str, range: std::ops::Range<usize>) {
         for i in range {
             let key = format!("key-{}", i % self.keys);
-            let mut record = BaseRecord::<str, [u8]>::to(&self.topic)
+            let mut record = BaseRecord::<str, [u8]>::to(topic)
                 .key(&key)
-                .payload(&self.value);
+                .payload(&self.value)
+                .timestamp(self.base_ts + i as i64);
             loop {
                 match self.producer.send(record) {
                     Ok(()) => break,
@@ -93,6 +112,43 @@ impl Feeder {
             }
         }
         self.producer.poll(Duration::ZERO);
+    }
+}
+
+/// Measures progress through a separate client.
+struct Meter {
+    client: BaseConsumer,
+    partitions: i32,
+}
+
+impl Meter {
+    /// Records appended to `topic` (sum of high watermarks; topics start empty).
+    fn appended(&self, topic: &str) -> Result<i64, BoxError> {
+        let mut total = 0;
+        for partition in 0..self.partitions {
+            let (_, high) =
+                self.client
+                    .fetch_watermarks(topic, partition, Duration::from_secs(10))?;
+            total += high;
+        }
+        Ok(total)
+    }
+
+    /// Offsets committed by `group` on `topic` (sum over partitions).
+    fn committed(&self, group_client: &BaseConsumer, topic: &str) -> Result<i64, BoxError> {
+        let mut tpl = TopicPartitionList::new();
+        for partition in 0..self.partitions {
+            tpl.add_partition(topic, partition);
+        }
+        let committed = group_client.committed_offsets(tpl, Duration::from_secs(10))?;
+        Ok(committed
+            .elements()
+            .iter()
+            .map(|e| match e.offset() {
+                Offset::Offset(o) => o,
+                _ => 0,
+            })
+            .sum())
     }
 }
 
@@ -119,25 +175,27 @@ impl Bench {
         client
     }
 
-    fn feeder(&self, topic: &str) -> Result<Feeder, BoxError> {
+    fn producer(&self) -> Result<Producer_, BoxError> {
         let producer: BaseProducer = self
             .client()
             .set("partitioner", "murmur2_random")
             .set("linger.ms", "5")
             .create()?;
-        Ok(Feeder {
+        Ok(Producer_ {
             producer,
-            topic: topic.to_string(),
             keys: self.args.keys,
             value: vec![b'v'; self.args.value_bytes],
+            base_ts: 1_700_000_000_000,
         })
     }
 
-    /// Runs `workload` on fresh topics and group, and times it until the output topic holds
-    /// one record per input record.
+    /// Runs `workload` on fresh topics and group with `feeds` as inputs, timing it from just
+    /// before the workload starts until every streamed input is processed.
     pub(crate) fn measure<F>(
         &self,
         name: &str,
+        feeds: &[Feed],
+        progress: Progress,
         timeout: Duration,
         workload: F,
     ) -> Result<Measurement, BoxError>
@@ -147,58 +205,99 @@ impl Bench {
         let app_id = format!("bench-{}-{name}", self.run_id);
         let run = Run {
             bench: self,
-            input: format!("{app_id}-input"),
             output: format!("{app_id}-output"),
             app_id,
         };
         let partitions = self.args.partitions;
-        create_topics(
-            &self.config,
-            &[
-                TopicSpec::new(&run.input, partitions),
-                TopicSpec::new(&run.output, partitions),
-            ],
-        )?;
-        let records = self.args.records;
-        let window = if self.args.window == 0 {
-            records
-        } else {
-            self.args.window.min(records)
-        };
-        let feeder = self.feeder(&run.input)?;
-        feeder.send(0..window);
-        feeder.producer.flush(Duration::from_secs(60))?;
+        let mut specs: Vec<TopicSpec> = feeds
+            .iter()
+            .map(|f| TopicSpec::new(run.topic(f.name), partitions))
+            .collect();
+        specs.push(TopicSpec::new(&run.output, partitions));
+        create_topics(&self.config, &specs)?;
 
-        let watcher: BaseConsumer = self.client().create()?;
-        let target = records as i64;
+        let window = if self.args.window == 0 {
+            usize::MAX
+        } else {
+            self.args.window
+        };
+        let streamed: Vec<(String, usize)> = feeds
+            .iter()
+            .filter(|f| !f.preload)
+            .map(|f| (run.topic(f.name), f.records))
+            .collect();
+        let total: usize = streamed.iter().map(|(_, n)| n).sum();
+        let producer = self.producer()?;
+        for feed in feeds.iter().filter(|f| f.preload) {
+            producer.send(&run.topic(feed.name), 0..feed.records);
+        }
+        // The first window of each streamed input, before the clock starts.
+        let mut fed: Vec<usize> = streamed
+            .iter()
+            .map(|(_, n)| (*n).min(window / streamed.len().max(1)))
+            .collect();
+        for ((topic, _), upto) in streamed.iter().zip(&fed) {
+            producer.send(topic, 0..*upto);
+        }
+        producer.producer.flush(Duration::from_secs(60))?;
+
         let deadline = Instant::now() + timeout;
+        let meter = Meter {
+            client: self.client().create()?,
+            partitions,
+        };
+        let group_client: BaseConsumer = self.client().set("group.id", &run.app_id).create()?;
         let output = run.output.clone();
+        let streamed_topics: Vec<String> = streamed.iter().map(|(t, _)| t.clone()).collect();
+        let measure_progress =
+            move |meter: &Meter, group_client: &BaseConsumer| -> Result<usize, BoxError> {
+                let done = match progress {
+                    Progress::Output => meter.appended(&output)?,
+                    Progress::Committed => {
+                        let mut sum = 0;
+                        for topic in &streamed_topics {
+                            sum += meter.committed(group_client, topic)?;
+                        }
+                        sum
+                    }
+                };
+                Ok(usize::try_from(done).unwrap_or(0))
+            };
+        let feed_progress = measure_progress.clone();
         let done = || -> Result<bool, BoxError> {
             if Instant::now() > deadline {
                 return Err(format!("{name} did not finish within {timeout:?}").into());
             }
-            Ok(appended(&watcher, &output, partitions)? >= target)
+            Ok(measure_progress(&meter, &group_client)? >= total)
         };
 
         let started = Instant::now();
-        let feed_client: BaseConsumer = self.client().create()?;
-        let output = run.output.clone();
+        let feed_meter = Meter {
+            client: self.client().create()?,
+            partitions,
+        };
+        let feed_group: BaseConsumer = self.client().set("group.id", &run.app_id).create()?;
         let feeding = std::thread::spawn(move || -> Result<(), BoxError> {
-            let mut fed = window;
-            while fed < records {
+            while fed.iter().zip(&streamed).any(|(f, (_, n))| f < n) {
                 if Instant::now() > deadline {
                     return Err("feeder timed out".into());
                 }
-                let processed = appended(&feed_client, &output, partitions)? as usize;
-                let upto = (processed + window).min(records);
-                if upto > fed {
-                    feeder.send(fed..upto);
-                    fed = upto;
-                } else {
+                let processed = feed_progress(&feed_meter, &feed_group)?;
+                let allowed_total = processed.saturating_add(window);
+                let fed_total: usize = fed.iter().sum();
+                if allowed_total <= fed_total {
                     std::thread::sleep(Duration::from_millis(2));
+                    continue;
+                }
+                // Spread the allowance over the streamed inputs, in step.
+                let step = (allowed_total - fed_total).div_ceil(streamed.len());
+                for (f, (topic, n)) in fed.iter_mut().zip(&streamed) {
+                    let upto = (*f + step).min(*n);
+                    producer.send(topic, *f..upto);
+                    *f = upto;
                 }
             }
-            feeder.producer.flush(Duration::from_secs(60))?;
+            producer.producer.flush(Duration::from_secs(60))?;
             Ok(())
         });
         let result = workload(&run, &done);
@@ -206,13 +305,14 @@ impl Bench {
         let fed = feeding.join().map_err(|_| "feeder thread panicked")?;
         result?;
         fed?;
+        let preloaded: usize = feeds.iter().filter(|f| f.preload).map(|f| f.records).sum();
         Ok(Measurement {
             workload: name.to_string(),
-            records,
+            records: total,
             seconds,
             bench_info: format!(
-                "\"value_bytes\":{},\"keys\":{},\"partitions\":{},\"window\":{},\"broker\":\"{}\"",
-                self.args.value_bytes, self.args.keys, partitions, window, self.broker_kind
+                "\"preloaded\":{preloaded},\"value_bytes\":{},\"keys\":{},\"partitions\":{partitions},\"window\":{},\"broker\":\"{}\"",
+                self.args.value_bytes, self.args.keys, self.args.window, self.broker_kind
             ),
         })
     }

@@ -1,10 +1,6 @@
 //! End-to-end benchmark: one JSON line per workload, all on the same broker in the same run,
 //! each with its ratio to `passthrough` (raw rdkafka consume → produce, no framework: the
-//! ceiling).
-//!
-//! Workloads read the same pre-loaded input topic and write their own output topic; a run is
-//! timed from start (group join included, for every workload alike) until the output topic
-//! holds one record per input record.
+//! ceiling). See `harness` for how inputs are fed and progress measured.
 
 mod harness;
 mod workloads;
@@ -16,7 +12,7 @@ use clap::Parser;
 use streams_core::StreamsConfig;
 use streams_core::embedded::EmbeddedBroker;
 
-use harness::{Bench, Measurement};
+use harness::{Bench, Feed, Progress};
 
 #[derive(Parser, Debug, Clone)]
 #[command(about = "End-to-end throughput of streams workloads against raw rdkafka")]
@@ -24,27 +20,27 @@ pub(crate) struct Args {
     /// Kafka cluster; without it an embedded broker (librdkafka's mock cluster) is started.
     #[arg(long, env = "BOOTSTRAP_SERVERS")]
     pub(crate) bootstrap_servers: Option<String>,
-    /// Input records per workload.
+    /// Streamed input records per workload.
     #[arg(long, default_value_t = 1_000_000)]
     pub(crate) records: usize,
     /// Value size in bytes.
     #[arg(long, default_value_t = 100)]
     pub(crate) value_bytes: usize,
-    /// Distinct keys, uniformly spread.
+    /// Distinct keys, uniformly spread (tables have one row per key).
     #[arg(long, default_value_t = 10_000)]
     pub(crate) keys: usize,
-    /// Partitions of the input and output topics.
+    /// Partitions of every topic.
     #[arg(long, default_value_t = 4)]
     pub(crate) partitions: i32,
-    /// Most input records produced ahead of the output (0: load all input up front). The
-    /// embedded broker keeps only 5 MiB per partition, so it needs a window.
+    /// Most input records produced ahead of the workload's progress (0: load all input up
+    /// front). The embedded broker keeps only 5 MiB per partition, so it needs a window.
     #[arg(long, default_value_t = 100_000)]
     pub(crate) window: usize,
-    /// Workloads to run, in order (passthrough always runs first: it is the baseline).
+    /// Workloads to run after the passthrough baseline, in order.
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "stream_process_with_sink,stream_count"
+        default_value = "stream_process_with_sink,stream_count,stream_count_windowed,stream_table_join,table_table_join,stream_stream_join"
     )]
     pub(crate) workloads: Vec<String>,
     /// Give up on a workload after this many seconds.
@@ -69,17 +65,32 @@ fn run(args: Args) -> Result<(), harness::BoxError> {
     )?;
     let timeout = Duration::from_secs(args.timeout_secs);
 
-    let baseline = bench.measure("passthrough", timeout, workloads::passthrough)?;
+    let input = [Feed {
+        name: "input",
+        records: args.records,
+        preload: false,
+    }];
+    let baseline = bench.measure(
+        "passthrough",
+        &input,
+        Progress::Output,
+        timeout,
+        workloads::passthrough,
+    )?;
     baseline.print(baseline.seconds);
     for name in &args.workloads {
-        let measurement: Measurement = match name.as_str() {
-            "passthrough" => continue,
-            "stream_process_with_sink" => {
-                bench.measure(name, timeout, workloads::stream_process_with_sink)?
-            }
-            "stream_count" => bench.measure(name, timeout, workloads::stream_count)?,
-            other => return Err(format!("unknown workload `{other}`").into()),
-        };
+        if name == "passthrough" {
+            continue;
+        }
+        let workload = workloads::workload(name, args.records, args.keys)
+            .ok_or_else(|| format!("unknown workload `{name}`"))?;
+        let measurement = bench.measure(
+            name,
+            &workload.feeds,
+            workloads::PROGRESS,
+            timeout,
+            |run, done| workloads::run_app(run, (workload.topology)(run)?, done),
+        )?;
         measurement.print(baseline.seconds);
     }
     drop(broker);

@@ -5,11 +5,61 @@ use std::time::Duration;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::Message;
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
-use streams_core::dsl::{Consumed, Materialized, StreamsBuilder};
+use streams_core::dsl::{
+    Consumed, JoinWindows, Materialized, StreamJoined, StreamsBuilder, TimeWindows,
+};
 use streams_core::serde::Serdes;
 use streams_core::{KafkaStreams, StreamsConfig, Topology};
 
-use crate::harness::{BoxError, Run, wait};
+use crate::harness::{BoxError, Feed, Progress, Run, wait};
+
+/// A framework workload: its inputs and its topology.
+pub(crate) struct Workload {
+    pub(crate) feeds: Vec<Feed>,
+    pub(crate) topology: fn(&Run<'_>) -> Result<Topology, BoxError>,
+}
+
+fn stream(name: &'static str, records: usize) -> Feed {
+    Feed {
+        name,
+        records,
+        preload: false,
+    }
+}
+
+fn table(name: &'static str, records: usize) -> Feed {
+    Feed {
+        name,
+        records,
+        preload: true,
+    }
+}
+
+/// The inputs of each workload for `records` streamed records and `keys` keys.
+pub(crate) fn workload(name: &str, records: usize, keys: usize) -> Option<Workload> {
+    let (feeds, topology): (Vec<Feed>, fn(&Run<'_>) -> Result<Topology, BoxError>) = match name {
+        "stream_process_with_sink" => (vec![stream("input", records)], stream_process_with_sink),
+        "stream_count" => (vec![stream("input", records)], stream_count),
+        "stream_count_windowed" => (vec![stream("input", records)], stream_count_windowed),
+        "stream_table_join" => (
+            vec![table("table", keys), stream("input", records)],
+            stream_table_join,
+        ),
+        "table_table_join" => (
+            vec![table("right", keys), stream("left", records)],
+            table_table_join,
+        ),
+        "stream_stream_join" => (
+            vec![
+                stream("left", records / 2),
+                stream("right", records - records / 2),
+            ],
+            stream_stream_join,
+        ),
+        _ => return None,
+    };
+    Some(Workload { feeds, topology })
+}
 
 /// Raw rdkafka: consume each input record and produce it unchanged to the output, in one loop
 /// on one thread, like a stream thread without the framework.
@@ -29,7 +79,7 @@ pub(crate) fn passthrough(
         .client()
         .set("partitioner", "murmur2_random")
         .create()?;
-    consumer.subscribe(&[run.input.as_str()])?;
+    consumer.subscribe(&[run.topic("input").as_str()])?;
     let mut consumed = 0usize;
     while consumed < run.bench.args.records {
         let Some(message) = consumer.poll(Duration::from_millis(100)) else {
@@ -62,7 +112,8 @@ pub(crate) fn passthrough(
     wait(done)
 }
 
-fn run_app(
+/// Runs a framework workload's topology until its inputs are processed and committed.
+pub(crate) fn run_app(
     run: &Run<'_>,
     topology: Topology,
     done: &dyn Fn() -> Result<bool, BoxError>,
@@ -71,7 +122,8 @@ fn run_app(
     let mut config: StreamsConfig = run.bench.config.clone();
     config
         .set("application.id", &run.app_id)
-        .set("state.dir", state.path().to_string_lossy().to_string());
+        .set("state.dir", state.path().to_string_lossy().to_string())
+        .set("commit.interval.ms", "100");
     let mut streams = KafkaStreams::new(topology, &config)?;
     streams.start()?;
     let result = wait(done);
@@ -79,36 +131,101 @@ fn run_app(
     result
 }
 
-/// `stream(input).map_values(..).to(output)` with byte values.
-pub(crate) fn stream_process_with_sink(
-    run: &Run<'_>,
-    done: &dyn Fn() -> Result<bool, BoxError>,
-) -> Result<(), BoxError> {
+pub(crate) const PROGRESS: Progress = Progress::Committed;
+
+fn bytes_stream(
+    builder: &StreamsBuilder,
+    topic: &str,
+) -> streams_core::dsl::KStream<String, Vec<u8>> {
+    builder.stream(topic, Consumed::with(Serdes::string(), Serdes::bytes()))
+}
+
+/// `stream(input).map_values(..).to(output)`.
+fn stream_process_with_sink(run: &Run<'_>) -> Result<Topology, BoxError> {
     let builder = StreamsBuilder::new();
-    builder
-        .stream(&run.input, Consumed::with(Serdes::bytes(), Serdes::bytes()))
+    bytes_stream(&builder, &run.topic("input"))
         .map_values(|mut value: Vec<u8>| {
             value.reverse();
             value
         })
         .to(&run.output);
-    run_app(run, builder.build()?, done)
+    Ok(builder.build()?)
 }
 
-/// `stream(input).group_by_key().count()` into RocksDB with a changelog, updates to output.
-pub(crate) fn stream_count(
-    run: &Run<'_>,
-    done: &dyn Fn() -> Result<bool, BoxError>,
-) -> Result<(), BoxError> {
+/// `group_by_key().count()` into RocksDB with a changelog (record cache on, as by default).
+fn stream_count(run: &Run<'_>) -> Result<Topology, BoxError> {
     let builder = StreamsBuilder::new();
-    builder
-        .stream(
-            &run.input,
-            Consumed::with(Serdes::string(), Serdes::bytes()),
-        )
+    bytes_stream(&builder, &run.topic("input"))
         .group_by_key()
         .count(Materialized::as_("bench-counts"))
         .to_stream()
         .to(&run.output);
-    run_app(run, builder.build()?, done)
+    Ok(builder.build()?)
+}
+
+/// Counts in 1 s hopping windows advancing 500 ms.
+fn stream_count_windowed(run: &Run<'_>) -> Result<Topology, BoxError> {
+    let builder = StreamsBuilder::new();
+    bytes_stream(&builder, &run.topic("input"))
+        .group_by_key()
+        .windowed_by(
+            TimeWindows::of_size_with_no_grace(Duration::from_secs(1))
+                .advance_by(Duration::from_millis(500)),
+        )
+        .count(Materialized::as_("bench-windowed"))
+        .to_stream()
+        .map(|w, count: Option<u64>| (w.key, count.unwrap_or(0)))
+        .to(&run.output);
+    Ok(builder.build()?)
+}
+
+/// Each stream record joined with a table of one row per key.
+fn stream_table_join(run: &Run<'_>) -> Result<Topology, BoxError> {
+    let builder = StreamsBuilder::new();
+    let table = builder.table(
+        &run.topic("table"),
+        Consumed::with(Serdes::string(), Serdes::bytes()),
+        Materialized::as_("bench-table"),
+    );
+    bytes_stream(&builder, &run.topic("input"))
+        .join_table(&table, |v: &Vec<u8>, t: &Vec<u8>| v.len() + t.len())
+        .map_values(|n: usize| n as u64)
+        .to(&run.output);
+    Ok(builder.build()?)
+}
+
+/// A table of streamed updates joined with a table of one row per key.
+fn table_table_join(run: &Run<'_>) -> Result<Topology, BoxError> {
+    let builder = StreamsBuilder::new();
+    let left = builder.table(
+        &run.topic("left"),
+        Consumed::with(Serdes::string(), Serdes::bytes()),
+        Materialized::as_("bench-left"),
+    );
+    let right = builder.table(
+        &run.topic("right"),
+        Consumed::with(Serdes::string(), Serdes::bytes()),
+        Materialized::as_("bench-right"),
+    );
+    left.join(&right, |l: &Vec<u8>, r: &Vec<u8>| {
+        (l.len() + r.len()) as u64
+    })
+    .to_stream()
+    .to(&run.output);
+    Ok(builder.build()?)
+}
+
+/// Two streams joined within 10 s (each key recurs every `keys` ms of event time).
+fn stream_stream_join(run: &Run<'_>) -> Result<Topology, BoxError> {
+    let builder = StreamsBuilder::new();
+    let left = bytes_stream(&builder, &run.topic("left"));
+    let right = bytes_stream(&builder, &run.topic("right"));
+    left.join(
+        &right,
+        |l: &Vec<u8>, r: &Vec<u8>| (l.len() + r.len()) as u64,
+        JoinWindows::of_time_difference_with_no_grace(Duration::from_secs(10)),
+        StreamJoined::default(),
+    )
+    .to(&run.output);
+    Ok(builder.build()?)
 }

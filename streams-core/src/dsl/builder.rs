@@ -206,6 +206,11 @@ impl Default for StreamsBuilder {
 
 impl StreamsBuilder {
     /// An empty builder.
+    ///
+    /// ```
+    /// let builder = streams_core::dsl::StreamsBuilder::new();
+    /// assert!(builder.build().is_ok());
+    /// ```
     pub fn new() -> Self {
         StreamsBuilder {
             state: Rc::new(RefCell::new(BuilderState {
@@ -217,6 +222,14 @@ impl StreamsBuilder {
     }
 
     /// A stream of the records of `topic`, decoded with `consumed`'s serdes.
+    ///
+    /// ```
+    /// use streams_core::dsl::{Consumed, StreamsBuilder};
+    /// use streams_core::serde::Serdes;
+    /// let builder = StreamsBuilder::new();
+    /// let payments = builder.stream("payments", Consumed::with(Serdes::string(), Serdes::i64()));
+    /// assert_eq!(payments.node_name(), "KSTREAM-SOURCE-0000000000");
+    /// ```
     pub fn stream<K: Clone + 'static, V: Clone + 'static>(
         &self,
         topic: &str,
@@ -337,6 +350,16 @@ impl StreamsBuilder {
     }
 
     /// The topology built so far, or the first error any DSL call ran into.
+    ///
+    /// ```
+    /// use streams_core::dsl::{Consumed, StreamsBuilder};
+    /// use streams_core::serde::Serdes;
+    /// let builder = StreamsBuilder::new();
+    /// builder.stream("in", Consumed::with(Serdes::string(), Serdes::string())).to("out");
+    /// let topology = builder.build()?;
+    /// assert_eq!(topology.describe().subtopologies.len(), 1);
+    /// # Ok::<(), streams_core::Error>(())
+    /// ```
     pub fn build(&self) -> Result<Topology> {
         let mut state = self.state.borrow_mut();
         if !state.errors.is_empty() {

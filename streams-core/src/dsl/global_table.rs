@@ -27,6 +27,14 @@ impl<K, V> std::fmt::Debug for GlobalKTable<K, V> {
 
 impl<K, V> GlobalKTable<K, V> {
     /// The name of its store.
+    ///
+    /// ```
+    /// use streams_core::dsl::{Consumed, Materialized, StreamsBuilder};
+    /// use streams_core::serde::Serdes;
+    /// let builder = StreamsBuilder::new();
+    /// let rates = builder.global_table("fx-rates", Consumed::with(Serdes::string(), Serdes::string()), Materialized::as_("fx"));
+    /// assert_eq!(rates.queryable_store_name(), "fx");
+    /// ```
     pub fn queryable_store_name(&self) -> &str {
         &self.store
     }

@@ -30,11 +30,23 @@ pub struct JoinWindows {
 
 impl JoinWindows {
     /// Records at most `difference` apart join, in either order; no grace period.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let w = streams_core::dsl::JoinWindows::of_time_difference_with_no_grace(Duration::from_secs(5));
+    /// # let _ = w;
+    /// ```
     pub fn of_time_difference_with_no_grace(difference: Duration) -> Self {
         Self::of_time_difference_and_grace(difference, Duration::ZERO)
     }
 
     /// Records at most `difference` apart join; late records are accepted for `grace`.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let w = streams_core::dsl::JoinWindows::of_time_difference_and_grace(Duration::from_secs(5), Duration::from_secs(1));
+    /// # let _ = w;
+    /// ```
     pub fn of_time_difference_and_grace(difference: Duration, grace: Duration) -> Self {
         JoinWindows {
             before: ms(difference),
@@ -44,12 +56,26 @@ impl JoinWindows {
     }
 
     /// How far before a left record a right record may be.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// // Only right records up to 5 s *after* a left record join it.
+    /// let w = streams_core::dsl::JoinWindows::of_time_difference_with_no_grace(Duration::from_secs(5)).before(Duration::ZERO);
+    /// # let _ = w;
+    /// ```
     pub fn before(mut self, before: Duration) -> Self {
         self.before = ms(before);
         self
     }
 
     /// How far after a left record a right record may be.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// // Only right records up to 5 s *before* a left record join it.
+    /// let w = streams_core::dsl::JoinWindows::of_time_difference_with_no_grace(Duration::from_secs(5)).after(Duration::ZERO);
+    /// # let _ = w;
+    /// ```
     pub fn after(mut self, after: Duration) -> Self {
         self.after = ms(after);
         self
@@ -103,6 +129,13 @@ impl<K, V, VO> Default for StreamJoined<K, V, VO> {
 
 impl<K, V, VO> StreamJoined<K, V, VO> {
     /// Joins with these serdes for the key and the two values.
+    ///
+    /// ```
+    /// use streams_core::dsl::StreamJoined;
+    /// use streams_core::serde::Serdes;
+    /// let j = StreamJoined::with(Serdes::string(), Serdes::i64(), Serdes::bytes());
+    /// # let _ = j;
+    /// ```
     pub fn with(
         key_serde: SharedSerde<K>,
         value_serde: SharedSerde<V>,
@@ -118,6 +151,12 @@ impl<K, V, VO> StreamJoined<K, V, VO> {
 
     /// Names the join's stores `<name>-this-join-store`, `<name>-other-join-store` (and
     /// `<name>-outer-shared-join-store` for left and outer joins).
+    ///
+    /// ```
+    /// use streams_core::dsl::StreamJoined;
+    /// let j: StreamJoined<String, i64, String> = StreamJoined::default().with_store_name("payment-logins");
+    /// # let _ = j;
+    /// ```
     pub fn with_store_name(mut self, name: impl Into<String>) -> Self {
         self.store_name = Some(name.into());
         self

@@ -63,6 +63,14 @@ impl<K: Clone + 'static, V: Clone + 'static> KStream<K, V> {
     }
 
     /// The name of the node this handle points at.
+    ///
+    /// ```
+    /// use streams_core::dsl::{Consumed, StreamsBuilder};
+    /// use streams_core::serde::Serdes;
+    /// let builder = StreamsBuilder::new();
+    /// let s = builder.stream("in", Consumed::with(Serdes::string(), Serdes::string())).filter(|_k, _v| true);
+    /// assert_eq!(s.node_name(), "KSTREAM-FILTER-0000000001");
+    /// ```
     pub fn node_name(&self) -> &str {
         &self.node
     }
@@ -727,6 +735,18 @@ impl<K, V> std::fmt::Debug for BranchedKStream<K, V> {
 impl<K: Clone + 'static, V: Clone + 'static> BranchedKStream<K, V> {
     /// Adds a branch taking the records (not taken by an earlier branch) that `predicate`
     /// accepts; unnamed branches are numbered from 1.
+    ///
+    /// ```
+    /// use streams_core::dsl::{Branched, Consumed, StreamsBuilder};
+    /// use streams_core::serde::Serdes;
+    /// let builder = StreamsBuilder::new();
+    /// let branches = builder.stream("in", Consumed::with(Serdes::string(), Serdes::i64()))
+    ///     .split_named("n-")
+    ///     .branch(|_k, v: &i64| *v < 0, Branched::as_("negative"))
+    ///     .branch(|_k, v: &i64| *v == 0, Branched::default())
+    ///     .no_default_branch();
+    /// assert!(branches.contains_key("n-negative") && branches.contains_key("n-2"));
+    /// ```
     pub fn branch<F>(mut self, predicate: F, branched: Branched) -> Self
     where
         F: Fn(&K, &V) -> bool + Send + Sync + 'static,
@@ -741,6 +761,17 @@ impl<K: Clone + 'static, V: Clone + 'static> BranchedKStream<K, V> {
 
     /// Adds a branch for every remaining record (unnamed: `0`) and returns the branches by
     /// name.
+    ///
+    /// ```
+    /// use streams_core::dsl::{Branched, Consumed, StreamsBuilder};
+    /// use streams_core::serde::Serdes;
+    /// let builder = StreamsBuilder::new();
+    /// let branches = builder.stream("in", Consumed::with(Serdes::string(), Serdes::i64()))
+    ///     .split_named("n-")
+    ///     .branch(|_k, v: &i64| *v < 0, Branched::as_("negative"))
+    ///     .default_branch(Branched::as_("rest"));
+    /// assert!(branches.contains_key("n-rest"));
+    /// ```
     pub fn default_branch(mut self, branched: Branched) -> BTreeMap<String, KStream<K, V>> {
         let name = branched.name.unwrap_or_else(|| "0".to_string());
         self.branches.push((None, format!("{}{name}", self.prefix)));
@@ -748,6 +779,17 @@ impl<K: Clone + 'static, V: Clone + 'static> BranchedKStream<K, V> {
     }
 
     /// Returns the branches by name; records no branch takes are dropped.
+    ///
+    /// ```
+    /// use streams_core::dsl::{Branched, Consumed, StreamsBuilder};
+    /// use streams_core::serde::Serdes;
+    /// let builder = StreamsBuilder::new();
+    /// let branches = builder.stream("in", Consumed::with(Serdes::string(), Serdes::i64()))
+    ///     .split_named("n-")
+    ///     .branch(|_k, v: &i64| *v < 0, Branched::as_("negative"))
+    ///     .no_default_branch();
+    /// assert_eq!(branches.len(), 1);
+    /// ```
     pub fn no_default_branch(self) -> BTreeMap<String, KStream<K, V>> {
         self.finish()
     }
@@ -1179,6 +1221,7 @@ impl<K: Clone + 'static, V: Clone + 'static> KStream<K, V> {
     ///     .stream("payments", Consumed::with(Serdes::string(), Serdes::i64()))
     ///     .left_join_table(&limits, |cents: &i64, limit: Option<&i64>| limit.is_some_and(|l| cents > l))
     ///     .filter(|_k, over: &bool| *over)
+    ///     .map_values(|_| "over limit".to_string())
     ///     .to("over-limit");
     /// # builder.build()?;
     /// # Ok::<(), streams_core::Error>(())

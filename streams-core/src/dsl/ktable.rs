@@ -85,11 +85,28 @@ impl<K: Clone + 'static, V: Clone + 'static> KTable<K, V> {
     }
 
     /// The name of the store backing this table, for interactive queries.
+    ///
+    /// ```
+    /// use streams_core::dsl::{Consumed, Materialized, StreamsBuilder};
+    /// use streams_core::serde::Serdes;
+    /// let builder = StreamsBuilder::new();
+    /// let t = builder.table("users", Consumed::with(Serdes::string(), Serdes::string()), Materialized::as_("users"));
+    /// assert_eq!(t.queryable_store_name(), Some("users"));
+    /// assert_eq!(t.filter(|_k, _v| true).queryable_store_name(), None);
+    /// ```
     pub fn queryable_store_name(&self) -> Option<&str> {
         self.store.as_deref()
     }
 
     /// The name of the node this handle points at.
+    ///
+    /// ```
+    /// use streams_core::dsl::{Consumed, Materialized, StreamsBuilder};
+    /// use streams_core::serde::Serdes;
+    /// let builder = StreamsBuilder::new();
+    /// let t = builder.table("users", Consumed::with(Serdes::string(), Serdes::string()), Materialized::default());
+    /// assert_eq!(t.node_name(), "KTABLE-SOURCE-0000000002");
+    /// ```
     pub fn node_name(&self) -> &str {
         &self.node
     }
@@ -397,6 +414,11 @@ pub struct BufferConfig {
 
 impl BufferConfig {
     /// No limit: memory (and the buffer's changelog) grows with the number of open windows.
+    ///
+    /// ```
+    /// let buffer = streams_core::dsl::BufferConfig::unbounded();
+    /// # let _ = buffer;
+    /// ```
     pub fn unbounded() -> Self {
         BufferConfig { _unbounded: () }
     }
@@ -476,6 +498,12 @@ pub struct Suppressed {
 
 impl Suppressed {
     /// Emit each window's final result once, when it closes.
+    ///
+    /// ```
+    /// use streams_core::dsl::{BufferConfig, Suppressed};
+    /// let s = Suppressed::until_window_closes(BufferConfig::unbounded());
+    /// # let _ = s;
+    /// ```
     pub fn until_window_closes(buffer: BufferConfig) -> Self {
         Suppressed { _buffer: buffer }
     }

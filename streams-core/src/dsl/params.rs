@@ -29,6 +29,13 @@ impl<K, V> std::fmt::Debug for Consumed<K, V> {
 
 impl<K, V> Consumed<K, V> {
     /// Reads keys and values with these serdes.
+    ///
+    /// ```
+    /// use streams_core::dsl::Consumed;
+    /// use streams_core::serde::Serdes;
+    /// let c = Consumed::with(Serdes::string(), Serdes::bytes());
+    /// # let _ = c;
+    /// ```
     pub fn with(key_serde: SharedSerde<K>, value_serde: SharedSerde<V>) -> Self {
         Consumed {
             key_serde,
@@ -40,6 +47,14 @@ impl<K, V> Consumed<K, V> {
 
     /// Takes each record's event time from `extractor(key, value, kafka_timestamp)` instead of
     /// the Kafka timestamp; records given a negative time are dropped and counted.
+    ///
+    /// ```
+    /// use streams_core::dsl::Consumed;
+    /// use streams_core::serde::Serdes;
+    /// // Event time is the value itself (ms since the epoch).
+    /// let c = Consumed::with(Serdes::string(), Serdes::i64()).with_timestamp_extractor(|_k, v: &i64, _kafka_ts| *v);
+    /// # let _ = c;
+    /// ```
     pub fn with_timestamp_extractor<F>(mut self, extractor: F) -> Self
     where
         F: Fn(&K, &V, i64) -> i64 + Send + Sync + 'static,
@@ -49,6 +64,13 @@ impl<K, V> Consumed<K, V> {
     }
 
     /// Names the source node.
+    ///
+    /// ```
+    /// use streams_core::dsl::Consumed;
+    /// use streams_core::serde::Serdes;
+    /// let c = Consumed::with(Serdes::string(), Serdes::string()).with_name("orders-source");
+    /// # let _ = c;
+    /// ```
     pub fn with_name(mut self, name: impl Into<String>) -> Self {
         self.name = Some(name.into());
         self
@@ -86,6 +108,13 @@ impl<K, V> Default for Produced<K, V> {
 
 impl<K, V> Produced<K, V> {
     /// Writes keys and values with these serdes.
+    ///
+    /// ```
+    /// use streams_core::dsl::Produced;
+    /// use streams_core::serde::Serdes;
+    /// let p = Produced::with(Serdes::string(), Serdes::json::<Vec<u32>>());
+    /// # let _ = p;
+    /// ```
     pub fn with(key_serde: SharedSerde<K>, value_serde: SharedSerde<V>) -> Self {
         Produced {
             key_serde: Some(key_serde),
@@ -129,6 +158,12 @@ impl<K, V> Default for Grouped<K, V> {
 
 impl<K, V> Grouped<K, V> {
     /// Names the grouping: a repartition topic is then `<name>-repartition`.
+    ///
+    /// ```
+    /// use streams_core::dsl::Grouped;
+    /// let g: Grouped<String, String> = Grouped::as_("by-user");
+    /// # let _ = g;
+    /// ```
     pub fn as_(name: impl Into<String>) -> Self {
         Grouped {
             name: Some(name.into()),
@@ -137,6 +172,13 @@ impl<K, V> Grouped<K, V> {
     }
 
     /// Groups with these serdes.
+    ///
+    /// ```
+    /// use streams_core::dsl::Grouped;
+    /// use streams_core::serde::Serdes;
+    /// let g = Grouped::with(Serdes::string(), Serdes::i64());
+    /// # let _ = g;
+    /// ```
     pub fn with(key_serde: SharedSerde<K>, value_serde: SharedSerde<V>) -> Self {
         Grouped {
             name: None,
@@ -146,6 +188,13 @@ impl<K, V> Grouped<K, V> {
     }
 
     /// Sets the name.
+    ///
+    /// ```
+    /// use streams_core::dsl::Grouped;
+    /// use streams_core::serde::Serdes;
+    /// let g = Grouped::with(Serdes::string(), Serdes::i64()).with_name("by-user");
+    /// # let _ = g;
+    /// ```
     pub fn with_name(mut self, name: impl Into<String>) -> Self {
         self.name = Some(name.into());
         self
@@ -199,6 +248,12 @@ impl<K, V> Default for Materialized<K, V> {
 
 impl<K, V> Materialized<K, V> {
     /// A store named `name` (queryable under that name).
+    ///
+    /// ```
+    /// use streams_core::dsl::Materialized;
+    /// let m: Materialized<String, u64> = Materialized::as_("counts");
+    /// # let _ = m;
+    /// ```
     pub fn as_(name: impl Into<String>) -> Self {
         Materialized {
             name: Some(name.into()),
@@ -207,6 +262,13 @@ impl<K, V> Materialized<K, V> {
     }
 
     /// A store with a generated name and these serdes.
+    ///
+    /// ```
+    /// use streams_core::dsl::Materialized;
+    /// use streams_core::serde::Serdes;
+    /// let m = Materialized::with(Serdes::string(), Serdes::u64());
+    /// # let _ = m;
+    /// ```
     pub fn with(key_serde: SharedSerde<K>, value_serde: SharedSerde<V>) -> Self {
         Materialized {
             key_serde: Some(key_serde),
@@ -216,30 +278,64 @@ impl<K, V> Materialized<K, V> {
     }
 
     /// Sets the key serde.
+    ///
+    /// ```
+    /// use streams_core::dsl::Materialized;
+    /// use streams_core::serde::Serdes;
+    /// let m: Materialized<String, u64> = Materialized::as_("c").with_key_serde(Serdes::string());
+    /// # let _ = m;
+    /// ```
     pub fn with_key_serde(mut self, serde: SharedSerde<K>) -> Self {
         self.key_serde = Some(serde);
         self
     }
 
     /// Sets the value serde.
+    ///
+    /// ```
+    /// use streams_core::dsl::Materialized;
+    /// use streams_core::serde::Serdes;
+    /// let m: Materialized<String, u64> = Materialized::as_("c").with_value_serde(Serdes::u64());
+    /// # let _ = m;
+    /// ```
     pub fn with_value_serde(mut self, serde: SharedSerde<V>) -> Self {
         self.value_serde = Some(serde);
         self
     }
 
     /// Chooses the engine (RocksDB by default).
+    ///
+    /// ```
+    /// use streams_core::dsl::Materialized;
+    /// use streams_core::state::StoreEngine;
+    /// let m: Materialized<String, u64> = Materialized::as_("c").with_engine(StoreEngine::InMemory);
+    /// # let _ = m;
+    /// ```
     pub fn with_engine(mut self, engine: StoreEngine) -> Self {
         self.engine = engine;
         self
     }
 
     /// Turns the changelog off.
+    ///
+    /// ```
+    /// use streams_core::dsl::Materialized;
+    /// let m: Materialized<String, u64> = Materialized::as_("scratch").with_logging_disabled();
+    /// # let _ = m;
+    /// ```
     pub fn with_logging_disabled(mut self) -> Self {
         self.logging = false;
         self
     }
 
     /// How long a window or session store keeps windows (at least size + grace, the default).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use streams_core::dsl::Materialized;
+    /// let m: Materialized<String, u64> = Materialized::as_("per-minute").with_retention(Duration::from_secs(86_400));
+    /// # let _ = m;
+    /// ```
     pub fn with_retention(mut self, retention: std::time::Duration) -> Self {
         self.retention = Some(retention);
         self
@@ -255,6 +351,12 @@ impl<K, V> Materialized<K, V> {
     }
 
     /// Turns the record cache off: every update is written and forwarded at once.
+    ///
+    /// ```
+    /// use streams_core::dsl::Materialized;
+    /// let m: Materialized<String, u64> = Materialized::as_("c").with_caching_disabled();
+    /// # let _ = m;
+    /// ```
     pub fn with_caching_disabled(mut self) -> Self {
         self.caching = false;
         self
@@ -322,6 +424,13 @@ impl<K, V> Default for Repartitioned<K, V> {
 
 impl<K, V> Repartitioned<K, V> {
     /// Repartitions with these serdes.
+    ///
+    /// ```
+    /// use streams_core::dsl::Repartitioned;
+    /// use streams_core::serde::Serdes;
+    /// let r = Repartitioned::with(Serdes::string(), Serdes::bytes());
+    /// # let _ = r;
+    /// ```
     pub fn with(key_serde: SharedSerde<K>, value_serde: SharedSerde<V>) -> Self {
         Repartitioned {
             key_serde: Some(key_serde),
@@ -331,12 +440,24 @@ impl<K, V> Repartitioned<K, V> {
     }
 
     /// Names the repartition topic `<name>-repartition`.
+    ///
+    /// ```
+    /// use streams_core::dsl::Repartitioned;
+    /// let r: Repartitioned<String, String> = Repartitioned::default().with_name("by-merchant");
+    /// # let _ = r;
+    /// ```
     pub fn with_name(mut self, name: impl Into<String>) -> Self {
         self.name = Some(name.into());
         self
     }
 
     /// Fixes the repartition topic's partition count (default: that of the input).
+    ///
+    /// ```
+    /// use streams_core::dsl::Repartitioned;
+    /// let r: Repartitioned<String, String> = Repartitioned::default().with_partitions(12);
+    /// # let _ = r;
+    /// ```
     pub fn with_partitions(mut self, partitions: i32) -> Self {
         self.partitions = Some(partitions);
         self
@@ -357,6 +478,11 @@ pub struct Branched {
 
 impl Branched {
     /// A branch named `name` (its stream is found under `<split prefix><name>`).
+    ///
+    /// ```
+    /// let b = streams_core::dsl::Branched::as_("large");
+    /// # let _ = b;
+    /// ```
     pub fn as_(name: impl Into<String>) -> Self {
         Branched {
             name: Some(name.into()),

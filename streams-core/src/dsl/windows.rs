@@ -63,11 +63,23 @@ pub struct TimeWindows {
 
 impl TimeWindows {
     /// Tumbling windows of `size` with no grace period.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let w = streams_core::dsl::TimeWindows::of_size_with_no_grace(Duration::from_secs(60));
+    /// assert_eq!(w.windows_for(61_000).len(), 1);
+    /// ```
     pub fn of_size_with_no_grace(size: Duration) -> Self {
         Self::of_size_and_grace(size, Duration::ZERO)
     }
 
     /// Tumbling windows of `size` accepting records up to `grace` after they end.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let w = streams_core::dsl::TimeWindows::of_size_and_grace(Duration::from_secs(60), Duration::from_secs(5));
+    /// # let _ = w;
+    /// ```
     pub fn of_size_and_grace(size: Duration, grace: Duration) -> Self {
         TimeWindows {
             size: ms(size),
@@ -77,6 +89,12 @@ impl TimeWindows {
     }
 
     /// Hopping windows: a new window every `advance` (at most the size).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let w = streams_core::dsl::TimeWindows::of_size_with_no_grace(Duration::from_secs(60)).advance_by(Duration::from_secs(30));
+    /// assert_eq!(w.windows_for(61_000).len(), 2);
+    /// ```
     pub fn advance_by(mut self, advance: Duration) -> Self {
         self.advance = ms(advance);
         self
@@ -93,6 +111,12 @@ impl TimeWindows {
     }
 
     /// The windows a record at `timestamp` belongs to, by ascending start.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let w = streams_core::dsl::TimeWindows::of_size_with_no_grace(Duration::from_millis(10));
+    /// assert_eq!(w.windows_for(25).iter().map(|w| (w.start, w.end)).collect::<Vec<_>>(), vec![(20, 30)]);
+    /// ```
     pub fn windows_for(&self, timestamp: i64) -> Vec<Window> {
         let mut out = Vec::new();
         if timestamp < 0 || self.advance <= 0 {
@@ -130,11 +154,23 @@ pub struct SlidingWindows {
 
 impl SlidingWindows {
     /// Sliding windows with no grace period.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let w = streams_core::dsl::SlidingWindows::of_time_difference_with_no_grace(Duration::from_secs(10));
+    /// # let _ = w;
+    /// ```
     pub fn of_time_difference_with_no_grace(difference: Duration) -> Self {
         Self::of_time_difference_and_grace(difference, Duration::ZERO)
     }
 
     /// Sliding windows accepting records up to `grace` after a window ends.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let w = streams_core::dsl::SlidingWindows::of_time_difference_and_grace(Duration::from_secs(10), Duration::from_secs(2));
+    /// # let _ = w;
+    /// ```
     pub fn of_time_difference_and_grace(difference: Duration, grace: Duration) -> Self {
         SlidingWindows {
             difference: ms(difference),
@@ -171,11 +207,23 @@ pub struct SessionWindows {
 
 impl SessionWindows {
     /// Sessions split by `gap` of inactivity, with no grace period.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let w = streams_core::dsl::SessionWindows::of_inactivity_gap_with_no_grace(Duration::from_secs(300));
+    /// # let _ = w;
+    /// ```
     pub fn of_inactivity_gap_with_no_grace(gap: Duration) -> Self {
         Self::of_inactivity_gap_and_grace(gap, Duration::ZERO)
     }
 
     /// Sessions split by `gap` of inactivity, accepting records up to `grace` late.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let w = streams_core::dsl::SessionWindows::of_inactivity_gap_and_grace(Duration::from_secs(300), Duration::from_secs(30));
+    /// # let _ = w;
+    /// ```
     pub fn of_inactivity_gap_and_grace(gap: Duration, grace: Duration) -> Self {
         SessionWindows {
             gap: ms(gap),
@@ -219,6 +267,14 @@ impl<K> std::fmt::Debug for WindowedSerde<K> {
 
 impl<K> WindowedSerde<K> {
     /// Time-windowed keys (`key | start`), windows of `size`.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use streams_core::dsl::WindowedSerde;
+    /// use streams_core::serde::Serdes;
+    /// let serde = WindowedSerde::time(Serdes::string(), Duration::from_secs(60));
+    /// # let _ = serde;
+    /// ```
     pub fn time(inner: SharedSerde<K>, size: Duration) -> Self {
         WindowedSerde {
             inner,
@@ -234,6 +290,13 @@ impl<K> WindowedSerde<K> {
     }
 
     /// Session-windowed keys (`key | end | start`).
+    ///
+    /// ```
+    /// use streams_core::dsl::WindowedSerde;
+    /// use streams_core::serde::Serdes;
+    /// let serde = WindowedSerde::session(Serdes::string());
+    /// # let _ = serde;
+    /// ```
     pub fn session(inner: SharedSerde<K>) -> Self {
         WindowedSerde {
             inner,
