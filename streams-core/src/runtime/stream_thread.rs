@@ -185,29 +185,44 @@ fn run_loop(
         .subscribe(&topics)
         .map_err(|e| Error::kafka("subscribing to the source topics", e))?;
     let poll = config.poll_interval()?;
+    // Housekeeping (delivery reports, wall-clock punctuation, restoration, commits) runs every
+    // so many records and whenever the consumer is idle, not per record.
+    const RECORDS_PER_MAINTENANCE: u32 = 256;
+    let mut since_maintenance = 0u32;
+    let mut restoring = false;
     while !shared.shutdown_requested() {
-        let restoring = with_manager(|m| m.is_restoring()).unwrap_or(false);
         let timeout = if restoring {
             std::time::Duration::ZERO
         } else {
             poll
         };
         let polled = consumer.poll(timeout);
-        let step = with_manager(|m| -> Result<()> {
+        let step = with_manager(|m| -> Result<bool> {
             if let Some(e) = m.take_pending_error() {
                 return Err(e);
             }
-            match polled {
-                Some(Ok(message)) => m.process(&message)?,
+            let idle = match polled {
+                Some(Ok(message)) => {
+                    m.process(&message)?;
+                    since_maintenance += 1;
+                    false
+                }
                 // librdkafka reports most consumer errors (a broker going away, a topic not
                 // yet known) as events it recovers from by itself.
-                Some(Err(e)) => warn!("consumer error: {e}"),
-                None => {}
+                Some(Err(e)) => {
+                    warn!("consumer error: {e}");
+                    true
+                }
+                None => true,
+            };
+            if idle || since_maintenance >= RECORDS_PER_MAINTENANCE || m.is_restoring() {
+                since_maintenance = 0;
+                m.restore(consumer)?;
+                m.maybe_commit(consumer)?;
             }
-            m.restore(consumer)?;
-            m.maybe_commit(consumer)
+            Ok(m.is_restoring())
         });
-        step.unwrap_or(Ok(()))?;
+        restoring = step.unwrap_or(Ok(false))?;
     }
     Ok(())
 }
