@@ -11,9 +11,9 @@
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use rdkafka::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
-use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 use streams_core::StreamsConfig;
 use streams_core::runtime::{TopicSpec, create_topics};
 
@@ -36,8 +36,10 @@ pub(crate) struct Feed {
 pub(crate) enum Progress {
     /// Records in the output topic (the raw baseline, one output per input).
     Output,
-    /// The application's committed offsets on its streamed inputs.
-    Committed,
+    /// Records the application has processed from its streamed inputs (its
+    /// `records_processed_total` metric); the run ends when it has processed them all and
+    /// closed (committing).
+    Processed,
 }
 
 /// One workload's run: its topics and group.
@@ -47,6 +49,8 @@ pub(crate) struct Run<'a> {
     pub(crate) app_id: String,
     /// This run's output topic.
     pub(crate) output: String,
+    /// Metrics of the run's application (its `records_processed_total` paces the feeder).
+    pub(crate) registry: prometheus::Registry,
 }
 
 impl Run<'_> {
@@ -133,23 +137,6 @@ impl Meter {
         }
         Ok(total)
     }
-
-    /// Offsets committed by `group` on `topic` (sum over partitions).
-    fn committed(&self, group_client: &BaseConsumer, topic: &str) -> Result<i64, BoxError> {
-        let mut tpl = TopicPartitionList::new();
-        for partition in 0..self.partitions {
-            tpl.add_partition(topic, partition);
-        }
-        let committed = group_client.committed_offsets(tpl, Duration::from_secs(10))?;
-        Ok(committed
-            .elements()
-            .iter()
-            .map(|e| match e.offset() {
-                Offset::Offset(o) => o,
-                _ => 0,
-            })
-            .sum())
-    }
 }
 
 impl Bench {
@@ -207,6 +194,7 @@ impl Bench {
             bench: self,
             output: format!("{app_id}-output"),
             app_id,
+            registry: prometheus::Registry::new(),
         };
         let partitions = self.args.partitions;
         let mut specs: Vec<TopicSpec> = feeds
@@ -246,29 +234,31 @@ impl Bench {
             client: self.client().create()?,
             partitions,
         };
-        let group_client: BaseConsumer = self.client().set("group.id", &run.app_id).create()?;
         let output = run.output.clone();
-        let streamed_topics: Vec<String> = streamed.iter().map(|(t, _)| t.clone()).collect();
-        let measure_progress =
-            move |meter: &Meter, group_client: &BaseConsumer| -> Result<usize, BoxError> {
-                let done = match progress {
-                    Progress::Output => meter.appended(&output)?,
-                    Progress::Committed => {
-                        let mut sum = 0;
-                        for topic in &streamed_topics {
-                            sum += meter.committed(group_client, topic)?;
-                        }
-                        sum
-                    }
-                };
-                Ok(usize::try_from(done).unwrap_or(0))
-            };
+        let preloaded_records: usize = feeds.iter().filter(|f| f.preload).map(|f| f.records).sum();
+        let registry = run.registry.clone();
+        let measure_progress = move |meter: &Meter| -> Result<usize, BoxError> {
+            match progress {
+                Progress::Output => Ok(usize::try_from(meter.appended(&output)?).unwrap_or(0)),
+                Progress::Processed => Ok(registry
+                    .gather()
+                    .iter()
+                    .find(|f| f.name() == "streams_records_processed_total")
+                    .and_then(|f| {
+                        f.get_metric()
+                            .first()
+                            .map(|m| m.get_counter().get_value() as usize)
+                    })
+                    .unwrap_or(0)
+                    .saturating_sub(preloaded_records)),
+            }
+        };
         let feed_progress = measure_progress.clone();
         let done = || -> Result<bool, BoxError> {
             if Instant::now() > deadline {
                 return Err(format!("{name} did not finish within {timeout:?}").into());
             }
-            Ok(measure_progress(&meter, &group_client)? >= total)
+            Ok(measure_progress(&meter)? >= total)
         };
 
         let started = Instant::now();
@@ -276,13 +266,12 @@ impl Bench {
             client: self.client().create()?,
             partitions,
         };
-        let feed_group: BaseConsumer = self.client().set("group.id", &run.app_id).create()?;
         let feeding = std::thread::spawn(move || -> Result<(), BoxError> {
             while fed.iter().zip(&streamed).any(|(f, (_, n))| f < n) {
                 if Instant::now() > deadline {
                     return Err("feeder timed out".into());
                 }
-                let processed = feed_progress(&feed_meter, &feed_group)?;
+                let processed = feed_progress(&feed_meter)?;
                 let allowed_total = processed.saturating_add(window);
                 let fed_total: usize = fed.iter().sum();
                 if allowed_total <= fed_total {

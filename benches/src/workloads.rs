@@ -122,8 +122,8 @@ pub(crate) fn run_app(
     let mut config: StreamsConfig = run.bench.config.clone();
     config
         .set("application.id", &run.app_id)
-        .set("state.dir", state.path().to_string_lossy().to_string())
-        .set("commit.interval.ms", "100");
+        .set("state.dir", state.path().to_string_lossy().to_string());
+    config.set_metrics_registry(run.registry.clone());
     let mut streams = KafkaStreams::new(topology, &config)?;
     streams.start()?;
     let result = wait(done);
@@ -131,7 +131,7 @@ pub(crate) fn run_app(
     result
 }
 
-pub(crate) const PROGRESS: Progress = Progress::Committed;
+pub(crate) const PROGRESS: Progress = Progress::Processed;
 
 fn bytes_stream(
     builder: &StreamsBuilder,
