@@ -49,6 +49,11 @@ pub const DESERIALIZATION_EXCEPTION_HANDLER: &str = "default.deserialization.exc
 pub const POLL_MS: &str = "poll.ms";
 /// `replication.factor`: replication of internal topics (default -1, the broker's default).
 pub const REPLICATION_FACTOR: &str = "replication.factor";
+/// `max.task.idle.ms`: how long a task waits for an empty input partition (default 0).
+pub const MAX_TASK_IDLE_MS: &str = "max.task.idle.ms";
+/// `buffered.records.per.partition`: records a task buffers per input partition before the
+/// partition's fetching pauses (default 1000).
+pub const BUFFERED_RECORDS_PER_PARTITION: &str = "buffered.records.per.partition";
 /// `statestore.cache.max.bytes`: the record cache of each instance, split over its threads
 /// (default 10 MiB; 0 turns caching off).
 pub const CACHE_MAX_BYTES: &str = "statestore.cache.max.bytes";
@@ -64,7 +69,8 @@ const STREAMS_KEYS: &[&str] = &[
     POLL_MS,
     REPLICATION_FACTOR,
     CACHE_MAX_BYTES,
-    "max.task.idle.ms",
+    MAX_TASK_IDLE_MS,
+    BUFFERED_RECORDS_PER_PARTITION,
     "application.server",
 ];
 
@@ -219,6 +225,20 @@ impl StreamsConfig {
     /// `statestore.cache.max.bytes`.
     pub fn cache_max_bytes(&self) -> Result<usize> {
         self.parse(CACHE_MAX_BYTES, 10 * 1024 * 1024usize)
+    }
+
+    /// `max.task.idle.ms`: how long a task with an empty, caught-up input partition waits for
+    /// data before processing its other partitions (default 0; -1 never waits, not even for
+    /// data on the broker not yet fetched).
+    pub fn max_task_idle_ms(&self) -> Result<i64> {
+        self.parse(MAX_TASK_IDLE_MS, 0i64)
+    }
+
+    /// `buffered.records.per.partition` (at least 1).
+    pub fn buffered_records_per_partition(&self) -> Result<usize> {
+        Ok(self
+            .parse(BUFFERED_RECORDS_PER_PARTITION, 1000usize)?
+            .max(1))
     }
 
     /// `replication.factor` for internal topics.

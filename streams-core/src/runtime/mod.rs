@@ -9,6 +9,7 @@ mod global_thread;
 pub(crate) mod instance;
 mod kafka_streams;
 mod metrics;
+mod partition_group;
 mod plan;
 mod producer;
 mod query;

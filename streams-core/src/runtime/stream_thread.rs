@@ -149,6 +149,8 @@ fn run(spec: ThreadSpec) -> Result<()> {
         commit_interval: config.commit_interval()?,
         thread_index: index,
         cache_bytes: config.cache_max_bytes()? / config.num_stream_threads()?,
+        max_task_idle_ms: config.max_task_idle_ms()?,
+        max_buffered: config.buffered_records_per_partition()?,
         globals,
     };
     let manager = TaskManager::new(
@@ -203,7 +205,7 @@ fn run_loop(
             }
             let idle = match polled {
                 Some(Ok(message)) => {
-                    m.process(&message)?;
+                    m.process(consumer, &message)?;
                     since_maintenance += 1;
                     false
                 }

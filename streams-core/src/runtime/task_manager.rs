@@ -1,14 +1,14 @@
 //! [`TaskManager`]: the tasks of one stream thread, created and closed as the consumer group
 //! assigns and revokes partitions, fed with polled records, and committed.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::PathBuf;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext};
-use rdkafka::message::{BorrowedMessage, Headers as _, Message, OwnedMessage};
+use rdkafka::message::{BorrowedMessage, Headers as _, Message};
 use rdkafka::producer::Producer;
 use rdkafka::{Offset, TopicPartitionList};
 use streams_state::CacheBudget;
@@ -16,6 +16,7 @@ use tracing::{debug, info};
 
 use super::StreamsMetrics;
 use super::instance::{InstanceShared, ThreadState};
+use super::partition_group::{LagOracle, PartitionGroup};
 use super::plan::TopicPlan;
 use super::producer::{KafkaCollector, StreamsProducer};
 use super::restore::Restorer;
@@ -36,6 +37,10 @@ pub(crate) struct ManagerSettings {
     pub(crate) deserialization_policy: DeserializationPolicy,
     pub(crate) commit_interval: Duration,
     pub(crate) thread_index: usize,
+    /// `max.task.idle.ms`.
+    pub(crate) max_task_idle_ms: i64,
+    /// `buffered.records.per.partition`.
+    pub(crate) max_buffered: usize,
     /// This thread's share of `statestore.cache.max.bytes` (0: no caching).
     pub(crate) cache_bytes: usize,
     pub(crate) globals: Arc<crate::state::GlobalStores>,
@@ -53,8 +58,11 @@ pub(crate) struct TaskManager {
     restorer: Restorer,
     cache: Option<CacheBudget>,
     tasks: BTreeMap<TaskId, Task>,
-    /// Records that arrived for tasks still restoring.
-    buffered: HashMap<TaskId, VecDeque<OwnedMessage>>,
+    /// Each task's input partitions: records buffered while it restores, or waiting for
+    /// their turn in timestamp order.
+    groups: HashMap<TaskId, PartitionGroup>,
+    /// Partitions paused because their task holds `buffered.records.per.partition` of them.
+    full: HashSet<(String, i32)>,
     /// Offsets last committed per input partition.
     committed: HashMap<(String, i32), i64>,
     last_commit: Instant,
@@ -84,7 +92,8 @@ impl TaskManager {
             producer,
             restorer: Restorer::new(restore_consumer),
             tasks: BTreeMap::new(),
-            buffered: HashMap::new(),
+            groups: HashMap::new(),
+            full: HashSet::new(),
             committed: HashMap::new(),
             last_commit: Instant::now(),
             pending_error: None,
@@ -170,6 +179,14 @@ impl TaskManager {
                 task.initialize()?;
             }
             info!(task = %id, "task created");
+            let topics = self
+                .plan
+                .topic_to_subtopology
+                .iter()
+                .filter(|(_, sub)| **sub == id.subtopology)
+                .map(|(topic, _)| topic.clone());
+            self.groups
+                .insert(id, PartitionGroup::new(topics, id.partition));
             self.tasks.insert(id, task);
         }
         if to_pause.count() > 0 {
@@ -223,7 +240,11 @@ impl TaskManager {
         let mut first = None;
         for id in ids {
             self.restorer.remove(*id)?;
-            self.buffered.remove(id);
+            self.groups.remove(id);
+            self.full.retain(|(topic, partition)| {
+                *partition != id.partition
+                    || self.plan.topic_to_subtopology.get(topic) != Some(&id.subtopology)
+            });
             self.shared.unregister_stores(*id);
             if let Some(mut task) = self.tasks.remove(id) {
                 self.committed.retain(|(topic, partition), _| {
@@ -242,27 +263,93 @@ impl TaskManager {
 
     // ---- the record loop ----
 
-    /// Processes one polled record.
-    pub(crate) fn process(&mut self, message: &BorrowedMessage<'_>) -> Result<()> {
+    /// Takes one polled record: processes it at once when its task reads a single partition
+    /// and has nothing buffered, else buffers it and processes whatever the task's partition
+    /// group releases in timestamp order.
+    pub(crate) fn process<C: ConsumerContext>(
+        &mut self,
+        consumer: &BaseConsumer<C>,
+        message: &BorrowedMessage<'_>,
+    ) -> Result<()> {
         let Some(id) = self.task_of(message.topic(), message.partition()) else {
             return Ok(());
         };
-        if let Some(buffer) = self.buffered.get_mut(&id) {
-            buffer.push_back(message.detach());
-            return Ok(());
-        }
-        let Some(task) = self.tasks.get_mut(&id) else {
+        let (Some(task), Some(group)) = (self.tasks.get_mut(&id), self.groups.get_mut(&id)) else {
             // Revoked since it was fetched: its offset stays uncommitted for the new owner.
             return Ok(());
         };
+        if task.is_initialized() && group.is_single() && group.is_empty() {
+            group.note_delivered(message.topic(), message.partition(), message.offset());
+            return task.process(&raw_record(message));
+        }
+        group.add(message.detach());
+        let (topic, partition) = (message.topic(), message.partition());
+        if task.is_initialized() && group.buffered(topic, partition) >= self.settings.max_buffered {
+            // Stop fetching it until the task has worked through its backlog.
+            let mut tpl = TopicPartitionList::new();
+            tpl.add_partition(topic, partition);
+            consumer
+                .pause(&tpl)
+                .map_err(|e| Error::kafka(format!("pausing {topic}-{partition}"), e))?;
+            self.full.insert((topic.to_string(), partition));
+            debug!(
+                topic,
+                partition, "input partition paused: its buffer is full"
+            );
+        }
+        self.drain(consumer, id)
+    }
+
+    /// Processes what task `id`'s partition group releases now.
+    fn drain<C: ConsumerContext>(&mut self, consumer: &BaseConsumer<C>, id: TaskId) -> Result<()> {
+        let (Some(task), Some(group)) = (self.tasks.get_mut(&id), self.groups.get_mut(&id)) else {
+            return Ok(());
+        };
         if !task.is_initialized() {
-            self.buffered
-                .entry(id)
-                .or_default()
-                .push_back(message.detach());
             return Ok(());
         }
-        task.process(&raw_record(message))
+        let oracle = ConsumerLag { consumer };
+        let now = Instant::now();
+        while let Some(message) = group.next_ready(now, self.settings.max_task_idle_ms, &oracle) {
+            task.process(&raw_record(&message))?;
+        }
+        if self.full.is_empty() {
+            return Ok(());
+        }
+        let mut resume = TopicPartitionList::new();
+        self.full.retain(|(topic, partition)| {
+            let drained = *partition == id.partition
+                && group.buffered(topic, *partition) < self.settings.max_buffered
+                && self.plan.topic_to_subtopology.get(topic) == Some(&id.subtopology);
+            if drained {
+                resume.add_partition(topic, *partition);
+            }
+            !drained
+        });
+        if resume.count() > 0 {
+            debug!(
+                partitions = resume.count(),
+                "input partitions resumed: buffers drained"
+            );
+            consumer
+                .resume(&resume)
+                .map_err(|e| Error::kafka("resuming drained partitions", e))?;
+        }
+        Ok(())
+    }
+
+    /// Processes what every task's partition group releases now (waits may have expired).
+    fn drain_all<C: ConsumerContext>(&mut self, consumer: &BaseConsumer<C>) -> Result<()> {
+        let ids: Vec<TaskId> = self
+            .groups
+            .iter()
+            .filter(|(_, g)| !g.is_empty())
+            .map(|(id, _)| *id)
+            .collect();
+        for id in ids {
+            self.drain(consumer, id)?;
+        }
+        Ok(())
     }
 
     /// Continues restoration; tasks that finish start processing, beginning with what was
@@ -278,11 +365,6 @@ impl TaskManager {
                 continue;
             };
             task.initialize()?;
-            if let Some(buffer) = self.buffered.remove(&id) {
-                for message in buffer {
-                    task.process(&raw_record(&message))?;
-                }
-            }
             for (topic, &sub) in &self.plan.topic_to_subtopology {
                 if sub == id.subtopology {
                     resume.add_partition(topic, id.partition);
@@ -307,7 +389,7 @@ impl TaskManager {
         if !self.is_restoring() {
             self.set_thread_state(ThreadState::Running);
         }
-        Ok(())
+        self.drain_all(consumer)
     }
 
     /// Serves delivery reports, and commits when the commit interval has passed.
@@ -316,6 +398,7 @@ impl TaskManager {
         consumer: &BaseConsumer<C>,
     ) -> Result<()> {
         self.producer.poll(Duration::ZERO);
+        self.drain_all(consumer)?;
         for task in self.tasks.values_mut() {
             task.punctuate_wall_clock()?;
         }
@@ -375,6 +458,38 @@ impl TaskManager {
     pub(crate) fn close_dirty(&mut self) {
         let ids: Vec<TaskId> = self.tasks.keys().copied().collect();
         let _ = self.close_tasks(&ids, false);
+    }
+}
+
+/// The consumer's view of partition ends, from its last fetch responses (no request).
+struct ConsumerLag<'a, C: ConsumerContext> {
+    consumer: &'a BaseConsumer<C>,
+}
+
+impl<C: ConsumerContext> LagOracle for ConsumerLag<'_, C> {
+    fn caught_up(&self, topic: &str, partition: i32, next_offset: Option<i64>) -> bool {
+        let Ok(topic_c) = std::ffi::CString::new(topic) else {
+            return true;
+        };
+        let (mut low, mut high) = (-1i64, -1i64);
+        // SAFETY: the client handle is alive for the borrow; the call only reads the
+        // watermarks librdkafka cached from fetch responses into the two out-parameters.
+        let err = unsafe {
+            rdkafka_sys::rd_kafka_get_watermark_offsets(
+                self.consumer.client().native_ptr(),
+                topic_c.as_ptr(),
+                partition,
+                &mut low,
+                &mut high,
+            )
+        };
+        if err != rdkafka_sys::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR || high < 0 {
+            return false;
+        }
+        match next_offset {
+            Some(next) => next >= high,
+            None => high <= low.max(0),
+        }
     }
 }
 
