@@ -24,7 +24,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::error::DeserializationPolicy;
+use crate::error::{DeserializationPolicy, ErrorPolicies, ProcessingPolicy, ProductionPolicy};
 use crate::runtime::TopicAdmin;
 use crate::{Error, Result};
 
@@ -42,9 +42,18 @@ pub const NUM_STREAM_THREADS: &str = "num.stream.threads";
 pub const PROCESSING_GUARANTEE: &str = "processing.guarantee";
 /// `num.standby.replicas`: warm copies of each task's state on other instances (default 0).
 pub const NUM_STANDBY_REPLICAS: &str = "num.standby.replicas";
-/// `default.deserialization.exception.handler`: `fail` (default) or `log_and_continue`; Kafka's
+/// `default.deserialization.exception.handler`: `fail` (default), `log_and_continue` or
+/// `dead_letter` (see [`DeserializationPolicy`]); Kafka's
 /// class names `LogAndFailExceptionHandler` / `LogAndContinueExceptionHandler` are accepted too.
 pub const DESERIALIZATION_EXCEPTION_HANDLER: &str = "default.deserialization.exception.handler";
+/// `processing.exception.handler`: what a processor's failure does (see
+/// [`ProcessingPolicy`]).
+pub const PROCESSING_EXCEPTION_HANDLER: &str = "processing.exception.handler";
+/// `production.exception.handler`: what a failed output record does (see
+/// [`ProductionPolicy`]).
+pub const PRODUCTION_EXCEPTION_HANDLER: &str = "production.exception.handler";
+/// `errors.dead.letter.queue.topic.name`: where the `dead_letter` policies send records.
+pub const DEAD_LETTER_QUEUE_TOPIC: &str = "errors.dead.letter.queue.topic.name";
 /// `poll.ms`: how long the stream thread blocks waiting for records (default 100).
 pub const POLL_MS: &str = "poll.ms";
 /// `replication.factor`: replication of internal topics (default -1, the broker's default).
@@ -66,6 +75,9 @@ const STREAMS_KEYS: &[&str] = &[
     PROCESSING_GUARANTEE,
     NUM_STANDBY_REPLICAS,
     DESERIALIZATION_EXCEPTION_HANDLER,
+    PROCESSING_EXCEPTION_HANDLER,
+    PRODUCTION_EXCEPTION_HANDLER,
+    DEAD_LETTER_QUEUE_TOPIC,
     POLL_MS,
     REPLICATION_FACTOR,
     CACHE_MAX_BYTES,
@@ -257,21 +269,29 @@ impl StreamsConfig {
         }
     }
 
-    /// `default.deserialization.exception.handler`.
+    /// `default.deserialization.exception.handler`: `fail` (default), `log_and_continue` or
+    /// `dead_letter` (Kafka Streams' handler class names are accepted too).
     pub fn deserialization_policy(&self) -> Result<DeserializationPolicy> {
-        match self.get(DESERIALIZATION_EXCEPTION_HANDLER) {
-            None => Ok(DeserializationPolicy::Fail),
-            Some(v) if v == "fail" || v.ends_with("LogAndFailExceptionHandler") => {
-                Ok(DeserializationPolicy::Fail)
-            }
-            Some(v) if v == "log_and_continue" || v.ends_with("LogAndContinueExceptionHandler") => {
-                Ok(DeserializationPolicy::LogAndContinue)
-            }
-            Some(v) => Err(Error::Config {
-                key: DESERIALIZATION_EXCEPTION_HANDLER.into(),
-                reason: format!("`{v}` is not `fail` or `log_and_continue`"),
-            }),
-        }
+        Ok(self.error_policies()?.deserialization)
+    }
+
+    /// `processing.exception.handler`: `fail` (default), `log_and_continue` or `dead_letter`.
+    pub fn processing_policy(&self) -> Result<ProcessingPolicy> {
+        Ok(self.error_policies()?.processing)
+    }
+
+    /// `production.exception.handler`: `fail` (default) or `continue`.
+    pub fn production_policy(&self) -> Result<ProductionPolicy> {
+        Ok(self.error_policies()?.production)
+    }
+
+    /// `errors.dead.letter.queue.topic.name`, if set.
+    pub fn dead_letter_topic(&self) -> Option<&str> {
+        self.get(DEAD_LETTER_QUEUE_TOPIC).filter(|t| !t.is_empty())
+    }
+
+    pub(crate) fn error_policies(&self) -> Result<ErrorPolicies> {
+        ErrorPolicies::from_config(self)
     }
 
     /// librdkafka properties for one kind of client: every property that is not Kafka Streams'

@@ -1,5 +1,7 @@
-//! Records that do not deserialize, on the embedded broker: the fail policy stops the instance
-//! in `Error` without committing past the record; log-and-continue skips it.
+//! Bad records on the embedded broker: an undeserializable input under the fail policy stops
+//! the instance in `Error` without committing past it, log-and-continue skips it, dead-letter
+//! sends it on with headers; an output the producer refuses fails or is dropped per
+//! `production.exception.handler`.
 
 mod common;
 
@@ -145,4 +147,167 @@ fn log_and_continue_skips_the_bad_record() {
     }
     assert_eq!(streams.state(), State::Running);
     streams.close().expect("clean close");
+}
+
+#[test]
+fn dead_letter_policy_sends_the_bad_record_with_headers_and_goes_on() {
+    use rdkafka::message::{Headers as _, Message};
+    init_tracing();
+    let broker = EmbeddedBroker::start(1).expect("broker");
+    for topic in ["amounts", "doubled", "poison-dlq"] {
+        broker.create_topic(topic, 1).expect("topic");
+    }
+    produce(&broker, "amounts", &records());
+    let state = tempfile::tempdir().expect("tempdir");
+    let mut config = app_config(&broker, "poison-dlq-app", state.path());
+    config
+        .set("default.deserialization.exception.handler", "dead_letter")
+        .set("errors.dead.letter.queue.topic.name", "poison-dlq");
+    let registry = prometheus::Registry::new();
+    config.set_metrics_registry(registry.clone());
+    let mut streams = KafkaStreams::new(topology(), &config).expect("streams");
+    streams.start().expect("start");
+    assert_eq!(read_doubled(&broker, 3), vec![2, 4, 8]);
+
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", broker.bootstrap_servers())
+        .set("group.id", "dlq-reader")
+        .set("auto.offset.reset", "earliest")
+        .create()
+        .expect("consumer");
+    consumer.subscribe(&["poison-dlq"]).expect("subscribe");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let dead = loop {
+        assert!(
+            Instant::now() < deadline,
+            "nothing in the dead-letter topic"
+        );
+        if let Some(Ok(m)) = consumer.poll(Duration::from_millis(100)) {
+            break m.detach();
+        }
+    };
+    assert_eq!(
+        (dead.key(), dead.payload()),
+        (Some(&b"k"[..]), Some(&b"bad"[..]))
+    );
+    let headers: std::collections::BTreeMap<String, String> = dead
+        .headers()
+        .expect("headers")
+        .iter()
+        .map(|h| {
+            (
+                h.key.to_string(),
+                String::from_utf8_lossy(h.value.unwrap_or_default()).to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(headers["__streams.errors.topic"], "amounts");
+    assert_eq!(headers["__streams.errors.partition"], "0");
+    assert_eq!(headers["__streams.errors.offset"], "2");
+    assert_eq!(headers["__streams.errors.exception"], "Deserialization");
+    assert!(
+        headers["__streams.errors.message"].contains("amounts-0@2"),
+        "{headers:?}"
+    );
+    // Committed past the dead-lettered record: it is handled.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while committed(&broker, "poison-dlq-app") != Some(4) {
+        assert!(Instant::now() < deadline, "offsets not committed");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let metric = |name: &str| {
+        registry
+            .gather()
+            .iter()
+            .find(|f| f.name() == name)
+            .map_or(0.0, |f| f.get_metric()[0].get_counter().get_value())
+    };
+    assert_eq!(metric("streams_deserialization_errors_total"), 1.0);
+    assert_eq!(metric("streams_records_dead_lettered_total"), 1.0);
+    streams.close().expect("clean close");
+}
+
+/// Doubles, into a topic whose records the producer refuses over 100 bytes.
+fn padded_topology() -> Topology {
+    let builder = StreamsBuilder::new();
+    builder
+        .stream("amounts", Consumed::with(Serdes::string(), Serdes::u64()))
+        .map_values(|v: u64| {
+            if v == 2 {
+                "x".repeat(5_000)
+            } else {
+                v.to_string()
+            }
+        })
+        .to_with(
+            "padded",
+            streams_core::dsl::Produced::with(Serdes::string(), Serdes::string()),
+        );
+    builder.build().expect("topology")
+}
+
+/// Runs [`padded_topology`] over amounts 1, 2, 3 with `production.exception.handler` =
+/// `policy`; the output record for 2 is too large for the producer.
+fn run_with_production_policy(
+    policy: &str,
+    app: &str,
+) -> (KafkaStreams, std::sync::Arc<EmbeddedBroker>) {
+    init_tracing();
+    let broker = EmbeddedBroker::start(1).expect("broker");
+    broker.create_topic("amounts", 1).expect("topic");
+    broker.create_topic("padded", 1).expect("topic");
+    let good = |i: u64| (Some(b"k".to_vec()), Some(i.to_be_bytes().to_vec()));
+    produce(&broker, "amounts", &[good(1), good(2), good(3)]);
+    let state = tempfile::tempdir().expect("tempdir");
+    let mut config = app_config(&broker, app, state.path());
+    config
+        .set("production.exception.handler", policy)
+        .set("producer.message.max.bytes", "1000");
+    let mut streams = KafkaStreams::new(padded_topology(), &config).expect("streams");
+    streams.start().expect("start");
+    // The state directory must outlive the instance.
+    std::mem::forget(state);
+    (streams, broker)
+}
+
+#[test]
+fn production_continue_drops_the_unsendable_output_and_goes_on() {
+    let (mut streams, broker) = run_with_production_policy("continue", "produce-continue");
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", broker.bootstrap_servers())
+        .set("group.id", "padded-reader")
+        .set("auto.offset.reset", "earliest")
+        .create()
+        .expect("consumer");
+    consumer.subscribe(&["padded"]).expect("subscribe");
+    let mut out = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while out.len() < 2 && Instant::now() < deadline {
+        if let Some(Ok(m)) = consumer.poll(Duration::from_millis(100)) {
+            use rdkafka::Message;
+            out.push(String::from_utf8_lossy(m.payload().unwrap_or_default()).to_string());
+        }
+    }
+    assert_eq!(out, vec!["1", "3"]);
+    assert_eq!(streams.state(), State::Running);
+    streams.close().expect("clean close");
+}
+
+#[test]
+fn production_fail_stops_the_instance_naming_the_topic() {
+    let (mut streams, _broker) = run_with_production_policy("fail", "produce-fail");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while streams.state() != State::Error {
+        assert!(
+            Instant::now() < deadline,
+            "never reached Error ({:?})",
+            streams.state()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let err = streams.close().expect_err("the production error");
+    assert!(
+        matches!(&err, Error::Production { topic, .. } if topic == "padded"),
+        "{err:?}"
+    );
 }

@@ -40,6 +40,24 @@ pub(crate) enum ThreadState {
 
 pub(crate) type QueryHandle = Arc<dyn ReadOnlyKeyValueStore + Send + Sync>;
 
+/// Called with `(new, old)` on every change of the instance's [`State`].
+pub(crate) type StateListener = Box<dyn Fn(State, State) + Send + Sync>;
+
+/// The listener and the state it was last told about.
+struct Observed {
+    last: State,
+    listener: Option<StateListener>,
+}
+
+impl Default for Observed {
+    fn default() -> Self {
+        Observed {
+            last: State::Created,
+            listener: None,
+        }
+    }
+}
+
 #[derive(Default)]
 struct Inner {
     threads: Vec<ThreadState>,
@@ -58,6 +76,7 @@ pub(crate) struct InstanceShared {
     shutdown: AtomicBool,
     inner: Mutex<Inner>,
     stores: Mutex<HashMap<(String, TaskId), QueryHandle>>,
+    observed: Mutex<Observed>,
 }
 
 impl InstanceShared {
@@ -70,16 +89,40 @@ impl InstanceShared {
         self.stores.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// Tells the state listener, if the state changed since it was last told. Transitions
+    /// reach it in order: the check and the call happen under one lock.
+    fn notify(&self) {
+        let mut observed = self.observed.lock().unwrap_or_else(|p| p.into_inner());
+        let now = self.state();
+        if now != observed.last {
+            let old = std::mem::replace(&mut observed.last, now);
+            if let Some(listener) = &observed.listener {
+                listener(now, old);
+            }
+        }
+    }
+
+    pub(crate) fn set_state_listener(&self, listener: StateListener) {
+        self.observed
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .listener = Some(listener);
+    }
+
     pub(crate) fn start(&self, threads: usize) {
-        let mut inner = self.lock();
-        inner.threads = vec![ThreadState::Starting; threads];
-        inner.tasks = vec![BTreeSet::new(); threads];
-        inner.started = true;
+        {
+            let mut inner = self.lock();
+            inner.threads = vec![ThreadState::Starting; threads];
+            inner.tasks = vec![BTreeSet::new(); threads];
+            inner.started = true;
+        }
+        self.notify();
     }
 
     pub(crate) fn request_shutdown(&self) {
         self.shutdown.store(true, Ordering::Release);
         self.lock().closing = true;
+        self.notify();
     }
 
     pub(crate) fn shutdown_requested(&self) -> bool {
@@ -88,12 +131,14 @@ impl InstanceShared {
 
     pub(crate) fn mark_closed(&self) {
         self.lock().closed = true;
+        self.notify();
     }
 
     pub(crate) fn set_thread_state(&self, thread: usize, state: ThreadState) {
         if let Some(slot) = self.lock().threads.get_mut(thread) {
             *slot = state;
         }
+        self.notify();
     }
 
     pub(crate) fn set_thread_tasks(&self, thread: usize, tasks: BTreeSet<TaskId>) {
@@ -102,14 +147,19 @@ impl InstanceShared {
         }
     }
 
-    /// Records a thread's fatal error (the first one wins).
+    /// Records a thread's fatal error (the first one wins) and stops the instance's other
+    /// threads: the instance goes to [`State::Error`].
     pub(crate) fn fail(&self, thread: usize, error: Error) {
-        let mut inner = self.lock();
-        if let Some(slot) = inner.threads.get_mut(thread) {
-            *slot = ThreadState::Failed;
+        {
+            let mut inner = self.lock();
+            if let Some(slot) = inner.threads.get_mut(thread) {
+                *slot = ThreadState::Failed;
+            }
+            inner.failed = true;
+            inner.error.get_or_insert(error);
         }
-        inner.failed = true;
-        inner.error.get_or_insert(error);
+        self.shutdown.store(true, Ordering::Release);
+        self.notify();
     }
 
     pub(crate) fn take_error(&self) -> Option<Error> {

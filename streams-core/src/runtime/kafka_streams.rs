@@ -10,11 +10,13 @@ use tracing::info;
 
 use super::StreamsMetrics;
 use super::admin::create_topics;
+use super::dir_lock::DirLock;
 use super::instance::{InstanceShared, State};
 use super::plan::{TopicPlan, plan};
 use super::query::ReadOnlyKeyValueStoreView;
-use super::stream_thread::{ThreadSpec, spawn};
+use super::stream_thread::{ThreadSpec, UncaughtErrorHandler, spawn};
 use crate::config::ClientKind;
+use crate::error::UncaughtErrorResponse;
 use crate::{Error, Result, StreamsConfig, TaskId, Topology};
 
 /// A running instance of a streams application.
@@ -32,6 +34,9 @@ pub struct KafkaStreams {
     shared: Arc<InstanceShared>,
     threads: Vec<JoinHandle<()>>,
     global: Option<super::global_thread::GlobalThread>,
+    uncaught: UncaughtErrorHandler,
+    /// Held while the instance runs: one instance per state directory.
+    dir_lock: Option<DirLock>,
 }
 
 impl std::fmt::Debug for KafkaStreams {
@@ -57,7 +62,7 @@ impl KafkaStreams {
         })?;
         config.commit_interval()?;
         config.num_stream_threads()?;
-        config.deserialization_policy()?;
+        config.error_policies()?;
         config.check_processing_guarantee()?;
         let metrics = Arc::new(StreamsMetrics::new(app_id)?);
         if let Some(registry) = config.metrics_registry() {
@@ -70,6 +75,8 @@ impl KafkaStreams {
             shared: Arc::new(InstanceShared::default()),
             threads: Vec::new(),
             global: None,
+            uncaught: Arc::new(|_: &Error| UncaughtErrorResponse::ShutdownClient),
+            dir_lock: None,
         })
     }
 
@@ -125,17 +132,76 @@ impl KafkaStreams {
         Ok(plan)
     }
 
+    /// Calls `listener(new, old)` on every change of [`state`](Self::state), in order, from
+    /// whichever thread made the change. Set it before [`start`](Self::start). The listener
+    /// must not call [`close`](Self::close).
+    ///
+    /// ```no_run
+    /// # use streams_core::{KafkaStreams, State};
+    /// # fn wire(streams: &mut KafkaStreams) -> streams_core::Result<()> {
+    /// streams.set_state_listener(|new, old| {
+    ///     if new == State::Error {
+    ///         eprintln!("streams went from {old:?} to {new:?}");
+    ///     }
+    /// })?;
+    /// # Ok(()) }
+    /// ```
+    pub fn set_state_listener(
+        &mut self,
+        listener: impl Fn(State, State) + Send + Sync + 'static,
+    ) -> Result<()> {
+        self.ensure_created("set_state_listener")?;
+        self.shared.set_state_listener(Box::new(listener));
+        Ok(())
+    }
+
+    /// Decides what a stream thread's uncaught error does (one that no policy of
+    /// [`error`](crate::error) absorbed): replace the thread, or shut the instance down
+    /// (the default). Set it before [`start`](Self::start).
+    ///
+    /// ```no_run
+    /// # use streams_core::KafkaStreams;
+    /// # use streams_core::error::UncaughtErrorResponse;
+    /// # fn wire(streams: &mut KafkaStreams) -> streams_core::Result<()> {
+    /// streams.set_uncaught_error_handler(|error| {
+    ///     eprintln!("stream thread failed: {error}");
+    ///     UncaughtErrorResponse::ReplaceThread
+    /// })?;
+    /// # Ok(()) }
+    /// ```
+    pub fn set_uncaught_error_handler(
+        &mut self,
+        handler: impl Fn(&Error) -> UncaughtErrorResponse + Send + Sync + 'static,
+    ) -> Result<()> {
+        self.ensure_created("set_uncaught_error_handler")?;
+        self.uncaught = Arc::new(handler);
+        Ok(())
+    }
+
+    fn ensure_created(&self, what: &str) -> Result<()> {
+        if self.shared.state() != State::Created || !self.threads.is_empty() {
+            return Err(Error::IllegalState(format!(
+                "{what}() can only be called on a created instance, before start()"
+            )));
+        }
+        Ok(())
+    }
+
     /// Creates internal topics and starts the stream threads.
     pub fn start(&mut self) -> Result<()> {
-        if self.shared.state() != State::Created || !self.threads.is_empty() {
-            return Err(Error::IllegalState(
-                "start() can be called once, on a created instance".into(),
-            ));
-        }
-        let plan = Arc::new(self.plan_topics()?);
-        let threads = self.config.num_stream_threads()?;
+        self.ensure_created("start")?;
         let app_dir = self.config.state_dir().join(self.config.application_id()?);
         std::fs::create_dir_all(&app_dir).map_err(|e| Error::io(&app_dir, e))?;
+        let lock = DirLock::acquire(&app_dir, std::time::Duration::ZERO).map_err(|e| {
+            Error::IllegalState(format!(
+                "another instance of `{}` is running in state directory {}: {e}",
+                self.config.application_id().unwrap_or_default(),
+                app_dir.display()
+            ))
+        })?;
+        let plan = Arc::new(self.plan_topics()?);
+        let threads = self.config.num_stream_threads()?;
+        self.dir_lock = Some(lock);
         let (globals, global) =
             super::global_thread::start(&self.topology, &self.config, self.shared.clone())?;
         self.global = global;
@@ -149,6 +215,7 @@ impl KafkaStreams {
                 metrics: self.metrics.clone(),
                 shared: self.shared.clone(),
                 globals: globals.clone(),
+                uncaught: self.uncaught.clone(),
             })?;
             self.threads.push(handle);
         }
@@ -220,9 +287,23 @@ impl KafkaStreams {
     }
 
     /// Stops the threads: each commits, checkpoints and closes its tasks, then leaves the group.
-    /// Returns the error a thread failed with, if one did.
+    /// Waits for them without limit. Returns the error a thread failed with, if one did.
     pub fn close(&mut self) -> Result<()> {
+        self.close_with_timeout(Duration::MAX).map(|_| ())
+    }
+
+    /// Like [`close`](Self::close), waiting at most `timeout` for the threads: `Ok(true)` if
+    /// they all stopped in time, `Ok(false)` if some are still closing their tasks (the
+    /// instance stays [`State::PendingShutdown`]; calling `close` again waits for them).
+    pub fn close_with_timeout(&mut self, timeout: Duration) -> Result<bool> {
+        let deadline = Instant::now().checked_add(timeout);
         self.shared.request_shutdown();
+        while self.threads.iter().any(|h| !h.is_finished()) {
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                return Ok(false);
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
         for handle in self.threads.drain(..) {
             if handle.join().is_err() {
                 self.shared.fail(
@@ -234,11 +315,40 @@ impl KafkaStreams {
         if let Some(global) = self.global.take() {
             global.stop();
         }
+        self.dir_lock = None;
         self.shared.mark_closed();
         match self.shared.take_error() {
             Some(e) => Err(e),
-            None => Ok(()),
+            None => Ok(true),
         }
+    }
+
+    /// Blocks until the process receives SIGTERM or SIGINT (or the instance stops by itself,
+    /// failed or closed), then [`close`](Self::close)s it: the worker-binary main loop.
+    ///
+    /// ```no_run
+    /// # use streams_core::{KafkaStreams, StreamsConfig, Topology};
+    /// # fn run(topology: Topology, config: &StreamsConfig) -> streams_core::Result<()> {
+    /// let mut streams = KafkaStreams::new(topology, config)?;
+    /// streams.start()?;
+    /// streams.run_until_signal() // a clean shutdown on `kill` or Ctrl-C
+    /// # }
+    /// ```
+    pub fn run_until_signal(&mut self) -> Result<()> {
+        let signalled = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        for signal in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
+            signal_hook::flag::register(signal, signalled.clone())
+                .map_err(|e| Error::io("signal handler", e))?;
+        }
+        while !signalled.load(std::sync::atomic::Ordering::Acquire)
+            && !matches!(self.state(), State::Error | State::NotRunning)
+        {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        if signalled.load(std::sync::atomic::Ordering::Acquire) {
+            info!("shutdown signal received: closing");
+        }
+        self.close()
     }
 }
 

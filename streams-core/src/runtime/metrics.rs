@@ -11,6 +11,11 @@ pub(crate) struct StreamsMetrics {
     pub(crate) skipped: IntCounter,
     pub(crate) commits: IntCounter,
     pub(crate) restored: IntCounter,
+    pub(crate) deserialization_errors: IntCounter,
+    pub(crate) processing_errors: IntCounter,
+    pub(crate) production_errors: IntCounter,
+    pub(crate) dead_lettered: IntCounter,
+    pub(crate) threads_replaced: IntCounter,
 }
 
 fn counter(app_id: &str, name: &str, help: &str) -> Result<IntCounter> {
@@ -42,6 +47,31 @@ impl StreamsMetrics {
                 "records_restored_total",
                 "Changelog records restored into stores.",
             )?,
+            deserialization_errors: counter(
+                app_id,
+                "deserialization_errors_total",
+                "Input records that did not deserialize, whatever the policy did with them.",
+            )?,
+            processing_errors: counter(
+                app_id,
+                "processing_errors_total",
+                "Records on which user code failed, whatever the policy did with them.",
+            )?,
+            production_errors: counter(
+                app_id,
+                "production_errors_total",
+                "Output records that could not be serialized or produced.",
+            )?,
+            dead_lettered: counter(
+                app_id,
+                "records_dead_lettered_total",
+                "Input records sent to the dead-letter topic.",
+            )?,
+            threads_replaced: counter(
+                app_id,
+                "threads_replaced_total",
+                "Stream threads replaced after an uncaught error.",
+            )?,
         })
     }
 
@@ -51,6 +81,11 @@ impl StreamsMetrics {
             &self.skipped,
             &self.commits,
             &self.restored,
+            &self.deserialization_errors,
+            &self.processing_errors,
+            &self.production_errors,
+            &self.dead_lettered,
+            &self.threads_replaced,
         ] {
             registry
                 .register(Box::new(c.clone()))

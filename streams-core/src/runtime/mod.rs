@@ -5,6 +5,8 @@
 
 mod admin;
 mod collector;
+pub(crate) mod dead_letter;
+mod dir_lock;
 mod global_thread;
 pub(crate) mod instance;
 mod kafka_streams;
@@ -24,6 +26,7 @@ pub(crate) use collector::RecordCollector;
 pub use instance::State;
 pub use kafka_streams::KafkaStreams;
 pub(crate) use metrics::StreamsMetrics;
+pub(crate) use producer::production_failed;
 pub use query::ReadOnlyKeyValueStoreView;
 pub(crate) use task::{Task, TaskEnv};
 pub(crate) use task_context::{TaskContext, WallClock};

@@ -12,9 +12,31 @@ use rdkafka::message::{Header as KafkaHeader, Message, OwnedHeaders};
 use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, ProducerContext};
 use rdkafka::types::RDKafkaErrorCode;
 
-use super::RecordCollector;
+use tracing::warn;
+
+use super::{RecordCollector, StreamsMetrics};
+use crate::error::ProductionPolicy;
 use crate::processor::Headers;
 use crate::{Error, Result};
+
+/// Applies `production.exception.handler` to an output record that could not be serialized or
+/// produced. Changelog records always fail: skipping one would silently lose state.
+pub(crate) fn production_failed(
+    policy: ProductionPolicy,
+    metrics: &StreamsMetrics,
+    error: Error,
+) -> Result<()> {
+    metrics.production_errors.inc();
+    let changelog =
+        matches!(&error, Error::Production { topic, .. } if topic.ends_with("-changelog"));
+    match policy {
+        ProductionPolicy::Continue if !changelog => {
+            warn!("dropping an output record: {error}");
+            Ok(())
+        }
+        _ => Err(error),
+    }
+}
 
 #[derive(Default)]
 struct DeliveryState {
@@ -25,12 +47,21 @@ struct DeliveryState {
 }
 
 /// Producer context recording what delivery reports say.
-#[derive(Default)]
 pub(crate) struct DeliveryTracker {
     state: Mutex<DeliveryState>,
+    policy: ProductionPolicy,
+    metrics: Arc<StreamsMetrics>,
 }
 
 impl DeliveryTracker {
+    pub(crate) fn new(policy: ProductionPolicy, metrics: Arc<StreamsMetrics>) -> Self {
+        DeliveryTracker {
+            state: Mutex::default(),
+            policy,
+            metrics,
+        }
+    }
+
     fn lock(&self) -> MutexGuard<'_, DeliveryState> {
         // The state is plain data updated in single steps; a panic elsewhere cannot leave it
         // half-written, so a poisoned lock is still usable.
@@ -74,13 +105,13 @@ impl ProducerContext for DeliveryTracker {
             }
             Ok(_) => {}
             Err((error, message)) => {
-                let mut state = self.lock();
-                if state.failure.is_none() {
-                    state.failure = Some(Error::Production {
-                        topic: message.topic().to_string(),
-                        partition: message.partition(),
-                        reason: error.to_string(),
-                    });
+                let error = Error::Production {
+                    topic: message.topic().to_string(),
+                    partition: message.partition(),
+                    reason: error.to_string(),
+                };
+                if let Err(error) = production_failed(self.policy, &self.metrics, error) {
+                    self.lock().failure.get_or_insert(error);
                 }
             }
         }

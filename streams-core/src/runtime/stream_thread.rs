@@ -22,6 +22,7 @@ use super::plan::TopicPlan;
 use super::producer::{DeliveryTracker, StreamsProducer};
 use super::task_manager::{ManagerSettings, TaskManager};
 use crate::config::ClientKind;
+use crate::error::UncaughtErrorResponse;
 use crate::{Error, Result, StreamsConfig, Topology};
 
 thread_local! {
@@ -61,7 +62,11 @@ impl ConsumerContext for RebalanceHandler {
     }
 }
 
+/// Decides what an uncaught error in a stream thread does.
+pub(crate) type UncaughtErrorHandler = Arc<dyn Fn(&Error) -> UncaughtErrorResponse + Send + Sync>;
+
 /// Everything a thread needs to start.
+#[derive(Clone)]
 pub(crate) struct ThreadSpec {
     pub(crate) index: usize,
     pub(crate) topology: Arc<Topology>,
@@ -70,6 +75,7 @@ pub(crate) struct ThreadSpec {
     pub(crate) metrics: Arc<StreamsMetrics>,
     pub(crate) shared: Arc<InstanceShared>,
     pub(crate) globals: Arc<crate::state::GlobalStores>,
+    pub(crate) uncaught: UncaughtErrorHandler,
 }
 
 fn client_config(config: &StreamsConfig, kind: ClientKind) -> ClientConfig {
@@ -84,18 +90,44 @@ pub(crate) fn spawn(spec: ThreadSpec) -> Result<JoinHandle<()>> {
     let name = format!("stream-thread-{}", spec.index);
     std::thread::Builder::new()
         .name(name.clone())
-        .spawn(move || {
-            let index = spec.index;
-            let shared = spec.shared.clone();
-            match run(spec) {
-                Ok(()) => shared.set_thread_state(index, ThreadState::Dead),
-                Err(e) => {
-                    error!(thread = index, "stream thread failed: {e}");
-                    shared.fail(index, e);
-                }
-            }
-        })
+        .spawn(move || supervise(spec))
         .map_err(|e| Error::io(name, e))
+}
+
+/// Runs the stream thread; when it stops with an error (or a panic), asks the uncaught-error
+/// handler whether to run a fresh one in its place or to stop the instance.
+fn supervise(spec: ThreadSpec) {
+    let index = spec.index;
+    let shared = spec.shared.clone();
+    loop {
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(spec.clone())))
+            .unwrap_or_else(|panic| {
+                Err(Error::IllegalState(format!(
+                    "stream thread {index} {}",
+                    crate::error::panic_message(&*panic)
+                )))
+            });
+        // A panic may have left the task manager behind: drop it (its stores close, their
+        // directory locks go) before anything else opens them.
+        MANAGER.with(|slot| slot.try_borrow_mut().ok().and_then(|mut m| m.take()));
+        let error = match outcome {
+            Ok(()) => {
+                shared.set_thread_state(index, ThreadState::Dead);
+                return;
+            }
+            Err(error) => error,
+        };
+        error!(thread = index, "stream thread failed: {error}");
+        let response = (spec.uncaught)(&error);
+        if response == UncaughtErrorResponse::ReplaceThread && !shared.shutdown_requested() {
+            spec.metrics.threads_replaced.inc();
+            warn!(thread = index, "replacing the failed stream thread");
+            shared.set_thread_state(index, ThreadState::Starting);
+            continue;
+        }
+        shared.fail(index, error);
+        return;
+    }
 }
 
 fn run(spec: ThreadSpec) -> Result<()> {
@@ -107,6 +139,7 @@ fn run(spec: ThreadSpec) -> Result<()> {
         metrics,
         shared,
         globals,
+        uncaught: _,
     } = spec;
     let app_id = config.application_id()?.to_string();
     let client_id = format!("{app_id}-stream-thread-{index}");
@@ -116,7 +149,10 @@ fn run(spec: ThreadSpec) -> Result<()> {
         .set("client.id", format!("{client_id}-producer"))
         .set_if_absent("partitioner", "murmur2_random");
     let producer: StreamsProducer = producer_config
-        .create_with_context(DeliveryTracker::default())
+        .create_with_context(DeliveryTracker::new(
+            config.production_policy()?,
+            metrics.clone(),
+        ))
         .map_err(|e| Error::kafka("creating the producer", e))?;
 
     let mut consumer_config = client_config(&config, ClientKind::Consumer);
@@ -145,7 +181,7 @@ fn run(spec: ThreadSpec) -> Result<()> {
     let settings = ManagerSettings {
         application_id: app_id.clone(),
         app_dir: config.state_dir().join(&app_id),
-        deserialization_policy: config.deserialization_policy()?,
+        policies: std::rc::Rc::new(config.error_policies()?),
         commit_interval: config.commit_interval()?,
         thread_index: index,
         cache_bytes: config.cache_max_bytes()? / config.num_stream_threads()?,

@@ -8,11 +8,11 @@ use std::rc::Rc;
 use std::sync::Arc;
 
 use streams_state::{CacheBudget, ChangelogOffsets, ChangelogRecord, Checkpoint};
-use tracing::debug;
+use tracing::{debug, warn};
 
 use super::task_context::WallClock;
 use super::{RecordCollector, StreamsMetrics, TaskContext};
-use crate::error::DeserializationPolicy;
+use crate::error::{ErrorPolicies, ProcessingPolicy};
 use crate::processor::{Punctuation, PunctuationType, RecordMetadata};
 use crate::state::{ChangelogTarget, KeyValueStoreHandle, TaskStore};
 use crate::topology::node::{BuildContext, ErasedChild, Lifecycle, RawRecord, SourceNode};
@@ -23,6 +23,9 @@ use crate::{Error, Result, TaskId};
 /// this far past the last one, or when the task closes. Kafka Streams uses the same threshold.
 const CHECKPOINT_DELTA: i64 = 10_000;
 
+/// How long a new owner waits for a task directory still locked by its previous owner.
+const TASK_DIR_LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// What a task needs from its thread.
 pub(crate) struct TaskEnv<'a> {
     pub(crate) application_id: &'a str,
@@ -30,7 +33,7 @@ pub(crate) struct TaskEnv<'a> {
     pub(crate) app_dir: &'a Path,
     pub(crate) collector: Rc<dyn RecordCollector>,
     pub(crate) metrics: Arc<StreamsMetrics>,
-    pub(crate) deserialization_policy: DeserializationPolicy,
+    pub(crate) policies: Rc<ErrorPolicies>,
     pub(crate) internal_topics: &'a HashMap<String, String>,
     /// The thread's record cache budget; `None` when `statestore.cache.max.bytes` is 0.
     pub(crate) cache: Option<&'a CacheBudget>,
@@ -65,6 +68,8 @@ pub(crate) struct Task {
     checkpoint: Checkpoint,
     initialized: bool,
     closed: bool,
+    /// The task directory's lock, released after the stores (declared last: dropped last).
+    _lock: super::dir_lock::DirLock,
 }
 
 impl std::fmt::Debug for Task {
@@ -87,6 +92,9 @@ impl Task {
         let id = TaskId::new(sub.id, partition);
         let dir = env.app_dir.join(id.to_string());
         std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+        // Its previous owner (another thread of this instance) may still be closing it.
+        let lock = super::dir_lock::DirLock::acquire(&dir, TASK_DIR_LOCK_WAIT)
+            .map_err(|e| Error::io(&dir, e))?;
         let mut ctx = TaskContext::new(
             id,
             env.application_id,
@@ -94,6 +102,7 @@ impl Task {
             env.metrics.clone(),
             env.clock.clone(),
             env.globals.clone(),
+            env.policies.clone(),
         );
         let state_err = |source| Error::State {
             task: id.to_string(),
@@ -141,7 +150,6 @@ impl Task {
 
         let build_ctx = BuildContext {
             internal_topics: env.internal_topics,
-            deserialization_policy: env.deserialization_policy,
         };
         let mut built: HashMap<usize, ErasedChild> = HashMap::new();
         let mut lifecycles = Vec::new();
@@ -194,6 +202,7 @@ impl Task {
             checkpoint,
             initialized: false,
             closed: false,
+            _lock: lock,
         })
     }
 
@@ -278,7 +287,20 @@ impl Task {
         }));
         let topic = entry.topic.clone();
         let node = entry.node.clone();
-        node.borrow_mut().process_raw(&self.ctx, raw)?;
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            node.borrow_mut().process_raw(&self.ctx, raw)
+        }))
+        .unwrap_or_else(|panic| {
+            Err(Error::processing(
+                format!("source of {}", raw.topic),
+                crate::error::panic_message(&*panic),
+            ))
+        });
+        match outcome {
+            Ok(()) => {}
+            Err(error @ Error::Processing { .. }) => self.processing_failed(raw, error)?,
+            Err(error) => return Err(error),
+        }
         self.ctx.metrics().processed.inc();
         let next = raw.offset + 1;
         match self
@@ -293,6 +315,29 @@ impl Task {
             self.punctuate(PunctuationType::StreamTime, self.ctx.stream_time())?;
         }
         Ok(())
+    }
+
+    /// Applies `processing.exception.handler` to a processor's failure on `raw`.
+    fn processing_failed(&self, raw: &RawRecord<'_>, error: Error) -> Result<()> {
+        self.ctx.metrics().processing_errors.inc();
+        let at = format!("{}-{}@{}", raw.topic, raw.partition, raw.offset);
+        match self.ctx.policies().processing {
+            ProcessingPolicy::LogAndContinue => {
+                warn!(task = %self.id(), record = %at, "skipping the rest of the record: {error}");
+                Ok(())
+            }
+            ProcessingPolicy::DeadLetter => {
+                warn!(task = %self.id(), record = %at, "dead-lettering the record: {error}");
+                super::dead_letter::send(&self.ctx, raw, &error)
+            }
+            _ => Err(Error::RecordFailed {
+                task: self.id().to_string(),
+                topic: raw.topic.to_string(),
+                partition: raw.partition,
+                offset: raw.offset,
+                source: Box::new(error),
+            }),
+        }
     }
 
     /// Fires the punctuations of `kind` due at `now`.

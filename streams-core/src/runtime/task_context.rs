@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use super::{RecordCollector, StreamsMetrics};
 use crate::TaskId;
+use crate::error::ErrorPolicies;
 use crate::processor::{RecordMetadata, Schedule};
 use crate::state::{GlobalStores, StoreRegistry};
 
@@ -40,6 +41,7 @@ pub(crate) struct TaskContext {
     metrics: Arc<StreamsMetrics>,
     clock: WallClock,
     globals: Arc<GlobalStores>,
+    policies: Rc<ErrorPolicies>,
     schedules: RefCell<Vec<Schedule>>,
     next_schedule_id: Cell<u64>,
 }
@@ -52,6 +54,7 @@ impl TaskContext {
         metrics: Arc<StreamsMetrics>,
         clock: WallClock,
         globals: Arc<GlobalStores>,
+        policies: Rc<ErrorPolicies>,
     ) -> Self {
         let label: Rc<str> = Rc::from(task_id.to_string());
         let timestamp = Rc::new(Cell::new(-1));
@@ -66,6 +69,7 @@ impl TaskContext {
             metrics,
             clock,
             globals,
+            policies,
             schedules: RefCell::new(Vec::new()),
             next_schedule_id: Cell::new(1),
         }
@@ -125,6 +129,11 @@ impl TaskContext {
 
     pub(crate) fn collector(&self) -> &Rc<dyn RecordCollector> {
         &self.collector
+    }
+
+    /// The instance's error policies.
+    pub(crate) fn policies(&self) -> &ErrorPolicies {
+        &self.policies
     }
 
     pub(crate) fn metrics(&self) -> &StreamsMetrics {

@@ -22,7 +22,7 @@ use super::producer::{KafkaCollector, StreamsProducer};
 use super::restore::Restorer;
 use super::task::{Task, TaskEnv};
 use super::task_context::WallClock;
-use crate::error::DeserializationPolicy;
+use crate::error::ErrorPolicies;
 use crate::processor::Headers;
 use crate::topology::node::RawRecord;
 use crate::{Error, Result, TaskId, Topology};
@@ -34,7 +34,7 @@ const FLUSH_TIMEOUT: Duration = Duration::from_secs(60);
 pub(crate) struct ManagerSettings {
     pub(crate) application_id: String,
     pub(crate) app_dir: PathBuf,
-    pub(crate) deserialization_policy: DeserializationPolicy,
+    pub(crate) policies: Rc<ErrorPolicies>,
     pub(crate) commit_interval: Duration,
     pub(crate) thread_index: usize,
     /// `max.task.idle.ms`.
@@ -153,7 +153,7 @@ impl TaskManager {
             app_dir: &self.settings.app_dir,
             collector: self.collector.clone(),
             metrics: self.metrics.clone(),
-            deserialization_policy: self.settings.deserialization_policy,
+            policies: self.settings.policies.clone(),
             internal_topics: &self.plan.internal_names,
             cache: self.cache.as_ref(),
             clock: WallClock::System,

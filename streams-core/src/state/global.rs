@@ -183,7 +183,8 @@ impl GlobalUpdater {
                 source,
             };
             return match self.policy {
-                DeserializationPolicy::LogAndContinue => {
+                // A global store has no producer to dead-letter through: it logs and skips.
+                DeserializationPolicy::LogAndContinue | DeserializationPolicy::DeadLetter => {
                     tracing::warn!("skipping record for a global store: {error}");
                     Ok(())
                 }

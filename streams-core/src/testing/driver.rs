@@ -119,7 +119,7 @@ impl TopologyTestDriver {
             app_dir: &app_dir,
             collector: collector.clone(),
             metrics,
-            deserialization_policy: config.deserialization_policy()?,
+            policies: Rc::new(config.error_policies()?),
             internal_topics: &internal_topics,
         };
         let mut tasks = BTreeMap::new();

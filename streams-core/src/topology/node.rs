@@ -110,7 +110,6 @@ impl<K, V> ChildNode<K, V> {
 pub(crate) struct BuildContext<'a> {
     /// Physical topic names of internal topics, by their name in the topology.
     pub(crate) internal_topics: &'a HashMap<String, String>,
-    pub(crate) deserialization_policy: DeserializationPolicy,
 }
 
 impl BuildContext<'_> {
@@ -298,7 +297,6 @@ struct Source<K, V> {
     key_serde: SharedSerde<K>,
     value_serde: SharedSerde<V>,
     extractor: Option<TimestampExtractor<K, V>>,
-    policy: DeserializationPolicy,
     children: Vec<ChildNode<K, V>>,
 }
 
@@ -318,13 +316,18 @@ impl<K: Clone + 'static, V: Clone + 'static> Source<K, V> {
             field,
             source,
         };
-        match self.policy {
+        task.metrics().deserialization_errors.inc();
+        match task.policies().deserialization {
             DeserializationPolicy::LogAndContinue => {
                 warn!(task = %task.task_id(), node = %self.name, "skipping record: {error}");
                 task.metrics().record_skipped();
                 Ok(())
             }
-            DeserializationPolicy::Fail => Err(error),
+            DeserializationPolicy::DeadLetter => {
+                warn!(task = %task.task_id(), node = %self.name, "dead-lettering record: {error}");
+                crate::runtime::dead_letter::send(task, raw, &error)
+            }
+            _ => Err(error),
         }
     }
 }
@@ -378,7 +381,7 @@ impl<K: Clone + 'static, V: Clone + 'static> NodeFactory for SourceFactory<K, V>
     fn build(
         &self,
         name: &str,
-        ctx: &BuildContext<'_>,
+        _ctx: &BuildContext<'_>,
         children: &[ErasedChild],
     ) -> Result<BuiltNode> {
         let node = Rc::new(RefCell::new(Source {
@@ -386,7 +389,6 @@ impl<K: Clone + 'static, V: Clone + 'static> NodeFactory for SourceFactory<K, V>
             key_serde: self.key_serde.clone(),
             value_serde: self.value_serde.clone(),
             extractor: self.extractor.clone(),
-            policy: ctx.deserialization_policy,
             children: downcast_children(name, children)?,
         }));
         Ok(BuiltNode {
@@ -471,22 +473,30 @@ impl<K: 'static, V: 'static> Node<K, V> for Sink<K, V> {
             field,
             source,
         };
-        let has_key = encode(&*self.key_serde, &record.key, &mut self.key_buf)
-            .map_err(|e| serialization("key", e))?;
-        let has_value = encode(&*self.value_serde, &record.value, &mut self.value_buf)
-            .map_err(|e| serialization("value", e))?;
-        let partition = self
-            .partitioner
-            .as_ref()
-            .and_then(|p| p(&record.key, &record.value));
-        task.collector().send(
-            &topic,
-            partition,
-            has_key.then_some(self.key_buf.as_slice()),
-            has_value.then_some(self.value_buf.as_slice()),
-            record.timestamp,
-            &record.headers,
-        )
+        let sent = encode(&*self.key_serde, &record.key, &mut self.key_buf)
+            .map_err(|e| serialization("key", e))
+            .and_then(|has_key| {
+                let has_value = encode(&*self.value_serde, &record.value, &mut self.value_buf)
+                    .map_err(|e| serialization("value", e))?;
+                let partition = self
+                    .partitioner
+                    .as_ref()
+                    .and_then(|p| p(&record.key, &record.value));
+                task.collector().send(
+                    &topic,
+                    partition,
+                    has_key.then_some(self.key_buf.as_slice()),
+                    has_value.then_some(self.value_buf.as_slice()),
+                    record.timestamp,
+                    &record.headers,
+                )
+            });
+        match sent {
+            Err(error @ (Error::Serialization { .. } | Error::Production { .. })) => {
+                crate::runtime::production_failed(task.policies().production, task.metrics(), error)
+            }
+            other => other,
+        }
     }
 }
 

@@ -1,5 +1,12 @@
 //! The error type of `streams-core`, and the handler policies that decide what an error does.
 
+mod policy;
+
+pub(crate) use policy::ErrorPolicies;
+pub use policy::{
+    DeserializationPolicy, ProcessingPolicy, ProductionPolicy, UncaughtErrorResponse,
+};
+
 use crate::serde::SerdeError;
 
 /// What went wrong, naming the topic, partition, offset, node, task or store involved.
@@ -115,6 +122,21 @@ pub enum Error {
         #[source]
         source: Box<dyn std::error::Error + Send + Sync>,
     },
+    /// A task failed on an input record (the processing policy said fail).
+    #[error("task {task} failed on the record at {topic}-{partition}@{offset}: {source}")]
+    RecordFailed {
+        /// The task.
+        task: String,
+        /// Source topic of the record.
+        topic: String,
+        /// Source partition.
+        partition: i32,
+        /// Offset of the record.
+        offset: i64,
+        /// What failed.
+        #[source]
+        source: Box<Error>,
+    },
     /// The application is not in a state that allows the operation.
     #[error("{0}")]
     IllegalState(String),
@@ -135,6 +157,26 @@ impl Error {
         }
     }
 
+    /// A short name of the kind of error, for logs and dead-letter headers.
+    pub(crate) fn kind(&self) -> &'static str {
+        match self {
+            Error::Deserialization { .. } => "Deserialization",
+            Error::Serialization { .. } => "Serialization",
+            Error::StoreSerde { .. } => "StoreSerde",
+            Error::State { .. } => "State",
+            Error::Topology(_) => "Topology",
+            Error::Config { .. } => "Config",
+            Error::Kafka { .. } => "Kafka",
+            Error::Production { .. } => "Production",
+            Error::MissingSourceTopic(_) => "MissingSourceTopic",
+            Error::StoreAccess { .. } => "StoreAccess",
+            Error::Io { .. } => "Io",
+            Error::Processing { .. } => "Processing",
+            Error::RecordFailed { .. } => "RecordFailed",
+            Error::IllegalState(_) => "IllegalState",
+        }
+    }
+
     /// Wraps an error raised by user code in processor `node`.
     pub fn processing(
         node: impl Into<String>,
@@ -147,17 +189,15 @@ impl Error {
     }
 }
 
+/// The message of a caught panic, as an error message.
+pub(crate) fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    let text = panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic with a non-string payload".to_string());
+    format!("panicked: {text}")
+}
+
 /// Result type of this crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
-
-/// What to do with a record whose bytes do not deserialize
-/// (`default.deserialization.exception.handler`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-#[non_exhaustive]
-pub enum DeserializationPolicy {
-    /// Stop the stream thread with an error; the record's offset is not committed.
-    #[default]
-    Fail,
-    /// Log the record's topic, partition and offset at warn level, count it, and go on.
-    LogAndContinue,
-}

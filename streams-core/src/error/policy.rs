@@ -1,0 +1,188 @@
+//! The policies that decide what an error does: Kafka Streams' exception handlers.
+//!
+//! | Error | Setting | Policies |
+//! |---|---|---|
+//! | input that does not deserialize | `default.deserialization.exception.handler` | `fail`, `log_and_continue`, `dead_letter` |
+//! | user code failing in a processor | `processing.exception.handler` | `fail`, `log_and_continue`, `dead_letter` |
+//! | output that cannot be serialized or produced | `production.exception.handler` | `fail`, `continue` |
+//! | anything else that stops a stream thread | [`KafkaStreams::set_uncaught_error_handler`](crate::KafkaStreams::set_uncaught_error_handler) | [`UncaughtErrorResponse`] |
+//!
+//! `dead_letter` sends the input record as it was read (key, value, timestamp, headers) to the
+//! topic `errors.dead.letter.queue.topic.name`, with headers naming where it came from and what
+//! failed (the names of Kafka Streams' KIP-1034):
+//! `__streams.errors.topic`, `__streams.errors.partition`, `__streams.errors.offset`,
+//! `__streams.errors.exception` (the kind of error) and `__streams.errors.message`.
+//! The dead letter goes through the stream thread's producer, so the input offset is committed
+//! only once it is delivered: a record is processed, dead-lettered, or left uncommitted.
+
+use crate::config::{
+    DEAD_LETTER_QUEUE_TOPIC, DESERIALIZATION_EXCEPTION_HANDLER, PROCESSING_EXCEPTION_HANDLER,
+    PRODUCTION_EXCEPTION_HANDLER,
+};
+use crate::{Error, Result, StreamsConfig};
+
+/// What to do with a record whose bytes do not deserialize
+/// (`default.deserialization.exception.handler`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum DeserializationPolicy {
+    /// Stop the stream thread with an error; the record's offset is not committed.
+    #[default]
+    Fail,
+    /// Log the record's topic, partition and offset at warn level, count it, and go on.
+    LogAndContinue,
+    /// Send the record to the dead-letter topic, log and count it, and go on. (Global stores,
+    /// which have no producer, log and continue.)
+    DeadLetter,
+}
+
+/// What to do when user code in a processor fails on a record (`processing.exception.handler`).
+///
+/// A processor fails by returning [`Error::Processing`] (see [`Error::processing`]) or by
+/// panicking. Under `log_and_continue` and `dead_letter` the rest of that record's processing
+/// is skipped (outputs already forwarded for it stay) and the task goes on with the next record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum ProcessingPolicy {
+    /// Stop the stream thread with the error; the record's offset is not committed.
+    #[default]
+    Fail,
+    /// Log the error with the record's topic, partition and offset, count it, and go on.
+    LogAndContinue,
+    /// Send the input record to the dead-letter topic, log and count it, and go on.
+    DeadLetter,
+}
+
+/// What to do with an output record that cannot be serialized or produced
+/// (`production.exception.handler`): librdkafka has already retried what can be retried.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum ProductionPolicy {
+    /// Stop the stream thread with the error; offsets are not committed past it.
+    #[default]
+    Fail,
+    /// Log and count the lost output record, and go on.
+    Continue,
+}
+
+/// What happens when a stream thread stops with an error no policy above absorbed, as
+/// Kafka Streams' `StreamsUncaughtExceptionHandler` decides.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum UncaughtErrorResponse {
+    /// Start a new stream thread in its place (a new group member, whose tasks restore from
+    /// their changelogs and resume from the committed offsets); the instance stays up.
+    ReplaceThread,
+    /// Stop every thread of this instance; the instance ends in [`State::Error`](crate::State).
+    #[default]
+    ShutdownClient,
+}
+
+/// The policies of one instance, read from its configuration.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct ErrorPolicies {
+    pub(crate) deserialization: DeserializationPolicy,
+    pub(crate) processing: ProcessingPolicy,
+    pub(crate) production: ProductionPolicy,
+    pub(crate) dead_letter_topic: Option<String>,
+}
+
+fn invalid(key: &str, value: &str, allowed: &str) -> Error {
+    Error::Config {
+        key: key.into(),
+        reason: format!("`{value}` is not one of {allowed}"),
+    }
+}
+
+impl ErrorPolicies {
+    pub(crate) fn from_config(config: &StreamsConfig) -> Result<Self> {
+        let deserialization = match config.get(DESERIALIZATION_EXCEPTION_HANDLER) {
+            None => DeserializationPolicy::Fail,
+            Some(v) if v == "fail" || v.ends_with("LogAndFailExceptionHandler") => {
+                DeserializationPolicy::Fail
+            }
+            Some(v) if v == "log_and_continue" || v.ends_with("LogAndContinueExceptionHandler") => {
+                DeserializationPolicy::LogAndContinue
+            }
+            Some("dead_letter") => DeserializationPolicy::DeadLetter,
+            Some(v) => {
+                return Err(invalid(
+                    DESERIALIZATION_EXCEPTION_HANDLER,
+                    v,
+                    "`fail`, `log_and_continue`, `dead_letter`",
+                ));
+            }
+        };
+        let processing = match config.get(PROCESSING_EXCEPTION_HANDLER) {
+            None | Some("fail") => ProcessingPolicy::Fail,
+            Some("log_and_continue") => ProcessingPolicy::LogAndContinue,
+            Some("dead_letter") => ProcessingPolicy::DeadLetter,
+            Some(v) => {
+                return Err(invalid(
+                    PROCESSING_EXCEPTION_HANDLER,
+                    v,
+                    "`fail`, `log_and_continue`, `dead_letter`",
+                ));
+            }
+        };
+        let production = match config.get(PRODUCTION_EXCEPTION_HANDLER) {
+            None | Some("fail") => ProductionPolicy::Fail,
+            Some("continue") => ProductionPolicy::Continue,
+            Some(v) => {
+                return Err(invalid(
+                    PRODUCTION_EXCEPTION_HANDLER,
+                    v,
+                    "`fail`, `continue`",
+                ));
+            }
+        };
+        let dead_letter_topic = config
+            .get(DEAD_LETTER_QUEUE_TOPIC)
+            .filter(|t| !t.is_empty())
+            .map(str::to_string);
+        let wants_dlq = deserialization == DeserializationPolicy::DeadLetter
+            || processing == ProcessingPolicy::DeadLetter;
+        if wants_dlq && dead_letter_topic.is_none() {
+            return Err(Error::Config {
+                key: DEAD_LETTER_QUEUE_TOPIC.into(),
+                reason: "is required by the `dead_letter` policy".into(),
+            });
+        }
+        Ok(ErrorPolicies {
+            deserialization,
+            processing,
+            production,
+            dead_letter_topic,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_policies_and_requires_a_topic_for_dead_letters() {
+        let mut config = StreamsConfig::new();
+        let default = ErrorPolicies::from_config(&config).expect("defaults");
+        assert_eq!(default.deserialization, DeserializationPolicy::Fail);
+        assert_eq!(default.processing, ProcessingPolicy::Fail);
+        assert_eq!(default.production, ProductionPolicy::Fail);
+
+        config.set(PROCESSING_EXCEPTION_HANDLER, "dead_letter");
+        let err = ErrorPolicies::from_config(&config).expect_err("no topic");
+        assert!(err.to_string().contains(DEAD_LETTER_QUEUE_TOPIC), "{err}");
+        config.set(DEAD_LETTER_QUEUE_TOPIC, "app-dlq");
+        config.set(DESERIALIZATION_EXCEPTION_HANDLER, "log_and_continue");
+        config.set(PRODUCTION_EXCEPTION_HANDLER, "continue");
+        let p = ErrorPolicies::from_config(&config).expect("valid");
+        assert_eq!(p.processing, ProcessingPolicy::DeadLetter);
+        assert_eq!(p.deserialization, DeserializationPolicy::LogAndContinue);
+        assert_eq!(p.production, ProductionPolicy::Continue);
+        assert_eq!(p.dead_letter_topic.as_deref(), Some("app-dlq"));
+
+        config.set(PRODUCTION_EXCEPTION_HANDLER, "retry");
+        let err = ErrorPolicies::from_config(&config).expect_err("unknown policy");
+        assert!(err.to_string().contains("retry"), "{err}");
+    }
+}
