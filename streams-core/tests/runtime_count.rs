@@ -4,11 +4,13 @@
 mod common;
 
 use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::{TableReader, app_config, init_tracing, merge, produce_keyed};
 use streams_core::dsl::{Consumed, Materialized, StreamsBuilder};
 use streams_core::embedded::EmbeddedBroker;
+use streams_core::runtime::StateRestoreListener;
 use streams_core::serde::Serdes;
 use streams_core::{KafkaStreams, State, TaskId, Topology};
 
@@ -116,6 +118,99 @@ fn restores_from_the_changelog_after_the_state_dir_is_deleted() {
     );
     wait_for("final store", || store_contents(&second) == expected);
     second.close().expect("clean close");
+}
+
+/// Counts what a restore listener hears, per changelog partition.
+#[derive(Default)]
+struct Restores {
+    started: Mutex<BTreeMap<i32, (i64, i64)>>,
+    batches: Mutex<BTreeMap<i32, u64>>,
+    ended: Mutex<BTreeMap<i32, u64>>,
+}
+
+/// Shares [`Restores`] with the instance.
+struct Listener(Arc<Restores>);
+
+impl StateRestoreListener for Listener {
+    fn on_restore_start(&self, _: &str, partition: i32, store: &str, start: i64, end: i64) {
+        assert_eq!(store, "counts");
+        self.0
+            .started
+            .lock()
+            .expect("lock")
+            .insert(partition, (start, end));
+    }
+    fn on_batch_restored(&self, _: &str, partition: i32, _: &str, _: i64, restored: u64) {
+        *self
+            .0
+            .batches
+            .lock()
+            .expect("lock")
+            .entry(partition)
+            .or_default() += restored;
+    }
+    fn on_restore_end(&self, _: &str, partition: i32, _: &str, total: u64) {
+        self.0.ended.lock().expect("lock").insert(partition, total);
+    }
+}
+
+#[test]
+fn a_corrupt_state_dir_is_wiped_and_rebuilt_from_the_changelog_with_progress_reported() {
+    init_tracing();
+    let broker = EmbeddedBroker::start(1).expect("broker");
+    broker.create_topic(INPUT, 2).expect("input");
+    broker.create_topic(OUTPUT, 2).expect("output");
+    let state = tempfile::tempdir().expect("tempdir");
+    let mut config = app_config(&broker, "count-corrupt", state.path());
+    config.set("statestore.cache.max.bytes", "0");
+
+    let expected = produce_keyed(&broker, INPUT, 0, 3_000, 60);
+    let mut first = KafkaStreams::new(count_topology(), &config).expect("streams");
+    first.start().expect("start");
+    wait_for("first counts", || store_contents(&first) == expected);
+    first.close().expect("clean close");
+    drop(first);
+
+    // Garbage over each task's RocksDB manifest pointer and checkpoint: unreadable state.
+    let app_dir = state.path().join("count-corrupt");
+    let mut corrupted = 0;
+    for task in ["0_0", "0_1"] {
+        let store = app_dir.join(task).join("rocksdb").join("counts");
+        std::fs::write(store.join("CURRENT"), b"garbage\n").expect("corrupt CURRENT");
+        std::fs::write(app_dir.join(task).join(".checkpoint"), b"not a checkpoint")
+            .expect("corrupt checkpoint");
+        corrupted += 1;
+    }
+    assert_eq!(corrupted, 2);
+
+    let restores = Arc::new(Restores::default());
+    let mut second = KafkaStreams::new(count_topology(), &config).expect("streams");
+    second
+        .set_global_state_restore_listener(Listener(restores.clone()))
+        .expect("listener");
+    second.start().expect("start");
+    second.wait_until_running(TIMEOUT).expect("running");
+    wait_for("rebuilt counts", || store_contents(&second) == expected);
+    second.close().expect("clean close");
+
+    // Without a cache each input record wrote one changelog record: all 3000 come back.
+    let started = restores.started.lock().expect("lock").clone();
+    let ended = restores.ended.lock().expect("lock").clone();
+    let batches = restores.batches.lock().expect("lock").clone();
+    assert_eq!(started.keys().copied().collect::<Vec<_>>(), vec![0, 1]);
+    for (partition, (start, end)) in &started {
+        assert_eq!(*start, 0, "partition {partition} restored from the start");
+        assert_eq!(
+            ended[partition],
+            (*end - *start) as u64,
+            "partition {partition}"
+        );
+        assert_eq!(
+            batches[partition], ended[partition],
+            "partition {partition}"
+        );
+    }
+    assert_eq!(ended.values().sum::<u64>(), 3_000);
 }
 
 #[test]

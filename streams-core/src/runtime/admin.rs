@@ -4,10 +4,12 @@
 //! It is a seam because librdkafka's mock cluster does not answer `CreateTopics` reliably; the
 //! [`EmbeddedBroker`](crate::embedded::EmbeddedBroker) implements it with the mock's own call.
 
+use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use rdkafka::ClientConfig;
-use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, ResourceSpecifier, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::types::RDKafkaErrorCode;
 
@@ -30,21 +32,34 @@ pub struct TopicSpec {
 pub trait TopicAdmin: Send + Sync {
     /// Creates each topic that does not exist yet; existing topics are left alone.
     fn create_topics(&self, topics: &[TopicSpec]) -> Result<()>;
+
+    /// The configs of the existing `topics` (topic → key → value), to check internal topics
+    /// against the topology; `None` when this admin cannot read configs (the default).
+    fn describe_topic_configs(
+        &self,
+        topics: &[String],
+    ) -> Result<Option<BTreeMap<String, BTreeMap<String, String>>>> {
+        let _ = topics;
+        Ok(None)
+    }
 }
 
 /// Creates `topics` (those missing) through `config`'s topic admin if it has one (the embedded
 /// broker sets one), else through Kafka's admin API with `config`'s client properties.
 pub fn create_topics(config: &crate::StreamsConfig, topics: &[TopicSpec]) -> Result<()> {
-    match config.topic_admin() {
-        Some(admin) => admin.create_topics(topics),
-        None => {
-            let mut client = ClientConfig::new();
-            for (key, value) in config.client_properties(crate::config::ClientKind::Admin) {
-                client.set(key, value);
-            }
-            KafkaTopicAdmin::new(&client)?.create_topics(topics)
-        }
+    admin_for(config)?.create_topics(topics)
+}
+
+/// `config`'s topic admin, or one over Kafka's admin API.
+pub(crate) fn admin_for(config: &crate::StreamsConfig) -> Result<Arc<dyn TopicAdmin>> {
+    if let Some(admin) = config.topic_admin() {
+        return Ok(admin.clone());
     }
+    let mut client = ClientConfig::new();
+    for (key, value) in config.client_properties(crate::config::ClientKind::Admin) {
+        client.set(key, value);
+    }
+    Ok(Arc::new(KafkaTopicAdmin::new(&client)?))
 }
 
 impl TopicSpec {
@@ -107,5 +122,38 @@ impl TopicAdmin for KafkaTopicAdmin {
             }
         }
         Ok(())
+    }
+
+    fn describe_topic_configs(
+        &self,
+        topics: &[String],
+    ) -> Result<Option<BTreeMap<String, BTreeMap<String, String>>>> {
+        if topics.is_empty() {
+            return Ok(Some(BTreeMap::new()));
+        }
+        let resources: Vec<ResourceSpecifier<'_>> = topics
+            .iter()
+            .map(|t| ResourceSpecifier::Topic(t.as_str()))
+            .collect();
+        let options = AdminOptions::new().request_timeout(Some(Duration::from_secs(30)));
+        let results =
+            futures::executor::block_on(self.client.describe_configs(&resources, &options))
+                .map_err(|e| Error::kafka("reading internal topic configs", e))?;
+        let mut out = BTreeMap::new();
+        for (topic, result) in topics.iter().zip(results) {
+            let resource = result.map_err(|code| {
+                Error::kafka(
+                    format!("reading the configs of `{topic}`"),
+                    rdkafka::error::KafkaError::AdminOp(code),
+                )
+            })?;
+            let entries = resource
+                .entries
+                .into_iter()
+                .filter_map(|e| e.value.map(|v| (e.name, v)))
+                .collect();
+            out.insert(topic.clone(), entries);
+        }
+        Ok(Some(out))
     }
 }

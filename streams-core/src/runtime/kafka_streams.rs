@@ -6,14 +6,16 @@ use std::time::{Duration, Instant};
 
 use rdkafka::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
-use tracing::info;
+use tracing::{debug, info};
 
+use super::StateRestoreListener;
 use super::StreamsMetrics;
-use super::admin::create_topics;
+use super::admin::admin_for;
 use super::dir_lock::DirLock;
 use super::instance::{InstanceShared, State};
 use super::plan::{TopicPlan, plan};
 use super::query::ReadOnlyKeyValueStoreView;
+use super::restore_listener::NoRestoreListener;
 use super::stream_thread::{ThreadSpec, UncaughtErrorHandler, spawn};
 use crate::config::ClientKind;
 use crate::error::UncaughtErrorResponse;
@@ -35,6 +37,7 @@ pub struct KafkaStreams {
     threads: Vec<JoinHandle<()>>,
     global: Option<super::global_thread::GlobalThread>,
     uncaught: UncaughtErrorHandler,
+    restore_listener: Arc<dyn StateRestoreListener>,
     /// Held while the instance runs: one instance per state directory.
     dir_lock: Option<DirLock>,
 }
@@ -76,6 +79,7 @@ impl KafkaStreams {
             threads: Vec::new(),
             global: None,
             uncaught: Arc::new(|_: &Error| UncaughtErrorResponse::ShutdownClient),
+            restore_listener: Arc::new(NoRestoreListener),
             dir_lock: None,
         })
     }
@@ -111,23 +115,28 @@ impl KafkaStreams {
             self.config.replication_factor()?,
             partitions,
         )?;
-        create_topics(&self.config, &plan.internal_topics)?;
+        let admin = admin_for(&self.config)?;
+        admin.create_topics(&plan.internal_topics)?;
+        let names: Vec<String> = plan
+            .internal_topics
+            .iter()
+            .map(|s| s.name.clone())
+            .collect();
+        let configs = admin.describe_topic_configs(&names)?;
+        if configs.is_none() {
+            debug!(
+                "the topic admin cannot read configs: internal topics' cleanup policies are not checked"
+            );
+        }
         for spec in &plan.internal_topics {
-            match partitions(&spec.name)? {
-                Some(n) if n == spec.partitions => {}
-                Some(n) => {
-                    return Err(Error::Topology(format!(
-                        "internal topic `{}` has {n} partitions but the topology needs {}",
-                        spec.name, spec.partitions
-                    )));
-                }
-                None => {
-                    return Err(Error::Topology(format!(
-                        "internal topic `{}` was not created",
-                        spec.name
-                    )));
-                }
-            }
+            let count = partitions(&spec.name)?.ok_or_else(|| {
+                Error::Topology(format!("internal topic `{}` was not created", spec.name))
+            })?;
+            super::topic_check::check(
+                spec,
+                count,
+                configs.as_ref().and_then(|c| c.get(&spec.name)),
+            )?;
         }
         Ok(plan)
     }
@@ -178,6 +187,17 @@ impl KafkaStreams {
         Ok(())
     }
 
+    /// Reports the progress of every store restoration of this instance's stream threads
+    /// (see [`StateRestoreListener`]). Set it before [`start`](Self::start).
+    pub fn set_global_state_restore_listener(
+        &mut self,
+        listener: impl StateRestoreListener + 'static,
+    ) -> Result<()> {
+        self.ensure_created("set_global_state_restore_listener")?;
+        self.restore_listener = Arc::new(listener);
+        Ok(())
+    }
+
     fn ensure_created(&self, what: &str) -> Result<()> {
         if self.shared.state() != State::Created || !self.threads.is_empty() {
             return Err(Error::IllegalState(format!(
@@ -216,6 +236,7 @@ impl KafkaStreams {
                 shared: self.shared.clone(),
                 globals: globals.clone(),
                 uncaught: self.uncaught.clone(),
+                restore_listener: self.restore_listener.clone(),
             })?;
             self.threads.push(handle);
         }

@@ -8,6 +8,7 @@
 use std::collections::HashMap;
 
 use super::admin::TopicSpec;
+use crate::state::StoreKind;
 use crate::topology::{Subtopology, Topology};
 use crate::{Error, Result};
 
@@ -127,12 +128,12 @@ pub(crate) fn plan(
             source_topics.push(physical);
         }
         for store in &sub.stores {
-            if topology.store(store).is_some_and(|s| s.logging_enabled()) {
+            if let Some(builder) = topology.store(store).filter(|s| s.logging_enabled()) {
                 internal_topics.push(TopicSpec {
                     name: Topology::changelog_topic(app_id, store),
                     partitions: count,
                     replication_factor,
-                    config: vec![("cleanup.policy".into(), "compact".into())],
+                    config: changelog_config(builder.kind()),
                 });
             }
         }
@@ -155,6 +156,27 @@ pub(crate) fn plan(
         internal_topics,
         internal_names: topology.internal_topic_names(app_id),
     })
+}
+
+/// Kafka Streams' `windowstore.changelog.additional.retention.ms` default: a windowed
+/// changelog keeps records this long past the store's retention.
+const WINDOWED_CHANGELOG_EXTRA_RETENTION_MS: i64 = 24 * 60 * 60 * 1000;
+
+/// A changelog's topic configs: compacted; a windowed or session store's also deletes what
+/// its store no longer keeps (as Kafka Streams configures them).
+fn changelog_config(kind: StoreKind) -> Vec<(String, String)> {
+    match kind {
+        StoreKind::KeyValue { .. } => vec![("cleanup.policy".into(), "compact".into())],
+        StoreKind::Window { retention_ms, .. } | StoreKind::Session { retention_ms } => vec![
+            ("cleanup.policy".into(), "compact,delete".into()),
+            (
+                "retention.ms".into(),
+                retention_ms
+                    .saturating_add(WINDOWED_CHANGELOG_EXTRA_RETENTION_MS)
+                    .to_string(),
+            ),
+        ],
+    }
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 //! and applies the records in batches (RocksDB write batches, no WAL).
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rdkafka::consumer::{BaseConsumer, Consumer};
@@ -11,6 +12,7 @@ use rdkafka::{Offset, TopicPartitionList};
 use streams_state::ChangelogRecord;
 use tracing::{info, warn};
 
+use super::StateRestoreListener;
 use super::task::{ChangelogPartition, Task};
 use crate::{Error, Result, TaskId};
 
@@ -33,13 +35,15 @@ struct ChangelogState {
 pub(crate) struct Restorer {
     consumer: BaseConsumer,
     partitions: HashMap<String, HashMap<i32, ChangelogState>>,
+    listener: Arc<dyn StateRestoreListener>,
 }
 
 impl Restorer {
-    pub(crate) fn new(consumer: BaseConsumer) -> Self {
+    pub(crate) fn new(consumer: BaseConsumer, listener: Arc<dyn StateRestoreListener>) -> Self {
         Restorer {
             consumer,
             partitions: HashMap::new(),
+            listener,
         }
     }
 
@@ -90,6 +94,13 @@ impl Restorer {
                 task = %task.id(),
                 "restoring store `{}` from {}-{} offsets {start}..{high}",
                 changelog.store, changelog.topic, changelog.partition
+            );
+            self.listener.on_restore_start(
+                &changelog.topic,
+                changelog.partition,
+                &changelog.store,
+                start,
+                high,
             );
             self.partitions
                 .entry(changelog.topic.clone())
@@ -168,7 +179,7 @@ impl Restorer {
                 });
             }
             if state.batch.len() >= BATCH || state.position >= state.end {
-                Self::apply(state, tasks)?;
+                Self::apply(state, tasks, &*self.listener)?;
             }
             if self.all_caught_up() {
                 break;
@@ -177,7 +188,7 @@ impl Restorer {
         let mut done = Vec::new();
         for parts in self.partitions.values_mut() {
             for state in parts.values_mut() {
-                Self::apply(state, tasks)?;
+                Self::apply(state, tasks, &*self.listener)?;
             }
         }
         let finished: Vec<TaskId> = {
@@ -197,6 +208,12 @@ impl Restorer {
                 parts.retain(|_, s| {
                     if s.task == task {
                         info!(%task, "restored {} records into store `{}`", s.restored, s.changelog.store);
+                        self.listener.on_restore_end(
+                            &s.changelog.topic,
+                            s.changelog.partition,
+                            &s.changelog.store,
+                            s.restored,
+                        );
                     }
                     s.task != task
                 });
@@ -233,7 +250,11 @@ impl Restorer {
         Ok(())
     }
 
-    fn apply(state: &mut ChangelogState, tasks: &mut BTreeMap<TaskId, Task>) -> Result<()> {
+    fn apply(
+        state: &mut ChangelogState,
+        tasks: &mut BTreeMap<TaskId, Task>,
+        listener: &dyn StateRestoreListener,
+    ) -> Result<()> {
         if state.batch.is_empty() {
             return Ok(());
         }
@@ -245,6 +266,13 @@ impl Restorer {
         })?;
         task.restore(&state.changelog, &state.batch, state.position - 1)?;
         state.restored += state.batch.len() as u64;
+        listener.on_batch_restored(
+            &state.changelog.topic,
+            state.changelog.partition,
+            &state.changelog.store,
+            state.position - 1,
+            state.batch.len() as u64,
+        );
         state.batch.clear();
         Ok(())
     }

@@ -76,6 +76,7 @@ pub(crate) struct ThreadSpec {
     pub(crate) shared: Arc<InstanceShared>,
     pub(crate) globals: Arc<crate::state::GlobalStores>,
     pub(crate) uncaught: UncaughtErrorHandler,
+    pub(crate) restore_listener: Arc<dyn super::StateRestoreListener>,
 }
 
 fn client_config(config: &StreamsConfig, kind: ClientKind) -> ClientConfig {
@@ -140,6 +141,7 @@ fn run(spec: ThreadSpec) -> Result<()> {
         shared,
         globals,
         uncaught: _,
+        restore_listener,
     } = spec;
     let app_id = config.application_id()?.to_string();
     let client_id = format!("{app_id}-stream-thread-{index}");
@@ -187,6 +189,7 @@ fn run(spec: ThreadSpec) -> Result<()> {
         cache_bytes: config.cache_max_bytes()? / config.num_stream_threads()?,
         max_task_idle_ms: config.max_task_idle_ms()?,
         max_buffered: config.buffered_records_per_partition()?,
+        restore_listener,
         globals,
     };
     let manager = TaskManager::new(
@@ -208,8 +211,30 @@ fn run(spec: ThreadSpec) -> Result<()> {
         }
     };
     MANAGER.with(|slot| slot.borrow_mut().take());
-    consumer.unsubscribe();
+    leave_group(&consumer);
     outcome
+}
+
+/// Unsubscribes and serves the consumer until its assignment is gone and no rebalance event
+/// is pending, before it is dropped. Dropping a consumer with a rebalance still queued can
+/// hang forever in librdkafka (`rd_kafka_assign` during close, confluentinc/librdkafka#4884);
+/// handling the events while the group is still alive avoids it. Records polled here are
+/// dropped unprocessed: their offsets were not committed.
+fn leave_group(consumer: &BaseConsumer<RebalanceHandler>) {
+    consumer.unsubscribe();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let mut quiet = 0;
+    while std::time::Instant::now() < deadline {
+        match consumer.poll(std::time::Duration::from_millis(50)) {
+            None => quiet += 1,
+            Some(_) => quiet = 0,
+        }
+        let assigned = consumer.assignment().map_or(0, |a| a.count());
+        if assigned == 0 && quiet >= 4 {
+            return;
+        }
+    }
+    warn!("the consumer still had partitions or events 10 s after unsubscribing");
 }
 
 fn run_loop(

@@ -69,7 +69,7 @@ pub(crate) struct Task {
     initialized: bool,
     closed: bool,
     /// The task directory's lock, released after the stores (declared last: dropped last).
-    _lock: super::dir_lock::DirLock,
+    _lock: Option<super::dir_lock::DirLock>,
 }
 
 impl std::fmt::Debug for Task {
@@ -83,6 +83,9 @@ impl std::fmt::Debug for Task {
 impl Task {
     /// Builds the nodes of `sub` and opens its stores for `partition`. Stores are not restored
     /// and processors not initialized yet.
+    ///
+    /// A task directory left by another topology, or whose stores cannot be opened, is wiped
+    /// and rebuilt from the changelogs, if every store has one.
     pub(crate) fn new(
         topology: &Topology,
         sub: &Subtopology,
@@ -95,6 +98,38 @@ impl Task {
         // Its previous owner (another thread of this instance) may still be closing it.
         let lock = super::dir_lock::DirLock::acquire(&dir, TASK_DIR_LOCK_WAIT)
             .map_err(|e| Error::io(&dir, e))?;
+        let rebuildable = sub
+            .stores
+            .iter()
+            .all(|s| topology.store(s).is_some_and(|b| b.logging_enabled()));
+        let fingerprint = super::state_dir::fingerprint(topology, sub, env.application_id);
+        super::state_dir::check(&dir, id, &fingerprint, rebuildable)?;
+        let mut task = match Self::open(topology, sub, partition, env, &dir) {
+            Err(Error::State { source, .. }) if rebuildable && !sub.stores.is_empty() => {
+                warn!(
+                    task = %id,
+                    "state directory {} cannot be used ({source}): wiping it to rebuild from the changelogs",
+                    dir.display()
+                );
+                super::state_dir::wipe(&dir)?;
+                super::state_dir::check(&dir, id, &fingerprint, rebuildable)?;
+                Self::open(topology, sub, partition, env, &dir)?
+            }
+            other => other?,
+        };
+        task._lock = Some(lock);
+        Ok(task)
+    }
+
+    /// Opens the stores in `dir` and builds the nodes.
+    fn open(
+        topology: &Topology,
+        sub: &Subtopology,
+        partition: i32,
+        env: &TaskEnv<'_>,
+        dir: &Path,
+    ) -> Result<Task> {
+        let id = TaskId::new(sub.id, partition);
         let mut ctx = TaskContext::new(
             id,
             env.application_id,
@@ -128,9 +163,7 @@ impl Task {
                     timestamp: ctx.timestamp_cell().clone(),
                 }
             });
-            let store = builder
-                .open(&dir, changelog, env.cache)
-                .map_err(state_err)?;
+            let store = builder.open(dir, changelog, env.cache).map_err(state_err)?;
             let nodes = sub
                 .nodes
                 .iter()
@@ -202,7 +235,7 @@ impl Task {
             checkpoint,
             initialized: false,
             closed: false,
-            _lock: lock,
+            _lock: None,
         })
     }
 

@@ -41,6 +41,7 @@ pub(crate) struct ManagerSettings {
     pub(crate) max_task_idle_ms: i64,
     /// `buffered.records.per.partition`.
     pub(crate) max_buffered: usize,
+    pub(crate) restore_listener: Arc<dyn super::StateRestoreListener>,
     /// This thread's share of `statestore.cache.max.bytes` (0: no caching).
     pub(crate) cache_bytes: usize,
     pub(crate) globals: Arc<crate::state::GlobalStores>,
@@ -81,6 +82,7 @@ impl TaskManager {
         restore_consumer: BaseConsumer,
     ) -> Self {
         let cache = (settings.cache_bytes > 0).then(|| CacheBudget::new(settings.cache_bytes));
+        let restorer = Restorer::new(restore_consumer, settings.restore_listener.clone());
         TaskManager {
             cache,
             topology,
@@ -90,7 +92,7 @@ impl TaskManager {
             shared,
             collector: Rc::new(KafkaCollector::new(producer.clone())),
             producer,
-            restorer: Restorer::new(restore_consumer),
+            restorer,
             tasks: BTreeMap::new(),
             groups: HashMap::new(),
             full: HashSet::new(),
