@@ -12,7 +12,7 @@ use rdkafka::message::{BorrowedMessage, Headers as _, Message};
 use rdkafka::producer::Producer;
 use rdkafka::{Offset, TopicPartitionList};
 use streams_state::CacheBudget;
-use tracing::{debug, info};
+use tracing::{debug, info, warn};
 
 use super::StreamsMetrics;
 use super::instance::{InstanceShared, ThreadState};
@@ -221,6 +221,19 @@ impl TaskManager {
             })
             .collect();
         if revoked.is_empty() {
+            return;
+        }
+        if consumer.assignment_lost() {
+            // Another member may own these partitions already (this one missed its session):
+            // committing would fail; close without a checkpoint and let the new owner
+            // restore from the changelogs and reprocess from the last commit.
+            warn!(
+                tasks = revoked.len(),
+                "partitions lost: closing their tasks without committing"
+            );
+            if let Err(e) = self.close_tasks(&revoked, false) {
+                self.pending_error.get_or_insert(e);
+            }
             return;
         }
         let result = self
@@ -432,17 +445,32 @@ impl TaskManager {
                     offsets
                         .add_partition_offset(topic, partition, Offset::Offset(offset))
                         .map_err(|e| Error::kafka("building the commit", e))?;
-                    self.committed.insert(key, offset);
                 }
             }
         }
-        if offsets.count() > 0 {
-            consumer
-                .commit(&offsets, CommitMode::Sync)
-                .map_err(|e| Error::kafka("committing input offsets", e))?;
-            self.metrics.commits.inc();
-            debug!(partitions = offsets.count(), "committed");
+        if offsets.count() == 0 {
+            return Ok(());
         }
+        match consumer.commit(&offsets, CommitMode::Sync) {
+            Ok(()) => {}
+            Err(e) if is_rebalance_error(&e) => {
+                // Kafka Streams treats this as retriable: the group is rebalancing (or this
+                // member fell out of it). The offsets go with the next commit, at the latest
+                // when the partitions are revoked; if they are lost instead, their records are
+                // processed again by the next owner (at least once).
+                info!("commit postponed: {e}");
+                return Ok(());
+            }
+            Err(e) => return Err(Error::kafka("committing input offsets", e)),
+        }
+        for element in offsets.elements() {
+            if let Offset::Offset(offset) = element.offset() {
+                self.committed
+                    .insert((element.topic().to_string(), element.partition()), offset);
+            }
+        }
+        self.metrics.commits.inc();
+        debug!(partitions = offsets.count(), "committed");
         Ok(())
     }
 
@@ -461,6 +489,21 @@ impl TaskManager {
         let ids: Vec<TaskId> = self.tasks.keys().copied().collect();
         let _ = self.close_tasks(&ids, false);
     }
+}
+
+/// Whether a commit failed because the group is rebalancing or this member is no longer in
+/// the generation it committed for: not fatal to the thread.
+fn is_rebalance_error(error: &rdkafka::error::KafkaError) -> bool {
+    use rdkafka::types::RDKafkaErrorCode as Code;
+    matches!(
+        error.rdkafka_error_code(),
+        Some(
+            Code::RebalanceInProgress
+                | Code::IllegalGeneration
+                | Code::UnknownMemberId
+                | Code::FencedInstanceId
+        )
+    )
 }
 
 /// The consumer's view of partition ends, from its last fetch responses (no request).
