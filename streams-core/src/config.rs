@@ -239,6 +239,11 @@ impl StreamsConfig {
         self.parse(CACHE_MAX_BYTES, 10 * 1024 * 1024usize)
     }
 
+    /// `num.standby.replicas` (default 0).
+    pub fn num_standby_replicas(&self) -> Result<usize> {
+        self.parse(NUM_STANDBY_REPLICAS, 0usize)
+    }
+
     /// `max.task.idle.ms`: how long a task with an empty, caught-up input partition waits for
     /// data before processing its other partitions (default 0; -1 never waits, not even for
     /// data on the broker not yet fetched).

@@ -77,6 +77,8 @@ pub(crate) struct InstanceShared {
     inner: Mutex<Inner>,
     stores: Mutex<HashMap<(String, TaskId), QueryHandle>>,
     observed: Mutex<Observed>,
+    /// Tasks a stream thread is opening or runs: the standby thread keeps off them.
+    claimed: Mutex<BTreeSet<TaskId>>,
 }
 
 impl InstanceShared {
@@ -187,6 +189,32 @@ impl InstanceShared {
         } else {
             State::Rebalancing
         }
+    }
+
+    pub(crate) fn claim(&self, task: TaskId) {
+        self.claimed
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(task);
+    }
+
+    pub(crate) fn unclaim(&self, task: TaskId) {
+        self.claimed
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&task);
+    }
+
+    /// Tasks the stream threads run or are opening.
+    pub(crate) fn tasks_in_use(&self) -> BTreeSet<TaskId> {
+        let mut tasks = self.tasks();
+        tasks.extend(
+            self.claimed
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .iter(),
+        );
+        tasks
     }
 
     pub(crate) fn tasks(&self) -> BTreeSet<TaskId> {

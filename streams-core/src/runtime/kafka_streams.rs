@@ -36,6 +36,7 @@ pub struct KafkaStreams {
     shared: Arc<InstanceShared>,
     threads: Vec<JoinHandle<()>>,
     global: Option<super::global_thread::GlobalThread>,
+    standby: Option<JoinHandle<()>>,
     uncaught: UncaughtErrorHandler,
     restore_listener: Arc<dyn StateRestoreListener>,
     /// Held while the instance runs: one instance per state directory.
@@ -78,6 +79,7 @@ impl KafkaStreams {
             shared: Arc::new(InstanceShared::default()),
             threads: Vec::new(),
             global: None,
+            standby: None,
             uncaught: Arc::new(|_: &Error| UncaughtErrorResponse::ShutdownClient),
             restore_listener: Arc::new(NoRestoreListener),
             dir_lock: None,
@@ -109,12 +111,20 @@ impl KafkaStreams {
                 .map(|t| t.partitions().len() as i32)
                 .filter(|&n| n > 0))
         };
-        let plan = plan(
+        let mut plan = plan(
             &self.topology,
             app_id,
             self.config.replication_factor()?,
             partitions,
         )?;
+        if self.config.num_standby_replicas()? > 0 {
+            plan.internal_topics.push(super::admin::TopicSpec {
+                name: super::registry::topic(app_id),
+                partitions: 1,
+                replication_factor: self.config.replication_factor()?,
+                config: vec![("cleanup.policy".into(), "compact".into())],
+            });
+        }
         let admin = admin_for(&self.config)?;
         admin.create_topics(&plan.internal_topics)?;
         let names: Vec<String> = plan
@@ -240,7 +250,20 @@ impl KafkaStreams {
             })?;
             self.threads.push(handle);
         }
-        info!(threads, "started");
+        let replicas = self.config.num_standby_replicas()?;
+        if replicas > 0 {
+            self.standby = Some(super::standby::spawn(super::standby::StandbySpec {
+                topology: self.topology.clone(),
+                plan: plan.clone(),
+                config: self.config.clone(),
+                metrics: self.metrics.clone(),
+                shared: self.shared.clone(),
+                globals: globals.clone(),
+                process_id: super::state_dir::process_id(&app_dir)?,
+                replicas,
+            })?);
+        }
+        info!(threads, standby_replicas = replicas, "started");
         Ok(())
     }
 
@@ -319,7 +342,12 @@ impl KafkaStreams {
     pub fn close_with_timeout(&mut self, timeout: Duration) -> Result<bool> {
         let deadline = Instant::now().checked_add(timeout);
         self.shared.request_shutdown();
-        while self.threads.iter().any(|h| !h.is_finished()) {
+        while self
+            .threads
+            .iter()
+            .chain(self.standby.as_ref())
+            .any(|h| !h.is_finished())
+        {
             if deadline.is_some_and(|d| Instant::now() >= d) {
                 return Ok(false);
             }
@@ -332,6 +360,9 @@ impl KafkaStreams {
                     Error::IllegalState("a stream thread panicked".into()),
                 );
             }
+        }
+        if let Some(standby) = self.standby.take() {
+            let _ = standby.join();
         }
         if let Some(global) = self.global.take() {
             global.stop();
@@ -375,7 +406,7 @@ impl KafkaStreams {
 
 impl Drop for KafkaStreams {
     fn drop(&mut self) {
-        if !self.threads.is_empty() || self.global.is_some() {
+        if !self.threads.is_empty() || self.global.is_some() || self.standby.is_some() {
             let _ = self.close();
         }
     }

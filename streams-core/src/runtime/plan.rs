@@ -23,6 +23,8 @@ pub(crate) struct TopicPlan {
     pub(crate) internal_topics: Vec<TopicSpec>,
     /// Physical names of internal topics, by topology name.
     pub(crate) internal_names: HashMap<String, String>,
+    /// How many tasks (partitions) each sub-topology has.
+    pub(crate) task_counts: std::collections::BTreeMap<u32, i32>,
 }
 
 /// Plans the topics of `topology` for application `app_id`; `partitions` looks up the partition
@@ -115,6 +117,7 @@ pub(crate) fn plan(
     let mut topic_to_subtopology = HashMap::new();
     let mut source_topics = Vec::new();
     let mut internal_topics = Vec::new();
+    let mut task_counts = std::collections::BTreeMap::new();
     for sub in &subs {
         let count = task_count(sub, &counts).ok_or_else(|| {
             Error::Topology(format!(
@@ -122,6 +125,7 @@ pub(crate) fn plan(
                 sub.id
             ))
         })?;
+        task_counts.insert(sub.id, count);
         for topic in &sub.source_topics {
             let physical = topology.physical_topic(app_id, topic);
             topic_to_subtopology.insert(physical.clone(), sub.id);
@@ -155,6 +159,7 @@ pub(crate) fn plan(
         source_topics,
         internal_topics,
         internal_names: topology.internal_topic_names(app_id),
+        task_counts,
     })
 }
 

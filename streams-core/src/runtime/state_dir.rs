@@ -85,6 +85,27 @@ pub(crate) fn check(dir: &Path, task: TaskId, expected: &str, rebuildable: bool)
     std::fs::write(&path, expected).map_err(|e| Error::io(&path, e))
 }
 
+/// This instance's process id, kept in `<app_dir>/.process-id` so that a restarted instance
+/// is the same member of the [registry](super::registry) (and keeps its standbys).
+pub(crate) fn process_id(app_dir: &Path) -> Result<String> {
+    let path = app_dir.join(".process-id");
+    match std::fs::read_to_string(&path) {
+        Ok(id) if !id.trim().is_empty() => return Ok(id.trim().to_string()),
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(Error::io(&path, e)),
+    }
+    use std::hash::{BuildHasher, Hasher};
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u32(std::process::id());
+    if let Ok(now) = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH) {
+        hasher.write_u128(now.as_nanos());
+    }
+    let id = format!("{:016x}", hasher.finish());
+    std::fs::write(&path, &id).map_err(|e| Error::io(&path, e))?;
+    Ok(id)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -23,8 +23,9 @@ use crate::{Error, Result, TaskId};
 /// this far past the last one, or when the task closes. Kafka Streams uses the same threshold.
 const CHECKPOINT_DELTA: i64 = 10_000;
 
-/// How long a new owner waits for a task directory still locked by its previous owner.
-const TASK_DIR_LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
+/// How long a new owner waits for a task directory still locked by its previous owner (a
+/// thread of this instance closing it, or the standby thread handing it over).
+pub(crate) const TASK_DIR_LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// What a task needs from its thread.
 pub(crate) struct TaskEnv<'a> {
@@ -39,6 +40,8 @@ pub(crate) struct TaskEnv<'a> {
     pub(crate) cache: Option<&'a CacheBudget>,
     pub(crate) clock: WallClock,
     pub(crate) globals: Arc<crate::state::GlobalStores>,
+    /// How long to wait for the task directory's lock when another holder has it.
+    pub(crate) lock_wait: std::time::Duration,
 }
 
 /// A store's changelog partition.
@@ -96,7 +99,7 @@ impl Task {
         let dir = env.app_dir.join(id.to_string());
         std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
         // Its previous owner (another thread of this instance) may still be closing it.
-        let lock = super::dir_lock::DirLock::acquire(&dir, TASK_DIR_LOCK_WAIT)
+        let lock = super::dir_lock::DirLock::acquire(&dir, env.lock_wait)
             .map_err(|e| Error::io(&dir, e))?;
         let rebuildable = sub
             .stores

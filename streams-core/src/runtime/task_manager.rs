@@ -160,6 +160,7 @@ impl TaskManager {
             cache: self.cache.as_ref(),
             clock: WallClock::System,
             globals: self.settings.globals.clone(),
+            lock_wait: super::task::TASK_DIR_LOCK_WAIT,
         };
         let subs = self.topology.subtopologies();
         let mut to_pause = TopicPartitionList::new();
@@ -171,7 +172,12 @@ impl TaskManager {
                 .iter()
                 .find(|s| s.id == id.subtopology)
                 .ok_or_else(|| Error::IllegalState(format!("no sub-topology for task {id}")))?;
-            let mut task = Task::new(&self.topology, sub, id.partition, &env)?;
+            // A standby of this task on this instance hands its directory over.
+            self.shared.claim(id);
+            let mut task =
+                Task::new(&self.topology, sub, id.partition, &env).inspect_err(|_| {
+                    self.shared.unclaim(id);
+                })?;
             self.shared.register_stores(id, task.query_handles());
             if self.restorer.add(&task)? {
                 for (topic, partition) in &partitions {
@@ -271,6 +277,7 @@ impl TaskManager {
                 }
                 debug!(task = %id, clean, "task closed");
             }
+            self.shared.unclaim(*id);
         }
         self.publish_tasks();
         first.map_or(Ok(()), Err)

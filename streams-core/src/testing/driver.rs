@@ -120,6 +120,7 @@ impl TopologyTestDriver {
             collector: collector.clone(),
             metrics,
             policies: Rc::new(config.error_policies()?),
+            lock_wait: std::time::Duration::ZERO,
             internal_topics: &internal_topics,
         };
         let mut tasks = BTreeMap::new();

@@ -1,0 +1,283 @@
+//! [`Registry`]: how the instances of an application learn about each other, for standby
+//! placement.
+//!
+//! Kafka Streams ships each instance's tasks in the consumer group's subscription metadata and
+//! lets its own assignor place standbys. librdkafka cannot host a custom assignor, and its
+//! mock cluster does not answer `DescribeGroups`, so instances announce themselves on a
+//! compacted internal topic, `<application.id>-instances` (one partition): every second each
+//! instance writes its process id with the active and standby tasks it runs, and a tombstone
+//! when it closes. Every instance reads the whole topic, and considers an instance alive while
+//! its last announcement is recent.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, Instant};
+
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::Message;
+use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+use rdkafka::{ClientConfig, Offset, TopicPartitionList};
+use serde::{Deserialize, Serialize};
+
+use crate::{Error, Result, TaskId};
+
+/// How often an instance announces itself.
+const ANNOUNCE_EVERY: Duration = Duration::from_secs(1);
+
+/// What one instance announces.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Announcement {
+    /// Active tasks, as `<subtopology>_<partition>`.
+    pub(crate) active: BTreeSet<String>,
+    /// Standby tasks.
+    pub(crate) standby: BTreeSet<String>,
+}
+
+/// An instance as last heard of.
+#[derive(Debug, Clone)]
+pub(crate) struct Member {
+    pub(crate) active: BTreeSet<TaskId>,
+    /// Record timestamp of its last announcement (ms).
+    pub(crate) heard_at_ms: i64,
+}
+
+fn parse_tasks(tasks: &BTreeSet<String>) -> BTreeSet<TaskId> {
+    tasks.iter().filter_map(|t| t.parse().ok()).collect()
+}
+
+/// The registry topic of application `app_id`.
+pub(crate) fn topic(app_id: &str) -> String {
+    format!("{app_id}-instances")
+}
+
+/// One instance's view of the registry.
+pub(crate) struct Registry {
+    topic: String,
+    me: String,
+    producer: BaseProducer,
+    consumer: BaseConsumer,
+    members: BTreeMap<String, Member>,
+    last_sent: Option<(Announcement, Instant)>,
+}
+
+impl Registry {
+    /// Connects to the registry of `app_id` as process `me`, with `producer` and `consumer`
+    /// client configs.
+    pub(crate) fn new(
+        app_id: &str,
+        me: &str,
+        producer: &ClientConfig,
+        consumer: &ClientConfig,
+    ) -> Result<Self> {
+        let topic = topic(app_id);
+        let producer: BaseProducer = producer
+            .create()
+            .map_err(|e| Error::kafka("creating the instance registry producer", e))?;
+        let consumer: BaseConsumer = consumer
+            .create()
+            .map_err(|e| Error::kafka("creating the instance registry consumer", e))?;
+        let mut tpl = TopicPartitionList::new();
+        tpl.add_partition_offset(&topic, 0, Offset::Beginning)
+            .map_err(|e| Error::kafka("assigning the instance registry", e))?;
+        consumer
+            .assign(&tpl)
+            .map_err(|e| Error::kafka("assigning the instance registry", e))?;
+        Ok(Registry {
+            topic,
+            me: me.to_string(),
+            producer,
+            consumer,
+            members: BTreeMap::new(),
+            last_sent: None,
+        })
+    }
+
+    /// Announces this instance's tasks if they changed or a second has passed.
+    pub(crate) fn announce(
+        &mut self,
+        active: &BTreeSet<TaskId>,
+        standby: &BTreeSet<TaskId>,
+    ) -> Result<()> {
+        let announcement = Announcement {
+            active: active.iter().map(ToString::to_string).collect(),
+            standby: standby.iter().map(ToString::to_string).collect(),
+        };
+        let due = self
+            .last_sent
+            .as_ref()
+            .is_none_or(|(last, at)| *last != announcement || at.elapsed() >= ANNOUNCE_EVERY);
+        if due {
+            let value = serde_json::to_vec(&announcement)
+                .map_err(|e| Error::IllegalState(format!("encoding an announcement: {e}")))?;
+            self.producer
+                .send(
+                    BaseRecord::to(&self.topic)
+                        .key(self.me.as_str())
+                        .payload(&value),
+                )
+                .map_err(|(e, _)| Error::kafka("announcing this instance", e))?;
+            self.last_sent = Some((announcement, Instant::now()));
+        }
+        self.producer.poll(Duration::ZERO);
+        Ok(())
+    }
+
+    /// Reads what other instances announced since the last call.
+    pub(crate) fn refresh(&mut self) {
+        for _ in 0..10_000 {
+            let Some(polled) = self.consumer.poll(Duration::ZERO) else {
+                return;
+            };
+            let Ok(message) = polled else { continue };
+            let Some(key) = message.key().and_then(|k| std::str::from_utf8(k).ok()) else {
+                continue;
+            };
+            match message.payload() {
+                None => {
+                    self.members.remove(key);
+                }
+                Some(payload) => {
+                    if let Ok(a) = serde_json::from_slice::<Announcement>(payload) {
+                        self.members.insert(
+                            key.to_string(),
+                            Member {
+                                active: parse_tasks(&a.active),
+                                heard_at_ms: message.timestamp().to_millis().unwrap_or(0),
+                            },
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    /// Instances heard from within `ttl` of `now_ms` (this one always included), by process id.
+    pub(crate) fn live(&self, now_ms: i64, ttl: Duration) -> BTreeMap<String, BTreeSet<TaskId>> {
+        let ttl_ms = i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX);
+        let mut live: BTreeMap<String, BTreeSet<TaskId>> = self
+            .members
+            .iter()
+            .filter(|(_, m)| now_ms - m.heard_at_ms <= ttl_ms)
+            .map(|(id, m)| (id.clone(), m.active.clone()))
+            .collect();
+        live.entry(self.me.clone()).or_default();
+        live
+    }
+
+    /// Writes this instance's tombstone, so others stop counting on it at once.
+    pub(crate) fn leave(&self) {
+        let _ = self
+            .producer
+            .send(BaseRecord::<str, [u8]>::to(&self.topic).key(self.me.as_str()));
+        let _ = self.producer.flush(Duration::from_secs(5));
+    }
+}
+
+/// Places standby replicas: for every task, `replicas` instances other than its active owner.
+///
+/// Deterministic from the membership alone (sorted process ids and who runs which task
+/// actively), so every instance computes the same placement without talking to the others.
+/// Instances form a ring in process-id order; the standbys of the `j`-th task (in task order)
+/// owned by the instance at ring position `p` go to positions `p + 1 + j`, `p + 2 + j`, …,
+/// skipping the owner, so one owner's standbys spread over all other instances. A task no
+/// one runs actively yet starts from position `partition`.
+pub(crate) fn place_standbys(
+    tasks: &BTreeSet<TaskId>,
+    members: &BTreeMap<String, BTreeSet<TaskId>>,
+    replicas: usize,
+) -> BTreeMap<String, BTreeSet<TaskId>> {
+    let ring: Vec<&String> = members.keys().collect();
+    let n = ring.len();
+    let mut placed: BTreeMap<String, BTreeSet<TaskId>> = BTreeMap::new();
+    if n < 2 || replicas == 0 {
+        return placed;
+    }
+    let mut owned_so_far: BTreeMap<usize, usize> = BTreeMap::new();
+    for task in tasks {
+        let owner = ring.iter().position(|id| members[*id].contains(task));
+        let start = match owner {
+            Some(p) => {
+                let j = owned_so_far.entry(p).or_insert(0);
+                let start = p + 1 + *j;
+                *j += 1;
+                start
+            }
+            None => task.partition.unsigned_abs() as usize,
+        };
+        let mut chosen = 0;
+        for k in 0..n {
+            if chosen == replicas {
+                break;
+            }
+            let candidate = (start + k) % n;
+            if Some(candidate) == owner {
+                continue;
+            }
+            placed
+                .entry(ring[candidate].clone())
+                .or_default()
+                .insert(*task);
+            chosen += 1;
+        }
+    }
+    placed
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(p: i32) -> TaskId {
+        TaskId::new(0, p)
+    }
+
+    fn members(spec: &[(&str, &[i32])]) -> BTreeMap<String, BTreeSet<TaskId>> {
+        spec.iter()
+            .map(|(id, tasks)| (id.to_string(), tasks.iter().map(|p| t(*p)).collect()))
+            .collect()
+    }
+
+    #[test]
+    fn standbys_never_sit_with_their_active_and_spread_evenly() {
+        let tasks: BTreeSet<_> = (0..6).map(t).collect();
+        let m = members(&[("a", &[0, 1]), ("b", &[2, 3]), ("c", &[4, 5])]);
+        let placed = place_standbys(&tasks, &m, 1);
+        for (id, standbys) in &placed {
+            assert!(
+                standbys.is_disjoint(&m[id]),
+                "{id} holds its own active tasks"
+            );
+            assert_eq!(standbys.len(), 2, "{placed:?}");
+        }
+        let all: BTreeSet<_> = placed.values().flatten().copied().collect();
+        assert_eq!(all, tasks, "every task has a standby");
+    }
+
+    #[test]
+    fn two_replicas_go_to_two_different_instances() {
+        let tasks: BTreeSet<_> = (0..4).map(t).collect();
+        let m = members(&[("a", &[0, 1]), ("b", &[2]), ("c", &[3])]);
+        let placed = place_standbys(&tasks, &m, 2);
+        for task in &tasks {
+            let holders: Vec<_> = placed
+                .iter()
+                .filter(|(_, s)| s.contains(task))
+                .map(|(id, _)| id)
+                .collect();
+            assert_eq!(holders.len(), 2, "{task}: {holders:?}");
+        }
+        // With three instances, two replicas of a task of `a` must be `b` and `c`.
+        assert!(placed["b"].contains(&t(0)) && placed["c"].contains(&t(0)));
+    }
+
+    #[test]
+    fn placement_is_deterministic_and_needs_two_instances() {
+        let tasks: BTreeSet<_> = (0..8).map(t).collect();
+        let m = members(&[("x", &[0, 2, 4, 6]), ("y", &[1, 3, 5, 7])]);
+        assert_eq!(place_standbys(&tasks, &m, 1), place_standbys(&tasks, &m, 1));
+        assert_eq!(
+            place_standbys(&tasks, &m, 1)["x"],
+            [1, 3, 5, 7].map(t).into()
+        );
+        assert!(place_standbys(&tasks, &members(&[("solo", &[0])]), 1).is_empty());
+    }
+}

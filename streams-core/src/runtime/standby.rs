@@ -1,0 +1,373 @@
+//! Standby replicas (`num.standby.replicas`): warm copies of other instances' task state.
+//!
+//! One standby thread per instance announces the instance in the [registry](super::registry),
+//! computes the [placement](super::registry::place_standbys) every half second, and keeps the
+//! stores of the tasks placed here up to date by reading their changelogs, as restoration
+//! does, checkpointing as it goes. When the group moves one of those tasks to this instance,
+//! its stream thread claims it: the standby closes it with a checkpoint, and the active task
+//! restores only what the changelog gained since.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::rc::Rc;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::Message;
+use rdkafka::{ClientConfig, Offset, TopicPartitionList};
+use streams_state::ChangelogRecord;
+use tracing::{debug, info, warn};
+
+use super::instance::InstanceShared;
+use super::plan::TopicPlan;
+use super::registry::{Registry, place_standbys};
+use super::task::{ChangelogPartition, Task, TaskEnv};
+use super::{RecordCollector, StreamsMetrics, WallClock};
+use crate::config::ClientKind;
+use crate::processor::Headers;
+use crate::{Error, Result, StreamsConfig, TaskId, Topology};
+
+/// How often the placement is recomputed.
+const RECONCILE_EVERY: Duration = Duration::from_millis(500);
+/// Records applied to a store per batch.
+const BATCH: usize = 1_000;
+
+/// Everything the standby thread needs.
+pub(crate) struct StandbySpec {
+    pub(crate) topology: Arc<Topology>,
+    pub(crate) plan: Arc<TopicPlan>,
+    pub(crate) config: StreamsConfig,
+    pub(crate) metrics: Arc<StreamsMetrics>,
+    pub(crate) shared: Arc<InstanceShared>,
+    pub(crate) globals: Arc<crate::state::GlobalStores>,
+    pub(crate) process_id: String,
+    pub(crate) replicas: usize,
+}
+
+/// Standbys never produce: a collector that refuses.
+struct NoOutput;
+
+impl RecordCollector for NoOutput {
+    fn send(
+        &self,
+        topic: &str,
+        partition: Option<i32>,
+        _: Option<&[u8]>,
+        _: Option<&[u8]>,
+        _: i64,
+        _: &Headers,
+    ) -> Result<()> {
+        Err(Error::Production {
+            topic: topic.to_string(),
+            partition: partition.unwrap_or(-1),
+            reason: "a standby task does not produce".into(),
+        })
+    }
+}
+
+/// A standby task: a task that is never initialized, only restored into, continuously.
+struct Standby {
+    task: Task,
+    /// Next offset to read, per changelog partition.
+    positions: HashMap<(String, i32), i64>,
+    changelogs: Vec<ChangelogPartition>,
+}
+
+/// Starts the standby thread.
+pub(crate) fn spawn(spec: StandbySpec) -> Result<JoinHandle<()>> {
+    std::thread::Builder::new()
+        .name("standby-thread".into())
+        .spawn(move || {
+            // A failure here costs warm state, not correctness: log, back off, start over.
+            while !spec.shared.shutdown_requested() {
+                match run(&spec) {
+                    Ok(()) => return,
+                    Err(e) => {
+                        warn!("standby thread failed, restarting in 1 s: {e}");
+                        std::thread::sleep(Duration::from_secs(1));
+                    }
+                }
+            }
+        })
+        .map_err(|e| Error::io("standby-thread", e))
+}
+
+fn client_config(config: &StreamsConfig, kind: ClientKind) -> ClientConfig {
+    let mut client = ClientConfig::new();
+    for (key, value) in config.client_properties(kind) {
+        client.set(key, value);
+    }
+    client
+}
+
+/// The tasks that have state with a changelog: the ones worth a standby.
+fn stateful_tasks(topology: &Topology, plan: &TopicPlan) -> BTreeSet<TaskId> {
+    topology
+        .subtopologies()
+        .iter()
+        .filter(|sub| {
+            sub.stores
+                .iter()
+                .any(|s| topology.store(s).is_some_and(|b| b.logging_enabled()))
+        })
+        .flat_map(|sub| {
+            let count = plan.task_counts.get(&sub.id).copied().unwrap_or(0);
+            (0..count).map(move |p| TaskId::new(sub.id, p))
+        })
+        .collect()
+}
+
+struct Runner<'a> {
+    spec: &'a StandbySpec,
+    consumer: BaseConsumer,
+    standbys: BTreeMap<TaskId, Standby>,
+    app_id: String,
+    app_dir: std::path::PathBuf,
+    collector: Rc<dyn RecordCollector>,
+    policies: Rc<crate::error::ErrorPolicies>,
+}
+
+fn run(spec: &StandbySpec) -> Result<()> {
+    let app_id = spec.config.application_id()?.to_string();
+    let mut producer = client_config(&spec.config, ClientKind::Producer);
+    producer.set("client.id", format!("{app_id}-registry-producer"));
+    let mut reader = client_config(&spec.config, ClientKind::RestoreConsumer);
+    reader
+        .set("client.id", format!("{app_id}-registry-consumer"))
+        .set("group.id", format!("{app_id}-registry-unused"))
+        .set("enable.auto.commit", "false");
+    let mut registry = Registry::new(&app_id, &spec.process_id, &producer, &reader)?;
+    let mut changelog_reader = client_config(&spec.config, ClientKind::RestoreConsumer);
+    changelog_reader
+        .set("client.id", format!("{app_id}-standby-consumer"))
+        .set("group.id", format!("{app_id}-standby-unused"))
+        .set("enable.auto.commit", "false")
+        .set("enable.partition.eof", "false");
+    let consumer: BaseConsumer = changelog_reader
+        .create()
+        .map_err(|e| Error::kafka("creating the standby consumer", e))?;
+    let mut runner = Runner {
+        spec,
+        consumer,
+        standbys: BTreeMap::new(),
+        app_dir: spec.config.state_dir().join(&app_id),
+        app_id,
+        collector: Rc::new(NoOutput),
+        policies: Rc::new(spec.config.error_policies()?),
+    };
+    let tasks = stateful_tasks(&spec.topology, &spec.plan);
+    let ttl = spec
+        .config
+        .get("consumer.session.timeout.ms")
+        .or_else(|| spec.config.get("session.timeout.ms"))
+        .and_then(|v| v.parse::<u64>().ok())
+        .map_or(Duration::from_secs(45), Duration::from_millis)
+        .max(Duration::from_secs(3));
+    let mut last_reconcile: Option<Instant> = None;
+    let result = (|| -> Result<()> {
+        while !spec.shared.shutdown_requested() {
+            if last_reconcile.is_none_or(|t| t.elapsed() >= RECONCILE_EVERY) {
+                last_reconcile = Some(Instant::now());
+                registry.refresh();
+                let local = spec.shared.tasks_in_use();
+                let mut live = registry.live(WallClock::System.now_ms(), ttl);
+                live.insert(spec.process_id.clone(), spec.shared.tasks());
+                let placed = place_standbys(&tasks, &live, spec.replicas);
+                let desired: BTreeSet<TaskId> = placed
+                    .get(&spec.process_id)
+                    .map(|s| s.difference(&local).copied().collect())
+                    .unwrap_or_default();
+                runner.reconcile(&desired)?;
+                let standby: BTreeSet<TaskId> = runner.standbys.keys().copied().collect();
+                registry.announce(&spec.shared.tasks(), &standby)?;
+            }
+            runner.follow(Duration::from_millis(100))?;
+        }
+        Ok(())
+    })();
+    runner.close_all();
+    registry.leave();
+    result
+}
+
+impl Runner<'_> {
+    /// Opens the standbys placed here, closes the others and those claimed by a stream thread.
+    fn reconcile(&mut self, desired: &BTreeSet<TaskId>) -> Result<()> {
+        let claimed = self.spec.shared.tasks_in_use();
+        let obsolete: Vec<TaskId> = self
+            .standbys
+            .keys()
+            .filter(|id| !desired.contains(id) || claimed.contains(id))
+            .copied()
+            .collect();
+        let mut changed = !obsolete.is_empty();
+        for id in obsolete {
+            if let Some(standby) = self.standbys.remove(&id) {
+                info!(task = %id, "standby closed");
+                close(standby, true);
+            }
+        }
+        for id in desired {
+            if self.standbys.contains_key(id) || claimed.contains(id) {
+                continue;
+            }
+            match self.open(*id) {
+                Ok(standby) => {
+                    info!(task = %id, "standby opened");
+                    self.standbys.insert(*id, standby);
+                    changed = true;
+                }
+                Err(e) => warn!(task = %id, "cannot open a standby yet: {e}"),
+            }
+        }
+        if changed {
+            self.assign()?;
+        }
+        Ok(())
+    }
+
+    fn open(&self, id: TaskId) -> Result<Standby> {
+        let subs = self.spec.topology.subtopologies();
+        let sub = subs
+            .iter()
+            .find(|s| s.id == id.subtopology)
+            .ok_or_else(|| Error::IllegalState(format!("no sub-topology for task {id}")))?;
+        let env = TaskEnv {
+            application_id: &self.app_id,
+            app_dir: &self.app_dir,
+            collector: self.collector.clone(),
+            metrics: self.spec.metrics.clone(),
+            policies: self.policies.clone(),
+            internal_topics: &self.spec.plan.internal_names,
+            cache: None,
+            clock: WallClock::System,
+            globals: self.spec.globals.clone(),
+            // Never wait on an active task's directory: it is not ours to keep warm.
+            lock_wait: Duration::ZERO,
+        };
+        let task = Task::new(&self.spec.topology, sub, id.partition, &env)?;
+        let mut positions = HashMap::new();
+        let mut changelogs = Vec::new();
+        for (changelog, checkpoint) in task.changelogs() {
+            let (low, _) = self
+                .consumer
+                .fetch_watermarks(
+                    &changelog.topic,
+                    changelog.partition,
+                    Duration::from_secs(30),
+                )
+                .map_err(|e| {
+                    Error::kafka(
+                        format!(
+                            "reading the start of {}-{}",
+                            changelog.topic, changelog.partition
+                        ),
+                        e,
+                    )
+                })?;
+            let start = checkpoint.map_or(low, |c| (c + 1).max(low));
+            positions.insert((changelog.topic.clone(), changelog.partition), start);
+            changelogs.push(changelog);
+        }
+        Ok(Standby {
+            task,
+            positions,
+            changelogs,
+        })
+    }
+
+    fn assign(&mut self) -> Result<()> {
+        let mut tpl = TopicPartitionList::new();
+        for standby in self.standbys.values() {
+            for ((topic, partition), position) in &standby.positions {
+                tpl.add_partition_offset(topic, *partition, Offset::Offset(*position))
+                    .map_err(|e| Error::kafka("assigning standby changelogs", e))?;
+            }
+        }
+        self.consumer
+            .assign(&tpl)
+            .map_err(|e| Error::kafka("assigning standby changelogs", e))
+    }
+
+    /// Reads changelog records for up to `budget` and applies them to the standby stores.
+    fn follow(&mut self, budget: Duration) -> Result<()> {
+        if self.standbys.is_empty() {
+            std::thread::sleep(budget);
+            return Ok(());
+        }
+        let started = Instant::now();
+        let mut batches: HashMap<(String, i32), (Vec<ChangelogRecord>, i64)> = HashMap::new();
+        while started.elapsed() < budget {
+            let Some(polled) = self.consumer.poll(Duration::from_millis(20)) else {
+                break;
+            };
+            let message = match polled {
+                Ok(m) => m,
+                Err(e) => {
+                    debug!("standby consumer: {e}");
+                    continue;
+                }
+            };
+            let key = (message.topic().to_string(), message.partition());
+            let (batch, last) = batches.entry(key.clone()).or_default();
+            *last = message.offset();
+            if let Some(k) = message.key() {
+                batch.push(ChangelogRecord {
+                    key: k.to_vec(),
+                    value: message.payload().map(<[u8]>::to_vec),
+                    timestamp: message.timestamp().to_millis().unwrap_or(0),
+                });
+            }
+            if batch.len() >= BATCH {
+                let (records, last) = batches.remove(&key).unwrap_or_default();
+                self.apply(&key, &records, last)?;
+            }
+        }
+        for (key, (records, last)) in batches {
+            self.apply(&key, &records, last)?;
+        }
+        for standby in self.standbys.values_mut() {
+            standby.task.maybe_checkpoint(false)?;
+        }
+        Ok(())
+    }
+
+    fn apply(&mut self, key: &(String, i32), records: &[ChangelogRecord], last: i64) -> Result<()> {
+        let Some(standby) = self
+            .standbys
+            .values_mut()
+            .find(|s| s.positions.contains_key(key))
+        else {
+            return Ok(());
+        };
+        let Some(changelog) = standby
+            .changelogs
+            .iter()
+            .find(|c| c.topic == key.0 && c.partition == key.1)
+            .cloned()
+        else {
+            return Ok(());
+        };
+        standby.task.restore(&changelog, records, last)?;
+        standby.positions.insert(key.clone(), last + 1);
+        Ok(())
+    }
+
+    fn close_all(&mut self) {
+        for (_, standby) in std::mem::take(&mut self.standbys) {
+            close(standby, true);
+        }
+    }
+}
+
+/// Closes a standby; `checkpoint` records how far it got, so that an active task (or the
+/// next standby) on this instance restores only the rest.
+fn close(mut standby: Standby, checkpoint: bool) {
+    if checkpoint && let Err(e) = standby.task.maybe_checkpoint(true) {
+        warn!(task = %standby.task.id(), "standby checkpoint failed: {e}");
+    }
+    if let Err(e) = standby.task.close(false) {
+        warn!(task = %standby.task.id(), "closing a standby failed: {e}");
+    }
+}
