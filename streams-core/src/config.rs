@@ -34,7 +34,8 @@ pub const APPLICATION_ID: &str = "application.id";
 pub const BOOTSTRAP_SERVERS: &str = "bootstrap.servers";
 /// `state.dir`: where task state lives (default: `<tmp>/kafka-streams`).
 pub const STATE_DIR: &str = "state.dir";
-/// `commit.interval.ms`: how often offsets and state are committed (default 30000).
+/// `commit.interval.ms`: how often offsets and state are committed (default 30000; 100 under
+/// exactly-once).
 pub const COMMIT_INTERVAL_MS: &str = "commit.interval.ms";
 /// `num.stream.threads`: stream threads per instance (default 1).
 pub const NUM_STREAM_THREADS: &str = "num.stream.threads";
@@ -211,9 +212,10 @@ impl StreamsConfig {
             .unwrap_or_else(|| std::env::temp_dir().join("kafka-streams"))
     }
 
-    /// `commit.interval.ms`.
+    /// `commit.interval.ms`: 30 s by default, 100 ms under exactly-once (as in Kafka Streams).
     pub fn commit_interval(&self) -> Result<Duration> {
-        self.parse(COMMIT_INTERVAL_MS, 30_000u64)
+        let default = if self.exactly_once()? { 100 } else { 30_000u64 };
+        self.parse(COMMIT_INTERVAL_MS, default)
             .map(Duration::from_millis)
     }
 
@@ -263,15 +265,26 @@ impl StreamsConfig {
         self.parse(REPLICATION_FACTOR, -1i32)
     }
 
-    /// `processing.guarantee`; only `at_least_once` runs so far.
-    pub fn check_processing_guarantee(&self) -> Result<()> {
+    /// `processing.guarantee`: whether it is `exactly_once_v2` (else `at_least_once`, the
+    /// default).
+    pub fn exactly_once(&self) -> Result<bool> {
         match self.get(PROCESSING_GUARANTEE).unwrap_or("at_least_once") {
-            "at_least_once" => Ok(()),
+            "at_least_once" => Ok(false),
+            "exactly_once_v2" => Ok(true),
+            other @ ("exactly_once" | "exactly_once_beta") => Err(Error::Config {
+                key: PROCESSING_GUARANTEE.into(),
+                reason: format!("`{other}` is retired in Kafka Streams; use exactly_once_v2"),
+            }),
             other => Err(Error::Config {
                 key: PROCESSING_GUARANTEE.into(),
-                reason: format!("`{other}` is not supported yet; use at_least_once"),
+                reason: format!("`{other}` is not at_least_once or exactly_once_v2"),
             }),
         }
+    }
+
+    /// Checks `processing.guarantee`.
+    pub fn check_processing_guarantee(&self) -> Result<()> {
+        self.exactly_once().map(|_| ())
     }
 
     /// `default.deserialization.exception.handler`: `fail` (default), `log_and_continue` or
@@ -313,6 +326,13 @@ impl StreamsConfig {
             if let Some(stripped) = key.strip_prefix(kind.prefix()) {
                 props.insert(stripped.to_string(), value.clone());
             }
+        }
+        if self.exactly_once().unwrap_or(false)
+            && matches!(kind, ClientKind::Consumer | ClientKind::RestoreConsumer)
+        {
+            // Exactly-once reads only committed transactions: inputs, repartition topics,
+            // changelogs on restore.
+            props.insert("isolation.level".into(), "read_committed".into());
         }
         props
     }

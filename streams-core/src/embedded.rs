@@ -52,6 +52,20 @@ impl EmbeddedBroker {
         }))
     }
 
+    /// Fault injection for tests: the broker answers the next `errors.len()` requests of kind
+    /// `api` with these errors, in order.
+    pub fn inject_request_errors(
+        &self,
+        api: rdkafka::types::RDKafkaApiKey,
+        errors: &[RDKafkaRespErr],
+    ) -> Result<()> {
+        let cluster = self.handle.client().mock_cluster().ok_or_else(|| {
+            Error::IllegalState("the embedded broker's mock cluster is gone".into())
+        })?;
+        cluster.request_errors(api, errors);
+        Ok(())
+    }
+
     /// The brokers' addresses, for `bootstrap.servers`.
     pub fn bootstrap_servers(&self) -> &str {
         &self.bootstrap_servers

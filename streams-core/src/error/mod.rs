@@ -137,6 +137,11 @@ pub enum Error {
         #[source]
         source: Box<Error>,
     },
+    /// Exactly-once: this thread's transactional producer was fenced (another instance owns
+    /// its tasks now, or it stalled past the transaction timeout). The thread rejoins the
+    /// group as a new member.
+    #[error("the transactional producer was fenced while {0}")]
+    Fenced(String),
     /// The application is not in a state that allows the operation.
     #[error("{0}")]
     IllegalState(String),
@@ -173,6 +178,7 @@ impl Error {
             Error::Io { .. } => "Io",
             Error::Processing { .. } => "Processing",
             Error::RecordFailed { .. } => "RecordFailed",
+            Error::Fenced(_) => "Fenced",
             Error::IllegalState(_) => "IllegalState",
         }
     }

@@ -232,6 +232,7 @@ impl KafkaStreams {
         let plan = Arc::new(self.plan_topics()?);
         let threads = self.config.num_stream_threads()?;
         self.dir_lock = Some(lock);
+        let process_id = super::state_dir::process_id(&app_dir)?;
         let (globals, global) =
             super::global_thread::start(&self.topology, &self.config, self.shared.clone())?;
         self.global = global;
@@ -247,6 +248,7 @@ impl KafkaStreams {
                 globals: globals.clone(),
                 uncaught: self.uncaught.clone(),
                 restore_listener: self.restore_listener.clone(),
+                process_id: process_id.clone(),
             })?;
             self.threads.push(handle);
         }
@@ -259,7 +261,7 @@ impl KafkaStreams {
                 metrics: self.metrics.clone(),
                 shared: self.shared.clone(),
                 globals: globals.clone(),
-                process_id: super::state_dir::process_id(&app_dir)?,
+                process_id,
                 replicas,
             })?);
         }

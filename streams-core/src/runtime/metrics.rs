@@ -16,6 +16,7 @@ pub(crate) struct StreamsMetrics {
     pub(crate) production_errors: IntCounter,
     pub(crate) dead_lettered: IntCounter,
     pub(crate) threads_replaced: IntCounter,
+    pub(crate) transactions_aborted: IntCounter,
 }
 
 fn counter(app_id: &str, name: &str, help: &str) -> Result<IntCounter> {
@@ -72,6 +73,11 @@ impl StreamsMetrics {
                 "threads_replaced_total",
                 "Stream threads replaced after an uncaught error.",
             )?,
+            transactions_aborted: counter(
+                app_id,
+                "transactions_aborted_total",
+                "Exactly-once transactions aborted (their tasks rolled back and restored).",
+            )?,
         })
     }
 
@@ -86,6 +92,7 @@ impl StreamsMetrics {
             &self.production_errors,
             &self.dead_lettered,
             &self.threads_replaced,
+            &self.transactions_aborted,
         ] {
             registry
                 .register(Box::new(c.clone()))

@@ -124,11 +124,21 @@ pub(crate) type StreamsProducer = BaseProducer<DeliveryTracker>;
 /// Sends records through the thread's producer.
 pub(crate) struct KafkaCollector {
     producer: Arc<StreamsProducer>,
+    /// Records handed to the producer so far.
+    sent: std::cell::Cell<u64>,
 }
 
 impl KafkaCollector {
     pub(crate) fn new(producer: Arc<StreamsProducer>) -> Self {
-        KafkaCollector { producer }
+        KafkaCollector {
+            producer,
+            sent: std::cell::Cell::new(0),
+        }
+    }
+
+    /// How many records were handed to the producer so far.
+    pub(crate) fn sent(&self) -> u64 {
+        self.sent.get()
     }
 }
 
@@ -163,7 +173,10 @@ impl RecordCollector for KafkaCollector {
         }
         loop {
             match self.producer.send(record) {
-                Ok(()) => return Ok(()),
+                Ok(()) => {
+                    self.sent.set(self.sent.get() + 1);
+                    return Ok(());
+                }
                 Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
                     // The local queue is full: serve delivery reports until there is room.
                     record = back;

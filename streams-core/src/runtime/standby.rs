@@ -245,6 +245,9 @@ impl Runner<'_> {
             globals: self.spec.globals.clone(),
             // Never wait on an active task's directory: it is not ours to keep warm.
             lock_wait: Duration::ZERO,
+            exactly_once: self.spec.config.exactly_once()?,
+            // Standbys read committed records only; their checkpoints stay valid.
+            standby: true,
         };
         let task = Task::new(&self.spec.topology, sub, id.partition, &env)?;
         let mut positions = HashMap::new();

@@ -55,6 +55,19 @@ pub(crate) fn wipe(dir: &Path) -> Result<()> {
     Ok(())
 }
 
+/// Whether `dir` holds anything besides its lock and topology files.
+pub(crate) fn has_state(dir: &Path) -> Result<bool> {
+    let entries = std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))?;
+    for entry in entries {
+        let entry = entry.map_err(|e| Error::io(dir, e))?;
+        let name = entry.file_name();
+        if name != ".lock" && name != FINGERPRINT_FILE {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
 /// Checks `dir` against `expected`: a directory written for something else is wiped (when
 /// `rebuildable`, that is every store has a changelog) or refused. Records `expected`.
 pub(crate) fn check(dir: &Path, task: TaskId, expected: &str, rebuildable: bool) -> Result<()> {

@@ -14,6 +14,7 @@ use std::thread::JoinHandle;
 use rdkafka::client::ClientContext;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, Rebalance};
+use rdkafka::producer::Producer;
 use tracing::{error, info, warn};
 
 use super::StreamsMetrics;
@@ -77,6 +78,8 @@ pub(crate) struct ThreadSpec {
     pub(crate) globals: Arc<crate::state::GlobalStores>,
     pub(crate) uncaught: UncaughtErrorHandler,
     pub(crate) restore_listener: Arc<dyn super::StateRestoreListener>,
+    /// This instance's process id (in transactional ids).
+    pub(crate) process_id: String,
 }
 
 fn client_config(config: &StreamsConfig, kind: ClientKind) -> ClientConfig {
@@ -118,6 +121,13 @@ fn supervise(spec: ThreadSpec) {
             }
             Err(error) => error,
         };
+        if matches!(error, Error::Fenced(_)) && !shared.shutdown_requested() {
+            // Kafka Streams' TaskMigratedException: not a failure of the application; the
+            // thread lost its tasks and rejoins the group.
+            warn!(thread = index, "{error}: rejoining the group");
+            shared.set_thread_state(index, ThreadState::Starting);
+            continue;
+        }
         error!(thread = index, "stream thread failed: {error}");
         let response = (spec.uncaught)(&error);
         if response == UncaughtErrorResponse::ReplaceThread && !shared.shutdown_requested() {
@@ -142,6 +152,7 @@ fn run(spec: ThreadSpec) -> Result<()> {
         globals,
         uncaught: _,
         restore_listener,
+        process_id,
     } = spec;
     let app_id = config.application_id()?.to_string();
     let client_id = format!("{app_id}-stream-thread-{index}");
@@ -150,12 +161,26 @@ fn run(spec: ThreadSpec) -> Result<()> {
     producer_config
         .set("client.id", format!("{client_id}-producer"))
         .set_if_absent("partitioner", "murmur2_random");
+    let exactly_once = config.exactly_once()?;
+    if exactly_once {
+        // One transactional producer per thread, with an id stable across restarts of this
+        // instance (its process id lives in the state directory): a restarted thread fences
+        // the producer of its previous life.
+        producer_config
+            .set("transactional.id", format!("{app_id}-{process_id}-{index}"))
+            .set_if_absent("transaction.timeout.ms", "10000");
+    }
     let producer: StreamsProducer = producer_config
         .create_with_context(DeliveryTracker::new(
             config.production_policy()?,
             metrics.clone(),
         ))
         .map_err(|e| Error::kafka("creating the producer", e))?;
+    if exactly_once {
+        producer
+            .init_transactions(std::time::Duration::from_secs(60))
+            .map_err(|e| Error::kafka("initializing the transactional producer", e))?;
+    }
 
     let mut consumer_config = client_config(&config, ClientKind::Consumer);
     consumer_config
@@ -190,6 +215,7 @@ fn run(spec: ThreadSpec) -> Result<()> {
         max_task_idle_ms: config.max_task_idle_ms()?,
         max_buffered: config.buffered_records_per_partition()?,
         restore_listener,
+        exactly_once,
         globals,
     };
     let manager = TaskManager::new(

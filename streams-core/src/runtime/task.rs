@@ -8,7 +8,7 @@ use std::rc::Rc;
 use std::sync::Arc;
 
 use streams_state::{CacheBudget, ChangelogOffsets, ChangelogRecord, Checkpoint};
-use tracing::{debug, warn};
+use tracing::{debug, info, warn};
 
 use super::task_context::WallClock;
 use super::{RecordCollector, StreamsMetrics, TaskContext};
@@ -42,6 +42,11 @@ pub(crate) struct TaskEnv<'a> {
     pub(crate) globals: Arc<crate::state::GlobalStores>,
     /// How long to wait for the task directory's lock when another holder has it.
     pub(crate) lock_wait: std::time::Duration,
+    /// Exactly-once: a task directory without a checkpoint may hold uncommitted writes and
+    /// is wiped; the checkpoint is removed while the task runs and written on a clean close.
+    pub(crate) exactly_once: bool,
+    /// A standby: only restored into, from committed records; keeps its checkpoint.
+    pub(crate) standby: bool,
 }
 
 /// A store's changelog partition.
@@ -107,6 +112,15 @@ impl Task {
             .all(|s| topology.store(s).is_some_and(|b| b.logging_enabled()));
         let fingerprint = super::state_dir::fingerprint(topology, sub, env.application_id);
         super::state_dir::check(&dir, id, &fingerprint, rebuildable)?;
+        if env.exactly_once && !sub.stores.is_empty() && !dir.join(".checkpoint").exists() {
+            // Not closed cleanly (a crash, an abort): the stores may hold writes of
+            // transactions that never committed. Rebuild from the committed changelogs.
+            if super::state_dir::has_state(&dir)? {
+                info!(task = %id, "no checkpoint under exactly-once: wiping {} to restore from the changelogs", dir.display());
+                super::state_dir::wipe(&dir)?;
+                super::state_dir::check(&dir, id, &fingerprint, rebuildable)?;
+            }
+        }
         let mut task = match Self::open(topology, sub, partition, env, &dir) {
             Err(Error::State { source, .. }) if rebuildable && !sub.stores.is_empty() => {
                 warn!(
@@ -121,6 +135,12 @@ impl Task {
             other => other?,
         };
         task._lock = Some(lock);
+        if env.exactly_once && !env.standby {
+            // From here on the stores take writes that may yet be aborted: without the
+            // checkpoint, a crash makes the next owner rebuild them.
+            task.checkpoint.delete().map_err(task.state_err())?;
+            task.checkpointed.clear();
+        }
         Ok(task)
     }
 
@@ -475,9 +495,9 @@ impl Task {
                 }
             }
         }
+        // A task closed while still restoring checkpoints what it restored so far.
         if clean
             && first_error.is_none()
-            && self.initialized
             && let Err(e) = self.maybe_checkpoint(true)
         {
             first_error.get_or_insert(e);

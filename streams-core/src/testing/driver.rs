@@ -121,6 +121,8 @@ impl TopologyTestDriver {
             metrics,
             policies: Rc::new(config.error_policies()?),
             lock_wait: std::time::Duration::ZERO,
+            exactly_once: false,
+            standby: false,
             internal_topics: &internal_topics,
         };
         let mut tasks = BTreeMap::new();

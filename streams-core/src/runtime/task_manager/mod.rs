@@ -27,6 +27,20 @@ use crate::processor::Headers;
 use crate::topology::node::RawRecord;
 use crate::{Error, Result, TaskId, Topology};
 
+mod transaction;
+
+use transaction::Transaction;
+
+/// What a commit did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum CommitOutcome {
+    /// Offsets (and under exactly-once, the transaction) committed, or postponed (at least
+    /// once, during a rebalance), or nothing to commit.
+    Committed,
+    /// Exactly-once: the transaction was aborted; the tasks' state must be rolled back.
+    Aborted,
+}
+
 /// How long a commit waits for the producer to deliver everything.
 const FLUSH_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -45,6 +59,8 @@ pub(crate) struct ManagerSettings {
     /// This thread's share of `statestore.cache.max.bytes` (0: no caching).
     pub(crate) cache_bytes: usize,
     pub(crate) globals: Arc<crate::state::GlobalStores>,
+    /// `processing.guarantee=exactly_once_v2`: the producer is transactional.
+    pub(crate) exactly_once: bool,
 }
 
 /// The tasks of one stream thread.
@@ -69,6 +85,8 @@ pub(crate) struct TaskManager {
     last_commit: Instant,
     /// An error raised inside a rebalance callback, reported by the next loop turn.
     pending_error: Option<Error>,
+    /// Exactly-once: the producer's transaction.
+    txn: Option<Transaction>,
 }
 
 impl TaskManager {
@@ -83,6 +101,7 @@ impl TaskManager {
     ) -> Self {
         let cache = (settings.cache_bytes > 0).then(|| CacheBudget::new(settings.cache_bytes));
         let restorer = Restorer::new(restore_consumer, settings.restore_listener.clone());
+        let settings_eos = settings.exactly_once;
         TaskManager {
             cache,
             topology,
@@ -99,6 +118,7 @@ impl TaskManager {
             committed: HashMap::new(),
             last_commit: Instant::now(),
             pending_error: None,
+            txn: settings_eos.then(Transaction::default),
         }
     }
 
@@ -161,6 +181,8 @@ impl TaskManager {
             clock: WallClock::System,
             globals: self.settings.globals.clone(),
             lock_wait: super::task::TASK_DIR_LOCK_WAIT,
+            exactly_once: self.settings.exactly_once,
+            standby: false,
         };
         let subs = self.topology.subtopologies();
         let mut to_pause = TopicPartitionList::new();
@@ -242,9 +264,16 @@ impl TaskManager {
             }
             return;
         }
-        let result = self
-            .commit(consumer)
-            .and_then(|()| self.close_tasks(&revoked, true));
+        let result = match self.commit(consumer) {
+            Ok(CommitOutcome::Committed) => self.close_tasks(&revoked, true),
+            // The aborted transaction's writes are in every task's stores: close them all
+            // without a checkpoint (eager rebalancing revokes them all anyway).
+            Ok(CommitOutcome::Aborted) => {
+                let all: Vec<TaskId> = self.tasks.keys().copied().collect();
+                self.close_tasks(&all, false)
+            }
+            Err(e) => Err(e),
+        };
         if let Err(e) = result {
             self.pending_error.get_or_insert(e);
         }
@@ -296,6 +325,7 @@ impl TaskManager {
         let Some(id) = self.task_of(message.topic(), message.partition()) else {
             return Ok(());
         };
+        self.begin_transaction()?;
         let (Some(task), Some(group)) = (self.tasks.get_mut(&id), self.groups.get_mut(&id)) else {
             // Revoked since it was fetched: its offset stays uncommitted for the new owner.
             return Ok(());
@@ -380,6 +410,7 @@ impl TaskManager {
         if !self.is_restoring() {
             return Ok(());
         }
+        self.begin_transaction()?;
         let done = self.restorer.step(&mut self.tasks)?;
         let mut resume = TopicPartitionList::new();
         for id in done {
@@ -420,32 +451,37 @@ impl TaskManager {
         consumer: &BaseConsumer<C>,
     ) -> Result<()> {
         self.producer.poll(Duration::ZERO);
+        self.begin_transaction()?;
         self.drain_all(consumer)?;
         for task in self.tasks.values_mut() {
             task.punctuate_wall_clock()?;
         }
-        if self.last_commit.elapsed() >= self.settings.commit_interval {
-            self.commit(consumer)?;
+        if self.last_commit.elapsed() >= self.settings.commit_interval
+            && self.commit(consumer)? == CommitOutcome::Aborted
+        {
+            self.rollback(consumer)?;
         }
         Ok(())
     }
 
-    /// At-least-once commit: deliver every produced record (outputs, repartition records and
-    /// changelogs), checkpoint the stores, then commit the input offsets.
-    pub(crate) fn commit<C: ConsumerContext>(&mut self, consumer: &BaseConsumer<C>) -> Result<()> {
+    /// Commits what the tasks processed: under exactly-once as one transaction, else at least
+    /// once.
+    pub(crate) fn commit<C: ConsumerContext>(
+        &mut self,
+        consumer: &BaseConsumer<C>,
+    ) -> Result<CommitOutcome> {
         self.last_commit = Instant::now();
-        for task in self.tasks.values_mut() {
-            task.flush()?;
+        if self.txn.is_some() {
+            return self.commit_transaction(consumer);
         }
-        flush(&self.producer, FLUSH_TIMEOUT)?;
-        if let Some(failure) = self.producer.context().take_failure() {
-            return Err(failure);
-        }
-        let delivered = self.producer.context().changelog_offsets();
+        self.commit_at_least_once(consumer)?;
+        Ok(CommitOutcome::Committed)
+    }
+
+    /// The input offsets that moved since the last commit.
+    fn uncommitted_offsets(&self) -> Result<TopicPartitionList> {
         let mut offsets = TopicPartitionList::new();
-        for task in self.tasks.values_mut() {
-            task.update_changelog_offsets(&delivered);
-            task.maybe_checkpoint(false)?;
+        for task in self.tasks.values() {
             for (topic, partition, offset) in task.committable_offsets() {
                 let key = (topic.to_string(), partition);
                 if self.committed.get(&key) != Some(&offset) {
@@ -455,6 +491,38 @@ impl TaskManager {
                 }
             }
         }
+        Ok(offsets)
+    }
+
+    /// Remembers offsets the broker accepted.
+    fn record_committed(&mut self, offsets: &TopicPartitionList) {
+        for element in offsets.elements() {
+            if let Offset::Offset(offset) = element.offset() {
+                self.committed
+                    .insert((element.topic().to_string(), element.partition()), offset);
+            }
+        }
+    }
+
+    /// At-least-once commit: deliver every produced record (outputs, repartition records and
+    /// changelogs), checkpoint the stores, then commit the input offsets.
+    fn commit_at_least_once<C: ConsumerContext>(
+        &mut self,
+        consumer: &BaseConsumer<C>,
+    ) -> Result<()> {
+        for task in self.tasks.values_mut() {
+            task.flush()?;
+        }
+        flush(&self.producer, FLUSH_TIMEOUT)?;
+        if let Some(failure) = self.producer.context().take_failure() {
+            return Err(failure);
+        }
+        let delivered = self.producer.context().changelog_offsets();
+        for task in self.tasks.values_mut() {
+            task.update_changelog_offsets(&delivered);
+            task.maybe_checkpoint(false)?;
+        }
+        let offsets = self.uncommitted_offsets()?;
         if offsets.count() == 0 {
             return Ok(());
         }
@@ -470,25 +538,21 @@ impl TaskManager {
             }
             Err(e) => return Err(Error::kafka("committing input offsets", e)),
         }
-        for element in offsets.elements() {
-            if let Offset::Offset(offset) = element.offset() {
-                self.committed
-                    .insert((element.topic().to_string(), element.partition()), offset);
-            }
-        }
+        self.record_committed(&offsets);
         self.metrics.commits.inc();
         debug!(partitions = offsets.count(), "committed");
         Ok(())
     }
 
-    /// Clean shutdown: commit, then close every task with a checkpoint.
+    /// Clean shutdown: commit, then close every task with a checkpoint (without one if the
+    /// final transaction aborted).
     pub(crate) fn shutdown<C: ConsumerContext>(
         &mut self,
         consumer: &BaseConsumer<C>,
     ) -> Result<()> {
-        self.commit(consumer)?;
+        let outcome = self.commit(consumer)?;
         let ids: Vec<TaskId> = self.tasks.keys().copied().collect();
-        self.close_tasks(&ids, true)
+        self.close_tasks(&ids, outcome == CommitOutcome::Committed)
     }
 
     /// After an error: close every task without committing or checkpointing.

@@ -1,0 +1,191 @@
+//! Exactly-once commits (`processing.guarantee=exactly_once_v2`), as Kafka Streams makes
+//! them: the thread's transactional producer carries outputs, repartition records, changelog
+//! writes and the input offsets (`send_offsets_to_transaction`, fenced by the consumer
+//! group's generation) in one transaction per commit interval.
+//!
+//! A transaction that fails abortably is aborted; the tasks' stores may hold its writes, so
+//! they are closed without a checkpoint (under exactly-once a task directory without one is
+//! wiped when reopened), the input is rewound to the committed offsets, and the tasks are
+//! created again, restoring from the changelogs' committed records. A fatal error (this
+//! producer was fenced: another instance owns the tasks now) stops the thread with
+//! [`Error::Fenced`]; it rejoins the group as a new member.
+
+use std::time::Duration;
+
+use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext};
+use rdkafka::error::KafkaError;
+use rdkafka::producer::{Producer, PurgeConfig};
+use rdkafka::{Offset, TopicPartitionList};
+use tracing::{debug, warn};
+
+use super::{CommitOutcome, TaskManager};
+use crate::{Error, Result, TaskId};
+
+/// How long a transaction call may take.
+const TXN_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The thread's transaction: whether one is open, and how many records the collector had
+/// sent at the last commit (to skip empty commits).
+#[derive(Debug, Default)]
+pub(crate) struct Transaction {
+    open: bool,
+    sent_at_commit: u64,
+}
+
+/// Classifies a transactional producer error.
+fn is_fatal(error: &KafkaError) -> bool {
+    match error {
+        KafkaError::Transaction(e) => e.is_fatal(),
+        _ => false,
+    }
+}
+
+impl TaskManager {
+    /// Opens a transaction under exactly-once if none is open: call before anything may be
+    /// sent.
+    pub(super) fn begin_transaction(&mut self) -> Result<()> {
+        let Some(txn) = self.txn.as_mut() else {
+            return Ok(());
+        };
+        if txn.open {
+            return Ok(());
+        }
+        self.producer.begin_transaction().map_err(|e| {
+            if is_fatal(&e) {
+                Error::Fenced(format!("beginning a transaction: {e}"))
+            } else {
+                Error::kafka("beginning a transaction", e)
+            }
+        })?;
+        txn.open = true;
+        Ok(())
+    }
+
+    /// Commits the open transaction with the input offsets processed since the last commit.
+    pub(super) fn commit_transaction<C: ConsumerContext>(
+        &mut self,
+        consumer: &BaseConsumer<C>,
+    ) -> Result<CommitOutcome> {
+        self.begin_transaction()?;
+        for task in self.tasks.values_mut() {
+            task.flush()?;
+        }
+        let offsets = self.uncommitted_offsets()?;
+        let sent = self.collector.sent();
+        let sent_at_commit = self.txn.as_ref().map_or(0, |t| t.sent_at_commit);
+        if offsets.count() == 0 && sent == sent_at_commit {
+            return Ok(CommitOutcome::Committed);
+        }
+        // Deliver everything first, serving delivery reports (this producer's reports are
+        // events this thread must poll; librdkafka's own flush inside the commit would wait
+        // for them otherwise).
+        if let Err(e) = super::flush(&self.producer, super::FLUSH_TIMEOUT) {
+            return self.abort_transaction(&e.to_string());
+        }
+        if let Some(failure) = self.producer.context().take_failure() {
+            return self.abort_transaction(&failure.to_string());
+        }
+        let group = consumer
+            .group_metadata()
+            .ok_or_else(|| Error::IllegalState("the consumer has no group metadata".into()))?;
+        let committed = if offsets.count() > 0 {
+            self.producer
+                .send_offsets_to_transaction(&offsets, &group, TXN_TIMEOUT)
+        } else {
+            Ok(())
+        }
+        .and_then(|()| self.producer.commit_transaction(TXN_TIMEOUT));
+        match committed {
+            Ok(()) => {}
+            Err(e) if is_fatal(&e) => {
+                return Err(Error::Fenced(format!("committing a transaction: {e}")));
+            }
+            Err(e) => return self.abort_transaction(&e.to_string()),
+        }
+        if let Some(txn) = self.txn.as_mut() {
+            txn.open = false;
+            txn.sent_at_commit = sent;
+        }
+        self.record_committed(&offsets);
+        let delivered = self.producer.context().changelog_offsets();
+        for task in self.tasks.values_mut() {
+            task.update_changelog_offsets(&delivered);
+        }
+        self.metrics.commits.inc();
+        debug!(partitions = offsets.count(), "transaction committed");
+        Ok(CommitOutcome::Committed)
+    }
+
+    /// Aborts the open transaction (after `cause`).
+    fn abort_transaction(&mut self, cause: &str) -> Result<CommitOutcome> {
+        warn!("aborting the transaction: {cause}");
+        // Drop what is still queued, then abort in short slices, serving the purged records'
+        // delivery reports in between (librdkafka waits for them).
+        self.producer
+            .purge(PurgeConfig::default().queue().inflight());
+        let deadline = std::time::Instant::now() + TXN_TIMEOUT;
+        loop {
+            self.producer.poll(Duration::ZERO);
+            match self.producer.abort_transaction(Duration::from_millis(100)) {
+                Ok(()) => break,
+                Err(e) if is_fatal(&e) => {
+                    return Err(Error::Fenced(format!("aborting a transaction: {e}")));
+                }
+                Err(KafkaError::Transaction(e))
+                    if e.is_retriable() && std::time::Instant::now() < deadline => {}
+                Err(e) => return Err(Error::kafka("aborting a transaction", e)),
+            }
+        }
+        self.metrics.transactions_aborted.inc();
+        // The aborted records' delivery reports say "purged": not failures to report.
+        self.producer.poll(Duration::ZERO);
+        let _ = self.producer.context().take_failure();
+        let sent = self.collector.sent();
+        if let Some(txn) = self.txn.as_mut() {
+            txn.open = false;
+            txn.sent_at_commit = sent;
+        }
+        Ok(CommitOutcome::Aborted)
+    }
+
+    /// After an aborted transaction: closes every task without a checkpoint (their stores may
+    /// hold aborted writes, and are wiped when reopened), rewinds the input to the committed
+    /// offsets, and creates the tasks again (they restore from the changelogs first).
+    pub(super) fn rollback<C: ConsumerContext>(
+        &mut self,
+        consumer: &BaseConsumer<C>,
+    ) -> Result<()> {
+        let ids: Vec<TaskId> = self.tasks.keys().copied().collect();
+        warn!(
+            tasks = ids.len(),
+            "rolling back the tasks of an aborted transaction"
+        );
+        self.close_tasks(&ids, false)?;
+        let assignment = consumer
+            .assignment()
+            .map_err(|e| Error::kafka("reading the assignment", e))?;
+        if assignment.count() == 0 {
+            return Ok(());
+        }
+        consumer
+            .resume(&assignment)
+            .map_err(|e| Error::kafka("resuming partitions to rewind", e))?;
+        let committed = consumer
+            .committed_offsets(assignment.clone(), TXN_TIMEOUT)
+            .map_err(|e| Error::kafka("reading committed offsets to rewind", e))?;
+        let mut rewind = TopicPartitionList::new();
+        for element in committed.elements() {
+            let offset = match element.offset() {
+                Offset::Offset(o) => Offset::Offset(o),
+                _ => Offset::Beginning,
+            };
+            rewind
+                .add_partition_offset(element.topic(), element.partition(), offset)
+                .map_err(|e| Error::kafka("rewinding the input", e))?;
+        }
+        consumer
+            .seek_partitions(rewind, TXN_TIMEOUT)
+            .map_err(|e| Error::kafka("rewinding the input", e))?;
+        self.assign(consumer, &assignment)
+    }
+}
