@@ -95,7 +95,10 @@ fn an_aborted_transaction_rolls_the_tasks_back_and_processing_goes_on() {
             &[RDKafkaRespErr::RD_KAFKA_RESP_ERR_ILLEGAL_GENERATION],
         )
         .expect("inject");
-    common::merge(&mut expected, produce_keyed(&broker, "events", 500, 500, 10));
+    common::merge(
+        &mut expected,
+        produce_keyed(&broker, "events", 500, 500, 10),
+    );
     let deadline = Instant::now() + TIMEOUT;
     while metric(&registry, "streams_transactions_aborted_total") < 1.0 {
         assert!(Instant::now() < deadline, "no transaction was aborted");
@@ -111,10 +114,16 @@ fn an_aborted_transaction_rolls_the_tasks_back_and_processing_goes_on() {
             .and_then(|s| s.all())
             .map(|all| all.into_iter().collect())
             .unwrap_or_default();
-        if expected.iter().all(|(k, v)| store.get(k).is_some_and(|got| got >= v)) {
+        if expected
+            .iter()
+            .all(|(k, v)| store.get(k).is_some_and(|got| got >= v))
+        {
             break;
         }
-        assert!(Instant::now() < deadline, "store never reached the counts: {store:?}");
+        assert!(
+            Instant::now() < deadline,
+            "store never reached the counts: {store:?}"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
     assert_eq!(streams.state(), State::Running);

@@ -88,21 +88,22 @@ impl KafkaTopicAdmin {
     }
 }
 
-impl TopicAdmin for KafkaTopicAdmin {
-    fn create_topics(&self, topics: &[TopicSpec]) -> Result<()> {
-        if topics.is_empty() {
-            return Ok(());
-        }
+impl KafkaTopicAdmin {
+    /// Sends one `CreateTopics`; returns the topics refused for their replication factor.
+    fn create(
+        &self,
+        topics: &[TopicSpec],
+        replication: impl Fn(&TopicSpec) -> i32,
+    ) -> Result<Vec<TopicSpec>> {
         let new_topics: Vec<NewTopic<'_>> = topics
             .iter()
             .map(|spec| {
-                let replication = if spec.replication_factor < 0 {
-                    TopicReplication::Fixed(-1)
-                } else {
-                    TopicReplication::Fixed(spec.replication_factor)
-                };
                 spec.config.iter().fold(
-                    NewTopic::new(&spec.name, spec.partitions, replication),
+                    NewTopic::new(
+                        &spec.name,
+                        spec.partitions,
+                        TopicReplication::Fixed(replication(spec)),
+                    ),
                     |topic, (k, v)| topic.set(k, v),
                 )
             })
@@ -110,9 +111,13 @@ impl TopicAdmin for KafkaTopicAdmin {
         let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(30)));
         let results = futures::executor::block_on(self.client.create_topics(&new_topics, &options))
             .map_err(|e| Error::kafka("creating internal topics", e))?;
+        let mut refused = Vec::new();
         for result in results {
             match result {
                 Ok(_) | Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
+                Err((topic, RDKafkaErrorCode::InvalidReplicationFactor)) => {
+                    refused.extend(topics.iter().filter(|s| s.name == topic).cloned());
+                }
                 Err((topic, code)) => {
                     return Err(Error::kafka(
                         format!("creating topic `{topic}`"),
@@ -121,7 +126,45 @@ impl TopicAdmin for KafkaTopicAdmin {
                 }
             }
         }
-        Ok(())
+        Ok(refused)
+    }
+}
+
+impl TopicAdmin for KafkaTopicAdmin {
+    fn create_topics(&self, topics: &[TopicSpec]) -> Result<()> {
+        if topics.is_empty() {
+            return Ok(());
+        }
+        let refused = self.create(topics, |spec| spec.replication_factor)?;
+        // "The broker's default" (-1) needs Kafka 2.4+; a broker without it gets the cluster
+        // size, up to 3.
+        let (defaulted, explicit): (Vec<TopicSpec>, Vec<TopicSpec>) =
+            refused.into_iter().partition(|s| s.replication_factor < 0);
+        let invalid = |name: &str, factor: i32| {
+            Error::kafka(
+                format!("creating topic `{name}` with replication factor {factor}"),
+                rdkafka::error::KafkaError::AdminOp(RDKafkaErrorCode::InvalidReplicationFactor),
+            )
+        };
+        if let Some(spec) = explicit.first() {
+            return Err(invalid(&spec.name, spec.replication_factor));
+        }
+        if defaulted.is_empty() {
+            return Ok(());
+        }
+        let brokers = self
+            .client
+            .inner()
+            .fetch_metadata(None, Duration::from_secs(30))
+            .map_err(|e| Error::kafka("counting brokers", e))?
+            .brokers()
+            .len();
+        let factor = i32::try_from(brokers.clamp(1, 3)).unwrap_or(1);
+        tracing::info!("the broker has no default replication factor: using {factor}");
+        match self.create(&defaulted, |_| factor)?.first() {
+            Some(spec) => Err(invalid(&spec.name, factor)),
+            None => Ok(()),
+        }
     }
 
     fn describe_topic_configs(

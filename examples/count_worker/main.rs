@@ -1,0 +1,134 @@
+//! A counting worker: the shape of a deployed streams app, one process of a consumer group.
+//!
+//! Reads string records from `--input`, writes each value upper-cased to `--copies` and the
+//! running count per key to `--counts` (a RocksDB store backed by a changelog), with the
+//! configured processing guarantee and stream threads. Runs until SIGTERM or SIGINT, then
+//! (with `--dump`) writes its local store as `key<TAB>count` lines and closes cleanly.
+//! The exactly-once tests start, stop and SIGKILL several of these against a real broker.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use clap::Parser;
+use streams_core::dsl::{Consumed, Materialized, StreamsBuilder};
+use streams_core::serde::Serdes;
+use streams_core::{KafkaStreams, State, StreamsConfig, Topology};
+
+#[derive(Parser, Debug)]
+#[command(about = "Counts records per key; a worker process of a streams application")]
+struct Args {
+    /// Kafka cluster to use.
+    #[arg(long)]
+    bootstrap_servers: String,
+    /// `application.id` (the consumer group).
+    #[arg(long)]
+    application_id: String,
+    /// Where this instance keeps its state.
+    #[arg(long)]
+    state_dir: PathBuf,
+    /// Input topic.
+    #[arg(long, default_value = "events")]
+    input: String,
+    /// Output topic of upper-cased copies of every value.
+    #[arg(long, default_value = "copies")]
+    copies: String,
+    /// Output topic of counts per key (u64, big-endian).
+    #[arg(long, default_value = "counts")]
+    counts: String,
+    /// `processing.guarantee`: at_least_once or exactly_once_v2.
+    #[arg(long, default_value = "at_least_once")]
+    guarantee: String,
+    /// `num.stream.threads`.
+    #[arg(long, default_value_t = 1)]
+    threads: usize,
+    /// `commit.interval.ms` (default: the guarantee's default).
+    #[arg(long)]
+    commit_interval_ms: Option<u64>,
+    /// `statestore.cache.max.bytes` (0: every update is emitted).
+    #[arg(long, default_value_t = 0)]
+    cache_bytes: usize,
+    /// Write the local store here on shutdown.
+    #[arg(long)]
+    dump: Option<PathBuf>,
+}
+
+fn topology(args: &Args) -> Topology {
+    let builder = StreamsBuilder::new();
+    let events = builder.stream(
+        &args.input,
+        Consumed::with(Serdes::string(), Serdes::string()),
+    );
+    events
+        .map_values(|v: String| v.to_uppercase())
+        .to(&args.copies);
+    events
+        .group_by_key()
+        .count(Materialized::as_("counts"))
+        .to_stream()
+        .to(&args.counts);
+    builder.build().expect("the topology is well formed")
+}
+
+fn run(args: &Args) -> streams_core::Result<()> {
+    let mut config = StreamsConfig::new();
+    config
+        .set("bootstrap.servers", &args.bootstrap_servers)
+        .set("application.id", &args.application_id)
+        .set("state.dir", args.state_dir.to_string_lossy().to_string())
+        .set("processing.guarantee", &args.guarantee)
+        .set("num.stream.threads", args.threads.to_string())
+        .set("statestore.cache.max.bytes", args.cache_bytes.to_string())
+        .set("consumer.session.timeout.ms", "6000")
+        .set("consumer.heartbeat.interval.ms", "500");
+    if let Some(ms) = args.commit_interval_ms {
+        config.set("commit.interval.ms", ms.to_string());
+    }
+    let mut streams = KafkaStreams::new(topology(args), &config)?;
+    streams.start()?;
+    let stop = Arc::new(AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
+        signal_hook::flag::register(signal, stop.clone())
+            .map_err(|e| streams_core::Error::IllegalState(format!("signal handler: {e}")))?;
+    }
+    let mut announced = false;
+    while !stop.load(Ordering::Acquire) {
+        match streams.state() {
+            State::Running if !announced => {
+                println!("running");
+                announced = true;
+            }
+            State::Error | State::NotRunning => break,
+            _ => {}
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    if let Some(path) = &args.dump {
+        let mut entries = streams.key_value_store::<String, u64>("counts")?.all()?;
+        entries.sort();
+        let text: String = entries.iter().map(|(k, v)| format!("{k}\t{v}\n")).collect();
+        std::fs::write(path, text).map_err(|e| {
+            streams_core::Error::IllegalState(format!("writing {}: {e}", path.display()))
+        })?;
+    }
+    streams.close()
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let args = Args::parse();
+    match run(&args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("count_worker: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

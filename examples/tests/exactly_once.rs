@@ -1,0 +1,145 @@
+//! Exactly-once, proven against a broker that hides aborted transactions from
+//! `read_committed` readers, with app instances as separate processes (`count_worker`):
+//!
+//! - 3 instances × 2 threads on 8 input partitions; one instance stops and another starts
+//!   while records flow: every input record is copied exactly once and every key's count
+//!   updates run exactly 1..n in the committed output.
+//! - An instance SIGKILLed while a transaction is open, then restarted: the committed output
+//!   is still exact, the killed transaction's records are in the log but hidden, and the final
+//!   store contents are exact.
+//!
+//! Expected outputs are computed here from the produced input, independently of the framework.
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use support::{OpenTransactions, RealBroker, Worker, check_copies, check_count_sequences};
+
+const TIMEOUT: Duration = Duration::from_secs(180);
+
+#[test]
+fn three_instances_of_two_threads_are_exact_while_one_leaves_and_one_joins() {
+    let Some(broker) = RealBroker::start() else {
+        return;
+    };
+    broker.create_topics(&[("events", 8), ("copies", 8), ("counts", 8)]);
+    let dirs = tempfile::tempdir().expect("tempdir");
+    let eos = ["--guarantee", "exactly_once_v2", "--threads", "2"];
+    let start = |name: &str| Worker::start(&broker, "eos-scale", &dirs.path().join(name), &eos);
+    let a = start("a");
+    let b = start("b");
+    let c = start("c");
+
+    let mut expected = BTreeMap::new();
+    let mut b = Some(b);
+    let mut d = None;
+    for batch in 0..8 {
+        for (k, v) in broker.produce("events", batch * 1_500, 1_500, 300) {
+            *expected.entry(k).or_insert(0) += v;
+        }
+        std::thread::sleep(Duration::from_millis(500));
+        if batch == 2 {
+            b.take().expect("b").stop();
+        }
+        if batch == 4 {
+            d = Some(start("d"));
+        }
+    }
+    let total = 12_000;
+    let copies = broker.read_all("copies", "read_committed", TIMEOUT, |r| r.len() >= total);
+    check_copies(&copies, total).expect("every copy exactly once");
+
+    let counts = broker.read_all("counts", "read_committed", TIMEOUT, |r| r.len() >= total);
+    check_count_sequences(&counts, &expected).expect("exact count updates");
+
+    for worker in [a, c].into_iter().chain(d) {
+        worker.stop();
+    }
+}
+
+#[test]
+fn an_instance_killed_mid_transaction_and_restarted_leaves_exact_output_and_state() {
+    let Some(broker) = RealBroker::start() else {
+        return;
+    };
+    broker.create_topics(&[("events", 4), ("copies", 4), ("counts", 4)]);
+    let dirs = tempfile::tempdir().expect("tempdir");
+    // Long transactions (1 s), so a kill lands inside one.
+    let eos = [
+        "--guarantee",
+        "exactly_once_v2",
+        "--commit-interval-ms",
+        "1000",
+    ];
+    let (dir_a, dir_b) = (dirs.path().join("a"), dirs.path().join("b"));
+    let a = Worker::start(&broker, "eos-kill", &dir_a, &eos);
+    let b = Worker::start(&broker, "eos-kill", &dir_b, &eos);
+
+    // Records flow continuously (40 every 50 ms) until A has been killed and restarted, then
+    // a little longer.
+    let expected = std::sync::Mutex::new(BTreeMap::new());
+    let restarted = std::sync::atomic::AtomicBool::new(false);
+    let produced = std::sync::atomic::AtomicUsize::new(0);
+    let a = std::thread::scope(|scope| {
+        scope.spawn(|| {
+            let mut after = 0;
+            // Bounded, so that a failure in the main thread cannot leave it running forever.
+            for _ in 0..400 {
+                if after >= 40 {
+                    break;
+                }
+                let from = produced.fetch_add(40, std::sync::atomic::Ordering::SeqCst);
+                let batch = broker.produce("events", from, 40, 100);
+                let mut expected = expected.lock().expect("lock");
+                for (k, v) in batch {
+                    *expected.entry(k).or_insert(0) += v;
+                }
+                drop(expected);
+                if restarted.load(std::sync::atomic::Ordering::SeqCst) {
+                    after += 1;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        });
+        // Kill A while every partition has a transaction open with records in it: A's own
+        // transaction is among them.
+        let mut watch = OpenTransactions::watch(&broker, "copies");
+        let deadline = Instant::now() + Duration::from_secs(90);
+        while !watch.all_open(4) {
+            assert!(
+                Instant::now() < deadline,
+                "never saw open transactions on every partition"
+            );
+        }
+        eprintln!("killing A with transactions open on every partition");
+        a.kill();
+        std::thread::sleep(Duration::from_millis(500));
+        // Restarted on the same state directory: same process id, same transactional ids, so
+        // it fences (aborts) what its killed predecessor left open.
+        let a = Worker::start(&broker, "eos-kill", &dir_a, &eos);
+        restarted.store(true, std::sync::atomic::Ordering::SeqCst);
+        a
+    });
+    let expected = expected.into_inner().expect("lock");
+    let total = produced.into_inner();
+
+    let copies = broker.read_all("copies", "read_committed", TIMEOUT, |r| r.len() >= total);
+    check_copies(&copies, total).expect("every copy exactly once");
+    let counts = broker.read_all("counts", "read_committed", TIMEOUT, |r| r.len() >= total);
+    check_count_sequences(&counts, &expected).expect("exact count updates");
+    // The killed transaction's records are in the log, hidden from read_committed.
+    let raw = broker.read_all("copies", "read_uncommitted", TIMEOUT, |r| r.len() > total);
+    assert!(
+        raw.len() > total,
+        "the killed transaction left no aborted records ({} raw)",
+        raw.len()
+    );
+
+    a.stop();
+    b.stop();
+    let mut store = Worker::read_dump(&dir_a.with_extension("dump"));
+    store.extend(Worker::read_dump(&dir_b.with_extension("dump")));
+    assert_eq!(store, expected, "final store contents");
+}
