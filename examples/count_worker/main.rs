@@ -8,14 +8,12 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
 
 use clap::Parser;
 use streams_core::dsl::{Consumed, Materialized, StreamsBuilder};
+use streams_core::runtime::ShutdownSignal;
 use streams_core::serde::Serdes;
-use streams_core::{KafkaStreams, State, StreamsConfig, Topology};
+use streams_core::{KafkaStreams, StreamsConfig, Topology};
 
 #[derive(Parser, Debug)]
 #[command(about = "Counts records per key; a worker process of a streams application")]
@@ -73,6 +71,8 @@ fn topology(args: &Args) -> Topology {
 }
 
 fn run(args: &Args) -> streams_core::Result<()> {
+    // From here a SIGTERM, even during start, ends in a clean close.
+    let signal = ShutdownSignal::install()?;
     let mut config = StreamsConfig::new();
     config
         .set("bootstrap.servers", &args.bootstrap_servers)
@@ -88,23 +88,7 @@ fn run(args: &Args) -> streams_core::Result<()> {
     }
     let mut streams = KafkaStreams::new(topology(args), &config)?;
     streams.start()?;
-    let stop = Arc::new(AtomicBool::new(false));
-    for signal in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
-        signal_hook::flag::register(signal, stop.clone())
-            .map_err(|e| streams_core::Error::IllegalState(format!("signal handler: {e}")))?;
-    }
-    let mut announced = false;
-    while !stop.load(Ordering::Acquire) {
-        match streams.state() {
-            State::Running if !announced => {
-                println!("running");
-                announced = true;
-            }
-            State::Error | State::NotRunning => break,
-            _ => {}
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    signal.wait(&streams);
     if let Some(path) = &args.dump {
         let mut entries = streams.key_value_store::<String, u64>("counts")?.all()?;
         entries.sort();

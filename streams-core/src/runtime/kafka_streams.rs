@@ -388,20 +388,12 @@ impl KafkaStreams {
     /// streams.run_until_signal() // a clean shutdown on `kill` or Ctrl-C
     /// # }
     /// ```
+    ///
+    /// Signals are caught from this call on; to catch them during start too, install a
+    /// [`ShutdownSignal`](super::ShutdownSignal) before starting.
     pub fn run_until_signal(&mut self) -> Result<()> {
-        let signalled = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        for signal in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
-            signal_hook::flag::register(signal, signalled.clone())
-                .map_err(|e| Error::io("signal handler", e))?;
-        }
-        while !signalled.load(std::sync::atomic::Ordering::Acquire)
-            && !matches!(self.state(), State::Error | State::NotRunning)
-        {
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        if signalled.load(std::sync::atomic::Ordering::Acquire) {
-            info!("shutdown signal received: closing");
-        }
+        let signal = super::ShutdownSignal::install()?;
+        signal.wait(self);
         self.close()
     }
 }
