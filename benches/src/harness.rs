@@ -53,7 +53,18 @@ pub(crate) struct Run<'a> {
     pub(crate) registry: prometheus::Registry,
 }
 
-impl Run<'_> {
+impl<'a> Run<'a> {
+    /// A run of workload `name`: its own application id, topics and metrics.
+    pub(crate) fn new(bench: &'a Bench, name: &str) -> Self {
+        let app_id = format!("bench-{}-{name}", bench.run_id);
+        Run {
+            bench,
+            output: format!("{app_id}-output"),
+            app_id,
+            registry: prometheus::Registry::new(),
+        }
+    }
+
     /// The topic of feed `name`.
     pub(crate) fn topic(&self, name: &str) -> String {
         format!("{}-{name}", self.app_id)
@@ -156,6 +167,11 @@ impl Bench {
         })
     }
 
+    /// `embedded` or `external`.
+    pub(crate) fn broker_kind(&self) -> &'static str {
+        self.broker_kind
+    }
+
     pub(crate) fn client(&self) -> ClientConfig {
         let mut client = ClientConfig::new();
         client.set("bootstrap.servers", &self.bootstrap);
@@ -189,13 +205,7 @@ impl Bench {
     where
         F: FnOnce(&Run<'_>, &dyn Fn() -> Result<bool, BoxError>) -> Result<(), BoxError>,
     {
-        let app_id = format!("bench-{}-{name}", self.run_id);
-        let run = Run {
-            bench: self,
-            output: format!("{app_id}-output"),
-            app_id,
-            registry: prometheus::Registry::new(),
-        };
+        let run = Run::new(self, name);
         let partitions = self.args.partitions;
         let mut specs: Vec<TopicSpec> = feeds
             .iter()

@@ -3,6 +3,7 @@
 //! ceiling). See `harness` for how inputs are fed and progress measured.
 
 mod harness;
+mod restore;
 mod workloads;
 
 use std::process::ExitCode;
@@ -40,9 +41,13 @@ pub(crate) struct Args {
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "stream_process_with_sink,stream_count,stream_count_windowed,stream_table_join,table_table_join,stream_stream_join"
+        default_value = "stream_process_with_sink,stream_count,stream_count_2_threads,stream_count_eos,stream_count_windowed,stream_table_join,table_table_join,stream_stream_join,restore"
     )]
     pub(crate) workloads: Vec<String>,
+    /// Changelog records the `restore` workload restores (the embedded broker keeps 5 MiB per
+    /// partition, about 60,000 of these records).
+    #[arg(long, default_value_t = 200_000)]
+    pub(crate) restore_records: usize,
     /// Give up on a workload after this many seconds.
     #[arg(long, default_value_t = 600)]
     pub(crate) timeout_secs: u64,
@@ -82,6 +87,10 @@ fn run(args: Args) -> Result<(), harness::BoxError> {
         if name == "passthrough" {
             continue;
         }
+        if name == "restore" {
+            restore::measure(&bench, args.restore_records, timeout)?;
+            continue;
+        }
         let workload = workloads::workload(name, args.records, args.keys)
             .ok_or_else(|| format!("unknown workload `{name}`"))?;
         let measurement = bench.measure(
@@ -89,7 +98,7 @@ fn run(args: Args) -> Result<(), harness::BoxError> {
             &workload.feeds,
             workloads::PROGRESS,
             timeout,
-            |run, done| workloads::run_app(run, (workload.topology)(run)?, done),
+            |run, done| workloads::run_app(run, (workload.topology)(run)?, workload.config, done),
         )?;
         measurement.print(baseline.seconds);
     }

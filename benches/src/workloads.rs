@@ -17,6 +17,8 @@ use crate::harness::{BoxError, Feed, Progress, Run, wait};
 pub(crate) struct Workload {
     pub(crate) feeds: Vec<Feed>,
     pub(crate) topology: fn(&Run<'_>) -> Result<Topology, BoxError>,
+    /// Properties set on top of the defaults.
+    pub(crate) config: &'static [(&'static str, &'static str)],
 }
 
 fn stream(name: &'static str, records: usize) -> Feed {
@@ -40,6 +42,28 @@ pub(crate) fn workload(name: &str, records: usize, keys: usize) -> Option<Worklo
     let (feeds, topology): (Vec<Feed>, fn(&Run<'_>) -> Result<Topology, BoxError>) = match name {
         "stream_process_with_sink" => (vec![stream("input", records)], stream_process_with_sink),
         "stream_count" => (vec![stream("input", records)], stream_count),
+        "stream_count_eos" => {
+            return Some(Workload {
+                feeds: vec![stream("input", records)],
+                topology: stream_count,
+                config: &[("processing.guarantee", "exactly_once_v2")],
+            });
+        }
+        "stream_count_2_threads" => {
+            return Some(Workload {
+                feeds: vec![stream("input", records)],
+                topology: stream_count,
+                // The second thread joins a moment after the first, and the rebalance that
+                // gives it its share waits for a heartbeat; the mock cluster also waits out a
+                // session timeout for a member entry left by the join handshake (45 s by
+                // default), so both are short here.
+                config: &[
+                    ("num.stream.threads", "2"),
+                    ("consumer.heartbeat.interval.ms", "100"),
+                    ("consumer.session.timeout.ms", "1000"),
+                ],
+            });
+        }
         "stream_count_windowed" => (vec![stream("input", records)], stream_count_windowed),
         "stream_table_join" => (
             vec![table("table", keys), stream("input", records)],
@@ -58,7 +82,11 @@ pub(crate) fn workload(name: &str, records: usize, keys: usize) -> Option<Worklo
         ),
         _ => return None,
     };
-    Some(Workload { feeds, topology })
+    Some(Workload {
+        feeds,
+        topology,
+        config: &[],
+    })
 }
 
 /// Raw rdkafka: consume each input record and produce it unchanged to the output, in one loop
@@ -116,6 +144,7 @@ pub(crate) fn passthrough(
 pub(crate) fn run_app(
     run: &Run<'_>,
     topology: Topology,
+    extra: &[(&str, &str)],
     done: &dyn Fn() -> Result<bool, BoxError>,
 ) -> Result<(), BoxError> {
     let state = tempfile::tempdir()?;
@@ -123,6 +152,9 @@ pub(crate) fn run_app(
     config
         .set("application.id", &run.app_id)
         .set("state.dir", state.path().to_string_lossy().to_string());
+    for (key, value) in extra {
+        config.set(*key, *value);
+    }
     config.set_metrics_registry(run.registry.clone());
     let mut streams = KafkaStreams::new(topology, &config)?;
     streams.start()?;
@@ -153,7 +185,7 @@ fn stream_process_with_sink(run: &Run<'_>) -> Result<Topology, BoxError> {
 }
 
 /// `group_by_key().count()` into RocksDB with a changelog (record cache on, as by default).
-fn stream_count(run: &Run<'_>) -> Result<Topology, BoxError> {
+pub(crate) fn stream_count(run: &Run<'_>) -> Result<Topology, BoxError> {
     let builder = StreamsBuilder::new();
     bytes_stream(&builder, &run.topic("input"))
         .group_by_key()

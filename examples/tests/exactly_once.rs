@@ -4,9 +4,9 @@
 //! - 3 instances × 2 threads on 8 input partitions; one instance stops and another starts
 //!   while records flow: every input record is copied exactly once and every key's count
 //!   updates run exactly 1..n in the committed output.
-//! - An instance SIGKILLed while a transaction is open, then restarted: the committed output
-//!   is still exact, the killed transaction's records are in the log but hidden, and the final
-//!   store contents are exact.
+//! - An instance SIGKILLed while a transaction is open, then restarted (twice): the committed
+//!   output is still exact, the killed transactions' records are in the log but hidden, and
+//!   the final store contents are exact.
 //!
 //! Expected outputs are computed here from the produced input, independently of the framework.
 
@@ -77,8 +77,8 @@ fn an_instance_killed_mid_transaction_and_restarted_leaves_exact_output_and_stat
     let a = Worker::start(&broker, "eos-kill", &dir_a, &eos);
     let b = Worker::start(&broker, "eos-kill", &dir_b, &eos);
 
-    // Records flow continuously (40 every 50 ms) until A has been killed and restarted, then
-    // a little longer.
+    // Records flow continuously (10 every 10 ms, so that a new transaction gets records soon
+    // after a commit) until A has been killed and restarted twice, then a little longer.
     let expected = std::sync::Mutex::new(BTreeMap::new());
     let restarted = std::sync::atomic::AtomicBool::new(false);
     let produced = std::sync::atomic::AtomicUsize::new(0);
@@ -86,12 +86,12 @@ fn an_instance_killed_mid_transaction_and_restarted_leaves_exact_output_and_stat
         scope.spawn(|| {
             let mut after = 0;
             // Bounded, so that a failure in the main thread cannot leave it running forever.
-            for _ in 0..400 {
-                if after >= 40 {
+            for _ in 0..3_000 {
+                if after >= 200 {
                     break;
                 }
-                let from = produced.fetch_add(40, std::sync::atomic::Ordering::SeqCst);
-                let batch = broker.produce("events", from, 40, 100);
+                let from = produced.fetch_add(10, std::sync::atomic::Ordering::SeqCst);
+                let batch = broker.produce("events", from, 10, 100);
                 let mut expected = expected.lock().expect("lock");
                 for (k, v) in batch {
                     *expected.entry(k).or_insert(0) += v;
@@ -100,25 +100,34 @@ fn an_instance_killed_mid_transaction_and_restarted_leaves_exact_output_and_stat
                 if restarted.load(std::sync::atomic::Ordering::SeqCst) {
                     after += 1;
                 }
-                std::thread::sleep(Duration::from_millis(50));
+                std::thread::sleep(Duration::from_millis(10));
             }
         });
-        // Kill A while every partition has a transaction open with records in it: A's own
-        // transaction is among them.
-        let mut watch = OpenTransactions::watch(&broker, "copies");
-        let deadline = Instant::now() + Duration::from_secs(90);
-        while !watch.all_open(4) {
-            assert!(
-                Instant::now() < deadline,
-                "never saw open transactions on every partition"
-            );
+        let mut a = a;
+        // Twice, so that the claim below does not rest on one kill's timing.
+        for round in 1..=2 {
+            // Kill A while every partition has a transaction open with records in it: A's
+            // own transaction is among them.
+            let mut watch = OpenTransactions::watch(&broker, "copies");
+            let deadline = Instant::now() + Duration::from_secs(90);
+            while !watch.all_open(4) {
+                assert!(
+                    Instant::now() < deadline,
+                    "never saw open transactions on every partition"
+                );
+            }
+            eprintln!("kill {round}: killing A with transactions open on every partition");
+            a.kill();
+            std::thread::sleep(Duration::from_millis(500));
+            // Restarted on the same state directory: same process id, same transactional
+            // ids, so it fences (aborts) what its killed predecessor left open.
+            a = Worker::start(&broker, "eos-kill", &dir_a, &eos);
+            if round == 1 {
+                // Time to fence: the killed life's open transaction must not pass for the new
+                // life's in round 2.
+                std::thread::sleep(Duration::from_secs(2));
+            }
         }
-        eprintln!("killing A with transactions open on every partition");
-        a.kill();
-        std::thread::sleep(Duration::from_millis(500));
-        // Restarted on the same state directory: same process id, same transactional ids, so
-        // it fences (aborts) what its killed predecessor left open.
-        let a = Worker::start(&broker, "eos-kill", &dir_a, &eos);
         restarted.store(true, std::sync::atomic::Ordering::SeqCst);
         a
     });
@@ -133,7 +142,7 @@ fn an_instance_killed_mid_transaction_and_restarted_leaves_exact_output_and_stat
     let raw = broker.read_all("copies", "read_uncommitted", TIMEOUT, |r| r.len() > total);
     assert!(
         raw.len() > total,
-        "the killed transaction left no aborted records ({} raw)",
+        "the killed transactions left no aborted records ({} raw)",
         raw.len()
     );
 

@@ -62,8 +62,12 @@ pub const REPLICATION_FACTOR: &str = "replication.factor";
 /// `max.task.idle.ms`: how long a task waits for an empty input partition (default 0).
 pub const MAX_TASK_IDLE_MS: &str = "max.task.idle.ms";
 /// `buffered.records.per.partition`: records a task buffers per input partition before the
-/// partition's fetching pauses (default 1000).
+/// partition's fetching pauses (no such limit unless set; deprecated in Kafka Streams in
+/// favour of `input.buffer.max.bytes`, and kept for the same compatibility).
 pub const BUFFERED_RECORDS_PER_PARTITION: &str = "buffered.records.per.partition";
+/// `input.buffer.max.bytes`: bytes of fetched records an instance buffers, over all its
+/// threads, before it pauses fetching the partitions it has records of (default 512 MiB).
+pub const INPUT_BUFFER_MAX_BYTES: &str = "input.buffer.max.bytes";
 /// `statestore.cache.max.bytes`: the record cache of each instance, split over its threads
 /// (default 10 MiB; 0 turns caching off).
 pub const CACHE_MAX_BYTES: &str = "statestore.cache.max.bytes";
@@ -84,6 +88,7 @@ const STREAMS_KEYS: &[&str] = &[
     CACHE_MAX_BYTES,
     MAX_TASK_IDLE_MS,
     BUFFERED_RECORDS_PER_PARTITION,
+    INPUT_BUFFER_MAX_BYTES,
     "application.server",
 ];
 
@@ -253,11 +258,20 @@ impl StreamsConfig {
         self.parse(MAX_TASK_IDLE_MS, 0i64)
     }
 
-    /// `buffered.records.per.partition` (at least 1).
-    pub fn buffered_records_per_partition(&self) -> Result<usize> {
-        Ok(self
-            .parse(BUFFERED_RECORDS_PER_PARTITION, 1000usize)?
-            .max(1))
+    /// `buffered.records.per.partition` (at least 1), `None` when not set: as in Kafka Streams
+    /// since 3.4, only an explicit setting limits each partition's buffer.
+    pub fn buffered_records_per_partition(&self) -> Result<Option<usize>> {
+        if self.get(BUFFERED_RECORDS_PER_PARTITION).is_none() {
+            return Ok(None);
+        }
+        Ok(Some(
+            self.parse(BUFFERED_RECORDS_PER_PARTITION, 1usize)?.max(1),
+        ))
+    }
+
+    /// `input.buffer.max.bytes` (default 512 MiB), for the whole instance.
+    pub fn input_buffer_max_bytes(&self) -> Result<usize> {
+        self.parse(INPUT_BUFFER_MAX_BYTES, 512 * 1024 * 1024usize)
     }
 
     /// `replication.factor` for internal topics.

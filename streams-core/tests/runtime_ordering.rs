@@ -32,8 +32,13 @@ fn topology() -> Topology {
     builder.build().expect("topology")
 }
 
-/// The join's output, read until all 5 arrive or `read_for` passes.
-fn joined_after(max_task_idle_ms: &str, read_for: Duration) -> Vec<String> {
+/// The join's output, read until all 5 arrive or `read_for` passes; `buffer_limit` bounds what
+/// the waiting task buffers.
+fn joined_after(
+    max_task_idle_ms: &str,
+    buffer_limit: (&str, &str),
+    read_for: Duration,
+) -> Vec<String> {
     let broker = EmbeddedBroker::start(1).expect("broker");
     for topic in ["clicks", "users", "named-clicks"] {
         broker.create_topic(topic, 1).expect("topic");
@@ -51,13 +56,17 @@ fn joined_after(max_task_idle_ms: &str, read_for: Duration) -> Vec<String> {
     let state = tempfile::tempdir().expect("tempdir");
     let mut config = app_config(
         &broker,
-        &format!("ordering{}", max_task_idle_ms.replace('-', "m")),
+        &format!(
+            "ordering{}-{}",
+            max_task_idle_ms.replace('-', "m"),
+            buffer_limit.0.replace('.', "-")
+        ),
         state.path(),
     );
     config.set("max.task.idle.ms", max_task_idle_ms);
-    // The waiting task buffers at most 2 clicks: their partition pauses, and resumes as the
-    // task works through them, without losing any.
-    config.set("buffered.records.per.partition", "2");
+    // The waiting task buffers few clicks: their partition pauses, and resumes as the task
+    // works through them, without losing any.
+    config.set(buffer_limit.0, buffer_limit.1);
     let mut streams = KafkaStreams::new(topology(), &config).expect("streams");
     streams.start().expect("start");
     streams
@@ -98,14 +107,34 @@ fn joined_after(max_task_idle_ms: &str, read_for: Duration) -> Vec<String> {
 #[test]
 fn older_table_records_are_joined_first_when_the_task_waits_for_them() {
     init_tracing();
-    let joined = joined_after("5000", Duration::from_secs(30));
+    let joined = joined_after(
+        "5000",
+        ("buffered.records.per.partition", "2"),
+        Duration::from_secs(30),
+    );
     assert_eq!(
         joined,
-        (0..5)
-            .map(|i| format!("user {i} opened /page{i}"))
-            .collect::<Vec<_>>(),
+        all_joined(),
         "every click meets its (older) user row"
     );
+}
+
+#[test]
+fn a_byte_bounded_input_buffer_pauses_and_resumes_without_losing_order() {
+    init_tracing();
+    // One byte: every buffered record pauses the partitions the thread holds records of.
+    let joined = joined_after(
+        "5000",
+        ("input.buffer.max.bytes", "1"),
+        Duration::from_secs(30),
+    );
+    assert_eq!(joined, all_joined());
+}
+
+fn all_joined() -> Vec<String> {
+    (0..5)
+        .map(|i| format!("user {i} opened /page{i}"))
+        .collect()
 }
 
 #[test]
@@ -113,5 +142,10 @@ fn without_waiting_the_clicks_are_processed_before_the_users_arrive() {
     init_tracing();
     // Control: the test above could fail. With -1 the task never waits, so the clicks find an
     // empty table (inner join: no output).
-    assert!(joined_after("-1", Duration::from_secs(5)).is_empty());
+    let joined = joined_after(
+        "-1",
+        ("buffered.records.per.partition", "2"),
+        Duration::from_secs(5),
+    );
+    assert!(joined.is_empty());
 }

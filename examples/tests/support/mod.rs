@@ -234,8 +234,11 @@ impl OpenTransactions {
     }
 
     /// Reads what is new; returns whether each of `partitions` has uncommitted records.
+    ///
+    /// The uncommitted reader goes first: a record it saw that the committed reader, reading
+    /// after it, has not seen is in a transaction still open when the committed read ends.
     pub fn all_open(&mut self, partitions: i32) -> bool {
-        for (committed, consumer) in [(true, &self.committed), (false, &self.uncommitted)] {
+        for (committed, consumer) in [(false, &self.uncommitted), (true, &self.committed)] {
             let until = Instant::now() + Duration::from_millis(200);
             while Instant::now() < until {
                 match consumer.poll(Duration::from_millis(10)) {

@@ -8,12 +8,15 @@
 //! (default 0: not at all), after which it processes what it has.
 
 use std::collections::VecDeque;
+use std::ffi::{CStr, CString};
 use std::time::{Duration, Instant};
 
 use rdkafka::message::{Message, OwnedMessage};
 
 struct Queue {
     topic: String,
+    /// `topic` for librdkafka calls, made once rather than per lag check.
+    topic_c: CString,
     partition: i32,
     records: VecDeque<OwnedMessage>,
     /// Offset after the last record buffered (`None` before any).
@@ -21,18 +24,67 @@ struct Queue {
     /// Until when the task waits for this partition, empty and caught up, before processing
     /// without it (`max.task.idle.ms` after it was first found so); cleared when it gets data.
     idle_deadline: Option<Instant>,
+    /// The partition's offsets `(low, high)` last read from the consumer, and when: reused for
+    /// [`WATERMARK_REFRESH`], as Kafka Streams reuses the lag its consumer learnt at the last
+    /// poll. Reading them takes librdkafka's partition lock, contended by its fetcher thread,
+    /// which cost a third of a join's throughput when done per record.
+    watermarks: Option<((i64, i64), Instant)>,
 }
 
-/// What the consumer knows of a partition's end, to tell if an empty queue is caught up.
+/// How long a partition's cached watermarks stand for the consumer's current view.
+const WATERMARK_REFRESH: Duration = Duration::from_millis(1);
+
+impl Queue {
+    /// Whether everything on the broker for this partition, as far as the consumer knows,
+    /// has been delivered.
+    fn caught_up(&mut self, now: Instant, lag: &dyn LagOracle) -> bool {
+        let (low, high) = match self.watermarks {
+            Some((known, at)) if now.saturating_duration_since(at) < WATERMARK_REFRESH => known,
+            _ => match lag.watermarks(&self.topic_c, self.partition) {
+                Some(known) => {
+                    self.watermarks = Some((known, now));
+                    known
+                }
+                // Not fetched yet: records may be there.
+                None => return false,
+            },
+        };
+        match self.next_offset {
+            Some(next) => next >= high,
+            None => high <= low.max(0),
+        }
+    }
+}
+
+/// What the consumer knows of a partition's offsets, to tell if an empty queue is caught up.
 pub(crate) trait LagOracle {
-    /// Whether everything on the broker for `topic`-`partition` up to now has been delivered,
-    /// given the offset after the last delivered record (if known).
-    fn caught_up(&self, topic: &str, partition: i32, next_offset: Option<i64>) -> bool;
+    /// The low and high watermarks of `topic`-`partition` from the consumer's last fetch
+    /// responses, `None` while unknown.
+    fn watermarks(&self, topic: &CStr, partition: i32) -> Option<(i64, i64)>;
 }
 
 /// The input partitions of one task.
 pub(crate) struct PartitionGroup {
     queues: Vec<Queue>,
+    /// Bytes of the buffered records, as [`record_bytes`] counts them.
+    bytes: usize,
+}
+
+/// What a buffered record counts against `input.buffer.max.bytes`: its key, value, headers
+/// and topic name, plus its offset, timestamp and partition (as Kafka Streams counts them).
+fn record_bytes(message: &OwnedMessage) -> usize {
+    use rdkafka::message::Headers;
+    let headers: usize = message.headers().map_or(0, |headers| {
+        headers
+            .iter()
+            .map(|h| h.key.len() + h.value.map_or(0, <[u8]>::len))
+            .sum()
+    });
+    message.key().map_or(0, <[u8]>::len)
+        + message.payload().map_or(0, <[u8]>::len)
+        + headers
+        + message.topic().len()
+        + 20
 }
 
 fn timestamp(message: &OwnedMessage) -> i64 {
@@ -46,13 +98,17 @@ impl PartitionGroup {
             queues: topics
                 .into_iter()
                 .map(|topic| Queue {
+                    // A topic name never holds a NUL byte (Kafka allows [a-zA-Z0-9._-]).
+                    topic_c: CString::new(topic.replace('\0', "")).unwrap_or_default(),
                     topic,
                     partition,
                     records: VecDeque::new(),
                     next_offset: None,
                     idle_deadline: None,
+                    watermarks: None,
                 })
                 .collect(),
+            bytes: 0,
         }
     }
 
@@ -63,6 +119,19 @@ impl PartitionGroup {
 
     pub(crate) fn is_empty(&self) -> bool {
         self.queues.iter().all(|q| q.records.is_empty())
+    }
+
+    /// Bytes of the buffered records.
+    pub(crate) fn bytes(&self) -> usize {
+        self.bytes
+    }
+
+    /// The partitions with records buffered.
+    pub(crate) fn non_empty(&self) -> impl Iterator<Item = (&str, i32)> {
+        self.queues
+            .iter()
+            .filter(|q| !q.records.is_empty())
+            .map(|q| (q.topic.as_str(), q.partition))
     }
 
     /// How many records of `topic`-`partition` are buffered.
@@ -82,6 +151,7 @@ impl PartitionGroup {
         {
             queue.next_offset = Some(message.offset() + 1);
             queue.idle_deadline = None;
+            self.bytes += record_bytes(&message);
             queue.records.push_back(message);
         }
     }
@@ -94,6 +164,33 @@ impl PartitionGroup {
             .find(|q| q.partition == partition && q.topic == topic)
         {
             queue.next_offset = Some(offset + 1);
+        }
+    }
+
+    /// Whether a record just fetched from `topic`-`partition` may be processed at once, with
+    /// nothing buffered anywhere in the group: every other partition is empty too, so this
+    /// record is the earliest the task has, and the task would not wait for any of them
+    /// (caught up and `max.task.idle.ms` 0, or -1). Longer idle settings take the buffered path,
+    /// which keeps the deadlines.
+    pub(crate) fn may_process_directly(
+        &mut self,
+        topic: &str,
+        partition: i32,
+        now: Instant,
+        max_idle: i64,
+        lag: &dyn LagOracle,
+    ) -> bool {
+        if !self.is_empty() {
+            return false;
+        }
+        match max_idle {
+            i64::MIN..=-1 => true,
+            0 => self
+                .queues
+                .iter_mut()
+                .filter(|q| q.partition != partition || q.topic != topic)
+                .all(|q| q.caught_up(now, lag)),
+            _ => false,
         }
     }
 
@@ -111,7 +208,7 @@ impl PartitionGroup {
         if max_idle >= 0 {
             let max_idle = Duration::from_millis(max_idle.unsigned_abs());
             for q in self.queues.iter_mut().filter(|q| q.records.is_empty()) {
-                if !lag.caught_up(&q.topic, q.partition, q.next_offset) {
+                if !q.caught_up(now, lag) {
                     // Records of it are on the broker, not yet fetched: wait for them.
                     q.idle_deadline = None;
                     return None;
@@ -126,7 +223,9 @@ impl PartitionGroup {
             .iter_mut()
             .filter(|q| !q.records.is_empty())
             .min_by_key(|q| q.records.front().map_or(i64::MAX, timestamp))?;
-        queue.records.pop_front()
+        let message = queue.records.pop_front()?;
+        self.bytes = self.bytes.saturating_sub(record_bytes(&message));
+        Some(message)
     }
 }
 
@@ -135,11 +234,22 @@ mod tests {
     use super::*;
     use rdkafka::Timestamp;
 
+    /// `Lag(true)`: every partition is at its end (high watermark 0); `Lag(false)`: the broker
+    /// holds records not yet fetched (high watermark beyond any offset).
     struct Lag(bool);
 
     impl LagOracle for Lag {
-        fn caught_up(&self, _: &str, _: i32, _: Option<i64>) -> bool {
-            self.0
+        fn watermarks(&self, _: &CStr, _: i32) -> Option<(i64, i64)> {
+            Some((0, if self.0 { 0 } else { i64::MAX }))
+        }
+    }
+
+    /// The consumer does not know the partition's offsets yet.
+    struct Unknown;
+
+    impl LagOracle for Unknown {
+        fn watermarks(&self, _: &CStr, _: i32) -> Option<(i64, i64)> {
+            None
         }
     }
 
@@ -167,7 +277,7 @@ mod tests {
         );
         g.add(msg("table", 0, 5));
         let order: Vec<_> = std::iter::from_fn(|| {
-            g.next_ready(now, 0, &Lag(true))
+            g.next_ready(now + WATERMARK_REFRESH, 0, &Lag(true))
                 .map(|m| (m.topic().to_string(), timestamp(&m)))
         })
         .collect();
@@ -222,13 +332,82 @@ mod tests {
             g.next_ready(now, 0, &Lag(false)).is_none(),
             "0 still waits for unfetched data"
         );
+        let later = now + WATERMARK_REFRESH;
         assert!(
-            g.next_ready(now, 0, &Lag(true)).is_some(),
+            g.next_ready(later, 0, &Lag(true)).is_some(),
             "0: no wait when caught up"
         );
         assert!(
-            g.next_ready(now, -1, &Lag(false)).is_some(),
+            g.next_ready(later, -1, &Lag(false)).is_some(),
             "-1: never waits"
         );
+    }
+
+    #[test]
+    fn a_record_skips_the_buffer_only_when_it_would_be_next_anyway() {
+        let mut g = PartitionGroup::new(["a".to_string(), "b".to_string()], 0);
+        let now = Instant::now();
+        assert!(g.may_process_directly("a", 0, now, 0, &Lag(true)));
+        let later = now + WATERMARK_REFRESH;
+        assert!(
+            !g.may_process_directly("a", 0, later, 0, &Lag(false)),
+            "b has unfetched records that may be earlier"
+        );
+        assert!(g.may_process_directly("a", 0, later, -1, &Lag(false)));
+        assert!(
+            !g.may_process_directly("a", 0, later, 100, &Lag(true)),
+            "a positive idle time keeps its deadline on the buffered path"
+        );
+        g.add(msg("b", 0, 5));
+        assert!(
+            !g.may_process_directly("a", 0, later, -1, &Lag(true)),
+            "something is buffered: it goes first or in order"
+        );
+    }
+
+    #[test]
+    fn watermarks_are_read_at_most_once_per_refresh_interval() {
+        let mut g = PartitionGroup::new(["a".to_string(), "b".to_string()], 0);
+        let now = Instant::now();
+        assert!(
+            !g.may_process_directly("a", 0, now, 0, &Unknown),
+            "b's end is unknown: it may hold earlier records"
+        );
+        assert!(g.may_process_directly("a", 0, now, 0, &Lag(true)));
+        let within = now + WATERMARK_REFRESH / 2;
+        assert!(
+            g.may_process_directly("a", 0, within, 0, &Lag(false)),
+            "the view read at `now` stands within the interval"
+        );
+        assert!(
+            !g.may_process_directly("a", 0, now + WATERMARK_REFRESH, 0, &Lag(false)),
+            "then it is read again"
+        );
+    }
+
+    #[test]
+    fn counts_the_bytes_it_buffers() {
+        let mut g = PartitionGroup::new(["a".to_string(), "b".to_string()], 0);
+        let record = |topic: &str, offset: i64| {
+            OwnedMessage::new(
+                Some(vec![0; 100]),
+                Some(b"key".to_vec()),
+                topic.to_string(),
+                Timestamp::CreateTime(offset),
+                0,
+                offset,
+                None,
+            )
+        };
+        g.add(record("a", 0));
+        g.add(record("b", 1));
+        assert_eq!(g.bytes(), 2 * (100 + 3 + 1 + 20));
+        assert_eq!(g.non_empty().count(), 2);
+        let now = Instant::now();
+        assert!(g.next_ready(now, 0, &Lag(true)).is_some());
+        assert_eq!(g.bytes(), 100 + 3 + 1 + 20);
+        assert_eq!(g.non_empty().collect::<Vec<_>>(), vec![("b", 0)]);
+        assert!(g.next_ready(now, 0, &Lag(true)).is_some());
+        assert_eq!(g.bytes(), 0);
     }
 }

@@ -214,6 +214,8 @@ fn run(spec: ThreadSpec) -> Result<()> {
         cache_bytes: config.cache_max_bytes()? / config.num_stream_threads()?,
         max_task_idle_ms: config.max_task_idle_ms()?,
         max_buffered: config.buffered_records_per_partition()?,
+        max_buffered_bytes: (config.input_buffer_max_bytes()? / config.num_stream_threads()?)
+            .max(1),
         restore_listener,
         exactly_once,
         globals,

@@ -53,8 +53,10 @@ pub(crate) struct ManagerSettings {
     pub(crate) thread_index: usize,
     /// `max.task.idle.ms`.
     pub(crate) max_task_idle_ms: i64,
-    /// `buffered.records.per.partition`.
-    pub(crate) max_buffered: usize,
+    /// `buffered.records.per.partition`, when set.
+    pub(crate) max_buffered: Option<usize>,
+    /// This thread's share of `input.buffer.max.bytes`.
+    pub(crate) max_buffered_bytes: usize,
     pub(crate) restore_listener: Arc<dyn super::StateRestoreListener>,
     /// This thread's share of `statestore.cache.max.bytes` (0: no caching).
     pub(crate) cache_bytes: usize,
@@ -78,7 +80,8 @@ pub(crate) struct TaskManager {
     /// Each task's input partitions: records buffered while it restores, or waiting for
     /// their turn in timestamp order.
     groups: HashMap<TaskId, PartitionGroup>,
-    /// Partitions paused because their task holds `buffered.records.per.partition` of them.
+    /// Partitions paused because the thread buffers `input.buffer.max.bytes` of records, or
+    /// their task holds `buffered.records.per.partition` of them.
     full: HashSet<(String, i32)>,
     /// Offsets last committed per input partition.
     committed: HashMap<(String, i32), i64>,
@@ -330,29 +333,76 @@ impl TaskManager {
             // Revoked since it was fetched: its offset stays uncommitted for the new owner.
             return Ok(());
         };
-        if task.is_initialized() && group.is_single() && group.is_empty() {
+        if task.is_initialized()
+            && ((group.is_single() && group.is_empty())
+                || group.may_process_directly(
+                    message.topic(),
+                    message.partition(),
+                    Instant::now(),
+                    self.settings.max_task_idle_ms,
+                    &ConsumerLag { consumer },
+                ))
+        {
             group.note_delivered(message.topic(), message.partition(), message.offset());
             return task.process(&raw_record(message));
         }
         group.add(message.detach());
-        let (topic, partition) = (message.topic(), message.partition());
-        if task.is_initialized() && group.buffered(topic, partition) >= self.settings.max_buffered {
-            // Stop fetching it until the task has worked through its backlog.
-            let mut tpl = TopicPartitionList::new();
-            tpl.add_partition(topic, partition);
-            consumer
-                .pause(&tpl)
-                .map_err(|e| Error::kafka(format!("pausing {topic}-{partition}"), e))?;
-            self.full.insert((topic.to_string(), partition));
-            debug!(
-                topic,
-                partition, "input partition paused: its buffer is full"
-            );
+        if task.is_initialized() {
+            let (topic, partition) = (message.topic(), message.partition());
+            if self
+                .settings
+                .max_buffered
+                .is_some_and(|cap| group.buffered(topic, partition) >= cap)
+            {
+                self.pause(consumer, vec![(topic.to_string(), partition)])?;
+            } else if self.buffered_bytes() > self.settings.max_buffered_bytes {
+                // Stop fetching every partition the thread holds records of until it has
+                // worked through them, as Kafka Streams does past `input.buffer.max.bytes`.
+                let holding = self
+                    .groups
+                    .values()
+                    .flat_map(PartitionGroup::non_empty)
+                    .map(|(topic, partition)| (topic.to_string(), partition))
+                    .collect();
+                self.pause(consumer, holding)?;
+            }
         }
         self.drain(consumer, id)
     }
 
-    /// Processes what task `id`'s partition group releases now.
+    /// Bytes of records buffered in this thread's partition groups.
+    fn buffered_bytes(&self) -> usize {
+        self.groups.values().map(PartitionGroup::bytes).sum()
+    }
+
+    /// Pauses fetching `partitions` (those not paused yet) until their buffers drain.
+    fn pause<C: ConsumerContext>(
+        &mut self,
+        consumer: &BaseConsumer<C>,
+        partitions: Vec<(String, i32)>,
+    ) -> Result<()> {
+        let mut tpl = TopicPartitionList::new();
+        for (topic, partition) in partitions {
+            if !self.full.contains(&(topic.clone(), partition)) {
+                tpl.add_partition(&topic, partition);
+                self.full.insert((topic, partition));
+            }
+        }
+        if tpl.count() == 0 {
+            return Ok(());
+        }
+        consumer
+            .pause(&tpl)
+            .map_err(|e| Error::kafka("pausing input partitions with full buffers", e))?;
+        debug!(
+            partitions = tpl.count(),
+            "input partitions paused: their buffers are full"
+        );
+        Ok(())
+    }
+
+    /// Processes what task `id`'s partition group releases now, then resumes the partitions
+    /// whose buffers have room again.
     fn drain<C: ConsumerContext>(&mut self, consumer: &BaseConsumer<C>, id: TaskId) -> Result<()> {
         let (Some(task), Some(group)) = (self.tasks.get_mut(&id), self.groups.get_mut(&id)) else {
             return Ok(());
@@ -368,16 +418,23 @@ impl TaskManager {
         if self.full.is_empty() {
             return Ok(());
         }
+        // A partition with nothing buffered resumes whatever the thread holds: its task may be
+        // waiting for its records to process the others (keeping it paused would deadlock).
+        let room = self.buffered_bytes() <= self.settings.max_buffered_bytes;
         let mut resume = TopicPartitionList::new();
-        self.full.retain(|(topic, partition)| {
-            let drained = *partition == id.partition
-                && group.buffered(topic, *partition) < self.settings.max_buffered
-                && self.plan.topic_to_subtopology.get(topic) == Some(&id.subtopology);
-            if drained {
-                resume.add_partition(topic, *partition);
+        let full = std::mem::take(&mut self.full);
+        for (topic, partition) in full {
+            let buffered = self
+                .task_of(&topic, partition)
+                .and_then(|task| self.groups.get(&task))
+                .map_or(0, |group| group.buffered(&topic, partition));
+            let below_cap = self.settings.max_buffered.is_none_or(|cap| buffered < cap);
+            if buffered == 0 || (room && below_cap) {
+                resume.add_partition(&topic, partition);
+            } else {
+                self.full.insert((topic, partition));
             }
-            !drained
-        });
+        }
         if resume.count() > 0 {
             debug!(
                 partitions = resume.count(),
@@ -583,29 +640,21 @@ struct ConsumerLag<'a, C: ConsumerContext> {
 }
 
 impl<C: ConsumerContext> LagOracle for ConsumerLag<'_, C> {
-    fn caught_up(&self, topic: &str, partition: i32, next_offset: Option<i64>) -> bool {
-        let Ok(topic_c) = std::ffi::CString::new(topic) else {
-            return true;
-        };
+    fn watermarks(&self, topic: &std::ffi::CStr, partition: i32) -> Option<(i64, i64)> {
         let (mut low, mut high) = (-1i64, -1i64);
         // SAFETY: the client handle is alive for the borrow; the call only reads the
         // watermarks librdkafka cached from fetch responses into the two out-parameters.
         let err = unsafe {
             rdkafka_sys::rd_kafka_get_watermark_offsets(
                 self.consumer.client().native_ptr(),
-                topic_c.as_ptr(),
+                topic.as_ptr(),
                 partition,
                 &mut low,
                 &mut high,
             )
         };
-        if err != rdkafka_sys::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR || high < 0 {
-            return false;
-        }
-        match next_offset {
-            Some(next) => next >= high,
-            None => high <= low.max(0),
-        }
+        (err == rdkafka_sys::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR && high >= 0)
+            .then_some((low, high))
     }
 }
 
