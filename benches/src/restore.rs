@@ -2,8 +2,8 @@
 //! raw rdkafka reading the same changelog in the same run (the ceiling: restoring also writes
 //! every record into RocksDB).
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use rdkafka::consumer::{BaseConsumer, Consumer};
@@ -14,13 +14,34 @@ use streams_core::{KafkaStreams, StreamsConfig};
 
 use crate::harness::{Bench, BoxError, Run};
 
-/// Adds up restored records.
+/// Adds up restored records, and times the restoration itself: from the first partition's
+/// start to the last batch (group joining and task creation before it are not restoring).
 #[derive(Clone, Default)]
-struct Restored(Arc<AtomicU64>);
+struct Restored {
+    records: Arc<AtomicU64>,
+    /// When the first partition began, and when the latest batch landed.
+    span: Arc<Mutex<(Option<Instant>, Option<Instant>)>>,
+}
+
+impl Restored {
+    fn seconds(&self) -> Option<f64> {
+        let span = self.span.lock().ok()?;
+        Some(span.1?.saturating_duration_since(span.0?).as_secs_f64())
+    }
+}
 
 impl StateRestoreListener for Restored {
+    fn on_restore_start(&self, _: &str, _: i32, _: &str, _: i64, _: i64) {
+        if let Ok(mut span) = self.span.lock() {
+            span.0.get_or_insert_with(Instant::now);
+        }
+    }
+
     fn on_batch_restored(&self, _: &str, _: i32, _: &str, _: i64, restored: u64) {
-        self.0.fetch_add(restored, Ordering::Relaxed);
+        if let Ok(mut span) = self.span.lock() {
+            span.1 = Some(Instant::now());
+        }
+        self.records.fetch_add(restored, Ordering::Relaxed);
     }
 }
 
@@ -59,15 +80,67 @@ pub(crate) fn measure(bench: &Bench, records: usize, timeout: Duration) -> Resul
     }
     producer.flush(Duration::from_secs(60))?;
 
-    // Baseline: read every changelog record with raw rdkafka.
+    // Baseline: read every changelog record with raw rdkafka, the best of two reads, each
+    // timed from the assignment of a consumer that already has the topic's metadata (as the
+    // restore consumer has when restoration starts).
+    let mut baseline = f64::INFINITY;
+    for attempt in 0..2 {
+        baseline = baseline.min(raw_read(
+            bench, &run, &changelog, records, attempt, timeout,
+        )?);
+    }
+
+    // The framework: a fresh instance restoring the store before it processes anything.
+    let state = tempfile::tempdir()?;
+    let mut config: StreamsConfig = bench.config.clone();
+    config
+        .set("application.id", &run.app_id)
+        .set("state.dir", state.path().to_string_lossy().to_string());
+    let restored = Restored::default();
+    let mut streams = KafkaStreams::new(crate::workloads::stream_count(&run)?, &config)?;
+    streams.set_global_state_restore_listener(restored.clone())?;
+    let started = Instant::now();
+    streams.start()?;
+    while restored.records.load(Ordering::Relaxed) < records as u64 {
+        if started.elapsed() > timeout {
+            return Err("restoration timed out".into());
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    let to_restored = started.elapsed().as_secs_f64();
+    streams.close()?;
+    let seconds = restored
+        .seconds()
+        .ok_or("the restore listener saw no restoration")?;
+    println!(
+        "{{\"workload\":\"restore\",\"records\":{records},\"seconds\":{seconds:.3},\"records_per_s\":{:.0},\"baseline\":\"raw rdkafka read of the changelog\",\"baseline_seconds\":{baseline:.3},\"ratio_vs_raw_read\":{:.3},\"seconds_from_start\":{to_restored:.3},\"partitions\":{partitions},\"broker\":\"{}\"}}",
+        records as f64 / seconds,
+        baseline / seconds,
+        bench.broker_kind()
+    );
+    Ok(())
+}
+
+/// Seconds raw rdkafka takes to read the `records` records of `changelog` from the start.
+fn raw_read(
+    bench: &Bench,
+    run: &Run<'_>,
+    changelog: &str,
+    records: usize,
+    attempt: usize,
+    timeout: Duration,
+) -> Result<f64, BoxError> {
     let reader: BaseConsumer = bench
         .client()
-        .set("group.id", format!("{}-raw-reader", run.app_id))
+        .set("group.id", format!("{}-raw-reader-{attempt}", run.app_id))
+        // As our restore consumers are configured (see `StreamsConfig`).
+        .set("fetch.queue.backoff.ms", "10")
         .set("enable.auto.commit", "false")
         .create()?;
+    reader.fetch_metadata(Some(changelog), timeout)?;
     let mut tpl = TopicPartitionList::new();
-    for p in 0..partitions {
-        tpl.add_partition_offset(&changelog, p, Offset::Beginning)?;
+    for p in 0..bench.args.partitions {
+        tpl.add_partition_offset(changelog, p, Offset::Beginning)?;
     }
     let started = Instant::now();
     reader.assign(&tpl)?;
@@ -81,33 +154,5 @@ pub(crate) fn measure(bench: &Bench, records: usize, timeout: Duration) -> Resul
             read += 1;
         }
     }
-    let baseline = started.elapsed().as_secs_f64();
-    drop(reader);
-
-    // The framework: a fresh instance restoring the store before it processes anything.
-    let state = tempfile::tempdir()?;
-    let mut config: StreamsConfig = bench.config.clone();
-    config
-        .set("application.id", &run.app_id)
-        .set("state.dir", state.path().to_string_lossy().to_string());
-    let restored = Restored::default();
-    let mut streams = KafkaStreams::new(crate::workloads::stream_count(&run)?, &config)?;
-    streams.set_global_state_restore_listener(restored.clone())?;
-    let started = Instant::now();
-    streams.start()?;
-    while restored.0.load(Ordering::Relaxed) < records as u64 {
-        if started.elapsed() > timeout {
-            return Err("restoration timed out".into());
-        }
-        std::thread::sleep(Duration::from_millis(2));
-    }
-    let seconds = started.elapsed().as_secs_f64();
-    streams.close()?;
-    println!(
-        "{{\"workload\":\"restore\",\"records\":{records},\"seconds\":{seconds:.3},\"records_per_s\":{:.0},\"baseline\":\"raw rdkafka read of the changelog\",\"baseline_seconds\":{baseline:.3},\"ratio_vs_raw_read\":{:.3},\"partitions\":{partitions},\"broker\":\"{}\"}}",
-        records as f64 / seconds,
-        baseline / seconds,
-        bench.broker_kind()
-    );
-    Ok(())
+    Ok(started.elapsed().as_secs_f64())
 }

@@ -348,6 +348,14 @@ impl StreamsConfig {
             // changelogs on restore.
             props.insert("isolation.level".into(), "read_committed".into());
         }
+        if kind == ClientKind::RestoreConsumer {
+            // librdkafka stops fetching a partition for `fetch.queue.backoff.ms` (1 s) whenever
+            // its fetch queue is full; a bulk reader empties it in milliseconds, so the wait,
+            // not RocksDB, set the pace of restoration (200,000 records: 1.17 s, 0.23 s at 10).
+            props
+                .entry("fetch.queue.backoff.ms".into())
+                .or_insert_with(|| "10".into());
+        }
         props
     }
 }
@@ -355,6 +363,28 @@ impl StreamsConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn restore_consumers_do_not_back_off_a_second_when_their_queue_fills() {
+        let mut config = StreamsConfig::new();
+        let backoff = |config: &StreamsConfig, kind| {
+            config
+                .client_properties(kind)
+                .get("fetch.queue.backoff.ms")
+                .cloned()
+        };
+        assert_eq!(
+            backoff(&config, ClientKind::RestoreConsumer).as_deref(),
+            Some("10")
+        );
+        assert_eq!(backoff(&config, ClientKind::Consumer), None);
+        config.set("restore.consumer.fetch.queue.backoff.ms", "500");
+        assert_eq!(
+            backoff(&config, ClientKind::RestoreConsumer).as_deref(),
+            Some("500"),
+            "the user's setting wins"
+        );
+    }
 
     #[test]
     fn client_properties_pass_through_and_prefixes_win() {
