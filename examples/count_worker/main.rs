@@ -87,9 +87,14 @@ fn run(args: &Args) -> streams_core::Result<()> {
         config.set("commit.interval.ms", ms.to_string());
     }
     let mut streams = KafkaStreams::new(topology(args), &config)?;
+    // Tests watch for these lines to know when the worker has its tasks.
+    streams.set_state_listener(|new, old| eprintln!("count_worker: state {old:?} -> {new:?}"))?;
     streams.start()?;
     signal.wait(&streams);
     if let Some(path) = &args.dump {
+        // Signalled mid-rebalance (another instance just left), the tasks are being moved:
+        // dump the stores once this instance holds its tasks again.
+        streams.wait_until_running(std::time::Duration::from_secs(60))?;
         let mut entries = streams.key_value_store::<String, u64>("counts")?.all()?;
         entries.sort();
         let text: String = entries.iter().map(|(k, v)| format!("{k}\t{v}\n")).collect();

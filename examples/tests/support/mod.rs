@@ -322,6 +322,23 @@ impl Worker {
         assert!(status.success(), "worker exited with {status}:\n{log}");
     }
 
+    /// Waits until the worker's log contains `needle` (its state changes are logged as
+    /// `count_worker: state <old> -> <new>`).
+    pub fn wait_for_log(&self, needle: &str, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let log = std::fs::read_to_string(&self.log).unwrap_or_default();
+            if log.contains(needle) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "worker never logged `{needle}`:\n{log}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// SIGKILL: no shutdown at all, as a crash.
     pub fn kill(mut self) {
         self.child.kill().expect("SIGKILL");
