@@ -14,6 +14,7 @@ use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 use streams_state::{ChangelogOffsets, Checkpoint};
 use tracing::{error, info};
 
+use super::StateRestoreListener;
 use super::instance::InstanceShared;
 use crate::config::ClientKind;
 use crate::state::{GlobalStores, GlobalUpdater};
@@ -82,6 +83,7 @@ pub(crate) fn start(
     topology: &Topology,
     config: &StreamsConfig,
     shared: Arc<InstanceShared>,
+    listener: Arc<dyn StateRestoreListener>,
 ) -> Result<(Arc<GlobalStores>, Option<GlobalThread>)> {
     if topology.global_stores().is_empty() {
         return Ok((Arc::default(), None));
@@ -93,7 +95,7 @@ pub(crate) fn start(
     let handle = std::thread::Builder::new()
         .name("global-thread".into())
         .spawn(move || {
-            let mut follower = match bootstrap(&topology, &config) {
+            let mut follower = match bootstrap(&topology, &config, listener.as_ref()) {
                 Ok(follower) => follower,
                 Err(e) => {
                     let _ = ready_tx.send(Err(e));
@@ -121,7 +123,14 @@ pub(crate) fn start(
     Ok((readers, Some(GlobalThread { stop, handle })))
 }
 
-fn bootstrap(topology: &Topology, config: &StreamsConfig) -> Result<Follower> {
+/// Records restored per partition between two `on_batch_restored` calls.
+const RESTORE_BATCH: u64 = 1_000;
+
+fn bootstrap(
+    topology: &Topology,
+    config: &StreamsConfig,
+    listener: &dyn StateRestoreListener,
+) -> Result<Follower> {
     let app_id = config.application_id()?;
     let dir = config.state_dir().join(app_id).join("global");
     let updater = GlobalUpdater::open(
@@ -149,6 +158,9 @@ fn bootstrap(topology: &Topology, config: &StreamsConfig) -> Result<Follower> {
 
     let mut assignment = TopicPartitionList::new();
     let mut ends: BTreeMap<(String, i32), i64> = BTreeMap::new();
+    // Per partition with records to restore, for the restore listener: records since the last
+    // reported batch, records in all, last offset.
+    let mut restoring: BTreeMap<(String, i32), (u64, u64, i64)> = BTreeMap::new();
     for topic in updater.topics() {
         let metadata = consumer
             .fetch_metadata(Some(topic), Duration::from_secs(30))
@@ -161,17 +173,22 @@ fn bootstrap(topology: &Topology, config: &StreamsConfig) -> Result<Follower> {
             .filter(|n| *n > 0)
             .ok_or_else(|| Error::MissingSourceTopic(topic.clone()))?;
         for partition in 0..partitions {
-            let start = match offsets.get(&(topic.clone(), partition)) {
-                Some(last) => Offset::Offset(last + 1),
-                None => Offset::Beginning,
-            };
+            let checkpointed = offsets
+                .get(&(topic.clone(), partition))
+                .map(|last| last + 1);
+            let start = checkpointed.map_or(Offset::Beginning, Offset::Offset);
             assignment
                 .add_partition_offset(topic, partition, start)
                 .map_err(|e| Error::kafka("assigning global partitions", e))?;
-            let (_, high) = consumer
+            let (low, high) = consumer
                 .fetch_watermarks(topic, partition, Duration::from_secs(30))
                 .map_err(|e| Error::kafka(format!("reading the end of {topic}-{partition}"), e))?;
             ends.insert((topic.clone(), partition), high);
+            let from = checkpointed.unwrap_or(low).max(low);
+            if from < high {
+                listener.on_restore_start(topic, partition, updater.store_of(topic), from, high);
+                restoring.insert((topic.clone(), partition), (0, 0, from - 1));
+            }
         }
     }
     consumer
@@ -209,9 +226,26 @@ fn bootstrap(topology: &Topology, config: &StreamsConfig) -> Result<Follower> {
             let message = polled.map_err(|e| Error::kafka("reading a global topic", e))?;
             follower.stores.apply(&message)?;
             restored += 1;
+            let (topic, partition) = (message.topic(), message.partition());
+            let Some(entry) = restoring.get_mut(&(topic.to_string(), partition)) else {
+                continue;
+            };
+            *entry = (entry.0 + 1, entry.1 + 1, message.offset());
+            if entry.0 >= RESTORE_BATCH {
+                let store = follower.stores.updater.store_of(topic);
+                listener.on_batch_restored(topic, partition, store, entry.2, entry.0);
+                entry.0 = 0;
+            }
         }
     }
     follower.stores.checkpoint()?;
+    for ((topic, partition), (pending, total, last)) in restoring {
+        let store = follower.stores.updater.store_of(&topic);
+        if pending > 0 {
+            listener.on_batch_restored(&topic, partition, store, last, pending);
+        }
+        listener.on_restore_end(&topic, partition, store, total);
+    }
     info!(
         records = restored,
         elapsed_ms = started.elapsed().as_millis() as u64,

@@ -230,11 +230,22 @@ impl KafkaStreams {
             ))
         })?;
         let plan = Arc::new(self.plan_topics()?);
-        let threads = self.config.num_stream_threads()?;
+        let threads = if plan.source_topics.is_empty() {
+            // As Kafka Streams does: a topology of global stores only needs no stream thread
+            // (its consumer would have nothing to subscribe to); the global thread does it all.
+            tracing::info!("global-only topology: no stream threads are started");
+            0
+        } else {
+            self.config.num_stream_threads()?
+        };
         self.dir_lock = Some(lock);
         let process_id = super::state_dir::process_id(&app_dir)?;
-        let (globals, global) =
-            super::global_thread::start(&self.topology, &self.config, self.shared.clone())?;
+        let (globals, global) = super::global_thread::start(
+            &self.topology,
+            &self.config,
+            self.shared.clone(),
+            self.restore_listener.clone(),
+        )?;
         self.global = global;
         self.shared.start(threads);
         for index in 0..threads {

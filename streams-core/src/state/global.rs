@@ -112,6 +112,8 @@ impl<K: 'static, V: 'static> GlobalStoreHandle<K, V> {
 /// Writes records of global topics into their stores.
 pub(crate) struct GlobalUpdater {
     by_topic: HashMap<String, (Box<dyn KeyValueStore>, GlobalValidator)>,
+    /// The store each topic fills.
+    store_names: HashMap<String, String>,
     policy: DeserializationPolicy,
     readers: GlobalStores,
 }
@@ -124,8 +126,10 @@ impl GlobalUpdater {
         policy: DeserializationPolicy,
     ) -> Result<Self> {
         let mut by_topic = HashMap::new();
+        let mut store_names = HashMap::new();
         let mut readers = GlobalStores::default();
         for def in defs {
+            store_names.insert(def.topic.clone(), def.store.name().to_string());
             let store = def.store.open_global(dir).map_err(|source| Error::State {
                 task: "global".into(),
                 source,
@@ -141,6 +145,7 @@ impl GlobalUpdater {
         }
         Ok(GlobalUpdater {
             by_topic,
+            store_names,
             policy,
             readers,
         })
@@ -152,6 +157,11 @@ impl GlobalUpdater {
 
     pub(crate) fn topics(&self) -> impl Iterator<Item = &String> {
         self.by_topic.keys()
+    }
+
+    /// The name of the store `topic` fills.
+    pub(crate) fn store_of(&self, topic: &str) -> &str {
+        self.store_names.get(topic).map_or("", String::as_str)
     }
 
     /// Applies one record of a global topic: a put (value prefixed with its timestamp), a
