@@ -65,6 +65,9 @@ pub const MAX_TASK_IDLE_MS: &str = "max.task.idle.ms";
 /// partition's fetching pauses (no such limit unless set; deprecated in Kafka Streams in
 /// favour of `input.buffer.max.bytes`, and kept for the same compatibility).
 pub const BUFFERED_RECORDS_PER_PARTITION: &str = "buffered.records.per.partition";
+/// `application.server`: `host:port` of this instance's interactive-query endpoint, announced
+/// to the other instances so that any of them can tell where a key lives.
+pub const APPLICATION_SERVER: &str = "application.server";
 /// `input.buffer.max.bytes`: bytes of fetched records an instance buffers, over all its
 /// threads, before it pauses fetching the partitions it has records of (default 512 MiB).
 pub const INPUT_BUFFER_MAX_BYTES: &str = "input.buffer.max.bytes";
@@ -89,7 +92,7 @@ const STREAMS_KEYS: &[&str] = &[
     MAX_TASK_IDLE_MS,
     BUFFERED_RECORDS_PER_PARTITION,
     INPUT_BUFFER_MAX_BYTES,
-    "application.server",
+    APPLICATION_SERVER,
 ];
 
 const CLIENT_PREFIXES: &[&str] = &["consumer.", "producer.", "restore.consumer.", "admin."];
@@ -267,6 +270,11 @@ impl StreamsConfig {
         Ok(Some(
             self.parse(BUFFERED_RECORDS_PER_PARTITION, 1usize)?.max(1),
         ))
+    }
+
+    /// `application.server`, when set.
+    pub fn application_server(&self) -> Result<Option<crate::runtime::HostInfo>> {
+        self.get(APPLICATION_SERVER).map(str::parse).transpose()
     }
 
     /// `input.buffer.max.bytes` (default 512 MiB), for the whole instance.

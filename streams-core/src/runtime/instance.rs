@@ -79,6 +79,8 @@ pub(crate) struct InstanceShared {
     observed: Mutex<Observed>,
     /// Tasks a stream thread is opening or runs: the standby thread keeps off them.
     claimed: Mutex<BTreeSet<TaskId>>,
+    /// The instances serving queries, as the registry last told.
+    instances: Mutex<Vec<super::StreamsMetadata>>,
 }
 
 impl InstanceShared {
@@ -189,6 +191,17 @@ impl InstanceShared {
         } else {
             State::Rebalancing
         }
+    }
+
+    pub(crate) fn set_instances(&self, instances: Vec<super::StreamsMetadata>) {
+        *self.instances.lock().unwrap_or_else(|p| p.into_inner()) = instances;
+    }
+
+    pub(crate) fn instances(&self) -> Vec<super::StreamsMetadata> {
+        self.instances
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     pub(crate) fn claim(&self, task: TaskId) {

@@ -13,6 +13,7 @@ use super::StreamsMetrics;
 use super::admin::admin_for;
 use super::dir_lock::DirLock;
 use super::instance::{InstanceShared, State};
+use super::metadata::{KeyQueryMetadata, StreamsMetadata};
 use super::plan::{TopicPlan, plan};
 use super::query::ReadOnlyKeyValueStoreView;
 use super::restore_listener::NoRestoreListener;
@@ -41,6 +42,8 @@ pub struct KafkaStreams {
     restore_listener: Arc<dyn StateRestoreListener>,
     /// Held while the instance runs: one instance per state directory.
     dir_lock: Option<DirLock>,
+    /// The topics planned at start (task counts, for key queries).
+    plan: Option<Arc<TopicPlan>>,
 }
 
 impl std::fmt::Debug for KafkaStreams {
@@ -83,6 +86,7 @@ impl KafkaStreams {
             uncaught: Arc::new(|_: &Error| UncaughtErrorResponse::ShutdownClient),
             restore_listener: Arc::new(NoRestoreListener),
             dir_lock: None,
+            plan: None,
         })
     }
 
@@ -117,7 +121,7 @@ impl KafkaStreams {
             self.config.replication_factor()?,
             partitions,
         )?;
-        if self.config.num_standby_replicas()? > 0 {
+        if self.config.num_standby_replicas()? > 0 || self.config.application_server()?.is_some() {
             plan.internal_topics.push(super::admin::TopicSpec {
                 name: super::registry::topic(app_id),
                 partitions: 1,
@@ -264,7 +268,8 @@ impl KafkaStreams {
             self.threads.push(handle);
         }
         let replicas = self.config.num_standby_replicas()?;
-        if replicas > 0 {
+        self.plan = Some(plan.clone());
+        if replicas > 0 || self.config.application_server()?.is_some() {
             self.standby = Some(super::standby::spawn(super::standby::StandbySpec {
                 topology: self.topology.clone(),
                 plan: plan.clone(),
@@ -318,6 +323,73 @@ impl KafkaStreams {
     /// The tasks this instance runs now.
     pub fn local_tasks(&self) -> Vec<TaskId> {
         self.shared.tasks().into_iter().collect()
+    }
+
+    /// Every running instance of the application that set `application.server` (this one
+    /// included, once its first announcement is back), with the tasks it runs, as their
+    /// announcements on the registry topic said within the last session timeout. Empty before
+    /// [`start`](Self::start) or when this instance has no `application.server`.
+    pub fn metadata_for_all_clients(&self) -> Vec<StreamsMetadata> {
+        self.shared.instances()
+    }
+
+    /// Where `key` of store `store` lives: the instance running its task and those with a
+    /// standby copy, and its partition (Kafka's default partitioner: murmur2 of the key as
+    /// `key_serde` serializes it). `active` is `None` while no instance announces the task
+    /// (during a rebalance, or before the first announcements arrive).
+    ///
+    /// ```no_run
+    /// # use streams_core::{KafkaStreams, serde::Serdes};
+    /// # fn route(streams: &KafkaStreams) -> streams_core::Result<()> {
+    /// let owner = streams.query_metadata_for_key("word-counts", &"hello".to_string(), &Serdes::string())?;
+    /// match owner.active {
+    ///     Some(host) => println!("ask http://{host}/counts/hello"),
+    ///     None => println!("no owner right now (rebalancing); retry"),
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn query_metadata_for_key<K: 'static>(
+        &self,
+        store: &str,
+        key: &K,
+        key_serde: &crate::serde::SharedSerde<K>,
+    ) -> Result<KeyQueryMetadata> {
+        let plan = self.plan.as_ref().ok_or_else(|| {
+            Error::IllegalState("query_metadata_for_key needs a started instance".into())
+        })?;
+        let subtopology = self
+            .topology
+            .subtopologies()
+            .iter()
+            .find(|sub| sub.stores.contains(store))
+            .map(|sub| sub.id)
+            .ok_or_else(|| Error::StoreAccess {
+                name: store.to_string(),
+                reason: "no sub-topology of this topology uses it".into(),
+            })?;
+        let partitions = plan.task_counts.get(&subtopology).copied().unwrap_or(1);
+        let mut bytes = Vec::new();
+        key_serde
+            .serialize(key, &mut bytes)
+            .map_err(|source| Error::StoreAccess {
+                name: store.to_string(),
+                reason: format!("cannot serialize the key: {source}"),
+            })?;
+        let partition = super::metadata::default_partition(&bytes, partitions);
+        let task = TaskId::new(subtopology, partition);
+        let instances = self.shared.instances();
+        Ok(KeyQueryMetadata {
+            active: instances
+                .iter()
+                .find(|i| i.active_tasks.contains(&task))
+                .map(|i| i.host.clone()),
+            standbys: instances
+                .iter()
+                .filter(|i| i.standby_tasks.contains(&task))
+                .map(|i| i.host.clone())
+                .collect(),
+            partition,
+        })
     }
 
     /// A read-only view of the local instances of key-value store `name`, across this

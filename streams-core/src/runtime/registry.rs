@@ -18,6 +18,7 @@ use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 use serde::{Deserialize, Serialize};
 
+use super::metadata::{HostInfo, StreamsMetadata};
 use crate::{Error, Result, TaskId};
 
 /// How often an instance announces itself.
@@ -30,12 +31,17 @@ pub(crate) struct Announcement {
     pub(crate) active: BTreeSet<String>,
     /// Standby tasks.
     pub(crate) standby: BTreeSet<String>,
+    /// Its `application.server`, if set.
+    #[serde(default)]
+    pub(crate) server: Option<String>,
 }
 
 /// An instance as last heard of.
 #[derive(Debug, Clone)]
 pub(crate) struct Member {
     pub(crate) active: BTreeSet<TaskId>,
+    pub(crate) standby: BTreeSet<TaskId>,
+    pub(crate) server: Option<HostInfo>,
     /// Record timestamp of its last announcement (ms).
     pub(crate) heard_at_ms: i64,
 }
@@ -53,6 +59,8 @@ pub(crate) fn topic(app_id: &str) -> String {
 pub(crate) struct Registry {
     topic: String,
     me: String,
+    /// This instance's `application.server`.
+    server: Option<HostInfo>,
     producer: BaseProducer,
     consumer: BaseConsumer,
     members: BTreeMap<String, Member>,
@@ -60,11 +68,12 @@ pub(crate) struct Registry {
 }
 
 impl Registry {
-    /// Connects to the registry of `app_id` as process `me`, with `producer` and `consumer`
-    /// client configs.
+    /// Connects to the registry of `app_id` as process `me` (serving queries at `server`), with
+    /// `producer` and `consumer` client configs.
     pub(crate) fn new(
         app_id: &str,
         me: &str,
+        server: Option<HostInfo>,
         producer: &ClientConfig,
         consumer: &ClientConfig,
     ) -> Result<Self> {
@@ -84,6 +93,7 @@ impl Registry {
         Ok(Registry {
             topic,
             me: me.to_string(),
+            server,
             producer,
             consumer,
             members: BTreeMap::new(),
@@ -100,6 +110,7 @@ impl Registry {
         let announcement = Announcement {
             active: active.iter().map(ToString::to_string).collect(),
             standby: standby.iter().map(ToString::to_string).collect(),
+            server: self.server.as_ref().map(ToString::to_string),
         };
         let due = self
             .last_sent
@@ -141,6 +152,8 @@ impl Registry {
                             key.to_string(),
                             Member {
                                 active: parse_tasks(&a.active),
+                                standby: parse_tasks(&a.standby),
+                                server: a.server.and_then(|s| s.parse().ok()),
                                 heard_at_ms: message.timestamp().to_millis().unwrap_or(0),
                             },
                         );
@@ -161,6 +174,22 @@ impl Registry {
             .collect();
         live.entry(self.me.clone()).or_default();
         live
+    }
+
+    /// The instances heard from within `ttl` of `now_ms` that serve queries, with their tasks.
+    pub(crate) fn metadata(&self, now_ms: i64, ttl: Duration) -> Vec<StreamsMetadata> {
+        let ttl_ms = i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX);
+        self.members
+            .values()
+            .filter(|m| now_ms - m.heard_at_ms <= ttl_ms)
+            .filter_map(|m| {
+                Some(StreamsMetadata {
+                    host: m.server.clone()?,
+                    active_tasks: m.active.clone(),
+                    standby_tasks: m.standby.clone(),
+                })
+            })
+            .collect()
     }
 
     /// Writes this instance's tombstone, so others stop counting on it at once.

@@ -1,6 +1,8 @@
 //! Standby replicas (`num.standby.replicas`): warm copies of other instances' task state.
 //!
-//! One standby thread per instance announces the instance in the [registry](super::registry),
+//! One standby thread per instance (when it has standby replicas or an `application.server`)
+//! announces the instance in the [registry](super::registry), tells the instance what the
+//! registry says for [key queries](super::metadata),
 //! computes the [placement](super::registry::place_standbys) every half second, and keeps the
 //! stores of the tasks placed here up to date by reading their changelogs, as restoration
 //! does, checkpointing as it goes. When the group moves one of those tasks to this instance,
@@ -137,7 +139,13 @@ fn run(spec: &StandbySpec) -> Result<()> {
         .set("client.id", format!("{app_id}-registry-consumer"))
         .set("group.id", format!("{app_id}-registry-unused"))
         .set("enable.auto.commit", "false");
-    let mut registry = Registry::new(&app_id, &spec.process_id, &producer, &reader)?;
+    let mut registry = Registry::new(
+        &app_id,
+        &spec.process_id,
+        spec.config.application_server()?,
+        &producer,
+        &reader,
+    )?;
     let mut changelog_reader = client_config(&spec.config, ClientKind::RestoreConsumer);
     changelog_reader
         .set("client.id", format!("{app_id}-standby-consumer"))
@@ -170,8 +178,10 @@ fn run(spec: &StandbySpec) -> Result<()> {
             if last_reconcile.is_none_or(|t| t.elapsed() >= RECONCILE_EVERY) {
                 last_reconcile = Some(Instant::now());
                 registry.refresh();
+                let now_ms = WallClock::System.now_ms();
+                spec.shared.set_instances(registry.metadata(now_ms, ttl));
                 let local = spec.shared.tasks_in_use();
-                let mut live = registry.live(WallClock::System.now_ms(), ttl);
+                let mut live = registry.live(now_ms, ttl);
                 live.insert(spec.process_id.clone(), spec.shared.tasks());
                 let placed = place_standbys(&tasks, &live, spec.replicas);
                 let desired: BTreeSet<TaskId> = placed
