@@ -2,7 +2,9 @@
 # Idempotently build + install crabka-broker 0.3.8 and crabka-cli 0.3.8 (yanked on crates.io)
 # into $CRABKA_HOME/bin (default $HOME/.cache/eos-broker/bin). Cache $CRABKA_HOME/bin in CI.
 #   CRABKA_PATCH=1 (default) applies crabka-broker-0.3.8-eos.patch (restart after transactional
-#   offset commits; empty instead of null fetch records so librdkafka sees partition EOF).
+#   offset commits; empty instead of null fetch records so librdkafka sees partition EOF;
+#   offsets of a transaction aborted by fencing or by the reaper are dropped, not applied by the
+#   producer's next committed transaction).
 #   CRABKA_PATCH=0 builds the crates exactly as published.
 set -euo pipefail
 CRABKA_HOME=${CRABKA_HOME:-$HOME/.cache/eos-broker}

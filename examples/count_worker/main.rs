@@ -5,6 +5,7 @@
 //! configured processing guarantee and stream threads. Runs until SIGTERM or SIGINT, then
 //! (with `--dump`) writes its local store as `key<TAB>count` lines and closes cleanly.
 //! The exactly-once tests start, stop and SIGKILL several of these against a real broker.
+//! `COUNT_WORKER_LOG` sets its log filter (default `warn`; e.g. `streams_core=debug`).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -108,7 +109,8 @@ fn run(args: &Args) -> streams_core::Result<()> {
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
+            tracing_subscriber::EnvFilter::try_from_env("COUNT_WORKER_LOG")
+                .unwrap_or_else(|_| "warn".into()),
         )
         .with_writer(std::io::stderr)
         .init();

@@ -70,10 +70,21 @@ fn an_instance_killed_mid_transaction_and_restarted_leaves_exact_output_and_stat
     let run = killed_and_restarted(&broker, dirs.path(), "exactly_once_v2");
     let total = run.total;
 
+    let logs = || {
+        format!(
+            "{}{}",
+            Worker::log_of(&run.dir_a),
+            Worker::log_of(&run.dir_b)
+        )
+    };
     let copies = broker.read_all("copies", "read_committed", TIMEOUT, |r| r.len() >= total);
-    check_copies(&copies, total).expect("every copy exactly once");
+    if let Err(e) = check_copies(&copies, total) {
+        panic!("every copy exactly once: {e}\n{}", logs());
+    }
     let counts = broker.read_all("counts", "read_committed", TIMEOUT, |r| r.len() >= total);
-    check_count_sequences(&counts, &run.expected).expect("exact count updates");
+    if let Err(e) = check_count_sequences(&counts, &run.expected) {
+        panic!("exact count updates: {e}\n{}", logs());
+    }
     // The killed transactions' records are in the log, hidden from read_committed.
     let raw = broker.read_all("copies", "read_uncommitted", TIMEOUT, |r| r.len() > total);
     assert!(

@@ -129,3 +129,52 @@ fn an_aborted_transaction_rolls_the_tasks_back_and_processing_goes_on() {
     assert_eq!(streams.state(), State::Running);
     streams.close().expect("clean close");
 }
+
+#[test]
+fn lost_partitions_abort_the_open_transaction() {
+    init_tracing();
+    let broker = EmbeddedBroker::start(1).expect("broker");
+    broker.create_topic("events", 1).expect("topic");
+    broker.create_topic("counts-out", 1).expect("topic");
+    let state = tempfile::tempdir().expect("tempdir");
+    let registry = prometheus::Registry::new();
+    let mut config = app_config(&broker, "eos-lost", state.path());
+    config
+        .set("processing.guarantee", "exactly_once_v2")
+        // One long transaction: it is still open when the partitions are lost.
+        .set("commit.interval.ms", "600000")
+        .set_metrics_registry(registry.clone());
+    let mut streams = KafkaStreams::new(topology(), &config).expect("streams");
+    streams.start().expect("start");
+    streams.wait_until_running(TIMEOUT).expect("running");
+    produce_keyed(&broker, "events", 0, 200, 10);
+    let deadline = Instant::now() + TIMEOUT;
+    while metric(&registry, "streams_records_processed_total") < 200.0 {
+        assert!(Instant::now() < deadline, "records not processed");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(
+        metric(&registry, "streams_commits_total"),
+        0.0,
+        "still open"
+    );
+
+    // The coordinator no longer knows this member: librdkafka reports its assignment lost.
+    // The new owner (here: this member again, after rejoining) reprocesses the 200 records,
+    // so the transaction holding their outputs must be aborted, never committed.
+    broker
+        .inject_request_errors(
+            RDKafkaApiKey::Heartbeat,
+            &[RDKafkaRespErr::RD_KAFKA_RESP_ERR_UNKNOWN_MEMBER_ID],
+        )
+        .expect("inject");
+    let deadline = Instant::now() + TIMEOUT;
+    while metric(&registry, "streams_transactions_aborted_total") < 1.0 {
+        assert!(
+            Instant::now() < deadline,
+            "the lost partitions' transaction was not aborted"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    streams.close().expect("clean close");
+}

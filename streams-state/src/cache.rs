@@ -288,6 +288,14 @@ impl KeyValueStore for CachingKeyValueStore {
         Ok(flushed)
     }
 
+    fn discard_cache(&mut self) {
+        self.budget.shrink(self.bytes);
+        self.bytes = 0;
+        self.entries.clear();
+        self.order.clear();
+        self.evicted.clear();
+    }
+
     fn take_evicted(&mut self) -> Vec<CacheFlush> {
         std::mem::take(&mut self.evicted)
     }
@@ -316,6 +324,27 @@ mod tests {
             below,
             budget,
         )
+    }
+
+    #[test]
+    fn a_discarded_cache_writes_nothing_through_even_on_close() -> Result<()> {
+        let (mut store, below, budget) = cached(1 << 20);
+        store.put(b"a", b"1")?;
+        store.flush_cache()?;
+        store.put(b"a", b"2")?;
+        store.put(b"b", b"x")?;
+        store.discard_cache();
+        assert_eq!(
+            store.get(b"a")?,
+            Some(b"1".to_vec()),
+            "back to what was written"
+        );
+        assert_eq!(store.get(b"b")?, None);
+        assert_eq!(budget.used(), 0, "its bytes are returned to the budget");
+        store.close()?;
+        assert_eq!(below.get(b"a")?, Some(b"1".to_vec()));
+        assert_eq!(below.get(b"b")?, None);
+        Ok(())
     }
 
     #[test]

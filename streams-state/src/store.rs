@@ -91,6 +91,10 @@ pub trait KeyValueStore: StateStore + ReadOnlyKeyValueStore {
     fn take_evicted(&mut self) -> Vec<CacheFlush> {
         Vec::new()
     }
+    /// Drops what the record cache holds without writing it anywhere, for a task closed
+    /// without committing (its uncommitted work is redone by whoever runs it next; writing it
+    /// through would put it in the changelog twice). Stores without a cache hold nothing.
+    fn discard_cache(&mut self) {}
     /// Removes every key in `[from, to)`. Engines do it cheaply (RocksDB: a range tombstone).
     fn delete_range(&mut self, from: &[u8], to: &[u8]) -> Result<()>;
     /// A handle for reading the store from other threads (interactive queries), if the engine

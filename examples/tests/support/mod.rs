@@ -279,6 +279,8 @@ pub struct Worker {
     pub state_dir: PathBuf,
     pub dump: PathBuf,
     log: PathBuf,
+    /// Length of the log when this life started: its own lines come after.
+    log_from: usize,
 }
 
 impl Worker {
@@ -286,6 +288,7 @@ impl Worker {
     pub fn start(broker: &RealBroker, app: &str, state_dir: &Path, extra: &[&str]) -> Worker {
         let dump = state_dir.with_extension("dump");
         let log = state_dir.with_extension("log");
+        let log_from = std::fs::metadata(&log).map_or(0, |m| m.len() as usize);
         let child = Command::new(env!("CARGO_BIN_EXE_count_worker"))
             .args([
                 "--bootstrap-servers",
@@ -299,7 +302,14 @@ impl Worker {
             .arg(&dump)
             .args(extra)
             .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).expect("worker log"))
+            .stderr(
+                // Appended: a restarted worker's log follows its earlier lives'.
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(&log)
+                    .expect("worker log"),
+            )
             .spawn()
             .expect("start count_worker");
         Worker {
@@ -307,6 +317,7 @@ impl Worker {
             state_dir: state_dir.to_path_buf(),
             dump,
             log,
+            log_from,
         }
     }
 
@@ -328,7 +339,11 @@ impl Worker {
         let deadline = Instant::now() + timeout;
         loop {
             let log = std::fs::read_to_string(&self.log).unwrap_or_default();
-            if log.contains(needle) {
+            if log
+                .get(self.log_from..)
+                .unwrap_or_default()
+                .contains(needle)
+            {
                 return;
             }
             assert!(
@@ -337,6 +352,13 @@ impl Worker {
             );
             std::thread::sleep(Duration::from_millis(20));
         }
+    }
+
+    /// The log of the worker with `state_dir` (all its lives), for failure messages.
+    pub fn log_of(state_dir: &Path) -> String {
+        let log = state_dir.with_extension("log");
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        format!("--- {} ---\n{text}", log.display())
     }
 
     /// SIGKILL: no shutdown at all, as a crash.

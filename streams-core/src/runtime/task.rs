@@ -503,7 +503,13 @@ impl Task {
             first_error.get_or_insert(e);
         }
         for entry in self.ctx.stores().iter() {
-            if let Err(e) = entry.store.close() {
+            let closed = if clean {
+                entry.store.close()
+            } else {
+                // Not committed: what the cache holds is redone by the next owner.
+                entry.store.close_dirty()
+            };
+            if let Err(e) = closed {
                 first_error.get_or_insert(self.state_err()(e));
             }
         }

@@ -53,6 +53,14 @@ impl StoreInstance {
         }
     }
 
+    /// Closes without writing what the record cache holds (a task closed without committing).
+    pub(crate) fn close_dirty(&self) -> streams_state::Result<()> {
+        if let StoreInstance::KeyValue(s) = self {
+            s.borrow_mut().discard_cache();
+        }
+        self.close()
+    }
+
     pub(crate) fn close(&self) -> streams_state::Result<()> {
         match self {
             StoreInstance::KeyValue(s) => s.borrow_mut().close(),

@@ -262,7 +262,18 @@ impl TaskManager {
                 tasks = revoked.len(),
                 "partitions lost: closing their tasks without committing"
             );
-            if let Err(e) = self.close_tasks(&revoked, false) {
+            let mut closing = revoked;
+            if self.transaction_open() {
+                // The open transaction holds these tasks' outputs and changelog writes; their
+                // new owner processes the same records again, so it must never commit: abort
+                // it (as Kafka Streams re-initializes the thread's producer). Its writes are in
+                // every task's stores: close them all (eager rebalancing revokes them all).
+                if let Err(e) = self.abort_transaction("its partitions were lost") {
+                    self.pending_error.get_or_insert(e);
+                }
+                closing = self.tasks.keys().copied().collect();
+            }
+            if let Err(e) = self.close_tasks(&closing, false) {
                 self.pending_error.get_or_insert(e);
             }
             return;

@@ -116,8 +116,13 @@ impl TaskManager {
         Ok(CommitOutcome::Committed)
     }
 
+    /// Whether a transaction is open (exactly-once, records or offsets since the last commit).
+    pub(super) fn transaction_open(&self) -> bool {
+        self.txn.as_ref().is_some_and(|txn| txn.open)
+    }
+
     /// Aborts the open transaction (after `cause`).
-    fn abort_transaction(&mut self, cause: &str) -> Result<CommitOutcome> {
+    pub(super) fn abort_transaction(&mut self, cause: &str) -> Result<CommitOutcome> {
         warn!("aborting the transaction: {cause}");
         // Drop what is still queued, then abort in short slices, serving the purged records'
         // delivery reports in between (librdkafka waits for them).
