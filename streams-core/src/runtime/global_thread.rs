@@ -10,13 +10,12 @@ use std::time::{Duration, Instant};
 
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::Message;
-use rdkafka::{ClientConfig, Offset, TopicPartitionList};
+use rdkafka::{Offset, TopicPartitionList};
 use streams_state::{ChangelogOffsets, Checkpoint};
 use tracing::{error, info};
 
 use super::StateRestoreListener;
 use super::instance::InstanceShared;
-use crate::config::ClientKind;
 use crate::state::{GlobalStores, GlobalUpdater};
 use crate::{Error, Result, StreamsConfig, Topology};
 
@@ -143,18 +142,12 @@ fn bootstrap(
         task: "global".into(),
         source,
     })?;
-    let mut client = ClientConfig::new();
-    for (key, value) in config.client_properties(ClientKind::RestoreConsumer) {
-        client.set(key, value);
-    }
-    client
-        .set("group.id", format!("{app_id}-global-unused"))
-        .set("client.id", format!("{app_id}-global-consumer"))
-        .set("enable.auto.commit", "false")
-        .set("enable.partition.eof", "false");
-    let consumer: BaseConsumer = client
-        .create()
-        .map_err(|e| Error::kafka("creating the global consumer", e))?;
+    let consumer = super::clients::changelog_reader(
+        config,
+        &format!("{app_id}-global-consumer"),
+        &format!("{app_id}-global-unused"),
+        "global consumer",
+    )?;
 
     let mut assignment = TopicPartitionList::new();
     let mut ends: BTreeMap<(String, i32), i64> = BTreeMap::new();
@@ -180,9 +173,7 @@ fn bootstrap(
             assignment
                 .add_partition_offset(topic, partition, start)
                 .map_err(|e| Error::kafka("assigning global partitions", e))?;
-            let (low, high) = consumer
-                .fetch_watermarks(topic, partition, Duration::from_secs(30))
-                .map_err(|e| Error::kafka(format!("reading the end of {topic}-{partition}"), e))?;
+            let (low, high) = super::clients::watermarks(&consumer, topic, partition)?;
             ends.insert((topic.clone(), partition), high);
             let from = checkpointed.unwrap_or(low).max(low);
             if from < high {

@@ -4,13 +4,13 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use rdkafka::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use tracing::{debug, info};
 
 use super::StateRestoreListener;
 use super::StreamsMetrics;
 use super::admin::admin_for;
+use super::clients::client_config;
 use super::dir_lock::DirLock;
 use super::instance::{InstanceShared, State};
 use super::metadata::{KeyQueryMetadata, StreamsMetadata};
@@ -90,18 +90,9 @@ impl KafkaStreams {
         })
     }
 
-    fn client_config(&self, kind: ClientKind) -> ClientConfig {
-        let mut client = ClientConfig::new();
-        for (key, value) in self.config.client_properties(kind) {
-            client.set(key, value);
-        }
-        client
-    }
-
     fn plan_topics(&self) -> Result<TopicPlan> {
         let app_id = self.config.application_id()?;
-        let probe: BaseConsumer = self
-            .client_config(ClientKind::Admin)
+        let probe: BaseConsumer = client_config(&self.config, ClientKind::Admin)
             .create()
             .map_err(|e| Error::kafka("creating a metadata client", e))?;
         let partitions = |topic: &str| -> Result<Option<i32>> {

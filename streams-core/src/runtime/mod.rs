@@ -4,6 +4,7 @@
 //! shared with the test driver), restoration, commits, interactive queries.
 
 mod admin;
+mod clients;
 mod collector;
 pub(crate) mod dead_letter;
 mod dir_lock;

@@ -59,22 +59,8 @@ impl Restorer {
     pub(crate) fn add(&mut self, task: &Task) -> Result<bool> {
         let mut added = false;
         for (changelog, checkpoint) in task.changelogs() {
-            let (low, high) = self
-                .consumer
-                .fetch_watermarks(
-                    &changelog.topic,
-                    changelog.partition,
-                    Duration::from_secs(30),
-                )
-                .map_err(|e| {
-                    Error::kafka(
-                        format!(
-                            "reading the end offset of {}-{}",
-                            changelog.topic, changelog.partition
-                        ),
-                        e,
-                    )
-                })?;
+            let (low, high) =
+                super::clients::watermarks(&self.consumer, &changelog.topic, changelog.partition)?;
             let start = match checkpoint {
                 Some(offset) if offset + 1 > high => {
                     warn!(

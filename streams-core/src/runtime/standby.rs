@@ -17,10 +17,11 @@ use std::time::{Duration, Instant};
 
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::Message;
-use rdkafka::{ClientConfig, Offset, TopicPartitionList};
+use rdkafka::{Offset, TopicPartitionList};
 use streams_state::ChangelogRecord;
 use tracing::{debug, info, warn};
 
+use super::clients::{changelog_reader, client_config, watermarks};
 use super::instance::InstanceShared;
 use super::plan::TopicPlan;
 use super::registry::{Registry, place_standbys};
@@ -95,14 +96,6 @@ pub(crate) fn spawn(spec: StandbySpec) -> Result<JoinHandle<()>> {
         .map_err(|e| Error::io("standby-thread", e))
 }
 
-fn client_config(config: &StreamsConfig, kind: ClientKind) -> ClientConfig {
-    let mut client = ClientConfig::new();
-    for (key, value) in config.client_properties(kind) {
-        client.set(key, value);
-    }
-    client
-}
-
 /// The tasks that have state with a changelog: the ones worth a standby.
 fn stateful_tasks(topology: &Topology, plan: &TopicPlan) -> BTreeSet<TaskId> {
     topology
@@ -146,15 +139,12 @@ fn run(spec: &StandbySpec) -> Result<()> {
         &producer,
         &reader,
     )?;
-    let mut changelog_reader = client_config(&spec.config, ClientKind::RestoreConsumer);
-    changelog_reader
-        .set("client.id", format!("{app_id}-standby-consumer"))
-        .set("group.id", format!("{app_id}-standby-unused"))
-        .set("enable.auto.commit", "false")
-        .set("enable.partition.eof", "false");
-    let consumer: BaseConsumer = changelog_reader
-        .create()
-        .map_err(|e| Error::kafka("creating the standby consumer", e))?;
+    let consumer = changelog_reader(
+        &spec.config,
+        &format!("{app_id}-standby-consumer"),
+        &format!("{app_id}-standby-unused"),
+        "standby consumer",
+    )?;
     let mut runner = Runner {
         spec,
         consumer,
@@ -263,22 +253,7 @@ impl Runner<'_> {
         let mut positions = HashMap::new();
         let mut changelogs = Vec::new();
         for (changelog, checkpoint) in task.changelogs() {
-            let (low, _) = self
-                .consumer
-                .fetch_watermarks(
-                    &changelog.topic,
-                    changelog.partition,
-                    Duration::from_secs(30),
-                )
-                .map_err(|e| {
-                    Error::kafka(
-                        format!(
-                            "reading the start of {}-{}",
-                            changelog.topic, changelog.partition
-                        ),
-                        e,
-                    )
-                })?;
+            let (low, _) = watermarks(&self.consumer, &changelog.topic, changelog.partition)?;
             let start = checkpoint.map_or(low, |c| (c + 1).max(low));
             positions.insert((changelog.topic.clone(), changelog.partition), start);
             changelogs.push(changelog);

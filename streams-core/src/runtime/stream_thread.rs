@@ -18,6 +18,7 @@ use rdkafka::producer::Producer;
 use tracing::{error, info, warn};
 
 use super::StreamsMetrics;
+use super::clients::{changelog_reader, client_config};
 use super::instance::{InstanceShared, ThreadState};
 use super::plan::TopicPlan;
 use super::producer::{DeliveryTracker, StreamsProducer};
@@ -80,14 +81,6 @@ pub(crate) struct ThreadSpec {
     pub(crate) restore_listener: Arc<dyn super::StateRestoreListener>,
     /// This instance's process id (in transactional ids).
     pub(crate) process_id: String,
-}
-
-fn client_config(config: &StreamsConfig, kind: ClientKind) -> ClientConfig {
-    let mut client = ClientConfig::new();
-    for (key, value) in config.client_properties(kind) {
-        client.set(key, value);
-    }
-    client
 }
 
 pub(crate) fn spawn(spec: ThreadSpec) -> Result<JoinHandle<()>> {
@@ -195,15 +188,12 @@ fn run(spec: ThreadSpec) -> Result<()> {
         .create_with_context(RebalanceHandler)
         .map_err(|e| Error::kafka("creating the consumer", e))?;
 
-    let mut restore_config = client_config(&config, ClientKind::RestoreConsumer);
-    restore_config
-        .set("client.id", format!("{client_id}-restore-consumer"))
-        .set("group.id", format!("{app_id}-restore-unused"))
-        .set("enable.auto.commit", "false")
-        .set("enable.partition.eof", "false");
-    let restore_consumer: BaseConsumer = restore_config
-        .create()
-        .map_err(|e| Error::kafka("creating the restore consumer", e))?;
+    let restore_consumer = changelog_reader(
+        &config,
+        &format!("{client_id}-restore-consumer"),
+        &format!("{app_id}-restore-unused"),
+        "restore consumer",
+    )?;
 
     let settings = ManagerSettings {
         application_id: app_id.clone(),

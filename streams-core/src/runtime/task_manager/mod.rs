@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext};
-use rdkafka::message::{BorrowedMessage, Headers as _, Message};
+use rdkafka::message::{Headers as _, Message};
 use rdkafka::producer::Producer;
 use rdkafka::{Offset, TopicPartitionList};
 use streams_state::CacheBudget;
@@ -16,7 +16,7 @@ use tracing::{debug, info, warn};
 
 use super::StreamsMetrics;
 use super::instance::{InstanceShared, ThreadState};
-use super::partition_group::{LagOracle, PartitionGroup};
+use super::partition_group::PartitionGroup;
 use super::plan::TopicPlan;
 use super::producer::{KafkaCollector, StreamsProducer};
 use super::restore::Restorer;
@@ -27,6 +27,7 @@ use crate::processor::Headers;
 use crate::topology::node::RawRecord;
 use crate::{Error, Result, TaskId, Topology};
 
+mod input;
 mod transaction;
 
 use transaction::Transaction;
@@ -326,152 +327,6 @@ impl TaskManager {
         first.map_or(Ok(()), Err)
     }
 
-    // ---- the record loop ----
-
-    /// Takes one polled record: processes it at once when its task reads a single partition
-    /// and has nothing buffered, else buffers it and processes whatever the task's partition
-    /// group releases in timestamp order.
-    pub(crate) fn process<C: ConsumerContext>(
-        &mut self,
-        consumer: &BaseConsumer<C>,
-        message: &BorrowedMessage<'_>,
-    ) -> Result<()> {
-        let Some(id) = self.task_of(message.topic(), message.partition()) else {
-            return Ok(());
-        };
-        self.begin_transaction()?;
-        let (Some(task), Some(group)) = (self.tasks.get_mut(&id), self.groups.get_mut(&id)) else {
-            // Revoked since it was fetched: its offset stays uncommitted for the new owner.
-            return Ok(());
-        };
-        if task.is_initialized()
-            && ((group.is_single() && group.is_empty())
-                || group.may_process_directly(
-                    message.topic(),
-                    message.partition(),
-                    Instant::now(),
-                    self.settings.max_task_idle_ms,
-                    &ConsumerLag { consumer },
-                ))
-        {
-            group.note_delivered(message.topic(), message.partition(), message.offset());
-            return task.process(&raw_record(message));
-        }
-        group.add(message.detach());
-        if task.is_initialized() {
-            let (topic, partition) = (message.topic(), message.partition());
-            if self
-                .settings
-                .max_buffered
-                .is_some_and(|cap| group.buffered(topic, partition) >= cap)
-            {
-                self.pause(consumer, vec![(topic.to_string(), partition)])?;
-            } else if self.buffered_bytes() > self.settings.max_buffered_bytes {
-                // Stop fetching every partition the thread holds records of until it has
-                // worked through them, as Kafka Streams does past `input.buffer.max.bytes`.
-                let holding = self
-                    .groups
-                    .values()
-                    .flat_map(PartitionGroup::non_empty)
-                    .map(|(topic, partition)| (topic.to_string(), partition))
-                    .collect();
-                self.pause(consumer, holding)?;
-            }
-        }
-        self.drain(consumer, id)
-    }
-
-    /// Bytes of records buffered in this thread's partition groups.
-    fn buffered_bytes(&self) -> usize {
-        self.groups.values().map(PartitionGroup::bytes).sum()
-    }
-
-    /// Pauses fetching `partitions` (those not paused yet) until their buffers drain.
-    fn pause<C: ConsumerContext>(
-        &mut self,
-        consumer: &BaseConsumer<C>,
-        partitions: Vec<(String, i32)>,
-    ) -> Result<()> {
-        let mut tpl = TopicPartitionList::new();
-        for (topic, partition) in partitions {
-            if !self.full.contains(&(topic.clone(), partition)) {
-                tpl.add_partition(&topic, partition);
-                self.full.insert((topic, partition));
-            }
-        }
-        if tpl.count() == 0 {
-            return Ok(());
-        }
-        consumer
-            .pause(&tpl)
-            .map_err(|e| Error::kafka("pausing input partitions with full buffers", e))?;
-        debug!(
-            partitions = tpl.count(),
-            "input partitions paused: their buffers are full"
-        );
-        Ok(())
-    }
-
-    /// Processes what task `id`'s partition group releases now, then resumes the partitions
-    /// whose buffers have room again.
-    fn drain<C: ConsumerContext>(&mut self, consumer: &BaseConsumer<C>, id: TaskId) -> Result<()> {
-        let (Some(task), Some(group)) = (self.tasks.get_mut(&id), self.groups.get_mut(&id)) else {
-            return Ok(());
-        };
-        if !task.is_initialized() {
-            return Ok(());
-        }
-        let oracle = ConsumerLag { consumer };
-        let now = Instant::now();
-        while let Some(message) = group.next_ready(now, self.settings.max_task_idle_ms, &oracle) {
-            task.process(&raw_record(&message))?;
-        }
-        if self.full.is_empty() {
-            return Ok(());
-        }
-        // A partition with nothing buffered resumes whatever the thread holds: its task may be
-        // waiting for its records to process the others (keeping it paused would deadlock).
-        let room = self.buffered_bytes() <= self.settings.max_buffered_bytes;
-        let mut resume = TopicPartitionList::new();
-        let full = std::mem::take(&mut self.full);
-        for (topic, partition) in full {
-            let buffered = self
-                .task_of(&topic, partition)
-                .and_then(|task| self.groups.get(&task))
-                .map_or(0, |group| group.buffered(&topic, partition));
-            let below_cap = self.settings.max_buffered.is_none_or(|cap| buffered < cap);
-            if buffered == 0 || (room && below_cap) {
-                resume.add_partition(&topic, partition);
-            } else {
-                self.full.insert((topic, partition));
-            }
-        }
-        if resume.count() > 0 {
-            debug!(
-                partitions = resume.count(),
-                "input partitions resumed: buffers drained"
-            );
-            consumer
-                .resume(&resume)
-                .map_err(|e| Error::kafka("resuming drained partitions", e))?;
-        }
-        Ok(())
-    }
-
-    /// Processes what every task's partition group releases now (waits may have expired).
-    fn drain_all<C: ConsumerContext>(&mut self, consumer: &BaseConsumer<C>) -> Result<()> {
-        let ids: Vec<TaskId> = self
-            .groups
-            .iter()
-            .filter(|(_, g)| !g.is_empty())
-            .map(|(id, _)| *id)
-            .collect();
-        for id in ids {
-            self.drain(consumer, id)?;
-        }
-        Ok(())
-    }
-
     /// Continues restoration; tasks that finish start processing, beginning with what was
     /// buffered for them.
     pub(crate) fn restore<C: ConsumerContext>(&mut self, consumer: &BaseConsumer<C>) -> Result<()> {
@@ -643,30 +498,6 @@ fn is_rebalance_error(error: &rdkafka::error::KafkaError) -> bool {
                 | Code::FencedInstanceId
         )
     )
-}
-
-/// The consumer's view of partition ends, from its last fetch responses (no request).
-struct ConsumerLag<'a, C: ConsumerContext> {
-    consumer: &'a BaseConsumer<C>,
-}
-
-impl<C: ConsumerContext> LagOracle for ConsumerLag<'_, C> {
-    fn watermarks(&self, topic: &std::ffi::CStr, partition: i32) -> Option<(i64, i64)> {
-        let (mut low, mut high) = (-1i64, -1i64);
-        // SAFETY: the client handle is alive for the borrow; the call only reads the
-        // watermarks librdkafka cached from fetch responses into the two out-parameters.
-        let err = unsafe {
-            rdkafka_sys::rd_kafka_get_watermark_offsets(
-                self.consumer.client().native_ptr(),
-                topic.as_ptr(),
-                partition,
-                &mut low,
-                &mut high,
-            )
-        };
-        (err == rdkafka_sys::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR && high >= 0)
-            .then_some((low, high))
-    }
 }
 
 /// Waits until the producer has delivered (or failed) every record.
