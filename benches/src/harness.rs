@@ -21,6 +21,18 @@ use crate::Args;
 
 pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
+/// Sends `record`, serving delivery reports while the producer's queue is full.
+pub(crate) fn send_retrying<K, P>(producer: &BaseProducer, mut record: BaseRecord<'_, K, P>)
+where
+    K: rdkafka::message::ToBytes + ?Sized,
+    P: rdkafka::message::ToBytes + ?Sized,
+{
+    while let Err((_, back)) = producer.send(record) {
+        record = back;
+        producer.poll(Duration::from_millis(1));
+    }
+}
+
 /// One input of a workload.
 #[derive(Debug, Clone)]
 pub(crate) struct Feed {
@@ -112,19 +124,11 @@ impl Producer_ {
     fn send(&self, topic: &str, range: std::ops::Range<usize>) {
         for i in range {
             let key = format!("key-{}", i % self.keys);
-            let mut record = BaseRecord::<str, [u8]>::to(topic)
+            let record = BaseRecord::<str, [u8]>::to(topic)
                 .key(&key)
                 .payload(&self.value)
                 .timestamp(self.base_ts + i as i64);
-            loop {
-                match self.producer.send(record) {
-                    Ok(()) => break,
-                    Err((_, back)) => {
-                        record = back;
-                        self.producer.poll(Duration::from_millis(1));
-                    }
-                }
-            }
+            send_retrying(&self.producer, record);
         }
         self.producer.poll(Duration::ZERO);
     }

@@ -64,19 +64,11 @@ pub(crate) fn measure(bench: &Bench, records: usize, timeout: Duration) -> Resul
         let key = format!("key-{i}");
         let value = 1u64.to_be_bytes();
         let partition = i32::try_from(i % partitions as usize).unwrap_or(0);
-        let mut record = BaseRecord::<str, [u8]>::to(&changelog)
+        let record = BaseRecord::<str, [u8]>::to(&changelog)
             .key(&key)
             .payload(&value)
             .partition(partition);
-        loop {
-            match producer.send(record) {
-                Ok(()) => break,
-                Err((_, back)) => {
-                    record = back;
-                    producer.poll(Duration::from_millis(1));
-                }
-            }
-        }
+        crate::harness::send_retrying(&producer, record);
     }
     producer.flush(Duration::from_secs(60))?;
 

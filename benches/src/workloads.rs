@@ -122,15 +122,7 @@ pub(crate) fn passthrough(
         if let Some(value) = message.payload() {
             record = record.payload(value);
         }
-        loop {
-            match producer.send(record) {
-                Ok(()) => break,
-                Err((_, back)) => {
-                    record = back;
-                    producer.poll(Duration::from_millis(1));
-                }
-            }
-        }
+        crate::harness::send_retrying(&producer, record);
         consumed += 1;
         if consumed.is_multiple_of(1024) {
             producer.poll(Duration::ZERO);

@@ -37,22 +37,58 @@ fn metric(registry: &prometheus::Registry, name: &str) -> f64 {
         .map_or(0.0, |f| f.get_metric()[0].get_counter().get_value())
 }
 
+/// Waits until counter `name` reaches `at_least`.
+fn wait_for_metric(registry: &prometheus::Registry, name: &str, at_least: f64, what: &str) {
+    let deadline = Instant::now() + TIMEOUT;
+    while metric(registry, name) < at_least {
+        assert!(Instant::now() < deadline, "{what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// An exactly-once instance of application `app` on `broker`, started, with `extra`
+/// properties; its metrics go to the returned registry.
+fn start_eos(
+    broker: &std::sync::Arc<EmbeddedBroker>,
+    app: &str,
+    state: &std::path::Path,
+    extra: &[(&str, &str)],
+) -> (KafkaStreams, prometheus::Registry) {
+    let registry = prometheus::Registry::new();
+    let mut config = app_config(broker, app, state);
+    config
+        .set("processing.guarantee", "exactly_once_v2")
+        .set_metrics_registry(registry.clone());
+    for (key, value) in extra {
+        config.set(*key, *value);
+    }
+    let mut streams = KafkaStreams::new(topology(), &config).expect("streams");
+    streams.start().expect("start");
+    (streams, registry)
+}
+
+/// An embedded broker with the topology's topics, of `partitions` each.
+fn broker_with_topics(partitions: i32) -> std::sync::Arc<EmbeddedBroker> {
+    let broker = EmbeddedBroker::start(1).expect("broker");
+    broker.create_topic("events", partitions).expect("topic");
+    broker
+        .create_topic("counts-out", partitions)
+        .expect("topic");
+    broker
+}
+
 #[test]
 fn a_clean_exactly_once_run_commits_exact_counts_through_transactions() {
     init_tracing();
-    let broker = EmbeddedBroker::start(1).expect("broker");
-    broker.create_topic("events", 2).expect("topic");
-    broker.create_topic("counts-out", 2).expect("topic");
+    let broker = broker_with_topics(2);
     let expected = produce_keyed(&broker, "events", 0, 4_000, 40);
     let state = tempfile::tempdir().expect("tempdir");
-    let registry = prometheus::Registry::new();
-    let mut config = app_config(&broker, "eos-mock", state.path());
-    config
-        .set("processing.guarantee", "exactly_once_v2")
-        .set("statestore.cache.max.bytes", "0")
-        .set_metrics_registry(registry.clone());
-    let mut streams = KafkaStreams::new(topology(), &config).expect("streams");
-    streams.start().expect("start");
+    let (mut streams, registry) = start_eos(
+        &broker,
+        "eos-mock",
+        state.path(),
+        &[("statestore.cache.max.bytes", "0")],
+    );
     let mut reader = TableReader::new(&broker, "counts-out");
     assert_eq!(reader.read_until(&expected, TIMEOUT), expected);
     assert_eq!(reader.records, 4_000, "one update per record, none twice");
@@ -71,17 +107,9 @@ fn a_clean_exactly_once_run_commits_exact_counts_through_transactions() {
 #[test]
 fn an_aborted_transaction_rolls_the_tasks_back_and_processing_goes_on() {
     init_tracing();
-    let broker = EmbeddedBroker::start(1).expect("broker");
-    broker.create_topic("events", 1).expect("topic");
-    broker.create_topic("counts-out", 1).expect("topic");
+    let broker = broker_with_topics(1);
     let state = tempfile::tempdir().expect("tempdir");
-    let registry = prometheus::Registry::new();
-    let mut config = app_config(&broker, "eos-abort", state.path());
-    config
-        .set("processing.guarantee", "exactly_once_v2")
-        .set_metrics_registry(registry.clone());
-    let mut streams = KafkaStreams::new(topology(), &config).expect("streams");
-    streams.start().expect("start");
+    let (mut streams, registry) = start_eos(&broker, "eos-abort", state.path(), &[]);
     streams.wait_until_running(TIMEOUT).expect("running");
     let mut expected = produce_keyed(&broker, "events", 0, 500, 10);
     let mut reader = TableReader::new(&broker, "counts-out");
@@ -99,11 +127,12 @@ fn an_aborted_transaction_rolls_the_tasks_back_and_processing_goes_on() {
         &mut expected,
         produce_keyed(&broker, "events", 500, 500, 10),
     );
-    let deadline = Instant::now() + TIMEOUT;
-    while metric(&registry, "streams_transactions_aborted_total") < 1.0 {
-        assert!(Instant::now() < deadline, "no transaction was aborted");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_for_metric(
+        &registry,
+        "streams_transactions_aborted_total",
+        1.0,
+        "no transaction was aborted",
+    );
     // Rolled back, restored and rewound, the tasks count the rest. On the mock the restore
     // also reads the aborted transaction's changelog records (it does not hide them), so
     // counts may overshoot here; a real broker's exact result is checked elsewhere.
@@ -133,26 +162,23 @@ fn an_aborted_transaction_rolls_the_tasks_back_and_processing_goes_on() {
 #[test]
 fn lost_partitions_abort_the_open_transaction() {
     init_tracing();
-    let broker = EmbeddedBroker::start(1).expect("broker");
-    broker.create_topic("events", 1).expect("topic");
-    broker.create_topic("counts-out", 1).expect("topic");
+    let broker = broker_with_topics(1);
     let state = tempfile::tempdir().expect("tempdir");
-    let registry = prometheus::Registry::new();
-    let mut config = app_config(&broker, "eos-lost", state.path());
-    config
-        .set("processing.guarantee", "exactly_once_v2")
-        // One long transaction: it is still open when the partitions are lost.
-        .set("commit.interval.ms", "600000")
-        .set_metrics_registry(registry.clone());
-    let mut streams = KafkaStreams::new(topology(), &config).expect("streams");
-    streams.start().expect("start");
+    // One long transaction: it is still open when the partitions are lost.
+    let (mut streams, registry) = start_eos(
+        &broker,
+        "eos-lost",
+        state.path(),
+        &[("commit.interval.ms", "600000")],
+    );
     streams.wait_until_running(TIMEOUT).expect("running");
     produce_keyed(&broker, "events", 0, 200, 10);
-    let deadline = Instant::now() + TIMEOUT;
-    while metric(&registry, "streams_records_processed_total") < 200.0 {
-        assert!(Instant::now() < deadline, "records not processed");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_for_metric(
+        &registry,
+        "streams_records_processed_total",
+        200.0,
+        "records not processed",
+    );
     assert_eq!(
         metric(&registry, "streams_commits_total"),
         0.0,
@@ -168,13 +194,11 @@ fn lost_partitions_abort_the_open_transaction() {
             &[RDKafkaRespErr::RD_KAFKA_RESP_ERR_UNKNOWN_MEMBER_ID],
         )
         .expect("inject");
-    let deadline = Instant::now() + TIMEOUT;
-    while metric(&registry, "streams_transactions_aborted_total") < 1.0 {
-        assert!(
-            Instant::now() < deadline,
-            "the lost partitions' transaction was not aborted"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_for_metric(
+        &registry,
+        "streams_transactions_aborted_total",
+        1.0,
+        "the lost partitions' transaction was not aborted",
+    );
     streams.close().expect("clean close");
 }

@@ -101,19 +101,11 @@ fn global_stores_report_restoration_and_resume_from_their_checkpoint() {
 fn produce_to(broker: &EmbeddedBroker, records: &[(String, i32)]) {
     let producer = producer(broker);
     for (key, partition) in records {
-        let mut record = BaseRecord::<str, str>::to(TOPIC)
+        let record = BaseRecord::<str, str>::to(TOPIC)
             .key(key)
             .payload("country")
             .partition(*partition);
-        loop {
-            match producer.send(record) {
-                Ok(()) => break,
-                Err((_, back)) => {
-                    record = back;
-                    producer.poll(Duration::from_millis(10));
-                }
-            }
-        }
+        common::send_retrying(&producer, record);
     }
     producer.flush(Duration::from_secs(30)).expect("flush");
 }

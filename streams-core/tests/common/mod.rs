@@ -52,6 +52,18 @@ pub fn producer(broker: &EmbeddedBroker) -> BaseProducer {
         .expect("producer")
 }
 
+/// Sends `record`, waiting for room in the producer's queue while it is full.
+pub fn send_retrying<K, P>(producer: &BaseProducer, mut record: BaseRecord<'_, K, P>)
+where
+    K: rdkafka::message::ToBytes + ?Sized,
+    P: rdkafka::message::ToBytes + ?Sized,
+{
+    while let Err((_, back)) = producer.send(record) {
+        record = back;
+        producer.poll(Duration::from_millis(10));
+    }
+}
+
 /// Produces `(key, value)` pairs to `topic`, keyed (so the partition follows the key), and
 /// waits for delivery.
 pub fn produce(broker: &EmbeddedBroker, topic: &str, records: &[RawKv]) {
@@ -64,15 +76,7 @@ pub fn produce(broker: &EmbeddedBroker, topic: &str, records: &[RawKv]) {
         if let Some(value) = value {
             record = record.payload(value.as_slice());
         }
-        loop {
-            match producer.send(record) {
-                Ok(()) => break,
-                Err((_, back)) => {
-                    record = back;
-                    producer.poll(Duration::from_millis(10));
-                }
-            }
-        }
+        send_retrying(&producer, record);
     }
     producer.flush(Duration::from_secs(30)).expect("flush");
 }
@@ -186,15 +190,7 @@ pub fn produce_with_timestamps(
         if let Some(value) = value {
             record = record.payload(value.as_slice());
         }
-        loop {
-            match producer.send(record) {
-                Ok(()) => break,
-                Err((_, back)) => {
-                    record = back;
-                    producer.poll(Duration::from_millis(10));
-                }
-            }
-        }
+        send_retrying(&producer, record);
     }
     producer.flush(Duration::from_secs(30)).expect("flush");
 }
