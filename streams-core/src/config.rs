@@ -47,6 +47,13 @@ pub const NUM_STANDBY_REPLICAS: &str = "num.standby.replicas";
 /// `dead_letter` (see [`DeserializationPolicy`]); Kafka's
 /// class names `LogAndFailExceptionHandler` / `LogAndContinueExceptionHandler` are accepted too.
 pub const DESERIALIZATION_EXCEPTION_HANDLER: &str = "default.deserialization.exception.handler";
+/// `default.timestamp.extractor`: what a record with an invalid timestamp does: `fail`
+/// (default), `log_and_skip` or `use_partition_time` (see [`TimestampPolicy`]); Kafka's class
+/// names `FailOnInvalidTimestamp`, `LogAndSkipOnInvalidTimestamp` and
+/// `UsePartitionTimeOnInvalidTimestamp` are accepted too.
+///
+/// [`TimestampPolicy`]: crate::error::TimestampPolicy
+pub const TIMESTAMP_EXTRACTOR: &str = "default.timestamp.extractor";
 /// `processing.exception.handler`: what a processor's failure does (see
 /// [`ProcessingPolicy`]).
 pub const PROCESSING_EXCEPTION_HANDLER: &str = "processing.exception.handler";
@@ -75,7 +82,25 @@ pub const INPUT_BUFFER_MAX_BYTES: &str = "input.buffer.max.bytes";
 /// (default 10 MiB; 0 turns caching off).
 pub const CACHE_MAX_BYTES: &str = "statestore.cache.max.bytes";
 
+/// `replace.thread.backoff.ms`: under the `ReplaceThread` response, how long the first
+/// replacement of a failed stream thread waits (default 1000); each further replacement within
+/// `replace.thread.window.ms` waits twice as long, up to `replace.thread.backoff.max.ms`.
+pub const REPLACE_THREAD_BACKOFF_MS: &str = "replace.thread.backoff.ms";
+/// `replace.thread.backoff.max.ms`: the longest wait before replacing a thread (default 60000).
+pub const REPLACE_THREAD_BACKOFF_MAX_MS: &str = "replace.thread.backoff.max.ms";
+/// `replace.thread.max.replacements`: how many times a stream thread is replaced within
+/// `replace.thread.window.ms` (default 5); one more failure in the window shuts the instance
+/// down (`State::Error`), as `ShutdownClient` does.
+pub const REPLACE_THREAD_MAX_REPLACEMENTS: &str = "replace.thread.max.replacements";
+/// `replace.thread.window.ms`: the window over which thread replacements are counted
+/// (default 600000, ten minutes).
+pub const REPLACE_THREAD_WINDOW_MS: &str = "replace.thread.window.ms";
+
 const STREAMS_KEYS: &[&str] = &[
+    REPLACE_THREAD_BACKOFF_MS,
+    REPLACE_THREAD_BACKOFF_MAX_MS,
+    REPLACE_THREAD_MAX_REPLACEMENTS,
+    REPLACE_THREAD_WINDOW_MS,
     APPLICATION_ID,
     STATE_DIR,
     COMMIT_INTERVAL_MS,
@@ -83,6 +108,7 @@ const STREAMS_KEYS: &[&str] = &[
     PROCESSING_GUARANTEE,
     NUM_STANDBY_REPLICAS,
     DESERIALIZATION_EXCEPTION_HANDLER,
+    TIMESTAMP_EXTRACTOR,
     PROCESSING_EXCEPTION_HANDLER,
     PRODUCTION_EXCEPTION_HANDLER,
     DEAD_LETTER_QUEUE_TOPIC,
@@ -114,6 +140,32 @@ impl ClientKind {
             ClientKind::RestoreConsumer => "restore.consumer.",
             ClientKind::Admin => "admin.",
         }
+    }
+}
+
+/// How failed stream threads are replaced under `UncaughtErrorResponse::ReplaceThread`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ReplacementPolicy {
+    /// The wait before the first replacement in a window.
+    pub(crate) backoff: Duration,
+    /// The longest wait.
+    pub(crate) max_backoff: Duration,
+    /// Replacements allowed within `window`; the next failure shuts the instance down.
+    pub(crate) max_replacements: usize,
+    pub(crate) window: Duration,
+}
+
+impl ReplacementPolicy {
+    /// The wait before a replacement when `recent` replacements happened within the window
+    /// (`None`: no more replacements).
+    pub(crate) fn wait_before(&self, recent: usize) -> Option<Duration> {
+        if recent >= self.max_replacements {
+            return None;
+        }
+        let factor = 1u32
+            .checked_shl(u32::try_from(recent).unwrap_or(u32::MAX))
+            .unwrap_or(u32::MAX);
+        Some(self.backoff.saturating_mul(factor).min(self.max_backoff))
     }
 }
 
@@ -195,14 +247,12 @@ impl StreamsConfig {
             key: APPLICATION_ID.into(),
             reason: "is required".into(),
         })?;
-        let valid = !id.is_empty()
-            && id
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
-        if !valid {
+        // It names the consumer group, prefixes every internal topic and is a directory under
+        // `state.dir`: Kafka's topic-name rules keep all three valid.
+        if let Some(reason) = crate::topology::names::topic_name_problem(id) {
             return Err(Error::Config {
                 key: APPLICATION_ID.into(),
-                reason: format!("`{id}` must be non-empty ASCII letters, digits, '.', '_' or '-'"),
+                reason: format!("`{id}` is not a valid Kafka name: {reason}"),
             });
         }
         Ok(id)
@@ -280,6 +330,28 @@ impl StreamsConfig {
     /// `input.buffer.max.bytes` (default 512 MiB), for the whole instance.
     pub fn input_buffer_max_bytes(&self) -> Result<usize> {
         self.parse(INPUT_BUFFER_MAX_BYTES, 512 * 1024 * 1024usize)
+    }
+
+    /// How failed stream threads are replaced (the `replace.thread.*` properties).
+    pub(crate) fn replacement_policy(&self) -> Result<ReplacementPolicy> {
+        let policy = ReplacementPolicy {
+            backoff: Duration::from_millis(self.parse(REPLACE_THREAD_BACKOFF_MS, 1000u64)?),
+            max_backoff: Duration::from_millis(
+                self.parse(REPLACE_THREAD_BACKOFF_MAX_MS, 60_000u64)?,
+            ),
+            max_replacements: self.parse(REPLACE_THREAD_MAX_REPLACEMENTS, 5usize)?,
+            window: Duration::from_millis(self.parse(REPLACE_THREAD_WINDOW_MS, 600_000u64)?),
+        };
+        if policy.max_backoff < policy.backoff {
+            return Err(Error::Config {
+                key: REPLACE_THREAD_BACKOFF_MAX_MS.into(),
+                reason: format!(
+                    "must be at least {REPLACE_THREAD_BACKOFF_MS} ({} ms)",
+                    policy.backoff.as_millis()
+                ),
+            });
+        }
+        Ok(policy)
     }
 
     /// `replication.factor` for internal topics.
@@ -426,11 +498,39 @@ mod tests {
     }
 
     #[test]
+    fn thread_replacement_backs_off_exponentially_up_to_a_cap() {
+        let mut config = StreamsConfig::new();
+        let p = config.replacement_policy().expect("defaults");
+        assert_eq!(p.wait_before(0), Some(Duration::from_secs(1)));
+        assert_eq!(p.wait_before(1), Some(Duration::from_secs(2)));
+        assert_eq!(p.wait_before(4), Some(Duration::from_secs(16)));
+        assert_eq!(
+            p.wait_before(5),
+            None,
+            "five replacements per window by default"
+        );
+        config
+            .set(REPLACE_THREAD_BACKOFF_MS, "10000")
+            .set(REPLACE_THREAD_MAX_REPLACEMENTS, "100");
+        let p = config.replacement_policy().expect("valid");
+        assert_eq!(p.wait_before(3), Some(Duration::from_secs(60)), "capped");
+        assert_eq!(
+            p.wait_before(64),
+            Some(Duration::from_secs(60)),
+            "no overflow"
+        );
+        config.set(REPLACE_THREAD_BACKOFF_MAX_MS, "5");
+        assert!(config.replacement_policy().is_err());
+    }
+
+    #[test]
     fn validates_values() {
         let mut config = StreamsConfig::new();
         assert!(config.application_id().is_err());
-        config.set("application.id", "bad id");
-        assert!(config.application_id().is_err());
+        for bad in ["bad id", ".", "..", "a/b", "../x", ""] {
+            config.set("application.id", bad);
+            assert!(config.application_id().is_err(), "{bad:?} accepted");
+        }
         config
             .set("application.id", "ok-id_1.2")
             .set("commit.interval.ms", "soon");

@@ -123,6 +123,11 @@ impl TopicAdmin for EmbeddedBroker {
             .iter()
             .try_for_each(|t| self.create_topic(&t.name, t.partitions))
     }
+
+    /// The mock cluster creates topics on first write.
+    fn auto_creates_topics(&self) -> Result<Option<bool>> {
+        Ok(Some(true))
+    }
 }
 
 /// The mock makes a new group wait 3 s before its first rebalance (Kafka's

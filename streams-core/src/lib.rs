@@ -22,6 +22,8 @@ pub mod config;
 pub mod dsl;
 pub mod embedded;
 pub mod error;
+#[doc(hidden)]
+pub mod fuzz;
 #[doc = include_str!("../../docs/guide.md")]
 pub mod guide {}
 pub mod processor;

@@ -392,7 +392,7 @@ fn process_values_keeps_keys_and_headers_flow_through() -> Result<()> {
 }
 
 #[test]
-fn timestamp_extractor_sets_event_time_and_drops_negative_times() -> Result<()> {
+fn timestamp_extractor_sets_event_time_and_negative_times_follow_the_policy() -> Result<()> {
     let mut topology = Topology::new();
     topology
         .add_source_with_timestamp_extractor(
@@ -403,7 +403,9 @@ fn timestamp_extractor_sets_event_time_and_drops_negative_times() -> Result<()> 
             Arc::new(|_k: &String, v: &i64, _kafka_ts: i64| *v),
         )?
         .add_sink("sink", "out", Serdes::string(), Serdes::i64(), &["src"])?;
-    let driver = TopologyTestDriver::new(topology)?;
+    let mut config = streams_core::StreamsConfig::new();
+    config.set("default.timestamp.extractor", "log_and_skip");
+    let driver = TopologyTestDriver::with_config(topology, &config)?;
     let input = driver.input_topic("events", Serdes::string(), Serdes::i64());
     input.pipe_input(s("a"), 42_000, 1)?;
     input.pipe_input(s("b"), -5, 2)?;

@@ -36,14 +36,25 @@ impl Checkpoint {
 
     /// The offsets in the file; empty if there is no file.
     pub fn read(&self) -> Result<ChangelogOffsets> {
-        let text = match fs::read_to_string(&self.path) {
-            Ok(text) => text,
+        let bytes = match fs::read(&self.path) {
+            Ok(bytes) => bytes,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 return Ok(ChangelogOffsets::new());
             }
             Err(e) => return Err(Error::io(&self.path, e)),
         };
-        self.parse(&text)
+        let text =
+            std::str::from_utf8(&bytes).map_err(|e| self.corrupt(format!("not UTF-8: {e}")))?;
+        self.parse(text)
+    }
+
+    /// Parses checkpoint text as [`Checkpoint::read`] does (for random-input tests).
+    #[doc(hidden)]
+    pub fn parse_bytes(bytes: &[u8]) -> Result<ChangelogOffsets> {
+        let checkpoint = Checkpoint::new("<bytes>");
+        let text = std::str::from_utf8(bytes)
+            .map_err(|e| checkpoint.corrupt(format!("not UTF-8: {e}")))?;
+        checkpoint.parse(text)
     }
 
     fn corrupt(&self, reason: impl Into<String>) -> Error {

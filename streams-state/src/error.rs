@@ -51,6 +51,15 @@ pub enum Error {
 }
 
 impl Error {
+    /// Whether the store's files are corrupt (RocksDB found a checksum mismatch or a broken
+    /// file): the store cannot be trusted and must be rebuilt from its changelog.
+    pub fn is_corruption(&self) -> bool {
+        match self {
+            Error::RocksDb { source, .. } => source.kind() == rocksdb::ErrorKind::Corruption,
+            _ => false,
+        }
+    }
+
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Error::Io {
             path: path.into(),

@@ -88,6 +88,17 @@ impl JoinWindows {
                 self.before, self.after, self.grace
             )));
         }
+        if self
+            .before
+            .checked_add(self.after)
+            .and_then(|size| size.checked_add(self.grace))
+            .is_none()
+        {
+            return Err(Error::Topology(format!(
+                "JoinWindows of before {} ms, after {} ms and grace {} ms: their sum overflows the time range",
+                self.before, self.after, self.grace
+            )));
+        }
         Ok(())
     }
 }

@@ -31,7 +31,7 @@ mod grouped_table;
 mod joins;
 mod kstream;
 mod ktable;
-mod ops;
+pub(crate) mod ops;
 mod params;
 mod repartition;
 mod windowed_stream;

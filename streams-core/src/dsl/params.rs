@@ -46,7 +46,7 @@ impl<K, V> Consumed<K, V> {
     }
 
     /// Takes each record's event time from `extractor(key, value, kafka_timestamp)` instead of
-    /// the Kafka timestamp; records given a negative time are dropped and counted.
+    /// the Kafka timestamp; a negative time is handled by `default.timestamp.extractor`.
     ///
     /// ```
     /// use streams_core::dsl::Consumed;

@@ -150,12 +150,17 @@ impl<K: Clone + 'static, V: Clone + 'static> TimeWindowedKStream<K, V> {
         let grouped = self.grouped;
         let state = grouped.stream.state.clone();
         let (prefix, size, grace, default_retention) = match self.kind {
-            TimeKind::Fixed(w) => ("KSTREAM-AGGREGATE", w.size, w.grace, w.size + w.grace),
+            TimeKind::Fixed(w) => (
+                "KSTREAM-AGGREGATE",
+                w.size,
+                w.grace,
+                w.size.saturating_add(w.grace),
+            ),
             TimeKind::Sliding(w) => (
                 "KSTREAM-SLIDINGWINDOWAGGREGATE",
                 w.difference,
                 w.grace,
-                2 * w.difference + w.grace,
+                w.difference.saturating_mul(2).saturating_add(w.grace),
             ),
         };
         let store_name = materialized.name.clone().unwrap_or_else(|| {
@@ -342,7 +347,7 @@ impl<K: Clone + 'static, V: Clone + 'static> SessionWindowedKStream<K, V> {
                 .borrow_mut()
                 .new_name("KSTREAM-SESSIONWINDOWAGGREGATE-STATE-STORE")
         });
-        let default_retention = windows.gap + windows.grace;
+        let default_retention = windows.gap.saturating_add(windows.grace);
         let retention = materialized.retention.map_or(default_retention, ms);
         if retention < default_retention {
             state.borrow_mut().record::<()>(Err(Error::Topology(format!(

@@ -107,29 +107,54 @@ impl TimeWindows {
                 self.size, self.advance, self.grace
             )));
         }
+        if self.size.checked_add(self.grace).is_none() {
+            return Err(Error::Topology(format!(
+                "TimeWindows of size {} ms and grace {} ms: their sum overflows the time range",
+                self.size, self.grace
+            )));
+        }
         Ok(())
     }
 
     /// The windows a record at `timestamp` belongs to, by ascending start.
     ///
+    /// Empty when the record cannot be windowed: a negative timestamp, or one so close to
+    /// `i64::MAX` that a window's end (or its end plus grace) would not fit in an `i64`.
+    /// Windowed operators hand such records to the timestamp policy
+    /// (`default.timestamp.extractor`).
+    ///
     /// ```
     /// use std::time::Duration;
     /// let w = streams_core::dsl::TimeWindows::of_size_with_no_grace(Duration::from_millis(10));
     /// assert_eq!(w.windows_for(25).iter().map(|w| (w.start, w.end)).collect::<Vec<_>>(), vec![(20, 30)]);
+    /// assert!(w.windows_for(i64::MAX - 5).is_empty());
     /// ```
     pub fn windows_for(&self, timestamp: i64) -> Vec<Window> {
         let mut out = Vec::new();
-        if timestamp < 0 || self.advance <= 0 {
+        if timestamp < 0 || self.advance <= 0 || self.size <= 0 {
             return out;
         }
-        let mut start =
-            ((timestamp - self.size + self.advance).max(0) / self.advance) * self.advance;
+        // The latest window holding the record ends after it; if that end (plus grace) does
+        // not fit, the record cannot be windowed.
+        let Some(_) = timestamp
+            .checked_add(self.size)
+            .and_then(|end| end.checked_add(self.grace.max(0)))
+        else {
+            return out;
+        };
+        let first = timestamp
+            .saturating_sub(self.size)
+            .saturating_add(self.advance);
+        let mut start = (first.max(0) / self.advance) * self.advance;
         while start <= timestamp {
             out.push(Window {
                 start,
-                end: start.saturating_add(self.size),
+                end: start + self.size,
             });
-            start += self.advance;
+            match start.checked_add(self.advance) {
+                Some(next) => start = next,
+                None => break,
+            }
         }
         out
     }
@@ -185,7 +210,22 @@ impl SlidingWindows {
                 self.difference, self.grace
             )));
         }
+        if self.reach().is_none() {
+            return Err(Error::Topology(format!(
+                "SlidingWindows of time difference {} ms and grace {} ms: twice the difference plus grace overflows the time range",
+                self.difference, self.grace
+            )));
+        }
         Ok(())
+    }
+
+    /// How far past a record's timestamp its windows (and their grace) reach: the right
+    /// window ends at `t + 1 + difference`, its retention adds another difference and grace.
+    pub(crate) fn reach(&self) -> Option<i64> {
+        self.difference
+            .checked_mul(2)?
+            .checked_add(self.grace)?
+            .checked_add(1)
     }
 }
 
@@ -238,7 +278,18 @@ impl SessionWindows {
                 self.gap, self.grace
             )));
         }
+        if self.reach().is_none() {
+            return Err(Error::Topology(format!(
+                "SessionWindows of gap {} ms and grace {} ms: their sum overflows the time range",
+                self.gap, self.grace
+            )));
+        }
         Ok(())
+    }
+
+    /// How far past a record's timestamp its session (and grace) reach.
+    pub(crate) fn reach(&self) -> Option<i64> {
+        self.gap.checked_add(self.grace)
     }
 }
 

@@ -4,7 +4,8 @@ mod policy;
 
 pub(crate) use policy::ErrorPolicies;
 pub use policy::{
-    DeserializationPolicy, ProcessingPolicy, ProductionPolicy, UncaughtErrorResponse,
+    DeserializationPolicy, ProcessingPolicy, ProductionPolicy, TimestampPolicy,
+    UncaughtErrorResponse,
 };
 
 use crate::serde::SerdeError;
@@ -29,6 +30,25 @@ pub enum Error {
         /// The serde's error.
         #[source]
         source: SerdeError,
+    },
+    /// A record's timestamp is invalid (negative, or beyond what a window can hold) and
+    /// `default.timestamp.extractor` said fail.
+    #[error(
+        "invalid timestamp {timestamp} of the record at {topic}-{partition}@{offset} in node `{node}`: {reason}"
+    )]
+    InvalidTimestamp {
+        /// Source topic of the record (empty for punctuations).
+        topic: String,
+        /// Source partition (-1 if unknown).
+        partition: i32,
+        /// Offset of the record (-1 if unknown).
+        offset: i64,
+        /// The timestamp.
+        timestamp: i64,
+        /// The node that found it invalid.
+        node: String,
+        /// Why it is invalid.
+        reason: String,
     },
     /// An output record could not be serialized.
     #[error(
@@ -93,6 +113,31 @@ pub enum Error {
         /// librdkafka's reason.
         reason: String,
     },
+    /// A topic, store or application name breaks Kafka's naming rules (1 to 249 ASCII
+    /// letters, digits, `.`, `_` or `-`; not `.` or `..`).
+    #[error("invalid {what} `{name}` (node `{node}`): {reason}")]
+    InvalidName {
+        /// What the name is for ("source topic", "sink topic", "store name").
+        what: String,
+        /// The name.
+        name: String,
+        /// The node (or store) it belongs to.
+        node: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A sink topic does not exist and the broker will not create it on first write.
+    #[error(
+        "sink topic `{topic}` (node `{node}`) does not exist and will not be created automatically ({reason}); create it before starting the application"
+    )]
+    MissingSinkTopic {
+        /// The topic.
+        topic: String,
+        /// The sink node writing it.
+        node: String,
+        /// Why it will not be created.
+        reason: String,
+    },
     /// A source topic does not exist.
     #[error("source topic `{0}` does not exist; create it before starting the application")]
     MissingSourceTopic(String),
@@ -122,11 +167,16 @@ pub enum Error {
         #[source]
         source: Box<dyn std::error::Error + Send + Sync>,
     },
-    /// A task failed on an input record (the processing policy said fail).
-    #[error("task {task} failed on the record at {topic}-{partition}@{offset}: {source}")]
+    /// A task failed on an input record (the processing policy said fail, or a store or the
+    /// topology failed).
+    #[error(
+        "task {task} failed in node `{node}` on the record at {topic}-{partition}@{offset}: {source}"
+    )]
     RecordFailed {
         /// The task.
         task: String,
+        /// The node that failed.
+        node: String,
         /// Source topic of the record.
         topic: String,
         /// Source partition.
@@ -162,11 +212,25 @@ impl Error {
         }
     }
 
+    /// The task whose store is corrupt, if this error (or the error it wraps) is a store
+    /// reporting corruption: the runtime then wipes the task's state and rebuilds it.
+    pub(crate) fn corrupted_task(&self) -> Option<crate::TaskId> {
+        match self {
+            Error::State { task, source } if source.is_corruption() => task.parse().ok(),
+            Error::RecordFailed { source, .. } => source.corrupted_task(),
+            Error::Processing { source, .. } => source
+                .downcast_ref::<Error>()
+                .and_then(Error::corrupted_task),
+            _ => None,
+        }
+    }
+
     /// A short name of the kind of error, for logs and dead-letter headers.
     pub(crate) fn kind(&self) -> &'static str {
         match self {
             Error::Deserialization { .. } => "Deserialization",
             Error::Serialization { .. } => "Serialization",
+            Error::InvalidTimestamp { .. } => "InvalidTimestamp",
             Error::StoreSerde { .. } => "StoreSerde",
             Error::State { .. } => "State",
             Error::Topology(_) => "Topology",
@@ -174,6 +238,8 @@ impl Error {
             Error::Kafka { .. } => "Kafka",
             Error::Production { .. } => "Production",
             Error::MissingSourceTopic(_) => "MissingSourceTopic",
+            Error::InvalidName { .. } => "InvalidName",
+            Error::MissingSinkTopic { .. } => "MissingSinkTopic",
             Error::StoreAccess { .. } => "StoreAccess",
             Error::Io { .. } => "Io",
             Error::Processing { .. } => "Processing",

@@ -3,6 +3,7 @@
 //! | Error | Setting | Policies |
 //! |---|---|---|
 //! | input that does not deserialize | `default.deserialization.exception.handler` | `fail`, `log_and_continue`, `dead_letter` |
+//! | a negative timestamp, or one a window cannot hold | `default.timestamp.extractor` | `fail`, `log_and_skip`, `use_partition_time` |
 //! | user code failing in a processor | `processing.exception.handler` | `fail`, `log_and_continue`, `dead_letter` |
 //! | output that cannot be serialized or produced | `production.exception.handler` | `fail`, `continue` |
 //! | anything else that stops a stream thread | [`KafkaStreams::set_uncaught_error_handler`](crate::KafkaStreams::set_uncaught_error_handler) | [`UncaughtErrorResponse`] |
@@ -17,7 +18,7 @@
 
 use crate::config::{
     DEAD_LETTER_QUEUE_TOPIC, DESERIALIZATION_EXCEPTION_HANDLER, PROCESSING_EXCEPTION_HANDLER,
-    PRODUCTION_EXCEPTION_HANDLER,
+    PRODUCTION_EXCEPTION_HANDLER, TIMESTAMP_EXTRACTOR,
 };
 use crate::{Error, Result, StreamsConfig};
 
@@ -34,6 +35,26 @@ pub enum DeserializationPolicy {
     /// Send the record to the dead-letter topic, log and count it, and go on. (Global stores,
     /// which have no producer, log and continue.)
     DeadLetter,
+}
+
+/// What to do with a record whose timestamp is invalid (`default.timestamp.extractor`, after
+/// Kafka Streams' extractors of the same names): negative, as the record carries it or as a
+/// custom extractor returned it, or too close to `i64::MAX` for a windowed operator to hold
+/// it in a window (its end, plus grace, must fit in an `i64`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum TimestampPolicy {
+    /// Stop the stream thread with an error naming the record; its offset is not committed
+    /// (Kafka's `FailOnInvalidTimestamp`, the default).
+    #[default]
+    Fail,
+    /// Log the record's topic, partition and offset, count it, and go on
+    /// (`LogAndSkipOnInvalidTimestamp`).
+    LogAndSkip,
+    /// Use the partition's time (the highest valid timestamp seen on it) instead; fail if no
+    /// valid timestamp was seen yet (`UsePartitionTimeOnInvalidTimestamp`). A timestamp that
+    /// only a windowed operator finds invalid is skipped and counted, as under `LogAndSkip`.
+    UsePartitionTime,
 }
 
 /// What to do when user code in a processor fails on a record (`processing.exception.handler`).
@@ -82,6 +103,7 @@ pub enum UncaughtErrorResponse {
 #[derive(Debug, Clone, Default)]
 pub(crate) struct ErrorPolicies {
     pub(crate) deserialization: DeserializationPolicy,
+    pub(crate) timestamp: TimestampPolicy,
     pub(crate) processing: ProcessingPolicy,
     pub(crate) production: ProductionPolicy,
     pub(crate) dead_letter_topic: Option<String>,
@@ -110,6 +132,28 @@ impl ErrorPolicies {
                     DESERIALIZATION_EXCEPTION_HANDLER,
                     v,
                     "`fail`, `log_and_continue`, `dead_letter`",
+                ));
+            }
+        };
+        let timestamp = match config.get(TIMESTAMP_EXTRACTOR) {
+            None => TimestampPolicy::Fail,
+            Some(v) if v == "fail" || v.ends_with("FailOnInvalidTimestamp") => {
+                TimestampPolicy::Fail
+            }
+            Some(v) if v == "log_and_skip" || v.ends_with("LogAndSkipOnInvalidTimestamp") => {
+                TimestampPolicy::LogAndSkip
+            }
+            Some(v)
+                if v == "use_partition_time"
+                    || v.ends_with("UsePartitionTimeOnInvalidTimestamp") =>
+            {
+                TimestampPolicy::UsePartitionTime
+            }
+            Some(v) => {
+                return Err(invalid(
+                    TIMESTAMP_EXTRACTOR,
+                    v,
+                    "`fail`, `log_and_skip`, `use_partition_time`",
                 ));
             }
         };
@@ -150,6 +194,7 @@ impl ErrorPolicies {
         }
         Ok(ErrorPolicies {
             deserialization,
+            timestamp,
             processing,
             production,
             dead_letter_topic,
@@ -180,6 +225,18 @@ mod tests {
         assert_eq!(p.deserialization, DeserializationPolicy::LogAndContinue);
         assert_eq!(p.production, ProductionPolicy::Continue);
         assert_eq!(p.dead_letter_topic.as_deref(), Some("app-dlq"));
+
+        assert_eq!(p.timestamp, TimestampPolicy::Fail);
+        config.set(TIMESTAMP_EXTRACTOR, "UsePartitionTimeOnInvalidTimestamp");
+        let p = ErrorPolicies::from_config(&config).expect("valid");
+        assert_eq!(p.timestamp, TimestampPolicy::UsePartitionTime);
+        config.set(TIMESTAMP_EXTRACTOR, "log_and_skip");
+        let p = ErrorPolicies::from_config(&config).expect("valid");
+        assert_eq!(p.timestamp, TimestampPolicy::LogAndSkip);
+        config.set(TIMESTAMP_EXTRACTOR, "wall_clock");
+        let err = ErrorPolicies::from_config(&config).expect_err("unknown");
+        assert!(err.to_string().contains(TIMESTAMP_EXTRACTOR), "{err}");
+        config.remove(TIMESTAMP_EXTRACTOR);
 
         config.set(PRODUCTION_EXCEPTION_HANDLER, "retry");
         let err = ErrorPolicies::from_config(&config).expect_err("unknown policy");

@@ -186,6 +186,36 @@ impl<'a, KOut: Clone + 'static, VOut: Clone + 'static> ProcessorContext<'a, KOut
         self.task.metrics().record_skipped();
     }
 
+    /// Applies the timestamp policy to a record whose `timestamp` this windowed operator
+    /// cannot hold in a window (`what` says which): an error under `fail`, else the record
+    /// is skipped, logged and counted.
+    pub(crate) fn unwindowable(&self, timestamp: i64, what: &str) -> Result<()> {
+        self.task.metrics().invalid_timestamps.inc();
+        let origin = self.task.record_metadata();
+        if self.task.policies().timestamp == crate::error::TimestampPolicy::Fail {
+            return Err(crate::Error::InvalidTimestamp {
+                topic: origin
+                    .as_ref()
+                    .map_or_else(String::new, |m| m.topic.to_string()),
+                partition: origin.as_ref().map_or(-1, |m| m.partition),
+                offset: origin.as_ref().map_or(-1, |m| m.offset),
+                timestamp,
+                node: self.node.to_string(),
+                reason: format!("too close to the end of time for {what}"),
+            });
+        }
+        tracing::warn!(
+            task = %self.task.task_id(),
+            node = %self.node,
+            topic = origin.as_ref().map(|m| &*m.topic),
+            partition = origin.as_ref().map(|m| m.partition),
+            offset = origin.as_ref().map(|m| m.offset),
+            "skipping record: timestamp {timestamp} is too close to the end of time for {what}"
+        );
+        self.task.metrics().record_skipped();
+        Ok(())
+    }
+
     /// Counts and logs a record dropped on purpose (null key in an aggregation, ...), naming
     /// where it came from.
     pub(crate) fn record_dropped(&self, reason: &str) {

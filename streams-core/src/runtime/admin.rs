@@ -42,6 +42,12 @@ pub trait TopicAdmin: Send + Sync {
         let _ = topics;
         Ok(None)
     }
+
+    /// Whether the cluster creates a missing topic on its first write (the brokers'
+    /// `auto.create.topics.enable`); `None` when this admin cannot tell (the default).
+    fn auto_creates_topics(&self) -> Result<Option<bool>> {
+        Ok(None)
+    }
 }
 
 /// Creates `topics` (those missing) through `config`'s topic admin if it has one (the embedded
@@ -198,5 +204,31 @@ impl TopicAdmin for KafkaTopicAdmin {
             out.insert(topic.clone(), entries);
         }
         Ok(Some(out))
+    }
+
+    fn auto_creates_topics(&self) -> Result<Option<bool>> {
+        let metadata = self
+            .client
+            .inner()
+            .fetch_metadata(None, Duration::from_secs(30))
+            .map_err(|e| Error::kafka("listing brokers", e))?;
+        let Some(broker) = metadata.brokers().first().map(|b| b.id()) else {
+            return Ok(None);
+        };
+        let options = AdminOptions::new().request_timeout(Some(Duration::from_secs(30)));
+        let results = futures::executor::block_on(
+            self.client
+                .describe_configs(&[ResourceSpecifier::Broker(broker)], &options),
+        )
+        .map_err(|e| Error::kafka("reading the broker's configs", e))?;
+        let Some(Ok(resource)) = results.into_iter().next() else {
+            return Ok(None);
+        };
+        Ok(resource
+            .entries
+            .into_iter()
+            .find(|e| e.name == "auto.create.topics.enable")
+            .and_then(|e| e.value)
+            .map(|v| v == "true"))
     }
 }

@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 use streams_state::ReadOnlyKeyValueStore;
 
@@ -75,6 +75,8 @@ struct Inner {
 pub(crate) struct InstanceShared {
     shutdown: AtomicBool,
     inner: Mutex<Inner>,
+    /// Signalled (with `inner`) when shutdown is requested.
+    shutdown_signal: Condvar,
     stores: Mutex<HashMap<(String, TaskId), QueryHandle>>,
     observed: Mutex<Observed>,
     /// Tasks a stream thread is opening or runs: the standby thread keeps off them.
@@ -126,7 +128,18 @@ impl InstanceShared {
     pub(crate) fn request_shutdown(&self) {
         self.shutdown.store(true, Ordering::Release);
         self.lock().closing = true;
+        self.shutdown_signal.notify_all();
         self.notify();
+    }
+
+    /// Waits up to `timeout` for shutdown to be requested; returns whether it was.
+    pub(crate) fn wait_for_shutdown(&self, timeout: std::time::Duration) -> bool {
+        let guard = self.lock();
+        let (_guard, _) = self
+            .shutdown_signal
+            .wait_timeout_while(guard, timeout, |_| !self.shutdown_requested())
+            .unwrap_or_else(|p| p.into_inner());
+        self.shutdown_requested()
     }
 
     pub(crate) fn shutdown_requested(&self) -> bool {
@@ -161,8 +174,9 @@ impl InstanceShared {
             }
             inner.failed = true;
             inner.error.get_or_insert(error);
+            self.shutdown.store(true, Ordering::Release);
         }
-        self.shutdown.store(true, Ordering::Release);
+        self.shutdown_signal.notify_all();
         self.notify();
     }
 

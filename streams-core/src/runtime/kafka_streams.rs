@@ -63,6 +63,15 @@ impl KafkaStreams {
     /// to nothing until [`start`](Self::start).
     pub fn new(topology: Topology, config: &StreamsConfig) -> Result<Self> {
         let app_id = config.application_id()?;
+        topology.check_derived_names(app_id)?;
+        if let Some(topic) = config.dead_letter_topic()
+            && let Some(reason) = crate::topology::names::topic_name_problem(topic)
+        {
+            return Err(Error::Config {
+                key: crate::config::DEAD_LETTER_QUEUE_TOPIC.into(),
+                reason: format!("`{topic}` is not a valid topic name: {reason}"),
+            });
+        }
         config.bootstrap_servers().ok_or_else(|| Error::Config {
             key: crate::config::BOOTSTRAP_SERVERS.into(),
             reason: "is required".into(),
@@ -70,6 +79,7 @@ impl KafkaStreams {
         config.commit_interval()?;
         config.num_stream_threads()?;
         config.error_policies()?;
+        config.replacement_policy()?;
         config.check_processing_guarantee()?;
         let metrics = Arc::new(StreamsMetrics::new(app_id)?);
         if let Some(registry) = config.metrics_registry() {
@@ -88,6 +98,56 @@ impl KafkaStreams {
             dir_lock: None,
             plan: None,
         })
+    }
+
+    /// Sink topics that do not exist must be created by the first write, or the application
+    /// would run without delivering anything until its producer gives up: an error now.
+    fn check_sink_topics(
+        &self,
+        admin: &dyn super::TopicAdmin,
+        partitions: &dyn Fn(&str) -> Result<Option<i32>>,
+    ) -> Result<()> {
+        let mut missing = Vec::new();
+        for (topic, node) in self.topology.user_sink_topics() {
+            if partitions(&topic)?.is_none() {
+                missing.push((topic, node));
+            }
+        }
+        let Some((topic, node)) = missing.first() else {
+            return Ok(());
+        };
+        let producer = self.config.client_properties(ClientKind::Producer);
+        let reason = if producer
+            .get("allow.auto.create.topics")
+            .is_some_and(|v| v == "false")
+        {
+            Some("the producer's allow.auto.create.topics is false".to_string())
+        } else {
+            match admin.auto_creates_topics()? {
+                Some(true) => None,
+                Some(false) => Some("the brokers' auto.create.topics.enable is false".to_string()),
+                None => {
+                    tracing::warn!(
+                        "sink topic `{topic}` does not exist and whether the cluster creates it on first write is unknown"
+                    );
+                    None
+                }
+            }
+        };
+        match reason {
+            Some(reason) => Err(Error::MissingSinkTopic {
+                topic: topic.clone(),
+                node: node.clone(),
+                reason,
+            }),
+            None => {
+                info!(
+                    topics = ?missing.iter().map(|(t, _)| t).collect::<Vec<_>>(),
+                    "sink topics do not exist yet: the cluster creates them on first write"
+                );
+                Ok(())
+            }
+        }
     }
 
     fn plan_topics(&self) -> Result<TopicPlan> {
@@ -121,6 +181,7 @@ impl KafkaStreams {
             });
         }
         let admin = admin_for(&self.config)?;
+        self.check_sink_topics(&*admin, &partitions)?;
         admin.create_topics(&plan.internal_topics)?;
         let names: Vec<String> = plan
             .internal_topics

@@ -12,11 +12,13 @@ pub(crate) struct StreamsMetrics {
     pub(crate) commits: IntCounter,
     pub(crate) restored: IntCounter,
     pub(crate) deserialization_errors: IntCounter,
+    pub(crate) invalid_timestamps: IntCounter,
     pub(crate) processing_errors: IntCounter,
     pub(crate) production_errors: IntCounter,
     pub(crate) dead_lettered: IntCounter,
     pub(crate) threads_replaced: IntCounter,
     pub(crate) transactions_aborted: IntCounter,
+    pub(crate) tasks_corrupted: IntCounter,
 }
 
 fn counter(app_id: &str, name: &str, help: &str) -> Result<IntCounter> {
@@ -53,6 +55,11 @@ impl StreamsMetrics {
                 "deserialization_errors_total",
                 "Input records that did not deserialize, whatever the policy did with them.",
             )?,
+            invalid_timestamps: counter(
+                app_id,
+                "invalid_timestamps_total",
+                "Records with a negative timestamp or one no window can hold, whatever the policy did with them.",
+            )?,
             processing_errors: counter(
                 app_id,
                 "processing_errors_total",
@@ -78,6 +85,11 @@ impl StreamsMetrics {
                 "transactions_aborted_total",
                 "Exactly-once transactions aborted (their tasks rolled back and restored).",
             )?,
+            tasks_corrupted: counter(
+                app_id,
+                "tasks_corrupted_total",
+                "Tasks whose state was found corrupt while running, wiped and restored from their changelogs.",
+            )?,
         })
     }
 
@@ -88,11 +100,13 @@ impl StreamsMetrics {
             &self.commits,
             &self.restored,
             &self.deserialization_errors,
+            &self.invalid_timestamps,
             &self.processing_errors,
             &self.production_errors,
             &self.dead_lettered,
             &self.threads_replaced,
             &self.transactions_aborted,
+            &self.tasks_corrupted,
         ] {
             registry
                 .register(Box::new(c.clone()))

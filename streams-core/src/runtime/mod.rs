@@ -37,6 +37,7 @@ pub use metadata::{HostInfo, KeyQueryMetadata, StreamsMetadata};
 pub(crate) use metrics::StreamsMetrics;
 pub(crate) use producer::production_failed;
 pub use query::ReadOnlyKeyValueStoreView;
+pub(crate) use registry::decode_announcement;
 pub use restore_listener::StateRestoreListener;
 pub use signal::ShutdownSignal;
 pub(crate) use task::{Task, TaskEnv};

@@ -50,6 +50,17 @@ fn parse_tasks(tasks: &BTreeSet<String>) -> BTreeSet<TaskId> {
     tasks.iter().filter_map(|t| t.parse().ok()).collect()
 }
 
+/// Decodes an announcement read from the registry topic (`None` if it is not one).
+pub(crate) fn decode_announcement(payload: &[u8]) -> Option<Member> {
+    let a = serde_json::from_slice::<Announcement>(payload).ok()?;
+    Some(Member {
+        active: parse_tasks(&a.active),
+        standby: parse_tasks(&a.standby),
+        server: a.server.and_then(|s| s.parse().ok()),
+        heard_at_ms: 0,
+    })
+}
+
 /// The registry topic of application `app_id`.
 pub(crate) fn topic(app_id: &str) -> String {
     format!("{app_id}-instances")
@@ -147,14 +158,13 @@ impl Registry {
                     self.members.remove(key);
                 }
                 Some(payload) => {
-                    if let Ok(a) = serde_json::from_slice::<Announcement>(payload) {
+                    if let Some(member) = decode_announcement(payload) {
+                        let heard_at_ms = message.timestamp().to_millis().unwrap_or(0);
                         self.members.insert(
                             key.to_string(),
                             Member {
-                                active: parse_tasks(&a.active),
-                                standby: parse_tasks(&a.standby),
-                                server: a.server.and_then(|s| s.parse().ok()),
-                                heard_at_ms: message.timestamp().to_millis().unwrap_or(0),
+                                heard_at_ms,
+                                ..member
                             },
                         );
                     }

@@ -72,9 +72,11 @@ pub(crate) fn has_state(dir: &Path) -> Result<bool> {
 /// `rebuildable`, that is every store has a changelog) or refused. Records `expected`.
 pub(crate) fn check(dir: &Path, task: TaskId, expected: &str, rebuildable: bool) -> Result<()> {
     let path = dir.join(FINGERPRINT_FILE);
-    match std::fs::read_to_string(&path) {
-        Ok(found) if found == expected => return Ok(()),
+    // Read as bytes: a marker that is not UTF-8 (a torn or corrupted write) is foreign too.
+    match std::fs::read(&path) {
+        Ok(found) if found == expected.as_bytes() => return Ok(()),
         Ok(found) => {
+            let found = String::from_utf8_lossy(&found);
             if !rebuildable {
                 return Err(Error::IllegalState(format!(
                     "state directory {} of task {task} holds other stores ({}) than the topology's ({}), and some have no changelog to rebuild from: remove it or fix the topology",
@@ -98,13 +100,23 @@ pub(crate) fn check(dir: &Path, task: TaskId, expected: &str, rebuildable: bool)
     std::fs::write(&path, expected).map_err(|e| Error::io(&path, e))
 }
 
+fn is_process_id(bytes: &[u8]) -> bool {
+    std::str::from_utf8(bytes).is_ok_and(|id| {
+        let id = id.trim();
+        !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric())
+    })
+}
+
 /// This instance's process id, kept in `<app_dir>/.process-id` so that a restarted instance
 /// is the same member of the [registry](super::registry) (and keeps its standbys).
 pub(crate) fn process_id(app_dir: &Path) -> Result<String> {
     let path = app_dir.join(".process-id");
-    match std::fs::read_to_string(&path) {
-        Ok(id) if !id.trim().is_empty() => return Ok(id.trim().to_string()),
-        Ok(_) => {}
+    match std::fs::read(&path) {
+        // A damaged id (empty, not UTF-8, not hex) is replaced: the instance joins as new.
+        Ok(id) if is_process_id(&id) => {
+            return Ok(String::from_utf8_lossy(&id).trim().to_string());
+        }
+        Ok(_) => warn!("replacing the unreadable process id in {}", path.display()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Err(e) => return Err(Error::io(&path, e)),
     }
@@ -148,5 +160,21 @@ mod tests {
         assert!(dir.path().join(".lock").exists(), "the lock stays");
         let recorded = std::fs::read_to_string(dir.path().join(FINGERPRINT_FILE)).expect("read");
         assert_eq!(recorded, "store b session\n");
+    }
+
+    #[test]
+    fn a_marker_that_is_not_utf8_is_foreign_not_an_error() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let task = TaskId::new(0, 0);
+        std::fs::write(dir.path().join(FINGERPRINT_FILE), [0xff, 0xfe, 0x00, 0x80])
+            .expect("marker");
+        std::fs::write(dir.path().join("data"), "old").expect("data");
+        check(dir.path(), task, "store a key-value\n", true).expect("wiped and rebuilt");
+        assert!(!dir.path().join("data").exists(), "wiped");
+        let err = {
+            std::fs::write(dir.path().join(FINGERPRINT_FILE), [0xc3, 0x28]).expect("marker");
+            check(dir.path(), task, "store a key-value\n", false).expect_err("refused")
+        };
+        assert!(err.to_string().contains("holds other stores"), "{err}");
     }
 }

@@ -96,6 +96,17 @@ pub(crate) fn spawn(spec: ThreadSpec) -> Result<JoinHandle<()>> {
 fn supervise(spec: ThreadSpec) {
     let index = spec.index;
     let shared = spec.shared.clone();
+    // Checked by `KafkaStreams::new`; the default if it cannot be read here.
+    let replacement =
+        spec.config
+            .replacement_policy()
+            .unwrap_or(crate::config::ReplacementPolicy {
+                backoff: std::time::Duration::from_secs(1),
+                max_backoff: std::time::Duration::from_secs(60),
+                max_replacements: 5,
+                window: std::time::Duration::from_secs(600),
+            });
+    let mut replaced_at: std::collections::VecDeque<std::time::Instant> = Default::default();
     loop {
         let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(spec.clone())))
             .unwrap_or_else(|panic| {
@@ -124,10 +135,38 @@ fn supervise(spec: ThreadSpec) {
         error!(thread = index, "stream thread failed: {error}");
         let response = (spec.uncaught)(&error);
         if response == UncaughtErrorResponse::ReplaceThread && !shared.shutdown_requested() {
-            spec.metrics.threads_replaced.inc();
-            warn!(thread = index, "replacing the failed stream thread");
-            shared.set_thread_state(index, ThreadState::Starting);
-            continue;
+            let now = std::time::Instant::now();
+            while replaced_at
+                .front()
+                .is_some_and(|t| now.duration_since(*t) > replacement.window)
+            {
+                replaced_at.pop_front();
+            }
+            match replacement.wait_before(replaced_at.len()) {
+                Some(wait) => {
+                    warn!(
+                        thread = index,
+                        "replacing the failed stream thread in {} ms ({} replaced in the last {} s)",
+                        wait.as_millis(),
+                        replaced_at.len(),
+                        replacement.window.as_secs()
+                    );
+                    shared.set_thread_state(index, ThreadState::Starting);
+                    if !shared.wait_for_shutdown(wait) {
+                        spec.metrics.threads_replaced.inc();
+                        replaced_at.push_back(std::time::Instant::now());
+                        continue;
+                    }
+                }
+                None => {
+                    error!(
+                        thread = index,
+                        "stream thread failed again after {} replacements within {} s: shutting the instance down",
+                        replaced_at.len(),
+                        replacement.window.as_secs()
+                    );
+                }
+            }
         }
         shared.fail(index, error);
         return;
@@ -280,11 +319,15 @@ fn run_loop(
         let polled = consumer.poll(timeout);
         let step = with_manager(|m| -> Result<bool> {
             if let Some(e) = m.take_pending_error() {
-                return Err(e);
+                m.recover_corrupted(consumer, e)?;
+                return Ok(m.is_restoring());
             }
             let idle = match polled {
                 Some(Ok(message)) => {
-                    m.process(consumer, &message)?;
+                    if let Err(e) = m.process(consumer, &message) {
+                        // A corrupt store is rebuilt in place; anything else stops the thread.
+                        m.recover_corrupted(consumer, e)?;
+                    }
                     since_maintenance += 1;
                     false
                 }
@@ -298,8 +341,9 @@ fn run_loop(
             };
             if idle || since_maintenance >= RECORDS_PER_MAINTENANCE || m.is_restoring() {
                 since_maintenance = 0;
-                m.restore(consumer)?;
-                m.maybe_commit(consumer)?;
+                if let Err(e) = m.restore(consumer).and_then(|()| m.maybe_commit(consumer)) {
+                    m.recover_corrupted(consumer, e)?;
+                }
             }
             Ok(m.is_restoring())
         });

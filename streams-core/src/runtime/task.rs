@@ -76,6 +76,8 @@ pub(crate) struct Task {
     checkpoint: Checkpoint,
     initialized: bool,
     closed: bool,
+    /// Whether every store has a changelog to rebuild it from.
+    rebuildable: bool,
     /// The task directory's lock, released after the stores (declared last: dropped last).
     _lock: Option<super::dir_lock::DirLock>,
 }
@@ -135,6 +137,7 @@ impl Task {
             other => other?,
         };
         task._lock = Some(lock);
+        task.rebuildable = rebuildable;
         if env.exactly_once && !env.standby {
             // From here on the stores take writes that may yet be aborted: without the
             // checkpoint, a crash makes the next owner rebuild them.
@@ -258,12 +261,18 @@ impl Task {
             checkpoint,
             initialized: false,
             closed: false,
+            rebuildable: false,
             _lock: None,
         })
     }
 
     pub(crate) fn id(&self) -> TaskId {
         self.ctx.task_id()
+    }
+
+    /// Whether every store of the task has a changelog, so its state can be rebuilt.
+    pub(crate) fn rebuildable(&self) -> bool {
+        self.rebuildable
     }
 
     /// The changelog partitions to restore, with the offset to resume after (if checkpointed).
@@ -347,15 +356,30 @@ impl Task {
             node.borrow_mut().process_raw(&self.ctx, raw)
         }))
         .unwrap_or_else(|panic| {
+            // The node running when it panicked is the one that failed.
             Err(Error::processing(
-                format!("source of {}", raw.topic),
+                self.ctx.current_node().to_string(),
                 crate::error::panic_message(&*panic),
             ))
         });
         match outcome {
             Ok(()) => {}
+            // A corrupt store is never skipped past: the runtime rebuilds the task.
+            Err(error) if error.corrupted_task().is_some() => {
+                return Err(self.record_failed(raw, error));
+            }
             Err(error @ Error::Processing { .. }) => self.processing_failed(raw, error)?,
-            Err(error) => return Err(error),
+            // These name the record (and node) already, or are not about this record.
+            Err(
+                error @ (Error::Deserialization { .. }
+                | Error::InvalidTimestamp { .. }
+                | Error::RecordFailed { .. }
+                | Error::Serialization { .. }
+                | Error::Production { .. }
+                | Error::Fenced(_)
+                | Error::Kafka { .. }),
+            ) => return Err(error),
+            Err(error) => return Err(self.record_failed(raw, error)),
         }
         self.ctx.metrics().processed.inc();
         let next = raw.offset + 1;
@@ -386,13 +410,23 @@ impl Task {
                 warn!(task = %self.id(), record = %at, "dead-lettering the record: {error}");
                 super::dead_letter::send(&self.ctx, raw, &error)
             }
-            _ => Err(Error::RecordFailed {
-                task: self.id().to_string(),
-                topic: raw.topic.to_string(),
-                partition: raw.partition,
-                offset: raw.offset,
-                source: Box::new(error),
-            }),
+            _ => Err(self.record_failed(raw, error)),
+        }
+    }
+
+    /// `error` of the node that failed on `raw`, with the task, node and record named.
+    fn record_failed(&self, raw: &RawRecord<'_>, error: Error) -> Error {
+        let node = match &error {
+            Error::Processing { node, .. } => node.clone(),
+            _ => self.ctx.current_node().to_string(),
+        };
+        Error::RecordFailed {
+            task: self.id().to_string(),
+            node,
+            topic: raw.topic.to_string(),
+            partition: raw.partition,
+            offset: raw.offset,
+            source: Box::new(error),
         }
     }
 

@@ -34,6 +34,9 @@ pub(crate) struct TaskContext {
     task_id: TaskId,
     application_id: Rc<str>,
     metadata: RefCell<Option<RecordMetadata>>,
+    /// The node running now: set on entry, restored when it returns `Ok`; after an error or a
+    /// panic it names the node that failed.
+    current_node: RefCell<Rc<str>>,
     timestamp: Rc<Cell<i64>>,
     stream_time: Cell<i64>,
     stores: StoreRegistry,
@@ -62,6 +65,7 @@ impl TaskContext {
             task_id,
             application_id: Rc::from(application_id),
             metadata: RefCell::new(None),
+            current_node: RefCell::new(Rc::from("")),
             timestamp: timestamp.clone(),
             stream_time: Cell::new(-1),
             stores: StoreRegistry::new(label, timestamp),
@@ -85,6 +89,21 @@ impl TaskContext {
 
     pub(crate) fn record_metadata(&self) -> Option<RecordMetadata> {
         self.metadata.borrow().clone()
+    }
+
+    /// Marks `node` as running; returns the node to restore when it returns.
+    pub(crate) fn enter_node(&self, node: &Rc<str>) -> Rc<str> {
+        self.current_node.replace(node.clone())
+    }
+
+    /// Restores the node that ran before (call only when the inner node succeeded).
+    pub(crate) fn leave_node(&self, previous: Rc<str>) {
+        *self.current_node.borrow_mut() = previous;
+    }
+
+    /// The node that ran last: after a failure, the one that failed.
+    pub(crate) fn current_node(&self) -> Rc<str> {
+        self.current_node.borrow().clone()
     }
 
     pub(crate) fn set_metadata(&self, metadata: Option<RecordMetadata>) {

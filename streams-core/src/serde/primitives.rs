@@ -105,8 +105,10 @@ impl<T: 'static> Serde<Option<T>> for Nullable<T> {
         Ok(None)
     }
 
+    /// `None` is null, and so is `Some(v)` where `v` is null to the inner serde: Kafka has one
+    /// null, so `Some(None)` of a nested `Option` is written (and read back) as `None`.
     fn is_null(&self, value: &Option<T>) -> bool {
-        value.is_none()
+        value.as_ref().is_none_or(|v| self.inner.is_null(v))
     }
 }
 

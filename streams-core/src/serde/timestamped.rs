@@ -26,4 +26,9 @@ impl<V: 'static> Serde<(V, i64)> for TimestampedSerde<V> {
             .ok_or_else(|| SerdeError::deserialize::<V>("shorter than its 8-byte timestamp"))?;
         Ok((self.inner.deserialize(rest)?, i64::from_be_bytes(*ts)))
     }
+
+    /// A null value with a timestamp is null (Kafka's `ValueAndTimestamp.make` of null).
+    fn is_null(&self, value: &(V, i64)) -> bool {
+        self.inner.is_null(&value.0)
+    }
 }

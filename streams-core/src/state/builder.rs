@@ -239,7 +239,11 @@ impl StoreBuilder {
     fn open_engine(&self, task_dir: &Path) -> Result<Box<dyn KeyValueStore>, streams_state::Error> {
         Ok(match self.engine {
             StoreEngine::RocksDb => {
-                let path = task_dir.join("rocksdb").join(&self.name);
+                let path = crate::topology::names::child_dir(&task_dir.join("rocksdb"), &self.name)
+                    .map_err(|e| streams_state::Error::Io {
+                        path: task_dir.join("rocksdb"),
+                        source: e,
+                    })?;
                 Box::new(open_rocksdb_retrying(&self.name, &path)?)
             }
             StoreEngine::InMemory => Box::new(InMemoryKeyValueStore::new(&self.name)),

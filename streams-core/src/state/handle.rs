@@ -164,13 +164,26 @@ impl<K: 'static, V: 'static> KeyValueStoreHandle<K, V> {
         Ok(self.get_with_timestamp(key)?.map(|(v, _)| v))
     }
 
-    /// Stores `value` under `key`, stamped with the current record's timestamp.
+    /// Stores `value` under `key`, stamped with the current record's timestamp (a null value
+    /// deletes the key, see [`put_with_timestamp`](Self::put_with_timestamp)).
     pub fn put(&self, key: &K, value: &V) -> Result<()> {
         self.put_with_timestamp(key, value, self.now.get())
     }
 
+    /// Whether `value` is Kafka's null to this store's value serde: storing it deletes the key.
+    pub(crate) fn is_null_value(&self, value: &V) -> bool {
+        self.value_serde.is_null(value)
+    }
+
     /// Stores `value` under `key` with `timestamp` (kept only by timestamped stores).
+    ///
+    /// A value that the value serde writes as Kafka's null (`None` of a
+    /// [`Nullable`](crate::serde::Nullable) serde) deletes the key, as `put(key, null)` does in
+    /// Kafka Streams: [`get`](Self::get) then returns `None`.
     pub fn put_with_timestamp(&self, key: &K, value: &V, timestamp: i64) -> Result<()> {
+        if self.value_serde.is_null(value) {
+            return self.delete(key);
+        }
         self.encode_key(key)?;
         self.encode_value(value, timestamp)?;
         self.store()?

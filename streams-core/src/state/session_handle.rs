@@ -85,10 +85,22 @@ impl<K: 'static, V: 'static> SessionStoreHandle<K, V> {
         &self.name
     }
 
+    /// Whether `value` is Kafka's null to this store's value serde: storing it removes.
+    pub(crate) fn is_null_value(&self, value: &V) -> bool {
+        self.value_serde.is_null(value)
+    }
+
     /// Stores `value` for `key`'s `session`. Returns `false` when the session ended before the
-    /// store's retention (nothing stored).
+    /// store's retention (nothing stored). A value the value serde writes as Kafka's null
+    /// removes the session instead, as in Kafka Streams.
     pub fn put(&self, key: &K, session: Session, value: &V) -> Result<bool> {
         let key = self.key_bytes(key)?;
+        if self.value_serde.is_null(value) {
+            return self
+                .store()?
+                .put(&key, session.start, session.end, None)
+                .map_err(self.state_err());
+        }
         let mut bytes = Vec::new();
         self.value_serde
             .serialize(value, &mut bytes)

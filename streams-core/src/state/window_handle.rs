@@ -76,10 +76,22 @@ impl<K: 'static, V: 'static> WindowStoreHandle<K, V> {
         &self.name
     }
 
+    /// Whether `value` is Kafka's null to this store's value serde: storing it removes.
+    pub(crate) fn is_null_value(&self, value: &V) -> bool {
+        self.value_serde.is_null(value)
+    }
+
     /// Stores `value` for `key`'s window starting at `start`. Returns `false` when the window
-    /// is past the store's retention (nothing stored).
+    /// is past the store's retention (nothing stored). A value the value serde writes as
+    /// Kafka's null removes the window instead, as in Kafka Streams.
     pub fn put(&self, key: &K, value: &V, start: i64) -> Result<bool> {
         let key = self.key_bytes(key)?;
+        if self.value_serde.is_null(value) {
+            return self
+                .store()?
+                .put(&key, None, start)
+                .map_err(self.state_err());
+        }
         let mut bytes = Vec::new();
         self.value_serde
             .serialize(value, &mut bytes)

@@ -38,10 +38,11 @@
 
 mod describe;
 mod diagram;
+pub(crate) mod names;
 pub(crate) mod node;
 mod subtopology;
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
 pub use describe::{
@@ -51,6 +52,9 @@ pub use describe::{
 use node::{NodeFactory, ProcessorFactory, SharedFactory, SinkFactory, SinkTopic, SourceFactory};
 pub use node::{TimestampExtractor, TopicNameExtractor};
 pub(crate) use subtopology::Subtopology;
+
+/// How a sink that picks its topic per record is described.
+pub(crate) const DYNAMIC_SINK_TOPIC: &str = "<topic name extractor>";
 
 use crate::processor::Processor;
 use crate::serde::SharedSerde;
@@ -179,8 +183,8 @@ impl Topology {
     }
 
     /// Adds a source node whose records' timestamps come from `extractor` (given the key, the
-    /// value and the Kafka timestamp). Records with a negative timestamp are dropped, logged
-    /// and counted.
+    /// value and the Kafka timestamp). A negative result is handled by
+    /// `default.timestamp.extractor` (fail, by default).
     pub fn add_source_with_timestamp_extractor<K: Clone + 'static, V: Clone + 'static>(
         &mut self,
         name: &str,
@@ -206,6 +210,7 @@ impl Topology {
             return Err(Error::Topology(format!("source `{name}` names no topics")));
         }
         for topic in topics {
+            names::check_topic("source topic", name, topic)?;
             if let Some(other) = self.source_of(topic) {
                 return Err(Error::Topology(format!(
                     "topic `{topic}` is already read by source `{other}`"
@@ -246,6 +251,7 @@ impl Topology {
         value_serde: SharedSerde<V>,
         parents: &[&str],
     ) -> Result<&mut Self> {
+        names::check_topic("sink topic", name, topic)?;
         let kind = NodeKind::Sink {
             topic: topic.to_string(),
         };
@@ -263,6 +269,7 @@ impl Topology {
         partitioner: node::SinkPartitioner<K, V>,
         parents: &[&str],
     ) -> Result<&mut Self> {
+        names::check_topic("sink topic", name, topic)?;
         let kind = NodeKind::Sink {
             topic: topic.to_string(),
         };
@@ -282,7 +289,7 @@ impl Topology {
         parents: &[&str],
     ) -> Result<&mut Self> {
         let kind = NodeKind::Sink {
-            topic: "<topic name extractor>".to_string(),
+            topic: DYNAMIC_SINK_TOPIC.to_string(),
         };
         let factory = SinkFactory::new(SinkTopic::Dynamic(extractor), key_serde, value_serde);
         self.add_node(name, kind, Arc::new(factory), parents)
@@ -294,6 +301,7 @@ impl Topology {
         store: StoreBuilder,
         processors: &[&str],
     ) -> Result<&mut Self> {
+        names::check_store(store.name())?;
         if self.stores.iter().any(|s| s.name() == store.name()) {
             return Err(Error::Topology(format!(
                 "store `{}` is already added",
@@ -396,6 +404,48 @@ impl Topology {
 
     pub(crate) fn internal_topics(&self) -> &BTreeSet<String> {
         &self.internal_topics
+    }
+
+    /// The topics the application writes that are not its own internal topics, each with a
+    /// sink node writing it (sinks choosing their topic per record are not listed).
+    pub(crate) fn user_sink_topics(&self) -> BTreeMap<String, String> {
+        self.nodes
+            .iter()
+            .filter_map(|n| match &n.kind {
+                NodeKind::Sink { topic }
+                    if topic != DYNAMIC_SINK_TOPIC && !self.internal_topics.contains(topic) =>
+                {
+                    Some((topic.clone(), n.name.clone()))
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Checks the names derived from `app_id`: internal topics must stay within Kafka's
+    /// length limit.
+    pub(crate) fn check_derived_names(&self, app_id: &str) -> Result<()> {
+        let changelogs = self.stores.iter().filter(|s| s.logging_enabled()).map(|s| {
+            (
+                Self::changelog_topic(app_id, s.name()),
+                s.name().to_string(),
+            )
+        });
+        let internal = self
+            .internal_topics
+            .iter()
+            .map(|t| (self.physical_topic(app_id, t), t.clone()));
+        for (topic, owner) in changelogs.chain(internal) {
+            if let Some(reason) = names::topic_name_problem(&topic) {
+                return Err(Error::Config {
+                    key: crate::config::APPLICATION_ID.into(),
+                    reason: format!(
+                        "`{app_id}` makes the internal topic of `{owner}` invalid (`{topic}`): {reason}"
+                    ),
+                });
+            }
+        }
+        Ok(())
     }
 
     pub(crate) fn nodes(&self) -> &[NodeDef] {

@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use tracing::warn;
 
-use crate::error::DeserializationPolicy;
+use crate::error::{DeserializationPolicy, TimestampPolicy};
 use crate::processor::{Headers, Processor, ProcessorContext, Punctuation, Record};
 use crate::runtime::TaskContext;
 use crate::serde::{SerdeError, SharedSerde, decode, encode};
@@ -102,7 +102,12 @@ impl<K, V> ChildNode<K, V> {
                 self.name
             ))
         })?;
-        node.process(task, record)
+        let previous = task.enter_node(&self.name);
+        let result = node.process(task, record);
+        if result.is_ok() {
+            task.leave_node(previous);
+        }
+        result
     }
 }
 
@@ -294,6 +299,9 @@ impl<K, V> SourceFactory<K, V> {
 
 struct Source<K, V> {
     name: Rc<str>,
+    /// Under `use_partition_time`: the highest valid timestamp seen per input topic (this
+    /// task reads one partition of each).
+    partition_times: Vec<(String, i64)>,
     key_serde: SharedSerde<K>,
     value_serde: SharedSerde<V>,
     extractor: Option<TimestampExtractor<K, V>>,
@@ -301,6 +309,71 @@ struct Source<K, V> {
 }
 
 impl<K: Clone + 'static, V: Clone + 'static> Source<K, V> {
+    /// Applies `default.timestamp.extractor` to a record's (extracted) timestamp: the
+    /// timestamp to use, or `None` to skip the record.
+    fn valid_timestamp(
+        &mut self,
+        task: &TaskContext,
+        raw: &RawRecord<'_>,
+        timestamp: i64,
+    ) -> Result<Option<i64>> {
+        let policy = task.policies().timestamp;
+        if timestamp >= 0 {
+            if policy == TimestampPolicy::UsePartitionTime {
+                match self
+                    .partition_times
+                    .iter_mut()
+                    .find(|(t, _)| t == raw.topic)
+                {
+                    Some((_, time)) => *time = (*time).max(timestamp),
+                    None => self
+                        .partition_times
+                        .push((raw.topic.to_string(), timestamp)),
+                }
+            }
+            return Ok(Some(timestamp));
+        }
+        task.metrics().invalid_timestamps.inc();
+        let at = format!("{}-{}@{}", raw.topic, raw.partition, raw.offset);
+        let reason = if self.extractor.is_some() {
+            "the timestamp extractor returned a negative timestamp"
+        } else {
+            "the record's timestamp is negative"
+        };
+        let error = |reason: &str| Error::InvalidTimestamp {
+            topic: raw.topic.to_string(),
+            partition: raw.partition,
+            offset: raw.offset,
+            timestamp,
+            node: self.name.to_string(),
+            reason: reason.to_string(),
+        };
+        match policy {
+            TimestampPolicy::LogAndSkip => {
+                warn!(task = %task.task_id(), node = %self.name, record = %at, "skipping record: {reason} ({timestamp})");
+                task.metrics().record_skipped();
+                Ok(None)
+            }
+            TimestampPolicy::UsePartitionTime => {
+                let known = self
+                    .partition_times
+                    .iter()
+                    .find(|(t, _)| t == raw.topic)
+                    .map(|(_, time)| *time);
+                match known {
+                    Some(time) => {
+                        warn!(task = %task.task_id(), node = %self.name, record = %at, "{reason} ({timestamp}): using the partition time {time}");
+                        Ok(Some(time))
+                    }
+                    None => Err(error(&format!(
+                        "{reason}, and the partition time is not known yet to replace it"
+                    ))),
+                }
+            }
+            _ => Err(error(reason)),
+        }
+    }
+
     /// Applies the deserialization policy: `Ok(())` means skip the record.
     fn bad_record(
         &self,
@@ -334,6 +407,7 @@ impl<K: Clone + 'static, V: Clone + 'static> Source<K, V> {
 
 impl<K: Clone + 'static, V: Clone + 'static> SourceNode for Source<K, V> {
     fn process_raw(&mut self, task: &TaskContext, raw: &RawRecord<'_>) -> Result<()> {
+        task.enter_node(&self.name);
         let key = match decode(&*self.key_serde, raw.key) {
             Ok(key) => key,
             Err(e) => return self.bad_record(task, raw, "key", e),
@@ -346,17 +420,9 @@ impl<K: Clone + 'static, V: Clone + 'static> SourceNode for Source<K, V> {
             Some(extract) => extract(&key, &value, raw.timestamp),
             None => raw.timestamp,
         };
-        if timestamp < 0 {
-            // Kafka Streams drops records whose timestamp is invalid, counting them.
-            warn!(
-                task = %task.task_id(),
-                node = %self.name,
-                "skipping record at {}-{}@{}: negative timestamp {timestamp}",
-                raw.topic, raw.partition, raw.offset
-            );
-            task.metrics().record_skipped();
+        let Some(timestamp) = self.valid_timestamp(task, raw, timestamp)? else {
             return Ok(());
-        }
+        };
         task.set_record_timestamp(timestamp);
         let record = Record {
             key,
@@ -386,6 +452,7 @@ impl<K: Clone + 'static, V: Clone + 'static> NodeFactory for SourceFactory<K, V>
     ) -> Result<BuiltNode> {
         let node = Rc::new(RefCell::new(Source {
             name: Rc::from(name),
+            partition_times: Vec::new(),
             key_serde: self.key_serde.clone(),
             value_serde: self.value_serde.clone(),
             extractor: self.extractor.clone(),
@@ -467,6 +534,24 @@ impl<K: 'static, V: 'static> Node<K, V> for Sink<K, V> {
                 std::borrow::Cow::Owned(extract(&record.key, &record.value))
             }
         };
+        if let SinkTopic::Dynamic(_) = &self.topic
+            && let Some(reason) = super::names::topic_name_problem(&topic)
+        {
+            // Kafka would refuse it; the record fails under the production policy.
+            let error = Error::Production {
+                topic: topic.to_string(),
+                partition: -1,
+                reason: format!(
+                    "the topic name extractor of `{}` chose an invalid topic name: {reason}",
+                    self.name
+                ),
+            };
+            return crate::runtime::production_failed(
+                task.policies().production,
+                task.metrics(),
+                error,
+            );
+        }
         let serialization = |field, source| Error::Serialization {
             topic: topic.to_string(),
             node: self.name.to_string(),

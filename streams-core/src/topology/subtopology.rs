@@ -69,9 +69,10 @@ pub(super) fn split(topology: &Topology) -> Vec<Subtopology> {
         group.nodes.push(id);
         match &node.kind {
             NodeKind::Source { topics } => group.source_topics.extend(topics.iter().cloned()),
-            NodeKind::Sink { topic } => {
+            NodeKind::Sink { topic } if topic != super::DYNAMIC_SINK_TOPIC => {
                 group.sink_topics.insert(topic.clone());
             }
+            NodeKind::Sink { .. } => {}
             NodeKind::Processor => {}
         }
         group.stores.extend(node.stores.iter().cloned());

@@ -77,7 +77,8 @@ where
         ctx.forward(Record {
             key: record.key,
             value: Change {
-                new: Some(new),
+                // An aggregate the serde writes as null deleted the key: a tombstone downstream.
+                new: (!store.is_null_value(&new)).then_some(new),
                 old: old_value,
             },
             timestamp,

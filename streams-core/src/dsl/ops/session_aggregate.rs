@@ -91,6 +91,14 @@ where
         }
         let store = ctx.initialized(&self.store)?;
         let ts = record.timestamp;
+        if self
+            .windows
+            .reach()
+            .and_then(|r| ts.checked_add(r))
+            .is_none()
+        {
+            return ctx.unwindowable(ts, "a session window");
+        }
         self.observed = self.observed.max(ts);
         let close = self.observed - self.windows.grace - self.windows.gap;
         let found =
@@ -125,12 +133,10 @@ where
         }
         let new = (self.fns.add)(&record.key, record.value, agg);
         store.put(&record.key, merged, &new)?;
+        let new = (!store.is_null_value(&new)).then_some(new);
         ctx.forward(Record {
             key: windowed(record.key, merged),
-            value: Change {
-                new: Some(new),
-                old: None,
-            },
+            value: Change { new, old: None },
             timestamp: merged.end,
             headers: record.headers,
         })

@@ -95,22 +95,18 @@ impl<K: Clone + 'static, V: Clone + 'static, A: Clone + 'static> Pass<'_, K, V, 
         old: Option<A>,
         timestamp: i64,
     ) -> Result<()> {
-        if !self
-            .store
-            .put(&self.record.key, &(new.clone(), timestamp), window.start)?
-        {
+        let entry = (new, timestamp);
+        if !self.store.put(&self.record.key, &entry, window.start)? {
             ctx.record_late("window past the store's retention");
             return Ok(());
         }
+        let new = (!self.store.is_null_value(&entry)).then_some(entry.0);
         ctx.forward(Record {
             key: Windowed {
                 key: self.record.key.clone(),
                 window,
             },
-            value: Change {
-                new: Some(new),
-                old,
-            },
+            value: Change { new, old },
             timestamp,
             headers: self.record.headers.clone(),
         })
@@ -245,6 +241,14 @@ where
         }
         let store = ctx.initialized(&self.store)?;
         let ts = record.timestamp;
+        if self
+            .windows
+            .reach()
+            .and_then(|r| ts.checked_add(r))
+            .is_none()
+        {
+            return ctx.unwindowable(ts, "a sliding window");
+        }
         let d = self.windows.difference;
         self.observed = self.observed.max(ts);
         let close = self.observed - self.windows.grace;

@@ -267,6 +267,12 @@ where
     ) -> Result<()> {
         let stream_time = ctx.stream_time();
         let ts = record.timestamp;
+        if self.spec.this_serde.is_null(&record.value) {
+            // As in Kafka Streams: a null value is "no record"; to the joiner `None` means "no
+            // match", so null values are not joined at all.
+            ctx.record_dropped("null value in a stream-stream join");
+            return Ok(());
+        }
         if self.spec.key_serde.is_null(&record.key) {
             // KIP-962: outer sides join records without a key with nothing, at once.
             if !self.spec.this_outer {
@@ -275,6 +281,14 @@ where
                 ctx.forward(record.with_value(joined))?;
             }
             return Ok(());
+        }
+        let reach = self.spec.before.max(self.spec.after).max(0);
+        if reach
+            .checked_add(self.spec.grace)
+            .and_then(|r| ts.checked_add(r))
+            .is_none()
+        {
+            return ctx.unwindowable(ts, "a join window");
         }
         if self.outer.is_some() && ts == stream_time {
             self.emit_non_joined(ctx, stream_time)?;

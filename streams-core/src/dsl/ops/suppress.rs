@@ -135,13 +135,13 @@ impl<K: Clone + 'static, V: Clone + 'static> Processor for SuppressUntilWindowCl
             .map_err(serde_err(&self.store_name))?;
         let mut entry = record.timestamp.to_be_bytes().to_vec();
         match &record.value.new {
-            Some(value) => {
+            Some(value) if !self.value_serde.is_null(value) => {
                 entry.push(1);
                 self.value_serde
                     .serialize(value, &mut entry)
                     .map_err(serde_err(&self.store_name))?;
             }
-            None => entry.push(0),
+            _ => entry.push(0),
         }
         ctx.initialized(&self.store)?.put(&buffer_key, &entry)?;
         self.min_end = self.min_end.min(record.key.window.end);

@@ -73,6 +73,8 @@ where
         if let Some(new) = record.value.new {
             agg = (self.adder)(&record.key, new, agg);
         }
+        // An aggregate the serde writes as null is a delete, as in Kafka Streams.
+        let agg = agg.filter(|a| !store.is_null_value(a));
         match &agg {
             Some(value) => store.put_with_timestamp(&record.key, value, timestamp)?,
             None => store.delete(&record.key)?,

@@ -62,9 +62,13 @@ where
             return Ok(());
         }
         let store = ctx.initialized(&self.store)?;
+        let windows = self.windows.windows_for(record.timestamp);
+        if windows.is_empty() {
+            return ctx.unwindowable(record.timestamp, "a time window");
+        }
         self.observed = self.observed.max(record.timestamp);
         let close = self.observed - self.windows.grace;
-        for window in self.windows.windows_for(record.timestamp) {
+        for window in windows {
             if window.end <= close {
                 ctx.record_late(&format!(
                     "expired window [{},{}) for timestamp {} (expiration {close}, stream time {})",
@@ -78,17 +82,19 @@ where
                 .map_or(record.timestamp, |(_, ts)| record.timestamp.max(*ts));
             let old_value = old.map(|(v, _)| v);
             let new = (self.fold)(&record.key, record.value.clone(), old_value.clone());
-            if !store.put(&record.key, &(new.clone(), timestamp), window.start)? {
+            let entry = (new, timestamp);
+            if !store.put(&record.key, &entry, window.start)? {
                 ctx.record_late("window past the store's retention");
                 continue;
             }
+            let new = (!store.is_null_value(&entry)).then_some(entry.0);
             ctx.forward(Record {
                 key: Windowed {
                     key: record.key.clone(),
                     window,
                 },
                 value: Change {
-                    new: Some(new),
+                    new,
                     old: old_value,
                 },
                 timestamp,

@@ -28,6 +28,7 @@ use crate::topology::node::RawRecord;
 use crate::{Error, Result, TaskId, Topology};
 
 mod input;
+mod recovery;
 mod transaction;
 
 use transaction::Transaction;

@@ -15,7 +15,6 @@ use std::time::Duration;
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext};
 use rdkafka::error::KafkaError;
 use rdkafka::producer::{Producer, PurgeConfig};
-use rdkafka::{Offset, TopicPartitionList};
 use tracing::{debug, warn};
 
 use super::{CommitOutcome, TaskManager};
@@ -172,25 +171,6 @@ impl TaskManager {
         if assignment.count() == 0 {
             return Ok(());
         }
-        consumer
-            .resume(&assignment)
-            .map_err(|e| Error::kafka("resuming partitions to rewind", e))?;
-        let committed = consumer
-            .committed_offsets(assignment.clone(), TXN_TIMEOUT)
-            .map_err(|e| Error::kafka("reading committed offsets to rewind", e))?;
-        let mut rewind = TopicPartitionList::new();
-        for element in committed.elements() {
-            let offset = match element.offset() {
-                Offset::Offset(o) => Offset::Offset(o),
-                _ => Offset::Beginning,
-            };
-            rewind
-                .add_partition_offset(element.topic(), element.partition(), offset)
-                .map_err(|e| Error::kafka("rewinding the input", e))?;
-        }
-        consumer
-            .seek_partitions(rewind, TXN_TIMEOUT)
-            .map_err(|e| Error::kafka("rewinding the input", e))?;
-        self.assign(consumer, &assignment)
+        self.rewind_and_reassign(consumer, &assignment)
     }
 }

@@ -1,0 +1,107 @@
+//! Recovering a task whose store is corrupt, as Kafka Streams handles a
+//! `TaskCorruptedException`: the task is closed without a checkpoint, its directory wiped, its
+//! input rewound to the last commit, and the task created again, so it restores its stores
+//! from the changelogs and processes the uncommitted records again. The thread and its other
+//! tasks go on.
+
+use std::time::Duration;
+
+use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext};
+use rdkafka::{Offset, TopicPartitionList};
+use tracing::warn;
+
+use super::TaskManager;
+use crate::{Error, Result, TaskId};
+
+/// How long the rewind may wait for the group coordinator.
+const REWIND_TIMEOUT: Duration = Duration::from_secs(60);
+
+impl TaskManager {
+    /// Handles `error` if it reports a corrupt store of one of this thread's tasks (rebuilding
+    /// that task, or under exactly-once every task of the aborted transaction); any other
+    /// error is returned.
+    pub(crate) fn recover_corrupted<C: ConsumerContext>(
+        &mut self,
+        consumer: &BaseConsumer<C>,
+        error: Error,
+    ) -> Result<()> {
+        let Some(id) = error
+            .corrupted_task()
+            .filter(|id| self.tasks.contains_key(id))
+        else {
+            return Err(error);
+        };
+        if !self.tasks.get(&id).is_some_and(|t| t.rebuildable()) {
+            // Without a changelog for every store there is nothing to rebuild from.
+            return Err(error);
+        }
+        warn!(
+            task = %id,
+            "a store of the task is corrupt ({error}): wiping its state to restore it from the changelogs, and processing again from the last commit"
+        );
+        self.metrics.tasks_corrupted.inc();
+        let dir = self.settings.app_dir.join(id.to_string());
+        if self.transaction_open() {
+            // The transaction holds the writes of every task: abort it and roll them all back
+            // (under exactly-once, a task reopened without a checkpoint is wiped).
+            self.abort_transaction("a store is corrupt")?;
+            self.close_tasks(&[id], false)?;
+            crate::runtime::state_dir::wipe(&dir)?;
+            return self.rollback(consumer);
+        }
+        let partitions = self.partitions_of(consumer, id)?;
+        self.close_tasks(&[id], false)?;
+        crate::runtime::state_dir::wipe(&dir)?;
+        if partitions.count() == 0 {
+            return Ok(());
+        }
+        self.rewind_and_reassign(consumer, &partitions)
+    }
+
+    /// The input partitions of task `id` that this consumer holds.
+    fn partitions_of<C: ConsumerContext>(
+        &self,
+        consumer: &BaseConsumer<C>,
+        id: TaskId,
+    ) -> Result<TopicPartitionList> {
+        let assignment = consumer
+            .assignment()
+            .map_err(|e| Error::kafka("reading the assignment", e))?;
+        let mut held = TopicPartitionList::new();
+        for element in assignment.elements() {
+            if self.task_of(element.topic(), element.partition()) == Some(id) {
+                held.add_partition(element.topic(), element.partition());
+            }
+        }
+        Ok(held)
+    }
+
+    /// Seeks `partitions` back to their committed offsets (the beginning where none is
+    /// committed) and creates their tasks again.
+    pub(super) fn rewind_and_reassign<C: ConsumerContext>(
+        &mut self,
+        consumer: &BaseConsumer<C>,
+        partitions: &TopicPartitionList,
+    ) -> Result<()> {
+        consumer
+            .resume(partitions)
+            .map_err(|e| Error::kafka("resuming partitions to rewind", e))?;
+        let committed = consumer
+            .committed_offsets(partitions.clone(), REWIND_TIMEOUT)
+            .map_err(|e| Error::kafka("reading committed offsets to rewind", e))?;
+        let mut rewind = TopicPartitionList::new();
+        for element in committed.elements() {
+            let offset = match element.offset() {
+                Offset::Offset(o) => Offset::Offset(o),
+                _ => Offset::Beginning,
+            };
+            rewind
+                .add_partition_offset(element.topic(), element.partition(), offset)
+                .map_err(|e| Error::kafka("rewinding the input", e))?;
+        }
+        consumer
+            .seek_partitions(rewind, REWIND_TIMEOUT)
+            .map_err(|e| Error::kafka("rewinding the input", e))?;
+        self.assign(consumer, partitions)
+    }
+}
