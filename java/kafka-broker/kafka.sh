@@ -27,7 +27,10 @@
 #   KAFKA_JVM_OPTS       other broker JVM flags (default: serial GC, C1 only, small code cache)
 #   KAFKA_CDS            1 (default): the first broker run records an AppCDS archive when it is
 #                        stopped (kafka.sh stop), later starts load it (~0.7 s faster); 0: off
-#   KAFKA_EXTRA_CONFIG   extra server.properties lines, appended last (so they win)
+#   KAFKA_EXTRA_CONFIG   extra server.properties lines, appended last (so they win), e.g.
+#                        $'group.consumer.min.session.timeout.ms=6000\ngroup.consumer.session.timeout.ms=6000'
+#   KAFKA_OFFSETS_PARTITIONS / KAFKA_TXN_PARTITIONS
+#                        __consumer_offsets / __transaction_state partitions (default 10, not 50)
 #   KAFKA_START_TIMEOUT  seconds to wait for a broker to answer (default 120)
 #   KAFKA_STOP_TIMEOUT   seconds between SIGTERM and SIGKILL (default 15)
 #   KAFKA_LOG_LEVEL      broker root log level (default INFO)
@@ -65,8 +68,11 @@ fetch() {
   local tmp="$KAFKA_LIBS.tmp.$$"
   rm -rf "$tmp"; mkdir -p "$tmp"
   echo "kafka.sh: resolving Kafka $KAFKA_VERSION jars into $KAFKA_LIBS" >&2
-  mvn -q -B -Dstyle.color=never -f "$POM" -DoutputDirectory="$tmp" dependency:copy-dependencies >&2 ||
-    { rm -rf "$tmp"; die "mvn dependency:copy-dependencies failed"; }
+  if ! mvn -q -B -Dstyle.color=never -f "$POM" -DoutputDirectory="$tmp" dependency:copy-dependencies \
+      >"$tmp.log" 2>&1; then
+    cat "$tmp.log" >&2; rm -rf "$tmp" "$tmp.log"; die "mvn dependency:copy-dependencies failed"
+  fi
+  rm -f "$tmp.log"
   echo "$stamp" >"$tmp/.stamp"
   rm -rf "$KAFKA_LIBS"; mv "$tmp" "$KAFKA_LIBS"
 }
@@ -96,7 +102,8 @@ EOF
 tool() {
   [ $# -ge 1 ] || die "usage: kafka.sh tool <main-class> [args...]"
   need_libs
-  exec "$JAVA" -Xmx256m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Xshare:auto \
+  # shellcheck disable=SC2046
+  exec "$JAVA" -Xmx256m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 $(tool_cds) \
     -Dlog4j2.configurationFile="$(tools_log4j)" -cp "$KAFKA_LIBS/*" "$@"
 }
 
@@ -186,7 +193,8 @@ EOF
 
 format_node() { # <node-dir> <cluster-id> [format flags...]
   local d=$1 cid=$2; shift 2
-  "$JAVA" -Xmx128m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 \
+  # shellcheck disable=SC2046
+  "$JAVA" -Xmx128m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 $(tool_cds) \
     -Dlog4j2.configurationFile="$(tools_log4j)" -cp "$KAFKA_LIBS/*" \
     kafka.tools.StorageTool format -t "$cid" -c "$d/server.properties" "$@" >"$d/format.log" 2>&1 ||
     { cat "$d/format.log" >&2; die "storage format failed for $d"; }
@@ -197,6 +205,14 @@ cds_archive() {
   local key
   key=$( { readlink -f "$(command -v "$JAVA")"; cat "$KAFKA_LIBS/.stamp" 2>/dev/null; echo "$KAFKA_JVM_OPTS"; } | sha256sum | cut -c1-16)
   echo "$KAFKA_LIBS/../cds/broker-$key.jsa"
+}
+
+# Tool JVMs reuse the broker's archive when there is one (same classpath; silently off otherwise).
+tool_cds() {
+  [ "$KAFKA_CDS" = 1 ] || return 0
+  local a; a=$(cds_archive)
+  [ -s "$a" ] && echo "-XX:SharedArchiveFile=$a -Xlog:cds=off -Xlog:cds+dynamic=off"
+  return 0
 }
 
 launch_node() { # <node-dir>
