@@ -1,5 +1,5 @@
-//! Exactly-once, proven against a broker that hides aborted transactions from
-//! `read_committed` readers, with app instances as separate processes (`count_worker`):
+//! Exactly-once, proven on Apache Kafka (which hides aborted transactions from
+//! `read_committed` readers), with app instances as separate processes (`count_worker`):
 //!
 //! - 3 instances × 2 threads on 8 input partitions; one instance stops and another starts
 //!   while records flow: every input record is copied exactly once and every key's count
@@ -17,19 +17,63 @@ mod support;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use support::{OpenTransactions, RealBroker, Worker, check_copies, check_count_sequences};
+use support::{
+    KafkaCluster, OpenTransactions, Worker, check_copies, check_count_sequences, one_at_a_time,
+    unique,
+};
 
 const TIMEOUT: Duration = Duration::from_secs(180);
 
+/// One test's topics (unique within the shared broker) and the worker flags naming them.
+struct Topics {
+    events: String,
+    copies: String,
+    counts: String,
+}
+
+impl Topics {
+    fn create(broker: &KafkaCluster, partitions: i32) -> Topics {
+        let topics = Topics {
+            events: unique("events"),
+            copies: unique("copies"),
+            counts: unique("counts"),
+        };
+        broker.create_topics(&[
+            (&topics.events, partitions),
+            (&topics.copies, partitions),
+            (&topics.counts, partitions),
+        ]);
+        topics
+    }
+
+    /// `count_worker` flags for these topics, then `extra`.
+    fn args<'a>(&'a self, extra: &[&'a str]) -> Vec<&'a str> {
+        let mut args = vec![
+            "--input",
+            &self.events,
+            "--copies",
+            &self.copies,
+            "--counts",
+            &self.counts,
+        ];
+        args.extend_from_slice(extra);
+        args
+    }
+}
+
 #[test]
+#[cfg_attr(
+    not(kafka_available),
+    ignore = "needs Apache Kafka (see support::kafka)"
+)]
 fn three_instances_of_two_threads_are_exact_while_one_leaves_and_one_joins() {
-    let Some(broker) = RealBroker::start() else {
-        return;
-    };
-    broker.create_topics(&[("events", 8), ("copies", 8), ("counts", 8)]);
+    let _serial = one_at_a_time();
+    let broker = KafkaCluster::shared();
+    let topics = Topics::create(broker, 8);
     let dirs = tempfile::tempdir().expect("tempdir");
-    let eos = ["--guarantee", "exactly_once_v2", "--threads", "2"];
-    let start = |name: &str| Worker::start(&broker, "eos-scale", &dirs.path().join(name), &eos);
+    let eos = topics.args(&["--guarantee", "exactly_once_v2", "--threads", "2"]);
+    let app = unique("eos-scale");
+    let start = |name: &str| Worker::start(broker, &app, &dirs.path().join(name), &eos);
     let a = start("a");
     let b = start("b");
     let c = start("c");
@@ -38,7 +82,7 @@ fn three_instances_of_two_threads_are_exact_while_one_leaves_and_one_joins() {
     let mut b = Some(b);
     let mut d = None;
     for batch in 0..8 {
-        for (k, v) in broker.produce("events", batch * 1_500, 1_500, 300) {
+        for (k, v) in broker.produce(&topics.events, batch * 1_500, 1_500, 300) {
             *expected.entry(k).or_insert(0) += v;
         }
         std::thread::sleep(Duration::from_millis(500));
@@ -50,10 +94,14 @@ fn three_instances_of_two_threads_are_exact_while_one_leaves_and_one_joins() {
         }
     }
     let total = 12_000;
-    let copies = broker.read_all("copies", "read_committed", TIMEOUT, |r| r.len() >= total);
+    let copies = broker.read_all(&topics.copies, "read_committed", TIMEOUT, |r| {
+        r.len() >= total
+    });
     check_copies(&copies, total).expect("every copy exactly once");
 
-    let counts = broker.read_all("counts", "read_committed", TIMEOUT, |r| r.len() >= total);
+    let counts = broker.read_all(&topics.counts, "read_committed", TIMEOUT, |r| {
+        r.len() >= total
+    });
     check_count_sequences(&counts, &expected).expect("exact count updates");
 
     for worker in [a, c].into_iter().chain(d) {
@@ -62,12 +110,16 @@ fn three_instances_of_two_threads_are_exact_while_one_leaves_and_one_joins() {
 }
 
 #[test]
+#[cfg_attr(
+    not(kafka_available),
+    ignore = "needs Apache Kafka (see support::kafka)"
+)]
 fn an_instance_killed_mid_transaction_and_restarted_leaves_exact_output_and_state() {
-    let Some(broker) = RealBroker::start() else {
-        return;
-    };
+    let _serial = one_at_a_time();
+    let broker = KafkaCluster::shared();
     let dirs = tempfile::tempdir().expect("tempdir");
-    let run = killed_and_restarted(&broker, dirs.path(), "exactly_once_v2");
+    let run = killed_and_restarted(broker, dirs.path(), "exactly_once_v2");
+    let topics = &run.topics;
     let total = run.total;
 
     let logs = || {
@@ -77,16 +129,22 @@ fn an_instance_killed_mid_transaction_and_restarted_leaves_exact_output_and_stat
             Worker::log_of(&run.dir_b)
         )
     };
-    let copies = broker.read_all("copies", "read_committed", TIMEOUT, |r| r.len() >= total);
+    let copies = broker.read_all(&topics.copies, "read_committed", TIMEOUT, |r| {
+        r.len() >= total
+    });
     if let Err(e) = check_copies(&copies, total) {
         panic!("every copy exactly once: {e}\n{}", logs());
     }
-    let counts = broker.read_all("counts", "read_committed", TIMEOUT, |r| r.len() >= total);
+    let counts = broker.read_all(&topics.counts, "read_committed", TIMEOUT, |r| {
+        r.len() >= total
+    });
     if let Err(e) = check_count_sequences(&counts, &run.expected) {
         panic!("exact count updates: {e}\n{}", logs());
     }
     // The killed transactions' records are in the log, hidden from read_committed.
-    let raw = broker.read_all("copies", "read_uncommitted", TIMEOUT, |r| r.len() > total);
+    let raw = broker.read_all(&topics.copies, "read_uncommitted", TIMEOUT, |r| {
+        r.len() > total
+    });
     assert!(
         raw.len() > total,
         "the killed transactions left no aborted records ({} raw)",
@@ -101,14 +159,17 @@ fn an_instance_killed_mid_transaction_and_restarted_leaves_exact_output_and_stat
 }
 
 #[test]
+#[cfg_attr(
+    not(kafka_available),
+    ignore = "needs Apache Kafka (see support::kafka)"
+)]
 fn under_at_least_once_the_same_kills_lose_nothing_but_duplicate() {
     // Control for the test above: the same scenario without transactions must show the
     // duplicates that exactly-once removes (so those checks can fail), and still lose nothing.
-    let Some(broker) = RealBroker::start() else {
-        return;
-    };
+    let _serial = one_at_a_time();
+    let broker = KafkaCluster::shared();
     let dirs = tempfile::tempdir().expect("tempdir");
-    let run = killed_and_restarted(&broker, dirs.path(), "at_least_once");
+    let run = killed_and_restarted(broker, dirs.path(), "at_least_once");
     let total = run.total;
     let distinct = |records: &[(i32, String, Vec<u8>)]| {
         records
@@ -117,7 +178,7 @@ fn under_at_least_once_the_same_kills_lose_nothing_but_duplicate() {
             .collect::<std::collections::BTreeSet<_>>()
             .len()
     };
-    let copies = broker.read_all("copies", "read_uncommitted", TIMEOUT, |r| {
+    let copies = broker.read_all(&run.topics.copies, "read_uncommitted", TIMEOUT, |r| {
         distinct(r) >= total
     });
     assert_eq!(distinct(&copies), total, "no input record lost");
@@ -133,6 +194,7 @@ fn under_at_least_once_the_same_kills_lose_nothing_but_duplicate() {
 
 /// What [`killed_and_restarted`] leaves: the running workers and the expected results.
 struct KillRun {
+    topics: Topics,
     a: Worker,
     b: Worker,
     dir_a: std::path::PathBuf,
@@ -148,10 +210,10 @@ struct KillRun {
 /// kill waits until every partition has a transaction open with records in it (A's own among
 /// them); under at-least-once it comes 1.5 s after A is running with its tasks, in the middle
 /// of a commit interval.
-fn killed_and_restarted(broker: &RealBroker, dirs: &std::path::Path, guarantee: &str) -> KillRun {
-    broker.create_topics(&[("events", 4), ("copies", 4), ("counts", 4)]);
-    let app = format!("kill-{}", guarantee.replace('_', "-"));
-    let args = ["--guarantee", guarantee, "--commit-interval-ms", "1000"];
+fn killed_and_restarted(broker: &KafkaCluster, dirs: &std::path::Path, guarantee: &str) -> KillRun {
+    let topics = Topics::create(broker, 4);
+    let app = unique(&format!("kill-{}", guarantee.replace('_', "-")));
+    let args = topics.args(&["--guarantee", guarantee, "--commit-interval-ms", "1000"]);
     let transactional = guarantee == "exactly_once_v2";
     let (dir_a, dir_b) = (dirs.join("a"), dirs.join("b"));
     let a = Worker::start(broker, &app, &dir_a, &args);
@@ -171,7 +233,7 @@ fn killed_and_restarted(broker: &RealBroker, dirs: &std::path::Path, guarantee: 
                     break;
                 }
                 let from = produced.fetch_add(10, std::sync::atomic::Ordering::SeqCst);
-                let batch = broker.produce("events", from, 10, 100);
+                let batch = broker.produce(&topics.events, from, 10, 100);
                 let mut expected = expected.lock().expect("lock");
                 for (k, v) in batch {
                     *expected.entry(k).or_insert(0) += v;
@@ -187,7 +249,7 @@ fn killed_and_restarted(broker: &RealBroker, dirs: &std::path::Path, guarantee: 
         // Twice, so that what the test claims does not rest on one kill's timing.
         for round in 1..=2 {
             if transactional {
-                let mut watch = OpenTransactions::watch(broker, "copies");
+                let mut watch = OpenTransactions::watch(broker, &topics.copies);
                 let deadline = Instant::now() + Duration::from_secs(90);
                 while !watch.all_open(4) {
                     assert!(
@@ -218,6 +280,7 @@ fn killed_and_restarted(broker: &RealBroker, dirs: &std::path::Path, guarantee: 
         a
     });
     KillRun {
+        topics,
         a,
         b,
         dir_a,

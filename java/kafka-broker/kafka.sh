@@ -13,6 +13,8 @@
 #                                                   broker ports base..base+n-1, controller ports
 #                                                   base+n..base+2n-1, RF defaults min(n,3); node i
 #                                                   lives in <dir>/node<i>
+#   kafka.sh restart <node-dir> <port>              start a stopped or killed node again from its
+#                                                   existing data and config; waits until it answers
 #   kafka.sh stop <dir>                             SIGTERM <dir>/kafka.pid and <dir>/node*/kafka.pid,
 #                                                   SIGKILL after $KAFKA_STOP_TIMEOUT s (default 15)
 #   kafka.sh tool <main-class> [args...]            run any class on the Kafka classpath, e.g.
@@ -34,6 +36,8 @@
 #   KAFKA_START_TIMEOUT  seconds to wait for a broker to answer (default 120)
 #   KAFKA_STOP_TIMEOUT   seconds between SIGTERM and SIGKILL (default 15)
 #   KAFKA_LOG_LEVEL      broker root log level (default INFO)
+#   KAFKA_WATCH_PID      start/start-cluster/restart: a watchdog stops the broker(s) when this
+#                        process exits (test binaries that cannot stop them themselves)
 set -euo pipefail
 
 KAFKA_VERSION=4.4.0
@@ -346,11 +350,36 @@ stop() {
   echo "kafka.sh: stopped ${pids[*]}"
 }
 
+# A detached watchdog: stops <dir>'s broker(s) once process <pid> has exited.
+watch() { # <dir> <pid>
+  local dir=$1 pid=$2 launcher=()
+  command -v setsid >/dev/null && launcher=(setsid)
+  "${launcher[@]}" bash -c 'while kill -0 "$1" 2>/dev/null; do sleep 1; done; exec bash "$2" stop "$3"' \
+    _ "$pid" "$HERE/kafka.sh" "$dir" >/dev/null 2>&1 </dev/null &
+}
+
+restart() {
+  [ $# -ge 2 ] || die "usage: kafka.sh restart <node-dir> <port>"
+  local d t0
+  d=$(cd "$1" && pwd); t0=$(now_ms)
+  [ -f "$d/server.properties" ] || die "$d holds no node (no server.properties)"
+  alive "$d" && die "the node in $d is still running (pid $(cat "$d/kafka.pid"))"
+  need_libs
+  mv -f "$d/kafka.log" "$d/kafka.log.$t0" 2>/dev/null || true
+  launch_node "$d"
+  wait_nodes $((t0 + KAFKA_START_TIMEOUT * 1000)) "$d:$2"
+  echo "kafka $KAFKA_VERSION node in $d restarted: pid $(cat "$d/kafka.pid") in $(($(now_ms) - t0)) ms"
+}
+
 cmd=${1:-}; [ $# -gt 0 ] && shift
+if [ -n "${KAFKA_WATCH_PID:-}" ] && [ $# -ge 1 ]; then
+  case "$cmd" in start | start-cluster) watch "$(mkdir -p "$1" && cd "$1" && pwd)" "$KAFKA_WATCH_PID" ;; esac
+fi
 case "$cmd" in
   fetch) fetch; echo "$KAFKA_LIBS" ;;
   start) start "$@" ;;
   start-cluster) start_cluster "$@" ;;
+  restart) restart "$@" ;;
   stop) stop "$@" ;;
   tool) tool "$@" ;;
   classpath) need_libs; echo "$KAFKA_LIBS/*" ;;

@@ -121,7 +121,17 @@ const STREAMS_KEYS: &[&str] = &[
     APPLICATION_SERVER,
 ];
 
-const CLIENT_PREFIXES: &[&str] = &["consumer.", "producer.", "restore.consumer.", "admin."];
+const CLIENT_PREFIXES: &[&str] = &[
+    "consumer.",
+    "producer.",
+    "restore.consumer.",
+    "admin.",
+    TOPIC_PREFIX,
+];
+
+/// Kafka Streams' `topic.` prefix: topic configs for the internal topics (changelogs and
+/// repartition topics) the application creates, e.g. `topic.segment.bytes`.
+pub const TOPIC_PREFIX: &str = "topic.";
 
 /// The kind of Kafka client a property is meant for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -402,6 +412,17 @@ impl StreamsConfig {
         self.get(DEAD_LETTER_QUEUE_TOPIC).filter(|t| !t.is_empty())
     }
 
+    /// Topic configs for the internal topics this application creates: every property with
+    /// the `topic.` prefix, without it (Kafka Streams' `topicPrefix`). A changelog's
+    /// `cleanup.policy` is not taken from here: a store needs its own.
+    pub fn internal_topic_configs(&self) -> Vec<(String, String)> {
+        self.props
+            .iter()
+            .filter_map(|(k, v)| Some((k.strip_prefix(TOPIC_PREFIX)?.to_string(), v.clone())))
+            .filter(|(k, _)| !k.is_empty() && k != "cleanup.policy")
+            .collect()
+    }
+
     pub(crate) fn error_policies(&self) -> Result<ErrorPolicies> {
         ErrorPolicies::from_config(self)
     }
@@ -463,6 +484,25 @@ mod tests {
             backoff(&config, ClientKind::RestoreConsumer).as_deref(),
             Some("500"),
             "the user's setting wins"
+        );
+    }
+
+    #[test]
+    fn topic_prefixed_properties_configure_internal_topics_only() {
+        let mut config = StreamsConfig::new();
+        config
+            .set("topic.segment.bytes", "1048576")
+            .set("topic.cleanup.policy", "delete")
+            .set("errors.dead.letter.queue.topic.name", "dlq");
+        assert_eq!(
+            config.internal_topic_configs(),
+            vec![("segment.bytes".to_string(), "1048576".to_string())]
+        );
+        assert!(
+            !config
+                .client_properties(ClientKind::Consumer)
+                .contains_key("topic.segment.bytes"),
+            "topic configs are not client properties"
         );
     }
 

@@ -180,9 +180,35 @@ impl KafkaStreams {
                 config: vec![("cleanup.policy".into(), "compact".into())],
             });
         }
+        let user_configs = self.config.internal_topic_configs();
+        for spec in &mut plan.internal_topics {
+            for (key, value) in &user_configs {
+                spec.config.retain(|(k, _)| k != key);
+                spec.config.push((key.clone(), value.clone()));
+            }
+        }
         let admin = admin_for(&self.config)?;
         self.check_sink_topics(&*admin, &partitions)?;
         admin.create_topics(&plan.internal_topics)?;
+        // A topic created a moment ago (by us or by another instance) reaches every broker's
+        // metadata a little later: wait for it, as Kafka Streams' topic manager retries.
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        let mut counts = std::collections::BTreeMap::new();
+        for spec in &plan.internal_topics {
+            let count = loop {
+                if let Some(count) = partitions(&spec.name)? {
+                    break count;
+                }
+                if std::time::Instant::now() >= deadline {
+                    return Err(Error::Topology(format!(
+                        "internal topic `{}` was not created: not in the cluster's metadata 30 s after creating it",
+                        spec.name
+                    )));
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            };
+            counts.insert(spec.name.clone(), count);
+        }
         let names: Vec<String> = plan
             .internal_topics
             .iter()
@@ -195,9 +221,7 @@ impl KafkaStreams {
             );
         }
         for spec in &plan.internal_topics {
-            let count = partitions(&spec.name)?.ok_or_else(|| {
-                Error::Topology(format!("internal topic `{}` was not created", spec.name))
-            })?;
+            let count = counts.get(&spec.name).copied().unwrap_or_default();
             super::topic_check::check(
                 spec,
                 count,

@@ -1,0 +1,377 @@
+//! Apache Kafka for tests: KRaft brokers started from the Maven jars by
+//! `java/kafka-broker/kafka.sh` (fresh storage, loopback ports, small heaps), one node or a
+//! three-node cluster (replication 3, `min.insync.replicas=2`), with nodes that can be killed,
+//! frozen and restarted.
+//!
+//! Whether the jars and a JVM are there is decided when the test binary is built
+//! (`examples/build.rs` sets `kafka_available`): tests that need a broker are marked
+//! `#[cfg_attr(not(kafka_available), ignore = …)]`, so cargo lists them as ignored, and the
+//! build fails under CI without them. Once available, a broker that does not start fails the
+//! test.
+#![allow(dead_code, unreachable_pub)]
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use rdkafka::ClientConfig;
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::Message;
+use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+
+/// The launcher script (in the repository).
+fn script() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../java/kafka-broker/kafka.sh")
+}
+
+static NEXT: AtomicU32 = AtomicU32::new(0);
+
+/// A unique suffix for topic, group and application names within this test binary.
+pub fn unique(prefix: &str) -> String {
+    format!(
+        "{prefix}-{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::SeqCst)
+    )
+}
+
+/// Held by a test for its whole run so that the tests of one binary run one at a time: on a
+/// two-core machine several apps, their workers and the broker at once starve each other
+/// past the timeouts the tests check (a test that failed does not poison it for the rest).
+pub fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LOCK.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// One Apache Kafka node or a cluster of them, stopped on drop (and by a watchdog when the
+/// test process exits without dropping it, as a `static` does).
+pub struct KafkaCluster {
+    dir: tempfile::TempDir,
+    ports: Vec<u16>,
+    /// `bootstrap.servers` of every node.
+    pub bootstrap: String,
+    /// How long the start took, as the launcher measured it.
+    pub started_in: Duration,
+}
+
+impl KafkaCluster {
+    /// The single broker shared by every test of this binary, started on first use.
+    pub fn shared() -> &'static KafkaCluster {
+        static SHARED: OnceLock<KafkaCluster> = OnceLock::new();
+        SHARED.get_or_init(KafkaCluster::single)
+    }
+
+    /// A fresh single combined broker+controller node.
+    pub fn single() -> KafkaCluster {
+        KafkaCluster::start(1, "")
+    }
+
+    /// `nodes` fresh combined nodes (replication min(nodes, 3), `min.insync.replicas` one
+    /// less), with `extra` server.properties lines appended (they win).
+    pub fn start(nodes: usize, extra: &str) -> KafkaCluster {
+        let dir = tempfile::Builder::new()
+            .prefix("kafka-")
+            .tempdir()
+            .expect("broker dir");
+        let base = free_port_range(2 * nodes as u16);
+        let mut command = Command::new("bash");
+        command.arg(script());
+        if nodes == 1 {
+            command
+                .arg("start")
+                .arg(dir.path())
+                .arg(base.to_string())
+                .arg("1")
+                .arg((base + 1).to_string());
+        } else {
+            command
+                .arg("start-cluster")
+                .arg(dir.path())
+                .arg(base.to_string())
+                .arg(nodes.to_string());
+        }
+        let output = command
+            .env("KAFKA_WATCH_PID", std::process::id().to_string())
+            .env("KAFKA_EXTRA_CONFIG", extra)
+            .env("KAFKA_CDS", "0")
+            .output()
+            .expect("run kafka.sh");
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            output.status.success(),
+            "Apache Kafka did not start: {}\n{stdout}\n{}",
+            output.status,
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let started_in = stdout
+            .split(" in ")
+            .last()
+            .and_then(|t| t.trim().strip_suffix(" ms"))
+            .and_then(|ms| ms.parse().ok())
+            .map_or(Duration::ZERO, Duration::from_millis);
+        eprintln!("{}", stdout.trim());
+        let ports: Vec<u16> = (0..nodes as u16).map(|i| base + i).collect();
+        let bootstrap = ports
+            .iter()
+            .map(|p| format!("127.0.0.1:{p}"))
+            .collect::<Vec<_>>()
+            .join(",");
+        KafkaCluster {
+            dir,
+            ports,
+            bootstrap,
+            started_in,
+        }
+    }
+
+    /// How many nodes.
+    pub fn nodes(&self) -> usize {
+        self.ports.len()
+    }
+
+    fn node_dir(&self, node: usize) -> PathBuf {
+        if self.ports.len() == 1 {
+            self.dir.path().to_path_buf()
+        } else {
+            self.dir.path().join(format!("node{node}"))
+        }
+    }
+
+    /// The process id of node `node` (1-based).
+    pub fn pid(&self, node: usize) -> u32 {
+        let file = self.node_dir(node).join("kafka.pid");
+        std::fs::read_to_string(&file)
+            .ok()
+            .and_then(|p| p.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no pid in {}", file.display()))
+    }
+
+    fn signal(&self, node: usize, signal: &str) {
+        let status = Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(self.pid(node).to_string())
+            .status()
+            .expect("kill");
+        assert!(status.success(), "kill -{signal} node {node}");
+    }
+
+    /// SIGKILLs node `node`, as a crash, and waits until it is gone.
+    pub fn kill(&self, node: usize) {
+        let pid = self.pid(node);
+        self.signal(node, "KILL");
+        while Path::new(&format!("/proc/{pid}")).exists()
+            && !std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                .unwrap_or_default()
+                .contains(") Z")
+        {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Freezes node `node` (SIGSTOP): it holds its connections but answers nothing.
+    pub fn freeze(&self, node: usize) {
+        self.signal(node, "STOP");
+    }
+
+    /// Resumes a frozen node (SIGCONT).
+    pub fn thaw(&self, node: usize) {
+        self.signal(node, "CONT");
+    }
+
+    /// Starts a killed node again from its data; waits until it answers.
+    pub fn restart(&self, node: usize) {
+        let port = self.ports[node - 1];
+        let output = Command::new("bash")
+            .arg(script())
+            .arg("restart")
+            .arg(self.node_dir(node))
+            .arg(port.to_string())
+            .env("KAFKA_CDS", "0")
+            .output()
+            .expect("run kafka.sh restart");
+        assert!(
+            output.status.success(),
+            "node {node} did not restart: {}\n{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+
+    /// The broker log of node `node`, for failure messages.
+    pub fn log(&self, node: usize) -> String {
+        std::fs::read_to_string(self.node_dir(node).join("kafka.log")).unwrap_or_default()
+    }
+
+    /// A client config with `bootstrap.servers` set.
+    pub fn client(&self) -> ClientConfig {
+        let mut config = ClientConfig::new();
+        config.set("bootstrap.servers", &self.bootstrap);
+        config
+    }
+
+    /// Creates topics of `(name, partitions)`, replicated min(nodes, 3) times.
+    pub fn create_topics(&self, topics: &[(&str, i32)]) {
+        self.create_topics_with(topics, &[]);
+    }
+
+    /// Creates topics with topic configs.
+    pub fn create_topics_with(&self, topics: &[(&str, i32)], configs: &[(&str, &str)]) {
+        let admin: AdminClient<DefaultClientContext> = self.client().create().expect("admin");
+        let replication = self.nodes().min(3) as i32;
+        let new: Vec<_> = topics
+            .iter()
+            .map(|(name, partitions)| {
+                configs.iter().fold(
+                    NewTopic::new(name, *partitions, TopicReplication::Fixed(replication)),
+                    |topic, (k, v)| topic.set(k, v),
+                )
+            })
+            .collect();
+        let results = futures::executor::block_on(admin.create_topics(&new, &AdminOptions::new()))
+            .expect("create topics");
+        for result in results {
+            result.expect("topic created");
+        }
+    }
+
+    /// Produces `count` records `key-<i % keys>` → `value-<i>`, from `from`, with
+    /// `producer_config` on top of the defaults; returns the number of records per key.
+    pub fn produce_with(
+        &self,
+        topic: &str,
+        from: usize,
+        count: usize,
+        keys: usize,
+        producer_config: &[(&str, &str)],
+    ) -> BTreeMap<String, u64> {
+        let mut config = self.client();
+        config
+            .set("linger.ms", "5")
+            .set("partitioner", "murmur2_random");
+        for (k, v) in producer_config {
+            config.set(*k, *v);
+        }
+        let producer: BaseProducer = config.create().expect("producer");
+        let mut per_key = BTreeMap::new();
+        for i in from..from + count {
+            let key = format!("key-{}", i % keys);
+            let value = format!("value-{i}");
+            *per_key.entry(key.clone()).or_insert(0) += 1;
+            let mut record = BaseRecord::to(topic).key(&key).payload(&value);
+            loop {
+                match producer.send(record) {
+                    Ok(()) => break,
+                    Err((
+                        rdkafka::error::KafkaError::MessageProduction(
+                            rdkafka::types::RDKafkaErrorCode::QueueFull,
+                        ),
+                        back,
+                    )) => {
+                        record = back;
+                        producer.poll(Duration::from_millis(10));
+                    }
+                    Err((e, _)) => panic!("producing to {topic}: {e}"),
+                }
+            }
+        }
+        producer.flush(Duration::from_secs(120)).expect("flush");
+        per_key
+    }
+
+    /// [`produce_with`](Self::produce_with) with the default producer.
+    pub fn produce(
+        &self,
+        topic: &str,
+        from: usize,
+        count: usize,
+        keys: usize,
+    ) -> BTreeMap<String, u64> {
+        self.produce_with(topic, from, count, keys, &[])
+    }
+
+    /// Every record of `topic` visible under `isolation` (`read_committed` or
+    /// `read_uncommitted`), read until `enough` says so or `timeout` passes, then a moment
+    /// longer (so duplicates would show): `(partition, key, value)` in partition order.
+    pub fn read_all(
+        &self,
+        topic: &str,
+        isolation: &str,
+        timeout: Duration,
+        enough: impl Fn(&[(i32, String, Vec<u8>)]) -> bool,
+    ) -> Vec<(i32, String, Vec<u8>)> {
+        let consumer: BaseConsumer = self
+            .client()
+            .set("group.id", unique(&format!("reader-{topic}-{isolation}")))
+            .set("isolation.level", isolation)
+            .set("auto.offset.reset", "earliest")
+            .set("enable.auto.commit", "false")
+            .create()
+            .expect("reader");
+        consumer.subscribe(&[topic]).expect("subscribe");
+        let mut out = Vec::new();
+        let deadline = Instant::now() + timeout;
+        let mut extra: Option<Instant> = None;
+        loop {
+            if let Some(Ok(m)) = consumer.poll(Duration::from_millis(100)) {
+                out.push((
+                    m.partition(),
+                    String::from_utf8_lossy(m.key().unwrap_or_default()).to_string(),
+                    m.payload().unwrap_or_default().to_vec(),
+                ));
+            }
+            if extra.is_none() && (enough(&out) || Instant::now() >= deadline) {
+                extra = Some(Instant::now() + Duration::from_secs(2));
+            }
+            if extra.is_some_and(|e| Instant::now() >= e) {
+                return out;
+            }
+        }
+    }
+}
+
+impl Drop for KafkaCluster {
+    fn drop(&mut self) {
+        // A frozen node would never see the SIGTERM.
+        for node in 1..=self.nodes() {
+            if let Some(pid) = std::fs::read_to_string(self.node_dir(node).join("kafka.pid"))
+                .ok()
+                .and_then(|p| p.trim().parse::<u32>().ok())
+            {
+                let _ = Command::new("kill")
+                    .args(["-CONT", &pid.to_string()])
+                    .status();
+            }
+        }
+        let _ = Command::new("bash")
+            .arg(script())
+            .arg("stop")
+            .arg(self.dir.path())
+            .env("KAFKA_STOP_TIMEOUT", "5")
+            .output();
+    }
+}
+
+/// `n` consecutive loopback ports that are free now, from a range the kernel does not hand
+/// out as ephemeral ports (those belong to the clients' connections).
+fn free_port_range(n: u16) -> u16 {
+    let seed = std::process::id() as u64 * 7919
+        + NEXT.fetch_add(1, Ordering::SeqCst) as u64 * 104_729
+        + std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos() as u64);
+    for attempt in 0..200u64 {
+        let base = 20_000 + ((seed + attempt * 613) % 12_000) as u16;
+        let free =
+            (base..base + n).all(|port| std::net::TcpListener::bind(("127.0.0.1", port)).is_ok());
+        if free {
+            return base;
+        }
+    }
+    panic!("no {n} free consecutive loopback ports found");
+}
