@@ -49,6 +49,10 @@ struct Args {
     /// `statestore.cache.max.bytes` (0: every update is emitted).
     #[arg(long, default_value_t = 0)]
     cache_bytes: usize,
+    /// `group.protocol`: `classic` (client-side eager range assignor) or `consumer` (KIP-848:
+    /// the broker assigns, incrementally).
+    #[arg(long, default_value = "classic")]
+    group_protocol: String,
     /// Write the local store here on shutdown.
     #[arg(long)]
     dump: Option<PathBuf>,
@@ -82,8 +86,13 @@ fn run(args: &Args) -> streams_core::Result<()> {
         .set("processing.guarantee", &args.guarantee)
         .set("num.stream.threads", args.threads.to_string())
         .set("statestore.cache.max.bytes", args.cache_bytes.to_string())
-        .set("consumer.session.timeout.ms", "6000")
-        .set("consumer.heartbeat.interval.ms", "500");
+        .set("consumer.group.protocol", &args.group_protocol);
+    if args.group_protocol == "classic" {
+        // Under KIP-848 the broker sets these (group.consumer.session.timeout.ms).
+        config
+            .set("consumer.session.timeout.ms", "6000")
+            .set("consumer.heartbeat.interval.ms", "500");
+    }
     if let Some(ms) = args.commit_interval_ms {
         config.set("commit.interval.ms", ms.to_string());
     }

@@ -72,14 +72,32 @@ impl KafkaCluster {
         KafkaCluster::start(1, "")
     }
 
+    /// Broker settings every test broker gets: KIP-848 groups (`group.protocol=consumer`)
+    /// notice a killed member after 6 s and heartbeat every 500 ms, as the tests' classic
+    /// members do (the broker's defaults are 45 s and 5 s).
+    pub const TEST_DEFAULTS: &str = "group.consumer.min.session.timeout.ms=6000
+group.consumer.session.timeout.ms=6000
+group.consumer.min.heartbeat.interval.ms=500
+group.consumer.heartbeat.interval.ms=500";
+
     /// `nodes` fresh combined nodes (replication min(nodes, 3), `min.insync.replicas` one
     /// less), with `extra` server.properties lines appended (they win).
     pub fn start(nodes: usize, extra: &str) -> KafkaCluster {
+        KafkaCluster::start_with(nodes, |_| extra.to_string())
+    }
+
+    /// [`start`](Self::start) with the extra lines made from the nodes' broker (PLAINTEXT)
+    /// ports, `extra(&ports)`, for lines that must name them (`listeners=` to add listeners).
+    /// The controller port of node `i` is `ports[i] + 1` for one node, `ports[i] + nodes` for
+    /// a cluster.
+    pub fn start_with(nodes: usize, extra: impl FnOnce(&[u16]) -> String) -> KafkaCluster {
         let dir = tempfile::Builder::new()
             .prefix("kafka-")
             .tempdir()
             .expect("broker dir");
         let base = free_port_range(2 * nodes as u16);
+        let ports: Vec<u16> = (0..nodes as u16).map(|i| base + i).collect();
+        let extra = extra(&ports);
         let mut command = Command::new("bash");
         command.arg(script());
         if nodes == 1 {
@@ -98,7 +116,10 @@ impl KafkaCluster {
         }
         let output = command
             .env("KAFKA_WATCH_PID", std::process::id().to_string())
-            .env("KAFKA_EXTRA_CONFIG", extra)
+            .env(
+                "KAFKA_EXTRA_CONFIG",
+                format!("{}\n{extra}", KafkaCluster::TEST_DEFAULTS),
+            )
             .env("KAFKA_CDS", "0")
             .output()
             .expect("run kafka.sh");
@@ -116,7 +137,6 @@ impl KafkaCluster {
             .and_then(|ms| ms.parse().ok())
             .map_or(Duration::ZERO, Duration::from_millis);
         eprintln!("{}", stdout.trim());
-        let ports: Vec<u16> = (0..nodes as u16).map(|i| base + i).collect();
         let bootstrap = ports
             .iter()
             .map(|p| format!("127.0.0.1:{p}"))

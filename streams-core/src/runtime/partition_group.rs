@@ -156,6 +156,20 @@ impl PartitionGroup {
         }
     }
 
+    /// Where the task starts reading `topic`-`partition` (its committed offset): until a
+    /// record of it arrives, the partition is caught up once that reaches the end. Without
+    /// it a partition whose records were all processed before (by an earlier owner of the
+    /// task) would count as never fetched, and a join would wait for it forever.
+    pub(crate) fn start_at(&mut self, topic: &str, partition: i32, offset: i64) {
+        if let Some(queue) = self
+            .queues
+            .iter_mut()
+            .find(|q| q.partition == partition && q.topic == topic)
+        {
+            queue.next_offset.get_or_insert(offset);
+        }
+    }
+
     /// Records a record processed straight away (not buffered), to keep track of positions.
     pub(crate) fn note_delivered(&mut self, topic: &str, partition: i32, offset: i64) {
         if let Some(queue) = self
@@ -288,6 +302,41 @@ mod tests {
                 ("stream".into(), 1000),
                 ("stream".into(), 1001)
             ]
+        );
+    }
+
+    /// The broker holds offsets 0..60 of every partition.
+    struct Sixty;
+
+    impl LagOracle for Sixty {
+        fn watermarks(&self, _: &CStr, _: i32) -> Option<(i64, i64)> {
+            Some((0, 60))
+        }
+    }
+
+    #[test]
+    fn a_partition_consumed_to_its_end_before_the_task_moved_here_is_caught_up() {
+        // A join task taken over after a rebalance: its table partition was read to offset 60
+        // by the previous owner and has nothing new; stream records arrive.
+        let mut g = PartitionGroup::new(["stream".to_string(), "table".to_string()], 0);
+        let now = Instant::now();
+        g.add(msg("stream", 0, 1000));
+        assert!(
+            g.next_ready(now, 0, &Sixty).is_none(),
+            "without its start offset the table partition looks unread"
+        );
+        g.start_at("table", 0, 60);
+        g.start_at("stream", 0, 0);
+        assert!(
+            g.next_ready(now + WATERMARK_REFRESH, 0, &Sixty).is_some(),
+            "committed at its end: caught up"
+        );
+        let mut behind = PartitionGroup::new(["stream".to_string(), "table".to_string()], 0);
+        behind.add(msg("stream", 0, 1000));
+        behind.start_at("table", 0, 59);
+        assert!(
+            behind.next_ready(now, 0, &Sixty).is_none(),
+            "one record left to fetch: waits for it"
         );
     }
 

@@ -64,6 +64,36 @@ impl ConsumerContext for RebalanceHandler {
     }
 }
 
+/// Consumer settings of the group protocol the user chose (`group.protocol`, as librdkafka
+/// and Kafka's consumer name it). Either way the same partition number of every
+/// co-partitioned topic goes to one member, as tasks need:
+/// - `classic` (the default): the client-side eager `range` assignor;
+/// - `consumer` (KIP-848, Apache Kafka 4.0+): the broker assigns with its `range` assignor
+///   (co-partitioning shown by `examples/tests/group_protocol.rs`), incrementally; the
+///   classic protocol's client-side settings are not allowed there and are dropped.
+pub(crate) fn choose_group_protocol(consumer: &mut ClientConfig) {
+    let next_generation = consumer
+        .get("group.protocol")
+        .is_some_and(|p| p.eq_ignore_ascii_case("consumer"));
+    if !next_generation {
+        consumer.set_if_absent("partition.assignment.strategy", "range");
+        return;
+    }
+    consumer.set_if_absent("group.remote.assignor", "range");
+    for classic in [
+        "partition.assignment.strategy",
+        "session.timeout.ms",
+        "heartbeat.interval.ms",
+    ] {
+        if let Some(value) = consumer.get(classic).map(str::to_owned) {
+            warn!(
+                "{classic}={value} is ignored under group.protocol=consumer: the broker sets it (group.consumer.* broker configs)"
+            );
+            consumer.remove(classic);
+        }
+    }
+}
+
 /// Decides what an uncaught error in a stream thread does.
 pub(crate) type UncaughtErrorHandler = Arc<dyn Fn(&Error) -> UncaughtErrorResponse + Send + Sync>;
 
@@ -220,9 +250,8 @@ fn run(spec: ThreadSpec) -> Result<()> {
         .set("client.id", format!("{client_id}-consumer"))
         .set("enable.auto.commit", "false")
         .set("enable.auto.offset.store", "false")
-        .set_if_absent("auto.offset.reset", "earliest")
-        // Range gives the same partition number of every co-partitioned topic to one member.
-        .set_if_absent("partition.assignment.strategy", "range");
+        .set_if_absent("auto.offset.reset", "earliest");
+    choose_group_protocol(&mut consumer_config);
     let consumer: BaseConsumer<RebalanceHandler> = consumer_config
         .create_with_context(RebalanceHandler)
         .map_err(|e| Error::kafka("creating the consumer", e))?;

@@ -43,6 +43,9 @@ pub(crate) enum CommitOutcome {
     Aborted,
 }
 
+/// How long reading committed offsets may wait for the group coordinator.
+const COMMITTED_TIMEOUT: Duration = Duration::from_secs(60);
+
 /// How long a commit waits for the producer to deliver everything.
 const FLUSH_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -92,6 +95,14 @@ pub(crate) struct TaskManager {
     pending_error: Option<Error>,
     /// Exactly-once: the producer's transaction.
     txn: Option<Transaction>,
+    /// Tasks of which only some input partitions are assigned yet (the next-generation group
+    /// protocol hands partitions over one at a time): their partitions stay paused, and the
+    /// task is not created, until the rest arrive, so that one task never runs on two
+    /// members at once.
+    incomplete: BTreeMap<TaskId, Vec<(String, i32)>>,
+    /// The partitions being revoked, during the revocation callback (still in the consumer's
+    /// assignment until it returns).
+    revoking: HashSet<(String, i32)>,
 }
 
 impl TaskManager {
@@ -124,7 +135,23 @@ impl TaskManager {
             last_commit: Instant::now(),
             pending_error: None,
             txn: settings_eos.then(Transaction::default),
+            incomplete: BTreeMap::new(),
+            revoking: HashSet::new(),
         }
+    }
+
+    /// Every input partition of task `id`: partition `id.partition` of each source topic of
+    /// its sub-topology.
+    fn input_partitions(&self, id: TaskId) -> Vec<(String, i32)> {
+        let mut inputs: Vec<(String, i32)> = self
+            .plan
+            .topic_to_subtopology
+            .iter()
+            .filter(|(_, sub)| **sub == id.subtopology)
+            .map(|(topic, _)| (topic.clone(), id.partition))
+            .collect();
+        inputs.sort();
+        inputs
     }
 
     fn task_of(&self, topic: &str, partition: i32) -> Option<TaskId> {
@@ -166,7 +193,8 @@ impl TaskManager {
         tpl: &TopicPartitionList,
     ) -> Result<()> {
         self.set_thread_state(ThreadState::Rebalancing);
-        let mut new_tasks: BTreeMap<TaskId, Vec<(String, i32)>> = BTreeMap::new();
+        let mut new_tasks: BTreeMap<TaskId, Vec<(String, i32)>> =
+            std::mem::take(&mut self.incomplete);
         for element in tpl.elements() {
             if let Some(id) = self.task_of(element.topic(), element.partition()) {
                 new_tasks
@@ -191,9 +219,39 @@ impl TaskManager {
         };
         let subs = self.topology.subtopologies();
         let mut to_pause = TopicPartitionList::new();
-        for (id, partitions) in new_tasks {
+        let mut to_resume = TopicPartitionList::new();
+        let assigned: HashSet<(String, i32)> = consumer
+            .assignment()
+            .map_err(|e| Error::kafka("reading the assignment", e))?
+            .elements()
+            .iter()
+            .map(|e| (e.topic().to_string(), e.partition()))
+            .filter(|p| !self.revoking.contains(p))
+            .collect();
+        let mut to_rewind = TopicPartitionList::new();
+        let mut created = Vec::new();
+        for (id, mut partitions) in new_tasks {
             if self.tasks.contains_key(&id) {
                 continue;
+            }
+            partitions.sort();
+            partitions.dedup();
+            let inputs = self.input_partitions(id);
+            if !inputs.iter().all(|p| assigned.contains(p)) {
+                debug!(task = %id, "some input partitions of the task are not assigned yet: waiting for them");
+                for (topic, partition) in &partitions {
+                    to_pause.add_partition(topic, *partition);
+                }
+                self.incomplete.insert(id, partitions);
+                continue;
+            }
+            let was_incomplete = partitions.len() < inputs.len();
+            if was_incomplete {
+                // Records of its partitions fetched while it waited were dropped: fetch them
+                // again from the last commit.
+                for (topic, partition) in &inputs {
+                    to_rewind.add_partition(topic, *partition);
+                }
             }
             let sub = subs
                 .iter()
@@ -207,13 +265,19 @@ impl TaskManager {
                 })?;
             self.shared.register_stores(id, task.query_handles());
             if self.restorer.add(&task)? {
-                for (topic, partition) in &partitions {
+                for (topic, partition) in &inputs {
                     to_pause.add_partition(topic, *partition);
                 }
             } else {
                 task.initialize()?;
+                if was_incomplete {
+                    for (topic, partition) in &inputs {
+                        to_resume.add_partition(topic, *partition);
+                    }
+                }
             }
             info!(task = %id, "task created");
+            created.push(id);
             let topics = self
                 .plan
                 .topic_to_subtopology
@@ -229,9 +293,52 @@ impl TaskManager {
                 .pause(&to_pause)
                 .map_err(|e| Error::kafka("pausing partitions of restoring tasks", e))?;
         }
+        if to_rewind.count() > 0 {
+            recovery::seek_to_committed(consumer, &to_rewind)?;
+        }
+        self.start_groups_at_committed(consumer, &created)?;
+        if to_resume.count() > 0 {
+            consumer
+                .resume(&to_resume)
+                .map_err(|e| Error::kafka("resuming the partitions of a completed task", e))?;
+        }
         self.publish_tasks();
         if !self.is_restoring() {
             self.set_thread_state(ThreadState::Running);
+        }
+        Ok(())
+    }
+
+    /// Tells the new tasks' partition groups where each input partition starts (its
+    /// committed offset), so that a partition with nothing new counts as caught up.
+    fn start_groups_at_committed<C: ConsumerContext>(
+        &mut self,
+        consumer: &BaseConsumer<C>,
+        created: &[TaskId],
+    ) -> Result<()> {
+        let mut tpl = TopicPartitionList::new();
+        for id in created {
+            for (topic, partition) in self.input_partitions(*id) {
+                tpl.add_partition(&topic, partition);
+            }
+        }
+        let single = created
+            .iter()
+            .all(|id| self.groups.get(id).is_none_or(PartitionGroup::is_single));
+        if single || tpl.count() == 0 {
+            // A task of one partition never waits for another.
+            return Ok(());
+        }
+        let committed = consumer
+            .committed_offsets(tpl, COMMITTED_TIMEOUT)
+            .map_err(|e| Error::kafka("reading the committed offsets of new tasks", e))?;
+        for e in committed.elements() {
+            if let (Offset::Offset(offset), Some(id)) =
+                (e.offset(), self.task_of(e.topic(), e.partition()))
+                && let Some(group) = self.groups.get_mut(&id)
+            {
+                group.start_at(e.topic(), e.partition(), offset);
+            }
         }
         Ok(())
     }
@@ -242,7 +349,25 @@ impl TaskManager {
         consumer: &BaseConsumer<C>,
         tpl: &TopicPartitionList,
     ) {
+        self.revoking = tpl
+            .elements()
+            .iter()
+            .map(|e| (e.topic().to_string(), e.partition()))
+            .collect();
+        self.revoke(consumer, tpl);
+        if let Err(e) = self.reassign_orphans(consumer) {
+            self.pending_error.get_or_insert(e);
+        }
+        self.revoking.clear();
+    }
+
+    fn revoke<C: ConsumerContext>(&mut self, consumer: &BaseConsumer<C>, tpl: &TopicPartitionList) {
         self.set_thread_state(ThreadState::Rebalancing);
+        for partitions in self.incomplete.values_mut() {
+            partitions.retain(|(topic, partition)| tpl.find_partition(topic, *partition).is_none());
+        }
+        self.incomplete
+            .retain(|_, partitions| !partitions.is_empty());
         let revoked: Vec<TaskId> = self
             .tasks
             .keys()
@@ -269,7 +394,8 @@ impl TaskManager {
                 // The open transaction holds these tasks' outputs and changelog writes; their
                 // new owner processes the same records again, so it must never commit: abort
                 // it (as Kafka Streams re-initializes the thread's producer). Its writes are in
-                // every task's stores: close them all (eager rebalancing revokes them all).
+                // every task's stores: close them all (an incremental rebalance keeps some
+                // partitions: their tasks are created again from the last commit).
                 if let Err(e) = self.abort_transaction("its partitions were lost") {
                     self.pending_error.get_or_insert(e);
                 }
@@ -283,7 +409,8 @@ impl TaskManager {
         let result = match self.commit(consumer) {
             Ok(CommitOutcome::Committed) => self.close_tasks(&revoked, true),
             // The aborted transaction's writes are in every task's stores: close them all
-            // without a checkpoint (eager rebalancing revokes them all anyway).
+            // without a checkpoint (an incremental rebalance keeps some partitions: their
+            // tasks are created again from the last commit).
             Ok(CommitOutcome::Aborted) => {
                 let all: Vec<TaskId> = self.tasks.keys().copied().collect();
                 self.close_tasks(&all, false)

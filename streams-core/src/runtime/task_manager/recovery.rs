@@ -86,22 +86,66 @@ impl TaskManager {
         consumer
             .resume(partitions)
             .map_err(|e| Error::kafka("resuming partitions to rewind", e))?;
-        let committed = consumer
-            .committed_offsets(partitions.clone(), REWIND_TIMEOUT)
-            .map_err(|e| Error::kafka("reading committed offsets to rewind", e))?;
-        let mut rewind = TopicPartitionList::new();
-        for element in committed.elements() {
-            let offset = match element.offset() {
-                Offset::Offset(o) => Offset::Offset(o),
-                _ => Offset::Beginning,
-            };
-            rewind
-                .add_partition_offset(element.topic(), element.partition(), offset)
-                .map_err(|e| Error::kafka("rewinding the input", e))?;
-        }
-        consumer
-            .seek_partitions(rewind, REWIND_TIMEOUT)
-            .map_err(|e| Error::kafka("rewinding the input", e))?;
+        seek_to_committed(consumer, partitions)?;
         self.assign(consumer, partitions)
     }
+
+    /// Under an incremental rebalance, partitions this consumer keeps can lose their task:
+    /// it had another input partition revoked, or an aborted transaction closed every task.
+    /// Those partitions are rewound to the last commit and their tasks created again (or
+    /// held back until their other partitions come).
+    pub(super) fn reassign_orphans<C: ConsumerContext>(
+        &mut self,
+        consumer: &BaseConsumer<C>,
+    ) -> Result<()> {
+        let assignment = consumer
+            .assignment()
+            .map_err(|e| Error::kafka("reading the assignment", e))?;
+        let mut orphans = TopicPartitionList::new();
+        for e in assignment.elements() {
+            let key = (e.topic().to_string(), e.partition());
+            if self.revoking.contains(&key) {
+                continue;
+            }
+            if let Some(id) = self.task_of(e.topic(), e.partition())
+                && !self.tasks.contains_key(&id)
+                && !self.incomplete.contains_key(&id)
+            {
+                orphans.add_partition(e.topic(), e.partition());
+            }
+        }
+        if orphans.count() == 0 {
+            return Ok(());
+        }
+        warn!(
+            partitions = orphans.count(),
+            "kept partitions whose tasks were closed: rewinding them to the last commit"
+        );
+        self.rewind_and_reassign(consumer, &orphans)
+    }
+}
+
+/// Seeks `partitions` back to their committed offsets (the beginning where none is
+/// committed): records fetched past them and not processed are fetched again.
+pub(super) fn seek_to_committed<C: ConsumerContext>(
+    consumer: &BaseConsumer<C>,
+    partitions: &TopicPartitionList,
+) -> Result<()> {
+    let committed = consumer
+        .committed_offsets(partitions.clone(), REWIND_TIMEOUT)
+        .map_err(|e| Error::kafka("reading committed offsets to rewind", e))?;
+    let mut rewind = TopicPartitionList::new();
+    for element in committed.elements() {
+        let offset = match element.offset() {
+            Offset::Offset(o) => Offset::Offset(o),
+            _ => Offset::Beginning,
+        };
+        rewind
+            .add_partition_offset(element.topic(), element.partition(), offset)
+            .map_err(|e| Error::kafka("rewinding the input", e))?;
+    }
+    consumer
+        .seek_partitions(rewind, REWIND_TIMEOUT)
+        .map_err(|e| Error::kafka("rewinding the input", e))?;
+    Ok(())
 }
