@@ -3,7 +3,9 @@
 //! - a changelog that the broker has really compacted (tiny segments, a low dirty ratio, the
 //!   cleaner run before restoring: offsets with gaps, under exactly-once also transaction
 //!   markers) restores to exact state, reading fewer records than were written;
-//! - zstd-compressed input is consumed (librdkafka built with zstd).
+//! - zstd-compressed input is consumed (librdkafka built with zstd);
+//! - a join whose table partitions end in a transaction's commit marker and then stay quiet
+//!   still processes its stream (it used to wait for the marker forever).
 //!
 //! Expected results are computed here from the produced input.
 
@@ -232,4 +234,85 @@ fn zstd_compressed_input_is_consumed() {
         last.insert(key, u64::from_be_bytes(value));
     }
     assert_eq!(last, expected, "the counts read back");
+}
+
+/// Writes `rows` (key → value) to `topic` in one committed transaction.
+fn produce_transactionally(broker: &KafkaCluster, topic: &str, rows: &[(String, String)]) {
+    use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+    let producer: BaseProducer = broker
+        .client()
+        .set("transactional.id", unique("rows-writer"))
+        // As the other producers here: Kafka's default partitioner, so keys co-partition.
+        .set("partitioner", "murmur2_random")
+        .create()
+        .expect("transactional producer");
+    producer
+        .init_transactions(TIMEOUT)
+        .expect("init transactions");
+    producer.begin_transaction().expect("begin");
+    for (key, value) in rows {
+        producer
+            .send(BaseRecord::to(topic).key(key).payload(value))
+            .map_err(|(e, _)| e)
+            .expect("send");
+    }
+    producer.commit_transaction(TIMEOUT).expect("commit");
+}
+
+#[test]
+#[cfg_attr(
+    not(kafka_available),
+    ignore = "needs Apache Kafka (see support::kafka)"
+)]
+fn a_join_does_not_wait_on_a_transaction_marker() {
+    // The table topic is written in a transaction, so each partition ends with a commit
+    // marker after its last record, and then stays quiet: the join must still process the
+    // stream records (the consumer's position passes the marker; the records do not).
+    let _serial = one_at_a_time();
+    let broker = broker();
+    let (stream, table, output) = (unique("tx-clicks"), unique("tx-rows"), unique("tx-joined"));
+    broker.create_topics(&[(&stream, 2), (&table, 2), (&output, 2)]);
+    let keys = 20;
+    let rows: Vec<(String, String)> = (0..keys)
+        .map(|i| (format!("key-{i}"), format!("row-{i}")))
+        .collect();
+    produce_transactionally(broker, &table, &rows);
+
+    let builder = StreamsBuilder::new();
+    let table_rows = builder.table(
+        &table,
+        Consumed::with(Serdes::string(), Serdes::string()),
+        Materialized::as_("rows"),
+    );
+    builder
+        .stream(&stream, Consumed::with(Serdes::string(), Serdes::string()))
+        .join_table(&table_rows, |s: &String, t: &String| format!("{s}+{t}"))
+        .to(&output);
+    let state = tempfile::tempdir().expect("state dir");
+    let mut config = app_config(broker, &unique("tx-join"), state.path());
+    config.set("processing.guarantee", "exactly_once_v2");
+    let mut streams = KafkaStreams::new(builder.build().expect("topology"), &config).expect("app");
+    streams.start().expect("start");
+    streams.wait_until_running(TIMEOUT).expect("running");
+    // Once the table is in, the stream records come (the join ignores later table rows).
+    let deadline = Instant::now() + TIMEOUT;
+    while streams
+        .key_value_store::<String, String>("rows")
+        .and_then(|s| s.all())
+        .map_or(0, |all| all.len())
+        < keys
+    {
+        assert!(Instant::now() < deadline, "the table never loaded");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    broker.produce(&stream, 0, 200, keys);
+    let joined = broker.read_all(&output, "read_committed", Duration::from_secs(30), |r| {
+        r.len() >= 200
+    });
+    streams.close().expect("close");
+    assert_eq!(
+        joined.len(),
+        200,
+        "every stream record joined once, none held back by the table's commit markers"
+    );
 }

@@ -49,10 +49,16 @@ impl Queue {
                 None => return false,
             },
         };
-        match self.next_offset {
+        let delivered = match self.next_offset {
             Some(next) => next >= high,
             None => high <= low.max(0),
-        }
+        };
+        // Under read_committed a transaction's commit marker follows its last record: the
+        // consumer's position moves past it, the records delivered do not.
+        delivered
+            || lag
+                .position(&self.topic_c, self.partition)
+                .is_some_and(|position| position >= high)
     }
 }
 
@@ -61,6 +67,12 @@ pub(crate) trait LagOracle {
     /// The low and high watermarks of `topic`-`partition` from the consumer's last fetch
     /// responses, `None` while unknown.
     fn watermarks(&self, topic: &CStr, partition: i32) -> Option<(i64, i64)>;
+
+    /// The consumer's position in `topic`-`partition` (past control records such as
+    /// transaction markers), `None` while unknown.
+    fn position(&self, _topic: &CStr, _partition: i32) -> Option<i64> {
+        None
+    }
 }
 
 /// The input partitions of one task.
@@ -337,6 +349,36 @@ mod tests {
         assert!(
             behind.next_ready(now, 0, &Sixty).is_none(),
             "one record left to fetch: waits for it"
+        );
+    }
+
+    /// Offsets 0..60 on the broker, the last one a transaction's commit marker the consumer
+    /// has moved past.
+    struct PastMarker;
+
+    impl LagOracle for PastMarker {
+        fn watermarks(&self, _: &CStr, _: i32) -> Option<(i64, i64)> {
+            Some((0, 60))
+        }
+        fn position(&self, _: &CStr, _: i32) -> Option<i64> {
+            Some(60)
+        }
+    }
+
+    #[test]
+    fn a_commit_marker_after_the_last_record_does_not_hold_the_task() {
+        let mut g = PartitionGroup::new(["stream".to_string(), "table".to_string()], 0);
+        let now = Instant::now();
+        g.add(msg("table", 58, 5));
+        assert!(
+            g.next_ready(now, 0, &PastMarker).is_some(),
+            "the table record"
+        );
+        g.add(msg("stream", 0, 1000));
+        assert!(
+            g.next_ready(now + WATERMARK_REFRESH, 0, &PastMarker)
+                .is_some(),
+            "record 58 was the table partition's last; 59 is a marker"
         );
     }
 

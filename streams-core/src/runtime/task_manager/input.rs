@@ -183,4 +183,22 @@ impl<C: ConsumerContext> LagOracle for ConsumerLag<'_, C> {
         (err == rdkafka_sys::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR && high >= 0)
             .then_some((low, high))
     }
+
+    fn position(&self, topic: &std::ffi::CStr, partition: i32) -> Option<i64> {
+        let topic = topic.to_str().ok()?;
+        let mut tpl = TopicPartitionList::new();
+        tpl.add_partition(topic, partition);
+        // SAFETY: both handles are alive for the call; librdkafka writes the position into
+        // the list's one element.
+        let err = unsafe {
+            rdkafka_sys::rd_kafka_position(self.consumer.client().native_ptr(), tpl.ptr())
+        };
+        if err != rdkafka_sys::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR {
+            return None;
+        }
+        match tpl.find_partition(topic, partition)?.offset() {
+            rdkafka::Offset::Offset(offset) => Some(offset),
+            _ => None,
+        }
+    }
 }
