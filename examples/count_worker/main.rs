@@ -53,6 +53,9 @@ struct Args {
     /// the broker assigns, incrementally).
     #[arg(long, default_value = "classic")]
     group_protocol: String,
+    /// `num.standby.replicas`.
+    #[arg(long, default_value_t = 0)]
+    standbys: usize,
     /// Write the local store here on shutdown.
     #[arg(long)]
     dump: Option<PathBuf>,
@@ -75,6 +78,15 @@ fn topology(args: &Args) -> Topology {
     builder.build().expect("the topology is well formed")
 }
 
+/// Logs each restoration that ends (`count_worker: restored <n> records of <topic>-<p>`).
+struct RestoreLog;
+
+impl streams_core::runtime::StateRestoreListener for RestoreLog {
+    fn on_restore_end(&self, topic: &str, partition: i32, _store: &str, total: u64) {
+        eprintln!("count_worker: restored {total} records of {topic}-{partition}");
+    }
+}
+
 fn run(args: &Args) -> streams_core::Result<()> {
     // From here a SIGTERM, even during start, ends in a clean close.
     let signal = ShutdownSignal::install()?;
@@ -86,7 +98,8 @@ fn run(args: &Args) -> streams_core::Result<()> {
         .set("processing.guarantee", &args.guarantee)
         .set("num.stream.threads", args.threads.to_string())
         .set("statestore.cache.max.bytes", args.cache_bytes.to_string())
-        .set("consumer.group.protocol", &args.group_protocol);
+        .set("consumer.group.protocol", &args.group_protocol)
+        .set("num.standby.replicas", args.standbys.to_string());
     if args.group_protocol == "classic" {
         // Under KIP-848 the broker sets these (group.consumer.session.timeout.ms).
         config
@@ -99,6 +112,7 @@ fn run(args: &Args) -> streams_core::Result<()> {
     let mut streams = KafkaStreams::new(topology(args), &config)?;
     // Tests watch for these lines to know when the worker has its tasks.
     streams.set_state_listener(|new, old| eprintln!("count_worker: state {old:?} -> {new:?}"))?;
+    streams.set_global_state_restore_listener(RestoreLog)?;
     streams.start()?;
     signal.wait(&streams);
     if let Some(path) = &args.dump {

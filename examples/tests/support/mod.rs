@@ -152,6 +152,17 @@ impl Worker {
         }
     }
 
+    /// How long this worker's log is now (for [`log_since`](Self::log_since)).
+    pub fn log_len(&self) -> usize {
+        std::fs::metadata(&self.log).map_or(0, |m| m.len() as usize)
+    }
+
+    /// What the worker logged after its log was `from` bytes long.
+    pub fn log_since(&self, from: usize) -> String {
+        let log = std::fs::read_to_string(&self.log).unwrap_or_default();
+        log.get(from..).unwrap_or_default().to_string()
+    }
+
     /// The log of the worker with `state_dir` (all its lives), for failure messages.
     pub fn log_of(state_dir: &Path) -> String {
         let log = state_dir.with_extension("log");
