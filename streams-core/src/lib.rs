@@ -16,7 +16,7 @@
 //! - [`testing`] — `TopologyTestDriver`.
 //! - [`embedded`] — an in-process broker for examples and tests.
 //! - [`error`] — the error type and handler policies.
-//! - [`guide`] — the user guide (`docs/guide.md`).
+//! - [`guide`] — the user guide (`docs/guide.md` in the repository).
 
 pub mod config;
 pub mod dsl;
@@ -24,7 +24,7 @@ pub mod embedded;
 pub mod error;
 #[doc(hidden)]
 pub mod fuzz;
-#[doc = include_str!("../../docs/guide.md")]
+#[doc = include_str!("../docs/guide.md")]
 pub mod guide {}
 pub mod processor;
 pub mod runtime;
