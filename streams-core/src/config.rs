@@ -60,6 +60,11 @@ pub const PROCESSING_EXCEPTION_HANDLER: &str = "processing.exception.handler";
 /// `production.exception.handler`: what a failed output record does (see
 /// [`ProductionPolicy`]).
 pub const PRODUCTION_EXCEPTION_HANDLER: &str = "production.exception.handler";
+/// Kafka Streams 4's name for [`DESERIALIZATION_EXCEPTION_HANDLER`] (KIP-1056); either works.
+pub const DESERIALIZATION_EXCEPTION_HANDLER_NEW: &str = "deserialization.exception.handler";
+/// The name [`PRODUCTION_EXCEPTION_HANDLER`] had before Kafka Streams 4 (KIP-1056); either
+/// works.
+pub const PRODUCTION_EXCEPTION_HANDLER_OLD: &str = "default.production.exception.handler";
 /// `errors.dead.letter.queue.topic.name`: where the `dead_letter` policies send records.
 pub const DEAD_LETTER_QUEUE_TOPIC: &str = "errors.dead.letter.queue.topic.name";
 /// `poll.ms`: how long the stream thread blocks waiting for records (default 100).
@@ -108,6 +113,8 @@ const STREAMS_KEYS: &[&str] = &[
     PROCESSING_GUARANTEE,
     NUM_STANDBY_REPLICAS,
     DESERIALIZATION_EXCEPTION_HANDLER,
+    DESERIALIZATION_EXCEPTION_HANDLER_NEW,
+    PRODUCTION_EXCEPTION_HANDLER_OLD,
     TIMESTAMP_EXTRACTOR,
     PROCESSING_EXCEPTION_HANDLER,
     PRODUCTION_EXCEPTION_HANDLER,
@@ -143,7 +150,7 @@ pub(crate) enum ClientKind {
 }
 
 impl ClientKind {
-    fn prefix(self) -> &'static str {
+    pub(crate) fn prefix(self) -> &'static str {
         match self {
             ClientKind::Consumer => "consumer.",
             ClientKind::Producer => "producer.",
@@ -218,6 +225,26 @@ impl StreamsConfig {
     /// The value of property `key`.
     pub fn get(&self, key: &str) -> Option<&str> {
         self.props.get(key).map(String::as_str)
+    }
+
+    /// The value of a property Kafka Streams spells two ways (`names`): whichever is set; an
+    /// error if both are, with different values.
+    pub(crate) fn get_either(
+        &self,
+        names: [&'static str; 2],
+    ) -> Result<Option<(&'static str, &str)>> {
+        match (self.get(names[0]), self.get(names[1])) {
+            (Some(a), Some(b)) if a != b => Err(Error::Config {
+                key: names[0].into(),
+                reason: format!(
+                    "is `{a}` but its other name `{}` is `{b}`: set one of them",
+                    names[1]
+                ),
+            }),
+            (Some(a), _) => Ok(Some((names[0], a))),
+            (None, Some(b)) => Ok(Some((names[1], b))),
+            (None, None) => Ok(None),
+        }
     }
 
     /// Registers the application's metrics in `registry` when it starts.

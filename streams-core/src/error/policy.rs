@@ -17,8 +17,9 @@
 //! only once it is delivered: a record is processed, dead-lettered, or left uncommitted.
 
 use crate::config::{
-    DEAD_LETTER_QUEUE_TOPIC, DESERIALIZATION_EXCEPTION_HANDLER, PROCESSING_EXCEPTION_HANDLER,
-    PRODUCTION_EXCEPTION_HANDLER, TIMESTAMP_EXTRACTOR,
+    DEAD_LETTER_QUEUE_TOPIC, DESERIALIZATION_EXCEPTION_HANDLER,
+    DESERIALIZATION_EXCEPTION_HANDLER_NEW, PROCESSING_EXCEPTION_HANDLER,
+    PRODUCTION_EXCEPTION_HANDLER, PRODUCTION_EXCEPTION_HANDLER_OLD, TIMESTAMP_EXTRACTOR,
 };
 use crate::{Error, Result, StreamsConfig};
 
@@ -118,21 +119,22 @@ fn invalid(key: &str, value: &str, allowed: &str) -> Error {
 
 impl ErrorPolicies {
     pub(crate) fn from_config(config: &StreamsConfig) -> Result<Self> {
-        let deserialization = match config.get(DESERIALIZATION_EXCEPTION_HANDLER) {
+        let deserialization = match config.get_either([
+            DESERIALIZATION_EXCEPTION_HANDLER,
+            DESERIALIZATION_EXCEPTION_HANDLER_NEW,
+        ])? {
             None => DeserializationPolicy::Fail,
-            Some(v) if v == "fail" || v.ends_with("LogAndFailExceptionHandler") => {
+            Some((_, v)) if v == "fail" || v.ends_with("LogAndFailExceptionHandler") => {
                 DeserializationPolicy::Fail
             }
-            Some(v) if v == "log_and_continue" || v.ends_with("LogAndContinueExceptionHandler") => {
+            Some((_, v))
+                if v == "log_and_continue" || v.ends_with("LogAndContinueExceptionHandler") =>
+            {
                 DeserializationPolicy::LogAndContinue
             }
-            Some("dead_letter") => DeserializationPolicy::DeadLetter,
-            Some(v) => {
-                return Err(invalid(
-                    DESERIALIZATION_EXCEPTION_HANDLER,
-                    v,
-                    "`fail`, `log_and_continue`, `dead_letter`",
-                ));
+            Some((_, "dead_letter")) => DeserializationPolicy::DeadLetter,
+            Some((key, v)) => {
+                return Err(invalid(key, v, "`fail`, `log_and_continue`, `dead_letter`"));
             }
         };
         let timestamp = match config.get(TIMESTAMP_EXTRACTOR) {
@@ -169,16 +171,13 @@ impl ErrorPolicies {
                 ));
             }
         };
-        let production = match config.get(PRODUCTION_EXCEPTION_HANDLER) {
-            None | Some("fail") => ProductionPolicy::Fail,
-            Some("continue") => ProductionPolicy::Continue,
-            Some(v) => {
-                return Err(invalid(
-                    PRODUCTION_EXCEPTION_HANDLER,
-                    v,
-                    "`fail`, `continue`",
-                ));
-            }
+        let production = match config.get_either([
+            PRODUCTION_EXCEPTION_HANDLER,
+            PRODUCTION_EXCEPTION_HANDLER_OLD,
+        ])? {
+            None | Some((_, "fail")) => ProductionPolicy::Fail,
+            Some((_, "continue")) => ProductionPolicy::Continue,
+            Some((key, v)) => return Err(invalid(key, v, "`fail`, `continue`")),
         };
         let dead_letter_topic = config
             .get(DEAD_LETTER_QUEUE_TOPIC)
@@ -204,6 +203,26 @@ impl ErrorPolicies {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn kafka_streams_4_and_3_names_of_the_handlers_both_work() {
+        let mut config = StreamsConfig::new();
+        config.set("deserialization.exception.handler", "log_and_continue");
+        config.set("default.production.exception.handler", "continue");
+        let policies = ErrorPolicies::from_config(&config).expect("valid");
+        assert_eq!(
+            policies.deserialization,
+            DeserializationPolicy::LogAndContinue
+        );
+        assert_eq!(policies.production, ProductionPolicy::Continue);
+        config.set("default.deserialization.exception.handler", "fail");
+        assert!(
+            ErrorPolicies::from_config(&config)
+                .is_err_and(|e| e.to_string().contains("deserialization.exception.handler")),
+            "both names with different values"
+        );
+    }
+
     use super::*;
 
     #[test]

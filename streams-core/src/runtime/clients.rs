@@ -17,6 +17,31 @@ pub(crate) fn client_config(config: &StreamsConfig, kind: ClientKind) -> ClientC
     client
 }
 
+/// Checks that librdkafka knows every property each kind of client would get (a mistyped
+/// Streams or client property lands here), naming the first it refuses as set by the user
+/// (with its client prefix, if it had one).
+pub(crate) fn check_client_properties(config: &StreamsConfig) -> crate::Result<()> {
+    for kind in [
+        ClientKind::Consumer,
+        ClientKind::Producer,
+        ClientKind::RestoreConsumer,
+        ClientKind::Admin,
+    ] {
+        if let Err(rdkafka::error::KafkaError::ClientConfig(_, reason, key, _)) =
+            client_config(config, kind).create_native_config()
+        {
+            let prefixed = format!("{}{key}", kind.prefix());
+            let key = if config.get(&prefixed).is_some() {
+                prefixed
+            } else {
+                key
+            };
+            return Err(crate::Error::Config { key, reason });
+        }
+    }
+    Ok(())
+}
+
 /// A consumer that reads changelogs or global topics by assignment, outside any group
 /// (restoration, standbys, the global thread): restore-consumer properties, no commits, no
 /// end-of-partition events. `what` names it in errors.
@@ -46,4 +71,52 @@ pub(crate) fn watermarks(
     consumer
         .fetch_watermarks(topic, partition, Duration::from_secs(30))
         .map_err(|e| Error::kafka(format!("reading the offsets of {topic}-{partition}"), e))
+}
+
+#[cfg(test)]
+mod property_tests {
+    use super::*;
+
+    fn config(extra: &[(&str, &str)]) -> StreamsConfig {
+        let mut config = StreamsConfig::new();
+        config
+            .set("application.id", "app")
+            .set("bootstrap.servers", "localhost:9092");
+        for (k, v) in extra {
+            config.set(*k, *v);
+        }
+        config
+    }
+
+    #[test]
+    fn a_mistyped_property_is_named() {
+        let refused = |extra: &[(&str, &str)]| match check_client_properties(&config(extra)) {
+            Err(crate::Error::Config { key, .. }) => Some(key),
+            _ => None,
+        };
+        assert_eq!(refused(&[]), None, "the defaults pass");
+        assert_eq!(
+            refused(&[("num.stream.thread", "2")]).as_deref(),
+            Some("num.stream.thread"),
+            "a Streams property one letter short"
+        );
+        assert_eq!(
+            refused(&[("consumer.sesion.timeout.ms", "6000")]).as_deref(),
+            Some("consumer.sesion.timeout.ms"),
+            "named with its client prefix"
+        );
+        assert_eq!(
+            refused(&[("consumer.session.timeout.ms", "6000"), ("linger.ms", "5")]),
+            None,
+            "real client properties pass"
+        );
+        assert!(
+            crate::KafkaStreams::new(
+                crate::Topology::new(),
+                &config(&[("comit.interval.ms", "100")])
+            )
+            .is_err_and(|e| e.to_string().contains("comit.interval.ms")),
+            "KafkaStreams::new refuses it"
+        );
+    }
 }

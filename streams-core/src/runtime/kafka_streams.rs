@@ -81,6 +81,7 @@ impl KafkaStreams {
         config.error_policies()?;
         config.replacement_policy()?;
         config.check_processing_guarantee()?;
+        super::clients::check_client_properties(config)?;
         let metrics = Arc::new(StreamsMetrics::new(app_id)?);
         if let Some(registry) = config.metrics_registry() {
             metrics.register(registry)?;
