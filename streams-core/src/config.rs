@@ -247,6 +247,57 @@ impl StreamsConfig {
         }
     }
 
+    /// A configuration read from a Java `.properties` file, as Kafka Streams applications
+    /// keep theirs (`key=value` or `key: value` lines, `#` and `!` comments, `\`
+    /// continuations and escapes).
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// # let path = dir.path().join("app.properties");
+    /// std::fs::write(&path, "application.id=fraud-detector\nbootstrap.servers: broker1:9092\n")?;
+    /// let config = streams_core::StreamsConfig::from_properties_file(&path)?;
+    /// assert_eq!(config.get("bootstrap.servers"), Some("broker1:9092"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn from_properties_file(path: impl AsRef<std::path::Path>) -> Result<Self> {
+        let path = path.as_ref();
+        let file = std::fs::File::open(path).map_err(|e| Error::Config {
+            key: path.display().to_string(),
+            reason: format!("cannot open the properties file: {e}"),
+        })?;
+        let props =
+            java_properties::read(std::io::BufReader::new(file)).map_err(|e| Error::Config {
+                key: path.display().to_string(),
+                reason: format!("not a properties file: {e}"),
+            })?;
+        let mut config = StreamsConfig::new();
+        for (key, value) in props {
+            config.set(key, value);
+        }
+        Ok(config)
+    }
+
+    /// Sets every property named by an environment variable starting with `prefix`: the rest
+    /// of the name, lower-cased, with `_` for `.` (`STREAMS_BOOTSTRAP_SERVERS` →
+    /// `bootstrap.servers` for the prefix `STREAMS_`), as container platforms pass settings.
+    /// Variables override what is already set.
+    pub fn set_from_env(&mut self, prefix: &str) -> &mut Self {
+        self.set_from_vars(prefix, std::env::vars())
+    }
+
+    fn set_from_vars(
+        &mut self,
+        prefix: &str,
+        vars: impl IntoIterator<Item = (String, String)>,
+    ) -> &mut Self {
+        for (name, value) in vars {
+            if let Some(rest) = name.strip_prefix(prefix).filter(|r| !r.is_empty()) {
+                self.set(rest.to_ascii_lowercase().replace('_', "."), value);
+            }
+        }
+        self
+    }
+
     /// Registers the application's metrics in `registry` when it starts.
     pub fn set_metrics_registry(&mut self, registry: prometheus::Registry) -> &mut Self {
         self.registry = Some(registry);
@@ -511,6 +562,47 @@ mod tests {
             backoff(&config, ClientKind::RestoreConsumer).as_deref(),
             Some("500"),
             "the user's setting wins"
+        );
+    }
+
+    #[test]
+    fn environment_variables_name_properties() {
+        let mut config = StreamsConfig::new();
+        config.set("application.id", "from-file");
+        config.set_from_vars(
+            "STREAMS_",
+            [
+                ("STREAMS_APPLICATION_ID".to_string(), "from-env".to_string()),
+                (
+                    "STREAMS_CONSUMER_SESSION_TIMEOUT_MS".to_string(),
+                    "6000".to_string(),
+                ),
+                ("STREAMS_".to_string(), "ignored".to_string()),
+                ("HOME".to_string(), "/root".to_string()),
+            ],
+        );
+        assert_eq!(config.get("application.id"), Some("from-env"));
+        assert_eq!(config.get("consumer.session.timeout.ms"), Some("6000"));
+        assert_eq!(config.get("home"), None);
+    }
+
+    #[test]
+    fn a_properties_file_with_comments_continuations_and_escapes() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("app.properties");
+        std::fs::write(
+            &path,
+            "# fraud detector\n! another comment\napplication.id = fraud\nbootstrap.servers: a:9092,\\\n    b:9092\nsasl.password=p\\=q\n",
+        )
+        .expect("write");
+        let config = StreamsConfig::from_properties_file(&path).expect("read");
+        assert_eq!(config.get("application.id"), Some("fraud"));
+        assert_eq!(config.get("bootstrap.servers"), Some("a:9092,b:9092"));
+        assert_eq!(config.get("sasl.password"), Some("p=q"));
+        assert!(
+            StreamsConfig::from_properties_file(dir.path().join("missing"))
+                .is_err_and(|e| e.to_string().contains("missing")),
+            "a missing file is named"
         );
     }
 
