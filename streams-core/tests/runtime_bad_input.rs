@@ -227,8 +227,8 @@ fn dead_letter_policy_sends_the_bad_record_with_headers_and_goes_on() {
     streams.close().expect("clean close");
 }
 
-/// Doubles, into a topic whose records the producer refuses over 100 bytes.
-fn padded_topology() -> Topology {
+/// Doubles, into `output`, a topic whose records the producer refuses over 100 bytes.
+fn padded_topology(output: &str) -> Topology {
     let builder = StreamsBuilder::new();
     builder
         .stream("amounts", Consumed::with(Serdes::string(), Serdes::u64()))
@@ -240,7 +240,7 @@ fn padded_topology() -> Topology {
             }
         })
         .to_with(
-            "padded",
+            output,
             streams_core::dsl::Produced::with(Serdes::string(), Serdes::string()),
         );
     builder.build().expect("topology")
@@ -251,11 +251,12 @@ fn padded_topology() -> Topology {
 fn run_with_production_policy(
     policy: &str,
     app: &str,
+    output: &str,
 ) -> (KafkaStreams, std::sync::Arc<EmbeddedBroker>) {
     init_tracing();
     let broker = EmbeddedBroker::start(1).expect("broker");
     broker.create_topic("amounts", 1).expect("topic");
-    broker.create_topic("padded", 1).expect("topic");
+    broker.create_topic(output, 1).expect("topic");
     let good = |i: u64| (Some(b"k".to_vec()), Some(i.to_be_bytes().to_vec()));
     produce(&broker, "amounts", &[good(1), good(2), good(3)]);
     let state = tempfile::tempdir().expect("tempdir");
@@ -263,23 +264,23 @@ fn run_with_production_policy(
     config
         .set("production.exception.handler", policy)
         .set("producer.message.max.bytes", "1000");
-    let mut streams = KafkaStreams::new(padded_topology(), &config).expect("streams");
+    let mut streams = KafkaStreams::new(padded_topology(output), &config).expect("streams");
     streams.start().expect("start");
     // The state directory must outlive the instance.
     std::mem::forget(state);
     (streams, broker)
 }
 
-#[test]
-fn production_continue_drops_the_unsendable_output_and_goes_on() {
-    let (mut streams, broker) = run_with_production_policy("continue", "produce-continue");
+/// Under `continue`, the output record for 2 is dropped and the instance goes on.
+fn continue_drops_the_unsendable_output(output: &str, app: &str) {
+    let (mut streams, broker) = run_with_production_policy("continue", app, output);
     let consumer: BaseConsumer = ClientConfig::new()
         .set("bootstrap.servers", broker.bootstrap_servers())
         .set("group.id", "padded-reader")
         .set("auto.offset.reset", "earliest")
         .create()
         .expect("consumer");
-    consumer.subscribe(&["padded"]).expect("subscribe");
+    consumer.subscribe(&[output]).expect("subscribe");
     let mut out = Vec::new();
     let deadline = Instant::now() + Duration::from_secs(30);
     while out.len() < 2 && Instant::now() < deadline {
@@ -294,8 +295,20 @@ fn production_continue_drops_the_unsendable_output_and_goes_on() {
 }
 
 #[test]
+fn production_continue_drops_the_unsendable_output_and_goes_on() {
+    continue_drops_the_unsendable_output("padded", "produce-continue");
+}
+
+#[test]
+fn a_user_topic_named_like_a_changelog_keeps_the_users_policy() {
+    // Changelogs are known from the topology's plan, not from the `-changelog` suffix: this is
+    // the user's output, and `continue` applies to it.
+    continue_drops_the_unsendable_output("padded-changelog", "produce-continue-suffix");
+}
+
+#[test]
 fn production_fail_stops_the_instance_naming_the_topic() {
-    let (mut streams, _broker) = run_with_production_policy("fail", "produce-fail");
+    let (mut streams, _broker) = run_with_production_policy("fail", "produce-fail", "padded");
     let deadline = Instant::now() + Duration::from_secs(60);
     while streams.state() != State::Error {
         assert!(

@@ -25,6 +25,9 @@ pub(crate) struct TopicPlan {
     pub(crate) internal_names: HashMap<String, String>,
     /// How many tasks (partitions) each sub-topology has.
     pub(crate) task_counts: std::collections::BTreeMap<u32, i32>,
+    /// The changelog topics of this application's stores (not recognised by their names: a
+    /// user's topic may end in `-changelog` too).
+    pub(crate) changelog_topics: std::collections::HashSet<String>,
 }
 
 /// Plans the topics of `topology` for application `app_id`; `partitions` looks up the partition
@@ -154,7 +157,15 @@ pub(crate) fn plan(
         });
     }
     internal_topics.sort_by(|a, b| a.name.cmp(&b.name));
+    let changelog_topics = topology
+        .subtopologies()
+        .iter()
+        .flat_map(|sub| sub.stores.iter())
+        .filter(|store| topology.store(store).is_some_and(|s| s.logging_enabled()))
+        .map(|store| Topology::changelog_topic(app_id, store))
+        .collect();
     Ok(TopicPlan {
+        changelog_topics,
         topic_to_subtopology,
         source_topics,
         internal_topics,

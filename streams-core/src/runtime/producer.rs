@@ -20,15 +20,15 @@ use crate::processor::Headers;
 use crate::{Error, Result};
 
 /// Applies `production.exception.handler` to an output record that could not be serialized or
-/// produced. Changelog records always fail: skipping one would silently lose state.
+/// produced. Changelog records (`changelog`) always fail: skipping one would silently lose
+/// state.
 pub(crate) fn production_failed(
     policy: ProductionPolicy,
     metrics: &StreamsMetrics,
     error: Error,
+    changelog: bool,
 ) -> Result<()> {
     metrics.production_errors.inc();
-    let changelog =
-        matches!(&error, Error::Production { topic, .. } if topic.ends_with("-changelog"));
     match policy {
         ProductionPolicy::Continue if !changelog => {
             warn!("dropping an output record: {error}");
@@ -51,14 +51,21 @@ pub(crate) struct DeliveryTracker {
     state: Mutex<DeliveryState>,
     policy: ProductionPolicy,
     metrics: Arc<StreamsMetrics>,
+    /// The application's changelog topics, from its topic plan.
+    changelogs: Arc<std::collections::HashSet<String>>,
 }
 
 impl DeliveryTracker {
-    pub(crate) fn new(policy: ProductionPolicy, metrics: Arc<StreamsMetrics>) -> Self {
+    pub(crate) fn new(
+        policy: ProductionPolicy,
+        metrics: Arc<StreamsMetrics>,
+        changelogs: Arc<std::collections::HashSet<String>>,
+    ) -> Self {
         DeliveryTracker {
             state: Mutex::default(),
             policy,
             metrics,
+            changelogs,
         }
     }
 
@@ -91,7 +98,7 @@ impl ProducerContext for DeliveryTracker {
 
     fn delivery(&self, result: &DeliveryResult<'_>, _: ()) {
         match result {
-            Ok(message) if message.topic().ends_with("-changelog") => {
+            Ok(message) if self.changelogs.contains(message.topic()) => {
                 let mut state = self.lock();
                 let parts = match state.changelog_offsets.get_mut(message.topic()) {
                     Some(parts) => parts,
@@ -110,7 +117,9 @@ impl ProducerContext for DeliveryTracker {
                     partition: message.partition(),
                     reason: error.to_string(),
                 };
-                if let Err(error) = production_failed(self.policy, &self.metrics, error) {
+                let changelog = self.changelogs.contains(message.topic());
+                if let Err(error) = production_failed(self.policy, &self.metrics, error, changelog)
+                {
                     self.lock().failure.get_or_insert(error);
                 }
             }

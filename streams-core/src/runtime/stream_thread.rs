@@ -236,6 +236,7 @@ fn run(spec: ThreadSpec) -> Result<()> {
         .create_with_context(DeliveryTracker::new(
             config.production_policy()?,
             metrics.clone(),
+            Arc::new(plan.changelog_topics.clone()),
         ))
         .map_err(|e| Error::kafka("creating the producer", e))?;
     if exactly_once {

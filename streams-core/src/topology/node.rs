@@ -550,6 +550,7 @@ impl<K: 'static, V: 'static> Node<K, V> for Sink<K, V> {
                 task.policies().production,
                 task.metrics(),
                 error,
+                false,
             );
         }
         let serialization = |field, source| Error::Serialization {
@@ -577,8 +578,14 @@ impl<K: 'static, V: 'static> Node<K, V> for Sink<K, V> {
                 )
             });
         match sent {
+            // A sink writes the user's output, never a changelog (whatever its topic's name).
             Err(error @ (Error::Serialization { .. } | Error::Production { .. })) => {
-                crate::runtime::production_failed(task.policies().production, task.metrics(), error)
+                crate::runtime::production_failed(
+                    task.policies().production,
+                    task.metrics(),
+                    error,
+                    false,
+                )
             }
             other => other,
         }
