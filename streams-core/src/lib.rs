@@ -16,6 +16,7 @@
 //! - [`testing`] — `TopologyTestDriver`.
 //! - [`embedded`] — an in-process broker for examples and tests.
 //! - [`error`] — the error type and handler policies.
+//! - [`prelude`] — the names most applications use, in one import.
 //! - [`guide`] — the user guide (`docs/guide.md` in the repository).
 
 pub mod config;
@@ -26,6 +27,7 @@ pub mod error;
 pub mod fuzz;
 #[doc = include_str!("../docs/guide.md")]
 pub mod guide {}
+pub mod prelude;
 pub mod processor;
 pub mod runtime;
 pub mod serde;
