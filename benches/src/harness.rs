@@ -18,7 +18,9 @@ use streams_core::StreamsConfig;
 use streams_core::runtime::{TopicSpec, create_topics};
 
 use crate::Args;
+use crate::workloads::{Feed, Topics};
 
+/// Any error, sendable between threads.
 pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// Sends `record`, serving delivery reports while the producer's queue is full.
@@ -31,16 +33,6 @@ where
         record = back;
         producer.poll(Duration::from_millis(1));
     }
-}
-
-/// One input of a workload.
-#[derive(Debug, Clone)]
-pub(crate) struct Feed {
-    /// Topic suffix: the topic is `<app id>-<name>`.
-    pub(crate) name: &'static str,
-    pub(crate) records: usize,
-    /// Loaded in full before the clock starts (tables), or streamed under the window.
-    pub(crate) preload: bool,
 }
 
 /// How progress is measured.
@@ -56,11 +48,14 @@ pub(crate) enum Progress {
 
 /// One workload's run: its topics and group.
 pub(crate) struct Run<'a> {
+    /// The benchmark it belongs to.
     pub(crate) bench: &'a Bench,
     /// A fresh application id / group id for this run.
     pub(crate) app_id: String,
     /// This run's output topic.
     pub(crate) output: String,
+    /// This run's topics.
+    pub(crate) topics: Topics,
     /// Metrics of the run's application (its `records_processed_total` paces the feeder).
     pub(crate) registry: prometheus::Registry,
 }
@@ -69,9 +64,11 @@ impl<'a> Run<'a> {
     /// A run of workload `name`: its own application id, topics and metrics.
     pub(crate) fn new(bench: &'a Bench, name: &str) -> Self {
         let app_id = format!("bench-{}-{name}", bench.run_id);
+        let topics = Topics::new(&app_id);
         Run {
             bench,
-            output: format!("{app_id}-output"),
+            output: topics.output(),
+            topics,
             app_id,
             registry: prometheus::Registry::new(),
         }
@@ -79,14 +76,17 @@ impl<'a> Run<'a> {
 
     /// The topic of feed `name`.
     pub(crate) fn topic(&self, name: &str) -> String {
-        format!("{}-{name}", self.app_id)
+        self.topics.input(name)
     }
 }
 
 /// The benchmark's broker and settings.
 pub(crate) struct Bench {
+    /// The benchmark's settings.
     pub(crate) args: Args,
+    /// The base config of every app (`bootstrap.servers`, the embedded broker's admin).
     pub(crate) config: StreamsConfig,
+    /// `bootstrap.servers`.
     pub(crate) bootstrap: String,
     broker_kind: &'static str,
     run_id: u128,
@@ -96,11 +96,13 @@ pub(crate) struct Bench {
 pub(crate) struct Measurement {
     workload: String,
     records: usize,
+    /// Wall-clock seconds of the run.
     pub(crate) seconds: f64,
     bench_info: String,
 }
 
 impl Measurement {
+    /// Prints the JSON line, with the ratio to a baseline that took `baseline_seconds`.
     pub(crate) fn print(&self, baseline_seconds: f64) {
         let rate = self.records as f64 / self.seconds;
         let ratio = baseline_seconds / self.seconds;
@@ -113,15 +115,33 @@ impl Measurement {
 
 /// Produces feed records `from..to`: keys `key-<i % keys>`, fixed-size values, timestamps
 /// `base + i` ms (so that keys recur every `keys` ms of event time).
-struct Producer_ {
-    producer: BaseProducer,
+pub(crate) struct FeedProducer {
+    /// The producer (flush it to wait for the records sent).
+    pub(crate) producer: BaseProducer,
     keys: usize,
     value: Vec<u8>,
     base_ts: i64,
 }
 
-impl Producer_ {
-    fn send(&self, topic: &str, range: std::ops::Range<usize>) {
+impl FeedProducer {
+    /// A producer of feed records on `client` (Kafka's default partitioner, murmur2, so that
+    /// Kafka Streams and we see the same keys in the same partitions).
+    pub(crate) fn new(
+        client: &mut ClientConfig,
+        keys: usize,
+        value_bytes: usize,
+    ) -> Result<Self, BoxError> {
+        let producer: BaseProducer = client.set("partitioner", "murmur2_random").create()?;
+        Ok(FeedProducer {
+            producer,
+            keys,
+            value: vec![b'v'; value_bytes],
+            base_ts: 1_700_000_000_000,
+        })
+    }
+
+    /// Produces records `range` to `topic` (call `producer.flush` to wait for them).
+    pub(crate) fn send(&self, topic: &str, range: std::ops::Range<usize>) {
         for i in range {
             let key = format!("key-{}", i % self.keys);
             let record = BaseRecord::<str, [u8]>::to(topic)
@@ -155,6 +175,7 @@ impl Meter {
 }
 
 impl Bench {
+    /// A benchmark on `config`'s cluster, called `broker_kind` in the output.
     pub(crate) fn new(
         args: &Args,
         config: StreamsConfig,
@@ -176,24 +197,19 @@ impl Bench {
         self.broker_kind
     }
 
+    /// A client config of the benchmark's cluster.
     pub(crate) fn client(&self) -> ClientConfig {
         let mut client = ClientConfig::new();
         client.set("bootstrap.servers", &self.bootstrap);
         client
     }
 
-    fn producer(&self) -> Result<Producer_, BoxError> {
-        let producer: BaseProducer = self
-            .client()
-            .set("partitioner", "murmur2_random")
-            .set("linger.ms", "5")
-            .create()?;
-        Ok(Producer_ {
-            producer,
-            keys: self.args.keys,
-            value: vec![b'v'; self.args.value_bytes],
-            base_ts: 1_700_000_000_000,
-        })
+    fn producer(&self) -> Result<FeedProducer, BoxError> {
+        FeedProducer::new(
+            self.client().set("linger.ms", "5"),
+            self.args.keys,
+            self.args.value_bytes,
+        )
     }
 
     /// Runs `workload` on fresh topics and group with `feeds` as inputs, timing it from just
