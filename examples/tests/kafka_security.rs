@@ -21,6 +21,8 @@
 //! The expected counts are computed here from the text, independently of the framework.
 
 mod support;
+#[path = "../word_count/topology.rs"]
+mod word_count;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -39,16 +41,14 @@ use rdkafka::error::KafkaError;
 use rdkafka::message::Message;
 use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext};
 use rdkafka::types::RDKafkaErrorCode;
-use streams_core::dsl::{Consumed, Materialized, StreamsBuilder};
 use streams_core::runtime::{TopicSpec, create_topics};
-use streams_core::serde::Serdes;
-use streams_core::{KafkaStreams, StreamsConfig, Topology};
+use streams_core::{KafkaStreams, StreamsConfig};
 use support::{KafkaCluster, one_at_a_time, unique};
+use word_count::{STORE, topology, words};
 
 /// Generous: a starved broker (a 2-core machine under load) has been seen to stall for a minute.
 const TIMEOUT: Duration = Duration::from_secs(180);
 const TEXT: &str = include_str!("../word_count/tale_of_two_cities.txt");
-const STORE: &str = "word-counts-store";
 const USER: &str = "alice";
 const PASSWORD: &str = "alice-secret";
 
@@ -275,31 +275,6 @@ fn free_ports(n: usize) -> Vec<u16> {
     panic!("no {n} free loopback ports found");
 }
 
-/// The words of a line, as the `word_count` example splits them: lowercase runs of letters
-/// and apostrophes.
-fn words(line: &str) -> Vec<String> {
-    line.split(|c: char| !(c.is_alphabetic() || c == '\''))
-        .map(|w| w.trim_matches('\'').to_lowercase())
-        .filter(|w| !w.is_empty())
-        .collect()
-}
-
-/// The `word_count` example's topology: lines → words → count per word → `output`.
-fn topology(input: &str, output: &str) -> Topology {
-    let builder = StreamsBuilder::new();
-    builder
-        .stream(
-            input,
-            Consumed::with(Serdes::nullable(Serdes::string()), Serdes::string()),
-        )
-        .flat_map_values(|line: String| words(&line))
-        .group_by(|_key, word: &String| word.clone())
-        .count(Materialized::as_(STORE))
-        .to_stream()
-        .to(output);
-    builder.build().expect("a well-formed topology")
-}
-
 /// Runs the word count with `settings` for every client and checks the counts it writes, and
 /// those in its store, against counts made here.
 fn word_count_over(settings: &Settings) {
@@ -329,7 +304,8 @@ fn word_count_over(settings: &Settings) {
     .expect("topics created over the secured listener");
     let mut phases = vec![("topics created", started.elapsed())];
 
-    let mut streams = KafkaStreams::new(topology(&input, &output), &config).expect("app");
+    let mut streams =
+        KafkaStreams::new(topology(&input, &output).expect("topology"), &config).expect("app");
     streams.start().expect("start");
     streams.wait_until_running(TIMEOUT).expect("running");
     phases.push(("running", started.elapsed()));

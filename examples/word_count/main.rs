@@ -20,14 +20,14 @@ use rdkafka::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::Message;
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
-use streams_core::dsl::{Consumed, Materialized, StreamsBuilder};
 use streams_core::embedded::EmbeddedBroker;
 use streams_core::runtime::{TopicSpec, create_topics};
-use streams_core::serde::Serdes;
-use streams_core::{KafkaStreams, StreamsConfig, Topology};
+use streams_core::{KafkaStreams, StreamsConfig};
+
+mod topology;
+use topology::{STORE, topology, words};
 
 const DEFAULT_TEXT: &str = include_str!("tale_of_two_cities.txt");
-const STORE: &str = "word-counts-store";
 
 #[derive(Parser, Debug)]
 #[command(about = "Counts the words of a text with streams and prints the most frequent ones")]
@@ -50,29 +50,6 @@ struct Args {
     /// Give up if counting takes longer than this many seconds.
     #[arg(long, default_value_t = 120)]
     timeout_secs: u64,
-}
-
-/// The words of a line, as the topology splits them: lowercase runs of letters and apostrophes.
-fn words(line: &str) -> Vec<String> {
-    line.split(|c: char| !(c.is_alphabetic() || c == '\''))
-        .map(|w| w.trim_matches('\'').to_lowercase())
-        .filter(|w| !w.is_empty())
-        .collect()
-}
-
-fn topology(input: &str, output: &str) -> streams_core::Result<Topology> {
-    let builder = StreamsBuilder::new();
-    builder
-        .stream(
-            input,
-            Consumed::with(Serdes::nullable(Serdes::string()), Serdes::string()),
-        )
-        .flat_map_values(|line: String| words(&line))
-        .group_by(|_key, word: &String| word.clone())
-        .count(Materialized::as_(STORE))
-        .to_stream()
-        .to(output);
-    builder.build()
 }
 
 /// Most frequent first; ties in alphabetical order.
