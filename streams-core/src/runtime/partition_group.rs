@@ -38,12 +38,14 @@ impl Queue {
     /// Whether everything on the broker for this partition, as far as the consumer knows,
     /// has been delivered.
     fn caught_up(&mut self, now: Instant, lag: &dyn LagOracle) -> bool {
-        let (low, high) = match self.watermarks {
-            Some((known, at)) if now.saturating_duration_since(at) < WATERMARK_REFRESH => known,
+        let ((low, high), refreshed) = match self.watermarks {
+            Some((known, at)) if now.saturating_duration_since(at) < WATERMARK_REFRESH => {
+                (known, false)
+            }
             _ => match lag.watermarks(&self.topic_c, self.partition) {
                 Some(known) => {
                     self.watermarks = Some((known, now));
-                    known
+                    (known, true)
                 }
                 // Not fetched yet: records may be there.
                 None => return false,
@@ -53,12 +55,19 @@ impl Queue {
             Some(next) => next >= high,
             None => high <= low.max(0),
         };
+        if delivered || !refreshed {
+            return delivered;
+        }
         // Under read_committed a transaction's commit marker follows its last record: the
-        // consumer's position moves past it, the records delivered do not.
-        delivered
-            || lag
-                .position(&self.topic_c, self.partition)
-                .is_some_and(|position| position >= high)
+        // consumer's position moves past it, the records delivered do not. Asked at most once
+        // per watermark refresh; once past the end, the position stands for the next offset.
+        match lag.position(&self.topic_c, self.partition) {
+            Some(position) if position >= high => {
+                self.next_offset = Some(position);
+                true
+            }
+            _ => false,
+        }
     }
 }
 
