@@ -23,16 +23,19 @@ use crate::workloads::{Feed, Topics};
 /// Any error, sendable between threads.
 pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
-/// Sends `record`, serving delivery reports while the producer's queue is full.
-pub(crate) fn send_retrying<K, P>(producer: &BaseProducer, mut record: BaseRecord<'_, K, P>)
+/// Sends `record` through the runtime's send path: it waits while the producer's queue is
+/// full, and a record the producer refuses for good is an error (the run ends with it).
+pub(crate) fn send<K, P>(
+    producer: &BaseProducer,
+    record: BaseRecord<'_, K, P>,
+) -> Result<(), BoxError>
 where
     K: rdkafka::message::ToBytes + ?Sized,
     P: rdkafka::message::ToBytes + ?Sized,
 {
-    while let Err((_, back)) = producer.send(record) {
-        record = back;
-        producer.poll(Duration::from_millis(1));
-    }
+    let topic = record.topic;
+    streams_core::runtime::send_record(producer, record)
+        .map_err(|e| format!("producing to `{topic}`: {e}").into())
 }
 
 /// How progress is measured.
@@ -141,16 +144,17 @@ impl FeedProducer {
     }
 
     /// Produces records `range` to `topic` (call `producer.flush` to wait for them).
-    pub(crate) fn send(&self, topic: &str, range: std::ops::Range<usize>) {
+    pub(crate) fn send(&self, topic: &str, range: std::ops::Range<usize>) -> Result<(), BoxError> {
         for i in range {
             let key = format!("key-{}", i % self.keys);
             let record = BaseRecord::<str, [u8]>::to(topic)
                 .key(&key)
                 .payload(&self.value)
                 .timestamp(self.base_ts + i as i64);
-            send_retrying(&self.producer, record);
+            send(&self.producer, record)?;
         }
         self.producer.poll(Duration::ZERO);
+        Ok(())
     }
 }
 
@@ -247,7 +251,7 @@ impl Bench {
         let total: usize = streamed.iter().map(|(_, n)| n).sum();
         let producer = self.producer()?;
         for feed in feeds.iter().filter(|f| f.preload) {
-            producer.send(&run.topic(feed.name), 0..feed.records);
+            producer.send(&run.topic(feed.name), 0..feed.records)?;
         }
         // The first window of each streamed input, before the clock starts.
         let mut fed: Vec<usize> = streamed
@@ -255,7 +259,7 @@ impl Bench {
             .map(|(_, n)| (*n).min(window / streamed.len().max(1)))
             .collect();
         for ((topic, _), upto) in streamed.iter().zip(&fed) {
-            producer.send(topic, 0..*upto);
+            producer.send(topic, 0..*upto)?;
         }
         producer.producer.flush(Duration::from_secs(60))?;
 
@@ -312,7 +316,7 @@ impl Bench {
                 let step = (allowed_total - fed_total).div_ceil(streamed.len());
                 for (f, (topic, n)) in fed.iter_mut().zip(&streamed) {
                     let upto = (*f + step).min(*n);
-                    producer.send(topic, *f..upto);
+                    producer.send(topic, *f..upto)?;
                     *f = upto;
                 }
             }

@@ -73,7 +73,7 @@ pub(crate) fn measure(bench: &Bench, records: usize, timeout: Duration) -> Resul
             .key(&key)
             .payload(&value)
             .partition(partition);
-        crate::harness::send_retrying(&producer, record);
+        crate::harness::send(&producer, record)?;
     }
     producer.flush(Duration::from_secs(60))?;
 

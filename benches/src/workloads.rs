@@ -206,7 +206,7 @@ pub(crate) fn passthrough(
         if let Some(value) = message.payload() {
             record = record.payload(value);
         }
-        crate::harness::send_retrying(&producer, record);
+        crate::harness::send(&producer, record)?;
         consumed += 1;
         if consumed.is_multiple_of(1024) {
             producer.poll(Duration::ZERO);

@@ -21,7 +21,7 @@ use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::Message;
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use streams_core::embedded::EmbeddedBroker;
-use streams_core::runtime::{TopicSpec, create_topics};
+use streams_core::runtime::{TopicSpec, create_topics, send_record};
 use streams_core::{KafkaStreams, StreamsConfig};
 
 mod topology;
@@ -69,16 +69,9 @@ fn produce_lines(
         .set("bootstrap.servers", bootstrap)
         .create()?;
     for line in text.lines().filter(|l| !l.trim().is_empty()) {
-        let mut record = BaseRecord::<(), str>::to(topic).payload(line);
-        loop {
-            match producer.send(record) {
-                Ok(()) => break,
-                Err((_, back)) => {
-                    record = back;
-                    producer.poll(Duration::from_millis(10));
-                }
-            }
-        }
+        let record = BaseRecord::<(), str>::to(topic).payload(line);
+        send_record(&producer, record)
+            .map_err(|e| format!("producing a line of {} bytes to `{topic}`: {e}", line.len()))?;
     }
     producer.flush(Duration::from_secs(30))?;
     Ok(())

@@ -105,7 +105,7 @@ fn produce_to(broker: &EmbeddedBroker, records: &[(String, i32)]) {
             .key(key)
             .payload("country")
             .partition(*partition);
-        common::send_retrying(&producer, record);
+        common::send_or_panic(&producer, record);
     }
     producer.flush(Duration::from_secs(30)).expect("flush");
 }

@@ -17,7 +17,7 @@ use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 
 use super::{AppArgs, Pass, event, monitor};
-use crate::harness::{BoxError, send_retrying};
+use crate::harness::{BoxError, send};
 use crate::workloads::{Topics, Workload};
 
 const TIMEOUT: Duration = Duration::from_secs(60);
@@ -157,7 +157,7 @@ fn worker(shared: &Shared, thread: usize, assignment: &TopicPartitionList) -> Re
                 if let Some(value) = message.payload() {
                     record = record.payload(value);
                 }
-                send_retrying(&producer, record);
+                send(&producer, record)?;
                 shared.processed.fetch_add(1, Ordering::Relaxed);
                 unpolled += 1;
                 if unpolled >= 1024 {

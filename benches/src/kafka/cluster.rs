@@ -151,7 +151,7 @@ impl Cluster {
             value_bytes,
         )?;
         for feed in &workload.feeds {
-            producer.send(&topics.input(feed.name), 0..feed.records);
+            producer.send(&topics.input(feed.name), 0..feed.records)?;
         }
         producer.producer.flush(TIMEOUT)?;
         for feed in &workload.feeds {

@@ -283,21 +283,9 @@ group.consumer.heartbeat.interval.ms=500";
             let key = format!("key-{}", i % keys);
             let value = format!("value-{i}");
             *per_key.entry(key.clone()).or_insert(0) += 1;
-            let mut record = BaseRecord::to(topic).key(&key).payload(&value);
-            loop {
-                match producer.send(record) {
-                    Ok(()) => break,
-                    Err((
-                        rdkafka::error::KafkaError::MessageProduction(
-                            rdkafka::types::RDKafkaErrorCode::QueueFull,
-                        ),
-                        back,
-                    )) => {
-                        record = back;
-                        producer.poll(Duration::from_millis(10));
-                    }
-                    Err((e, _)) => panic!("producing to {topic}: {e}"),
-                }
+            let record = BaseRecord::to(topic).key(&key).payload(&value);
+            if let Err(e) = streams_core::runtime::send_record(&producer, record) {
+                panic!("producing to {topic}: {e}");
             }
         }
         producer.flush(Duration::from_secs(120)).expect("flush");

@@ -4,13 +4,10 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
 
 use rdkafka::ClientContext;
-use rdkafka::error::KafkaError;
 use rdkafka::message::{Header as KafkaHeader, Message, OwnedHeaders};
 use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, ProducerContext};
-use rdkafka::types::RDKafkaErrorCode;
 
 use tracing::warn;
 
@@ -180,25 +177,16 @@ impl RecordCollector for KafkaCollector {
             });
             record = record.headers(owned);
         }
-        loop {
-            match self.producer.send(record) {
-                Ok(()) => {
-                    self.sent.set(self.sent.get() + 1);
-                    return Ok(());
-                }
-                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
-                    // The local queue is full: serve delivery reports until there is room.
-                    record = back;
-                    self.producer.poll(Duration::from_millis(10));
-                }
-                Err((error, _)) => {
-                    return Err(Error::Production {
-                        topic: topic.to_string(),
-                        partition: partition.unwrap_or(-1),
-                        reason: error.to_string(),
-                    });
-                }
+        match super::send_record(&self.producer, record) {
+            Ok(()) => {
+                self.sent.set(self.sent.get() + 1);
+                Ok(())
             }
+            Err(error) => Err(Error::Production {
+                topic: topic.to_string(),
+                partition: partition.unwrap_or(-1),
+                reason: error.to_string(),
+            }),
         }
     }
 }

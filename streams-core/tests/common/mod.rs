@@ -52,15 +52,15 @@ pub fn producer(broker: &EmbeddedBroker) -> BaseProducer {
         .expect("producer")
 }
 
-/// Sends `record`, waiting for room in the producer's queue while it is full.
-pub fn send_retrying<K, P>(producer: &BaseProducer, mut record: BaseRecord<'_, K, P>)
+/// Sends `record` through the runtime's send path; a record the producer refuses for good
+/// fails the test.
+pub fn send_or_panic<K, P>(producer: &BaseProducer, record: BaseRecord<'_, K, P>)
 where
     K: rdkafka::message::ToBytes + ?Sized,
     P: rdkafka::message::ToBytes + ?Sized,
 {
-    while let Err((_, back)) = producer.send(record) {
-        record = back;
-        producer.poll(Duration::from_millis(10));
+    if let Err(e) = streams_core::runtime::send_record(producer, record) {
+        panic!("producing a record: {e}");
     }
 }
 
@@ -76,7 +76,7 @@ pub fn produce(broker: &EmbeddedBroker, topic: &str, records: &[RawKv]) {
         if let Some(value) = value {
             record = record.payload(value.as_slice());
         }
-        send_retrying(&producer, record);
+        send_or_panic(&producer, record);
     }
     producer.flush(Duration::from_secs(30)).expect("flush");
 }
@@ -190,7 +190,7 @@ pub fn produce_with_timestamps(
         if let Some(value) = value {
             record = record.payload(value.as_slice());
         }
-        send_retrying(&producer, record);
+        send_or_panic(&producer, record);
     }
     producer.flush(Duration::from_secs(30)).expect("flush");
 }
