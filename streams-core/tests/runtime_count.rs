@@ -281,3 +281,49 @@ fn two_instances_split_the_partitions_and_one_takes_over() {
     });
     b.close().expect("close b");
 }
+
+#[test]
+fn queries_see_counts_still_in_the_record_cache() {
+    init_tracing();
+    let broker = EmbeddedBroker::start(1).expect("broker");
+    broker.create_topic(INPUT, 4).expect("input");
+    broker.create_topic(OUTPUT, 4).expect("output");
+    let state = tempfile::tempdir().expect("tempdir");
+    let expected = produce_keyed(&broker, INPUT, 0, 1_000, 50);
+
+    let mut config = app_config(&broker, "count-cached-query", state.path());
+    // A cache that holds everything and no commit (so no flush) while the test runs: the counts
+    // live only in the record cache, not yet in RocksDB.
+    config.set("statestore.cache.max.bytes", "10485760");
+    config.set("commit.interval.ms", "3600000");
+    let mut streams = KafkaStreams::new(count_topology(), &config).expect("streams");
+    streams.start().expect("start");
+    streams.wait_until_running(TIMEOUT).expect("running");
+    wait_for("the query to see every count", || {
+        store_contents(&streams) == expected
+    });
+    assert_eq!(
+        records_in(&broker, OUTPUT, 4),
+        0,
+        "nothing was flushed downstream: the query read the cache"
+    );
+    streams.close().expect("clean close");
+}
+
+/// How many records `topic` holds (the sum of its partitions' high watermarks).
+fn records_in(broker: &EmbeddedBroker, topic: &str, partitions: i32) -> i64 {
+    use rdkafka::ClientConfig;
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", broker.bootstrap_servers())
+        .create()
+        .expect("consumer");
+    (0..partitions)
+        .map(|p| {
+            consumer
+                .fetch_watermarks(topic, p, TIMEOUT)
+                .expect("watermarks")
+                .1
+        })
+        .sum()
+}

@@ -5,12 +5,17 @@
 //! ([`CacheBudget`]); when the budget is exceeded, the cache being written evicts its least
 //! recently written entries, writing dirty ones through. The owner of the store collects what
 //! was written through (evicted or flushed) and forwards it downstream.
+//!
+//! Interactive queries read through the cache, as Kafka Streams' do: the entries sit behind a
+//! mutex shared with the store's [query handle](KeyValueStore::query_handle), which looks in
+//! the cache before the store beneath. The stream thread is the only writer, so the lock is
+//! uncontended except while a query reads.
 
 use std::cell::Cell;
 use std::collections::BTreeMap;
 use std::ops::Bound;
 use std::rc::Rc;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use crate::Result;
 use crate::bytes_range::prefix_upper_bound;
@@ -68,10 +73,73 @@ fn size(key: &[u8], value: &Option<Vec<u8>>) -> usize {
     key.len() + value.as_ref().map_or(0, Vec::len) + ENTRY_OVERHEAD
 }
 
+/// The cached entries by key, shared by the store and its query handles.
+type Entries = BTreeMap<Vec<u8>, Entry>;
+
+fn lock(entries: &Mutex<Entries>) -> MutexGuard<'_, Entries> {
+    // The entries stay consistent across a panic (each change is one map operation).
+    entries.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Writes `value` of `key` to `inner`, returning what changed.
+fn write_through(
+    inner: &mut dyn KeyValueStore,
+    key: &[u8],
+    value: Option<Vec<u8>>,
+) -> Result<CacheFlush> {
+    let old = inner.get(key)?;
+    match &value {
+        Some(v) => inner.put(key, v)?,
+        None => inner.delete(key)?,
+    }
+    Ok(CacheFlush {
+        key: key.to_vec(),
+        new: value,
+        old,
+    })
+}
+
+/// Overlays the cached entries within `(lower, upper)` on `stored`.
+fn overlay(
+    entries: &Entries,
+    lower: Bound<&[u8]>,
+    upper: Bound<&[u8]>,
+    stored: KeyValueIter<'_>,
+) -> Result<Vec<Result<KeyValue>>> {
+    let mut merged: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
+    for item in stored {
+        let (k, v) = item?;
+        merged.insert(k, v);
+    }
+    for (k, entry) in entries.range::<[u8], _>((lower, upper)) {
+        match &entry.value {
+            Some(v) => merged.insert(k.clone(), v.clone()),
+            None => merged.remove(k),
+        };
+    }
+    Ok(merged.into_iter().map(Ok).collect())
+}
+
+/// The bounds of an inclusive range, or `None` if it is empty.
+fn bounds<'a>(
+    from: Option<&'a [u8]>,
+    to: Option<&'a [u8]>,
+) -> Option<(Bound<&'a [u8]>, Bound<&'a [u8]>)> {
+    if let (Some(from), Some(to)) = (from, to)
+        && from > to
+    {
+        return None;
+    }
+    Some((
+        from.map_or(Bound::Unbounded, Bound::Included),
+        to.map_or(Bound::Unbounded, Bound::Included),
+    ))
+}
+
 /// A record cache in front of a key-value store.
 pub struct CachingKeyValueStore {
     inner: Box<dyn KeyValueStore>,
-    entries: BTreeMap<Vec<u8>, Entry>,
+    entries: Arc<Mutex<Entries>>,
     /// Write order: sequence number → key, oldest first.
     order: BTreeMap<u64, Vec<u8>>,
     next_seq: u64,
@@ -84,7 +152,7 @@ impl std::fmt::Debug for CachingKeyValueStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("CachingKeyValueStore")
             .field("store", &self.inner.name())
-            .field("entries", &self.entries.len())
+            .field("entries", &lock(&self.entries).len())
             .field("bytes", &self.bytes)
             .finish()
     }
@@ -95,7 +163,7 @@ impl CachingKeyValueStore {
     pub fn new(inner: Box<dyn KeyValueStore>, budget: CacheBudget) -> Self {
         CachingKeyValueStore {
             inner,
-            entries: BTreeMap::new(),
+            entries: Arc::default(),
             order: BTreeMap::new(),
             next_seq: 0,
             bytes: 0,
@@ -113,7 +181,8 @@ impl CachingKeyValueStore {
             dirty: true,
             seq,
         };
-        if let Some(old) = self.entries.insert(key.to_vec(), entry) {
+        let replaced = lock(&self.entries).insert(key.to_vec(), entry);
+        if let Some(old) = replaced {
             self.order.remove(&old.seq);
             let removed = size(key, &old.value);
             self.bytes -= removed;
@@ -132,50 +201,30 @@ impl CachingKeyValueStore {
         let Some((_, key)) = self.order.pop_first() else {
             return Ok(());
         };
-        if let Some(entry) = self.entries.remove(&key) {
+        // Written through before it leaves the map, under the lock: a query sees the new
+        // value in one place or the other, never the old one.
+        let mut entries = lock(&self.entries);
+        if let Some(entry) = entries.get(&key) {
             let freed = size(&key, &entry.value);
-            self.bytes -= freed;
-            self.budget.shrink(freed);
             if entry.dirty {
-                let flushed = self.write_through(&key, entry.value)?;
+                let flushed = write_through(self.inner.as_mut(), &key, entry.value.clone())?;
                 self.evicted.push(flushed);
             }
+            entries.remove(&key);
+            self.bytes -= freed;
+            self.budget.shrink(freed);
         }
         Ok(())
     }
 
-    fn write_through(&mut self, key: &[u8], value: Option<Vec<u8>>) -> Result<CacheFlush> {
-        let old = self.inner.get(key)?;
-        match &value {
-            Some(v) => self.inner.put(key, v)?,
-            None => self.inner.delete(key)?,
-        }
-        Ok(CacheFlush {
-            key: key.to_vec(),
-            new: value,
-            old,
-        })
-    }
-
-    /// Merges the cache's view over `[lower, upper)` with the store's.
+    /// Merges the cache's view over `(lower, upper)` with the store's.
     fn merged(
         &self,
         lower: Bound<&[u8]>,
         upper: Bound<&[u8]>,
         stored: KeyValueIter<'_>,
     ) -> Result<KeyValueIter<'_>> {
-        let mut merged: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
-        for item in stored {
-            let (k, v) = item?;
-            merged.insert(k, v);
-        }
-        for (k, entry) in self.entries.range::<[u8], _>((lower, upper)) {
-            match &entry.value {
-                Some(v) => merged.insert(k.clone(), v.clone()),
-                None => merged.remove(k),
-            };
-        }
-        let items: Vec<Result<KeyValue>> = merged.into_iter().map(Ok).collect();
+        let items = overlay(&lock(&self.entries), lower, upper, stored)?;
         Ok(Box::new(items.into_iter()))
     }
 }
@@ -199,7 +248,7 @@ impl StateStore for CachingKeyValueStore {
         self.flush()?;
         self.budget.shrink(self.bytes);
         self.bytes = 0;
-        self.entries.clear();
+        lock(&self.entries).clear();
         self.order.clear();
         self.inner.close()
     }
@@ -207,20 +256,16 @@ impl StateStore for CachingKeyValueStore {
 
 impl ReadOnlyKeyValueStore for CachingKeyValueStore {
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
-        match self.entries.get(key) {
-            Some(entry) => Ok(entry.value.clone()),
-            None => self.inner.get(key),
+        if let Some(entry) = lock(&self.entries).get(key) {
+            return Ok(entry.value.clone());
         }
+        self.inner.get(key)
     }
 
     fn range(&self, from: Option<&[u8]>, to: Option<&[u8]>) -> Result<KeyValueIter<'_>> {
-        if let (Some(from), Some(to)) = (from, to)
-            && from > to
-        {
+        let Some((lower, upper)) = bounds(from, to) else {
             return Ok(Box::new(std::iter::empty()));
-        }
-        let lower = from.map_or(Bound::Unbounded, Bound::Included);
-        let upper = to.map_or(Bound::Unbounded, Bound::Included);
+        };
         self.merged(lower, upper, self.inner.range(from, to)?)
     }
 
@@ -235,7 +280,7 @@ impl ReadOnlyKeyValueStore for CachingKeyValueStore {
     }
 
     fn approximate_num_entries(&self) -> Result<u64> {
-        let dirty = self.entries.values().filter(|e| e.dirty).count() as u64;
+        let dirty = lock(&self.entries).values().filter(|e| e.dirty).count() as u64;
         Ok(self.inner.approximate_num_entries()? + dirty)
     }
 }
@@ -250,13 +295,13 @@ impl KeyValueStore for CachingKeyValueStore {
     }
 
     fn delete_range(&mut self, from: &[u8], to: &[u8]) -> Result<()> {
-        let doomed: Vec<Vec<u8>> = self
-            .entries
+        let mut entries = lock(&self.entries);
+        let doomed: Vec<Vec<u8>> = entries
             .range::<[u8], _>((Bound::Included(from), Bound::Excluded(to)))
             .map(|(k, _)| k.clone())
             .collect();
         for key in doomed {
-            if let Some(entry) = self.entries.remove(&key) {
+            if let Some(entry) = entries.remove(&key) {
                 self.order.remove(&entry.seq);
                 let freed = size(&key, &entry.value);
                 self.bytes -= freed;
@@ -272,18 +317,18 @@ impl KeyValueStore for CachingKeyValueStore {
 
     fn flush_cache(&mut self) -> Result<Vec<CacheFlush>> {
         let mut flushed = std::mem::take(&mut self.evicted);
-        let dirty: Vec<(u64, Vec<u8>)> = self
-            .order
-            .iter()
-            .filter(|(_, k)| self.entries.get(*k).is_some_and(|e| e.dirty))
-            .map(|(s, k)| (*s, k.clone()))
-            .collect();
-        for (_, key) in dirty {
-            let value = self.entries.get(&key).and_then(|e| e.value.clone());
-            flushed.push(self.write_through(&key, value)?);
-            if let Some(entry) = self.entries.get_mut(&key) {
-                entry.dirty = false;
-            }
+        let mut entries = lock(&self.entries);
+        // In write order, as Kafka Streams flushes its cache.
+        for key in self.order.values() {
+            let Some(entry) = entries.get_mut(key).filter(|e| e.dirty) else {
+                continue;
+            };
+            flushed.push(write_through(
+                self.inner.as_mut(),
+                key,
+                entry.value.clone(),
+            )?);
+            entry.dirty = false;
         }
         Ok(flushed)
     }
@@ -291,7 +336,7 @@ impl KeyValueStore for CachingKeyValueStore {
     fn discard_cache(&mut self) {
         self.budget.shrink(self.bytes);
         self.bytes = 0;
-        self.entries.clear();
+        lock(&self.entries).clear();
         self.order.clear();
         self.evicted.clear();
     }
@@ -301,7 +346,51 @@ impl KeyValueStore for CachingKeyValueStore {
     }
 
     fn query_handle(&self) -> Option<Arc<dyn ReadOnlyKeyValueStore + Send + Sync>> {
-        self.inner.query_handle()
+        Some(Arc::new(CachedQueryHandle {
+            entries: self.entries.clone(),
+            inner: self.inner.query_handle()?,
+        }))
+    }
+}
+
+/// A query handle that reads the cache first, then the store beneath. It holds the cache's
+/// lock while it reads the store, so an eviction (written through under the same lock) is
+/// seen whole.
+struct CachedQueryHandle {
+    entries: Arc<Mutex<Entries>>,
+    inner: Arc<dyn ReadOnlyKeyValueStore + Send + Sync>,
+}
+
+impl ReadOnlyKeyValueStore for CachedQueryHandle {
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        let entries = lock(&self.entries);
+        match entries.get(key) {
+            Some(entry) => Ok(entry.value.clone()),
+            None => self.inner.get(key),
+        }
+    }
+
+    fn range(&self, from: Option<&[u8]>, to: Option<&[u8]>) -> Result<KeyValueIter<'_>> {
+        let Some((lower, upper)) = bounds(from, to) else {
+            return Ok(Box::new(std::iter::empty()));
+        };
+        let entries = lock(&self.entries);
+        let items = overlay(&entries, lower, upper, self.inner.range(from, to)?)?;
+        Ok(Box::new(items.into_iter()))
+    }
+
+    fn prefix_scan(&self, prefix: &[u8]) -> Result<KeyValueIter<'_>> {
+        let bound = prefix_upper_bound(prefix);
+        let upper = bound.as_deref().map_or(Bound::Unbounded, Bound::Excluded);
+        let entries = lock(&self.entries);
+        let stored = self.inner.prefix_scan(prefix)?;
+        let items = overlay(&entries, Bound::Included(prefix), upper, stored)?;
+        Ok(Box::new(items.into_iter()))
+    }
+
+    fn approximate_num_entries(&self) -> Result<u64> {
+        let dirty = lock(&self.entries).values().filter(|e| e.dirty).count() as u64;
+        Ok(self.inner.approximate_num_entries()? + dirty)
     }
 }
 
@@ -324,6 +413,47 @@ mod tests {
             below,
             budget,
         )
+    }
+
+    #[test]
+    fn queries_read_through_the_cache() -> Result<()> {
+        let (mut cache, below, _) = cached(10_000);
+        below.clone().put(b"stored", b"old")?;
+        below.clone().put(b"gone", b"soon")?;
+        let query = cache.query_handle().expect("a query handle");
+        cache.put(b"new", b"cached")?;
+        cache.put(b"stored", b"updated")?;
+        cache.delete(b"gone")?;
+        // Nothing is written through yet, but a query sees what processors wrote.
+        assert_eq!(below.get(b"new")?, None);
+        assert_eq!(query.get(b"new")?, Some(b"cached".to_vec()));
+        assert_eq!(query.get(b"stored")?, Some(b"updated".to_vec()));
+        assert_eq!(query.get(b"gone")?, None);
+        let all: Vec<KeyValue> = query.all()?.collect::<Result<_>>()?;
+        assert_eq!(
+            all,
+            vec![
+                (b"new".to_vec(), b"cached".to_vec()),
+                (b"stored".to_vec(), b"updated".to_vec()),
+            ]
+        );
+        cache.flush()?;
+        assert_eq!(query.get(b"new")?, Some(b"cached".to_vec()));
+        assert_eq!(below.get(b"new")?, Some(b"cached".to_vec()));
+        Ok(())
+    }
+
+    #[test]
+    fn a_query_sees_an_evicted_value_in_the_store() -> Result<()> {
+        // A budget for about one entry: each put evicts the one before.
+        let (mut cache, below, _) = cached(ENTRY_OVERHEAD + 8);
+        let query = cache.query_handle().expect("a query handle");
+        cache.put(b"a", b"1")?;
+        cache.put(b"b", b"2")?;
+        assert_eq!(below.get(b"a")?, Some(b"1".to_vec()), "a was evicted");
+        assert_eq!(query.get(b"a")?, Some(b"1".to_vec()));
+        assert_eq!(query.get(b"b")?, Some(b"2".to_vec()));
+        Ok(())
     }
 
     #[test]

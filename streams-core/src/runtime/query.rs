@@ -7,8 +7,9 @@ use crate::serde::SharedSerde;
 use crate::{Error, Result};
 
 /// A read-only, typed view of one store across the tasks of this instance. Each call looks up
-/// the tasks the instance runs at that moment, so the view stays valid across rebalances; it
-/// sees what the stores hold (committed to the engine), not records still in flight.
+/// the tasks the instance runs at that moment, so the view stays valid across rebalances. As
+/// in Kafka Streams, reads go through the record cache: a query sees what processors wrote,
+/// including values not yet flushed to RocksDB or sent downstream.
 pub struct ReadOnlyKeyValueStoreView<K, V> {
     name: String,
     /// Whether stored values start with their 8-byte timestamp (the DSL's tables).

