@@ -262,7 +262,7 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("benchmark failed: {e}");
+            eprintln!("benchmark failed: {}", streams_core::error::Report(&*e));
             ExitCode::FAILURE
         }
     }

@@ -141,7 +141,7 @@ fn main() -> ExitCode {
     match run(&args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("count_worker: {e}");
+            eprintln!("count_worker: {}", e.report());
             ExitCode::FAILURE
         }
     }

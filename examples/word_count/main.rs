@@ -193,7 +193,7 @@ fn main() -> ExitCode {
     match run(Args::parse()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("word_count failed: {e}");
+            eprintln!("word_count failed: {}", streams_core::error::Report(&*e));
             ExitCode::FAILURE
         }
     }

@@ -82,7 +82,10 @@ fn fail_stops_on_the_failing_record_and_names_it() {
         "{err:?}"
     );
     assert!(err.to_string().contains("words-0@1"), "{err}");
-    assert!(err.to_string().contains("cannot shout `boom`"), "{err}");
+    assert!(
+        err.report().to_string().contains("cannot shout `boom`"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -143,7 +146,10 @@ fn a_panicking_closure_is_a_processing_error() {
     let failing = TopologyTestDriver::with_config(dividing(), &config(&[])).expect("driver");
     let results = numbers(&failing);
     let err = results[1].as_ref().expect_err("the panic fails the record");
-    assert!(err.to_string().contains("division by zero"), "{err}");
+    assert!(
+        err.report().to_string().contains("division by zero"),
+        "{err}"
+    );
 
     let skipping = TopologyTestDriver::with_config(
         dividing(),

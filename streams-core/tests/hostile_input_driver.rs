@@ -345,7 +345,7 @@ fn a_panic_names_the_processor_that_panicked() {
         matches!(&err, Error::RecordFailed { node, .. } if node == "fragile"),
         "{err:?}"
     );
-    let text = err.to_string();
+    let text = err.report().to_string();
     assert!(
         text.contains("`fragile`") && text.contains("fragile gave up"),
         "{text}"

@@ -97,7 +97,7 @@ fn fail_policy_stops_in_error_without_committing_past_the_bad_record() {
         );
         std::thread::sleep(Duration::from_millis(20));
     }
-    let message = streams.error().expect("error message");
+    let message = streams.error().expect("the error").report().to_string();
     assert!(message.contains("amounts-0@2"), "{message}");
     match streams.close() {
         Err(Error::Deserialization {

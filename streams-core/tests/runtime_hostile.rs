@@ -185,7 +185,7 @@ fn thread_replacement_backs_off_and_gives_up_after_its_cap() {
     );
     assert_eq!(counter(&registry, "streams_threads_replaced_total"), 2.0);
     let err = streams.close().expect_err("the last failure");
-    assert!(err.to_string().contains("cannot take v"), "{err}");
+    assert!(err.report().to_string().contains("cannot take v"), "{err}");
     assert!(err.to_string().contains("always-fails"), "{err}");
 }
 

@@ -127,7 +127,7 @@ fn replace_thread_restarts_a_failed_thread_and_loses_nothing() {
     let log = errors.clone();
     streams
         .set_uncaught_error_handler(move |e| {
-            log.lock().expect("lock").push(e.to_string());
+            log.lock().expect("lock").push(e.report().to_string());
             UncaughtErrorResponse::ReplaceThread
         })
         .expect("handler");

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 #[non_exhaustive]
 pub enum Error {
     /// RocksDB refused an operation.
-    #[error("RocksDB {op} failed in store `{store}`: {source}")]
+    #[error("RocksDB {op} failed in store `{store}`")]
     RocksDb {
         /// The store's name.
         store: String,
@@ -18,7 +18,7 @@ pub enum Error {
         source: rocksdb::Error,
     },
     /// A file operation failed.
-    #[error("I/O error on {path}: {source}")]
+    #[error("I/O error on {path}")]
     Io {
         /// The file or directory.
         path: PathBuf,

@@ -51,8 +51,10 @@ pub(super) fn run_pass(
         stdin_closed,
         || processed(&registry),
         || {
-            (streams.state() == State::Error)
-                .then(|| format!("streams failed: {}", streams.error().unwrap_or_default()))
+            (streams.state() == State::Error).then(|| match streams.error() {
+                Some(error) => format!("streams failed: {}", error.report()),
+                None => "streams failed".to_string(),
+            })
         },
     );
     let closed = streams.close();

@@ -15,9 +15,7 @@ use crate::serde::SerdeError;
 #[non_exhaustive]
 pub enum Error {
     /// A record's key or value could not be deserialized and the handler said fail.
-    #[error(
-        "cannot deserialize the {field} of the record at {topic}-{partition}@{offset}: {source}"
-    )]
+    #[error("cannot deserialize the {field} of the record at {topic}-{partition}@{offset}")]
     Deserialization {
         /// Source topic.
         topic: String,
@@ -51,9 +49,7 @@ pub enum Error {
         reason: String,
     },
     /// An output record could not be serialized.
-    #[error(
-        "cannot serialize the {field} of a record for topic `{topic}` in node `{node}`: {source}"
-    )]
+    #[error("cannot serialize the {field} of a record for topic `{topic}` in node `{node}`")]
     Serialization {
         /// Destination topic.
         topic: String,
@@ -66,7 +62,7 @@ pub enum Error {
         source: SerdeError,
     },
     /// A store value could not be encoded or decoded.
-    #[error("store `{store}`: {source}")]
+    #[error("cannot encode or decode an entry of store `{store}`")]
     StoreSerde {
         /// The store.
         store: String,
@@ -75,7 +71,7 @@ pub enum Error {
         source: SerdeError,
     },
     /// A state store failed.
-    #[error("state store error in task {task}: {source}")]
+    #[error("state store error in task {task}")]
     State {
         /// The task owning the store.
         task: String,
@@ -95,7 +91,7 @@ pub enum Error {
         reason: String,
     },
     /// Kafka (librdkafka) reported an error.
-    #[error("Kafka error while {context}: {source}")]
+    #[error("Kafka error while {context}")]
     Kafka {
         /// What the runtime was doing.
         context: String,
@@ -150,7 +146,7 @@ pub enum Error {
         reason: String,
     },
     /// A file operation failed.
-    #[error("I/O error on {path}: {source}")]
+    #[error("I/O error on {path}")]
     Io {
         /// The file or directory.
         path: std::path::PathBuf,
@@ -159,7 +155,7 @@ pub enum Error {
         source: std::io::Error,
     },
     /// User code in a processor failed.
-    #[error("processor `{node}` failed: {source}")]
+    #[error("processor `{node}` failed")]
     Processing {
         /// The node whose user code failed.
         node: String,
@@ -169,9 +165,7 @@ pub enum Error {
     },
     /// A task failed on an input record (the processing policy said fail, or a store or the
     /// topology failed).
-    #[error(
-        "task {task} failed in node `{node}` on the record at {topic}-{partition}@{offset}: {source}"
-    )]
+    #[error("task {task} failed in node `{node}` on the record at {topic}-{partition}@{offset}")]
     RecordFailed {
         /// The task.
         task: String,
@@ -192,7 +186,43 @@ pub enum Error {
     /// group as a new member.
     #[error("the transactional producer was fenced while {0}")]
     Fenced(String),
-    /// The application is not in a state that allows the operation.
+    /// A [`KafkaStreams`](crate::KafkaStreams) method was called in a state that does not
+    /// allow it (for example a handler set after `start()`).
+    #[error("{operation}() is not allowed in state {state:?}: {reason}")]
+    InvalidState {
+        /// The method called.
+        operation: &'static str,
+        /// The instance's state then.
+        state: crate::State,
+        /// What it needs.
+        reason: &'static str,
+    },
+    /// Another instance of the application holds the state directory.
+    #[error("another instance of `{application_id}` is running in state directory {dir}")]
+    StateDirLocked {
+        /// The application.
+        application_id: String,
+        /// The directory.
+        dir: std::path::PathBuf,
+        /// Why the lock could not be taken.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A wait for a state ended without reaching it.
+    #[error("{what} did not happen within {after:?} (state {state:?})")]
+    Timeout {
+        /// What was waited for.
+        what: &'static str,
+        /// How long.
+        after: std::time::Duration,
+        /// The state when the wait ended.
+        state: crate::State,
+    },
+    /// The instance failed: its fatal error, shared with
+    /// [`KafkaStreams::error`](crate::KafkaStreams::error).
+    #[error("the instance failed")]
+    Failed(#[source] std::sync::Arc<Error>),
+    /// An internal invariant did not hold: a bug in `streams`, please report it.
     #[error("{0}")]
     IllegalState(String),
 }
@@ -245,8 +275,18 @@ impl Error {
             Error::Processing { .. } => "Processing",
             Error::RecordFailed { .. } => "RecordFailed",
             Error::Fenced(_) => "Fenced",
+            Error::InvalidState { .. } => "InvalidState",
+            Error::StateDirLocked { .. } => "StateDirLocked",
+            Error::Timeout { .. } => "Timeout",
+            Error::Failed(error) => error.kind(),
             Error::IllegalState(_) => "IllegalState",
         }
+    }
+
+    /// This error and its sources, one after another (`error: cause: cause`): what logs and
+    /// dead-letter headers print.
+    pub fn report(&self) -> Report<'_> {
+        Report(self)
     }
 
     /// Wraps an error raised by user code in processor `node`.
@@ -273,3 +313,55 @@ pub(crate) fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
 
 /// Result type of this crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// An error and every source beneath it, printed `error: cause: cause` (see
+/// [`Error::report`]). Errors of this crate print only their own message, and give their cause
+/// through [`source`](std::error::Error::source), so that reporters print each cause once.
+#[derive(Debug, Clone, Copy)]
+pub struct Report<'a>(pub &'a (dyn std::error::Error + 'static));
+
+impl std::fmt::Display for Report<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)?;
+        let mut source = self.0.source();
+        while let Some(cause) = source {
+            write!(f, ": {cause}")?;
+            source = cause.source();
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sources_are_printed_once() {
+        let io = std::io::Error::other("disk full");
+        let error = Error::RecordFailed {
+            task: "0_1".into(),
+            node: "KSTREAM-MAP-0000000001".into(),
+            topic: "in".into(),
+            partition: 1,
+            offset: 7,
+            source: Box::new(Error::io("/tmp/x", io)),
+        };
+        let message = error.to_string();
+        assert!(!message.contains("disk full"), "{message}");
+        assert_eq!(
+            error.report().to_string(),
+            "task 0_1 failed in node `KSTREAM-MAP-0000000001` on the record at in-1@7: \
+             I/O error on /tmp/x: disk full"
+        );
+        // A chain reporter walking `source()` sees each cause once.
+        let mut chain = vec![error.to_string()];
+        let mut source = std::error::Error::source(&error);
+        while let Some(cause) = source {
+            chain.push(cause.to_string());
+            source = cause.source();
+        }
+        let joined = chain.join(" | ");
+        assert_eq!(joined.matches("disk full").count(), 1, "{joined}");
+    }
+}

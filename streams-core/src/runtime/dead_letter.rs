@@ -36,7 +36,10 @@ pub(crate) fn send(ctx: &TaskContext, raw: &RawRecord<'_>, error: &Error) -> Res
     );
     headers.add(OFFSET_HEADER, Some(raw.offset.to_string().into_bytes()));
     headers.add(EXCEPTION_HEADER, Some(error.kind().as_bytes().to_vec()));
-    headers.add(MESSAGE_HEADER, Some(error.to_string().into_bytes()));
+    headers.add(
+        MESSAGE_HEADER,
+        Some(error.report().to_string().into_bytes()),
+    );
     ctx.collector()
         .send(topic, None, raw.key, raw.value, raw.timestamp, &headers)?;
     ctx.metrics().dead_lettered.inc();

@@ -104,7 +104,7 @@ pub(crate) fn start(
             let commit_interval = config.commit_interval().unwrap_or(Duration::from_secs(30));
             let _ = ready_tx.send(Ok(Arc::new(follower.stores.updater.readers().clone())));
             if let Err(e) = follow(&mut follower, &stop_flag, commit_interval) {
-                error!("global thread failed: {e}");
+                error!("global thread failed: {}", e.report());
                 shared.fail(usize::MAX, e);
             }
             if let Err(e) = follower
@@ -112,7 +112,7 @@ pub(crate) fn start(
                 .checkpoint()
                 .and_then(|()| follower.stores.updater.close())
             {
-                error!("closing global stores failed: {e}");
+                error!("closing global stores failed: {}", e.report());
             }
         })
         .map_err(|e| Error::io("global-thread", e))?;

@@ -62,7 +62,7 @@ impl Default for Observed {
 struct Inner {
     threads: Vec<ThreadState>,
     tasks: Vec<BTreeSet<TaskId>>,
-    error: Option<Error>,
+    error: Option<Arc<Error>>,
     /// Set when any thread (stream or global) failed.
     failed: bool,
     closing: bool,
@@ -77,6 +77,8 @@ pub(crate) struct InstanceShared {
     inner: Mutex<Inner>,
     /// Signalled (with `inner`) when shutdown is requested.
     shutdown_signal: Condvar,
+    /// Signalled (with `inner`) whenever the instance's state may have changed.
+    state_changed: Condvar,
     stores: Mutex<HashMap<(String, TaskId), QueryHandle>>,
     observed: Mutex<Observed>,
     /// Tasks a stream thread is opening or runs: the standby thread keeps off them.
@@ -98,6 +100,7 @@ impl InstanceShared {
     /// Tells the state listener, if the state changed since it was last told. Transitions
     /// reach it in order: the check and the call happen under one lock.
     fn notify(&self) {
+        self.state_changed.notify_all();
         let mut observed = self.observed.lock().unwrap_or_else(|p| p.into_inner());
         let now = self.state();
         if now != observed.last {
@@ -173,38 +176,40 @@ impl InstanceShared {
                 *slot = ThreadState::Failed;
             }
             inner.failed = true;
-            inner.error.get_or_insert(error);
+            inner.error.get_or_insert(Arc::new(error));
             self.shutdown.store(true, Ordering::Release);
         }
         self.shutdown_signal.notify_all();
         self.notify();
     }
 
+    /// The fatal error, taken out: the error itself if no one else holds it, else the shared one
+    /// wrapped.
     pub(crate) fn take_error(&self) -> Option<Error> {
-        self.lock().error.take()
+        let error = self.lock().error.take()?;
+        Some(Arc::try_unwrap(error).unwrap_or_else(Error::Failed))
     }
 
-    pub(crate) fn error_message(&self) -> Option<String> {
-        self.lock().error.as_ref().map(ToString::to_string)
+    pub(crate) fn error(&self) -> Option<Arc<Error>> {
+        self.lock().error.clone()
     }
 
     pub(crate) fn state(&self) -> State {
-        let inner = self.lock();
-        if inner.failed {
-            State::Error
-        } else if inner.closed {
-            State::NotRunning
-        } else if inner.closing {
-            State::PendingShutdown
-        } else if !inner.started {
-            State::Created
-        } else if inner.threads.iter().all(|t| *t == ThreadState::Running) {
-            State::Running
-        } else if inner.threads.iter().all(|t| *t == ThreadState::Dead) {
-            State::NotRunning
-        } else {
-            State::Rebalancing
-        }
+        state_of(&self.lock())
+    }
+
+    /// Waits up to `timeout` until `done(state)`; returns the state it ended in.
+    pub(crate) fn wait_for_state(
+        &self,
+        timeout: std::time::Duration,
+        done: impl Fn(State) -> bool,
+    ) -> State {
+        let guard = self.lock();
+        let (guard, _) = self
+            .state_changed
+            .wait_timeout_while(guard, timeout, |inner| !done(state_of(inner)))
+            .unwrap_or_else(|p| p.into_inner());
+        state_of(&guard)
     }
 
     pub(crate) fn set_instances(&self, instances: Vec<super::StreamsMetadata>) {
@@ -269,5 +274,24 @@ impl InstanceShared {
             .collect();
         handles.sort_by_key(|(task, _)| *task);
         handles
+    }
+}
+
+/// The instance's state as `inner` tells it.
+fn state_of(inner: &Inner) -> State {
+    if inner.failed {
+        State::Error
+    } else if inner.closed {
+        State::NotRunning
+    } else if inner.closing {
+        State::PendingShutdown
+    } else if !inner.started {
+        State::Created
+    } else if inner.threads.iter().all(|t| *t == ThreadState::Running) {
+        State::Running
+    } else if inner.threads.iter().all(|t| *t == ThreadState::Dead) {
+        State::NotRunning
+    } else {
+        State::Rebalancing
     }
 }

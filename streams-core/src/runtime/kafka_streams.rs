@@ -289,11 +289,13 @@ impl KafkaStreams {
         Ok(())
     }
 
-    fn ensure_created(&self, what: &str) -> Result<()> {
+    fn ensure_created(&self, operation: &'static str) -> Result<()> {
         if self.shared.state() != State::Created || !self.threads.is_empty() {
-            return Err(Error::IllegalState(format!(
-                "{what}() can only be called on a created instance, before start()"
-            )));
+            return Err(Error::InvalidState {
+                operation,
+                state: self.shared.state(),
+                reason: "only a created instance, before start(), allows it",
+            });
         }
         Ok(())
     }
@@ -303,12 +305,12 @@ impl KafkaStreams {
         self.ensure_created("start")?;
         let app_dir = self.config.state_dir().join(self.config.application_id()?);
         std::fs::create_dir_all(&app_dir).map_err(|e| Error::io(&app_dir, e))?;
-        let lock = DirLock::acquire(&app_dir, std::time::Duration::ZERO).map_err(|e| {
-            Error::IllegalState(format!(
-                "another instance of `{}` is running in state directory {}: {e}",
-                self.config.application_id().unwrap_or_default(),
-                app_dir.display()
-            ))
+        let lock = DirLock::acquire(&app_dir, std::time::Duration::ZERO).map_err(|source| {
+            Error::StateDirLocked {
+                application_id: self.config.application_id().unwrap_or_default().to_string(),
+                dir: app_dir.clone(),
+                source,
+            }
         })?;
         let plan = Arc::new(self.plan_topics()?);
         let threads = if plan.source_topics.is_empty() {
@@ -367,33 +369,30 @@ impl KafkaStreams {
         self.shared.state()
     }
 
-    /// The fatal error a stream thread stopped with, if any (it is also returned by
-    /// [`close`](Self::close)).
-    pub fn error(&self) -> Option<String> {
-        self.shared.error_message()
+    /// The fatal error a stream thread stopped with, if any. [`close`](Self::close) returns it
+    /// too (after that this is `None`): the error itself, or [`Error::Failed`] sharing it while
+    /// an `Arc` from here is still held.
+    pub fn error(&self) -> Option<Arc<Error>> {
+        self.shared.error()
     }
 
     /// Waits until the instance is [`State::Running`]; fails if it enters `Error` or the
     /// timeout passes first.
     pub fn wait_until_running(&self, timeout: Duration) -> Result<()> {
-        let deadline = Instant::now() + timeout;
-        loop {
-            match self.state() {
-                State::Running => return Ok(()),
-                State::Error => {
-                    return Err(Error::IllegalState(format!(
-                        "the instance failed: {}",
-                        self.error().unwrap_or_default()
-                    )));
-                }
-                _ if Instant::now() >= deadline => {
-                    return Err(Error::IllegalState(format!(
-                        "not running after {timeout:?} (state {:?})",
-                        self.state()
-                    )));
-                }
-                _ => std::thread::sleep(Duration::from_millis(20)),
-            }
+        let state = self.shared.wait_for_state(timeout, |state| {
+            matches!(
+                state,
+                State::Running | State::Error | State::PendingShutdown | State::NotRunning
+            )
+        });
+        match (state, self.shared.error()) {
+            (State::Running, _) => Ok(()),
+            (State::Error, Some(error)) => Err(Error::Failed(error)),
+            (state, _) => Err(Error::Timeout {
+                what: "running",
+                after: timeout,
+                state,
+            }),
         }
     }
 
@@ -431,8 +430,10 @@ impl KafkaStreams {
         key: &K,
         key_serde: &crate::serde::SharedSerde<K>,
     ) -> Result<KeyQueryMetadata> {
-        let plan = self.plan.as_ref().ok_or_else(|| {
-            Error::IllegalState("query_metadata_for_key needs a started instance".into())
+        let plan = self.plan.as_ref().ok_or_else(|| Error::InvalidState {
+            operation: "query_metadata_for_key",
+            state: self.state(),
+            reason: "the instance must be started",
         })?;
         let subtopology = self
             .topology

@@ -28,7 +28,7 @@ pub(crate) fn production_failed(
     metrics.production_errors.inc();
     match policy {
         ProductionPolicy::Continue if !changelog => {
-            warn!("dropping an output record: {error}");
+            warn!("dropping an output record: {}", error.report());
             Ok(())
         }
         _ => Err(error),

@@ -87,7 +87,7 @@ pub(crate) fn spawn(spec: StandbySpec) -> Result<JoinHandle<()>> {
                 match run(&spec) {
                     Ok(()) => return,
                     Err(e) => {
-                        warn!("standby thread failed, restarting in 1 s: {e}");
+                        warn!("standby thread failed, restarting in 1 s: {}", e.report());
                         std::thread::sleep(Duration::from_secs(1));
                     }
                 }
@@ -218,7 +218,7 @@ impl Runner<'_> {
                     self.standbys.insert(*id, standby);
                     changed = true;
                 }
-                Err(e) => warn!(task = %id, "cannot open a standby yet: {e}"),
+                Err(e) => warn!(task = %id, "cannot open a standby yet: {}", e.report()),
             }
         }
         if changed {
@@ -353,9 +353,9 @@ impl Runner<'_> {
 /// next standby) on this instance restores only the rest.
 fn close(mut standby: Standby, checkpoint: bool) {
     if checkpoint && let Err(e) = standby.task.maybe_checkpoint(true) {
-        warn!(task = %standby.task.id(), "standby checkpoint failed: {e}");
+        warn!(task = %standby.task.id(), "standby checkpoint failed: {}", e.report());
     }
     if let Err(e) = standby.task.close(false) {
-        warn!(task = %standby.task.id(), "closing a standby failed: {e}");
+        warn!(task = %standby.task.id(), "closing a standby failed: {}", e.report());
     }
 }

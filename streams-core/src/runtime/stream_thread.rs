@@ -158,11 +158,11 @@ fn supervise(spec: ThreadSpec) {
         if matches!(error, Error::Fenced(_)) && !shared.shutdown_requested() {
             // Kafka Streams' TaskMigratedException: not a failure of the application; the
             // thread lost its tasks and rejoins the group.
-            warn!(thread = index, "{error}: rejoining the group");
+            warn!(thread = index, "{}: rejoining the group", error.report());
             shared.set_thread_state(index, ThreadState::Starting);
             continue;
         }
-        error!(thread = index, "stream thread failed: {error}");
+        error!(thread = index, "stream thread failed: {}", error.report());
         let response = (spec.uncaught)(&error);
         if response == UncaughtErrorResponse::ReplaceThread && !shared.shutdown_requested() {
             let now = std::time::Instant::now();

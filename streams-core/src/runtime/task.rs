@@ -403,11 +403,11 @@ impl Task {
         let at = format!("{}-{}@{}", raw.topic, raw.partition, raw.offset);
         match self.ctx.policies().processing {
             ProcessingPolicy::LogAndContinue => {
-                warn!(task = %self.id(), record = %at, "skipping the rest of the record: {error}");
+                warn!(task = %self.id(), record = %at, "skipping the rest of the record: {}", error.report());
                 Ok(())
             }
             ProcessingPolicy::DeadLetter => {
-                warn!(task = %self.id(), record = %at, "dead-lettering the record: {error}");
+                warn!(task = %self.id(), record = %at, "dead-lettering the record: {}", error.report());
                 super::dead_letter::send(&self.ctx, raw, &error)
             }
             _ => Err(self.record_failed(raw, error)),
