@@ -16,6 +16,7 @@ use tracing::{debug, info, warn};
 
 use super::StreamsMetrics;
 use super::instance::{InstanceShared, ThreadState};
+use super::node::RawRecord;
 use super::partition_group::PartitionGroup;
 use super::plan::TopicPlan;
 use super::producer::{KafkaCollector, StreamsProducer};
@@ -24,7 +25,6 @@ use super::task::{Task, TaskEnv};
 use super::task_context::WallClock;
 use crate::error::ErrorPolicies;
 use crate::processor::Headers;
-use crate::topology::node::RawRecord;
 use crate::{Error, Result, TaskId, Topology};
 
 mod input;
