@@ -1,14 +1,13 @@
-//! [`GlobalKTable`]: a table replicated in full on every instance, and the stream–global-table
-//! joins that look it up by a key computed from each record (no co-partitioning needed).
+//! [`GlobalKTable`]: a table replicated in full on every instance. Streams join it with
+//! `KStream::join_global` (lowered in `ops::stream_global_join`), by a key computed from each
+//! record (no co-partitioning needed).
 
 use std::marker::PhantomData;
 use std::sync::Arc;
 
-use super::{Consumed, KStream, Materialized, StreamsBuilder};
-use crate::Result;
-use crate::processor::{Processor, ProcessorContext, Record};
-use crate::serde::{SerdeError, SharedSerde, decode};
-use crate::state::{GlobalStoreDef, GlobalStoreHandle, GlobalValidator};
+use super::{Consumed, Materialized, StreamsBuilder};
+use crate::serde::{SerdeError, decode};
+use crate::state::{GlobalStoreDef, GlobalValidator};
 
 /// A table of the latest value per key of a topic, copied in full to every instance (all
 /// partitions), restored before processing starts and kept up to date by a global thread.
@@ -102,166 +101,5 @@ impl StreamsBuilder {
             store,
             _types: PhantomData,
         }
-    }
-}
-
-/// Maps a stream record to the global table's key.
-type KeyMapper<K, V, KG> = Arc<dyn Fn(&K, &V) -> KG + Send + Sync>;
-/// Joins a stream value with an optional table value; `None`: no result.
-type GlobalJoiner<V, VG, VR> = Arc<dyn Fn(&V, Option<&VG>) -> Option<VR> + Send + Sync>;
-
-struct StreamGlobalJoin<K, V, KG, VG, VR> {
-    store_name: String,
-    mapper: KeyMapper<K, V, KG>,
-    joiner: GlobalJoiner<V, VG, VR>,
-    mapped_key_serde: Option<SharedSerde<KG>>,
-    store: Option<GlobalStoreHandle<KG, VG>>,
-}
-
-impl<K, V, KG, VG, VR> Processor for StreamGlobalJoin<K, V, KG, VG, VR>
-where
-    K: Clone + 'static,
-    V: 'static,
-    KG: 'static,
-    VG: 'static,
-    VR: Clone + 'static,
-{
-    type KeyIn = K;
-    type ValueIn = V;
-    type KeyOut = K;
-    type ValueOut = VR;
-
-    fn init(&mut self, ctx: &mut ProcessorContext<'_, K, VR>) -> Result<()> {
-        self.store = Some(ctx.global_store(&self.store_name)?);
-        Ok(())
-    }
-
-    fn process(
-        &mut self,
-        ctx: &mut ProcessorContext<'_, K, VR>,
-        record: Record<K, V>,
-    ) -> Result<()> {
-        let mapped = (self.mapper)(&record.key, &record.value);
-        let mapped_null = self
-            .mapped_key_serde
-            .as_ref()
-            .is_some_and(|s| s.is_null(&mapped));
-        let found = if mapped_null {
-            None
-        } else {
-            ctx.initialized(&self.store)?.get(&mapped)?
-        };
-        if let Some(joined) = (self.joiner)(&record.value, found.as_ref()) {
-            ctx.forward(record.with_value(joined))?;
-        }
-        Ok(())
-    }
-}
-
-impl<K: Clone + 'static, V: Clone + 'static> KStream<K, V> {
-    fn global_join<KG: 'static, VG: 'static, VR: Clone + 'static>(
-        &self,
-        table: &GlobalKTable<KG, VG>,
-        prefix: &str,
-        mapper: KeyMapper<K, V, KG>,
-        joiner: GlobalJoiner<V, VG, VR>,
-    ) -> KStream<K, VR> {
-        let mut state = self.state.borrow_mut();
-        let name = state.new_name(prefix);
-        let store_name = table.store.clone();
-        let mapped_key_serde = crate::serde::builtin_serde::<KG>();
-        state.add_processor(
-            &name,
-            move || StreamGlobalJoin {
-                store_name: store_name.clone(),
-                mapper: mapper.clone(),
-                joiner: joiner.clone(),
-                mapped_key_serde: mapped_key_serde.clone(),
-                store: None,
-            },
-            &self.node,
-        );
-        drop(state);
-        KStream::new(
-            self.state.clone(),
-            name,
-            self.key_serde.clone(),
-            None,
-            self.repartition_required,
-        )
-    }
-
-    /// Joins each record with the global table's row for `key_mapper(key, value)`; records
-    /// without a row are dropped. No co-partitioning needed: the whole table is local.
-    ///
-    /// ```
-    /// use streams_core::dsl::{Consumed, Materialized, StreamsBuilder};
-    /// use streams_core::serde::Serdes;
-    ///
-    /// let builder = StreamsBuilder::new();
-    /// let countries = builder.global_table("countries", Consumed::with(Serdes::string(), Serdes::string()), Materialized::default());
-    /// builder
-    ///     .stream("payments", Consumed::with(Serdes::string(), Serdes::string()))
-    ///     .join_global(&countries, |_id, country_code: &String| country_code.clone(), |code: &String, name: &String| format!("{code}: {name}"))
-    ///     .to("payments-by-country");
-    /// # builder.build()?;
-    /// # Ok::<(), streams_core::Error>(())
-    /// ```
-    pub fn join_global<KG, VG, VR, M, F>(
-        &self,
-        table: &GlobalKTable<KG, VG>,
-        key_mapper: M,
-        joiner: F,
-    ) -> KStream<K, VR>
-    where
-        KG: 'static,
-        VG: 'static,
-        VR: Clone + 'static,
-        M: Fn(&K, &V) -> KG + Send + Sync + 'static,
-        F: Fn(&V, &VG) -> VR + Send + Sync + 'static,
-    {
-        self.global_join(
-            table,
-            "KSTREAM-JOIN",
-            Arc::new(key_mapper),
-            Arc::new(move |v: &V, g: Option<&VG>| Some(joiner(v, g?))),
-        )
-    }
-
-    /// Joins each record with the global table's row for `key_mapper(key, value)`, or `None`.
-    ///
-    /// ```
-    /// use streams_core::dsl::{Consumed, Materialized, StreamsBuilder};
-    /// use streams_core::serde::Serdes;
-    ///
-    /// let builder = StreamsBuilder::new();
-    /// let blocked = builder.global_table("blocked-ips", Consumed::with(Serdes::string(), Serdes::string()), Materialized::default());
-    /// builder
-    ///     .stream("logins", Consumed::with(Serdes::string(), Serdes::string()))
-    ///     .left_join_global(&blocked, |_user, ip: &String| ip.clone(), |ip: &String, reason: Option<&String>| (ip.clone(), reason.is_some()))
-    ///     .filter(|_user, (_ip, blocked): &(String, bool)| *blocked)
-    ///     .foreach(|user: &String, _v: &(String, bool)| println!("blocked login by {user}"));
-    /// # builder.build()?;
-    /// # Ok::<(), streams_core::Error>(())
-    /// ```
-    pub fn left_join_global<KG, VG, VR, M, F>(
-        &self,
-        table: &GlobalKTable<KG, VG>,
-        key_mapper: M,
-        joiner: F,
-    ) -> KStream<K, VR>
-    where
-        KG: 'static,
-        VG: 'static,
-        VR: Clone + 'static,
-        M: Fn(&K, &V) -> KG + Send + Sync + 'static,
-        F: Fn(&V, Option<&VG>) -> VR + Send + Sync + 'static,
-    {
-        self.global_join(
-            table,
-            "KSTREAM-LEFTJOIN",
-            Arc::new(key_mapper),
-            Arc::new(move |v: &V, g: Option<&VG>| Some(joiner(v, g))),
-        )
     }
 }

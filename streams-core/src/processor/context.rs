@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use super::{Cancellable, PunctuationType, Record, RecordMetadata, Schedule};
 use crate::runtime::TaskContext;
+use crate::runtime::node::ChildNode;
 use crate::state::{GlobalStoreHandle, KeyValueStoreHandle, SessionStoreHandle, WindowStoreHandle};
-use crate::topology::node::ChildNode;
 use crate::{Error, Result, TaskId};
 
 /// The context handed to a processor's `init`, `process` and `close`.

@@ -2,8 +2,8 @@
 //! and what failed (the header names of Kafka Streams' KIP-1034).
 
 use super::TaskContext;
+use super::node::RawRecord;
 use crate::processor::Headers;
-use crate::topology::node::RawRecord;
 use crate::{Error, Result};
 
 /// Header naming the record's source topic.

@@ -13,6 +13,7 @@ pub(crate) mod instance;
 mod kafka_streams;
 mod metadata;
 mod metrics;
+pub(crate) mod node;
 mod partition_group;
 mod plan;
 mod producer;

@@ -10,12 +10,13 @@ use std::sync::Arc;
 use streams_state::{CacheBudget, ChangelogOffsets, ChangelogRecord, Checkpoint};
 use tracing::{debug, info, warn};
 
+use super::node::{Lifecycle, RawRecord, SourceNode, build_node};
 use super::task_context::WallClock;
 use super::{RecordCollector, StreamsMetrics, TaskContext};
 use crate::error::{ErrorPolicies, ProcessingPolicy};
 use crate::processor::{Punctuation, PunctuationType, RecordMetadata};
 use crate::state::{ChangelogTarget, KeyValueStoreHandle, TaskStore};
-use crate::topology::node::{BuildContext, ErasedChild, Lifecycle, RawRecord, SourceNode};
+use crate::topology::node::{BuildContext, ErasedChild};
 use crate::topology::{NodeKind, Subtopology, Topology};
 use crate::{Error, Result, TaskId};
 
@@ -224,9 +225,7 @@ impl Task {
                     })
                 })
                 .collect::<Result<_>>()?;
-            let node = topology
-                .factory(node_id)
-                .build(&def.name, &build_ctx, &children)?;
+            let node = build_node(topology.factory(node_id), &def.name, &build_ctx, &children)?;
             if let Some(child) = node.as_child {
                 built.insert(node_id, child);
             }

@@ -9,10 +9,10 @@ use tempfile::TempDir;
 
 use super::topics::{CapturedRecord, TestInputTopic, TestOutputTopic};
 use crate::processor::Headers;
+use crate::runtime::node::RawRecord;
 use crate::runtime::{RecordCollector, StreamsMetrics, Task, TaskEnv, WallClock};
 use crate::serde::SharedSerde;
 use crate::state::{GlobalUpdater, KeyValueStoreHandle, SessionStoreHandle, WindowStoreHandle};
-use crate::topology::node::RawRecord;
 use crate::{Error, Result, StreamsConfig, Topology};
 use std::cell::Cell;
 use streams_state::CacheBudget;

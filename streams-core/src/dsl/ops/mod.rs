@@ -1,4 +1,5 @@
-//! The processors the DSL's stateless operators lower to, one small file each.
+//! The processors the DSL's operators lower to, one small file each; a join's file also holds
+//! its lowering (the processors and stores it adds), which the handle's method calls.
 
 mod aggregate;
 pub(crate) mod branch;
@@ -12,6 +13,7 @@ mod map_values;
 mod peek;
 pub(crate) mod session_aggregate;
 pub(crate) mod sliding_aggregate;
+pub(crate) mod stream_global_join;
 pub(crate) mod stream_stream_join;
 pub(crate) mod stream_table_join;
 pub(crate) mod suppress;

@@ -6,6 +6,8 @@ use std::marker::PhantomData;
 use std::sync::Arc;
 
 use crate::Result;
+use crate::dsl::repartition::repartition_if_required;
+use crate::dsl::{KStream, KTable};
 use crate::processor::{Processor, ProcessorContext, Record};
 use crate::serde::SharedSerde;
 use crate::state::KeyValueStoreHandle;
@@ -78,4 +80,61 @@ where
         }
         Ok(())
     }
+}
+
+/// Lowers a stream–table join (`KStream::join_table`, `left_join_table`): the table is
+/// materialized if it is not yet, the stream goes through a repartition topic if its key may
+/// have changed, and the join processor reads it with access to the table's store.
+pub(crate) fn lower<K, V, VT, VR>(
+    stream: &KStream<K, V>,
+    table: &KTable<K, VT>,
+    left: bool,
+    joiner: StreamTableJoiner<V, VT, VR>,
+) -> KStream<K, VR>
+where
+    K: Clone + 'static,
+    V: Clone + 'static,
+    VT: Clone + 'static,
+    VR: Clone + 'static,
+{
+    let broken = || KStream::new(stream.state.clone(), stream.node.clone(), None, None, true);
+    let Some(table) = table.ensure_materialized() else {
+        return broken();
+    };
+    let Some(store) = table.store.clone() else {
+        return broken();
+    };
+    let name = stream.state.borrow_mut().new_name(if left {
+        "KSTREAM-LEFTJOIN"
+    } else {
+        "KSTREAM-JOIN"
+    });
+    let key_serde = stream.state.borrow_mut().require_serde(
+        stream.key_serde.clone().or_else(|| table.key_serde.clone()),
+        &format!("stream-table join `{name}`"),
+    );
+    let Some(key_serde) = key_serde else {
+        return broken();
+    };
+    let Some(parent) = repartition_if_required(
+        &stream.state,
+        &stream.node,
+        stream.repartition_required,
+        &name,
+        key_serde.clone(),
+        stream.value_serde.clone(),
+    ) else {
+        return broken();
+    };
+    let mut st = stream.state.borrow_mut();
+    let (store_name, ks) = (store.clone(), key_serde.clone());
+    st.add_processor(
+        &name,
+        move || StreamTableJoin::new(store_name.clone(), ks.clone(), joiner.clone(), left),
+        &parent,
+    );
+    st.connect_store(&name, &store);
+    st.mark_copartitioned(&name);
+    drop(st);
+    KStream::new(stream.state.clone(), name, Some(key_serde), None, false)
 }

@@ -5,8 +5,9 @@
 
 use std::sync::Arc;
 
+use super::branch::PassThrough;
 use crate::Result;
-use crate::dsl::Change;
+use crate::dsl::{Change, KTable};
 use crate::processor::{Processor, ProcessorContext, Record};
 use crate::state::KeyValueStoreHandle;
 
@@ -105,4 +106,62 @@ where
             headers: record.headers,
         })
     }
+}
+
+/// Lowers a table–table join (`KTable::join`, `left_join`, `outer_join`): both tables are
+/// materialized if they are not yet; each side's processor looks its key up in the other
+/// side's store, and a merge node after them is the result table (not materialized).
+pub(crate) fn lower<K, V, VO, VR>(
+    table: &KTable<K, V>,
+    other: &KTable<K, VO>,
+    kinds: (SideKind, SideKind),
+    this_joiner: SideJoiner<V, VO, VR>,
+    other_joiner: SideJoiner<VO, V, VR>,
+) -> KTable<K, VR>
+where
+    K: Clone + 'static,
+    V: Clone + 'static,
+    VO: Clone + 'static,
+    VR: Clone + 'static,
+{
+    let broken = || KTable::new(table.state.clone(), table.node.clone(), None, None, None);
+    let (Some(this), Some(that)) = (table.ensure_materialized(), other.ensure_materialized())
+    else {
+        return broken();
+    };
+    let (Some(this_store), Some(that_store)) = (this.store.clone(), that.store.clone()) else {
+        return broken();
+    };
+    let mut st = table.state.borrow_mut();
+    let this_name = st.new_name("KTABLE-JOINTHIS");
+    let other_name = st.new_name("KTABLE-JOINOTHER");
+    let (ts, tj) = (that_store.clone(), this_joiner);
+    st.add_processor(
+        &this_name,
+        move || TableTableJoin::<K, V, VO, VR>::new(ts.clone(), kinds.0, tj.clone()),
+        &this.node,
+    );
+    let (os, oj) = (this_store.clone(), other_joiner);
+    st.add_processor(
+        &other_name,
+        move || TableTableJoin::<K, VO, V, VR>::new(os.clone(), kinds.1, oj.clone()),
+        &that.node,
+    );
+    st.connect_store(&this_name, &that_store);
+    st.connect_store(&other_name, &this_store);
+    st.mark_copartitioned(&this_name);
+    let merge = st.new_name("KTABLE-MERGE");
+    st.add_processor_with_parents(
+        &merge,
+        PassThrough::<K, Change<VR>>::new,
+        &[&this_name, &other_name],
+    );
+    drop(st);
+    KTable::new(
+        table.state.clone(),
+        merge,
+        table.key_serde.clone(),
+        None,
+        None,
+    )
 }

@@ -5,10 +5,12 @@ use std::time::Instant;
 
 use rdkafka::TopicPartitionList;
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext};
-use rdkafka::message::{BorrowedMessage, Message};
+use rdkafka::message::{BorrowedMessage, Headers as _, Message};
 use tracing::debug;
 
-use super::{TaskManager, raw_record};
+use super::TaskManager;
+use crate::processor::Headers;
+use crate::runtime::node::RawRecord;
 use crate::runtime::partition_group::{LagOracle, PartitionGroup};
 use crate::{Error, Result, TaskId};
 
@@ -200,5 +202,24 @@ impl<C: ConsumerContext> LagOracle for ConsumerLag<'_, C> {
             rdkafka::Offset::Offset(offset) => Some(offset),
             _ => None,
         }
+    }
+}
+
+/// A polled message as its task's source nodes read it.
+fn raw_record<M: Message>(message: &M) -> RawRecord<'_> {
+    let mut headers = Headers::new();
+    if let Some(kafka_headers) = message.headers() {
+        for header in kafka_headers.iter() {
+            headers.add(header.key, header.value.map(<[u8]>::to_vec));
+        }
+    }
+    RawRecord {
+        topic: message.topic(),
+        partition: message.partition(),
+        offset: message.offset(),
+        timestamp: message.timestamp().to_millis().unwrap_or(-1),
+        key: message.key(),
+        value: message.payload(),
+        headers,
     }
 }

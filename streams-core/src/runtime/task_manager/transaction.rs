@@ -17,6 +17,7 @@ use rdkafka::error::KafkaError;
 use rdkafka::producer::{Producer, PurgeConfig};
 use tracing::{debug, warn};
 
+use super::commit::{FLUSH_TIMEOUT, flush};
 use super::{CommitOutcome, TaskManager};
 use crate::{Error, Result, TaskId};
 
@@ -78,7 +79,7 @@ impl TaskManager {
         // Deliver everything first, serving delivery reports (this producer's reports are
         // events this thread must poll; librdkafka's own flush inside the commit would wait
         // for them otherwise).
-        if let Err(e) = super::flush(&self.producer, super::FLUSH_TIMEOUT) {
+        if let Err(e) = flush(&self.producer, FLUSH_TIMEOUT) {
             return self.abort_transaction(&e.to_string());
         }
         if let Some(failure) = self.producer.context().take_failure() {

@@ -10,6 +10,10 @@
 //! Instructions follow Kafka Streams after KAFKA-16407/16434/16394: a change of foreign key
 //! unsubscribes the old one silently, so left joins emit no intermediate `(v, None)`, and a
 //! delete emits one tombstone.
+//!
+//! [`lower`] adds the join's processors, topics and stores to the topology.
+
+mod lower;
 
 use std::marker::PhantomData;
 use std::sync::Arc;
@@ -19,6 +23,8 @@ use crate::processor::{Headers, Processor, ProcessorContext, Record};
 use crate::serde::{Serde, SerdeError, SharedSerde};
 use crate::state::KeyValueStoreHandle;
 use crate::{Error, Result};
+
+pub(crate) use lower::lower;
 
 /// FNV-1a, 64 bits: a stable hash of a serialized left value (the value must stay the same
 /// across versions of this library, since hashes travel through topics).

@@ -1,0 +1,106 @@
+//! Stream–global-table join: each stream record looks up the global table's row for a key
+//! computed from the record (no co-partitioning needed: the whole table is local). Inner joins
+//! drop records without a row; left joins call the joiner with `None`. Table updates do not
+//! produce results.
+
+use std::sync::Arc;
+
+use crate::Result;
+use crate::dsl::{GlobalKTable, KStream};
+use crate::processor::{Processor, ProcessorContext, Record};
+use crate::serde::SharedSerde;
+use crate::state::GlobalStoreHandle;
+
+/// Maps a stream record to the global table's key.
+pub(crate) type KeyMapper<K, V, KG> = Arc<dyn Fn(&K, &V) -> KG + Send + Sync>;
+/// Joins a stream value with an optional table value; `None`: no result.
+pub(crate) type GlobalJoiner<V, VG, VR> = Arc<dyn Fn(&V, Option<&VG>) -> Option<VR> + Send + Sync>;
+
+struct StreamGlobalJoin<K, V, KG, VG, VR> {
+    store_name: String,
+    mapper: KeyMapper<K, V, KG>,
+    joiner: GlobalJoiner<V, VG, VR>,
+    mapped_key_serde: Option<SharedSerde<KG>>,
+    store: Option<GlobalStoreHandle<KG, VG>>,
+}
+
+impl<K, V, KG, VG, VR> Processor for StreamGlobalJoin<K, V, KG, VG, VR>
+where
+    K: Clone + 'static,
+    V: 'static,
+    KG: 'static,
+    VG: 'static,
+    VR: Clone + 'static,
+{
+    type KeyIn = K;
+    type ValueIn = V;
+    type KeyOut = K;
+    type ValueOut = VR;
+
+    fn init(&mut self, ctx: &mut ProcessorContext<'_, K, VR>) -> Result<()> {
+        self.store = Some(ctx.global_store(&self.store_name)?);
+        Ok(())
+    }
+
+    fn process(
+        &mut self,
+        ctx: &mut ProcessorContext<'_, K, VR>,
+        record: Record<K, V>,
+    ) -> Result<()> {
+        let mapped = (self.mapper)(&record.key, &record.value);
+        let mapped_null = self
+            .mapped_key_serde
+            .as_ref()
+            .is_some_and(|s| s.is_null(&mapped));
+        let found = if mapped_null {
+            None
+        } else {
+            ctx.initialized(&self.store)?.get(&mapped)?
+        };
+        if let Some(joined) = (self.joiner)(&record.value, found.as_ref()) {
+            ctx.forward(record.with_value(joined))?;
+        }
+        Ok(())
+    }
+}
+
+/// Lowers a stream–global-table join (`KStream::join_global`, `left_join_global`): one
+/// processor, named from `prefix`, after the stream, reading the global table's store.
+pub(crate) fn lower<K, V, KG, VG, VR>(
+    stream: &KStream<K, V>,
+    table: &GlobalKTable<KG, VG>,
+    prefix: &str,
+    mapper: KeyMapper<K, V, KG>,
+    joiner: GlobalJoiner<V, VG, VR>,
+) -> KStream<K, VR>
+where
+    K: Clone + 'static,
+    V: Clone + 'static,
+    KG: 'static,
+    VG: 'static,
+    VR: Clone + 'static,
+{
+    let mut state = stream.state.borrow_mut();
+    let name = state.new_name(prefix);
+    let store_name = table.queryable_store_name().to_string();
+    let mapped_key_serde = crate::serde::builtin_serde::<KG>();
+    state.add_processor(
+        &name,
+        move || StreamGlobalJoin {
+            store_name: store_name.clone(),
+            mapper: mapper.clone(),
+            joiner: joiner.clone(),
+            mapped_key_serde: mapped_key_serde.clone(),
+            store: None,
+        },
+        &stream.node,
+    );
+    drop(state);
+    KStream::new(
+        stream.state.clone(),
+        name,
+        stream.key_serde.clone(),
+        None,
+        stream.repartition_required,
+    )
+}
