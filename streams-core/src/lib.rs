@@ -26,7 +26,14 @@ pub mod error;
 #[doc(hidden)]
 pub mod fuzz;
 #[doc = include_str!("../docs/guide.md")]
-pub mod guide {}
+pub mod guide {
+    #[doc = include_str!("../docs/processor-api.md")]
+    pub mod processor_api {}
+    #[doc = include_str!("../docs/configuration.md")]
+    pub mod configuration {}
+    #[doc = include_str!("../docs/operations.md")]
+    pub mod operations {}
+}
 pub mod prelude;
 pub mod processor;
 pub mod runtime;
