@@ -124,12 +124,12 @@ impl<K: Clone + 'static, V: Clone + 'static> Source<K, V> {
         task.metrics().deserialization_errors.inc();
         match task.policies().deserialization {
             DeserializationPolicy::LogAndContinue => {
-                warn!(task = %task.task_id(), node = %self.name, "skipping record: {error}");
+                warn!(task = %task.task_id(), node = %self.name, "skipping record: {}", error.report());
                 task.metrics().record_skipped();
                 Ok(())
             }
             DeserializationPolicy::DeadLetter => {
-                warn!(task = %task.task_id(), node = %self.name, "dead-lettering record: {error}");
+                warn!(task = %task.task_id(), node = %self.name, "dead-lettering record: {}", error.report());
                 crate::runtime::dead_letter::send(task, raw, &error)
             }
             _ => Err(error),

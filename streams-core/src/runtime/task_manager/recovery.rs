@@ -37,7 +37,8 @@ impl TaskManager {
         }
         warn!(
             task = %id,
-            "a store of the task is corrupt ({error}): wiping its state to restore it from the changelogs, and processing again from the last commit"
+            "a store of the task is corrupt ({}): wiping its state to restore it from the changelogs, and processing again from the last commit",
+            error.report()
         );
         self.metrics.tasks_corrupted.inc();
         let dir = self.settings.app_dir.join(id.to_string());
