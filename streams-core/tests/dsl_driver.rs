@@ -159,7 +159,7 @@ fn a_sink_without_a_serde_for_its_type_is_a_build_error() {
         .to("out");
     let err = builder.build().expect_err("no serde for Opaque");
     assert!(
-        matches!(err, Error::Topology(ref m) if m.contains("Opaque") && m.contains("out")),
+        matches!(err.errors().next(), Some(Error::Topology(m)) if m.contains("Opaque") && m.contains("out")),
         "{err}"
     );
 }
@@ -398,4 +398,35 @@ Topologies:
 ";
     assert_eq!(builder.build()?.describe().to_string(), expected);
     Ok(())
+}
+
+#[test]
+fn build_reports_every_error_and_again_on_a_second_call() {
+    #[derive(Clone)]
+    struct Opaque;
+    let builder = StreamsBuilder::new();
+    let input = builder.stream("in", strings());
+    input.to("a topic with spaces");
+    input.map_values(|_v: String| Opaque).to("out");
+    input
+        .group_by_key()
+        .count(streams_core::dsl::Materialized::as_("bad/store"));
+    let first = builder.build().expect_err("three errors");
+    let kinds: Vec<&str> = first
+        .errors()
+        .map(|e| match e {
+            Error::InvalidName { what, .. } => what.as_str(),
+            Error::Topology(_) => "topology",
+            _ => "other",
+        })
+        .collect();
+    assert_eq!(kinds.len(), 3, "{first}");
+    assert!(
+        kinds.contains(&"sink topic") && kinds.contains(&"topology"),
+        "{kinds:?}"
+    );
+    let text = first.to_string();
+    assert!(text.starts_with("3 errors in the topology: (1) "), "{text}");
+    let second = builder.build().expect_err("still broken");
+    assert_eq!(second.to_string(), text, "the same errors, again");
 }

@@ -20,12 +20,12 @@ impl Processor for Shout {
         &mut self,
         ctx: &mut ProcessorContext<'_, String, String>,
         record: Record<String, String>,
-    ) -> Result<()> {
+    ) -> streams_core::processor::ProcessResult {
         if record.value == "boom" {
-            return Err(Error::processing("shout", "cannot shout `boom`"));
+            return Err("cannot shout `boom`".into());
         }
         let loud = record.value.to_uppercase();
-        ctx.forward(record.with_value(loud))
+        Ok(ctx.forward(record.with_value(loud))?)
     }
 }
 
@@ -200,5 +200,116 @@ fn undeserializable_input_is_dead_lettered_as_it_was_read() {
     assert_eq!(
         header(&records[0].headers, "__streams.errors.exception"),
         "Deserialization"
+    );
+}
+
+/// Parses amounts with `?` on the parse error: the processor's own error type, no wrapping.
+struct ParseAmount;
+
+impl Processor for ParseAmount {
+    type KeyIn = String;
+    type ValueIn = String;
+    type KeyOut = String;
+    type ValueOut = i64;
+
+    fn process(
+        &mut self,
+        ctx: &mut ProcessorContext<'_, String, i64>,
+        record: Record<String, String>,
+    ) -> streams_core::processor::ProcessResult {
+        let amount: i64 = record.value.parse()?;
+        ctx.forward(record.with_value(amount))?;
+        Ok(())
+    }
+}
+
+#[test]
+fn a_processors_own_error_with_question_mark_reaches_the_dead_letter_topic() {
+    let mut topology = Topology::new();
+    topology
+        .add_source("in", &["raw"], Serdes::string(), Serdes::string())
+        .expect("source")
+        .add_processor("parse-amount", || ParseAmount, &["in"])
+        .expect("processor")
+        .add_sink(
+            "out",
+            "amounts",
+            Serdes::string(),
+            Serdes::i64(),
+            &["parse-amount"],
+        )
+        .expect("sink");
+    let driver = TopologyTestDriver::with_config(
+        topology,
+        &config(&[
+            ("processing.exception.handler", "dead_letter"),
+            ("errors.dead.letter.queue.topic.name", "raw-dlq"),
+        ]),
+    )
+    .expect("driver");
+    let raw = driver.input_topic("raw", Serdes::string(), Serdes::string());
+    raw.pipe_input("a".into(), "7".into(), 1).expect("a number");
+    raw.pipe_input("b".into(), "seven".into(), 2)
+        .expect("dead-lettered, not failed");
+    let amounts = driver.output_topic("amounts", Serdes::string(), Serdes::i64());
+    assert_eq!(
+        amounts.read_key_values().expect("amounts"),
+        vec![("a".to_string(), 7)]
+    );
+    let dlq = driver.output_topic("raw-dlq", Serdes::string(), Serdes::string());
+    let dead = dlq.read_record().expect("read").expect("a dead letter");
+    assert_eq!((dead.key.as_str(), dead.value.as_str()), ("b", "seven"));
+    assert_eq!(
+        header(&dead.headers, "__streams.errors.exception"),
+        "Processing"
+    );
+    let message = header(&dead.headers, "__streams.errors.message");
+    assert!(
+        message.contains("`parse-amount`") && message.contains("invalid digit"),
+        "the node and the parse error: {message}"
+    );
+}
+
+#[test]
+fn a_fallible_closure_error_fails_the_record_and_names_its_node() {
+    let topology = || {
+        let builder = StreamsBuilder::new();
+        builder
+            .stream("words", Consumed::with(Serdes::string(), Serdes::string()))
+            .try_map_values(|v: String| {
+                if v == "boom" {
+                    return Err("cannot take `boom`");
+                }
+                Ok(v.to_uppercase())
+            })
+            .try_filter(|_k: &String, v: &String| Ok::<_, std::io::Error>(!v.is_empty()))
+            .to("loud");
+        builder.build().expect("topology")
+    };
+    let failing = TopologyTestDriver::with_config(topology(), &config(&[])).expect("driver");
+    let results = pipe_words(&failing);
+    let err = results[1].as_ref().expect_err("the second record fails");
+    assert!(
+        matches!(err, Error::RecordFailed { node, offset: 1, .. } if node == "KSTREAM-MAPVALUES-0000000001"),
+        "{err:?}"
+    );
+    assert!(
+        err.report().to_string().contains("cannot take `boom`"),
+        "{err}"
+    );
+
+    let skipping = TopologyTestDriver::with_config(
+        topology(),
+        &config(&[("processing.exception.handler", "log_and_continue")]),
+    )
+    .expect("driver");
+    assert!(pipe_words(&skipping).iter().all(|r| r.is_ok()));
+    let loud = skipping.output_topic("loud", Serdes::string(), Serdes::string());
+    assert_eq!(
+        loud.read_key_values().expect("records"),
+        vec![
+            ("k0".to_string(), "A".to_string()),
+            ("k2".to_string(), "C".to_string())
+        ]
     );
 }

@@ -12,7 +12,7 @@ use streams_core::processor::{Processor, ProcessorContext, Record};
 use streams_core::serde::Serdes;
 use streams_core::state::StoreBuilder;
 use streams_core::testing::TopologyTestDriver;
-use streams_core::{Error, Result, StreamsConfig, Topology};
+use streams_core::{Error, StreamsConfig, Topology};
 
 fn config(pairs: &[(&str, &str)]) -> StreamsConfig {
     let mut config = StreamsConfig::new();
@@ -310,10 +310,10 @@ impl Processor for Fragile {
         &mut self,
         ctx: &mut ProcessorContext<'_, String, String>,
         record: Record<String, String>,
-    ) -> Result<()> {
+    ) -> streams_core::processor::ProcessResult {
         self.seen += 1;
         assert!(self.seen < 2, "fragile gave up");
-        ctx.forward(record)
+        Ok(ctx.forward(record)?)
     }
 }
 
@@ -366,9 +366,9 @@ impl Processor for Upper {
         &mut self,
         ctx: &mut ProcessorContext<'_, String, String>,
         record: Record<String, String>,
-    ) -> Result<()> {
+    ) -> streams_core::processor::ProcessResult {
         let upper = record.value.to_uppercase();
-        ctx.forward(record.with_value(upper))
+        Ok(ctx.forward(record.with_value(upper))?)
     }
 }
 
@@ -385,19 +385,16 @@ impl Processor for Remember {
         &mut self,
         ctx: &mut ProcessorContext<'_, String, String>,
         record: Record<String, String>,
-    ) -> Result<()> {
+    ) -> streams_core::processor::ProcessResult {
         let store = ctx.key_value_store::<String, Option<u64>>("remembered")?;
         let value = record.value.parse::<u64>().ok();
         store.put(&record.key, &value)?;
         // Reading back what was just written must work, null or not.
         let read = store.get(&record.key)?;
         if read.is_some() != value.is_some() || read.is_some_and(|r| r != value) {
-            return Err(Error::processing(
-                "remember",
-                format!("wrote {value:?}, read {read:?}"),
-            ));
+            return Err(format!("wrote {value:?}, read {read:?}").into());
         }
-        ctx.forward(record)
+        Ok(ctx.forward(record)?)
     }
 }
 
@@ -569,7 +566,7 @@ fn names_that_would_escape_the_state_directory_or_break_kafka_are_refused() {
             );
         let err = builder.build().expect_err("bad store name");
         assert!(
-            matches!(&err, Error::InvalidName { name, .. } if name == bad),
+            matches!(err.errors().next(), Some(Error::InvalidName { name, .. }) if name == bad),
             "{bad:?}: {err:?}"
         );
     }
@@ -580,7 +577,7 @@ fn names_that_would_escape_the_state_directory_or_break_kafka_are_refused() {
             .to(bad);
         let err = builder.build().expect_err("bad sink topic");
         assert!(
-            matches!(&err, Error::InvalidName { what, .. } if what == "sink topic"),
+            matches!(err.errors().next(), Some(Error::InvalidName { what, .. }) if what == "sink topic"),
             "{bad:?}: {err:?}"
         );
         let builder = StreamsBuilder::new();

@@ -18,7 +18,10 @@ impl Processor for RunningTotal {
     type KeyOut = String;
     type ValueOut = i64;
 
-    fn init(&mut self, ctx: &mut ProcessorContext<'_, String, i64>) -> Result<()> {
+    fn init(
+        &mut self,
+        ctx: &mut ProcessorContext<'_, String, i64>,
+    ) -> streams_core::processor::ProcessResult {
         self.store = Some(ctx.key_value_store("totals")?);
         Ok(())
     }
@@ -27,7 +30,7 @@ impl Processor for RunningTotal {
         &mut self,
         ctx: &mut ProcessorContext<'_, String, i64>,
         record: Record<String, i64>,
-    ) -> Result<()> {
+    ) -> streams_core::processor::ProcessResult {
         let store = self.store.as_ref().expect("initialized");
         let total = store.get(&record.key)?.unwrap_or(0) + record.value;
         store.put(&record.key, &total)?;
@@ -35,7 +38,7 @@ impl Processor for RunningTotal {
         let mut out = record.with_value(total);
         out.headers
             .add("offset", Some(offset.to_string().into_bytes()));
-        ctx.forward(out)
+        Ok(ctx.forward(out)?)
     }
 }
 

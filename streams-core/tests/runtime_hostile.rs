@@ -133,11 +133,9 @@ impl Processor for AlwaysFails {
         &mut self,
         _ctx: &mut ProcessorContext<'_, String, String>,
         record: Record<String, String>,
-    ) -> Result<()> {
-        Err(Error::processing(
-            "always-fails",
-            format!("cannot take {}", record.value),
-        ))
+    ) -> streams_core::processor::ProcessResult {
+        // The processor's own error: the runtime names the node.
+        Err(format!("cannot take {}", record.value).into())
     }
 }
 
@@ -274,9 +272,9 @@ impl Processor for Remember {
         &mut self,
         ctx: &mut ProcessorContext<'_, String, String>,
         record: Record<String, String>,
-    ) -> Result<()> {
+    ) -> streams_core::processor::ProcessResult {
         let store = ctx.key_value_store::<String, Option<u64>>("remembered")?;
-        store.put(&record.key, &record.value.parse::<u64>().ok())
+        Ok(store.put(&record.key, &record.value.parse::<u64>().ok())?)
     }
 }
 

@@ -178,7 +178,10 @@ impl Processor for Dedup {
     type KeyOut = String;
     type ValueOut = String;
 
-    fn init(&mut self, ctx: &mut ProcessorContext<'_, String, String>) -> Result<()> {
+    fn init(
+        &mut self,
+        ctx: &mut ProcessorContext<'_, String, String>,
+    ) -> streams_core::processor::ProcessResult {
         self.store = Some(ctx.key_value_store("seen")?);
         ctx.schedule(Duration::from_secs(10), PunctuationType::WallClockTime)?;
         Ok(())
@@ -188,7 +191,7 @@ impl Processor for Dedup {
         &mut self,
         ctx: &mut ProcessorContext<'_, String, String>,
         record: Record<String, String>,
-    ) -> Result<()> {
+    ) -> streams_core::processor::ProcessResult {
         let store = self.store.as_ref().expect("init");
         if store.get(&record.value)?.is_none() {
             store.put(&record.value, &record.key)?;
@@ -201,13 +204,13 @@ impl Processor for Dedup {
         &mut self,
         ctx: &mut ProcessorContext<'_, String, String>,
         p: Punctuation,
-    ) -> Result<()> {
+    ) -> streams_core::processor::ProcessResult {
         let count = self.store.as_ref().expect("init").all()?.len();
-        ctx.forward(Record::new(
+        Ok(ctx.forward(Record::new(
             s("heartbeat"),
             format!("{count} distinct at {}", p.timestamp),
             p.timestamp,
-        ))
+        ))?)
     }
 }
 
@@ -262,7 +265,10 @@ impl Processor for PeriodicSum {
     type KeyOut = String;
     type ValueOut = i64;
 
-    fn init(&mut self, ctx: &mut ProcessorContext<'_, String, i64>) -> Result<()> {
+    fn init(
+        &mut self,
+        ctx: &mut ProcessorContext<'_, String, i64>,
+    ) -> streams_core::processor::ProcessResult {
         self.schedule = Some(ctx.schedule(Duration::from_millis(10), PunctuationType::StreamTime)?);
         Ok(())
     }
@@ -271,7 +277,7 @@ impl Processor for PeriodicSum {
         &mut self,
         _ctx: &mut ProcessorContext<'_, String, i64>,
         record: Record<String, i64>,
-    ) -> Result<()> {
+    ) -> streams_core::processor::ProcessResult {
         *self.sums.entry(record.key).or_default() += record.value;
         Ok(())
     }
@@ -280,7 +286,7 @@ impl Processor for PeriodicSum {
         &mut self,
         ctx: &mut ProcessorContext<'_, String, i64>,
         p: Punctuation,
-    ) -> Result<()> {
+    ) -> streams_core::processor::ProcessResult {
         for (k, v) in &self.sums {
             ctx.forward(Record::new(k.clone(), *v, p.timestamp))?;
         }
@@ -354,11 +360,11 @@ impl FixedKeyProcessor for Tagger {
         &mut self,
         ctx: &mut FixedKeyContext<'_, '_, String, String>,
         record: FixedKeyRecord<String, String>,
-    ) -> Result<()> {
+    ) -> streams_core::processor::ProcessResult {
         let mut headers = record.headers().clone();
         headers.add("seen-by", Some(b"tagger".to_vec()));
         let tagged = format!("{}!", record.value());
-        ctx.forward(record.with_value(tagged).with_headers(headers))
+        Ok(ctx.forward(record.with_value(tagged).with_headers(headers))?)
     }
 }
 

@@ -17,7 +17,7 @@ use crate::{Error, Result, Topology};
 pub(crate) struct BuilderState {
     topology: Topology,
     next_index: usize,
-    errors: Vec<Error>,
+    errors: Vec<std::sync::Arc<Error>>,
 }
 
 /// Shared access to the builder state.
@@ -31,12 +31,12 @@ impl BuilderState {
         name
     }
 
-    /// Keeps the first error of a DSL call; [`StreamsBuilder::build`] reports them.
+    /// Keeps the error of a DSL call; [`StreamsBuilder::build`] reports them all.
     pub(crate) fn record<T>(&mut self, result: Result<T>) -> Option<T> {
         match result {
             Ok(value) => Some(value),
             Err(e) => {
-                self.errors.push(e);
+                self.errors.push(std::sync::Arc::new(e));
                 None
             }
         }
@@ -360,10 +360,14 @@ impl StreamsBuilder {
     /// assert_eq!(topology.describe().subtopologies.len(), 1);
     /// # Ok::<(), streams_core::Error>(())
     /// ```
+    ///
+    /// Every error of the DSL calls so far comes back at once, as
+    /// [`Error::InvalidTopology`] (iterate them with [`Error::errors`]); calling `build` again
+    /// reports them again.
     pub fn build(&self) -> Result<Topology> {
-        let mut state = self.state.borrow_mut();
+        let state = self.state.borrow();
         if !state.errors.is_empty() {
-            return Err(state.errors.remove(0));
+            return Err(Error::InvalidTopology(state.errors.clone()));
         }
         Ok(state.topology.clone())
     }

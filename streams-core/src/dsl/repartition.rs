@@ -4,6 +4,7 @@
 use std::marker::PhantomData;
 
 use super::builder::SharedState;
+use crate::processor::ProcessResult;
 use crate::processor::{Processor, ProcessorContext, Record};
 use crate::serde::SharedSerde;
 
@@ -24,12 +25,12 @@ impl<K: Clone + 'static, V: Clone + 'static> Processor for DropNullKeys<K, V> {
         &mut self,
         ctx: &mut ProcessorContext<'_, K, V>,
         record: Record<K, V>,
-    ) -> crate::Result<()> {
+    ) -> ProcessResult {
         if self.key_serde.is_null(&record.key) {
             ctx.record_dropped("null key before a repartition topic");
             return Ok(());
         }
-        ctx.forward(record)
+        Ok(ctx.forward(record)?)
     }
 }
 

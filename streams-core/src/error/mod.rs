@@ -10,6 +10,9 @@ pub use policy::{
 
 use crate::serde::SerdeError;
 
+/// Any error, boxed: what user code inside processors and fallible DSL closures fails with.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
 /// What went wrong, naming the topic, partition, offset, node, task or store involved.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -82,6 +85,10 @@ pub enum Error {
     /// The topology is not well formed.
     #[error("invalid topology: {0}")]
     Topology(String),
+    /// [`StreamsBuilder::build`](crate::dsl::StreamsBuilder::build) found errors in the DSL
+    /// calls: every one, in the order the calls were made (see [`Error::errors`]).
+    #[error("{}", list_errors(.0))]
+    InvalidTopology(Vec<std::sync::Arc<Error>>),
     /// A configuration value is missing or invalid.
     #[error("invalid configuration `{key}`: {reason}")]
     Config {
@@ -264,6 +271,7 @@ impl Error {
             Error::StoreSerde { .. } => "StoreSerde",
             Error::State { .. } => "State",
             Error::Topology(_) => "Topology",
+            Error::InvalidTopology(_) => "InvalidTopology",
             Error::Config { .. } => "Config",
             Error::Kafka { .. } => "Kafka",
             Error::Production { .. } => "Production",
@@ -283,10 +291,45 @@ impl Error {
         }
     }
 
+    /// The errors this error stands for: each of an [`Error::InvalidTopology`], else itself.
+    ///
+    /// ```
+    /// use streams_core::dsl::{Consumed, StreamsBuilder};
+    /// use streams_core::serde::Serdes;
+    /// let builder = StreamsBuilder::new();
+    /// let input = builder.stream("in", Consumed::with(Serdes::string(), Serdes::string()));
+    /// input.to("bad topic");
+    /// input.to("../worse");
+    /// let error = builder.build().expect_err("two bad names");
+    /// assert_eq!(error.errors().count(), 2);
+    /// assert!(builder.build().is_err(), "a second build reports them again");
+    /// ```
+    pub fn errors(&self) -> impl Iterator<Item = &Error> {
+        let many = match self {
+            Error::InvalidTopology(errors) => errors.as_slice(),
+            _ => &[],
+        };
+        let single = (!matches!(self, Error::InvalidTopology(_))).then_some(self);
+        single.into_iter().chain(many.iter().map(|e| &**e))
+    }
+
     /// This error and its sources, one after another (`error: cause: cause`): what logs and
     /// dead-letter headers print.
     pub fn report(&self) -> Report<'_> {
         Report(self)
+    }
+
+    /// The error of user code in processor `node`: an [`Error`] of this crate (from
+    /// forwarding, stores or serdes) keeps its kind; any other error becomes
+    /// [`Error::Processing`] naming the node.
+    pub(crate) fn from_user(node: &str, error: BoxError) -> Self {
+        match error.downcast::<Error>() {
+            Ok(error) => *error,
+            Err(source) => Error::Processing {
+                node: node.to_string(),
+                source,
+            },
+        }
     }
 
     /// Wraps an error raised by user code in processor `node`.
@@ -313,6 +356,25 @@ pub(crate) fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
 
 /// Result type of this crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// The errors of a build, numbered, each with its sources.
+fn list_errors(errors: &[std::sync::Arc<Error>]) -> String {
+    match errors {
+        [one] => one.report().to_string(),
+        many => {
+            let listed: Vec<String> = many
+                .iter()
+                .enumerate()
+                .map(|(i, e)| format!("({}) {}", i + 1, e.report()))
+                .collect();
+            format!(
+                "{} errors in the topology: {}",
+                many.len(),
+                listed.join("; ")
+            )
+        }
+    }
+}
 
 /// An error and every source beneath it, printed `error: cause: cause` (see
 /// [`Error::report`]). Errors of this crate print only their own message, and give their cause

@@ -2,6 +2,7 @@
 //! [`KStream::process_values`](crate::dsl::KStream::process_values). Because keys stay put,
 //! no repartitioning follows it.
 
+use crate::processor::ProcessResult;
 use std::time::Duration;
 
 use super::{
@@ -141,7 +142,10 @@ pub trait FixedKeyProcessor: 'static {
     type ValueOut: Clone + 'static;
 
     /// Called once when the task starts.
-    fn init(&mut self, ctx: &mut FixedKeyContext<'_, '_, Self::Key, Self::ValueOut>) -> Result<()> {
+    fn init(
+        &mut self,
+        ctx: &mut FixedKeyContext<'_, '_, Self::Key, Self::ValueOut>,
+    ) -> ProcessResult {
         let _ = ctx;
         Ok(())
     }
@@ -151,14 +155,14 @@ pub trait FixedKeyProcessor: 'static {
         &mut self,
         ctx: &mut FixedKeyContext<'_, '_, Self::Key, Self::ValueOut>,
         record: FixedKeyRecord<Self::Key, Self::ValueIn>,
-    ) -> Result<()>;
+    ) -> ProcessResult;
 
     /// Called when a schedule fires.
     fn punctuate(
         &mut self,
         ctx: &mut FixedKeyContext<'_, '_, Self::Key, Self::ValueOut>,
         punctuation: Punctuation,
-    ) -> Result<()> {
+    ) -> ProcessResult {
         let _ = (ctx, punctuation);
         Ok(())
     }
@@ -167,7 +171,7 @@ pub trait FixedKeyProcessor: 'static {
     fn close(
         &mut self,
         ctx: &mut FixedKeyContext<'_, '_, Self::Key, Self::ValueOut>,
-    ) -> Result<()> {
+    ) -> ProcessResult {
         let _ = ctx;
         Ok(())
     }
@@ -182,7 +186,7 @@ impl<P: FixedKeyProcessor> Processor for FixedKeyAdapter<P> {
     type KeyOut = P::Key;
     type ValueOut = P::ValueOut;
 
-    fn init(&mut self, ctx: &mut ProcessorContext<'_, P::Key, P::ValueOut>) -> Result<()> {
+    fn init(&mut self, ctx: &mut ProcessorContext<'_, P::Key, P::ValueOut>) -> ProcessResult {
         self.0.init(&mut FixedKeyContext { inner: ctx })
     }
 
@@ -190,7 +194,7 @@ impl<P: FixedKeyProcessor> Processor for FixedKeyAdapter<P> {
         &mut self,
         ctx: &mut ProcessorContext<'_, P::Key, P::ValueOut>,
         record: Record<P::Key, P::ValueIn>,
-    ) -> Result<()> {
+    ) -> ProcessResult {
         self.0.process(
             &mut FixedKeyContext { inner: ctx },
             FixedKeyRecord::new(record),
@@ -201,12 +205,12 @@ impl<P: FixedKeyProcessor> Processor for FixedKeyAdapter<P> {
         &mut self,
         ctx: &mut ProcessorContext<'_, P::Key, P::ValueOut>,
         punctuation: Punctuation,
-    ) -> Result<()> {
+    ) -> ProcessResult {
         self.0
             .punctuate(&mut FixedKeyContext { inner: ctx }, punctuation)
     }
 
-    fn close(&mut self, ctx: &mut ProcessorContext<'_, P::Key, P::ValueOut>) -> Result<()> {
+    fn close(&mut self, ctx: &mut ProcessorContext<'_, P::Key, P::ValueOut>) -> ProcessResult {
         self.0.close(&mut FixedKeyContext { inner: ctx })
     }
 }

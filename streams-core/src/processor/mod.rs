@@ -2,8 +2,7 @@
 //! and forward records to its children through the [`ProcessorContext`].
 //!
 //! ```
-//! use streams_core::processor::{Processor, ProcessorContext, Record};
-//! use streams_core::Result;
+//! use streams_core::processor::{ProcessResult, Processor, ProcessorContext, Record};
 //!
 //! /// Forwards only values longer than a limit.
 //! struct LongerThan(usize);
@@ -18,7 +17,7 @@
 //!         &mut self,
 //!         ctx: &mut ProcessorContext<'_, String, String>,
 //!         record: Record<String, String>,
-//!     ) -> Result<()> {
+//!     ) -> ProcessResult {
 //!         if record.value.len() > self.0 {
 //!             ctx.forward(record)?;
 //!         }
@@ -39,7 +38,13 @@ pub(crate) use punctuation::Schedule;
 pub use punctuation::{Cancellable, Punctuation, PunctuationType};
 pub use record::{Header, Headers, Record, RecordMetadata};
 
-use crate::Result;
+pub use crate::error::BoxError;
+
+/// What a [`Processor`]'s (or [`FixedKeyProcessor`]'s) methods return. Any error converts into
+/// it with `?` — the processor's own errors as well as this crate's [`Error`](crate::Error)s
+/// (from forwarding or stores, which keep their kind). The runtime names the node and applies
+/// `processing.exception.handler` (fail, log and continue, or dead-letter) to the record.
+pub type ProcessResult = std::result::Result<(), BoxError>;
 
 /// A node of user code in a topology. One instance runs per task, on one thread, so it may keep
 /// plain mutable state; state that must survive failures belongs in a state store.
@@ -54,7 +59,10 @@ pub trait Processor: 'static {
     type ValueOut: Clone + 'static;
 
     /// Called once when the task starts, after its stores are restored: fetch store handles here.
-    fn init(&mut self, ctx: &mut ProcessorContext<'_, Self::KeyOut, Self::ValueOut>) -> Result<()> {
+    fn init(
+        &mut self,
+        ctx: &mut ProcessorContext<'_, Self::KeyOut, Self::ValueOut>,
+    ) -> ProcessResult {
         let _ = ctx;
         Ok(())
     }
@@ -64,14 +72,14 @@ pub trait Processor: 'static {
         &mut self,
         ctx: &mut ProcessorContext<'_, Self::KeyOut, Self::ValueOut>,
         record: Record<Self::KeyIn, Self::ValueIn>,
-    ) -> Result<()>;
+    ) -> ProcessResult;
 
     /// Called when a schedule made with [`ProcessorContext::schedule`] fires.
     fn punctuate(
         &mut self,
         ctx: &mut ProcessorContext<'_, Self::KeyOut, Self::ValueOut>,
         punctuation: Punctuation,
-    ) -> Result<()> {
+    ) -> ProcessResult {
         let _ = (ctx, punctuation);
         Ok(())
     }
@@ -81,7 +89,7 @@ pub trait Processor: 'static {
     fn flush(
         &mut self,
         ctx: &mut ProcessorContext<'_, Self::KeyOut, Self::ValueOut>,
-    ) -> Result<()> {
+    ) -> ProcessResult {
         let _ = ctx;
         Ok(())
     }
@@ -90,7 +98,7 @@ pub trait Processor: 'static {
     fn close(
         &mut self,
         ctx: &mut ProcessorContext<'_, Self::KeyOut, Self::ValueOut>,
-    ) -> Result<()> {
+    ) -> ProcessResult {
         let _ = ctx;
         Ok(())
     }

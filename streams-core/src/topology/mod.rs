@@ -8,7 +8,7 @@
 //! prefixed with it at runtime.
 //!
 //! ```
-//! use streams_core::processor::{Processor, ProcessorContext, Record};
+//! use streams_core::processor::{ProcessResult, Processor, ProcessorContext, Record};
 //! use streams_core::serde::Serdes;
 //! use streams_core::{Result, Topology};
 //!
@@ -19,9 +19,10 @@
 //!     type KeyOut = String;
 //!     type ValueOut = String;
 //!     fn process(&mut self, ctx: &mut ProcessorContext<'_, String, String>,
-//!                record: Record<String, String>) -> Result<()> {
+//!                record: Record<String, String>) -> ProcessResult {
 //!         let upper = record.value.to_uppercase();
-//!         ctx.forward(record.with_value(upper))
+//!         ctx.forward(record.with_value(upper))?;
+//!         Ok(())
 //!     }
 //! }
 //!

@@ -5,6 +5,7 @@
 //! (thin calls into the joins' lowering, beside their processors in `dsl::ops`).
 
 mod branch;
+mod fallible;
 mod grouping;
 mod joins;
 mod output;
@@ -367,7 +368,7 @@ impl<K: Clone + 'static, V: Clone + 'static> KStream<K, V> {
     ///
     /// ```
     /// use streams_core::dsl::{Consumed, StreamsBuilder};
-    /// use streams_core::processor::{Processor, ProcessorContext, Record};
+    /// use streams_core::processor::{ProcessResult, Processor, ProcessorContext, Record};
     /// use streams_core::serde::Serdes;
     /// use streams_core::Result;
     ///
@@ -377,9 +378,10 @@ impl<K: Clone + 'static, V: Clone + 'static> KStream<K, V> {
     ///     type ValueIn = String;
     ///     type KeyOut = String;
     ///     type ValueOut = String;
-    ///     fn process(&mut self, ctx: &mut ProcessorContext<'_, String, String>, r: Record<String, String>) -> Result<()> {
+    ///     fn process(&mut self, ctx: &mut ProcessorContext<'_, String, String>, r: Record<String, String>) -> ProcessResult {
     ///         let (k, v) = (r.key.clone(), r.value.clone());
-    ///         ctx.forward(r.with_key(v).with_value(k))
+    ///         ctx.forward(r.with_key(v).with_value(k))?;
+    ///         Ok(())
     ///     }
     /// }
     ///
@@ -410,7 +412,7 @@ impl<K: Clone + 'static, V: Clone + 'static> KStream<K, V> {
     ///
     /// ```
     /// use streams_core::dsl::{Consumed, StreamsBuilder};
-    /// use streams_core::processor::{FixedKeyContext, FixedKeyProcessor, FixedKeyRecord};
+    /// use streams_core::processor::{FixedKeyContext, FixedKeyProcessor, FixedKeyRecord, ProcessResult};
     /// use streams_core::serde::Serdes;
     /// use streams_core::Result;
     ///
@@ -419,9 +421,10 @@ impl<K: Clone + 'static, V: Clone + 'static> KStream<K, V> {
     ///     type Key = String;
     ///     type ValueIn = String;
     ///     type ValueOut = u64;
-    ///     fn process(&mut self, ctx: &mut FixedKeyContext<'_, '_, String, u64>, r: FixedKeyRecord<String, String>) -> Result<()> {
+    ///     fn process(&mut self, ctx: &mut FixedKeyContext<'_, '_, String, u64>, r: FixedKeyRecord<String, String>) -> ProcessResult {
     ///         let len = r.value().len() as u64;
-    ///         ctx.forward(r.with_value(len))
+    ///         ctx.forward(r.with_value(len))?;
+    ///         Ok(())
     ///     }
     /// }
     ///

@@ -5,8 +5,8 @@
 use std::sync::Arc;
 
 use super::forward_cached;
-use crate::Result;
 use crate::dsl::Change;
+use crate::processor::ProcessResult;
 use crate::processor::{Processor, ProcessorContext, Record};
 use crate::serde::SharedSerde;
 use crate::state::KeyValueStoreHandle;
@@ -45,7 +45,7 @@ where
     type KeyOut = K;
     type ValueOut = Change<A>;
 
-    fn init(&mut self, ctx: &mut ProcessorContext<'_, K, Change<A>>) -> Result<()> {
+    fn init(&mut self, ctx: &mut ProcessorContext<'_, K, Change<A>>) -> ProcessResult {
         let store = ctx.key_value_store(&self.store_name)?;
         self.cached = ctx.store_is_cached(&self.store_name);
         self.store = Some(store);
@@ -56,7 +56,7 @@ where
         &mut self,
         ctx: &mut ProcessorContext<'_, K, Change<A>>,
         record: Record<K, V>,
-    ) -> Result<()> {
+    ) -> ProcessResult {
         // Kafka Streams drops records with a null key from aggregations, counting them.
         if self.key_serde.is_null(&record.key) {
             ctx.record_dropped("null key in an aggregation");
@@ -72,9 +72,9 @@ where
         let timestamp = record.timestamp.max(old_ts);
         store.put_with_timestamp(&record.key, &new, timestamp)?;
         if self.cached {
-            return forward_cached(ctx, store.take_evicted()?);
+            return Ok(forward_cached(ctx, store.take_evicted()?)?);
         }
-        ctx.forward(Record {
+        Ok(ctx.forward(Record {
             key: record.key,
             value: Change {
                 // An aggregate the serde writes as null deleted the key: a tombstone downstream.
@@ -83,14 +83,14 @@ where
             },
             timestamp,
             headers: record.headers,
-        })
+        })?)
     }
 
-    fn flush(&mut self, ctx: &mut ProcessorContext<'_, K, Change<A>>) -> Result<()> {
+    fn flush(&mut self, ctx: &mut ProcessorContext<'_, K, Change<A>>) -> ProcessResult {
         if !self.cached {
             return Ok(());
         }
         let store = ctx.initialized(&self.store)?;
-        forward_cached(ctx, store.flush_cache()?)
+        Ok(forward_cached(ctx, store.flush_cache()?)?)
     }
 }

@@ -4,7 +4,7 @@
 use std::marker::PhantomData;
 use std::sync::Arc;
 
-use crate::Result;
+use crate::processor::ProcessResult;
 use crate::processor::{Processor, ProcessorContext, Record};
 
 /// A branch predicate.
@@ -31,14 +31,14 @@ impl<K: Clone + 'static, V: Clone + 'static> Processor for Branch<K, V> {
         &mut self,
         ctx: &mut ProcessorContext<'_, K, V>,
         record: Record<K, V>,
-    ) -> Result<()> {
+    ) -> ProcessResult {
         let target = self.branches.iter().find(|(predicate, _)| {
             predicate
                 .as_ref()
                 .is_none_or(|p| p(&record.key, &record.value))
         });
         match target {
-            Some((_, child)) => ctx.forward_to(child, record),
+            Some((_, child)) => Ok(ctx.forward_to(child, record)?),
             None => Ok(()),
         }
     }
@@ -63,7 +63,7 @@ impl<K: Clone + 'static, V: Clone + 'static> Processor for PassThrough<K, V> {
         &mut self,
         ctx: &mut ProcessorContext<'_, K, V>,
         record: Record<K, V>,
-    ) -> Result<()> {
-        ctx.forward(record)
+    ) -> ProcessResult {
+        Ok(ctx.forward(record)?)
     }
 }

@@ -3,7 +3,7 @@
 use std::marker::PhantomData;
 use std::sync::Arc;
 
-use crate::Result;
+use crate::processor::ProcessResult;
 use crate::processor::{Processor, ProcessorContext, Record};
 
 pub(crate) struct Filter<K, V, F> {
@@ -37,7 +37,7 @@ where
         &mut self,
         ctx: &mut ProcessorContext<'_, K, V>,
         record: Record<K, V>,
-    ) -> Result<()> {
+    ) -> ProcessResult {
         if (self.predicate)(&record.key, &record.value) == self.keep {
             ctx.forward(record)?;
         }

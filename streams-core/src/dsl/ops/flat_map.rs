@@ -3,7 +3,7 @@
 use std::marker::PhantomData;
 use std::sync::Arc;
 
-use crate::Result;
+use crate::processor::ProcessResult;
 use crate::processor::{Processor, ProcessorContext, Record};
 
 pub(crate) struct FlatMap<K, V, K2, V2, I, F> {
@@ -38,7 +38,7 @@ where
         &mut self,
         ctx: &mut ProcessorContext<'_, K2, V2>,
         record: Record<K, V>,
-    ) -> Result<()> {
+    ) -> ProcessResult {
         let Record {
             key,
             value,

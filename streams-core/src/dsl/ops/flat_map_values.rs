@@ -3,7 +3,7 @@
 use std::marker::PhantomData;
 use std::sync::Arc;
 
-use crate::Result;
+use crate::processor::ProcessResult;
 use crate::processor::{Processor, ProcessorContext, Record};
 
 pub(crate) struct FlatMapValues<K, V, V2, I, F> {
@@ -37,7 +37,7 @@ where
         &mut self,
         ctx: &mut ProcessorContext<'_, K, V2>,
         record: Record<K, V>,
-    ) -> Result<()> {
+    ) -> ProcessResult {
         for value in (self.mapper)(record.value) {
             ctx.forward(Record {
                 key: record.key.clone(),

@@ -3,7 +3,7 @@
 use std::marker::PhantomData;
 use std::sync::Arc;
 
-use crate::Result;
+use crate::processor::ProcessResult;
 use crate::processor::{Processor, ProcessorContext, Record};
 
 pub(crate) struct Foreach<K, V, F> {
@@ -32,7 +32,7 @@ impl<K: Clone + 'static, V: Clone + 'static, F: Fn(&K, &V) + 'static> Processor
         &mut self,
         _ctx: &mut ProcessorContext<'_, K, V>,
         record: Record<K, V>,
-    ) -> Result<()> {
+    ) -> ProcessResult {
         (self.action)(&record.key, &record.value);
         Ok(())
     }

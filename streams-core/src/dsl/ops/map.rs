@@ -3,7 +3,7 @@
 use std::marker::PhantomData;
 use std::sync::Arc;
 
-use crate::Result;
+use crate::processor::ProcessResult;
 use crate::processor::{Processor, ProcessorContext, Record};
 
 pub(crate) struct Map<K, V, K2, V2, F> {
@@ -37,7 +37,7 @@ where
         &mut self,
         ctx: &mut ProcessorContext<'_, K2, V2>,
         record: Record<K, V>,
-    ) -> Result<()> {
+    ) -> ProcessResult {
         let Record {
             key,
             value,
@@ -45,11 +45,11 @@ where
             headers,
         } = record;
         let (key, value) = (self.mapper)(key, value);
-        ctx.forward(Record {
+        Ok(ctx.forward(Record {
             key,
             value,
             timestamp,
             headers,
-        })
+        })?)
     }
 }

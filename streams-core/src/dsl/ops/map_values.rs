@@ -3,7 +3,7 @@
 use std::marker::PhantomData;
 use std::sync::Arc;
 
-use crate::Result;
+use crate::processor::ProcessResult;
 use crate::processor::{Processor, ProcessorContext, Record};
 
 pub(crate) struct MapValues<K, V, V2, F> {
@@ -36,18 +36,18 @@ where
         &mut self,
         ctx: &mut ProcessorContext<'_, K, V2>,
         record: Record<K, V>,
-    ) -> Result<()> {
+    ) -> ProcessResult {
         let Record {
             key,
             value,
             timestamp,
             headers,
         } = record;
-        ctx.forward(Record {
+        Ok(ctx.forward(Record {
             key,
             value: (self.mapper)(value),
             timestamp,
             headers,
-        })
+        })?)
     }
 }

@@ -3,6 +3,7 @@
 
 mod aggregate;
 pub(crate) mod branch;
+mod fallible;
 mod filter;
 pub(crate) mod fk_join;
 pub(crate) mod flat_map;
@@ -55,6 +56,7 @@ pub(crate) fn forward_cached<K: Clone + 'static, V: Clone + 'static>(
     }
     Ok(())
 }
+pub(crate) use fallible::{TryFlatMap, TryFlatMapValues};
 pub(crate) use filter::Filter;
 pub(crate) use flat_map_values::FlatMapValues;
 pub(crate) use map::Map;

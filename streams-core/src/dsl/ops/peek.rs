@@ -3,7 +3,7 @@
 use std::marker::PhantomData;
 use std::sync::Arc;
 
-use crate::Result;
+use crate::processor::ProcessResult;
 use crate::processor::{Processor, ProcessorContext, Record};
 
 pub(crate) struct Peek<K, V, F> {
@@ -35,8 +35,8 @@ where
         &mut self,
         ctx: &mut ProcessorContext<'_, K, V>,
         record: Record<K, V>,
-    ) -> Result<()> {
+    ) -> ProcessResult {
         (self.action)(&record.key, &record.value);
-        ctx.forward(record)
+        Ok(ctx.forward(record)?)
     }
 }

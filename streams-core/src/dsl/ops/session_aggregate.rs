@@ -3,8 +3,8 @@
 
 use std::sync::Arc;
 
-use crate::Result;
 use crate::dsl::{Change, SessionWindows, Window, Windowed};
+use crate::processor::ProcessResult;
 use crate::processor::{Processor, ProcessorContext, Record};
 use crate::serde::SharedSerde;
 use crate::state::{Session, SessionStoreHandle};
@@ -75,7 +75,7 @@ where
     type KeyOut = Windowed<K>;
     type ValueOut = Change<A>;
 
-    fn init(&mut self, ctx: &mut ProcessorContext<'_, Windowed<K>, Change<A>>) -> Result<()> {
+    fn init(&mut self, ctx: &mut ProcessorContext<'_, Windowed<K>, Change<A>>) -> ProcessResult {
         self.store = Some(ctx.session_store(&self.store_name)?);
         Ok(())
     }
@@ -84,7 +84,7 @@ where
         &mut self,
         ctx: &mut ProcessorContext<'_, Windowed<K>, Change<A>>,
         record: Record<K, V>,
-    ) -> Result<()> {
+    ) -> ProcessResult {
         if self.key_serde.is_null(&record.key) {
             ctx.record_dropped("null key in a session aggregation");
             return Ok(());
@@ -97,7 +97,7 @@ where
             .and_then(|r| ts.checked_add(r))
             .is_none()
         {
-            return ctx.unwindowable(ts, "a session window");
+            return Ok(ctx.unwindowable(ts, "a session window")?);
         }
         self.observed = self.observed.max(ts);
         let close = self.observed - self.windows.grace - self.windows.gap;
@@ -134,11 +134,11 @@ where
         let new = (self.fns.add)(&record.key, record.value, agg);
         store.put(&record.key, merged, &new)?;
         let new = (!store.is_null_value(&new)).then_some(new);
-        ctx.forward(Record {
+        Ok(ctx.forward(Record {
             key: windowed(record.key, merged),
             value: Change { new, old: None },
             timestamp: merged.end,
             headers: record.headers,
-        })
+        })?)
     }
 }

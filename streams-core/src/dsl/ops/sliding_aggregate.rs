@@ -13,6 +13,7 @@ use std::collections::BTreeSet;
 use super::Fold;
 use crate::Result;
 use crate::dsl::{Change, SlidingWindows, Window, Windowed};
+use crate::processor::ProcessResult;
 use crate::processor::{Processor, ProcessorContext, Record};
 use crate::serde::SharedSerde;
 use crate::state::WindowStoreHandle;
@@ -225,7 +226,7 @@ where
     type KeyOut = Windowed<K>;
     type ValueOut = Change<A>;
 
-    fn init(&mut self, ctx: &mut ProcessorContext<'_, Windowed<K>, Change<A>>) -> Result<()> {
+    fn init(&mut self, ctx: &mut ProcessorContext<'_, Windowed<K>, Change<A>>) -> ProcessResult {
         self.store = Some(ctx.window_store(&self.store_name)?);
         Ok(())
     }
@@ -234,7 +235,7 @@ where
         &mut self,
         ctx: &mut ProcessorContext<'_, Windowed<K>, Change<A>>,
         record: Record<K, V>,
-    ) -> Result<()> {
+    ) -> ProcessResult {
         if self.key_serde.is_null(&record.key) {
             ctx.record_dropped("null key in a sliding-window aggregation");
             return Ok(());
@@ -247,7 +248,7 @@ where
             .and_then(|r| ts.checked_add(r))
             .is_none()
         {
-            return ctx.unwindowable(ts, "a sliding window");
+            return Ok(ctx.unwindowable(ts, "a sliding window")?);
         }
         let d = self.windows.difference;
         self.observed = self.observed.max(ts);
@@ -269,9 +270,9 @@ where
             observed: self.observed,
         };
         if ts < d {
-            pass.early(ctx)
+            Ok(pass.early(ctx)?)
         } else {
-            pass.in_order(ctx)
+            Ok(pass.in_order(ctx)?)
         }
     }
 }

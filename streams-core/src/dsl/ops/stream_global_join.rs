@@ -5,8 +5,8 @@
 
 use std::sync::Arc;
 
-use crate::Result;
 use crate::dsl::{GlobalKTable, KStream};
+use crate::processor::ProcessResult;
 use crate::processor::{Processor, ProcessorContext, Record};
 use crate::serde::SharedSerde;
 use crate::state::GlobalStoreHandle;
@@ -37,7 +37,7 @@ where
     type KeyOut = K;
     type ValueOut = VR;
 
-    fn init(&mut self, ctx: &mut ProcessorContext<'_, K, VR>) -> Result<()> {
+    fn init(&mut self, ctx: &mut ProcessorContext<'_, K, VR>) -> ProcessResult {
         self.store = Some(ctx.global_store(&self.store_name)?);
         Ok(())
     }
@@ -46,7 +46,7 @@ where
         &mut self,
         ctx: &mut ProcessorContext<'_, K, VR>,
         record: Record<K, V>,
-    ) -> Result<()> {
+    ) -> ProcessResult {
         let mapped = (self.mapper)(&record.key, &record.value);
         let mapped_null = self
             .mapped_key_serde

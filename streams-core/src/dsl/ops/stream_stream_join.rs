@@ -11,6 +11,7 @@ use super::branch::PassThrough;
 use crate::Result;
 use crate::dsl::repartition::repartition_if_required;
 use crate::dsl::{JoinWindows, KStream, StreamJoined};
+use crate::processor::ProcessResult;
 use crate::processor::{Processor, ProcessorContext, Record};
 use crate::serde::{SerdeError, SharedSerde};
 use crate::state::{KeyValueStoreHandle, StoreBuilder, WindowStoreHandle};
@@ -254,7 +255,7 @@ where
     type KeyOut = K;
     type ValueOut = VOut;
 
-    fn init(&mut self, ctx: &mut ProcessorContext<'_, K, VOut>) -> Result<()> {
+    fn init(&mut self, ctx: &mut ProcessorContext<'_, K, VOut>) -> ProcessResult {
         self.this = Some(ctx.window_store(&self.spec.this_store)?);
         self.other = Some(ctx.window_store(&self.spec.other_store)?);
         if let Some(outer) = &self.spec.outer_store {
@@ -267,7 +268,7 @@ where
         &mut self,
         ctx: &mut ProcessorContext<'_, K, VOut>,
         record: Record<K, V>,
-    ) -> Result<()> {
+    ) -> ProcessResult {
         let stream_time = ctx.stream_time();
         let ts = record.timestamp;
         if self.spec.this_serde.is_null(&record.value) {
@@ -291,7 +292,7 @@ where
             .and_then(|r| ts.checked_add(r))
             .is_none()
         {
-            return ctx.unwindowable(ts, "a join window");
+            return Ok(ctx.unwindowable(ts, "a join window")?);
         }
         if self.outer.is_some() && ts == stream_time {
             self.emit_non_joined(ctx, stream_time)?;

@@ -5,9 +5,9 @@
 use std::marker::PhantomData;
 use std::sync::Arc;
 
-use crate::Result;
 use crate::dsl::repartition::repartition_if_required;
 use crate::dsl::{KStream, KTable};
+use crate::processor::ProcessResult;
 use crate::processor::{Processor, ProcessorContext, Record};
 use crate::serde::SharedSerde;
 use crate::state::KeyValueStoreHandle;
@@ -56,7 +56,7 @@ where
     type KeyOut = K;
     type ValueOut = VR;
 
-    fn init(&mut self, ctx: &mut ProcessorContext<'_, K, VR>) -> Result<()> {
+    fn init(&mut self, ctx: &mut ProcessorContext<'_, K, VR>) -> ProcessResult {
         self.store = Some(ctx.key_value_store(&self.store_name)?);
         Ok(())
     }
@@ -65,7 +65,7 @@ where
         &mut self,
         ctx: &mut ProcessorContext<'_, K, VR>,
         record: Record<K, V>,
-    ) -> Result<()> {
+    ) -> ProcessResult {
         let table_value = if self.key_serde.is_null(&record.key) {
             if !self.left {
                 ctx.record_dropped("null join key");

@@ -7,6 +7,7 @@ use std::marker::PhantomData;
 
 use crate::Result;
 use crate::dsl::{Change, Windowed};
+use crate::processor::ProcessResult;
 use crate::processor::{Headers, Processor, ProcessorContext, Record};
 use crate::serde::SharedSerde;
 use crate::state::KeyValueStoreHandle;
@@ -111,7 +112,7 @@ impl<K: Clone + 'static, V: Clone + 'static> Processor for SuppressUntilWindowCl
     type KeyOut = Windowed<K>;
     type ValueOut = Change<V>;
 
-    fn init(&mut self, ctx: &mut ProcessorContext<'_, Windowed<K>, Change<V>>) -> Result<()> {
+    fn init(&mut self, ctx: &mut ProcessorContext<'_, Windowed<K>, Change<V>>) -> ProcessResult {
         let store: KeyValueStoreHandle<Vec<u8>, Vec<u8>> = ctx.key_value_store(&self.store_name)?;
         // After a restart the buffer comes back from its changelog; find its earliest window.
         self.min_end = store
@@ -127,7 +128,7 @@ impl<K: Clone + 'static, V: Clone + 'static> Processor for SuppressUntilWindowCl
         &mut self,
         ctx: &mut ProcessorContext<'_, Windowed<K>, Change<V>>,
         record: Record<Windowed<K>, Change<V>>,
-    ) -> Result<()> {
+    ) -> ProcessResult {
         self.observed = self.observed.max(record.timestamp);
         let mut buffer_key = encode_time(record.key.window.end).to_vec();
         self.key_serde
@@ -145,6 +146,6 @@ impl<K: Clone + 'static, V: Clone + 'static> Processor for SuppressUntilWindowCl
         }
         ctx.initialized(&self.store)?.put(&buffer_key, &entry)?;
         self.min_end = self.min_end.min(record.key.window.end);
-        self.emit_closed(ctx)
+        Ok(self.emit_closed(ctx)?)
     }
 }

@@ -4,8 +4,8 @@
 use std::sync::Arc;
 
 use super::forward_cached;
-use crate::Result;
 use crate::dsl::Change;
+use crate::processor::ProcessResult;
 use crate::processor::{Processor, ProcessorContext, Record};
 use crate::state::KeyValueStoreHandle;
 
@@ -48,7 +48,7 @@ where
     type KeyOut = K;
     type ValueOut = Change<A>;
 
-    fn init(&mut self, ctx: &mut ProcessorContext<'_, K, Change<A>>) -> Result<()> {
+    fn init(&mut self, ctx: &mut ProcessorContext<'_, K, Change<A>>) -> ProcessResult {
         self.store = Some(ctx.key_value_store(&self.store_name)?);
         self.cached = ctx.store_is_cached(&self.store_name);
         Ok(())
@@ -58,7 +58,7 @@ where
         &mut self,
         ctx: &mut ProcessorContext<'_, K, Change<A>>,
         record: Record<K, Change<V>>,
-    ) -> Result<()> {
+    ) -> ProcessResult {
         let store = ctx.initialized(&self.store)?;
         let previous = store.get_with_timestamp(&record.key)?;
         let (old_agg, old_ts) = match &previous {
@@ -80,9 +80,9 @@ where
             None => store.delete(&record.key)?,
         }
         if self.cached {
-            return forward_cached(ctx, store.take_evicted()?);
+            return Ok(forward_cached(ctx, store.take_evicted()?)?);
         }
-        ctx.forward(Record {
+        Ok(ctx.forward(Record {
             key: record.key,
             value: Change {
                 new: agg,
@@ -90,14 +90,14 @@ where
             },
             timestamp,
             headers: record.headers,
-        })
+        })?)
     }
 
-    fn flush(&mut self, ctx: &mut ProcessorContext<'_, K, Change<A>>) -> Result<()> {
+    fn flush(&mut self, ctx: &mut ProcessorContext<'_, K, Change<A>>) -> ProcessResult {
         if !self.cached {
             return Ok(());
         }
         let store = ctx.initialized(&self.store)?;
-        forward_cached(ctx, store.flush_cache()?)
+        Ok(forward_cached(ctx, store.flush_cache()?)?)
     }
 }

@@ -4,8 +4,8 @@
 use std::marker::PhantomData;
 use std::sync::Arc;
 
-use crate::Result;
 use crate::dsl::Change;
+use crate::processor::ProcessResult;
 use crate::processor::{Processor, ProcessorContext, Record};
 
 pub(crate) struct TableFilter<K, V, F> {
@@ -39,7 +39,7 @@ where
         &mut self,
         ctx: &mut ProcessorContext<'_, K, Change<V>>,
         record: Record<K, Change<V>>,
-    ) -> Result<()> {
+    ) -> ProcessResult {
         let key = &record.key;
         let pass = |v: &Option<V>| {
             v.as_ref()
@@ -58,6 +58,6 @@ where
         if new.is_none() && old.is_none() {
             return Ok(());
         }
-        ctx.forward(record.with_value(Change { new, old }))
+        Ok(ctx.forward(record.with_value(Change { new, old }))?)
     }
 }

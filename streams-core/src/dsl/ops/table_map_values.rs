@@ -3,8 +3,8 @@
 use std::marker::PhantomData;
 use std::sync::Arc;
 
-use crate::Result;
 use crate::dsl::Change;
+use crate::processor::ProcessResult;
 use crate::processor::{Processor, ProcessorContext, Record};
 
 pub(crate) struct TableMapValues<K, V, V2, F> {
@@ -37,7 +37,7 @@ where
         &mut self,
         ctx: &mut ProcessorContext<'_, K, Change<V2>>,
         record: Record<K, Change<V>>,
-    ) -> Result<()> {
+    ) -> ProcessResult {
         let Record {
             key,
             value,
@@ -46,11 +46,11 @@ where
         } = record;
         let new = value.new.map(|v| (self.mapper)(&key, v));
         let old = value.old.map(|v| (self.mapper)(&key, v));
-        ctx.forward(Record {
+        Ok(ctx.forward(Record {
             key,
             value: Change { new, old },
             timestamp,
             headers,
-        })
+        })?)
     }
 }

@@ -4,8 +4,8 @@
 use std::marker::PhantomData;
 use std::sync::Arc;
 
-use crate::Result;
 use crate::dsl::Change;
+use crate::processor::ProcessResult;
 use crate::processor::{Processor, ProcessorContext, Record};
 use crate::serde::SharedSerde;
 
@@ -42,7 +42,7 @@ where
         &mut self,
         ctx: &mut ProcessorContext<'_, K2, Change<V2>>,
         record: Record<K, Change<V>>,
-    ) -> Result<()> {
+    ) -> ProcessResult {
         let select = |v: &Option<V>| {
             v.as_ref()
                 .map(|v| (self.selector)(&record.key, v))
@@ -57,14 +57,15 @@ where
             headers: record.headers.clone(),
         };
         match (old, new) {
-            (Some((old_key, old_value)), Some((new_key, new_value))) if old_key == new_key => ctx
-                .forward(out(
+            (Some((old_key, old_value)), Some((new_key, new_value))) if old_key == new_key => {
+                Ok(ctx.forward(out(
                     new_key,
                     Change {
                         new: Some(new_value),
                         old: Some(old_value),
                     },
-                )),
+                ))?)
+            }
             (old, new) => {
                 if let Some((key, value)) = old {
                     ctx.forward(out(

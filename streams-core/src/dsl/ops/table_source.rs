@@ -6,8 +6,8 @@
 use std::marker::PhantomData;
 
 use super::forward_cached;
-use crate::Result;
 use crate::dsl::Change;
+use crate::processor::ProcessResult;
 use crate::processor::{Processor, ProcessorContext, Record};
 use crate::serde::SharedSerde;
 use crate::state::KeyValueStoreHandle;
@@ -60,7 +60,7 @@ where
     type KeyOut = K;
     type ValueOut = Change<V>;
 
-    fn init(&mut self, ctx: &mut ProcessorContext<'_, K, Change<V>>) -> Result<()> {
+    fn init(&mut self, ctx: &mut ProcessorContext<'_, K, Change<V>>) -> ProcessResult {
         self.store = Some(ctx.key_value_store(&self.store_name)?);
         self.cached = ctx.store_is_cached(&self.store_name);
         Ok(())
@@ -70,7 +70,7 @@ where
         &mut self,
         ctx: &mut ProcessorContext<'_, K, Change<V>>,
         record: Record<K, I>,
-    ) -> Result<()> {
+    ) -> ProcessResult {
         if self.key_serde.is_null(&record.key) {
             ctx.record_dropped("null key for a table");
             return Ok(());
@@ -92,9 +92,9 @@ where
             None => store.delete(&record.key)?,
         }
         if self.cached {
-            return forward_cached(ctx, store.take_evicted()?);
+            return Ok(forward_cached(ctx, store.take_evicted()?)?);
         }
-        ctx.forward(Record {
+        Ok(ctx.forward(Record {
             key: record.key,
             value: Change {
                 new,
@@ -102,14 +102,14 @@ where
             },
             timestamp: record.timestamp,
             headers: record.headers,
-        })
+        })?)
     }
 
-    fn flush(&mut self, ctx: &mut ProcessorContext<'_, K, Change<V>>) -> Result<()> {
+    fn flush(&mut self, ctx: &mut ProcessorContext<'_, K, Change<V>>) -> ProcessResult {
         if !self.cached {
             return Ok(());
         }
         let store = ctx.initialized(&self.store)?;
-        forward_cached(ctx, store.flush_cache()?)
+        Ok(forward_cached(ctx, store.flush_cache()?)?)
     }
 }

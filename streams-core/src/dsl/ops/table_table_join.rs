@@ -6,8 +6,8 @@
 use std::sync::Arc;
 
 use super::branch::PassThrough;
-use crate::Result;
 use crate::dsl::{Change, KTable};
+use crate::processor::ProcessResult;
 use crate::processor::{Processor, ProcessorContext, Record};
 use crate::state::KeyValueStoreHandle;
 
@@ -57,7 +57,7 @@ where
     type KeyOut = K;
     type ValueOut = Change<VR>;
 
-    fn init(&mut self, ctx: &mut ProcessorContext<'_, K, Change<VR>>) -> Result<()> {
+    fn init(&mut self, ctx: &mut ProcessorContext<'_, K, Change<VR>>) -> ProcessResult {
         self.store = Some(ctx.key_value_store(&self.other_store)?);
         Ok(())
     }
@@ -66,7 +66,7 @@ where
         &mut self,
         ctx: &mut ProcessorContext<'_, K, Change<VR>>,
         record: Record<K, Change<V>>,
-    ) -> Result<()> {
+    ) -> ProcessResult {
         let other = ctx
             .initialized(&self.store)?
             .get_with_timestamp(&record.key)?;
@@ -99,12 +99,12 @@ where
                 (change, record.timestamp.max(*other_ts))
             }
         };
-        ctx.forward(Record {
+        Ok(ctx.forward(Record {
             key: record.key,
             value: change,
             timestamp,
             headers: record.headers,
-        })
+        })?)
     }
 }
 

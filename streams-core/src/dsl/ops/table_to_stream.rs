@@ -2,8 +2,8 @@
 
 use std::marker::PhantomData;
 
-use crate::Result;
 use crate::dsl::Change;
+use crate::processor::ProcessResult;
 use crate::processor::{Processor, ProcessorContext, Record};
 
 pub(crate) struct TableToStream<K, V>(PhantomData<fn(K, V)>);
@@ -24,8 +24,8 @@ impl<K: Clone + 'static, V: Clone + 'static> Processor for TableToStream<K, V> {
         &mut self,
         ctx: &mut ProcessorContext<'_, K, Option<V>>,
         record: Record<K, Change<V>>,
-    ) -> Result<()> {
+    ) -> ProcessResult {
         let new = record.value.new.clone();
-        ctx.forward(record.with_value(new))
+        Ok(ctx.forward(record.with_value(new))?)
     }
 }

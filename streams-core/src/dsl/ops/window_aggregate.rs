@@ -2,8 +2,8 @@
 //! belongs to that is still open; windows past their grace period drop it, counted.
 
 use super::Fold;
-use crate::Result;
 use crate::dsl::{Change, TimeWindows, Windowed};
+use crate::processor::ProcessResult;
 use crate::processor::{Processor, ProcessorContext, Record};
 use crate::serde::SharedSerde;
 use crate::state::WindowStoreHandle;
@@ -47,7 +47,7 @@ where
     type KeyOut = Windowed<K>;
     type ValueOut = Change<A>;
 
-    fn init(&mut self, ctx: &mut ProcessorContext<'_, Windowed<K>, Change<A>>) -> Result<()> {
+    fn init(&mut self, ctx: &mut ProcessorContext<'_, Windowed<K>, Change<A>>) -> ProcessResult {
         self.store = Some(ctx.window_store(&self.store_name)?);
         Ok(())
     }
@@ -56,7 +56,7 @@ where
         &mut self,
         ctx: &mut ProcessorContext<'_, Windowed<K>, Change<A>>,
         record: Record<K, V>,
-    ) -> Result<()> {
+    ) -> ProcessResult {
         if self.key_serde.is_null(&record.key) {
             ctx.record_dropped("null key in a windowed aggregation");
             return Ok(());
@@ -64,7 +64,7 @@ where
         let store = ctx.initialized(&self.store)?;
         let windows = self.windows.windows_for(record.timestamp);
         if windows.is_empty() {
-            return ctx.unwindowable(record.timestamp, "a time window");
+            return Ok(ctx.unwindowable(record.timestamp, "a time window")?);
         }
         self.observed = self.observed.max(record.timestamp);
         let close = self.observed - self.windows.grace;

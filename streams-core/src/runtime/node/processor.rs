@@ -4,12 +4,12 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use super::{BuiltNode, ChildNode, Lifecycle, Node, downcast_children, erase_child};
-use crate::Result;
 use crate::processor::{Processor, ProcessorContext, Punctuation, Record};
 use crate::runtime::TaskContext;
 use crate::topology::node::{
     BuildContext, ErasedChild, ErasedNode, NodeFactory, ProcessorFactory, TypePair,
 };
+use crate::{Error, Result};
 
 struct ProcessorNode<P: Processor> {
     name: Rc<str>,
@@ -20,7 +20,9 @@ struct ProcessorNode<P: Processor> {
 impl<P: Processor> Node<P::KeyIn, P::ValueIn> for ProcessorNode<P> {
     fn process(&mut self, task: &TaskContext, record: Record<P::KeyIn, P::ValueIn>) -> Result<()> {
         let mut ctx = ProcessorContext::new(task, &self.name, &self.children);
-        self.processor.process(&mut ctx, record)
+        self.processor
+            .process(&mut ctx, record)
+            .map_err(|e| Error::from_user(&self.name, e))
     }
 }
 
@@ -31,24 +33,32 @@ impl<P: Processor> Lifecycle for ProcessorNode<P> {
 
     fn init(&mut self, task: &TaskContext) -> Result<()> {
         let mut ctx = ProcessorContext::new(task, &self.name, &self.children);
-        self.processor.init(&mut ctx)
+        self.processor
+            .init(&mut ctx)
+            .map_err(|e| Error::from_user(&self.name, e))
     }
 
     fn punctuate(&mut self, task: &TaskContext, punctuation: Punctuation) -> Result<()> {
         task.set_metadata(None);
         task.set_timestamp(punctuation.timestamp);
         let mut ctx = ProcessorContext::new(task, &self.name, &self.children);
-        self.processor.punctuate(&mut ctx, punctuation)
+        self.processor
+            .punctuate(&mut ctx, punctuation)
+            .map_err(|e| Error::from_user(&self.name, e))
     }
 
     fn flush(&mut self, task: &TaskContext) -> Result<()> {
         let mut ctx = ProcessorContext::new(task, &self.name, &self.children);
-        self.processor.flush(&mut ctx)
+        self.processor
+            .flush(&mut ctx)
+            .map_err(|e| Error::from_user(&self.name, e))
     }
 
     fn close(&mut self, task: &TaskContext) -> Result<()> {
         let mut ctx = ProcessorContext::new(task, &self.name, &self.children);
-        self.processor.close(&mut ctx)
+        self.processor
+            .close(&mut ctx)
+            .map_err(|e| Error::from_user(&self.name, e))
     }
 }
 

@@ -19,6 +19,7 @@ use std::marker::PhantomData;
 use std::sync::Arc;
 
 use crate::dsl::Change;
+use crate::processor::ProcessResult;
 use crate::processor::{Headers, Processor, ProcessorContext, Record};
 use crate::serde::{Serde, SerdeError, SharedSerde};
 use crate::state::KeyValueStoreHandle;
@@ -198,7 +199,7 @@ where
         &mut self,
         ctx: &mut ProcessorContext<'_, Option<KO>, Subscription>,
         record: Record<K, Change<V>>,
-    ) -> Result<()> {
+    ) -> ProcessResult {
         let mut pk = Vec::new();
         self.key_serde
             .serialize(&record.key, &mut pk)
@@ -235,8 +236,8 @@ where
             (None, None) => Ok(()),
             // Deleted row: unsubscribe and answer with a tombstone.
             (Some(_), None) => match old_fk {
-                Some(fk) => send(Some(fk), DeleteKeyAndPropagate),
-                None if self.left_join => send(None, PropagateNullIfNoFkValAvailable),
+                Some(fk) => Ok(send(Some(fk), DeleteKeyAndPropagate)?),
+                None if self.left_join => Ok(send(None, PropagateNullIfNoFkValAvailable)?),
                 None => Ok(()),
             },
             (old, Some(_)) => {
@@ -252,10 +253,10 @@ where
                 }
                 match new_fk {
                     Some(fk) if self.left_join || (old.is_some() && !same_fk) => {
-                        send(Some(fk), PropagateNullIfNoFkValAvailable)
+                        Ok(send(Some(fk), PropagateNullIfNoFkValAvailable)?)
                     }
-                    Some(fk) => send(Some(fk), PropagateOnlyIfFkValAvailable),
-                    None if self.left_join => send(None, PropagateNullIfNoFkValAvailable),
+                    Some(fk) => Ok(send(Some(fk), PropagateOnlyIfFkValAvailable)?),
+                    None if self.left_join => Ok(send(None, PropagateNullIfNoFkValAvailable)?),
                     None => Ok(()),
                 }
             }
@@ -287,7 +288,7 @@ impl<KO: Clone + 'static, VO: Clone + 'static> Processor for SubscriptionReceive
     type KeyOut = Vec<u8>;
     type ValueOut = Response<VO>;
 
-    fn init(&mut self, ctx: &mut ProcessorContext<'_, Vec<u8>, Response<VO>>) -> Result<()> {
+    fn init(&mut self, ctx: &mut ProcessorContext<'_, Vec<u8>, Response<VO>>) -> ProcessResult {
         self.subs = Some(ctx.key_value_store(&self.subscriptions)?);
         self.right = Some(ctx.key_value_store(&self.right_store)?);
         Ok(())
@@ -297,7 +298,7 @@ impl<KO: Clone + 'static, VO: Clone + 'static> Processor for SubscriptionReceive
         &mut self,
         ctx: &mut ProcessorContext<'_, Vec<u8>, Response<VO>>,
         record: Record<Option<KO>, Subscription>,
-    ) -> Result<()> {
+    ) -> ProcessResult {
         use Instruction::*;
         let sub = record.value;
         let respond = |ctx: &mut ProcessorContext<'_, Vec<u8>, Response<VO>>,
@@ -341,10 +342,12 @@ impl<KO: Clone + 'static, VO: Clone + 'static> Processor for SubscriptionReceive
         let ts_with = |rts: i64| record.timestamp.max(rts);
         match (sub.instruction, right) {
             (DeleteKeyNoPropagate, _) => Ok(()),
-            (DeleteKeyAndPropagate, _) => respond(ctx, None, record.timestamp),
+            (DeleteKeyAndPropagate, _) => Ok(respond(ctx, None, record.timestamp)?),
             (PropagateNullIfNoFkValAvailable, Some((v, ts)))
-            | (PropagateOnlyIfFkValAvailable, Some((v, ts))) => respond(ctx, Some(v), ts_with(ts)),
-            (PropagateNullIfNoFkValAvailable, None) => respond(ctx, None, record.timestamp),
+            | (PropagateOnlyIfFkValAvailable, Some((v, ts))) => {
+                Ok(respond(ctx, Some(v), ts_with(ts))?)
+            }
+            (PropagateNullIfNoFkValAvailable, None) => Ok(respond(ctx, None, record.timestamp)?),
             (PropagateOnlyIfFkValAvailable, None) => Ok(()),
         }
     }
@@ -364,7 +367,7 @@ impl<KO: Clone + 'static, VO: Clone + 'static> Processor for ForeignTableJoin<KO
     type KeyOut = Vec<u8>;
     type ValueOut = Response<VO>;
 
-    fn init(&mut self, ctx: &mut ProcessorContext<'_, Vec<u8>, Response<VO>>) -> Result<()> {
+    fn init(&mut self, ctx: &mut ProcessorContext<'_, Vec<u8>, Response<VO>>) -> ProcessResult {
         self.subs = Some(ctx.key_value_store(&self.subscriptions)?);
         Ok(())
     }
@@ -373,7 +376,7 @@ impl<KO: Clone + 'static, VO: Clone + 'static> Processor for ForeignTableJoin<KO
         &mut self,
         ctx: &mut ProcessorContext<'_, Vec<u8>, Response<VO>>,
         record: Record<KO, Change<VO>>,
-    ) -> Result<()> {
+    ) -> ProcessResult {
         let mut fk_bytes = Vec::new();
         self.fk_serde
             .serialize(&record.key, &mut fk_bytes)
@@ -422,7 +425,7 @@ where
     type KeyOut = K;
     type ValueOut = Option<VR>;
 
-    fn init(&mut self, ctx: &mut ProcessorContext<'_, K, Option<VR>>) -> Result<()> {
+    fn init(&mut self, ctx: &mut ProcessorContext<'_, K, Option<VR>>) -> ProcessResult {
         self.left = Some(ctx.key_value_store(&self.left_store)?);
         Ok(())
     }
@@ -431,7 +434,7 @@ where
         &mut self,
         ctx: &mut ProcessorContext<'_, K, Option<VR>>,
         record: Record<K, Response<VO>>,
-    ) -> Result<()> {
+    ) -> ProcessResult {
         let current = ctx.initialized(&self.left)?.get(&record.key)?;
         let current_hash = match &current {
             Some(v) => {
@@ -452,6 +455,6 @@ where
             (Some(_), None) if !self.left_join => None,
             (Some(v), foreign) => (self.joiner)(v, foreign.as_ref()),
         };
-        ctx.forward(record.with_value(result))
+        Ok(ctx.forward(record.with_value(result))?)
     }
 }
