@@ -37,8 +37,10 @@ pub use metadata::{HostInfo, KeyQueryMetadata, StreamsMetadata};
 pub(crate) use metrics::StreamsMetrics;
 pub(crate) use producer::production_failed;
 pub use query::ReadOnlyKeyValueStoreView;
+#[cfg(all(feature = "json", feature = "bincode"))]
 pub(crate) use registry::decode_announcement;
 pub use restore_listener::StateRestoreListener;
 pub use signal::ShutdownSignal;
+#[cfg(feature = "test-util")]
 pub(crate) use task::{Task, TaskEnv};
 pub(crate) use task_context::{TaskContext, WallClock};
