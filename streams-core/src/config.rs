@@ -304,9 +304,10 @@ impl StreamsConfig {
         self
     }
 
-    /// Creates internal topics through `admin` instead of Kafka's admin API (used with the
-    /// embedded broker, whose admin API is incomplete).
-    pub fn set_topic_admin(&mut self, admin: Arc<dyn TopicAdmin>) -> &mut Self {
+    /// Creates internal topics through `admin` instead of Kafka's admin API: the embedded
+    /// broker's seam (its admin API is incomplete), installed by `EmbeddedBroker::configure`.
+    #[cfg(feature = "embedded")]
+    pub(crate) fn set_topic_admin(&mut self, admin: Arc<dyn TopicAdmin>) -> &mut Self {
         self.topic_admin = Some(admin);
         self
     }

@@ -13,7 +13,7 @@
 //! - [`state`] — store builders and typed store handles.
 //! - [`serde`] — serdes for keys and values.
 //! - [`config`] — `StreamsConfig` and property names.
-//! - [`runtime`] — `KafkaStreams`, its state, interactive queries and topic administration.
+//! - [`runtime`] — `KafkaStreams`, its state and interactive queries.
 //! - `testing` — `TopologyTestDriver` (feature `test-util`).
 //! - `embedded` — an in-process broker for examples and tests (feature `embedded`).
 //! - [`error`] — the error type and handler policies.

@@ -29,7 +29,9 @@ mod task_context;
 mod task_manager;
 mod topic_check;
 
-pub use admin::{TopicAdmin, TopicSpec, create_topics};
+pub(crate) use admin::TopicAdmin;
+#[cfg(feature = "embedded")]
+pub(crate) use admin::TopicSpec;
 pub(crate) use collector::RecordCollector;
 pub use instance::State;
 pub use kafka_streams::KafkaStreams;
