@@ -16,6 +16,7 @@ use crate::{Error, Result};
 /// Tuning for a RocksDB store. The defaults follow Kafka Streams' `RocksDBStore`: a 16 MiB write
 /// buffer (3 of them), 4 KiB blocks with a bloom filter, no compression.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct RocksDbOptions {
     /// Size of one memtable in bytes.
     pub write_buffer_size: usize,

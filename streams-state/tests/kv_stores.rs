@@ -58,16 +58,8 @@ fn check_basic_operations(store: &mut dyn KeyValueStore) -> Result<()> {
     assert_eq!(store.get(b"d")?, Some(b"5".to_vec()));
 
     store.restore_batch(&[
-        ChangelogRecord {
-            key: b"e".to_vec(),
-            value: Some(b"6".to_vec()),
-            timestamp: 0,
-        },
-        ChangelogRecord {
-            key: b"d".to_vec(),
-            value: None,
-            timestamp: 0,
-        },
+        ChangelogRecord::new(b"e".to_vec(), Some(b"6".to_vec()), 0),
+        ChangelogRecord::new(b"d".to_vec(), None, 0),
     ])?;
     assert_eq!(store.get(b"e")?, Some(b"6".to_vec()));
     assert_eq!(store.get(b"d")?, None);
