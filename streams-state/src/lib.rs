@@ -13,7 +13,8 @@
 //! - `store`: the [`StateStore`], [`ReadOnlyKeyValueStore`] and [`KeyValueStore`] traits, which
 //!   a store of your own implements, and the records they exchange ([`ChangelogRecord`],
 //!   [`CacheFlush`]).
-//! - `rocks`: [`RocksDbKeyValueStore`], the persistent engine, tuned by [`RocksDbOptions`].
+//! - `rocks`: [`RocksDbKeyValueStore`], the persistent engine, tuned by [`RocksDbOptions`]
+//!   (with a [`BlockCache`] that stores can share).
 //! - `memory`: [`InMemoryKeyValueStore`], a sorted map.
 //! - `cache`: [`CachingKeyValueStore`], the record cache, and its [`CacheBudget`].
 //! - `changelog`: [`ChangeLoggingKeyValueStore`] and the [`ChangelogSink`] it writes to.
@@ -43,7 +44,11 @@ pub use changelog::{ChangeLoggingKeyValueStore, ChangelogSink};
 pub use checkpoint::{ChangelogOffsets, Checkpoint};
 pub use error::{Error, Result};
 pub use memory::InMemoryKeyValueStore;
-pub use rocks::{RocksDbKeyValueStore, RocksDbOptions};
+pub use rocks::{
+    BlockCache, Compression, DEFAULT_BLOCK_CACHE_BYTES, RocksDbKeyValueStore, RocksDbOptions,
+};
+/// The `rocksdb` crate this one is built on, for [`RocksDbOptions::customize`].
+pub use rocksdb;
 pub use session::{SessionEntry, SessionStore};
 pub use store::{
     CacheFlush, ChangelogRecord, KeyValue, KeyValueIter, KeyValueStore, ReadOnlyKeyValueStore,

@@ -189,7 +189,9 @@ impl Task {
                     timestamp: ctx.timestamp_cell().clone(),
                 }
             });
-            let store = builder.open(dir, changelog, env.cache).map_err(state_err)?;
+            let store = builder
+                .open(dir, changelog, env.cache, topology.rocksdb_env())
+                .map_err(state_err)?;
             let nodes = sub
                 .nodes
                 .iter()
