@@ -9,13 +9,17 @@
 //! workload is done when everything is processed, outputs delivered and offsets committed).
 //! Every workload, the baseline included, runs under the same feeder.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use rdkafka::ClientConfig;
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+use rdkafka::types::RDKafkaErrorCode;
 use streams_core::StreamsConfig;
-use streams_core::runtime::{TopicSpec, create_topics};
+use streams_core::embedded::EmbeddedBroker;
 
 use crate::Args;
 use crate::workloads::{Feed, Topics};
@@ -91,6 +95,8 @@ pub(crate) struct Bench {
     pub(crate) config: StreamsConfig,
     /// `bootstrap.servers`.
     pub(crate) bootstrap: String,
+    /// The embedded broker, when the benchmark runs on it.
+    broker: Option<Arc<EmbeddedBroker>>,
     broker_kind: &'static str,
     run_id: u128,
 }
@@ -183,6 +189,7 @@ impl Bench {
     pub(crate) fn new(
         args: &Args,
         config: StreamsConfig,
+        broker: Option<Arc<EmbeddedBroker>>,
         broker_kind: &'static str,
     ) -> Result<Self, BoxError> {
         let run_id = SystemTime::now().duration_since(UNIX_EPOCH)?.as_millis();
@@ -191,9 +198,47 @@ impl Bench {
             args: args.clone(),
             config,
             bootstrap,
+            broker,
             broker_kind,
             run_id,
         })
+    }
+
+    /// Creates `topics` with `partitions` partitions and the topic configs `configs`: on the
+    /// embedded broker through its own call (its admin API does not answer `CreateTopics`
+    /// reliably; it ignores topic configs), else through Kafka's admin API.
+    pub(crate) fn create_topics(
+        &self,
+        topics: &[String],
+        partitions: i32,
+        configs: &[(&str, &str)],
+    ) -> Result<(), BoxError> {
+        if let Some(broker) = &self.broker {
+            for topic in topics {
+                broker.create_topic(topic, partitions)?;
+            }
+            return Ok(());
+        }
+        let admin: AdminClient<DefaultClientContext> = self.client().create()?;
+        let new: Vec<NewTopic<'_>> = topics
+            .iter()
+            .map(|topic| {
+                configs.iter().fold(
+                    NewTopic::new(topic, partitions, TopicReplication::Fixed(-1)),
+                    |new, (k, v)| new.set(k, v),
+                )
+            })
+            .collect();
+        let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(30)));
+        for result in crate::kafka::block_on(admin.create_topics(&new, &options))? {
+            match result {
+                Ok(_) | Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
+                Err((topic, code)) => {
+                    return Err(format!("creating topic `{topic}`: {code}").into());
+                }
+            }
+        }
+        Ok(())
     }
 
     /// `embedded` or `external`.
@@ -231,12 +276,9 @@ impl Bench {
     {
         let run = Run::new(self, name);
         let partitions = self.args.partitions;
-        let mut specs: Vec<TopicSpec> = feeds
-            .iter()
-            .map(|f| TopicSpec::new(run.topic(f.name), partitions))
-            .collect();
-        specs.push(TopicSpec::new(&run.output, partitions));
-        create_topics(&self.config, &specs)?;
+        let mut topics: Vec<String> = feeds.iter().map(|f| run.topic(f.name)).collect();
+        topics.push(run.output.clone());
+        self.create_topics(&topics, partitions, &[])?;
 
         let window = if self.args.window == 0 {
             usize::MAX

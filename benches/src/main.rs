@@ -205,6 +205,7 @@ fn run_in_process(args: Args) -> Result<(), harness::BoxError> {
     let bench = Bench::new(
         &args,
         config,
+        broker.clone(),
         if embedded { "embedded" } else { "external" },
     )?;
     let timeout = Duration::from_secs(args.timeout_secs);

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use rdkafka::{Offset, TopicPartitionList};
-use streams_core::runtime::{StateRestoreListener, TopicSpec, create_topics};
+use streams_core::runtime::StateRestoreListener;
 use streams_core::{KafkaStreams, StreamsConfig};
 
 use crate::harness::{Bench, BoxError, Run};
@@ -52,17 +52,12 @@ pub(crate) fn measure(bench: &Bench, records: usize, timeout: Duration) -> Resul
     let run = Run::new(bench, "restore");
     let partitions = bench.args.partitions;
     let changelog = format!("{}-bench-counts-changelog", run.app_id);
-    create_topics(
-        &bench.config,
-        &[
-            TopicSpec::new(run.topic("input"), partitions),
-            TopicSpec::new(&run.output, partitions),
-            // Compacted, as a changelog must be (a real broker's topic config is checked).
-            TopicSpec {
-                config: vec![("cleanup.policy".into(), "compact".into())],
-                ..TopicSpec::new(&changelog, partitions)
-            },
-        ],
+    bench.create_topics(&[run.topic("input"), run.output.clone()], partitions, &[])?;
+    // Compacted, as a changelog must be (a real broker's topic config is checked).
+    bench.create_topics(
+        std::slice::from_ref(&changelog),
+        partitions,
+        &[("cleanup.policy", "compact")],
     )?;
     let producer: BaseProducer = bench.client().set("linger.ms", "5").create()?;
     for i in 0..records {

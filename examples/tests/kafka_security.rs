@@ -35,13 +35,13 @@ use rcgen::{
     KeyPair, KeyUsagePurpose,
 };
 use rdkafka::ClientConfig;
-use rdkafka::client::ClientContext;
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::{ClientContext, DefaultClientContext};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::KafkaError;
 use rdkafka::message::Message;
 use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext};
 use rdkafka::types::RDKafkaErrorCode;
-use streams_core::runtime::{TopicSpec, create_topics};
 use streams_core::{KafkaStreams, StreamsConfig};
 use support::{KafkaCluster, one_at_a_time, unique};
 use word_count::{STORE, topology, words};
@@ -297,11 +297,13 @@ fn word_count_over(settings: &Settings) {
     for (key, value) in settings {
         config.set(*key, value);
     }
-    create_topics(
-        &config,
-        &[TopicSpec::new(&input, 2), TopicSpec::new(&output, 2)],
-    )
-    .expect("topics created over the secured listener");
+    let admin: AdminClient<DefaultClientContext> = client(settings).create().expect("admin");
+    let topics = [&input, &output].map(|t| NewTopic::new(t, 2, TopicReplication::Fixed(-1)));
+    let created = futures::executor::block_on(admin.create_topics(&topics, &AdminOptions::new()))
+        .expect("topics created over the secured listener");
+    for result in created {
+        result.expect("topic created over the secured listener");
+    }
     let mut phases = vec![("topics created", started.elapsed())];
 
     let mut streams =

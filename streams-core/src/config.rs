@@ -26,6 +26,7 @@ use std::time::Duration;
 
 use crate::error::{DeserializationPolicy, ErrorPolicies, ProcessingPolicy, ProductionPolicy};
 use crate::runtime::TopicAdmin;
+use crate::state::RocksDbConfigSetter;
 use crate::{Error, Result};
 
 /// `application.id`: the consumer group id and the prefix of internal topics. Required.
@@ -86,6 +87,12 @@ pub const INPUT_BUFFER_MAX_BYTES: &str = "input.buffer.max.bytes";
 /// `statestore.cache.max.bytes`: the record cache of each instance, split over its threads
 /// (default 10 MiB; 0 turns caching off).
 pub const CACHE_MAX_BYTES: &str = "statestore.cache.max.bytes";
+/// `rocksdb.block.cache.bytes`: the RocksDB block cache of each instance, shared by all its
+/// RocksDB stores (default 50 MiB). Kafka Streams gives each store a cache of its own unless a
+/// `rocksdb.config.setter` shares one; here sharing is the default, so memory stays bounded
+/// however many stores and tasks an instance runs. A
+/// [`RocksDbConfigSetter`] may still give a store another.
+pub const ROCKSDB_BLOCK_CACHE_BYTES: &str = "rocksdb.block.cache.bytes";
 
 /// `replace.thread.backoff.ms`: under the `ReplaceThread` response, how long the first
 /// replacement of a failed stream thread waits (default 1000); each further replacement within
@@ -122,6 +129,7 @@ const STREAMS_KEYS: &[&str] = &[
     POLL_MS,
     REPLICATION_FACTOR,
     CACHE_MAX_BYTES,
+    ROCKSDB_BLOCK_CACHE_BYTES,
     MAX_TASK_IDLE_MS,
     BUFFERED_RECORDS_PER_PARTITION,
     INPUT_BUFFER_MAX_BYTES,
@@ -192,6 +200,7 @@ pub struct StreamsConfig {
     props: BTreeMap<String, String>,
     registry: Option<prometheus::Registry>,
     topic_admin: Option<Arc<dyn TopicAdmin>>,
+    rocksdb_config_setter: Option<Arc<dyn RocksDbConfigSetter>>,
 }
 
 impl std::fmt::Debug for StreamsConfig {
@@ -200,6 +209,10 @@ impl std::fmt::Debug for StreamsConfig {
             .field("props", &self.props)
             .field("metrics_registry", &self.registry.is_some())
             .field("topic_admin", &self.topic_admin.is_some())
+            .field(
+                "rocksdb_config_setter",
+                &self.rocksdb_config_setter.is_some(),
+            )
             .finish()
     }
 }
@@ -304,11 +317,24 @@ impl StreamsConfig {
         self
     }
 
-    /// Creates internal topics through `admin` instead of Kafka's admin API (used with the
-    /// embedded broker, whose admin API is incomplete).
-    pub fn set_topic_admin(&mut self, admin: Arc<dyn TopicAdmin>) -> &mut Self {
+    /// Creates internal topics through `admin` instead of Kafka's admin API: the embedded
+    /// broker's seam (its admin API is incomplete), installed by `EmbeddedBroker::configure`.
+    #[cfg(feature = "embedded")]
+    pub(crate) fn set_topic_admin(&mut self, admin: Arc<dyn TopicAdmin>) -> &mut Self {
         self.topic_admin = Some(admin);
         self
+    }
+
+    /// Tunes each RocksDB store the application opens (Kafka Streams'
+    /// `rocksdb.config.setter`): see [`RocksDbConfigSetter`]. The stores of an instance share
+    /// one block cache of [`ROCKSDB_BLOCK_CACHE_BYTES`], which `setter` sees in the options.
+    pub fn set_rocksdb_config_setter(&mut self, setter: Arc<dyn RocksDbConfigSetter>) -> &mut Self {
+        self.rocksdb_config_setter = Some(setter);
+        self
+    }
+
+    pub(crate) fn rocksdb_config_setter(&self) -> Option<&Arc<dyn RocksDbConfigSetter>> {
+        self.rocksdb_config_setter.as_ref()
     }
 
     pub(crate) fn metrics_registry(&self) -> Option<&prometheus::Registry> {
@@ -385,6 +411,15 @@ impl StreamsConfig {
     /// `statestore.cache.max.bytes`.
     pub fn cache_max_bytes(&self) -> Result<usize> {
         self.parse(CACHE_MAX_BYTES, 10 * 1024 * 1024usize)
+    }
+
+    /// `rocksdb.block.cache.bytes`: the block cache each instance's RocksDB stores share
+    /// (default 50 MiB).
+    pub fn rocksdb_block_cache_bytes(&self) -> Result<usize> {
+        self.parse(
+            ROCKSDB_BLOCK_CACHE_BYTES,
+            streams_state::DEFAULT_BLOCK_CACHE_BYTES,
+        )
     }
 
     /// `num.standby.replicas` (default 0).
@@ -654,6 +689,24 @@ mod tests {
             restore.get("fetch.min.bytes").map(String::as_str),
             Some("99")
         );
+    }
+
+    #[test]
+    fn the_rocksdb_block_cache_size_is_ours_not_a_client_property() {
+        let mut config = StreamsConfig::new();
+        assert_eq!(
+            config.rocksdb_block_cache_bytes().expect("default"),
+            50 * 1024 * 1024
+        );
+        config.set(ROCKSDB_BLOCK_CACHE_BYTES, "1048576");
+        assert_eq!(config.rocksdb_block_cache_bytes().expect("set"), 1 << 20);
+        assert!(
+            !config
+                .client_properties(ClientKind::Consumer)
+                .contains_key(ROCKSDB_BLOCK_CACHE_BYTES)
+        );
+        config.set(ROCKSDB_BLOCK_CACHE_BYTES, "lots");
+        assert!(config.rocksdb_block_cache_bytes().is_err());
     }
 
     #[test]

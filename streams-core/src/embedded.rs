@@ -9,6 +9,7 @@
 //! exactly-once. Data lives in memory and is gone when it drops.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use rdkafka::ClientConfig;
 use rdkafka::client::Client;
@@ -23,12 +24,15 @@ pub struct EmbeddedBroker {
     // The mock cluster lives as long as the client that created it.
     handle: BaseProducer,
     bootstrap_servers: String,
+    /// What the broker reports as its `auto.create.topics.enable`.
+    auto_create_topics: AtomicBool,
 }
 
 impl std::fmt::Debug for EmbeddedBroker {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("EmbeddedBroker")
             .field("bootstrap_servers", &self.bootstrap_servers)
+            .field("auto_create_topics", &self.auto_create_topics)
             .finish()
     }
 }
@@ -49,6 +53,7 @@ impl EmbeddedBroker {
         Ok(Arc::new(EmbeddedBroker {
             handle,
             bootstrap_servers,
+            auto_create_topics: AtomicBool::new(true),
         }))
     }
 
@@ -64,6 +69,15 @@ impl EmbeddedBroker {
         })?;
         cluster.request_errors(api, errors);
         Ok(())
+    }
+
+    /// Whether the broker says it creates a missing topic on its first write (the brokers'
+    /// `auto.create.topics.enable`; `true`, as the mock does, until set): set `false` to play a
+    /// cluster that does not, where an application whose sink topics are missing fails to
+    /// start. It changes what applications configured by [`configure`](Self::configure) are
+    /// told, not the mock, which still creates a topic written to.
+    pub fn set_auto_create_topics(&self, enabled: bool) {
+        self.auto_create_topics.store(enabled, Ordering::Relaxed);
     }
 
     /// The brokers' addresses, for `bootstrap.servers`.
@@ -90,8 +104,11 @@ impl EmbeddedBroker {
         }
     }
 
-    /// Points `config` at this broker: sets `bootstrap.servers` and creates internal topics
-    /// through the mock's own call.
+    /// Points `config` at this broker: sets `bootstrap.servers`, and makes applications run
+    /// with `config` create their internal topics (changelogs, repartition topics) through the
+    /// mock's own call, as its admin API is incomplete. Configure every application that uses
+    /// this broker this way; create input and output topics with
+    /// [`create_topic`](Self::create_topic).
     pub fn configure(self: &Arc<Self>, config: &mut StreamsConfig) {
         config.set(
             crate::config::BOOTSTRAP_SERVERS,
@@ -124,9 +141,9 @@ impl TopicAdmin for EmbeddedBroker {
             .try_for_each(|t| self.create_topic(&t.name, t.partitions))
     }
 
-    /// The mock cluster creates topics on first write.
+    /// The mock cluster creates topics on first write (unless told to say otherwise).
     fn auto_creates_topics(&self) -> Result<Option<bool>> {
-        Ok(Some(true))
+        Ok(Some(self.auto_create_topics.load(Ordering::Relaxed)))
     }
 }
 

@@ -2,8 +2,9 @@
 //!
 //! Describe processing with the typed [`dsl`] (or the [`processor`] API), build a [`Topology`],
 //! and run it as a consumer-group worker with [`KafkaStreams`], keeping state in RocksDB backed
-//! by compacted changelog topics. Test it without a broker with
-//! [`testing::TopologyTestDriver`], or against the in-process [`embedded::EmbeddedBroker`].
+//! by compacted changelog topics. Test it without a broker with `testing::TopologyTestDriver`
+//! (feature `test-util`), or against the in-process `embedded::EmbeddedBroker` (feature
+//! `embedded`).
 //!
 //! # Layout
 //! - [`dsl`] — `StreamsBuilder`, `KStream`, `KGroupedStream`, `KTable` and their parameters.
@@ -12,17 +13,46 @@
 //! - [`state`] — store builders and typed store handles.
 //! - [`serde`] — serdes for keys and values.
 //! - [`config`] — `StreamsConfig` and property names.
-//! - [`runtime`] — `KafkaStreams`, its state, interactive queries and topic administration.
-//! - [`testing`] — `TopologyTestDriver`.
-//! - [`embedded`] — an in-process broker for examples and tests.
+//! - [`runtime`] — `KafkaStreams`, its state and interactive queries.
+//! - `testing` — `TopologyTestDriver` (feature `test-util`).
+//! - `embedded` — an in-process broker for examples and tests (feature `embedded`).
 //! - [`error`] — the error type and handler policies.
 //! - [`prelude`] — the names most applications use, in one import.
 //! - [`guide`] — the user guide (`docs/guide.md` in the repository).
+//!
+//! # Features
+//!
+//! | Feature     | Default | What it adds |
+//! |-------------|---------|--------------|
+//! | `embedded`  | yes     | `embedded::EmbeddedBroker`: librdkafka's in-process mock cluster, for examples and zero-setup runs. No extra dependency. |
+//! | `json`      | yes     | `serde::Json` and `Serdes::json()`: any serde type as JSON. |
+//! | `bincode`   | yes     | `serde::Bincode` and `Serdes::bincode()`: any serde type in bincode 2's standard encoding (the `bincode` crate). |
+//! | `tls`       | yes     | TLS to the brokers, and SASL PLAIN, SCRAM and OAUTHBEARER (librdkafka with OpenSSL: system `libssl-dev`). |
+//! | `sasl`      | yes     | SASL GSSAPI (Kerberos) (librdkafka with Cyrus SASL: system `libsasl2-dev`); implies `tls`. |
+//! | `zstd`      | yes     | Reading and writing zstd-compressed batches. |
+//! | `test-util` | no      | `testing::TopologyTestDriver`, to test topologies without a broker (the `tempfile` crate). Enable it in `[dev-dependencies]`. |
+//!
+//! ```toml
+//! [dependencies]
+//! streams-core = "0.1"
+//!
+//! [dev-dependencies]
+//! streams-core = { version = "0.1", features = ["test-util"] }
+//! ```
+//!
+//! A production build that wants none of the conveniences can depend on
+//! `streams-core = { version = "0.1", default-features = false, features = ["tls"] }`.
+
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod config;
 pub mod dsl;
+#[cfg(feature = "embedded")]
+#[cfg_attr(docsrs, doc(cfg(feature = "embedded")))]
 pub mod embedded;
 pub mod error;
+// Fuzz support drives the JSON and bincode serdes.
+#[cfg(all(feature = "json", feature = "bincode"))]
 #[doc(hidden)]
 pub mod fuzz;
 #[doc = include_str!("../docs/guide.md")]
@@ -40,6 +70,8 @@ pub mod runtime;
 pub mod serde;
 pub mod state;
 mod task_id;
+#[cfg(feature = "test-util")]
+#[cfg_attr(docsrs, doc(cfg(feature = "test-util")))]
 pub mod testing;
 pub mod topology;
 

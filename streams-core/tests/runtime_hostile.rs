@@ -15,10 +15,9 @@ use streams_core::dsl::{Consumed, Materialized, StreamsBuilder};
 use streams_core::embedded::EmbeddedBroker;
 use streams_core::error::UncaughtErrorResponse;
 use streams_core::processor::{Processor, ProcessorContext, Record};
-use streams_core::runtime::{TopicAdmin, TopicSpec};
 use streams_core::serde::Serdes;
 use streams_core::state::StoreBuilder;
-use streams_core::{Error, KafkaStreams, Result, State, Topology};
+use streams_core::{Error, KafkaStreams, State, Topology};
 
 const TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -187,28 +186,15 @@ fn thread_replacement_backs_off_and_gives_up_after_its_cap() {
     assert!(err.to_string().contains("always-fails"), "{err}");
 }
 
-/// Delegates topic creation to the embedded broker but reports that the cluster does not
-/// create topics on first write, as a broker with `auto.create.topics.enable=false`.
-struct NoAutoCreate(Arc<EmbeddedBroker>);
-
-impl TopicAdmin for NoAutoCreate {
-    fn create_topics(&self, topics: &[TopicSpec]) -> Result<()> {
-        self.0.create_topics(topics)
-    }
-
-    fn auto_creates_topics(&self) -> Result<Option<bool>> {
-        Ok(Some(false))
-    }
-}
-
 #[test]
 fn a_sink_topic_that_will_never_exist_fails_the_start() {
     init_tracing();
     let broker = EmbeddedBroker::start(1).expect("broker");
     broker.create_topic("events", 1).expect("input");
     let state = tempfile::tempdir().expect("tempdir");
-    let mut config = app_config(&broker, "no-sink", state.path());
-    config.set_topic_admin(Arc::new(NoAutoCreate(broker.clone())));
+    // As a broker with `auto.create.topics.enable=false`.
+    broker.set_auto_create_topics(false);
+    let config = app_config(&broker, "no-sink", state.path());
     let mut streams = KafkaStreams::new(count_topology(), &config).expect("streams");
     let err = streams.start().expect_err("missing sink topic");
     assert!(
@@ -220,6 +206,7 @@ fn a_sink_topic_that_will_never_exist_fails_the_start() {
         "{err}"
     );
 
+    broker.set_auto_create_topics(true);
     let mut config = app_config(&broker, "no-sink-producer", state.path());
     config.set("producer.allow.auto.create.topics", "false");
     let mut streams = KafkaStreams::new(count_topology(), &config).expect("streams");
@@ -233,8 +220,8 @@ fn a_sink_topic_that_will_never_exist_fails_the_start() {
 
     // With the topic there, the same application starts.
     broker.create_topic("event-counts", 1).expect("output");
-    let mut config = app_config(&broker, "no-sink", state.path());
-    config.set_topic_admin(Arc::new(NoAutoCreate(broker.clone())));
+    broker.set_auto_create_topics(false);
+    let config = app_config(&broker, "no-sink", state.path());
     let mut streams = KafkaStreams::new(count_topology(), &config).expect("streams");
     streams.start().expect("start");
     streams.close().expect("close");

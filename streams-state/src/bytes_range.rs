@@ -2,7 +2,7 @@
 
 /// The smallest byte string greater than every string that starts with `prefix`, or `None`
 /// when there is none (the prefix is empty or all `0xff`).
-pub fn prefix_upper_bound(prefix: &[u8]) -> Option<Vec<u8>> {
+pub(crate) fn prefix_upper_bound(prefix: &[u8]) -> Option<Vec<u8>> {
     let mut bound = prefix.to_vec();
     while let Some(last) = bound.pop() {
         if last < u8::MAX {
@@ -14,7 +14,7 @@ pub fn prefix_upper_bound(prefix: &[u8]) -> Option<Vec<u8>> {
 }
 
 /// The smallest byte string greater than `key`: exclusive upper bound of an inclusive range.
-pub fn successor(key: &[u8]) -> Vec<u8> {
+pub(crate) fn successor(key: &[u8]) -> Vec<u8> {
     let mut next = Vec::with_capacity(key.len() + 1);
     next.extend_from_slice(key);
     next.push(0);

@@ -6,37 +6,49 @@
 //! [`ChangelogSink`] that the runtime hands in, and restoration feeds records back through
 //! [`KeyValueStore::restore_batch`].
 //!
+//! Everything public is at the crate root; the modules are private.
+//!
 //! # Layout
-//! - [`error`]: the crate's error type.
-//! - [`store`]: the [`StateStore`], [`ReadOnlyKeyValueStore`] and [`KeyValueStore`] traits.
-//! - [`rocks`]: [`RocksDbKeyValueStore`], the persistent engine.
-//! - [`memory`]: [`InMemoryKeyValueStore`], a sorted map.
-//! - [`cache`]: [`CachingKeyValueStore`], the record cache, and its [`CacheBudget`].
-//! - [`changelog`]: [`ChangeLoggingKeyValueStore`] and the [`ChangelogSink`] it writes to.
-//! - [`window`]: [`WindowStore`], values per key and window start, in time segments.
-//! - [`session`]: [`SessionStore`], values per key and session.
-//! - [`segments`]: the time segments both use.
-//! - [`checkpoint`]: [`Checkpoint`], the file of changelog offsets a task's stores reflect.
-//! - [`bytes_range`]: key-range helpers shared by the engines.
+//! - `error`: the crate's [`Error`] and [`Result`].
+//! - `store`: the [`StateStore`], [`ReadOnlyKeyValueStore`] and [`KeyValueStore`] traits, which
+//!   a store of your own implements, and the records they exchange ([`ChangelogRecord`],
+//!   [`CacheFlush`]).
+//! - `rocks`: [`RocksDbKeyValueStore`], the persistent engine, tuned by [`RocksDbOptions`]
+//!   (with a [`BlockCache`] that stores can share).
+//! - `memory`: [`InMemoryKeyValueStore`], a sorted map.
+//! - `cache`: [`CachingKeyValueStore`], the record cache, and its [`CacheBudget`].
+//! - `changelog`: [`ChangeLoggingKeyValueStore`] and the [`ChangelogSink`] it writes to.
+//! - `window`: [`WindowStore`], values per key and window start, in time segments.
+//! - `session`: [`SessionStore`], values per key and session.
+//! - `segments`: the time segments both use (hidden: `streams-core` reuses its time encoding).
+//! - `checkpoint`: [`Checkpoint`], the file of changelog offsets a task's stores reflect.
+//! - `bytes_range`: key-range helpers shared by the engines.
 
-pub mod bytes_range;
-pub mod cache;
-pub mod changelog;
-pub mod checkpoint;
-pub mod error;
-pub mod memory;
-pub mod rocks;
+mod bytes_range;
+mod cache;
+mod changelog;
+mod checkpoint;
+mod error;
+mod memory;
+mod rocks;
+#[doc(hidden)]
 pub mod segments;
-pub mod session;
-pub mod store;
-pub mod window;
+mod session;
+mod store;
+mod window;
 
 pub use cache::{CacheBudget, CachingKeyValueStore};
-pub use changelog::{ChangeLoggingKeyValueStore, ChangelogSink, split_timestamped};
+#[doc(hidden)]
+pub use changelog::split_timestamped;
+pub use changelog::{ChangeLoggingKeyValueStore, ChangelogSink};
 pub use checkpoint::{ChangelogOffsets, Checkpoint};
 pub use error::{Error, Result};
 pub use memory::InMemoryKeyValueStore;
-pub use rocks::{RocksDbKeyValueStore, RocksDbOptions};
+pub use rocks::{
+    BlockCache, Compression, DEFAULT_BLOCK_CACHE_BYTES, RocksDbKeyValueStore, RocksDbOptions,
+};
+/// The `rocksdb` crate this one is built on, for [`RocksDbOptions::customize`].
+pub use rocksdb;
 pub use session::{SessionEntry, SessionStore};
 pub use store::{
     CacheFlush, ChangelogRecord, KeyValue, KeyValueIter, KeyValueStore, ReadOnlyKeyValueStore,

@@ -1,4 +1,5 @@
-//! Time segments shared by window and session stores.
+//! Time segments shared by window and session stores. Not a stable API: public only for
+//! [`encode_time`] and [`decode_time`], which `streams-core` uses for its own time-ordered keys.
 //!
 //! Every entry's engine key starts with its segment id (time / segment interval, 8 bytes
 //! big-endian), so all entries of expired segments form one key range that a single range

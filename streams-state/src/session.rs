@@ -9,6 +9,7 @@ use crate::{Error, Result};
 
 /// One session: key, start and end (both inclusive), value.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct SessionEntry {
     /// The record key.
     pub key: Vec<u8>,

@@ -11,7 +11,11 @@ pub type KeyValue = (Vec<u8>, Vec<u8>);
 pub type KeyValueIter<'a> = Box<dyn Iterator<Item = Result<KeyValue>> + 'a>;
 
 /// One change read back from a changelog topic: a put, or a delete when `value` is `None`.
+///
+/// Non-exhaustive (more of the changelog record, such as its headers, may follow): build one
+/// with [`ChangelogRecord::new`].
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ChangelogRecord {
     /// The store key.
     pub key: Vec<u8>,
@@ -21,9 +25,23 @@ pub struct ChangelogRecord {
     pub timestamp: i64,
 }
 
+impl ChangelogRecord {
+    /// A put of `value` under `key` (a delete when `value` is `None`) stamped `timestamp`.
+    pub fn new(key: Vec<u8>, value: Option<Vec<u8>>, timestamp: i64) -> Self {
+        ChangelogRecord {
+            key,
+            value,
+            timestamp,
+        }
+    }
+}
+
 /// An entry the record cache wrote through to the store beneath it (on eviction or flush):
 /// the key, its new value (`None`: deleted) and the value the store held before.
+///
+/// Non-exhaustive: build one with [`CacheFlush::new`].
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct CacheFlush {
     /// The store key.
     pub key: Vec<u8>,
@@ -31,6 +49,13 @@ pub struct CacheFlush {
     pub new: Option<Vec<u8>>,
     /// The value the store held before.
     pub old: Option<Vec<u8>>,
+}
+
+impl CacheFlush {
+    /// `key` now holding `new` (`None`: deleted), where it held `old`.
+    pub fn new(key: Vec<u8>, new: Option<Vec<u8>>, old: Option<Vec<u8>>) -> Self {
+        CacheFlush { key, new, old }
+    }
 }
 
 /// What every store has: a name, a lifecycle and durability.

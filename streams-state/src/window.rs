@@ -10,6 +10,7 @@ use crate::{Error, Result};
 
 /// A value of one window: the key, the window start, and the value.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct WindowEntry {
     /// The record key.
     pub key: Vec<u8>,

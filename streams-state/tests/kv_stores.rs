@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 
 use proptest::prelude::*;
 use streams_state::{
-    ChangelogRecord, InMemoryKeyValueStore, KeyValueStore, ReadOnlyKeyValueStore, Result,
-    RocksDbKeyValueStore, StateStore,
+    BlockCache, ChangelogRecord, Compression, InMemoryKeyValueStore, KeyValueStore,
+    ReadOnlyKeyValueStore, Result, RocksDbKeyValueStore, RocksDbOptions, StateStore,
 };
 
 fn collect(iter: streams_state::KeyValueIter<'_>) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
@@ -58,16 +58,8 @@ fn check_basic_operations(store: &mut dyn KeyValueStore) -> Result<()> {
     assert_eq!(store.get(b"d")?, Some(b"5".to_vec()));
 
     store.restore_batch(&[
-        ChangelogRecord {
-            key: b"e".to_vec(),
-            value: Some(b"6".to_vec()),
-            timestamp: 0,
-        },
-        ChangelogRecord {
-            key: b"d".to_vec(),
-            value: None,
-            timestamp: 0,
-        },
+        ChangelogRecord::new(b"e".to_vec(), Some(b"6".to_vec()), 0),
+        ChangelogRecord::new(b"d".to_vec(), None, 0),
     ])?;
     assert_eq!(store.get(b"e")?, Some(b"6".to_vec()));
     assert_eq!(store.get(b"d")?, None);
@@ -121,6 +113,34 @@ fn rocksdb_data_survives_close_and_reopen() -> Result<()> {
     assert_eq!(store.get(&5u32.to_be_bytes())?, Some(b"v5".to_vec()));
     assert_eq!(store.get(&7u32.to_be_bytes())?, None);
     assert_eq!(collect(store.all()?)?.len(), 999);
+    Ok(())
+}
+
+#[test]
+fn rocksdb_stores_opened_with_one_block_cache_fill_it_together() -> Result<()> {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let shared = BlockCache::new_lru(8 * 1024 * 1024);
+    let mut options = RocksDbOptions::new(shared.clone());
+    options.compression = Compression::Lz4;
+    options.customize(|raw| raw.set_max_background_jobs(2));
+    let mut usage = vec![shared.usage()];
+    for name in ["a", "b"] {
+        let mut store = RocksDbKeyValueStore::open_with(name, dir.path().join(name), &options)?;
+        for i in 0u32..2000 {
+            store.put(&i.to_be_bytes(), &[b'v'; 100])?;
+        }
+        // Reads of flushed tables go through the block cache.
+        store.flush()?;
+        assert_eq!(store.get(&5u32.to_be_bytes())?, Some(vec![b'v'; 100]));
+        assert_eq!(collect(store.all()?)?.len(), 2000);
+        usage.push(shared.usage());
+    }
+    assert!(
+        usage[0] < usage[1] && usage[1] < usage[2],
+        "both stores' blocks are in the one cache: {usage:?}"
+    );
+    assert!(options.block_cache.same_as(&shared));
+    assert!(!RocksDbOptions::default().block_cache.same_as(&shared));
     Ok(())
 }
 

@@ -286,7 +286,7 @@ fn client(bootstrap: &str) -> ClientConfig {
 
 /// Runs an rdkafka admin future to its end on this thread (librdkafka's own threads complete
 /// it; this only parks until they wake it).
-fn block_on<F: Future>(future: F) -> F::Output {
+pub(crate) fn block_on<F: Future>(future: F) -> F::Output {
     struct Unpark(std::thread::Thread);
     impl Wake for Unpark {
         fn wake(self: Arc<Self>) {

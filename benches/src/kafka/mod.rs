@@ -60,6 +60,7 @@ use crate::{Args, Framework, restore, workloads};
 
 use broker::Broker;
 use cluster::Cluster;
+pub(crate) use cluster::block_on;
 use jvm::KafkaStreamsApp;
 use run::{Measured, Runner};
 
@@ -320,7 +321,7 @@ fn print_workload(
 fn restore_in_process(args: &Args, bootstrap: &str) -> Result<(), BoxError> {
     let mut config = StreamsConfig::new();
     config.set("bootstrap.servers", bootstrap);
-    let bench = Bench::new(args, config, "apache-kafka")?;
+    let bench = Bench::new(args, config, None, "apache-kafka")?;
     restore::measure(
         &bench,
         args.restore_records,

@@ -124,6 +124,7 @@ impl<'a> IntoIterator for &'a Headers {
 
 /// Where the record being processed came from. Absent in punctuations.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct RecordMetadata {
     /// Source topic (for internal topics, the full name with the application id).
     pub topic: Rc<str>,

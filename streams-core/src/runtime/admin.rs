@@ -2,7 +2,9 @@
 //!
 //! The runtime creates internal topics (repartition topics and changelogs) through this trait.
 //! It is a seam because librdkafka's mock cluster does not answer `CreateTopics` reliably; the
-//! [`EmbeddedBroker`](crate::embedded::EmbeddedBroker) implements it with the mock's own call.
+//! embedded broker implements it with the mock's own call and installs itself in the
+//! configuration it is given (`EmbeddedBroker::configure`). It is crate-private: applications
+//! create their own topics with Kafka's admin API (or `EmbeddedBroker::create_topic`).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -17,19 +19,19 @@ use crate::{Error, Result};
 
 /// A topic to create.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TopicSpec {
+pub(crate) struct TopicSpec {
     /// Full topic name.
-    pub name: String,
+    pub(crate) name: String,
     /// Number of partitions.
-    pub partitions: i32,
+    pub(crate) partitions: i32,
     /// Replication factor; -1 for the broker's default.
-    pub replication_factor: i32,
+    pub(crate) replication_factor: i32,
     /// Topic configs, such as `cleanup.policy=compact`.
-    pub config: Vec<(String, String)>,
+    pub(crate) config: Vec<(String, String)>,
 }
 
 /// Creates topics for the runtime.
-pub trait TopicAdmin: Send + Sync {
+pub(crate) trait TopicAdmin: Send + Sync {
     /// Creates each topic that does not exist yet; existing topics are left alone.
     fn create_topics(&self, topics: &[TopicSpec]) -> Result<()>;
 
@@ -50,13 +52,8 @@ pub trait TopicAdmin: Send + Sync {
     }
 }
 
-/// Creates `topics` (those missing) through `config`'s topic admin if it has one (the embedded
-/// broker sets one), else through Kafka's admin API with `config`'s client properties.
-pub fn create_topics(config: &crate::StreamsConfig, topics: &[TopicSpec]) -> Result<()> {
-    admin_for(config)?.create_topics(topics)
-}
-
-/// `config`'s topic admin, or one over Kafka's admin API.
+/// `config`'s topic admin (the embedded broker installs one), or one over Kafka's admin API
+/// with `config`'s client properties.
 pub(crate) fn admin_for(config: &crate::StreamsConfig) -> Result<Arc<dyn TopicAdmin>> {
     if let Some(admin) = config.topic_admin() {
         return Ok(admin.clone());
@@ -66,18 +63,6 @@ pub(crate) fn admin_for(config: &crate::StreamsConfig) -> Result<Arc<dyn TopicAd
         client.set(key, value);
     }
     Ok(Arc::new(KafkaTopicAdmin::new(&client)?))
-}
-
-impl TopicSpec {
-    /// A topic with `partitions` partitions, the broker's default replication and no configs.
-    pub fn new(name: impl Into<String>, partitions: i32) -> Self {
-        TopicSpec {
-            name: name.into(),
-            partitions,
-            replication_factor: -1,
-            config: Vec::new(),
-        }
-    }
 }
 
 /// [`TopicAdmin`] over Kafka's `CreateTopics` API.

@@ -136,6 +136,7 @@ fn bootstrap(
         topology.global_stores(),
         &dir,
         config.deserialization_policy()?,
+        topology.rocksdb_env(),
     )?;
     let checkpoint = Checkpoint::new(dir.join(".checkpoint"));
     let offsets = checkpoint.read().map_err(|source| Error::State {

@@ -61,7 +61,7 @@ impl std::fmt::Debug for KafkaStreams {
 impl KafkaStreams {
     /// An instance of `topology` configured by `config`. Checks the configuration; connects
     /// to nothing until [`start`](Self::start).
-    pub fn new(topology: Topology, config: &StreamsConfig) -> Result<Self> {
+    pub fn new(mut topology: Topology, config: &StreamsConfig) -> Result<Self> {
         let app_id = config.application_id()?;
         topology.check_derived_names(app_id)?;
         if let Some(topic) = config.dead_letter_topic()
@@ -82,6 +82,8 @@ impl KafkaStreams {
         config.replacement_policy()?;
         config.check_processing_guarantee()?;
         super::clients::check_client_properties(config)?;
+        // One block cache for all the RocksDB stores this instance opens.
+        topology.set_rocksdb_env(crate::state::RocksDbEnv::from_config(config)?);
         let metrics = Arc::new(StreamsMetrics::new(app_id)?);
         if let Some(registry) = config.metrics_registry() {
             metrics.register(registry)?;

@@ -64,6 +64,7 @@ impl FromStr for HostInfo {
 
 /// What one instance of the application runs, as it last announced.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct StreamsMetadata {
     /// Its `application.server`.
     pub host: HostInfo,
@@ -75,6 +76,7 @@ pub struct StreamsMetadata {
 
 /// Where a key of a store lives.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct KeyQueryMetadata {
     /// The instance running the key's task, if one announced it.
     pub active: Option<HostInfo>,

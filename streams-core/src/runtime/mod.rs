@@ -31,7 +31,9 @@ mod task_context;
 mod task_manager;
 mod topic_check;
 
-pub use admin::{TopicAdmin, TopicSpec, create_topics};
+pub(crate) use admin::TopicAdmin;
+#[cfg(feature = "embedded")]
+pub(crate) use admin::TopicSpec;
 pub(crate) use collector::RecordCollector;
 pub use instance::State;
 pub use kafka_streams::KafkaStreams;
@@ -39,9 +41,11 @@ pub use metadata::{HostInfo, KeyQueryMetadata, StreamsMetadata};
 pub(crate) use metrics::StreamsMetrics;
 pub(crate) use producer::production_failed;
 pub use query::ReadOnlyKeyValueStoreView;
+#[cfg(all(feature = "json", feature = "bincode"))]
 pub(crate) use registry::decode_announcement;
 pub use restore_listener::StateRestoreListener;
 pub use send::send_record;
 pub use signal::ShutdownSignal;
+#[cfg(feature = "test-util")]
 pub(crate) use task::{Task, TaskEnv};
 pub(crate) use task_context::{TaskContext, WallClock};

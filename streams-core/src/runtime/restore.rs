@@ -158,11 +158,11 @@ impl Restorer {
             }
             state.position = message.offset() + 1;
             if let Some(key) = message.key() {
-                state.batch.push(ChangelogRecord {
-                    key: key.to_vec(),
-                    value: message.payload().map(<[u8]>::to_vec),
-                    timestamp: message.timestamp().to_millis().unwrap_or(0),
-                });
+                state.batch.push(ChangelogRecord::new(
+                    key.to_vec(),
+                    message.payload().map(<[u8]>::to_vec),
+                    message.timestamp().to_millis().unwrap_or(0),
+                ));
             }
             if state.batch.len() >= BATCH || state.position >= state.end {
                 Self::apply(state, tasks, &*self.listener)?;

@@ -301,11 +301,11 @@ impl Runner<'_> {
             let (batch, last) = batches.entry(key.clone()).or_default();
             *last = message.offset();
             if let Some(k) = message.key() {
-                batch.push(ChangelogRecord {
-                    key: k.to_vec(),
-                    value: message.payload().map(<[u8]>::to_vec),
-                    timestamp: message.timestamp().to_millis().unwrap_or(0),
-                });
+                batch.push(ChangelogRecord::new(
+                    k.to_vec(),
+                    message.payload().map(<[u8]>::to_vec),
+                    message.timestamp().to_millis().unwrap_or(0),
+                ));
             }
             if batch.len() >= BATCH {
                 let (records, last) = batches.remove(&key).unwrap_or_default();

@@ -15,7 +15,7 @@ use super::task_context::WallClock;
 use super::{RecordCollector, StreamsMetrics, TaskContext};
 use crate::error::{ErrorPolicies, ProcessingPolicy};
 use crate::processor::{Punctuation, PunctuationType, RecordMetadata};
-use crate::state::{ChangelogTarget, KeyValueStoreHandle, TaskStore};
+use crate::state::{ChangelogTarget, TaskStore};
 use crate::topology::node::{BuildContext, ErasedChild};
 use crate::topology::{NodeKind, Subtopology, Topology};
 use crate::{Error, Result, TaskId};
@@ -190,7 +190,9 @@ impl Task {
                     timestamp: ctx.timestamp_cell().clone(),
                 }
             });
-            let store = builder.open(dir, changelog, env.cache).map_err(state_err)?;
+            let store = builder
+                .open(dir, changelog, env.cache, topology.rocksdb_env())
+                .map_err(state_err)?;
             let nodes = sub
                 .nodes
                 .iter()
@@ -554,15 +556,17 @@ impl Task {
 
     /// A typed handle on key-value store `name`, if this task has it (for the test driver: no
     /// processor-connection check).
+    #[cfg(feature = "test-util")]
     pub(crate) fn key_value_store<K: 'static, V: 'static>(
         &self,
         name: &str,
-    ) -> Option<Result<KeyValueStoreHandle<K, V>>> {
+    ) -> Option<Result<crate::state::KeyValueStoreHandle<K, V>>> {
         self.ctx.stores().get(name)?;
         Some(self.ctx.stores().key_value(name, None))
     }
 
     /// The task's context, for store access from the test driver.
+    #[cfg(feature = "test-util")]
     pub(crate) fn context(&self) -> &TaskContext {
         &self.ctx
     }

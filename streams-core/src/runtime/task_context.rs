@@ -14,6 +14,8 @@ use crate::state::{GlobalStores, StoreRegistry};
 #[derive(Debug, Clone)]
 pub(crate) enum WallClock {
     System,
+    /// Only the test driver runs on a manual clock.
+    #[cfg_attr(not(feature = "test-util"), allow(dead_code))]
     Manual(Rc<Cell<i64>>),
 }
 

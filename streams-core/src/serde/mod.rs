@@ -15,18 +15,24 @@
 //! assert!(serde.deserialize(b"short").is_err());
 //! ```
 
+#[cfg(feature = "bincode")]
 mod bincode_serde;
 mod change;
 mod defaults;
+#[cfg(feature = "json")]
 mod json;
 mod primitives;
 mod timestamped;
 
 use std::sync::Arc;
 
+#[cfg(feature = "bincode")]
+#[cfg_attr(docsrs, doc(cfg(feature = "bincode")))]
 pub use bincode_serde::Bincode;
 pub(crate) use change::ChangeSerde;
 pub(crate) use defaults::builtin_serde;
+#[cfg(feature = "json")]
+#[cfg_attr(docsrs, doc(cfg(feature = "json")))]
 pub use json::Json;
 pub use primitives::{BytesSerde, I64Serde, Nullable, StringSerde, U64Serde};
 pub(crate) use timestamped::TimestampedSerde;
@@ -155,6 +161,8 @@ impl Serdes {
         Arc::new(I64Serde)
     }
     /// Any serde type in bincode's standard encoding.
+    #[cfg(feature = "bincode")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "bincode")))]
     pub fn bincode<T>() -> SharedSerde<T>
     where
         T: serde::Serialize + serde::de::DeserializeOwned + Send + Sync + 'static,
@@ -162,6 +170,8 @@ impl Serdes {
         Arc::new(Bincode::<T>::new())
     }
     /// Any serde type as JSON.
+    #[cfg(feature = "json")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "json")))]
     pub fn json<T>() -> SharedSerde<T>
     where
         T: serde::Serialize + serde::de::DeserializeOwned + Send + Sync + 'static,

@@ -9,9 +9,11 @@ use std::time::Duration;
 
 use streams_state::{
     CacheBudget, CachingKeyValueStore, ChangeLoggingKeyValueStore, ChangelogSink,
-    InMemoryKeyValueStore, KeyValueStore, RocksDbKeyValueStore, SessionStore, WindowStore,
+    InMemoryKeyValueStore, KeyValueStore, RocksDbKeyValueStore, RocksDbOptions, SessionStore,
+    WindowStore,
 };
 
+use super::RocksDbEnv;
 use super::instance::StoreInstance;
 use crate::processor::Headers;
 use crate::runtime::RecordCollector;
@@ -236,7 +238,13 @@ impl StoreBuilder {
         Ok((key.clone(), value.clone()))
     }
 
-    fn open_engine(&self, task_dir: &Path) -> Result<Box<dyn KeyValueStore>, streams_state::Error> {
+    /// Opens the engine under `task_dir`; a RocksDB store with the options `rocksdb` gives
+    /// it (the instance's shared block cache and setter), or the defaults.
+    fn open_engine(
+        &self,
+        task_dir: &Path,
+        rocksdb: Option<&RocksDbEnv>,
+    ) -> Result<Box<dyn KeyValueStore>, streams_state::Error> {
         Ok(match self.engine {
             StoreEngine::RocksDb => {
                 let path = crate::topology::names::child_dir(&task_dir.join("rocksdb"), &self.name)
@@ -244,7 +252,11 @@ impl StoreBuilder {
                         path: task_dir.join("rocksdb"),
                         source: e,
                     })?;
-                Box::new(open_rocksdb_retrying(&self.name, &path)?)
+                let options = match rocksdb {
+                    Some(env) => env.options_for(&self.name),
+                    None => RocksDbOptions::default(),
+                };
+                Box::new(open_rocksdb_retrying(&self.name, &path, &options)?)
             }
             StoreEngine::InMemory => Box::new(InMemoryKeyValueStore::new(&self.name)),
         })
@@ -254,19 +266,22 @@ impl StoreBuilder {
     pub(crate) fn open_global(
         &self,
         dir: &Path,
+        rocksdb: Option<&RocksDbEnv>,
     ) -> Result<Box<dyn KeyValueStore>, streams_state::Error> {
-        self.open_engine(dir)
+        self.open_engine(dir, rocksdb)
     }
 
-    /// Opens this store for one task: the engine under `task_dir`, wrapped in the changelogging
-    /// layer when logging is on and in the record cache when caching is on and `cache` is given.
+    /// Opens this store for one task: the engine under `task_dir` (RocksDB with `rocksdb`'s
+    /// options), wrapped in the changelogging layer when logging is on and in the record cache
+    /// when caching is on and `cache` is given.
     pub(crate) fn open(
         &self,
         task_dir: &Path,
         changelog: Option<ChangelogTarget>,
         cache: Option<&CacheBudget>,
+        rocksdb: Option<&RocksDbEnv>,
     ) -> Result<StoreInstance, streams_state::Error> {
-        let engine = self.open_engine(task_dir)?;
+        let engine = self.open_engine(task_dir, rocksdb)?;
         let sink = changelog
             .filter(|_| self.logging)
             .map(|t| Box::new(t) as Box<dyn ChangelogSink>);
@@ -317,10 +332,11 @@ fn duration_ms(d: Duration) -> i64 {
 fn open_rocksdb_retrying(
     name: &str,
     path: &Path,
+    options: &RocksDbOptions,
 ) -> Result<RocksDbKeyValueStore, streams_state::Error> {
     let mut attempts = 0;
     loop {
-        match RocksDbKeyValueStore::open(name, path) {
+        match RocksDbKeyValueStore::open_with(name, path, options) {
             Err(streams_state::Error::RocksDb { ref source, .. })
                 if attempts < 100 && source.to_string().to_lowercase().contains("lock") =>
             {

@@ -119,21 +119,25 @@ pub(crate) struct GlobalUpdater {
 }
 
 impl GlobalUpdater {
-    /// Opens every global store of `defs` under `dir`.
+    /// Opens every global store of `defs` under `dir` (RocksDB ones with `rocksdb`'s options).
     pub(crate) fn open(
         defs: &[GlobalStoreDef],
         dir: &Path,
         policy: DeserializationPolicy,
+        rocksdb: Option<&super::RocksDbEnv>,
     ) -> Result<Self> {
         let mut by_topic = HashMap::new();
         let mut store_names = HashMap::new();
         let mut readers = GlobalStores::default();
         for def in defs {
             store_names.insert(def.topic.clone(), def.store.name().to_string());
-            let store = def.store.open_global(dir).map_err(|source| Error::State {
-                task: "global".into(),
-                source,
-            })?;
+            let store = def
+                .store
+                .open_global(dir, rocksdb)
+                .map_err(|source| Error::State {
+                    task: "global".into(),
+                    source,
+                })?;
             let reader = store.query_handle().ok_or_else(|| Error::StoreAccess {
                 name: def.store.name().to_string(),
                 reason: "its engine offers no read handle for other threads".into(),

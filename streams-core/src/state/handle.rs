@@ -9,17 +9,19 @@ use crate::serde::{Serde, SerdeError, SharedSerde};
 use crate::{Error, Result};
 
 /// An update the record cache wrote through to the store: forwarded downstream by the DSL
-/// processors that own cached stores.
+/// processors that own cached stores. Crate-private, as are the calls returning it: a user
+/// processor taking a cached store's changes would take them from the DSL processor that
+/// must forward them.
 #[derive(Debug, Clone, PartialEq)]
-pub struct CachedChange<K, V> {
+pub(crate) struct CachedChange<K, V> {
     /// The key.
-    pub key: K,
+    pub(crate) key: K,
     /// The value written (`None`: deleted).
-    pub new: Option<V>,
+    pub(crate) new: Option<V>,
     /// The value the store held before.
-    pub old: Option<V>,
+    pub(crate) old: Option<V>,
     /// The new value's timestamp (for deletes, the time of the flush).
-    pub timestamp: i64,
+    pub(crate) timestamp: i64,
 }
 
 /// A typed key-value store, as a processor sees it. Keys are ordered by their serialized bytes
@@ -280,13 +282,13 @@ impl<K: 'static, V: 'static> KeyValueStoreHandle<K, V> {
     }
 
     /// Writes the record cache's dirty entries through and returns them (empty without a cache).
-    pub fn flush_cache(&self) -> Result<Vec<CachedChange<K, V>>> {
+    pub(crate) fn flush_cache(&self) -> Result<Vec<CachedChange<K, V>>> {
         let flushes = self.store()?.flush_cache().map_err(self.state_err())?;
         self.decode_flushes(flushes)
     }
 
     /// Entries the record cache evicted (written through) since the last call.
-    pub fn take_evicted(&self) -> Result<Vec<CachedChange<K, V>>> {
+    pub(crate) fn take_evicted(&self) -> Result<Vec<CachedChange<K, V>>> {
         let flushes = self.store()?.take_evicted();
         self.decode_flushes(flushes)
     }

@@ -4,12 +4,17 @@
 //!
 //! The byte-level engines and layers live in the `streams-state` crate; this module adds the
 //! serde layer on top and wires the changelogging layer to the task's record collector.
+//!
+//! RocksDB stores are tuned with a [`RocksDbConfigSetter`] (Kafka Streams'
+//! `rocksdb.config.setter`), which edits each store's [`RocksDbOptions`]; all the RocksDB stores
+//! of an instance share one [`BlockCache`] of `rocksdb.block.cache.bytes`.
 
 mod builder;
 mod global;
 mod handle;
 mod instance;
 mod registry;
+mod rocks_config;
 mod session_handle;
 mod window_handle;
 
@@ -17,8 +22,12 @@ pub(crate) use builder::ChangelogTarget;
 pub use builder::{StoreBuilder, StoreEngine, StoreKind};
 pub use global::GlobalStoreHandle;
 pub(crate) use global::{GlobalStoreDef, GlobalStores, GlobalUpdater, GlobalValidator};
-pub use handle::{CachedChange, KeyValueStoreHandle};
+pub(crate) use handle::CachedChange;
+pub use handle::KeyValueStoreHandle;
 pub(crate) use instance::StoreInstance;
 pub(crate) use registry::{StoreRegistry, TaskStore};
+pub use rocks_config::RocksDbConfigSetter;
+pub(crate) use rocks_config::RocksDbEnv;
 pub use session_handle::{Session, SessionStoreHandle};
+pub use streams_state::{BlockCache, Compression, RocksDbOptions};
 pub use window_handle::WindowStoreHandle;

@@ -12,7 +12,9 @@ use crate::processor::Headers;
 use crate::runtime::node::RawRecord;
 use crate::runtime::{RecordCollector, StreamsMetrics, Task, TaskEnv, WallClock};
 use crate::serde::SharedSerde;
-use crate::state::{GlobalUpdater, KeyValueStoreHandle, SessionStoreHandle, WindowStoreHandle};
+use crate::state::{
+    GlobalUpdater, KeyValueStoreHandle, RocksDbEnv, SessionStoreHandle, WindowStoreHandle,
+};
 use crate::{Error, Result, StreamsConfig, Topology};
 use std::cell::Cell;
 use streams_state::CacheBudget;
@@ -106,10 +108,14 @@ impl TopologyTestDriver {
         let cache_bytes = config.cache_max_bytes()?;
         let cache = (cache_bytes > 0).then(|| CacheBudget::new(cache_bytes));
         let env_metrics = metrics.clone();
+        // As an instance does: one block cache for its RocksDB stores, and the setter.
+        let mut topology = topology;
+        topology.set_rocksdb_env(RocksDbEnv::from_config(config)?);
         let globals = GlobalUpdater::open(
             topology.global_stores(),
             &app_dir.join("global"),
             config.deserialization_policy()?,
+            topology.rocksdb_env(),
         )?;
         let env = TaskEnv {
             globals: Arc::new(globals.readers().clone()),

@@ -19,7 +19,10 @@ pub(crate) struct CapturedRecord {
 }
 
 /// A record read from an output topic.
+///
+/// Non-exhaustive: to compare with an expected record, build it with [`TestRecord::new`].
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct TestRecord<K, V> {
     /// The key.
     pub key: K,
@@ -29,6 +32,24 @@ pub struct TestRecord<K, V> {
     pub timestamp: i64,
     /// The headers.
     pub headers: Headers,
+}
+
+impl<K, V> TestRecord<K, V> {
+    /// A record of `key`, `value` and `timestamp`, without headers.
+    pub fn new(key: K, value: V, timestamp: i64) -> Self {
+        TestRecord {
+            key,
+            value,
+            timestamp,
+            headers: Headers::default(),
+        }
+    }
+
+    /// The same record with `headers`.
+    pub fn with_headers(mut self, headers: Headers) -> Self {
+        self.headers = headers;
+        self
+    }
 }
 
 /// Pipes typed records into a topic of the driver.
@@ -158,6 +179,27 @@ impl<K: 'static, V: 'static> TestOutputTopic<K, V> {
     }
 
     /// The next record, if any.
+    ///
+    /// ```
+    /// use streams_core::dsl::{Consumed, StreamsBuilder};
+    /// use streams_core::serde::Serdes;
+    /// use streams_core::testing::{TestRecord, TopologyTestDriver};
+    ///
+    /// let builder = StreamsBuilder::new();
+    /// builder
+    ///     .stream("in", Consumed::with(Serdes::string(), Serdes::u64()))
+    ///     .to("out");
+    /// let driver = TopologyTestDriver::new(builder.build()?)?;
+    /// let input = driver.input_topic("in", Serdes::string(), Serdes::u64());
+    /// let output = driver.output_topic("out", Serdes::string(), Serdes::u64());
+    /// input.pipe_input("k".to_string(), 7, 1_000)?;
+    /// assert_eq!(
+    ///     output.read_record()?,
+    ///     Some(TestRecord::new("k".to_string(), 7, 1_000))
+    /// );
+    /// assert_eq!(output.read_record()?, None);
+    /// # Ok::<(), streams_core::Error>(())
+    /// ```
     pub fn read_record(&self) -> Result<Option<TestRecord<K, V>>> {
         let Some(raw) = self.core.borrow_mut().read(&self.topic) else {
             return Ok(None);

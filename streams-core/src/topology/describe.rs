@@ -6,6 +6,7 @@ use super::{NodeKind, Topology};
 
 /// Sub-topologies with their nodes.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct TopologyDescription {
     /// The sub-topologies, by id.
     pub subtopologies: Vec<SubtopologyDescription>,
@@ -16,6 +17,7 @@ pub struct TopologyDescription {
 
 /// A global store and the nodes that keep it.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct GlobalStoreDescription {
     /// Its id, after the sub-topologies'.
     pub id: u32,
@@ -31,6 +33,7 @@ pub struct GlobalStoreDescription {
 
 /// One sub-topology.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct SubtopologyDescription {
     /// Its id (tasks are named `<id>_<partition>`).
     pub id: u32,
@@ -40,6 +43,7 @@ pub struct SubtopologyDescription {
 
 /// One node.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct NodeDescription {
     /// Node name.
     pub name: String,
@@ -53,6 +57,7 @@ pub struct NodeDescription {
 
 /// The kind of a node and what it touches.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum NodeKindDescription {
     /// Reads topics.
     Source {

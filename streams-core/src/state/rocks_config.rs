@@ -1,0 +1,90 @@
+//! RocksDB tuning: Kafka Streams' `rocksdb.config.setter`, and the block cache every RocksDB
+//! store of an instance shares.
+//!
+//! An instance (a [`KafkaStreams`](crate::KafkaStreams) or a test driver) creates one
+//! [`BlockCache`] of `rocksdb.block.cache.bytes` (default 50 MiB) when it is built, so that the
+//! memory of the block cache is bounded per instance rather than growing with the number of
+//! stores and tasks. Each RocksDB store it opens (one per store per task, and each global
+//! store) starts from Kafka Streams' defaults holding that cache; the
+//! [`RocksDbConfigSetter`], when one is set, then adjusts them for the store.
+
+use std::sync::Arc;
+
+use streams_state::{BlockCache, RocksDbOptions};
+
+use crate::{Result, StreamsConfig};
+
+/// Tunes the RocksDB stores of an application, as Kafka Streams' `rocksdb.config.setter`
+/// does: called with each store's name and options before the store opens. Set it with
+/// [`StreamsConfig::set_rocksdb_config_setter`]; a closure
+/// `Fn(&str, &mut RocksDbOptions)` is one.
+///
+/// `options` arrive with the instance's shared [`BlockCache`] in
+/// [`block_cache`](RocksDbOptions::block_cache): keep it to stay within
+/// `rocksdb.block.cache.bytes`, or put another cache there (a cache shared by several
+/// instances of a process, say). The setter runs on the thread opening the store, once per
+/// store per task that has it.
+///
+/// ```
+/// use std::sync::Arc;
+/// use streams_core::StreamsConfig;
+/// use streams_core::state::{Compression, RocksDbOptions};
+///
+/// let mut config = StreamsConfig::new();
+/// config.set("rocksdb.block.cache.bytes", (256 * 1024 * 1024).to_string());
+/// config.set_rocksdb_config_setter(Arc::new(|store: &str, options: &mut RocksDbOptions| {
+///     if store == "large-table" {
+///         options.write_buffer_size = 64 * 1024 * 1024;
+///         options.compression = Compression::Lz4;
+///     }
+/// }));
+/// ```
+pub trait RocksDbConfigSetter: Send + Sync {
+    /// Adjusts `options` for the store `store_name`.
+    fn set_config(&self, store_name: &str, options: &mut RocksDbOptions);
+}
+
+impl<F> RocksDbConfigSetter for F
+where
+    F: Fn(&str, &mut RocksDbOptions) + Send + Sync,
+{
+    fn set_config(&self, store_name: &str, options: &mut RocksDbOptions) {
+        self(store_name, options)
+    }
+}
+
+/// What an instance's RocksDB stores open with: its block cache and the user's setter.
+#[derive(Clone)]
+pub(crate) struct RocksDbEnv {
+    cache: BlockCache,
+    setter: Option<Arc<dyn RocksDbConfigSetter>>,
+}
+
+impl std::fmt::Debug for RocksDbEnv {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RocksDbEnv")
+            .field("cache", &self.cache)
+            .field("setter", &self.setter.is_some())
+            .finish()
+    }
+}
+
+impl RocksDbEnv {
+    /// The environment of a new instance configured by `config`: a fresh block cache of
+    /// `rocksdb.block.cache.bytes`.
+    pub(crate) fn from_config(config: &StreamsConfig) -> Result<Self> {
+        Ok(RocksDbEnv {
+            cache: BlockCache::new_lru(config.rocksdb_block_cache_bytes()?),
+            setter: config.rocksdb_config_setter().cloned(),
+        })
+    }
+
+    /// The options of store `store`: the defaults with the shared cache, then the setter's.
+    pub(crate) fn options_for(&self, store: &str) -> RocksDbOptions {
+        let mut options = RocksDbOptions::new(self.cache.clone());
+        if let Some(setter) = &self.setter {
+            setter.set_config(store, &mut options);
+        }
+        options
+    }
+}
