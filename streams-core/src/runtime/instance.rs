@@ -77,7 +77,7 @@ pub(crate) struct InstanceShared {
     inner: Mutex<Inner>,
     /// Signalled (with `inner`) when shutdown is requested.
     shutdown_signal: Condvar,
-    /// Signalled (with `inner`) whenever the instance's state may have changed.
+    /// Signalled (with `observed`) after each state change was told to the listener.
     state_changed: Condvar,
     stores: Mutex<HashMap<(String, TaskId), QueryHandle>>,
     observed: Mutex<Observed>,
@@ -100,7 +100,6 @@ impl InstanceShared {
     /// Tells the state listener, if the state changed since it was last told. Transitions
     /// reach it in order: the check and the call happen under one lock.
     fn notify(&self) {
-        self.state_changed.notify_all();
         let mut observed = self.observed.lock().unwrap_or_else(|p| p.into_inner());
         let now = self.state();
         if now != observed.last {
@@ -108,6 +107,7 @@ impl InstanceShared {
             if let Some(listener) = &observed.listener {
                 listener(now, old);
             }
+            self.state_changed.notify_all();
         }
     }
 
@@ -198,18 +198,20 @@ impl InstanceShared {
         state_of(&self.lock())
     }
 
-    /// Waits up to `timeout` until `done(state)`; returns the state it ended in.
+    /// Waits up to `timeout` until `done(state)`; returns the state it ended in. It sees the
+    /// states as the state listener is told them, so a state the waiter returns on has
+    /// reached the listener first.
     pub(crate) fn wait_for_state(
         &self,
         timeout: std::time::Duration,
         done: impl Fn(State) -> bool,
     ) -> State {
-        let guard = self.lock();
-        let (guard, _) = self
+        let observed = self.observed.lock().unwrap_or_else(|p| p.into_inner());
+        let (observed, _) = self
             .state_changed
-            .wait_timeout_while(guard, timeout, |inner| !done(state_of(inner)))
+            .wait_timeout_while(observed, timeout, |observed| !done(observed.last))
             .unwrap_or_else(|p| p.into_inner());
-        state_of(&guard)
+        observed.last
     }
 
     pub(crate) fn set_instances(&self, instances: Vec<super::StreamsMetadata>) {
