@@ -10,13 +10,13 @@ mod grouping;
 mod joins;
 mod output;
 
+use std::convert::Infallible;
 use std::sync::Arc;
 
 use super::builder::SharedState;
 use super::ops::branch::PassThrough;
-use super::ops::flat_map::FlatMap;
 use super::ops::foreach::Foreach;
-use super::ops::{Filter, FlatMapValues, Map, MapValues, Peek};
+use super::ops::{Filter, Map, MapValues, Peek, TryFlatMap, TryFlatMapValues};
 use crate::serde::SharedSerde;
 
 pub use branch::BranchedKStream;
@@ -228,9 +228,10 @@ impl<K: Clone + 'static, V: Clone + 'static> KStream<K, V> {
         I: IntoIterator<Item = V2> + 'static,
         F: Fn(V) -> I + Send + Sync + 'static,
     {
-        let mapper = Arc::new(mapper);
+        // The fallible operator's processor, with an error that cannot happen.
+        let mapper = Arc::new(move |_: &K, v| Ok::<_, Infallible>(mapper(v)));
         let name = self.add("KSTREAM-FLATMAPVALUES", move || {
-            FlatMapValues::<K, V, V2, I, F>::new(mapper.clone())
+            TryFlatMapValues::new(mapper.clone())
         });
         self.child(
             name,
@@ -260,10 +261,8 @@ impl<K: Clone + 'static, V: Clone + 'static> KStream<K, V> {
         I: IntoIterator<Item = (K2, V2)> + 'static,
         F: Fn(K, V) -> I + Send + Sync + 'static,
     {
-        let mapper = Arc::new(mapper);
-        let name = self.add("KSTREAM-FLATMAP", move || {
-            FlatMap::<K, V, K2, V2, I, F>::new(mapper.clone())
-        });
+        let mapper = Arc::new(move |k, v| Ok::<_, Infallible>(mapper(k, v)));
+        let name = self.add("KSTREAM-FLATMAP", move || TryFlatMap::new(mapper.clone()));
         self.child(name, None, None, true)
     }
 

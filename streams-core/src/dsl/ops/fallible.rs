@@ -1,6 +1,7 @@
-//! The fallible operators (`try_map`, `try_map_values`, `try_flat_map`, `try_filter`): the
-//! user's closure returns a `Result`, and its error fails the record through the
-//! processing-error policy, the runtime naming the node.
+//! The flat-map processors: `flat_map` and `flat_map_values`, and the fallible operators
+//! (`try_map`, `try_map_values`, `try_flat_map`, `try_filter`) whose closure returns a
+//! `Result`; its error fails the record through the processing-error policy, the runtime naming
+//! the node. The infallible operators use them with an error that cannot happen.
 
 use std::marker::PhantomData;
 use std::sync::Arc;

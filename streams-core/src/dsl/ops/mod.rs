@@ -6,8 +6,6 @@ pub(crate) mod branch;
 mod fallible;
 mod filter;
 pub(crate) mod fk_join;
-pub(crate) mod flat_map;
-mod flat_map_values;
 pub(crate) mod foreach;
 mod map;
 mod map_values;
@@ -58,7 +56,6 @@ pub(crate) fn forward_cached<K: Clone + 'static, V: Clone + 'static>(
 }
 pub(crate) use fallible::{TryFlatMap, TryFlatMapValues};
 pub(crate) use filter::Filter;
-pub(crate) use flat_map_values::FlatMapValues;
 pub(crate) use map::Map;
 pub(crate) use map_values::MapValues;
 pub(crate) use peek::Peek;
