@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use super::KStream;
-use crate::dsl::ops::{TryFlatMap, TryFlatMapValues};
+use crate::dsl::ops::{Filter, Map, MapValues, TryFlatMap};
 use crate::error::BoxError;
 
 impl<K: Clone + 'static, V: Clone + 'static> KStream<K, V> {
@@ -32,8 +32,8 @@ impl<K: Clone + 'static, V: Clone + 'static> KStream<K, V> {
         E: Into<BoxError> + 'static,
         F: Fn(K, V) -> Result<(K2, V2), E> + Send + Sync + 'static,
     {
-        let mapper = Arc::new(move |k, v| mapper(k, v).map(std::iter::once));
-        let name = self.add("KSTREAM-MAP", move || TryFlatMap::new(mapper.clone()));
+        let mapper = Arc::new(mapper);
+        let name = self.add("KSTREAM-MAP", move || Map::new(mapper.clone()));
         self.child(name, None, None, true)
     }
 
@@ -70,9 +70,9 @@ impl<K: Clone + 'static, V: Clone + 'static> KStream<K, V> {
         E: Into<BoxError> + 'static,
         F: Fn(V) -> Result<V2, E> + Send + Sync + 'static,
     {
-        let mapper = Arc::new(move |_: &K, v| mapper(v).map(std::iter::once));
+        let mapper = Arc::new(mapper);
         let name = self.add("KSTREAM-MAPVALUES", move || {
-            TryFlatMapValues::new(mapper.clone())
+            MapValues::<K, V, V2, E, F>::new(mapper.clone())
         });
         self.child(
             name,
@@ -130,9 +130,9 @@ impl<K: Clone + 'static, V: Clone + 'static> KStream<K, V> {
         E: Into<BoxError> + 'static,
         F: Fn(&K, &V) -> Result<bool, E> + Send + Sync + 'static,
     {
-        let predicate = Arc::new(move |k: &K, v: V| predicate(k, &v).map(|keep| keep.then_some(v)));
+        let predicate = Arc::new(predicate);
         let name = self.add("KSTREAM-FILTER", move || {
-            TryFlatMapValues::new(predicate.clone())
+            Filter::new(predicate.clone(), true)
         });
         self.child(
             name,

@@ -81,7 +81,8 @@ impl<K: Clone + 'static, V: Clone + 'static> KStream<K, V> {
         K2: Clone + 'static,
         F: Fn(&K, &V) -> K2 + Send + Sync + 'static,
     {
-        let selector = Arc::new(move |k: K, v: V| (selector(&k, &v), v));
+        let selector =
+            Arc::new(move |k: K, v: V| Ok::<_, std::convert::Infallible>((selector(&k, &v), v)));
         let name = self.add("KSTREAM-KEY-SELECT", move || Map::new(selector.clone()));
         let selected = self.child(name, None, self.value_serde.clone(), true);
         KGroupedStream::new(selected, grouped)

@@ -122,7 +122,7 @@ impl<K: Clone + 'static, V: Clone + 'static> KStream<K, V> {
     where
         F: Fn(&K, &V) -> bool + Send + Sync + 'static,
     {
-        let predicate = Arc::new(predicate);
+        let predicate = Arc::new(move |k: &K, v: &V| Ok::<_, Infallible>(predicate(k, v)));
         let name = self.add("KSTREAM-FILTER", move || {
             Filter::new(predicate.clone(), true)
         });
@@ -148,7 +148,7 @@ impl<K: Clone + 'static, V: Clone + 'static> KStream<K, V> {
     where
         F: Fn(&K, &V) -> bool + Send + Sync + 'static,
     {
-        let predicate = Arc::new(predicate);
+        let predicate = Arc::new(move |k: &K, v: &V| Ok::<_, Infallible>(predicate(k, v)));
         let name = self.add("KSTREAM-FILTER", move || {
             Filter::new(predicate.clone(), false)
         });
@@ -177,7 +177,7 @@ impl<K: Clone + 'static, V: Clone + 'static> KStream<K, V> {
         V2: Clone + 'static,
         F: Fn(K, V) -> (K2, V2) + Send + Sync + 'static,
     {
-        let mapper = Arc::new(mapper);
+        let mapper = Arc::new(move |k, v| Ok::<_, Infallible>(mapper(k, v)));
         let name = self.add("KSTREAM-MAP", move || Map::new(mapper.clone()));
         self.child(name, None, None, true)
     }
@@ -197,9 +197,9 @@ impl<K: Clone + 'static, V: Clone + 'static> KStream<K, V> {
         V2: Clone + 'static,
         F: Fn(V) -> V2 + Send + Sync + 'static,
     {
-        let mapper = Arc::new(mapper);
+        let mapper = Arc::new(move |v| Ok::<_, Infallible>(mapper(v)));
         let name = self.add("KSTREAM-MAPVALUES", move || {
-            MapValues::<K, V, V2, F>::new(mapper.clone())
+            MapValues::<K, V, V2, Infallible, _>::new(mapper.clone())
         });
         self.child(
             name,
@@ -282,7 +282,7 @@ impl<K: Clone + 'static, V: Clone + 'static> KStream<K, V> {
         K2: Clone + 'static,
         F: Fn(&K, &V) -> K2 + Send + Sync + 'static,
     {
-        let mapper = Arc::new(move |k: K, v: V| (selector(&k, &v), v));
+        let mapper = Arc::new(move |k: K, v: V| Ok::<_, Infallible>((selector(&k, &v), v)));
         let name = self.add("KSTREAM-KEY-SELECT", move || Map::new(mapper.clone()));
         self.child(name, None, self.value_serde.clone(), true)
     }

@@ -1,18 +1,20 @@
-//! `filter` / `filter_not`: forwards records whose predicate result equals `keep`.
+//! `filter`, `filter_not` and `try_filter`: forwards records whose predicate result equals
+//! `keep`. The predicate returns a `Result`: the infallible operators give it an error that
+//! cannot happen.
 
 use std::marker::PhantomData;
 use std::sync::Arc;
 
-use crate::processor::ProcessResult;
-use crate::processor::{Processor, ProcessorContext, Record};
+use crate::error::BoxError;
+use crate::processor::{ProcessResult, Processor, ProcessorContext, Record};
 
-pub(crate) struct Filter<K, V, F> {
+pub(crate) struct Filter<K, V, E, F> {
     predicate: Arc<F>,
     keep: bool,
-    _types: PhantomData<fn(K, V)>,
+    _types: PhantomData<fn(K, V, E)>,
 }
 
-impl<K, V, F> Filter<K, V, F> {
+impl<K, V, E, F> Filter<K, V, E, F> {
     pub(crate) fn new(predicate: Arc<F>, keep: bool) -> Self {
         Filter {
             predicate,
@@ -22,11 +24,12 @@ impl<K, V, F> Filter<K, V, F> {
     }
 }
 
-impl<K, V, F> Processor for Filter<K, V, F>
+impl<K, V, E, F> Processor for Filter<K, V, E, F>
 where
     K: Clone + 'static,
     V: Clone + 'static,
-    F: Fn(&K, &V) -> bool + 'static,
+    E: Into<BoxError> + 'static,
+    F: Fn(&K, &V) -> Result<bool, E> + 'static,
 {
     type KeyIn = K;
     type ValueIn = V;
@@ -38,7 +41,7 @@ where
         ctx: &mut ProcessorContext<'_, K, V>,
         record: Record<K, V>,
     ) -> ProcessResult {
-        if (self.predicate)(&record.key, &record.value) == self.keep {
+        if (self.predicate)(&record.key, &record.value).map_err(Into::into)? == self.keep {
             ctx.forward(record)?;
         }
         Ok(())

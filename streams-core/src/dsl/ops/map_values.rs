@@ -1,17 +1,18 @@
-//! `map_values`: a new value per record, same key.
+//! `map_values` and `try_map_values`: a new value per record, same key. The closure returns a
+//! `Result`: `map_values` gives it an error that cannot happen.
 
 use std::marker::PhantomData;
 use std::sync::Arc;
 
-use crate::processor::ProcessResult;
-use crate::processor::{Processor, ProcessorContext, Record};
+use crate::error::BoxError;
+use crate::processor::{ProcessResult, Processor, ProcessorContext, Record};
 
-pub(crate) struct MapValues<K, V, V2, F> {
+pub(crate) struct MapValues<K, V, V2, E, F> {
     mapper: Arc<F>,
-    _types: PhantomData<fn(K, V) -> V2>,
+    _types: PhantomData<fn(K, V) -> Result<V2, E>>,
 }
 
-impl<K, V, V2, F> MapValues<K, V, V2, F> {
+impl<K, V, V2, E, F> MapValues<K, V, V2, E, F> {
     pub(crate) fn new(mapper: Arc<F>) -> Self {
         MapValues {
             mapper,
@@ -20,12 +21,13 @@ impl<K, V, V2, F> MapValues<K, V, V2, F> {
     }
 }
 
-impl<K, V, V2, F> Processor for MapValues<K, V, V2, F>
+impl<K, V, V2, E, F> Processor for MapValues<K, V, V2, E, F>
 where
     K: Clone + 'static,
     V: 'static,
     V2: Clone + 'static,
-    F: Fn(V) -> V2 + 'static,
+    E: Into<BoxError> + 'static,
+    F: Fn(V) -> Result<V2, E> + 'static,
 {
     type KeyIn = K;
     type ValueIn = V;
@@ -43,11 +45,13 @@ where
             timestamp,
             headers,
         } = record;
-        Ok(ctx.forward(Record {
+        let value = (self.mapper)(value).map_err(Into::into)?;
+        ctx.forward(Record {
             key,
-            value: (self.mapper)(value),
+            value,
             timestamp,
             headers,
-        })?)
+        })?;
+        Ok(())
     }
 }

@@ -3,9 +3,9 @@
 
 mod aggregate;
 pub(crate) mod branch;
-mod fallible;
 mod filter;
 pub(crate) mod fk_join;
+mod flat_map;
 pub(crate) mod foreach;
 mod map;
 mod map_values;
@@ -54,8 +54,8 @@ pub(crate) fn forward_cached<K: Clone + 'static, V: Clone + 'static>(
     }
     Ok(())
 }
-pub(crate) use fallible::{TryFlatMap, TryFlatMapValues};
 pub(crate) use filter::Filter;
+pub(crate) use flat_map::{TryFlatMap, TryFlatMapValues};
 pub(crate) use map::Map;
 pub(crate) use map_values::MapValues;
 pub(crate) use peek::Peek;

@@ -1,7 +1,6 @@
-//! The flat-map processors: `flat_map` and `flat_map_values`, and the fallible operators
-//! (`try_map`, `try_map_values`, `try_flat_map`, `try_filter`) whose closure returns a
-//! `Result`; its error fails the record through the processing-error policy, the runtime naming
-//! the node. The infallible operators use them with an error that cannot happen.
+//! `flat_map`, `flat_map_values` and `try_flat_map`: zero or more records per record. The closure
+//! returns a `Result`, whose error fails the record through the processing-error policy (the
+//! runtime naming the node); the infallible operators give it an error that cannot happen.
 
 use std::marker::PhantomData;
 use std::sync::Arc;
