@@ -76,45 +76,94 @@ fn size(key: &[u8], value: &Option<Vec<u8>>) -> usize {
 /// The cached entries by key, shared by the store and its query handles.
 type Entries = BTreeMap<Vec<u8>, Entry>;
 
-fn lock(entries: &Mutex<Entries>) -> MutexGuard<'_, Entries> {
-    // The entries stay consistent across a panic (each change is one map operation).
-    entries.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-/// Writes `value` of `key` to `inner`, returning what changed.
+/// Writes `value` of `key` to `inner`; returns the value it replaced.
 fn write_through(
     inner: &mut dyn KeyValueStore,
     key: &[u8],
-    value: Option<Vec<u8>>,
-) -> Result<CacheFlush> {
+    value: Option<&[u8]>,
+) -> Result<Option<Vec<u8>>> {
     let old = inner.get(key)?;
-    match &value {
+    match value {
         Some(v) => inner.put(key, v)?,
         None => inner.delete(key)?,
     }
-    Ok(CacheFlush {
-        key: key.to_vec(),
-        new: value,
-        old,
-    })
+    Ok(old)
 }
 
-/// Overlays the cached entries within `(lower, upper)` on `stored`.
-fn overlay(
-    entries: &Entries,
-    lower: Bound<&[u8]>,
-    upper: Bound<&[u8]>,
-    stored: KeyValueIter<'_>,
-) -> Result<Vec<Result<KeyValue>>> {
+/// The cached entries, shared by the store (the stream thread, their only writer) and its query
+/// handles, and the reads through them: the cache first, then the store beneath. The lock is
+/// held to touch the entries, never across a read of the store, so a query scanning a large
+/// store does not stall processing. That is consistent because an entry leaves the cache only
+/// after its value was written through (under the lock): a reader finds the newest value in the
+/// cache or, once it is gone from there, in the store.
+#[derive(Default, Clone)]
+struct CacheView(Arc<Mutex<Entries>>);
+
+impl CacheView {
+    fn lock(&self) -> MutexGuard<'_, Entries> {
+        // The entries stay consistent across a panic (each change is one map operation).
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn get(&self, store: &dyn ReadOnlyKeyValueStore, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        if let Some(entry) = self.lock().get(key) {
+            return Ok(entry.value.clone());
+        }
+        store.get(key)
+    }
+
+    fn range(
+        &self,
+        store: &dyn ReadOnlyKeyValueStore,
+        from: Option<&[u8]>,
+        to: Option<&[u8]>,
+    ) -> Result<Vec<Result<KeyValue>>> {
+        let Some((lower, upper)) = bounds(from, to) else {
+            return Ok(Vec::new());
+        };
+        let cached = self.snapshot(lower, upper);
+        overlay(cached, store.range(from, to)?)
+    }
+
+    fn prefix_scan(
+        &self,
+        store: &dyn ReadOnlyKeyValueStore,
+        prefix: &[u8],
+    ) -> Result<Vec<Result<KeyValue>>> {
+        let bound = prefix_upper_bound(prefix);
+        let upper = bound.as_deref().map_or(Bound::Unbounded, Bound::Excluded);
+        let cached = self.snapshot(Bound::Included(prefix), upper);
+        overlay(cached, store.prefix_scan(prefix)?)
+    }
+
+    fn approximate_num_entries(&self, store: &dyn ReadOnlyKeyValueStore) -> Result<u64> {
+        let dirty = self.lock().values().filter(|e| e.dirty).count() as u64;
+        Ok(store.approximate_num_entries()? + dirty)
+    }
+
+    /// A copy of the cached entries within `(lower, upper)`.
+    fn snapshot(&self, lower: Bound<&[u8]>, upper: Bound<&[u8]>) -> CachedRange {
+        self.lock()
+            .range::<[u8], _>((lower, upper))
+            .map(|(k, e)| (k.clone(), e.value.clone()))
+            .collect()
+    }
+}
+
+/// Cached keys with their values (`None`: deleted).
+type CachedRange = Vec<(Vec<u8>, Option<Vec<u8>>)>;
+
+/// Overlays `cached` on `stored`.
+fn overlay(cached: CachedRange, stored: KeyValueIter<'_>) -> Result<Vec<Result<KeyValue>>> {
     let mut merged: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
     for item in stored {
         let (k, v) = item?;
         merged.insert(k, v);
     }
-    for (k, entry) in entries.range::<[u8], _>((lower, upper)) {
-        match &entry.value {
-            Some(v) => merged.insert(k.clone(), v.clone()),
-            None => merged.remove(k),
+    for (k, value) in cached {
+        match value {
+            Some(v) => merged.insert(k, v),
+            None => merged.remove(&k),
         };
     }
     Ok(merged.into_iter().map(Ok).collect())
@@ -139,7 +188,7 @@ fn bounds<'a>(
 /// A record cache in front of a key-value store.
 pub struct CachingKeyValueStore {
     inner: Box<dyn KeyValueStore>,
-    entries: Arc<Mutex<Entries>>,
+    entries: CacheView,
     /// Write order: sequence number → key, oldest first.
     order: BTreeMap<u64, Vec<u8>>,
     next_seq: u64,
@@ -152,7 +201,7 @@ impl std::fmt::Debug for CachingKeyValueStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("CachingKeyValueStore")
             .field("store", &self.inner.name())
-            .field("entries", &lock(&self.entries).len())
+            .field("entries", &self.entries.lock().len())
             .field("bytes", &self.bytes)
             .finish()
     }
@@ -163,7 +212,7 @@ impl CachingKeyValueStore {
     pub fn new(inner: Box<dyn KeyValueStore>, budget: CacheBudget) -> Self {
         CachingKeyValueStore {
             inner,
-            entries: Arc::default(),
+            entries: CacheView::default(),
             order: BTreeMap::new(),
             next_seq: 0,
             bytes: 0,
@@ -181,7 +230,7 @@ impl CachingKeyValueStore {
             dirty: true,
             seq,
         };
-        let replaced = lock(&self.entries).insert(key.to_vec(), entry);
+        let replaced = self.entries.lock().insert(key.to_vec(), entry);
         if let Some(old) = replaced {
             self.order.remove(&old.seq);
             let removed = size(key, &old.value);
@@ -198,34 +247,39 @@ impl CachingKeyValueStore {
     }
 
     fn evict_oldest(&mut self) -> Result<()> {
-        let Some((_, key)) = self.order.pop_first() else {
+        let Some((seq, key)) = self.order.pop_first() else {
             return Ok(());
         };
-        // Written through before it leaves the map, under the lock: a query sees the new
+        // Written through before it leaves the map, under the lock: a reader sees the new
         // value in one place or the other, never the old one.
-        let mut entries = lock(&self.entries);
-        if let Some(entry) = entries.get(&key) {
-            let freed = size(&key, &entry.value);
-            if entry.dirty {
-                let flushed = write_through(self.inner.as_mut(), &key, entry.value.clone())?;
-                self.evicted.push(flushed);
+        let mut entries = self.entries.lock();
+        let old = match entries.get(&key) {
+            Some(entry) if entry.dirty => {
+                match write_through(self.inner.as_mut(), &key, entry.value.as_deref()) {
+                    Ok(old) => Some(old),
+                    Err(e) => {
+                        // Still cached and still dirty: it is written at the next flush.
+                        drop(entries);
+                        self.order.insert(seq, key);
+                        return Err(e);
+                    }
+                }
             }
-            entries.remove(&key);
+            _ => None,
+        };
+        if let Some(entry) = entries.remove(&key) {
+            let freed = size(&key, &entry.value);
             self.bytes -= freed;
             self.budget.shrink(freed);
+            if let Some(old) = old {
+                self.evicted.push(CacheFlush {
+                    key,
+                    new: entry.value,
+                    old,
+                });
+            }
         }
         Ok(())
-    }
-
-    /// Merges the cache's view over `(lower, upper)` with the store's.
-    fn merged(
-        &self,
-        lower: Bound<&[u8]>,
-        upper: Bound<&[u8]>,
-        stored: KeyValueIter<'_>,
-    ) -> Result<KeyValueIter<'_>> {
-        let items = overlay(&lock(&self.entries), lower, upper, stored)?;
-        Ok(Box::new(items.into_iter()))
     }
 }
 
@@ -248,7 +302,7 @@ impl StateStore for CachingKeyValueStore {
         self.flush()?;
         self.budget.shrink(self.bytes);
         self.bytes = 0;
-        lock(&self.entries).clear();
+        self.entries.lock().clear();
         self.order.clear();
         self.inner.close()
     }
@@ -256,32 +310,21 @@ impl StateStore for CachingKeyValueStore {
 
 impl ReadOnlyKeyValueStore for CachingKeyValueStore {
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
-        if let Some(entry) = lock(&self.entries).get(key) {
-            return Ok(entry.value.clone());
-        }
-        self.inner.get(key)
+        self.entries.get(self.inner.as_ref(), key)
     }
 
     fn range(&self, from: Option<&[u8]>, to: Option<&[u8]>) -> Result<KeyValueIter<'_>> {
-        let Some((lower, upper)) = bounds(from, to) else {
-            return Ok(Box::new(std::iter::empty()));
-        };
-        self.merged(lower, upper, self.inner.range(from, to)?)
+        let items = self.entries.range(self.inner.as_ref(), from, to)?;
+        Ok(Box::new(items.into_iter()))
     }
 
     fn prefix_scan(&self, prefix: &[u8]) -> Result<KeyValueIter<'_>> {
-        let bound = prefix_upper_bound(prefix);
-        let upper = bound.as_deref().map_or(Bound::Unbounded, Bound::Excluded);
-        self.merged(
-            Bound::Included(prefix),
-            upper,
-            self.inner.prefix_scan(prefix)?,
-        )
+        let items = self.entries.prefix_scan(self.inner.as_ref(), prefix)?;
+        Ok(Box::new(items.into_iter()))
     }
 
     fn approximate_num_entries(&self) -> Result<u64> {
-        let dirty = lock(&self.entries).values().filter(|e| e.dirty).count() as u64;
-        Ok(self.inner.approximate_num_entries()? + dirty)
+        self.entries.approximate_num_entries(self.inner.as_ref())
     }
 }
 
@@ -295,7 +338,7 @@ impl KeyValueStore for CachingKeyValueStore {
     }
 
     fn delete_range(&mut self, from: &[u8], to: &[u8]) -> Result<()> {
-        let mut entries = lock(&self.entries);
+        let mut entries = self.entries.lock();
         let doomed: Vec<Vec<u8>> = entries
             .range::<[u8], _>((Bound::Included(from), Bound::Excluded(to)))
             .map(|(k, _)| k.clone())
@@ -317,18 +360,19 @@ impl KeyValueStore for CachingKeyValueStore {
 
     fn flush_cache(&mut self) -> Result<Vec<CacheFlush>> {
         let mut flushed = std::mem::take(&mut self.evicted);
-        let mut entries = lock(&self.entries);
+        let mut entries = self.entries.lock();
         // In write order, as Kafka Streams flushes its cache.
         for key in self.order.values() {
             let Some(entry) = entries.get_mut(key).filter(|e| e.dirty) else {
                 continue;
             };
-            flushed.push(write_through(
-                self.inner.as_mut(),
-                key,
-                entry.value.clone(),
-            )?);
+            let old = write_through(self.inner.as_mut(), key, entry.value.as_deref())?;
             entry.dirty = false;
+            flushed.push(CacheFlush {
+                key: key.clone(),
+                new: entry.value.clone(),
+                old,
+            });
         }
         Ok(flushed)
     }
@@ -336,7 +380,7 @@ impl KeyValueStore for CachingKeyValueStore {
     fn discard_cache(&mut self) {
         self.budget.shrink(self.bytes);
         self.bytes = 0;
-        lock(&self.entries).clear();
+        self.entries.lock().clear();
         self.order.clear();
         self.evicted.clear();
     }
@@ -353,44 +397,29 @@ impl KeyValueStore for CachingKeyValueStore {
     }
 }
 
-/// A query handle that reads the cache first, then the store beneath. It holds the cache's
-/// lock while it reads the store, so an eviction (written through under the same lock) is
-/// seen whole.
+/// A query handle that reads through the cache, as the store does.
 struct CachedQueryHandle {
-    entries: Arc<Mutex<Entries>>,
+    entries: CacheView,
     inner: Arc<dyn ReadOnlyKeyValueStore + Send + Sync>,
 }
 
 impl ReadOnlyKeyValueStore for CachedQueryHandle {
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
-        let entries = lock(&self.entries);
-        match entries.get(key) {
-            Some(entry) => Ok(entry.value.clone()),
-            None => self.inner.get(key),
-        }
+        self.entries.get(self.inner.as_ref(), key)
     }
 
     fn range(&self, from: Option<&[u8]>, to: Option<&[u8]>) -> Result<KeyValueIter<'_>> {
-        let Some((lower, upper)) = bounds(from, to) else {
-            return Ok(Box::new(std::iter::empty()));
-        };
-        let entries = lock(&self.entries);
-        let items = overlay(&entries, lower, upper, self.inner.range(from, to)?)?;
+        let items = self.entries.range(self.inner.as_ref(), from, to)?;
         Ok(Box::new(items.into_iter()))
     }
 
     fn prefix_scan(&self, prefix: &[u8]) -> Result<KeyValueIter<'_>> {
-        let bound = prefix_upper_bound(prefix);
-        let upper = bound.as_deref().map_or(Bound::Unbounded, Bound::Excluded);
-        let entries = lock(&self.entries);
-        let stored = self.inner.prefix_scan(prefix)?;
-        let items = overlay(&entries, Bound::Included(prefix), upper, stored)?;
+        let items = self.entries.prefix_scan(self.inner.as_ref(), prefix)?;
         Ok(Box::new(items.into_iter()))
     }
 
     fn approximate_num_entries(&self) -> Result<u64> {
-        let dirty = lock(&self.entries).values().filter(|e| e.dirty).count() as u64;
-        Ok(self.inner.approximate_num_entries()? + dirty)
+        self.entries.approximate_num_entries(self.inner.as_ref())
     }
 }
 
