@@ -6,6 +6,7 @@ use crate::Result;
 use crate::store::{
     ChangelogRecord, KeyValueIter, KeyValueStore, ReadOnlyKeyValueStore, StateStore,
 };
+use crate::timestamped::split_timestamped;
 
 /// Where a store's changes go: in the runtime, the store's partition of its compacted changelog
 /// topic. Implemented by `streams-core`, which knows the producer and the current record's
@@ -33,12 +34,6 @@ pub struct ChangeLoggingKeyValueStore {
     inner: Box<dyn KeyValueStore>,
     sink: Box<dyn ChangelogSink>,
     timestamped: bool,
-}
-
-/// Splits a timestamped value into its timestamp and value bytes.
-pub fn split_timestamped(value: &[u8]) -> Option<(i64, &[u8])> {
-    let (ts, rest) = value.split_first_chunk::<8>()?;
-    Some((i64::from_be_bytes(*ts), rest))
 }
 
 impl std::fmt::Debug for ChangeLoggingKeyValueStore {

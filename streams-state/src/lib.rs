@@ -35,11 +35,10 @@ mod rocks;
 pub mod segments;
 mod session;
 mod store;
+mod timestamped;
 mod window;
 
 pub use cache::{CacheBudget, CachingKeyValueStore};
-#[doc(hidden)]
-pub use changelog::split_timestamped;
 pub use changelog::{ChangeLoggingKeyValueStore, ChangelogSink};
 pub use checkpoint::{ChangelogOffsets, Checkpoint};
 pub use error::{Error, Result};
@@ -54,4 +53,5 @@ pub use store::{
     CacheFlush, ChangelogRecord, KeyValue, KeyValueIter, KeyValueStore, ReadOnlyKeyValueStore,
     StateStore,
 };
+pub use timestamped::{push_timestamp, split_timestamped};
 pub use window::{WindowEntry, WindowStore};

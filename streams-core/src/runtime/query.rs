@@ -60,7 +60,14 @@ impl<K: 'static, V: 'static> ReadOnlyKeyValueStoreView<K, V> {
 
     fn value(&self, bytes: &[u8]) -> Result<V> {
         let bytes = if self.timestamped {
-            bytes.get(8..).unwrap_or_default()
+            streams_state::split_timestamped(bytes)
+                .map(|(_, value)| value)
+                .ok_or_else(|| Error::StoreSerde {
+                    store: self.name.clone(),
+                    source: crate::serde::SerdeError::deserialize::<V>(
+                        "value shorter than its 8-byte timestamp",
+                    ),
+                })?
         } else {
             bytes
         };

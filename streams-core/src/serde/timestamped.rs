@@ -16,15 +16,14 @@ impl<V> TimestampedSerde<V> {
 
 impl<V: 'static> Serde<(V, i64)> for TimestampedSerde<V> {
     fn serialize(&self, value: &(V, i64), out: &mut Vec<u8>) -> Result<(), SerdeError> {
-        out.extend_from_slice(&value.1.to_be_bytes());
+        streams_state::push_timestamp(out, value.1);
         self.inner.serialize(&value.0, out)
     }
 
     fn deserialize(&self, bytes: &[u8]) -> Result<(V, i64), SerdeError> {
-        let (ts, rest) = bytes
-            .split_first_chunk::<8>()
+        let (ts, rest) = streams_state::split_timestamped(bytes)
             .ok_or_else(|| SerdeError::deserialize::<V>("shorter than its 8-byte timestamp"))?;
-        Ok((self.inner.deserialize(rest)?, i64::from_be_bytes(*ts)))
+        Ok((self.inner.deserialize(rest)?, ts))
     }
 
     /// A null value with a timestamp is null (Kafka's `ValueAndTimestamp.make` of null).

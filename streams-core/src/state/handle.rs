@@ -3,7 +3,7 @@
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
-use streams_state::{CacheFlush, KeyValueStore, split_timestamped};
+use streams_state::{CacheFlush, KeyValueStore, push_timestamp, split_timestamped};
 
 use crate::serde::{Serde, SerdeError, SharedSerde};
 use crate::{Error, Result};
@@ -116,7 +116,7 @@ impl<K: 'static, V: 'static> KeyValueStoreHandle<K, V> {
         let mut buf = self.value_buf.borrow_mut();
         buf.clear();
         if self.timestamped {
-            buf.extend_from_slice(&timestamp.to_be_bytes());
+            push_timestamp(&mut buf, timestamp);
         }
         self.value_serde
             .serialize(value, &mut buf)
