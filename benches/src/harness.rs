@@ -13,11 +13,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use rdkafka::ClientConfig;
-use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
-use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
-use rdkafka::types::RDKafkaErrorCode;
 use streams_core::StreamsConfig;
 use streams_core::embedded::EmbeddedBroker;
 
@@ -95,8 +92,8 @@ pub(crate) struct Bench {
     pub(crate) config: StreamsConfig,
     /// `bootstrap.servers`.
     pub(crate) bootstrap: String,
-    /// The embedded broker, when the benchmark runs on it.
-    broker: Option<Arc<EmbeddedBroker>>,
+    /// The embedded broker, when the benchmark runs on it: kept alive for the run.
+    _broker: Option<Arc<EmbeddedBroker>>,
     broker_kind: &'static str,
     run_id: u128,
 }
@@ -198,47 +195,27 @@ impl Bench {
             args: args.clone(),
             config,
             bootstrap,
-            broker,
+            _broker: broker,
             broker_kind,
             run_id,
         })
     }
 
-    /// Creates `topics` with `partitions` partitions and the topic configs `configs`: on the
-    /// embedded broker through its own call (its admin API does not answer `CreateTopics`
-    /// reliably; it ignores topic configs), else through Kafka's admin API.
+    /// Creates `topics` with `partitions` partitions and the topic configs `configs`, through
+    /// the library's admin (on the embedded broker, which ignores topic configs, too).
     pub(crate) fn create_topics(
         &self,
         topics: &[String],
         partitions: i32,
         configs: &[(&str, &str)],
     ) -> Result<(), BoxError> {
-        if let Some(broker) = &self.broker {
-            for topic in topics {
-                broker.create_topic(topic, partitions)?;
-            }
-            return Ok(());
-        }
-        let admin: AdminClient<DefaultClientContext> = self.client().create()?;
-        let new: Vec<NewTopic<'_>> = topics
-            .iter()
-            .map(|topic| {
-                configs.iter().fold(
-                    NewTopic::new(topic, partitions, TopicReplication::Fixed(-1)),
-                    |new, (k, v)| new.set(k, v),
-                )
-            })
-            .collect();
-        let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(30)));
-        for result in crate::kafka::block_on(admin.create_topics(&new, &options))? {
-            match result {
-                Ok(_) | Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
-                Err((topic, code)) => {
-                    return Err(format!("creating topic `{topic}`: {code}").into());
-                }
-            }
-        }
-        Ok(())
+        let names: Vec<&str> = topics.iter().map(String::as_str).collect();
+        Ok(streams_core::runtime::create_topics(
+            &self.config,
+            &names,
+            partitions,
+            configs,
+        )?)
     }
 
     /// `embedded` or `external`.

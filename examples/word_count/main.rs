@@ -17,14 +17,11 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use clap::Parser;
 use rdkafka::ClientConfig;
-use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
-use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::Message;
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
-use rdkafka::types::RDKafkaErrorCode;
 use streams_core::embedded::EmbeddedBroker;
-use streams_core::runtime::send_record;
+use streams_core::runtime::{create_topics, send_record};
 use streams_core::{KafkaStreams, StreamsConfig};
 
 mod topology;
@@ -61,38 +58,6 @@ fn top(counts: &BTreeMap<String, u64>, n: usize) -> Vec<(String, u64)> {
     sorted.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
     sorted.truncate(n);
     sorted
-}
-
-/// Creates `topics` with `partitions` partitions each: on the embedded broker through its own
-/// call (librdkafka's mock cluster does not answer the admin API's `CreateTopics` reliably),
-/// else with Kafka's admin API, as an application creates its input and output topics.
-fn create_topics(
-    broker: Option<&EmbeddedBroker>,
-    bootstrap: &str,
-    topics: &[&str],
-    partitions: i32,
-) -> Result<(), Box<dyn std::error::Error>> {
-    if let Some(broker) = broker {
-        for topic in topics {
-            broker.create_topic(topic, partitions)?;
-        }
-        return Ok(());
-    }
-    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
-        .set("bootstrap.servers", bootstrap)
-        .create()?;
-    let new: Vec<NewTopic<'_>> = topics
-        .iter()
-        .map(|topic| NewTopic::new(topic, partitions, TopicReplication::Fixed(-1)))
-        .collect();
-    let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(30)));
-    for result in futures::executor::block_on(admin.create_topics(&new, &options))? {
-        match result {
-            Ok(_) | Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
-            Err((topic, code)) => return Err(format!("creating topic `{topic}`: {code}").into()),
-        }
-    }
-    Ok(())
 }
 
 fn produce_lines(
@@ -173,14 +138,10 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     if let Some(servers) = &args.bootstrap_servers {
         config.set("bootstrap.servers", servers);
     }
-    let broker = EmbeddedBroker::start_if_unconfigured(&mut config)?;
+    let _broker = EmbeddedBroker::start_if_unconfigured(&mut config)?;
     let bootstrap = config.bootstrap_servers().unwrap_or_default().to_string();
-    create_topics(
-        broker.as_deref(),
-        &bootstrap,
-        &[&input, &output],
-        args.partitions,
-    )?;
+    // As an application creates its input and output topics (on the embedded broker too).
+    create_topics(&config, &[&input, &output], args.partitions, &[])?;
 
     let topology = topology(&input, &output)?;
     println!("{}", topology.describe());

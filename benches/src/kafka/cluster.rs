@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
 
-use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::admin::{AdminClient, AdminOptions};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
 use rdkafka::producer::Producer;
@@ -40,22 +40,15 @@ impl Cluster {
     /// kept whatever their records' age: the feeds are stamped in 2023, and the broker's
     /// 7-day time retention would delete them under the apps at its next check.
     pub(crate) fn create_topics(&self, names: &[String], partitions: i32) -> Result<(), BoxError> {
-        let topics: Vec<NewTopic<'_>> = names
-            .iter()
-            .map(|name| {
-                NewTopic::new(name, partitions, TopicReplication::Fixed(-1))
-                    .set("retention.ms", "-1")
-            })
-            .collect();
-        let options = AdminOptions::new().operation_timeout(Some(TIMEOUT));
-        for result in block_on(self.admin.create_topics(&topics, &options))? {
-            match result {
-                Ok(_) | Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
-                Err((topic, code)) => {
-                    return Err(format!("creating topic `{topic}`: {code}").into());
-                }
-            }
-        }
+        let mut config = streams_core::StreamsConfig::new();
+        config.set("bootstrap.servers", &self.bootstrap);
+        let names_str: Vec<&str> = names.iter().map(String::as_str).collect();
+        streams_core::runtime::create_topics(
+            &config,
+            &names_str,
+            partitions,
+            &[("retention.ms", "-1")],
+        )?;
         self.wait_until_led(names, partitions)
     }
 

@@ -60,7 +60,6 @@ use crate::{Args, Framework, restore, workloads};
 
 use broker::Broker;
 use cluster::Cluster;
-pub(crate) use cluster::block_on;
 use jvm::KafkaStreamsApp;
 use run::{Measured, Runner};
 

@@ -3,8 +3,9 @@
 //! The runtime creates internal topics (repartition topics and changelogs) through this trait.
 //! It is a seam because librdkafka's mock cluster does not answer `CreateTopics` reliably; the
 //! embedded broker implements it with the mock's own call and installs itself in the
-//! configuration it is given (`EmbeddedBroker::configure`). It is crate-private: applications
-//! create their own topics with Kafka's admin API (or `EmbeddedBroker::create_topic`).
+//! configuration it is given (`EmbeddedBroker::configure`). The seam is crate-private;
+//! applications create their own topics with [`create_topics`], which goes through the same
+//! admin.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -50,6 +51,40 @@ pub(crate) trait TopicAdmin: Send + Sync {
     fn auto_creates_topics(&self) -> Result<Option<bool>> {
         Ok(None)
     }
+}
+
+/// Creates `names` (those that do not exist yet) with `partitions` partitions each, the
+/// broker's default replication factor and the topic configs `topic_config`: an application's
+/// own input and output topics, created as the runtime creates its internal ones — through
+/// Kafka's admin API with `config`'s `admin.` client properties, or on the embedded broker when
+/// `config` points at one ([`EmbeddedBroker::configure`](crate::embedded::EmbeddedBroker)).
+///
+/// ```no_run
+/// use streams_core::StreamsConfig;
+/// let mut config = StreamsConfig::new();
+/// config.set("bootstrap.servers", "localhost:9092");
+/// streams_core::runtime::create_topics(&config, &["payments", "alerts"], 4, &[])?;
+/// # Ok::<(), streams_core::Error>(())
+/// ```
+pub fn create_topics(
+    config: &crate::StreamsConfig,
+    names: &[&str],
+    partitions: i32,
+    topic_config: &[(&str, &str)],
+) -> Result<()> {
+    let specs: Vec<TopicSpec> = names
+        .iter()
+        .map(|name| TopicSpec {
+            name: name.to_string(),
+            partitions,
+            replication_factor: -1,
+            config: topic_config
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        })
+        .collect();
+    admin_for(config)?.create_topics(&specs)
 }
 
 /// `config`'s topic admin (the embedded broker installs one), or one over Kafka's admin API

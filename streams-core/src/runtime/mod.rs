@@ -34,6 +34,7 @@ mod topic_check;
 pub(crate) use admin::TopicAdmin;
 #[cfg(feature = "embedded")]
 pub(crate) use admin::TopicSpec;
+pub use admin::create_topics;
 pub(crate) use collector::RecordCollector;
 pub use instance::State;
 pub use kafka_streams::KafkaStreams;
