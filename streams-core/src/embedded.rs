@@ -75,7 +75,10 @@ impl EmbeddedBroker {
     /// `auto.create.topics.enable`; `true`, as the mock does, until set): set `false` to play a
     /// cluster that does not, where an application whose sink topics are missing fails to
     /// start. It changes what applications configured by [`configure`](Self::configure) are
-    /// told, not the mock, which still creates a topic written to.
+    /// told, not the mock, which still creates a topic written to. A testing knob: with the
+    /// `test-util` feature.
+    #[cfg(feature = "test-util")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "test-util")))]
     pub fn set_auto_create_topics(&self, enabled: bool) {
         self.auto_create_topics.store(enabled, Ordering::Relaxed);
     }

@@ -16,8 +16,8 @@ use crate::{Error, Result};
 /// The block cache size of [`RocksDbOptions::default`]: 50 MiB, Kafka Streams' default.
 pub const DEFAULT_BLOCK_CACHE_BYTES: usize = 50 * 1024 * 1024;
 
-/// A RocksDB block cache (LRU), holding uncompressed data blocks and, within its budget,
-/// index and filter blocks. Cloning it shares it: every store opened with options holding
+/// A RocksDB block cache (LRU) of uncompressed data blocks (index and filter blocks stay
+/// outside it, in each table reader, unless a config setter moves them in). Cloning it shares it: every store opened with options holding
 /// clones of one `BlockCache` draws on one memory budget, as Kafka Streams' bounded-memory
 /// configuration does with a cache shared by all the stores of an instance.
 #[derive(Clone)]

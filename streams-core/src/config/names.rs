@@ -61,9 +61,10 @@ pub const INPUT_BUFFER_MAX_BYTES: &str = "input.buffer.max.bytes";
 pub const CACHE_MAX_BYTES: &str = "statestore.cache.max.bytes";
 /// `rocksdb.block.cache.bytes`: the RocksDB block cache of each instance, shared by all its
 /// RocksDB stores (default 50 MiB). Kafka Streams gives each store a cache of its own unless a
-/// `rocksdb.config.setter` shares one; here sharing is the default, so memory stays bounded
-/// however many stores and tasks an instance runs. A
-/// [`RocksDbConfigSetter`] may still give a store another.
+/// `rocksdb.config.setter` shares one; here sharing is the default, so the data blocks
+/// of all stores share one budget. Each store's write buffers (memtables) and index and filter
+/// blocks are outside it: RocksDB memory still grows with the number of stores. A
+/// [`RocksDbConfigSetter`] may still give a store another cache.
 pub const ROCKSDB_BLOCK_CACHE_BYTES: &str = "rocksdb.block.cache.bytes";
 
 /// `replace.thread.backoff.ms`: under the `ReplaceThread` response, how long the first

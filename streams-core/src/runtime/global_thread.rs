@@ -16,6 +16,7 @@ use tracing::{error, info};
 
 use super::StateRestoreListener;
 use super::instance::InstanceShared;
+use crate::state::RocksDbEnv;
 use crate::state::{GlobalStores, GlobalUpdater};
 use crate::{Error, Result, StreamsConfig, Topology};
 
@@ -81,6 +82,7 @@ impl Stores {
 pub(crate) fn start(
     topology: &Topology,
     config: &StreamsConfig,
+    rocksdb: &RocksDbEnv,
     shared: Arc<InstanceShared>,
     listener: Arc<dyn StateRestoreListener>,
 ) -> Result<(Arc<GlobalStores>, Option<GlobalThread>)> {
@@ -90,11 +92,11 @@ pub(crate) fn start(
     let (ready_tx, ready_rx) = std::sync::mpsc::channel::<Result<Arc<GlobalStores>>>();
     let stop = Arc::new(AtomicBool::new(false));
     let stop_flag = stop.clone();
-    let (topology, config) = (topology.clone(), config.clone());
+    let (topology, config, rocksdb) = (topology.clone(), config.clone(), rocksdb.clone());
     let handle = std::thread::Builder::new()
         .name("global-thread".into())
         .spawn(move || {
-            let mut follower = match bootstrap(&topology, &config, listener.as_ref()) {
+            let mut follower = match bootstrap(&topology, &config, &rocksdb, listener.as_ref()) {
                 Ok(follower) => follower,
                 Err(e) => {
                     let _ = ready_tx.send(Err(e));
@@ -128,6 +130,7 @@ const RESTORE_BATCH: u64 = 1_000;
 fn bootstrap(
     topology: &Topology,
     config: &StreamsConfig,
+    rocksdb: &RocksDbEnv,
     listener: &dyn StateRestoreListener,
 ) -> Result<Follower> {
     let app_id = config.application_id()?;
@@ -136,7 +139,7 @@ fn bootstrap(
         topology.global_stores(),
         &dir,
         config.deserialization_policy()?,
-        topology.rocksdb_env(),
+        rocksdb,
     )?;
     let checkpoint = Checkpoint::new(dir.join(".checkpoint"));
     let offsets = checkpoint.read().map_err(|source| Error::State {

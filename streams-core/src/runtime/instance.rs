@@ -68,6 +68,8 @@ struct Inner {
     closing: bool,
     started: bool,
     closed: bool,
+    /// Threads of the instance (stream, standby) that have not returned yet.
+    threads_alive: usize,
 }
 
 /// Shared between the threads of one instance and its handle.
@@ -79,6 +81,8 @@ pub(crate) struct InstanceShared {
     shutdown_signal: Condvar,
     /// Signalled (with `observed`) after each state change was told to the listener.
     state_changed: Condvar,
+    /// Signalled (with `inner`) when a thread of the instance returns.
+    thread_exited: Condvar,
     stores: Mutex<HashMap<(String, TaskId), QueryHandle>>,
     observed: Mutex<Observed>,
     /// Tasks a stream thread is opening or runs: the standby thread keeps off them.
@@ -143,6 +147,32 @@ impl InstanceShared {
             .wait_timeout_while(guard, timeout, |_| !self.shutdown_requested())
             .unwrap_or_else(|p| p.into_inner());
         self.shutdown_requested()
+    }
+
+    /// Counts a thread as alive until the returned guard drops (when the thread returns, or
+    /// unwinds): take it before spawning the thread and move it in.
+    pub(crate) fn thread_alive(self: &Arc<Self>) -> ThreadAlive {
+        self.lock().threads_alive += 1;
+        ThreadAlive(self.clone())
+    }
+
+    /// Waits until every thread counted by [`thread_alive`](Self::thread_alive) returned, at
+    /// most `timeout` (`None`: as long as it takes); returns whether they all did.
+    pub(crate) fn wait_for_threads(&self, timeout: Option<std::time::Duration>) -> bool {
+        let guard = self.lock();
+        let guard = match timeout {
+            Some(timeout) => {
+                self.thread_exited
+                    .wait_timeout_while(guard, timeout, |inner| inner.threads_alive > 0)
+                    .unwrap_or_else(|p| p.into_inner())
+                    .0
+            }
+            None => self
+                .thread_exited
+                .wait_while(guard, |inner| inner.threads_alive > 0)
+                .unwrap_or_else(|p| p.into_inner()),
+        };
+        guard.threads_alive == 0
     }
 
     pub(crate) fn shutdown_requested(&self) -> bool {
@@ -276,6 +306,18 @@ impl InstanceShared {
             .collect();
         handles.sort_by_key(|(task, _)| *task);
         handles
+    }
+}
+
+/// A thread of the instance, counted alive until this drops.
+pub(crate) struct ThreadAlive(Arc<InstanceShared>);
+
+impl Drop for ThreadAlive {
+    fn drop(&mut self) {
+        let mut inner = self.0.lock();
+        inner.threads_alive = inner.threads_alive.saturating_sub(1);
+        drop(inner);
+        self.0.thread_exited.notify_all();
     }
 }
 

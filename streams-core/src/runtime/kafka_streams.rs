@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use tracing::{debug, info};
@@ -33,6 +33,8 @@ use crate::{Error, Result, StreamsConfig, TaskId, Topology};
 pub struct KafkaStreams {
     topology: Arc<Topology>,
     config: StreamsConfig,
+    /// One block cache, and the config setter, for every RocksDB store this instance opens.
+    rocksdb: crate::state::RocksDbEnv,
     metrics: Arc<StreamsMetrics>,
     shared: Arc<InstanceShared>,
     threads: Vec<JoinHandle<()>>,
@@ -61,7 +63,7 @@ impl std::fmt::Debug for KafkaStreams {
 impl KafkaStreams {
     /// An instance of `topology` configured by `config`. Checks the configuration; connects
     /// to nothing until [`start`](Self::start).
-    pub fn new(mut topology: Topology, config: &StreamsConfig) -> Result<Self> {
+    pub fn new(topology: Topology, config: &StreamsConfig) -> Result<Self> {
         let app_id = config.application_id()?;
         topology.check_derived_names(app_id)?;
         if let Some(topic) = config.dead_letter_topic()
@@ -82,8 +84,7 @@ impl KafkaStreams {
         config.replacement_policy()?;
         config.check_processing_guarantee()?;
         super::clients::check_client_properties(config)?;
-        // One block cache for all the RocksDB stores this instance opens.
-        topology.set_rocksdb_env(crate::state::RocksDbEnv::from_config(config)?);
+        let rocksdb = crate::state::RocksDbEnv::from_config(config)?;
         let metrics = Arc::new(StreamsMetrics::new(app_id)?);
         if let Some(registry) = config.metrics_registry() {
             metrics.register(registry)?;
@@ -91,6 +92,7 @@ impl KafkaStreams {
         Ok(KafkaStreams {
             topology: Arc::new(topology),
             config: config.clone(),
+            rocksdb,
             metrics,
             shared: Arc::new(InstanceShared::default()),
             threads: Vec::new(),
@@ -328,6 +330,7 @@ impl KafkaStreams {
         let (globals, global) = super::global_thread::start(
             &self.topology,
             &self.config,
+            &self.rocksdb,
             self.shared.clone(),
             self.restore_listener.clone(),
         )?;
@@ -342,6 +345,7 @@ impl KafkaStreams {
                 metrics: self.metrics.clone(),
                 shared: self.shared.clone(),
                 globals: globals.clone(),
+                rocksdb: self.rocksdb.clone(),
                 uncaught: self.uncaught.clone(),
                 restore_listener: self.restore_listener.clone(),
                 process_id: process_id.clone(),
@@ -358,6 +362,7 @@ impl KafkaStreams {
                 metrics: self.metrics.clone(),
                 shared: self.shared.clone(),
                 globals: globals.clone(),
+                rocksdb: self.rocksdb.clone(),
                 process_id,
                 replicas,
             })?);
@@ -378,19 +383,34 @@ impl KafkaStreams {
         self.shared.error()
     }
 
-    /// Waits until the instance is [`State::Running`]; fails if it enters `Error` or the
-    /// timeout passes first.
+    /// Waits until the instance is [`State::Running`]: [`Error::Failed`] if it fails first,
+    /// [`Error::InvalidState`] if it was not started or is closing, [`Error::Timeout`] if
+    /// `timeout` passes first.
     pub fn wait_until_running(&self, timeout: Duration) -> Result<()> {
+        let not_running = |state, reason| Error::InvalidState {
+            operation: "wait_until_running",
+            state,
+            reason,
+        };
+        if self.state() == State::Created {
+            return Err(not_running(State::Created, "the instance must be started"));
+        }
         let state = self.shared.wait_for_state(timeout, |state| {
             matches!(
                 state,
                 State::Running | State::Error | State::PendingShutdown | State::NotRunning
             )
         });
-        match (state, self.shared.error()) {
-            (State::Running, _) => Ok(()),
-            (State::Error, Some(error)) => Err(Error::Failed(error)),
-            (state, _) => Err(Error::Timeout {
+        match state {
+            State::Running => Ok(()),
+            State::Error => Err(match self.shared.error() {
+                Some(error) => Error::Failed(error),
+                None => not_running(state, "the instance failed; close() returned its error"),
+            }),
+            State::PendingShutdown | State::NotRunning => {
+                Err(not_running(state, "the instance is closing or closed"))
+            }
+            state => Err(Error::Timeout {
                 what: "running",
                 after: timeout,
                 state,
@@ -505,18 +525,11 @@ impl KafkaStreams {
     /// they all stopped in time, `Ok(false)` if some are still closing their tasks (the
     /// instance stays [`State::PendingShutdown`]; calling `close` again waits for them).
     pub fn close_with_timeout(&mut self, timeout: Duration) -> Result<bool> {
-        let deadline = Instant::now().checked_add(timeout);
         self.shared.request_shutdown();
-        while self
-            .threads
-            .iter()
-            .chain(self.standby.as_ref())
-            .any(|h| !h.is_finished())
-        {
-            if deadline.is_some_and(|d| Instant::now() >= d) {
-                return Ok(false);
-            }
-            std::thread::sleep(Duration::from_millis(5));
+        // `Duration::MAX` (from `close`): as long as it takes.
+        let wait = (timeout < Duration::from_secs(u64::from(u32::MAX))).then_some(timeout);
+        if !self.shared.wait_for_threads(wait) {
+            return Ok(false);
         }
         for handle in self.threads.drain(..) {
             if handle.join().is_err() {

@@ -44,6 +44,8 @@ pub(crate) struct StandbySpec {
     pub(crate) metrics: Arc<StreamsMetrics>,
     pub(crate) shared: Arc<InstanceShared>,
     pub(crate) globals: Arc<crate::state::GlobalStores>,
+    /// The instance's RocksDB block cache and config setter.
+    pub(crate) rocksdb: crate::state::RocksDbEnv,
     pub(crate) process_id: String,
     pub(crate) replicas: usize,
 }
@@ -79,16 +81,18 @@ struct Standby {
 
 /// Starts the standby thread.
 pub(crate) fn spawn(spec: StandbySpec) -> Result<JoinHandle<()>> {
+    let alive = spec.shared.thread_alive();
     std::thread::Builder::new()
         .name("standby-thread".into())
         .spawn(move || {
+            let _alive = alive;
             // A failure here costs warm state, not correctness: log, back off, start over.
             while !spec.shared.shutdown_requested() {
                 match run(&spec) {
                     Ok(()) => return,
                     Err(e) => {
                         warn!("standby thread failed, restarting in 1 s: {}", e.report());
-                        std::thread::sleep(Duration::from_secs(1));
+                        spec.shared.wait_for_shutdown(Duration::from_secs(1));
                     }
                 }
             }
@@ -243,6 +247,7 @@ impl Runner<'_> {
             cache: None,
             clock: WallClock::System,
             globals: self.spec.globals.clone(),
+            rocksdb: &self.spec.rocksdb,
             // Never wait on an active task's directory: it is not ours to keep warm.
             lock_wait: Duration::ZERO,
             exactly_once: self.spec.config.exactly_once()?,

@@ -107,6 +107,8 @@ pub(crate) struct ThreadSpec {
     pub(crate) metrics: Arc<StreamsMetrics>,
     pub(crate) shared: Arc<InstanceShared>,
     pub(crate) globals: Arc<crate::state::GlobalStores>,
+    /// The instance's RocksDB block cache and config setter.
+    pub(crate) rocksdb: crate::state::RocksDbEnv,
     pub(crate) uncaught: UncaughtErrorHandler,
     pub(crate) restore_listener: Arc<dyn super::StateRestoreListener>,
     /// This instance's process id (in transactional ids).
@@ -115,9 +117,13 @@ pub(crate) struct ThreadSpec {
 
 pub(crate) fn spawn(spec: ThreadSpec) -> Result<JoinHandle<()>> {
     let name = format!("stream-thread-{}", spec.index);
+    let alive = spec.shared.thread_alive();
     std::thread::Builder::new()
         .name(name.clone())
-        .spawn(move || supervise(spec))
+        .spawn(move || {
+            let _alive = alive;
+            supervise(spec)
+        })
         .map_err(|e| Error::io(name, e))
 }
 
@@ -212,6 +218,7 @@ fn run(spec: ThreadSpec) -> Result<()> {
         metrics,
         shared,
         globals,
+        rocksdb,
         uncaught: _,
         restore_listener,
         process_id,
@@ -283,6 +290,7 @@ fn run(spec: ThreadSpec) -> Result<()> {
         restore_listener,
         exactly_once,
         globals,
+        rocksdb,
     };
     let manager = TaskManager::new(
         topology,

@@ -41,6 +41,8 @@ pub(crate) struct TaskEnv<'a> {
     pub(crate) cache: Option<&'a CacheBudget>,
     pub(crate) clock: WallClock,
     pub(crate) globals: Arc<crate::state::GlobalStores>,
+    /// The instance's RocksDB block cache and config setter.
+    pub(crate) rocksdb: &'a crate::state::RocksDbEnv,
     /// How long to wait for the task directory's lock when another holder has it.
     pub(crate) lock_wait: std::time::Duration,
     /// Exactly-once: a task directory without a checkpoint may hold uncommitted writes and
@@ -191,7 +193,7 @@ impl Task {
                 }
             });
             let store = builder
-                .open(dir, changelog, env.cache, topology.rocksdb_env())
+                .open(dir, changelog, env.cache, env.rocksdb)
                 .map_err(state_err)?;
             let nodes = sub
                 .nodes

@@ -243,7 +243,7 @@ impl StoreBuilder {
     fn open_engine(
         &self,
         task_dir: &Path,
-        rocksdb: Option<&RocksDbEnv>,
+        rocksdb: &RocksDbEnv,
     ) -> Result<Box<dyn KeyValueStore>, streams_state::Error> {
         Ok(match self.engine {
             StoreEngine::RocksDb => {
@@ -252,10 +252,7 @@ impl StoreBuilder {
                         path: task_dir.join("rocksdb"),
                         source: e,
                     })?;
-                let options = match rocksdb {
-                    Some(env) => env.options_for(&self.name),
-                    None => RocksDbOptions::default(),
-                };
+                let options = rocksdb.options_for(&self.name);
                 Box::new(open_rocksdb_retrying(&self.name, &path, &options)?)
             }
             StoreEngine::InMemory => Box::new(InMemoryKeyValueStore::new(&self.name)),
@@ -266,7 +263,7 @@ impl StoreBuilder {
     pub(crate) fn open_global(
         &self,
         dir: &Path,
-        rocksdb: Option<&RocksDbEnv>,
+        rocksdb: &RocksDbEnv,
     ) -> Result<Box<dyn KeyValueStore>, streams_state::Error> {
         self.open_engine(dir, rocksdb)
     }
@@ -279,7 +276,7 @@ impl StoreBuilder {
         task_dir: &Path,
         changelog: Option<ChangelogTarget>,
         cache: Option<&CacheBudget>,
-        rocksdb: Option<&RocksDbEnv>,
+        rocksdb: &RocksDbEnv,
     ) -> Result<StoreInstance, streams_state::Error> {
         let engine = self.open_engine(task_dir, rocksdb)?;
         let sink = changelog

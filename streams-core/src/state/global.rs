@@ -124,7 +124,7 @@ impl GlobalUpdater {
         defs: &[GlobalStoreDef],
         dir: &Path,
         policy: DeserializationPolicy,
-        rocksdb: Option<&super::RocksDbEnv>,
+        rocksdb: &super::RocksDbEnv,
     ) -> Result<Self> {
         let mut by_topic = HashMap::new();
         let mut store_names = HashMap::new();
@@ -199,7 +199,7 @@ impl GlobalUpdater {
             return match self.policy {
                 // A global store has no producer to dead-letter through: it logs and skips.
                 DeserializationPolicy::LogAndContinue | DeserializationPolicy::DeadLetter => {
-                    tracing::warn!("skipping record for a global store: {error}");
+                    tracing::warn!("skipping record for a global store: {}", error.report());
                     Ok(())
                 }
                 DeserializationPolicy::Fail => Err(error),
@@ -208,7 +208,7 @@ impl GlobalUpdater {
         let result = match value {
             Some(value) => {
                 let mut stored = Vec::with_capacity(8 + value.len());
-                stored.extend_from_slice(&timestamp.to_be_bytes());
+                streams_state::push_timestamp(&mut stored, timestamp);
                 stored.extend_from_slice(value);
                 store.put(key_bytes, &stored)
             }

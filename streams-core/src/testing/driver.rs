@@ -109,15 +109,15 @@ impl TopologyTestDriver {
         let cache = (cache_bytes > 0).then(|| CacheBudget::new(cache_bytes));
         let env_metrics = metrics.clone();
         // As an instance does: one block cache for its RocksDB stores, and the setter.
-        let mut topology = topology;
-        topology.set_rocksdb_env(RocksDbEnv::from_config(config)?);
+        let rocksdb = RocksDbEnv::from_config(config)?;
         let globals = GlobalUpdater::open(
             topology.global_stores(),
             &app_dir.join("global"),
             config.deserialization_policy()?,
-            topology.rocksdb_env(),
+            &rocksdb,
         )?;
         let env = TaskEnv {
+            rocksdb: &rocksdb,
             globals: Arc::new(globals.readers().clone()),
             cache: cache.as_ref(),
             clock: WallClock::Manual(clock.clone()),

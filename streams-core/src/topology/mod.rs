@@ -59,7 +59,7 @@ pub(crate) const DYNAMIC_SINK_TOPIC: &str = "<topic name extractor>";
 
 use crate::processor::Processor;
 use crate::serde::SharedSerde;
-use crate::state::{GlobalStoreDef, RocksDbEnv, StoreBuilder};
+use crate::state::{GlobalStoreDef, StoreBuilder};
 use crate::{Error, Result};
 
 /// What a node is.
@@ -94,10 +94,6 @@ pub struct Topology {
     copartitioned_nodes: Vec<String>,
     /// Global stores: full copies of topics on every instance.
     global_stores: Vec<GlobalStoreDef>,
-    /// How the instance running this topology opens RocksDB stores (its shared block cache
-    /// and `rocksdb.config.setter`): set by the instance, which takes the topology by value.
-    /// `None` before: stores then open with defaults.
-    rocksdb: Option<Arc<RocksDbEnv>>,
 }
 
 impl std::fmt::Debug for Topology {
@@ -380,16 +376,6 @@ impl Topology {
 
     pub(crate) fn global_stores(&self) -> &[GlobalStoreDef] {
         &self.global_stores
-    }
-
-    /// Makes the stores of this topology open with `env` (by the instance that runs it).
-    pub(crate) fn set_rocksdb_env(&mut self, env: RocksDbEnv) {
-        self.rocksdb = Some(Arc::new(env));
-    }
-
-    /// How RocksDB stores open (`None`: with defaults, each with a cache of its own).
-    pub(crate) fn rocksdb_env(&self) -> Option<&RocksDbEnv> {
-        self.rocksdb.as_deref()
     }
 
     pub(crate) fn add_copartitioned_node(&mut self, node: &str) {

@@ -53,6 +53,8 @@ pub(crate) struct ManagerSettings {
     /// This thread's share of `statestore.cache.max.bytes` (0: no caching).
     pub(crate) cache_bytes: usize,
     pub(crate) globals: Arc<crate::state::GlobalStores>,
+    /// The instance's RocksDB block cache and config setter.
+    pub(crate) rocksdb: crate::state::RocksDbEnv,
     /// `processing.guarantee=exactly_once_v2`: the producer is transactional.
     pub(crate) exactly_once: bool,
 }

@@ -58,6 +58,7 @@ impl TaskManager {
             cache: self.cache.as_ref(),
             clock: WallClock::System,
             globals: self.settings.globals.clone(),
+            rocksdb: &self.settings.rocksdb,
             lock_wait: crate::runtime::task::TASK_DIR_LOCK_WAIT,
             exactly_once: self.settings.exactly_once,
             standby: false,

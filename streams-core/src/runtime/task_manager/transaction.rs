@@ -80,10 +80,10 @@ impl TaskManager {
         // events this thread must poll; librdkafka's own flush inside the commit would wait
         // for them otherwise).
         if let Err(e) = flush(&self.producer, FLUSH_TIMEOUT) {
-            return self.abort_transaction(&e.to_string());
+            return self.abort_transaction(&e.report().to_string());
         }
         if let Some(failure) = self.producer.context().take_failure() {
-            return self.abort_transaction(&failure.to_string());
+            return self.abort_transaction(&failure.report().to_string());
         }
         let group = consumer
             .group_metadata()
