@@ -418,6 +418,15 @@ impl KafkaStreams {
         }
     }
 
+    /// Waits up to `timeout` for the instance to stop by itself (failed, or closed); returns
+    /// whether it did.
+    pub(crate) fn wait_until_stopped(&self, timeout: Duration) -> bool {
+        let state = self.shared.wait_for_state(timeout, |state| {
+            matches!(state, State::Error | State::NotRunning)
+        });
+        matches!(state, State::Error | State::NotRunning)
+    }
+
     /// The tasks this instance runs now.
     pub fn local_tasks(&self) -> Vec<TaskId> {
         self.shared.tasks().into_iter().collect()

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use signal_hook::SigId;
 
-use super::{KafkaStreams, State};
+use super::KafkaStreams;
 use crate::{Error, Result};
 
 /// Catches SIGTERM and SIGINT from when it is installed until it is dropped: instead of
@@ -56,10 +56,11 @@ impl ShutdownSignal {
     /// (`false`).
     pub fn wait(&self, streams: &KafkaStreams) -> bool {
         while !self.received() {
-            if matches!(streams.state(), State::Error | State::NotRunning) {
+            // The instance's state wakes this at once; the flag (set in a signal handler,
+            // which cannot signal a condition variable) is looked at every 50 ms.
+            if streams.wait_until_stopped(Duration::from_millis(50)) {
                 return false;
             }
-            std::thread::sleep(Duration::from_millis(50));
         }
         tracing::info!("shutdown signal received");
         true

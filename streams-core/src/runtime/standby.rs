@@ -286,7 +286,8 @@ impl Runner<'_> {
     /// Reads changelog records for up to `budget` and applies them to the standby stores.
     fn follow(&mut self, budget: Duration) -> Result<()> {
         if self.standbys.is_empty() {
-            std::thread::sleep(budget);
+            // Nothing to follow: idle until the budget ends or shutdown is requested.
+            self.spec.shared.wait_for_shutdown(budget);
             return Ok(());
         }
         let started = Instant::now();
