@@ -327,3 +327,48 @@ fn records_in(broker: &EmbeddedBroker, topic: &str, partitions: i32) -> i64 {
         })
         .sum()
 }
+
+#[test]
+fn an_in_memory_store_is_rebuilt_from_its_whole_changelog_after_a_clean_restart() {
+    use streams_core::state::StoreEngine;
+    init_tracing();
+    let broker = EmbeddedBroker::start(1).expect("broker");
+    broker.create_topic(INPUT, 4).expect("input");
+    broker.create_topic(OUTPUT, 4).expect("output");
+    let state = tempfile::tempdir().expect("tempdir");
+    let mut config = app_config(&broker, "count-in-memory", state.path());
+    config.set("statestore.cache.max.bytes", "0");
+    let topology = || {
+        let builder = StreamsBuilder::new();
+        builder
+            .stream(INPUT, Consumed::with(Serdes::string(), Serdes::string()))
+            .group_by_key()
+            .count(Materialized::as_("counts").with_engine(StoreEngine::InMemory))
+            .to_stream()
+            .to(OUTPUT);
+        builder.build().expect("topology")
+    };
+
+    let mut expected = produce_keyed(&broker, INPUT, 0, 2_000, 20);
+    let mut first = KafkaStreams::new(topology(), &config).expect("streams");
+    first.start().expect("start");
+    wait_for("first counts", || store_contents(&first) == expected);
+    // A clean close writes the task checkpoints.
+    first.close().expect("clean close");
+    drop(first);
+
+    // The same state directory: the in-memory store starts empty and must be rebuilt from the
+    // start of its changelog, not from the checkpointed offset.
+    let mut second = KafkaStreams::new(topology(), &config).expect("streams");
+    second.start().expect("start");
+    second.wait_until_running(TIMEOUT).expect("running");
+    wait_for("restored counts", || store_contents(&second) == expected);
+    merge(
+        &mut expected,
+        produce_keyed(&broker, INPUT, 2_000, 1_000, 20),
+    );
+    wait_for("counts go on from the restored ones", || {
+        store_contents(&second) == expected
+    });
+    second.close().expect("clean close");
+}

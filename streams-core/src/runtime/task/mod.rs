@@ -2,12 +2,12 @@
 //! under the Kafka runtime and the test driver; only the record collector and clock differ.
 
 use std::cell::RefCell;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::path::Path;
 use std::rc::Rc;
 use std::sync::Arc;
 
-use streams_state::{CacheBudget, ChangelogOffsets, ChangelogRecord, Checkpoint};
+use streams_state::{CacheBudget, ChangelogOffsets, Checkpoint};
 use tracing::{debug, info, warn};
 
 use super::node::{Lifecycle, RawRecord, SourceNode, build_node};
@@ -20,9 +20,10 @@ use crate::topology::node::{BuildContext, ErasedChild};
 use crate::topology::{NodeKind, Subtopology, Topology};
 use crate::{Error, Result, TaskId};
 
-/// A checkpoint is rewritten (which flushes RocksDB's memtables) once the changelogs have moved
-/// this far past the last one, or when the task closes. Kafka Streams uses the same threshold.
-const CHECKPOINT_DELTA: i64 = 10_000;
+mod changelog;
+
+pub(crate) use changelog::ChangelogPartition;
+use changelog::checkpointable;
 
 /// How long a new owner waits for a task directory still locked by its previous owner (a
 /// thread of this instance closing it, or the standby thread handing it over).
@@ -50,14 +51,6 @@ pub(crate) struct TaskEnv<'a> {
     pub(crate) exactly_once: bool,
     /// A standby: only restored into, from committed records; keeps its checkpoint.
     pub(crate) standby: bool,
-}
-
-/// A store's changelog partition.
-#[derive(Debug, Clone)]
-pub(crate) struct ChangelogPartition {
-    pub(crate) store: String,
-    pub(crate) topic: String,
-    pub(crate) partition: i32,
 }
 
 struct SourceEntry {
@@ -184,6 +177,7 @@ impl Task {
                     store: store_name.clone(),
                     topic: topic.clone(),
                     partition,
+                    persistent: builder.engine() == crate::state::StoreEngine::RocksDb,
                 });
                 ChangelogTarget {
                     collector: env.collector.clone(),
@@ -252,7 +246,10 @@ impl Task {
         lifecycles.reverse();
 
         let checkpoint = Checkpoint::new(dir.join(".checkpoint"));
-        let checkpointed = checkpoint.read().map_err(state_err)?;
+        let mut checkpointed = checkpoint.read().map_err(state_err)?;
+        // A checkpoint written before only persistent stores were checkpointed may name an
+        // in-memory store's changelog: its data is gone, so it restores from the beginning.
+        checkpointed.retain(|changelog, _| checkpointable(&changelogs, changelog));
         Ok(Task {
             ctx,
             sources,
@@ -278,51 +275,11 @@ impl Task {
         self.rebuildable
     }
 
-    /// The changelog partitions to restore, with the offset to resume after (if checkpointed).
-    pub(crate) fn changelogs(&self) -> Vec<(ChangelogPartition, Option<i64>)> {
-        self.changelogs
-            .iter()
-            .map(|c| {
-                let offset = self
-                    .changelog_offsets
-                    .get(&(c.topic.clone(), c.partition))
-                    .copied();
-                (c.clone(), offset)
-            })
-            .collect()
-    }
-
     fn state_err(&self) -> impl Fn(streams_state::Error) -> Error + '_ {
         |source| Error::State {
             task: self.id().to_string(),
             source,
         }
-    }
-
-    /// Applies changelog records read back from `changelog`; `last_offset` is the offset of the
-    /// last of them.
-    pub(crate) fn restore(
-        &mut self,
-        changelog: &ChangelogPartition,
-        records: &[ChangelogRecord],
-        last_offset: i64,
-    ) -> Result<()> {
-        let entry = self
-            .ctx
-            .stores()
-            .get(&changelog.store)
-            .ok_or_else(|| Error::StoreAccess {
-                name: changelog.store.clone(),
-                reason: format!("task {} has no such store to restore", self.id()),
-            })?;
-        entry
-            .store
-            .restore_batch(records)
-            .map_err(self.state_err())?;
-        self.ctx.metrics().restored.inc_by(records.len() as u64);
-        self.changelog_offsets
-            .insert((changelog.topic.clone(), changelog.partition), last_offset);
-        Ok(())
     }
 
     /// Initializes the processors; call after restoration.
@@ -483,37 +440,6 @@ impl Task {
     /// The input offsets to commit: the next offset of each partition processed from.
     pub(crate) fn committable_offsets(&self) -> impl Iterator<Item = (&str, i32, i64)> + '_ {
         self.consumed.iter().map(|(t, p, o)| (&**t, *p, *o))
-    }
-
-    /// Records the last changelog offsets the producer confirmed for this task's changelogs.
-    pub(crate) fn update_changelog_offsets(&mut self, delivered: &BTreeMap<(String, i32), i64>) {
-        for c in &self.changelogs {
-            let key = (c.topic.clone(), c.partition);
-            if let Some(&offset) = delivered.get(&key) {
-                self.changelog_offsets.insert(key, offset);
-            }
-        }
-    }
-
-    /// Flushes the stores to disk and writes the checkpoint, if the changelogs moved enough
-    /// since the last one (or `force`). Call only after the producer confirmed every changelog
-    /// record, so the checkpoint never runs ahead of the changelog.
-    pub(crate) fn maybe_checkpoint(&mut self, force: bool) -> Result<()> {
-        let moved = self.changelog_offsets.iter().any(|(k, &offset)| {
-            let before = self.checkpointed.get(k).copied().unwrap_or(-1);
-            offset - before >= CHECKPOINT_DELTA || (force && offset != before)
-        });
-        if !moved {
-            return Ok(());
-        }
-        for entry in self.ctx.stores().iter() {
-            entry.store.flush().map_err(self.state_err())?;
-        }
-        self.checkpoint
-            .write(&self.changelog_offsets)
-            .map_err(self.state_err())?;
-        self.checkpointed = self.changelog_offsets.clone();
-        Ok(())
     }
 
     /// Closes processors and stores. A clean close checkpoints first; a dirty one (after an
