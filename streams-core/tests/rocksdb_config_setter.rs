@@ -8,9 +8,9 @@ mod common;
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::{app_config, init_tracing, produce_keyed};
+use common::{app_config, init_tracing, produce_keyed, wait_for};
 use streams_core::dsl::{Consumed, Materialized, StreamsBuilder};
 use streams_core::embedded::EmbeddedBroker;
 use streams_core::serde::Serdes;
@@ -142,14 +142,6 @@ fn the_test_driver_calls_the_setter_for_each_store_with_one_shared_cache() {
     assert_eq!(seen.lock().expect("seen").len(), 3);
 }
 
-fn wait_for(what: &str, mut condition: impl FnMut() -> bool) {
-    let deadline = Instant::now() + TIMEOUT;
-    while !condition() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
 #[test]
 fn each_instance_opens_its_stores_with_one_block_cache_and_the_setter() {
     init_tracing();
@@ -169,7 +161,7 @@ fn each_instance_opens_its_stores_with_one_block_cache_and_the_setter() {
         streams.start().expect("start");
         streams.wait_until_running(TIMEOUT).expect("running");
         // One global store, and each of the two stores once per task (two partitions).
-        wait_for("every store to open", || {
+        wait_for("every store to open", TIMEOUT, || {
             recorder.names().len() >= expected.len()
         });
         streams.close().expect("close");

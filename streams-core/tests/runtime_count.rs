@@ -5,9 +5,9 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::{TableReader, app_config, init_tracing, merge, produce_keyed};
+use common::{TableReader, app_config, init_tracing, merge, produce_keyed, wait_for};
 use streams_core::dsl::{Consumed, Materialized, StreamsBuilder};
 use streams_core::embedded::EmbeddedBroker;
 use streams_core::runtime::StateRestoreListener;
@@ -39,14 +39,6 @@ fn store_contents(streams: &KafkaStreams) -> BTreeMap<String, u64> {
         .collect()
 }
 
-fn wait_for(what: &str, mut condition: impl FnMut() -> bool) {
-    let deadline = Instant::now() + TIMEOUT;
-    while !condition() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
 #[test]
 fn counts_10k_records_over_4_partitions_exactly() {
     init_tracing();
@@ -70,7 +62,7 @@ fn counts_10k_records_over_4_partitions_exactly() {
         reader.records, 10_000,
         "one update per input record without caching"
     );
-    wait_for("the store to hold every count", || {
+    wait_for("the store to hold every count", TIMEOUT, || {
         store_contents(&streams) == expected
     });
     assert_eq!(streams.local_tasks().len(), 4);
@@ -105,7 +97,9 @@ fn restores_from_the_changelog_after_the_state_dir_is_deleted() {
     second.start().expect("start");
     second.wait_until_running(TIMEOUT).expect("running");
     // Restored before processing anything new: the store already holds the first run's counts.
-    wait_for("restored counts", || store_contents(&second) == expected);
+    wait_for("restored counts", TIMEOUT, || {
+        store_contents(&second) == expected
+    });
 
     merge(
         &mut expected,
@@ -116,7 +110,9 @@ fn restores_from_the_changelog_after_the_state_dir_is_deleted() {
         expected,
         "no double counting"
     );
-    wait_for("final store", || store_contents(&second) == expected);
+    wait_for("final store", TIMEOUT, || {
+        store_contents(&second) == expected
+    });
     second.close().expect("clean close");
 }
 
@@ -167,7 +163,9 @@ fn a_corrupt_state_dir_is_wiped_and_rebuilt_from_the_changelog_with_progress_rep
     let expected = produce_keyed(&broker, INPUT, 0, 3_000, 60);
     let mut first = KafkaStreams::new(count_topology(), &config).expect("streams");
     first.start().expect("start");
-    wait_for("first counts", || store_contents(&first) == expected);
+    wait_for("first counts", TIMEOUT, || {
+        store_contents(&first) == expected
+    });
     first.close().expect("clean close");
     drop(first);
 
@@ -190,7 +188,9 @@ fn a_corrupt_state_dir_is_wiped_and_rebuilt_from_the_changelog_with_progress_rep
         .expect("listener");
     second.start().expect("start");
     second.wait_until_running(TIMEOUT).expect("running");
-    wait_for("rebuilt counts", || store_contents(&second) == expected);
+    wait_for("rebuilt counts", TIMEOUT, || {
+        store_contents(&second) == expected
+    });
     second.close().expect("clean close");
 
     // Without a cache each input record wrote one changelog record: all 3000 come back.
@@ -233,7 +233,7 @@ fn two_instances_split_the_partitions_and_one_takes_over() {
     .expect("b");
     a.start().expect("start a");
     b.start().expect("start b");
-    wait_for("both instances to hold two tasks each", || {
+    wait_for("both instances to hold two tasks each", TIMEOUT, || {
         a.state() == State::Running
             && b.state() == State::Running
             && a.local_tasks().len() == 2
@@ -264,7 +264,7 @@ fn two_instances_split_the_partitions_and_one_takes_over() {
     );
 
     a.close().expect("close a");
-    wait_for("b to take over all four tasks", || {
+    wait_for("b to take over all four tasks", TIMEOUT, || {
         b.state() == State::Running && b.local_tasks().len() == 4
     });
     merge(
@@ -276,7 +276,7 @@ fn two_instances_split_the_partitions_and_one_takes_over() {
         expected,
         "exact after takeover"
     );
-    wait_for("b's store to hold every count", || {
+    wait_for("b's store to hold every count", TIMEOUT, || {
         store_contents(&b) == expected
     });
     b.close().expect("close b");
@@ -299,7 +299,7 @@ fn queries_see_counts_still_in_the_record_cache() {
     let mut streams = KafkaStreams::new(count_topology(), &config).expect("streams");
     streams.start().expect("start");
     streams.wait_until_running(TIMEOUT).expect("running");
-    wait_for("the query to see every count", || {
+    wait_for("the query to see every count", TIMEOUT, || {
         store_contents(&streams) == expected
     });
     assert_eq!(
@@ -352,7 +352,9 @@ fn an_in_memory_store_is_rebuilt_from_its_whole_changelog_after_a_clean_restart(
     let mut expected = produce_keyed(&broker, INPUT, 0, 2_000, 20);
     let mut first = KafkaStreams::new(topology(), &config).expect("streams");
     first.start().expect("start");
-    wait_for("first counts", || store_contents(&first) == expected);
+    wait_for("first counts", TIMEOUT, || {
+        store_contents(&first) == expected
+    });
     // A clean close writes the task checkpoints.
     first.close().expect("clean close");
     drop(first);
@@ -362,12 +364,14 @@ fn an_in_memory_store_is_rebuilt_from_its_whole_changelog_after_a_clean_restart(
     let mut second = KafkaStreams::new(topology(), &config).expect("streams");
     second.start().expect("start");
     second.wait_until_running(TIMEOUT).expect("running");
-    wait_for("restored counts", || store_contents(&second) == expected);
+    wait_for("restored counts", TIMEOUT, || {
+        store_contents(&second) == expected
+    });
     merge(
         &mut expected,
         produce_keyed(&broker, INPUT, 2_000, 1_000, 20),
     );
-    wait_for("counts go on from the restored ones", || {
+    wait_for("counts go on from the restored ones", TIMEOUT, || {
         store_contents(&second) == expected
     });
     second.close().expect("clean close");

@@ -8,9 +8,9 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::{TableReader, app_config, init_tracing, merge, produce, produce_keyed};
+use common::{TableReader, app_config, init_tracing, merge, produce, produce_keyed, wait_for};
 use streams_core::dsl::{Consumed, Materialized, StreamsBuilder};
 use streams_core::embedded::EmbeddedBroker;
 use streams_core::error::UncaughtErrorResponse;
@@ -30,14 +30,6 @@ fn count_topology() -> Topology {
         .to_stream()
         .to("event-counts");
     builder.build().expect("topology")
-}
-
-fn wait_for(what: &str, mut condition: impl FnMut() -> bool) {
-    let deadline = Instant::now() + TIMEOUT;
-    while !condition() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 fn counter(registry: &prometheus::Registry, name: &str) -> f64 {
@@ -109,7 +101,7 @@ fn a_store_found_corrupt_while_running_is_rebuilt_from_its_changelog() {
         "counts continue exactly from the changelog"
     );
     assert!(counter(&registry, "streams_tasks_corrupted_total") >= 1.0);
-    wait_for("the rebuilt store", || {
+    wait_for("the rebuilt store", TIMEOUT, || {
         second
             .key_value_store::<String, u64>("counts")
             .and_then(|s| s.all())
@@ -172,7 +164,7 @@ fn thread_replacement_backs_off_and_gives_up_after_its_cap() {
         })
         .expect("handler");
     streams.start().expect("start");
-    wait_for("the instance to give up", || {
+    wait_for("the instance to give up", TIMEOUT, || {
         streams.state() == State::Error
     });
     assert_eq!(
@@ -313,7 +305,7 @@ fn nulls_round_trip_through_a_changelog_and_restoration() {
     };
     let mut first = KafkaStreams::new(remembering(), &config).expect("streams");
     first.start().expect("start");
-    wait_for("the store", || {
+    wait_for("the store", TIMEOUT, || {
         contents(&first).is_ok_and(|c| c == expected)
     });
     first.close().expect("close");
@@ -323,7 +315,7 @@ fn nulls_round_trip_through_a_changelog_and_restoration() {
     let mut second = KafkaStreams::new(remembering(), &config).expect("streams");
     second.start().expect("start");
     second.wait_until_running(TIMEOUT).expect("running");
-    wait_for("the restored store", || {
+    wait_for("the restored store", TIMEOUT, || {
         contents(&second).is_ok_and(|c| c == expected)
     });
     let store = second

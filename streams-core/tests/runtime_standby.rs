@@ -6,9 +6,9 @@ mod common;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::{app_config, init_tracing, produce_keyed};
+use common::{app_config, init_tracing, produce_keyed, wait_for};
 use rdkafka::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use streams_core::dsl::{Consumed, Materialized, StreamsBuilder};
@@ -86,14 +86,6 @@ fn changelog_records(broker: &EmbeddedBroker) -> i64 {
         .sum()
 }
 
-fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + TIMEOUT;
-    while !done() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(200));
-    }
-}
-
 #[test]
 fn a_failover_onto_a_standby_restores_a_small_fraction_of_a_cold_start() {
     init_tracing();
@@ -107,7 +99,7 @@ fn a_failover_onto_a_standby_restores_a_small_fraction_of_a_cold_start() {
     let (restored_a, restored_b) = (Restored::default(), Restored::default());
     let mut a = start(&broker, dirs[0].path(), "1", &restored_a);
     let mut b = start(&broker, dirs[1].path(), "1", &restored_b);
-    wait_for("both instances to count every key", || {
+    wait_for("both instances to count every key", TIMEOUT, || {
         exact_store_size(&a) + exact_store_size(&b) == KEYS
     });
     assert_eq!(a.local_tasks().len() + b.local_tasks().len(), 2);
@@ -115,7 +107,7 @@ fn a_failover_onto_a_standby_restores_a_small_fraction_of_a_cold_start() {
     // A's keys. The standby's progress shows in B's restored-records metric only indirectly,
     // so wait for the changelog to stop growing, then give the standbys a moment.
     let mut last = -1;
-    wait_for("the changelog to settle", || {
+    wait_for("the changelog to settle", TIMEOUT, || {
         let now = changelog_records(&broker);
         let settled = now == last && now > 0;
         last = now;
@@ -127,7 +119,7 @@ fn a_failover_onto_a_standby_restores_a_small_fraction_of_a_cold_start() {
     // Failover: A goes; B takes over A's task from its standby.
     let before = restored_b.0.load(Ordering::SeqCst);
     a.close().expect("close a");
-    wait_for("B to run both tasks with every key", || {
+    wait_for("B to run both tasks with every key", TIMEOUT, || {
         b.local_tasks().len() == 2 && exact_store_size(&b) == KEYS
     });
     let failover = restored_b.0.load(Ordering::SeqCst) - before;
@@ -136,7 +128,9 @@ fn a_failover_onto_a_standby_restores_a_small_fraction_of_a_cold_start() {
     // Cold start: a new instance with an empty state directory restores everything.
     let restored_c = Restored::default();
     let mut c = start(&broker, dirs[2].path(), "0", &restored_c);
-    wait_for("C to restore every key", || exact_store_size(&c) == KEYS);
+    wait_for("C to restore every key", TIMEOUT, || {
+        exact_store_size(&c) == KEYS
+    });
     let cold = restored_c.0.load(Ordering::SeqCst);
     assert!(store_size(&c) > 0);
     c.close().expect("close c");

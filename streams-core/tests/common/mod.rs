@@ -194,3 +194,13 @@ pub fn produce_with_timestamps(
     }
     producer.flush(Duration::from_secs(30)).expect("flush");
 }
+
+/// Waits until `condition` holds, looking every 50 ms; fails the test after `timeout` (a
+/// guard against hangs, not a timing assertion).
+pub fn wait_for(what: &str, timeout: Duration, mut condition: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !condition() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
