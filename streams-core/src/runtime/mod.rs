@@ -4,6 +4,7 @@
 //! shared with the test driver), restoration, commits, interactive queries.
 
 mod admin;
+mod changelog_reader;
 mod clients;
 mod collector;
 pub(crate) mod dead_letter;

@@ -9,18 +9,15 @@
 //! its stream thread claims it: the standby closes it with a checkpoint, and the active task
 //! restores only what the changelog gained since.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::message::Message;
-use rdkafka::{Offset, TopicPartitionList};
-use streams_state::ChangelogRecord;
-use tracing::{debug, info, warn};
+use tracing::{info, warn};
 
+use super::changelog_reader::ChangelogReader;
 use super::clients::{changelog_reader, client_config, watermarks};
 use super::instance::InstanceShared;
 use super::plan::TopicPlan;
@@ -33,8 +30,6 @@ use crate::{Error, Result, StreamsConfig, TaskId, Topology};
 
 /// How often the placement is recomputed.
 const RECONCILE_EVERY: Duration = Duration::from_millis(500);
-/// Records applied to a store per batch.
-const BATCH: usize = 1_000;
 
 /// Everything the standby thread needs.
 pub(crate) struct StandbySpec {
@@ -74,9 +69,8 @@ impl RecordCollector for NoOutput {
 /// A standby task: a task that is never initialized, only restored into, continuously.
 struct Standby {
     task: Task,
-    /// Next offset to read, per changelog partition.
-    positions: HashMap<(String, i32), i64>,
-    changelogs: Vec<ChangelogPartition>,
+    /// Its changelog partitions, with the offset to start reading each at.
+    changelogs: Vec<(ChangelogPartition, i64)>,
 }
 
 /// Starts the standby thread.
@@ -119,7 +113,7 @@ fn stateful_tasks(topology: &Topology, plan: &TopicPlan) -> BTreeSet<TaskId> {
 
 struct Runner<'a> {
     spec: &'a StandbySpec,
-    consumer: BaseConsumer,
+    reader: ChangelogReader,
     standbys: BTreeMap<TaskId, Standby>,
     app_id: String,
     app_dir: std::path::PathBuf,
@@ -151,7 +145,7 @@ fn run(spec: &StandbySpec) -> Result<()> {
     )?;
     let mut runner = Runner {
         spec,
-        consumer,
+        reader: ChangelogReader::new(consumer, false),
         standbys: BTreeMap::new(),
         app_dir: spec.config.state_dir().join(&app_id),
         app_id,
@@ -209,6 +203,10 @@ impl Runner<'_> {
         for id in obsolete {
             if let Some(standby) = self.standbys.remove(&id) {
                 info!(task = %id, "standby closed");
+                for (changelog, _) in &standby.changelogs {
+                    self.reader
+                        .remove(&(changelog.topic.clone(), changelog.partition));
+                }
                 close(standby, true);
             }
         }
@@ -219,6 +217,10 @@ impl Runner<'_> {
             match self.open(*id) {
                 Ok(standby) => {
                     info!(task = %id, "standby opened");
+                    for (changelog, start) in &standby.changelogs {
+                        let key = (changelog.topic.clone(), changelog.partition);
+                        self.reader.add(key, *start, None);
+                    }
                     self.standbys.insert(*id, standby);
                     changed = true;
                 }
@@ -226,7 +228,7 @@ impl Runner<'_> {
             }
         }
         if changed {
-            self.assign()?;
+            self.reader.assign()?;
         }
         Ok(())
     }
@@ -255,32 +257,17 @@ impl Runner<'_> {
             standby: true,
         };
         let task = Task::new(&self.spec.topology, sub, id.partition, &env)?;
-        let mut positions = HashMap::new();
         let mut changelogs = Vec::new();
         for (changelog, checkpoint) in task.changelogs() {
-            let (low, _) = watermarks(&self.consumer, &changelog.topic, changelog.partition)?;
+            let (low, _) = watermarks(
+                self.reader.consumer(),
+                &changelog.topic,
+                changelog.partition,
+            )?;
             let start = checkpoint.map_or(low, |c| (c + 1).max(low));
-            positions.insert((changelog.topic.clone(), changelog.partition), start);
-            changelogs.push(changelog);
+            changelogs.push((changelog, start));
         }
-        Ok(Standby {
-            task,
-            positions,
-            changelogs,
-        })
-    }
-
-    fn assign(&mut self) -> Result<()> {
-        let mut tpl = TopicPartitionList::new();
-        for standby in self.standbys.values() {
-            for ((topic, partition), position) in &standby.positions {
-                tpl.add_partition_offset(topic, *partition, Offset::Offset(*position))
-                    .map_err(|e| Error::kafka("assigning standby changelogs", e))?;
-            }
-        }
-        self.consumer
-            .assign(&tpl)
-            .map_err(|e| Error::kafka("assigning standby changelogs", e))
+        Ok(Standby { task, changelogs })
     }
 
     /// Reads changelog records for up to `budget` and applies them to the standby stores.
@@ -290,61 +277,23 @@ impl Runner<'_> {
             self.spec.shared.wait_for_shutdown(budget);
             return Ok(());
         }
-        let started = Instant::now();
-        let mut batches: HashMap<(String, i32), (Vec<ChangelogRecord>, i64)> = HashMap::new();
-        while started.elapsed() < budget {
-            let Some(polled) = self.consumer.poll(Duration::from_millis(20)) else {
-                break;
-            };
-            let message = match polled {
-                Ok(m) => m,
-                Err(e) => {
-                    debug!("standby consumer: {e}");
-                    continue;
-                }
-            };
-            let key = (message.topic().to_string(), message.partition());
-            let (batch, last) = batches.entry(key.clone()).or_default();
-            *last = message.offset();
-            if let Some(k) = message.key() {
-                batch.push(ChangelogRecord::new(
-                    k.to_vec(),
-                    message.payload().map(<[u8]>::to_vec),
-                    message.timestamp().to_millis().unwrap_or(0),
-                ));
+        let standbys = &mut self.standbys;
+        self.reader.read(budget, |key, records, last| {
+            let found = standbys.values_mut().find_map(|s| {
+                let (changelog, _) = s
+                    .changelogs
+                    .iter()
+                    .find(|(c, _)| c.topic == key.0 && c.partition == key.1)?;
+                Some((changelog.clone(), &mut s.task))
+            });
+            match found {
+                Some((changelog, task)) => task.restore(&changelog, records, last),
+                None => Ok(()),
             }
-            if batch.len() >= BATCH {
-                let (records, last) = batches.remove(&key).unwrap_or_default();
-                self.apply(&key, &records, last)?;
-            }
-        }
-        for (key, (records, last)) in batches {
-            self.apply(&key, &records, last)?;
-        }
+        })?;
         for standby in self.standbys.values_mut() {
             standby.task.maybe_checkpoint(false)?;
         }
-        Ok(())
-    }
-
-    fn apply(&mut self, key: &(String, i32), records: &[ChangelogRecord], last: i64) -> Result<()> {
-        let Some(standby) = self
-            .standbys
-            .values_mut()
-            .find(|s| s.positions.contains_key(key))
-        else {
-            return Ok(());
-        };
-        let Some(changelog) = standby
-            .changelogs
-            .iter()
-            .find(|c| c.topic == key.0 && c.partition == key.1)
-            .cloned()
-        else {
-            return Ok(());
-        };
-        standby.task.restore(&changelog, records, last)?;
-        standby.positions.insert(key.clone(), last + 1);
         Ok(())
     }
 
