@@ -27,6 +27,7 @@
 //! | `embedded`  | yes     | `embedded::EmbeddedBroker`: librdkafka's in-process mock cluster, for examples and zero-setup runs. No extra dependency. |
 //! | `json`      | yes     | `serde::Json` and `Serdes::json()`: any serde type as JSON. |
 //! | `bincode`   | yes     | `serde::Bincode` and `Serdes::bincode()`: any serde type in bincode 2's standard encoding (the `bincode` crate). |
+//! | `macros`    | yes     | `#[derive(serde::Versioned)]`: state and record types whose serialized form carries a version that later versions of the type read (the `streams-macros` crate). |
 //! | `tls`       | yes     | TLS to the brokers, and SASL PLAIN, SCRAM and OAUTHBEARER (librdkafka with OpenSSL: system `libssl-dev`). |
 //! | `sasl`      | yes     | SASL GSSAPI (Kerberos) (librdkafka with Cyrus SASL: system `libsasl2-dev`); implies `tls`. |
 //! | `zstd`      | yes     | Reading and writing zstd-compressed batches. |

@@ -23,6 +23,7 @@ mod defaults;
 mod json;
 mod primitives;
 mod timestamped;
+mod versioned;
 
 use std::sync::Arc;
 
@@ -35,7 +36,11 @@ pub(crate) use defaults::builtin_serde;
 #[cfg_attr(docsrs, doc(cfg(feature = "json")))]
 pub use json::Json;
 pub use primitives::{BytesSerde, I64Serde, Nullable, StringSerde, U64Serde};
+#[cfg(feature = "macros")]
+#[cfg_attr(docsrs, doc(cfg(feature = "macros")))]
+pub use streams_macros::Versioned;
 pub(crate) use timestamped::TimestampedSerde;
+pub use versioned::{Versioned, VersionedSerde};
 
 /// Why a value could not be turned into bytes or back.
 #[derive(Debug, thiserror::Error)]
@@ -177,6 +182,11 @@ impl Serdes {
         T: serde::Serialize + serde::de::DeserializeOwned + Send + Sync + 'static,
     {
         Arc::new(Json::<T>::new())
+    }
+    /// A [`Versioned`] type: its version, then that version's fields; older versions are read
+    /// and upgraded.
+    pub fn versioned<T: Versioned>() -> SharedSerde<T> {
+        VersionedSerde::<T>::shared()
     }
     /// `Option<T>` where `None` is Kafka's null, around any serde for `T`.
     pub fn nullable<T: 'static>(inner: SharedSerde<T>) -> SharedSerde<Option<T>> {
