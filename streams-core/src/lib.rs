@@ -16,6 +16,7 @@
 //! - [`runtime`] — `KafkaStreams`, its state and interactive queries.
 //! - `testing` — `TopologyTestDriver` (feature `test-util`).
 //! - `embedded` — an in-process broker for examples and tests (feature `embedded`).
+//! - `worker` — a worker binary with an HTTP server from a topology function (feature `worker`).
 //! - [`error`] — the error type and handler policies.
 //! - [`prelude`] — the names most applications use, in one import.
 //! - [`guide`] — the user guide (`docs/guide.md` in the repository).
@@ -27,6 +28,7 @@
 //! | `embedded`  | yes     | `embedded::EmbeddedBroker`: librdkafka's in-process mock cluster, for examples and zero-setup runs. No extra dependency. |
 //! | `json`      | yes     | `serde::Json` and `Serdes::json()`: any serde type as JSON. |
 //! | `bincode`   | yes     | `serde::Bincode` and `Serdes::bincode()`: any serde type in bincode 2's standard encoding (the `bincode` crate). |
+//! | `worker`    | yes     | `worker::Worker`: a worker binary from a topology function (`run`, `describe`, `reset`; flags, environment and properties file; logging; signals) with an HTTP server for metrics, health probes, topology, tasks and interactive queries (tokio, axum, reqwest, clap, tracing-subscriber). |
 //! | `macros`    | yes     | `#[derive(serde::Versioned)]`: state and record types whose serialized form carries a version that later versions of the type read (the `streams-macros` crate). |
 //! | `tls`       | yes     | TLS to the brokers, and SASL PLAIN, SCRAM and OAUTHBEARER (librdkafka with OpenSSL: system `libssl-dev`). |
 //! | `sasl`      | yes     | SASL GSSAPI (Kerberos) (librdkafka with Cyrus SASL: system `libsasl2-dev`); implies `tls`. |
@@ -64,6 +66,9 @@ pub mod guide {
     pub mod configuration {}
     #[doc = include_str!("../docs/operations.md")]
     pub mod operations {}
+    #[cfg(all(feature = "worker", feature = "macros"))]
+    #[doc = include_str!("../docs/deploying.md")]
+    pub mod deploying {}
 }
 pub mod prelude;
 pub mod processor;
@@ -75,8 +80,22 @@ mod task_id;
 #[cfg_attr(docsrs, doc(cfg(feature = "test-util")))]
 pub mod testing;
 pub mod topology;
+#[cfg(feature = "worker")]
+#[cfg_attr(docsrs, doc(cfg(feature = "worker")))]
+pub mod worker;
 
 pub use config::StreamsConfig;
+/// `#[streams_core::main(...)]`: a worker binary's `main` from a topology function (see
+/// [`worker`]).
+#[cfg(all(feature = "macros", feature = "worker"))]
+#[cfg_attr(docsrs, doc(cfg(all(feature = "macros", feature = "worker"))))]
+pub use streams_macros::main;
+
+/// What macro expansions name; not an API.
+#[doc(hidden)]
+pub mod __private {
+    pub use inventory;
+}
 pub use error::{Error, Result};
 pub use runtime::{KafkaStreams, State};
 pub use task_id::TaskId;

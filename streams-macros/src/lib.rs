@@ -2,13 +2,20 @@
 //!
 //! - [`Versioned`](derive@Versioned): a state or record type whose serialized form carries its
 //!   version; a later version decodes what earlier ones wrote, upgrading through `From`.
+//! - [`DefaultSerde`](derive@DefaultSerde): picks a type's serde format (JSON, bincode or
+//!   versioned), so the DSL needs no serde arguments for it.
+//! - [`main`](macro@main): turns a topology function into a worker binary's `main`.
 //!
-//! Use them through `streams-core` (`streams_core::serde::Versioned`), which re-exports them.
+//! Use them through `streams-core` (`streams_core::serde::{Versioned, DefaultSerde}`,
+//! `streams_core::main`), which re-exports them. Everything they generate is ordinary library
+//! code that can be written by hand.
+
+mod default_serde;
+mod main_attr;
+mod versioned;
 
 use proc_macro::TokenStream;
-use proc_macro2::Span;
-use quote::quote;
-use syn::{DeriveInput, LitInt, LitStr, Path, parse_macro_input};
+use syn::{DeriveInput, ItemFn, parse_macro_input};
 
 /// Derives `streams_core::serde::Versioned` for a type that also derives serde's `Serialize`
 /// and `Deserialize`.
@@ -28,137 +35,58 @@ use syn::{DeriveInput, LitInt, LitStr, Path, parse_macro_input};
 #[proc_macro_derive(Versioned, attributes(versioned))]
 pub fn derive_versioned(input: TokenStream) -> TokenStream {
     let input = parse_macro_input!(input as DeriveInput);
-    match expand(&input) {
+    match versioned::expand(&input) {
         Ok(tokens) => tokens.into(),
         Err(error) => error.to_compile_error().into(),
     }
 }
 
-/// What `#[versioned(...)]` says.
-struct Args {
-    version: u16,
-    previous: Option<Path>,
-    format: Format,
+/// Derives `streams_core::serde::DefaultSerde` for a type that also derives serde's
+/// `Serialize` and `Deserialize`, and registers it so that DSL operators find it where no serde
+/// is given (as Kafka Streams falls back to `default.key.serde` and `default.value.serde`).
+///
+/// ```text
+/// #[derive(Serialize, Deserialize, DefaultSerde)]
+/// #[default_serde(format = "json")]            // or "bincode", or "versioned"
+/// struct Transaction { … }
+/// ```
+///
+/// `format` is `"json"` (the default), `"bincode"`, or `"versioned"` (the type also derives
+/// `Versioned`, which says how its fields are written).
+#[proc_macro_derive(DefaultSerde, attributes(default_serde))]
+pub fn derive_default_serde(input: TokenStream) -> TokenStream {
+    let input = parse_macro_input!(input as DeriveInput);
+    match default_serde::expand(&input) {
+        Ok(tokens) => tokens.into(),
+        Err(error) => error.to_compile_error().into(),
+    }
 }
 
-enum Format {
-    Json,
-    Bincode,
-}
-
-fn parse_args(input: &DeriveInput) -> syn::Result<Args> {
-    let mut version = None;
-    let mut previous = None;
-    let mut format = Format::Json;
-    let mut found = false;
-    for attr in input
-        .attrs
-        .iter()
-        .filter(|a| a.path().is_ident("versioned"))
-    {
-        found = true;
-        attr.parse_nested_meta(|meta| {
-            if meta.path.is_ident("version") {
-                let lit: LitInt = meta.value()?.parse()?;
-                let number: u16 = lit.base10_parse()?;
-                if number == 0 {
-                    return Err(syn::Error::new(lit.span(), "versions start at 1"));
-                }
-                version = Some(number);
-            } else if meta.path.is_ident("previous") {
-                previous = Some(meta.value()?.parse::<Path>()?);
-            } else if meta.path.is_ident("format") {
-                let lit: LitStr = meta.value()?.parse()?;
-                format = match lit.value().as_str() {
-                    "json" => Format::Json,
-                    "bincode" => Format::Bincode,
-                    other => {
-                        return Err(syn::Error::new(
-                            lit.span(),
-                            format!("unknown format `{other}`: use \"json\" or \"bincode\""),
-                        ));
-                    }
-                };
-            } else {
-                return Err(meta.error("expected `version`, `previous` or `format`"));
-            }
-            Ok(())
-        })?;
-    }
-    if !found {
-        return Err(syn::Error::new(
-            Span::call_site(),
-            "#[derive(Versioned)] needs #[versioned(version = N)]",
-        ));
-    }
-    let version = version.ok_or_else(|| {
-        syn::Error::new(Span::call_site(), "#[versioned(...)] needs `version = N`")
-    })?;
-    Ok(Args {
-        version,
-        previous,
-        format,
-    })
-}
-
-fn expand(input: &DeriveInput) -> syn::Result<proc_macro2::TokenStream> {
-    if !input.generics.params.is_empty() {
-        return Err(syn::Error::new_spanned(
-            &input.generics,
-            "#[derive(Versioned)] supports types without generic parameters",
-        ));
-    }
-    let Args {
-        version,
-        previous,
-        format,
-    } = parse_args(input)?;
-    let name = &input.ident;
-    let serde = match format {
-        Format::Json => quote!(::streams_core::serde::Json::<Self>::new()),
-        Format::Bincode => quote!(::streams_core::serde::Bincode::<Self>::new()),
-    };
-    let older = match &previous {
-        Some(previous) => quote! {
-            const _: () = ::core::assert!(
-                <#previous as ::streams_core::serde::Versioned>::VERSION < #version,
-                "the previous version must have a lower version number",
-            );
-            if version < #version {
-                return <#previous as ::streams_core::serde::Versioned>::decode_version(
-                    version, payload,
-                )
-                .map(<Self as ::core::convert::From<#previous>>::from);
-            }
-        },
-        None => quote! {},
-    };
-    Ok(quote! {
-        impl ::streams_core::serde::Versioned for #name {
-            const VERSION: u16 = #version;
-
-            fn encode_payload(
-                &self,
-                out: &mut ::std::vec::Vec<u8>,
-            ) -> ::core::result::Result<(), ::streams_core::serde::SerdeError> {
-                ::streams_core::serde::Serde::serialize(&#serde, self, out)
-            }
-
-            fn decode_version(
-                version: u16,
-                payload: &[u8],
-            ) -> ::core::result::Result<Self, ::streams_core::serde::SerdeError> {
-                if version == #version {
-                    return ::streams_core::serde::Serde::deserialize(&#serde, payload);
-                }
-                #older
-                ::core::result::Result::Err(::streams_core::serde::SerdeError::deserialize::<Self>(
-                    ::std::format!(
-                        "version {} is not one this program reads (it knows versions up to {})",
-                        version, #version,
-                    ),
-                ))
-            }
+/// Turns a topology function into the `main` of a worker binary (`run`, `describe`, `reset`,
+/// configuration from flags, environment and a properties file, an HTTP server for metrics,
+/// probes and queries): `streams_core::worker::Worker` with the stores listed registered for
+/// HTTP queries.
+///
+/// ```text
+/// #[streams_core::main(
+///     application_id = "fraud-detection",          // default: the package name
+///     key_value("card-risk", String, CardRisk),    // store name, key type, value type
+///     window("merchant-alerts", String, u64),
+///     session("visits", String, u64),
+///     global("merchants", String, Merchant),
+/// )]
+/// fn topology(config: &StreamsConfig) -> streams_core::Result<Topology> { … }
+/// ```
+///
+/// The function stays as written; a `fn main() -> std::process::ExitCode` is added beside it.
+#[proc_macro_attribute]
+pub fn main(args: TokenStream, item: TokenStream) -> TokenStream {
+    let function = parse_macro_input!(item as ItemFn);
+    match main_attr::expand(args.into(), &function) {
+        Ok(tokens) => tokens.into(),
+        Err(error) => {
+            let error = error.to_compile_error();
+            quote::quote!(#function #error).into()
         }
-    })
+    }
 }

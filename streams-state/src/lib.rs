@@ -48,10 +48,10 @@ pub use rocks::{
 };
 /// The `rocksdb` crate this one is built on, for [`RocksDbOptions::customize`].
 pub use rocksdb;
-pub use session::{SessionEntry, SessionStore};
+pub use session::{SessionEntry, SessionReader, SessionStore};
 pub use store::{
     CacheFlush, ChangelogRecord, KeyValue, KeyValueIter, KeyValueStore, ReadOnlyKeyValueStore,
     StateStore,
 };
 pub use timestamped::{push_timestamp, split_timestamped};
-pub use window::{WindowEntry, WindowStore};
+pub use window::{WindowEntry, WindowReader, WindowStore};

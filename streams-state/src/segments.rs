@@ -6,6 +6,9 @@
 //! delete drops (a RocksDB range tombstone), as Kafka Streams drops whole segment instances.
 //! Timestamps in keys are encoded with the sign bit flipped so that bytes sort like numbers.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+
 use tracing::debug;
 
 use crate::Result;
@@ -39,6 +42,8 @@ pub(crate) struct Segments {
     pub(crate) observed: i64,
     /// Segments below this id have been dropped.
     dropped_below: i64,
+    /// `observed`, for readers on other threads (interactive queries).
+    shared_observed: Arc<AtomicI64>,
 }
 
 impl Segments {
@@ -49,7 +54,21 @@ impl Segments {
             interval: (retention / 2).max(MIN_SEGMENT_INTERVAL_MS),
             observed: i64::MIN,
             dropped_below: 0,
+            shared_observed: Arc::new(AtomicI64::new(i64::MIN)),
         }
+    }
+
+    /// The observed stream time as other threads see it.
+    pub(crate) fn shared_observed(&self) -> Arc<AtomicI64> {
+        self.shared_observed.clone()
+    }
+
+    /// A snapshot of these segments for a reader on another thread: the observed time as
+    /// last published (expired segments may still be on disk: `min_live_time` hides them).
+    pub(crate) fn snapshot(retention: i64, observed: &AtomicI64) -> Self {
+        let mut segments = Segments::new(retention);
+        segments.observed = observed.load(Ordering::Acquire);
+        segments
     }
 
     pub(crate) fn segment_of(&self, ts: i64) -> i64 {
@@ -80,6 +99,7 @@ impl Segments {
     pub(crate) fn observe(&mut self, ts: i64, engine: &mut dyn KeyValueStore) -> Result<bool> {
         if ts > self.observed {
             self.observed = ts;
+            self.shared_observed.store(ts, Ordering::Release);
             let min_live = self.segment_of(self.min_live_time());
             if min_live > self.dropped_below {
                 debug!(

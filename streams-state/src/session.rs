@@ -1,6 +1,7 @@
 //! Session stores: values per key and session `[start, end]`, in segments by session end.
 
 use std::sync::Arc;
+use std::sync::atomic::AtomicI64;
 
 use crate::changelog::ChangelogSink;
 use crate::segments::{Segments, encode_time, time_at};
@@ -106,19 +107,35 @@ impl SessionStore {
         earliest_end: i64,
         latest_start: i64,
     ) -> Result<Vec<SessionEntry>> {
+        Self::find_in(
+            &*self.engine,
+            &self.segments,
+            key,
+            earliest_end,
+            latest_start,
+        )
+    }
+
+    fn find_in(
+        engine: &dyn ReadOnlyKeyValueStore,
+        segments: &Segments,
+        key: &[u8],
+        earliest_end: i64,
+        latest_start: i64,
+    ) -> Result<Vec<SessionEntry>> {
         let mut out = Vec::new();
-        let from = earliest_end.max(self.segments.min_live_time());
-        if self.segments.observed == i64::MIN || from > self.segments.observed {
+        let from = earliest_end.max(segments.min_live_time());
+        if segments.observed == i64::MIN || from > segments.observed {
             return Ok(out);
         }
-        for segment in self.segments.range(from, self.segments.observed) {
+        for segment in segments.range(from, segments.observed) {
             let mut lo = (segment as u64).to_be_bytes().to_vec();
             lo.extend_from_slice(key);
             let mut hi = lo.clone();
             lo.extend_from_slice(&encode_time(from));
             hi.extend_from_slice(&encode_time(i64::MAX));
             hi.extend_from_slice(&encode_time(i64::MAX));
-            for item in self.engine.range(Some(&lo), Some(&hi))? {
+            for item in engine.range(Some(&lo), Some(&hi))? {
                 let (engine_key, value) = item?;
                 let Some(entry) = Self::decode(&engine_key, value) else {
                     continue;
@@ -180,9 +197,49 @@ impl SessionStore {
         self.engine.query_handle()
     }
 
+    /// A reader of this store for other threads (interactive queries), if the engine offers a
+    /// query handle.
+    pub fn reader(&self) -> Option<SessionReader> {
+        Some(SessionReader {
+            engine: self.engine.query_handle()?,
+            retention: self.segments.retention,
+            observed: self.segments.shared_observed(),
+        })
+    }
+
     /// Decodes an engine entry (as read through [`engine_query_handle`](Self::engine_query_handle)).
     pub fn decode_engine_entry(engine_key: &[u8], value: Vec<u8>) -> Option<SessionEntry> {
         Self::decode(engine_key, value)
+    }
+}
+
+/// A thread-safe reader of a [`SessionStore`] (see [`SessionStore::reader`]).
+#[derive(Clone)]
+pub struct SessionReader {
+    engine: Arc<dyn ReadOnlyKeyValueStore + Send + Sync>,
+    retention: i64,
+    observed: Arc<AtomicI64>,
+}
+
+impl std::fmt::Debug for SessionReader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionReader")
+            .field("retention", &self.retention)
+            .finish()
+    }
+}
+
+impl SessionReader {
+    /// `key`'s sessions with `end >= earliest_end` and `start <= latest_start`, ordered by end
+    /// then start (`fetch(key, i64::MIN, i64::MAX)`: every retained session of `key`).
+    pub fn find_sessions(
+        &self,
+        key: &[u8],
+        earliest_end: i64,
+        latest_start: i64,
+    ) -> Result<Vec<SessionEntry>> {
+        let segments = Segments::snapshot(self.retention, &self.observed);
+        SessionStore::find_in(&*self.engine, &segments, key, earliest_end, latest_start)
     }
 }
 

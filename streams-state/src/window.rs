@@ -2,6 +2,7 @@
 //! to a changelog and optionally keeping duplicates (for stream–stream joins).
 
 use std::sync::Arc;
+use std::sync::atomic::AtomicI64;
 
 use crate::changelog::ChangelogSink;
 use crate::segments::{Segments, encode_time, time_at};
@@ -127,11 +128,23 @@ impl WindowStore {
         to: i64,
         out: &mut Vec<WindowEntry>,
     ) -> Result<()> {
-        let from = from.max(self.segments.min_live_time());
-        if from > to || self.segments.observed == i64::MIN {
+        Self::scan_engine(&*self.engine, &self.segments, key, from, to, out)
+    }
+
+    /// Entries of `key` (or of every key) starting in `[from, to]`, segment by segment.
+    fn scan_engine(
+        engine: &dyn ReadOnlyKeyValueStore,
+        segments: &Segments,
+        key: Option<&[u8]>,
+        from: i64,
+        to: i64,
+        out: &mut Vec<WindowEntry>,
+    ) -> Result<()> {
+        let from = from.max(segments.min_live_time());
+        if from > to || segments.observed == i64::MIN {
             return Ok(());
         }
-        for segment in self.segments.range(from, to) {
+        for segment in segments.range(from, to) {
             let prefix = (segment as u64).to_be_bytes();
             let (lo, hi) = match key {
                 Some(key) => {
@@ -148,7 +161,7 @@ impl WindowStore {
                     crate::bytes_range::prefix_upper_bound(&prefix),
                 ),
             };
-            for item in self.engine.range(lo.as_deref(), hi.as_deref())? {
+            for item in engine.range(lo.as_deref(), hi.as_deref())? {
                 let (engine_key, value) = item?;
                 let Some(entry) = Self::decode(&engine_key, value) else {
                     continue;
@@ -231,9 +244,59 @@ impl WindowStore {
         self.engine.query_handle()
     }
 
+    /// A reader of this store for other threads (interactive queries), if the engine offers a
+    /// query handle. It sees what the engine holds, within retention as of the stream time
+    /// the store last observed.
+    pub fn reader(&self) -> Option<WindowReader> {
+        Some(WindowReader {
+            engine: self.engine.query_handle()?,
+            retention: self.segments.retention,
+            observed: self.segments.shared_observed(),
+        })
+    }
+
     /// Decodes an engine entry (as read through [`engine_query_handle`](Self::engine_query_handle)).
     pub fn decode_engine_entry(engine_key: &[u8], value: Vec<u8>) -> Option<WindowEntry> {
         Self::decode(engine_key, value)
+    }
+}
+
+/// A thread-safe reader of a [`WindowStore`] (see [`WindowStore::reader`]).
+#[derive(Clone)]
+pub struct WindowReader {
+    engine: Arc<dyn ReadOnlyKeyValueStore + Send + Sync>,
+    retention: i64,
+    observed: Arc<AtomicI64>,
+}
+
+impl std::fmt::Debug for WindowReader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WindowReader")
+            .field("retention", &self.retention)
+            .finish()
+    }
+}
+
+impl WindowReader {
+    fn scan(&self, key: Option<&[u8]>, from: i64, to: i64) -> Result<Vec<WindowEntry>> {
+        let segments = Segments::snapshot(self.retention, &self.observed);
+        let mut out = Vec::new();
+        WindowStore::scan_engine(&*self.engine, &segments, key, from, to, &mut out)?;
+        Ok(out)
+    }
+
+    /// `key`'s windows starting in `[from, to]`, by start time.
+    pub fn fetch(&self, key: &[u8], from: i64, to: i64) -> Result<Vec<(i64, Vec<u8>)>> {
+        Ok(self
+            .scan(Some(key), from, to)?
+            .into_iter()
+            .map(|e| (e.start, e.value))
+            .collect())
+    }
+
+    /// Every key's windows starting in `[from, to]`.
+    pub fn fetch_all(&self, from: i64, to: i64) -> Result<Vec<WindowEntry>> {
+        self.scan(None, from, to)
     }
 }
 

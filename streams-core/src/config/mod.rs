@@ -128,6 +128,11 @@ impl StreamsConfig {
         self.props.get(key).map(String::as_str)
     }
 
+    /// Every property set, by name.
+    pub fn properties(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.props.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+
     /// The value of a property Kafka Streams spells two ways (`names`): whichever is set; an
     /// error if both are, with different values.
     pub(crate) fn get_either(
@@ -186,7 +191,7 @@ impl StreamsConfig {
         self.set_from_vars(prefix, std::env::vars())
     }
 
-    fn set_from_vars(
+    pub(crate) fn set_from_vars(
         &mut self,
         prefix: &str,
         vars: impl IntoIterator<Item = (String, String)>,

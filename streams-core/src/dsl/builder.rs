@@ -164,7 +164,8 @@ impl BuilderState {
         let serde = given.or_else(builtin_serde::<T>).ok_or_else(|| {
             Error::Topology(format!(
                 "{what} needs a serde for {}: there is no built-in one, so pass it \
-                 (Produced::with, Grouped::with or Materialized::with)",
+                 (Produced::with, Grouped::with or Materialized::with) or derive DefaultSerde \
+                 for the type",
                 std::any::type_name::<T>()
             ))
         });

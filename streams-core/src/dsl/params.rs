@@ -1,6 +1,6 @@
 //! Operator parameters: [`Consumed`], [`Produced`], [`Grouped`], [`Materialized`].
 
-use crate::serde::SharedSerde;
+use crate::serde::{DefaultSerde, SharedSerde};
 use crate::state::{StoreBuilder, StoreEngine};
 
 /// How a source reads its topic: key and value serdes, and optionally the source node's name.
@@ -24,6 +24,13 @@ impl<K, V> std::fmt::Debug for Consumed<K, V> {
         f.debug_struct("Consumed")
             .field("name", &self.name)
             .finish_non_exhaustive()
+    }
+}
+
+impl<K: DefaultSerde, V: DefaultSerde> Default for Consumed<K, V> {
+    /// Reads keys and values with their types' [default serdes](DefaultSerde).
+    fn default() -> Self {
+        Consumed::with(K::default_serde(), V::default_serde())
     }
 }
 

@@ -229,6 +229,15 @@ pub enum Error {
     /// [`KafkaStreams::error`](crate::KafkaStreams::error).
     #[error("the instance failed")]
     Failed(#[source] std::sync::Arc<Error>),
+    /// The worker's HTTP server (or a request it forwarded to another instance) failed.
+    #[error("HTTP server: {what}")]
+    Server {
+        /// What failed, and where (the address, the peer).
+        what: String,
+        /// The cause.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     /// An internal invariant did not hold: a bug in `streams`, please report it.
     #[error("{0}")]
     IllegalState(String),
@@ -287,6 +296,7 @@ impl Error {
             Error::StateDirLocked { .. } => "StateDirLocked",
             Error::Timeout { .. } => "Timeout",
             Error::Failed(error) => error.kind(),
+            Error::Server { .. } => "Server",
             Error::IllegalState(_) => "IllegalState",
         }
     }

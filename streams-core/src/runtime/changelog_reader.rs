@@ -76,6 +76,11 @@ impl ChangelogReader {
 
     /// Stops reading `changelog` (records read and not applied are dropped). Takes effect at
     /// the next [`assign`](Self::assign).
+    /// The next offset to read of `changelog`.
+    pub(crate) fn position(&self, changelog: &Changelog) -> Option<i64> {
+        self.positions.get(changelog).map(|p| p.next)
+    }
+
     pub(crate) fn remove(&mut self, changelog: &Changelog) {
         self.positions.remove(changelog);
     }

@@ -73,6 +73,29 @@ pub(crate) fn watermarks(
         .map_err(|e| Error::kafka(format!("reading the offsets of {topic}-{partition}"), e))
 }
 
+/// The low and high watermarks of `topic`-`partition` as `consumer` last saw them in fetch
+/// responses: no request to the broker. `None` before the first fetch.
+pub(crate) fn cached_watermarks<C: rdkafka::consumer::ConsumerContext>(
+    consumer: &BaseConsumer<C>,
+    topic: &std::ffi::CStr,
+    partition: i32,
+) -> Option<(i64, i64)> {
+    let (mut low, mut high) = (-1i64, -1i64);
+    // SAFETY: the client handle is alive for the borrow; the call only reads the watermarks
+    // librdkafka cached from fetch responses into the two out-parameters.
+    let err = unsafe {
+        rdkafka_sys::rd_kafka_get_watermark_offsets(
+            consumer.client().native_ptr(),
+            topic.as_ptr(),
+            partition,
+            &mut low,
+            &mut high,
+        )
+    };
+    (err == rdkafka_sys::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR && high >= 0)
+        .then_some((low, high))
+}
+
 #[cfg(test)]
 mod property_tests {
     use super::*;

@@ -6,8 +6,6 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
-use streams_state::ReadOnlyKeyValueStore;
-
 use crate::{Error, TaskId};
 
 /// The state of an application instance, as in Kafka Streams.
@@ -38,7 +36,7 @@ pub(crate) enum ThreadState {
     Failed,
 }
 
-pub(crate) type QueryHandle = Arc<dyn ReadOnlyKeyValueStore + Send + Sync>;
+pub(crate) use crate::state::QueryHandle;
 
 /// Called with `(new, old)` on every change of the instance's [`State`].
 pub(crate) type StateListener = Box<dyn Fn(State, State) + Send + Sync>;
@@ -84,6 +82,10 @@ pub(crate) struct InstanceShared {
     /// Signalled (with `inner`) when a thread of the instance returns.
     thread_exited: Condvar,
     stores: Mutex<HashMap<(String, TaskId), QueryHandle>>,
+    /// Read handles on the stores of standby tasks (stale reads only).
+    standby_stores: Mutex<HashMap<(String, TaskId), QueryHandle>>,
+    /// What each local task is doing, for `/tasks`.
+    task_status: Mutex<std::collections::BTreeMap<TaskId, super::TaskStatus>>,
     observed: Mutex<Observed>,
     /// Tasks a stream thread is opening or runs: the standby thread keeps off them.
     claimed: Mutex<BTreeSet<TaskId>>,
@@ -99,6 +101,16 @@ impl InstanceShared {
 
     fn stores(&self) -> MutexGuard<'_, HashMap<(String, TaskId), QueryHandle>> {
         self.stores.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn standby_stores(&self) -> MutexGuard<'_, HashMap<(String, TaskId), QueryHandle>> {
+        self.standby_stores
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn statuses(&self) -> MutexGuard<'_, std::collections::BTreeMap<TaskId, super::TaskStatus>> {
+        self.task_status.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Tells the state listener, if the state changed since it was last told. Transitions
@@ -296,16 +308,71 @@ impl InstanceShared {
         self.stores().retain(|(_, t), _| *t != task);
     }
 
-    /// The local handles of store `name`, by task.
-    pub(crate) fn store_handles(&self, name: &str) -> Vec<(TaskId, QueryHandle)> {
-        let mut handles: Vec<_> = self
-            .stores()
-            .iter()
-            .filter(|((store, _), _)| store == name)
-            .map(|((_, task), handle)| (*task, handle.clone()))
-            .collect();
+    pub(crate) fn register_standby_stores(
+        &self,
+        task: TaskId,
+        handles: Vec<(String, QueryHandle)>,
+    ) {
+        let mut stores = self.standby_stores();
+        for (name, handle) in handles {
+            stores.insert((name, task), handle);
+        }
+    }
+
+    pub(crate) fn unregister_standby_stores(&self, task: TaskId) {
+        self.standby_stores().retain(|(_, t), _| *t != task);
+    }
+
+    /// The local handles of store `name`, by task: active tasks' stores, and with
+    /// `include_standbys` also standby tasks' (possibly behind their active task).
+    pub(crate) fn store_handles(
+        &self,
+        name: &str,
+        include_standbys: bool,
+    ) -> Vec<(TaskId, QueryHandle)> {
+        let pick = |stores: &HashMap<(String, TaskId), QueryHandle>| {
+            stores
+                .iter()
+                .filter(|((store, _), _)| store == name)
+                .map(|((_, task), handle)| (*task, handle.clone()))
+                .collect::<Vec<_>>()
+        };
+        let mut handles = pick(&self.stores());
+        if include_standbys {
+            let active: BTreeSet<TaskId> = handles.iter().map(|(t, _)| *t).collect();
+            handles.extend(
+                pick(&self.standby_stores())
+                    .into_iter()
+                    .filter(|(t, _)| !active.contains(t)),
+            );
+        }
         handles.sort_by_key(|(task, _)| *task);
         handles
+    }
+
+    /// Records what a local task is doing (`None`: it left this instance).
+    pub(crate) fn set_task_status(&self, task: TaskId, status: Option<super::TaskStatus>) {
+        let mut statuses = self.statuses();
+        match status {
+            Some(status) => statuses.insert(task, status),
+            None => statuses.remove(&task),
+        };
+    }
+
+    /// Updates a local task's status in place, if it has one.
+    pub(crate) fn update_task_status(
+        &self,
+        task: TaskId,
+        update: impl FnOnce(&mut super::TaskStatus),
+    ) {
+        if let Some(status) = self.statuses().get_mut(&task) {
+            update(status);
+        }
+    }
+
+    /// What the local tasks are doing.
+    pub(crate) fn task_statuses(&self) -> Vec<super::TaskStatus> {
+        self.statuses().values().cloned().collect()
     }
 }
 

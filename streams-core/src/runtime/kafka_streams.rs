@@ -12,10 +12,11 @@ use super::StreamsMetrics;
 use super::admin::admin_for;
 use super::clients::client_config;
 use super::dir_lock::DirLock;
+use super::handle::{HandleCore, KafkaStreamsHandle};
 use super::instance::{InstanceShared, State};
 use super::metadata::{KeyQueryMetadata, StreamsMetadata};
 use super::plan::{TopicPlan, plan};
-use super::query::ReadOnlyKeyValueStoreView;
+use super::query::{ReadOnlyKeyValueStoreView, ReadOnlySessionStoreView, ReadOnlyWindowStoreView};
 use super::restore_listener::NoRestoreListener;
 use super::stream_thread::{ThreadSpec, UncaughtErrorHandler, spawn};
 use crate::config::ClientKind;
@@ -44,8 +45,9 @@ pub struct KafkaStreams {
     restore_listener: Arc<dyn StateRestoreListener>,
     /// Held while the instance runs: one instance per state directory.
     dir_lock: Option<DirLock>,
-    /// The topics planned at start (task counts, for key queries).
-    plan: Option<Arc<TopicPlan>>,
+    /// State, metadata and queries, shared with query servers; holds the topics planned at
+    /// start (task counts, for key queries) and the global stores.
+    handle: KafkaStreamsHandle,
 }
 
 impl std::fmt::Debug for KafkaStreams {
@@ -89,19 +91,28 @@ impl KafkaStreams {
         if let Some(registry) = config.metrics_registry() {
             metrics.register(registry)?;
         }
+        let topology = Arc::new(topology);
+        let shared = Arc::new(InstanceShared::default());
+        let handle = KafkaStreamsHandle::new(HandleCore {
+            topology: topology.clone(),
+            shared: shared.clone(),
+            application_server: config.application_server()?,
+            plan: std::sync::OnceLock::new(),
+            globals: std::sync::OnceLock::new(),
+        });
         Ok(KafkaStreams {
-            topology: Arc::new(topology),
+            topology,
             config: config.clone(),
             rocksdb,
             metrics,
-            shared: Arc::new(InstanceShared::default()),
+            shared,
             threads: Vec::new(),
             global: None,
             standby: None,
             uncaught: Arc::new(|_: &Error| UncaughtErrorResponse::ShutdownClient),
             restore_listener: Arc::new(NoRestoreListener),
             dir_lock: None,
-            plan: None,
+            handle,
         })
     }
 
@@ -335,6 +346,7 @@ impl KafkaStreams {
             self.restore_listener.clone(),
         )?;
         self.global = global;
+        let _ = self.handle.core().globals.set(globals.clone());
         self.shared.start(threads);
         for index in 0..threads {
             let handle = spawn(ThreadSpec {
@@ -353,7 +365,7 @@ impl KafkaStreams {
             self.threads.push(handle);
         }
         let replicas = self.config.num_standby_replicas()?;
-        self.plan = Some(plan.clone());
+        let _ = self.handle.core().plan.set(plan.clone());
         if replicas > 0 || self.config.application_server()?.is_some() {
             self.standby = Some(super::standby::spawn(super::standby::StandbySpec {
                 topology: self.topology.clone(),
@@ -432,12 +444,12 @@ impl KafkaStreams {
         self.shared.tasks().into_iter().collect()
     }
 
-    /// Every running instance of the application that set `application.server` (this one
-    /// included, once its first announcement is back), with the tasks it runs, as their
-    /// announcements on the registry topic said within the last session timeout. Empty before
-    /// [`start`](Self::start) or when this instance has no `application.server`.
+    /// Every running instance of the application that set `application.server`, with the tasks
+    /// it runs: this one as it is now, the others as their announcements on the registry topic
+    /// said within the last session timeout. Empty before [`start`](Self::start) or when this
+    /// instance has no `application.server`.
     pub fn metadata_for_all_clients(&self) -> Vec<StreamsMetadata> {
-        self.shared.instances()
+        self.handle.metadata_for_all_clients()
     }
 
     /// Where `key` of store `store` lives: the instance running its task and those with a
@@ -461,44 +473,7 @@ impl KafkaStreams {
         key: &K,
         key_serde: &crate::serde::SharedSerde<K>,
     ) -> Result<KeyQueryMetadata> {
-        let plan = self.plan.as_ref().ok_or_else(|| Error::InvalidState {
-            operation: "query_metadata_for_key",
-            state: self.state(),
-            reason: "the instance must be started",
-        })?;
-        let subtopology = self
-            .topology
-            .subtopologies()
-            .iter()
-            .find(|sub| sub.stores.contains(store))
-            .map(|sub| sub.id)
-            .ok_or_else(|| Error::StoreAccess {
-                name: store.to_string(),
-                reason: "no sub-topology of this topology uses it".into(),
-            })?;
-        let partitions = plan.task_counts.get(&subtopology).copied().unwrap_or(1);
-        let mut bytes = Vec::new();
-        key_serde
-            .serialize(key, &mut bytes)
-            .map_err(|source| Error::StoreAccess {
-                name: store.to_string(),
-                reason: format!("cannot serialize the key: {source}"),
-            })?;
-        let partition = super::metadata::default_partition(&bytes, partitions);
-        let task = TaskId::new(subtopology, partition);
-        let instances = self.shared.instances();
-        Ok(KeyQueryMetadata {
-            active: instances
-                .iter()
-                .find(|i| i.active_tasks.contains(&task))
-                .map(|i| i.host.clone()),
-            standbys: instances
-                .iter()
-                .filter(|i| i.standby_tasks.contains(&task))
-                .map(|i| i.host.clone())
-                .collect(),
-            partition,
-        })
+        self.handle.query_metadata_for_key(store, key, key_serde)
     }
 
     /// A read-only view of the local instances of key-value store `name`, across this
@@ -507,21 +482,45 @@ impl KafkaStreams {
         &self,
         name: &str,
     ) -> Result<ReadOnlyKeyValueStoreView<K, V>> {
-        let builder = self
-            .topology
-            .store(name)
-            .ok_or_else(|| Error::StoreAccess {
-                name: name.to_string(),
-                reason: "the topology has no such store".into(),
-            })?;
-        let (key_serde, value_serde) = builder.serdes::<K, V>()?;
-        Ok(ReadOnlyKeyValueStoreView::new(
-            name.to_string(),
-            builder.is_timestamped(),
-            self.shared.clone(),
-            key_serde,
-            value_serde,
-        ))
+        self.handle.key_value_store(name)
+    }
+
+    /// A read-only view of the local instances of window store `name` (a windowed
+    /// aggregation's store, for example), across this instance's tasks.
+    pub fn window_store<K: 'static, V: 'static>(
+        &self,
+        name: &str,
+    ) -> Result<ReadOnlyWindowStoreView<K, V>> {
+        self.handle.window_store(name)
+    }
+
+    /// A read-only view of the local instances of session store `name`.
+    pub fn session_store<K: 'static, V: 'static>(
+        &self,
+        name: &str,
+    ) -> Result<ReadOnlySessionStoreView<K, V>> {
+        self.handle.session_store(name)
+    }
+
+    /// The global store `name`: a full copy on this instance (from
+    /// [`StreamsBuilder::global_table`](crate::dsl::StreamsBuilder::global_table)).
+    pub fn global_store<K: 'static, V: 'static>(
+        &self,
+        name: &str,
+    ) -> Result<crate::state::GlobalStoreHandle<K, V>> {
+        self.handle.global_store(name)
+    }
+
+    /// What each local task is doing (active or standby, restoring or running, changelog
+    /// progress).
+    pub fn task_statuses(&self) -> Vec<super::TaskStatus> {
+        self.handle.task_statuses()
+    }
+
+    /// A cloneable, thread-safe handle for state, metadata and interactive queries, for a
+    /// query server on other threads.
+    pub fn handle(&self) -> KafkaStreamsHandle {
+        self.handle.clone()
     }
 
     /// Stops the threads: each commits, checkpoints and closes its tasks, then leaves the group.

@@ -5,11 +5,12 @@
 
 mod admin;
 mod changelog_reader;
-mod clients;
+pub(crate) mod clients;
 mod collector;
 pub(crate) mod dead_letter;
 mod dir_lock;
 mod global_thread;
+mod handle;
 pub(crate) mod instance;
 mod kafka_streams;
 mod metadata;
@@ -30,6 +31,7 @@ mod stream_thread;
 mod task;
 mod task_context;
 mod task_manager;
+mod task_status;
 mod topic_check;
 
 pub(crate) use admin::TopicAdmin;
@@ -37,12 +39,13 @@ pub(crate) use admin::TopicAdmin;
 pub(crate) use admin::TopicSpec;
 pub use admin::create_topics;
 pub(crate) use collector::RecordCollector;
+pub use handle::KafkaStreamsHandle;
 pub use instance::State;
 pub use kafka_streams::KafkaStreams;
 pub use metadata::{HostInfo, KeyQueryMetadata, StreamsMetadata};
 pub(crate) use metrics::StreamsMetrics;
 pub(crate) use producer::production_failed;
-pub use query::ReadOnlyKeyValueStoreView;
+pub use query::{ReadOnlyKeyValueStoreView, ReadOnlySessionStoreView, ReadOnlyWindowStoreView};
 #[cfg(all(feature = "json", feature = "bincode"))]
 pub(crate) use registry::decode_announcement;
 pub use restore_listener::StateRestoreListener;
@@ -51,3 +54,4 @@ pub use signal::ShutdownSignal;
 #[cfg(feature = "test-util")]
 pub(crate) use task::{Task, TaskEnv};
 pub(crate) use task_context::{TaskContext, WallClock};
+pub use task_status::{ChangelogProgress, TaskKind, TaskPhase, TaskStatus};

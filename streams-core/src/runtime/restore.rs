@@ -30,15 +30,32 @@ pub(crate) struct Restorer {
     reader: ChangelogReader,
     restoring: BTreeMap<Changelog, Restoring>,
     listener: Arc<dyn StateRestoreListener>,
+    /// Where restoration progress is published (`/tasks`).
+    shared: Arc<super::instance::InstanceShared>,
 }
 
 impl Restorer {
-    pub(crate) fn new(consumer: BaseConsumer, listener: Arc<dyn StateRestoreListener>) -> Self {
+    pub(crate) fn new(
+        consumer: BaseConsumer,
+        listener: Arc<dyn StateRestoreListener>,
+        shared: Arc<super::instance::InstanceShared>,
+    ) -> Self {
         Restorer {
             reader: ChangelogReader::new(consumer, true),
             restoring: BTreeMap::new(),
             listener,
+            shared,
         }
+    }
+
+    /// Publishes how far `changelog` of `task` is restored.
+    fn publish(&self, task: TaskId, changelog: &ChangelogPartition, position: i64, end: i64) {
+        self.shared.update_task_status(task, |status| {
+            let progress =
+                status.changelog(&changelog.store, &changelog.topic, changelog.partition);
+            progress.position = position;
+            progress.end = Some(end);
+        });
     }
 
     pub(crate) fn is_idle(&self) -> bool {
@@ -81,6 +98,7 @@ impl Restorer {
                 start,
                 high,
             );
+            self.publish(task.id(), &changelog, start, high);
             let key = (changelog.topic.clone(), changelog.partition);
             self.reader.add(key.clone(), start, Some(high));
             self.restoring.insert(
@@ -117,7 +135,7 @@ impl Restorer {
         if self.is_idle() {
             return Ok(Vec::new());
         }
-        let (restoring, listener) = (&mut self.restoring, &*self.listener);
+        let (restoring, listener, shared) = (&mut self.restoring, &*self.listener, &self.shared);
         self.reader.read(STEP_BUDGET, |key, records, last| {
             let Some(r) = restoring.get_mut(key) else {
                 return Ok(());
@@ -127,6 +145,15 @@ impl Restorer {
             })?;
             task.restore(&r.changelog, records, last)?;
             r.restored += records.len() as u64;
+            shared.update_task_status(r.task, |status| {
+                status
+                    .changelog(
+                        &r.changelog.store,
+                        &r.changelog.topic,
+                        r.changelog.partition,
+                    )
+                    .position = last + 1;
+            });
             listener.on_batch_restored(
                 &r.changelog.topic,
                 r.changelog.partition,
@@ -147,6 +174,12 @@ impl Restorer {
             .collect();
         if done.is_empty() {
             return Ok(done);
+        }
+        for task in &done {
+            self.shared.update_task_status(*task, |status| {
+                status.phase = super::TaskPhase::Running;
+                status.changelogs.clear();
+            });
         }
         let (reader, listener) = (&mut self.reader, &*self.listener);
         self.restoring.retain(|key, r| {

@@ -23,7 +23,7 @@ use super::instance::InstanceShared;
 use super::plan::TopicPlan;
 use super::registry::{Registry, place_standbys};
 use super::task::{ChangelogPartition, Task, TaskEnv};
-use super::{RecordCollector, StreamsMetrics, WallClock};
+use super::{RecordCollector, StreamsMetrics, TaskKind, TaskStatus, WallClock};
 use crate::config::ClientKind;
 use crate::processor::Headers;
 use crate::{Error, Result, StreamsConfig, TaskId, Topology};
@@ -203,6 +203,8 @@ impl Runner<'_> {
         for id in obsolete {
             if let Some(standby) = self.standbys.remove(&id) {
                 info!(task = %id, "standby closed");
+                self.spec.shared.unregister_standby_stores(id);
+                self.spec.shared.set_task_status(id, None);
                 for (changelog, _) in &standby.changelogs {
                     self.reader
                         .remove(&(changelog.topic.clone(), changelog.partition));
@@ -217,10 +219,18 @@ impl Runner<'_> {
             match self.open(*id) {
                 Ok(standby) => {
                     info!(task = %id, "standby opened");
+                    let mut status = TaskStatus::new(*id, TaskKind::Standby, None);
                     for (changelog, start) in &standby.changelogs {
                         let key = (changelog.topic.clone(), changelog.partition);
                         self.reader.add(key, *start, None);
+                        status
+                            .changelog(&changelog.store, &changelog.topic, changelog.partition)
+                            .position = *start;
                     }
+                    self.spec.shared.set_task_status(*id, Some(status));
+                    self.spec
+                        .shared
+                        .register_standby_stores(*id, standby.task.query_handles());
                     self.standbys.insert(*id, standby);
                     changed = true;
                 }
@@ -291,14 +301,35 @@ impl Runner<'_> {
                 None => Ok(()),
             }
         })?;
-        for standby in self.standbys.values_mut() {
+        for (id, standby) in &mut self.standbys {
             standby.task.maybe_checkpoint(false)?;
+            let consumer = self.reader.consumer();
+            let reader = &self.reader;
+            self.spec.shared.update_task_status(*id, |status| {
+                for (changelog, _) in &standby.changelogs {
+                    let key = (changelog.topic.clone(), changelog.partition);
+                    let progress =
+                        status.changelog(&changelog.store, &changelog.topic, changelog.partition);
+                    if let Some(next) = reader.position(&key) {
+                        progress.position = next;
+                    }
+                    // The end as of the last fetch response: no request to the broker.
+                    if let Ok(topic) = std::ffi::CString::new(changelog.topic.as_str())
+                        && let Some((_, high)) =
+                            super::clients::cached_watermarks(consumer, &topic, changelog.partition)
+                    {
+                        progress.end = Some(high);
+                    }
+                }
+            });
         }
         Ok(())
     }
 
     fn close_all(&mut self) {
-        for (_, standby) in std::mem::take(&mut self.standbys) {
+        for (id, standby) in std::mem::take(&mut self.standbys) {
+            self.spec.shared.unregister_standby_stores(id);
+            self.spec.shared.set_task_status(id, None);
             close(standby, true);
         }
     }

@@ -18,10 +18,12 @@ fn plain<T: 'static>() -> Option<SharedSerde<T>> {
         .or_else(|| cast::<T, i64>(Arc::new(I64Serde)))
 }
 
-/// The built-in serde for `T`, if there is one: `String`, `Vec<u8>`, `u64`, `i64`, and `Option`
-/// of those (as [`Nullable`]).
+/// The default serde for `T`, if there is one: the built-in ones for `String`, `Vec<u8>`, `u64`,
+/// `i64`, and `Option` of those (as [`Nullable`]), and those of types deriving
+/// [`DefaultSerde`](super::DefaultSerde).
 pub(crate) fn builtin_serde<T: 'static>() -> Option<SharedSerde<T>> {
     plain::<T>()
+        .or_else(super::default_serde::registered_serde::<T>)
         .or_else(|| cast::<T, Option<String>>(Arc::new(Nullable::new(plain::<String>()?))))
         .or_else(|| cast::<T, Option<Vec<u8>>>(Arc::new(Nullable::new(plain::<Vec<u8>>()?))))
         .or_else(|| cast::<T, Option<u64>>(Arc::new(Nullable::new(plain::<u64>()?))))

@@ -18,6 +18,7 @@
 #[cfg(feature = "bincode")]
 mod bincode_serde;
 mod change;
+mod default_serde;
 mod defaults;
 #[cfg(feature = "json")]
 mod json;
@@ -27,15 +28,21 @@ mod versioned;
 
 use std::sync::Arc;
 
+#[doc(hidden)]
+pub use crate::__register_default_serde;
 #[cfg(feature = "bincode")]
 #[cfg_attr(docsrs, doc(cfg(feature = "bincode")))]
 pub use bincode_serde::Bincode;
 pub(crate) use change::ChangeSerde;
+pub use default_serde::{DefaultSerde, DefaultSerdeRegistration};
 pub(crate) use defaults::builtin_serde;
 #[cfg(feature = "json")]
 #[cfg_attr(docsrs, doc(cfg(feature = "json")))]
 pub use json::Json;
 pub use primitives::{BytesSerde, I64Serde, Nullable, StringSerde, U64Serde};
+#[cfg(feature = "macros")]
+#[cfg_attr(docsrs, doc(cfg(feature = "macros")))]
+pub use streams_macros::DefaultSerde;
 #[cfg(feature = "macros")]
 #[cfg_attr(docsrs, doc(cfg(feature = "macros")))]
 pub use streams_macros::Versioned;

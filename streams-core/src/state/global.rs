@@ -107,6 +107,55 @@ impl<K: 'static, V: 'static> GlobalStoreHandle<K, V> {
     pub fn get(&self, key: &K) -> Result<Option<V>> {
         Ok(self.get_with_timestamp(key)?.map(|(v, _)| v))
     }
+
+    /// Up to `limit` entries after the serialized key `after` (all from the start without
+    /// one), ordered by serialized key: a page of the store.
+    pub(crate) fn scan(&self, after: Option<&[u8]>, limit: usize) -> Result<Vec<(Vec<u8>, K, V)>> {
+        let state_err = |source| Error::State {
+            task: "global".into(),
+            source,
+        };
+        let mut out = Vec::new();
+        for entry in self.reader.range(after, None).map_err(state_err)? {
+            let (key, stored) = entry.map_err(state_err)?;
+            if after.is_some_and(|after| key.as_slice() <= after) {
+                continue;
+            }
+            let (_, value) = split_timestamped(&stored).ok_or_else(|| Error::StoreSerde {
+                store: self.name.clone(),
+                source: SerdeError::deserialize::<V>("shorter than its timestamp"),
+            })?;
+            let typed_key = self.key_serde.deserialize(&key).map_err(self.serde_err())?;
+            let value = self
+                .value_serde
+                .deserialize(value)
+                .map_err(self.serde_err())?;
+            out.push((key, typed_key, value));
+            if out.len() >= limit {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    /// Every entry, ordered by serialized key.
+    pub fn all(&self) -> Result<Vec<(K, V)>> {
+        Ok(self
+            .scan(None, usize::MAX)?
+            .into_iter()
+            .map(|(_, k, v)| (k, v))
+            .collect())
+    }
+
+    /// Serializes `key` with the store's key serde.
+    #[cfg(feature = "worker")]
+    pub(crate) fn key_bytes(&self, key: &K) -> Result<Vec<u8>> {
+        let mut bytes = Vec::new();
+        self.key_serde
+            .serialize(key, &mut bytes)
+            .map_err(self.serde_err())?;
+        Ok(bytes)
+    }
 }
 
 /// Writes records of global topics into their stores.

@@ -5,7 +5,8 @@ use std::rc::Rc;
 use std::sync::Arc;
 
 use streams_state::{
-    ChangelogRecord, KeyValueStore, ReadOnlyKeyValueStore, SessionStore, StateStore, WindowStore,
+    ChangelogRecord, KeyValueStore, ReadOnlyKeyValueStore, SessionReader, SessionStore, StateStore,
+    WindowReader, WindowStore,
 };
 
 /// A task's store instance. Shared (`Rc`) between the task and the processors' handles.
@@ -69,11 +70,20 @@ impl StoreInstance {
         }
     }
 
-    /// A read handle for interactive queries (key-value stores only, so far).
-    pub(crate) fn query_handle(&self) -> Option<Arc<dyn ReadOnlyKeyValueStore + Send + Sync>> {
+    /// A read handle for interactive queries from other threads.
+    pub(crate) fn query_handle(&self) -> Option<QueryHandle> {
         match self {
-            StoreInstance::KeyValue(s) => s.borrow().query_handle(),
-            _ => None,
+            StoreInstance::KeyValue(s) => s.borrow().query_handle().map(QueryHandle::KeyValue),
+            StoreInstance::Window(s) => s.borrow().reader().map(QueryHandle::Window),
+            StoreInstance::Session(s) => s.borrow().reader().map(QueryHandle::Session),
         }
     }
+}
+
+/// A thread-safe read handle on a task's store, for interactive queries.
+#[derive(Clone)]
+pub(crate) enum QueryHandle {
+    KeyValue(Arc<dyn ReadOnlyKeyValueStore + Send + Sync>),
+    Window(WindowReader),
+    Session(SessionReader),
 }

@@ -24,7 +24,7 @@ pub use global::GlobalStoreHandle;
 pub(crate) use global::{GlobalStoreDef, GlobalStores, GlobalUpdater, GlobalValidator};
 pub(crate) use handle::CachedChange;
 pub use handle::KeyValueStoreHandle;
-pub(crate) use instance::StoreInstance;
+pub(crate) use instance::{QueryHandle, StoreInstance};
 pub(crate) use registry::{StoreRegistry, TaskStore};
 pub use rocks_config::RocksDbConfigSetter;
 pub(crate) use rocks_config::RocksDbEnv;

@@ -499,8 +499,7 @@ impl Task {
         &self.ctx
     }
 
-    /// Read handles on this task's key-value stores, for interactive queries, with whether each
-    /// store's values carry timestamps.
+    /// Read handles on this task's stores, for interactive queries from other threads.
     pub(crate) fn query_handles(&self) -> Vec<(String, super::instance::QueryHandle)> {
         self.ctx
             .stores()

@@ -170,20 +170,7 @@ struct ConsumerLag<'a, C: ConsumerContext> {
 
 impl<C: ConsumerContext> LagOracle for ConsumerLag<'_, C> {
     fn watermarks(&self, topic: &std::ffi::CStr, partition: i32) -> Option<(i64, i64)> {
-        let (mut low, mut high) = (-1i64, -1i64);
-        // SAFETY: the client handle is alive for the borrow; the call only reads the
-        // watermarks librdkafka cached from fetch responses into the two out-parameters.
-        let err = unsafe {
-            rdkafka_sys::rd_kafka_get_watermark_offsets(
-                self.consumer.client().native_ptr(),
-                topic.as_ptr(),
-                partition,
-                &mut low,
-                &mut high,
-            )
-        };
-        (err == rdkafka_sys::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR && high >= 0)
-            .then_some((low, high))
+        crate::runtime::clients::cached_watermarks(self.consumer, topic, partition)
     }
 
     fn position(&self, topic: &std::ffi::CStr, partition: i32) -> Option<i64> {

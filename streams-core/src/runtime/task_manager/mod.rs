@@ -95,6 +95,15 @@ pub(crate) struct TaskManager {
 }
 
 impl TaskManager {
+    /// This thread's name, as Kafka Streams names stream threads.
+    pub(crate) fn thread_name(&self) -> String {
+        format!(
+            "{}-StreamThread-{}",
+            self.settings.application_id,
+            self.settings.thread_index + 1
+        )
+    }
+
     pub(crate) fn new(
         topology: Arc<Topology>,
         plan: Arc<TopicPlan>,
@@ -105,7 +114,11 @@ impl TaskManager {
         restore_consumer: BaseConsumer,
     ) -> Self {
         let cache = (settings.cache_bytes > 0).then(|| CacheBudget::new(settings.cache_bytes));
-        let restorer = Restorer::new(restore_consumer, settings.restore_listener.clone());
+        let restorer = Restorer::new(
+            restore_consumer,
+            settings.restore_listener.clone(),
+            shared.clone(),
+        );
         let settings_eos = settings.exactly_once;
         TaskManager {
             cache,
@@ -180,6 +193,7 @@ impl TaskManager {
                     || self.plan.topic_to_subtopology.get(topic) != Some(&id.subtopology)
             });
             self.shared.unregister_stores(*id);
+            self.shared.set_task_status(*id, None);
             if let Some(mut task) = self.tasks.remove(id) {
                 self.committed.retain(|(topic, partition), _| {
                     self.plan.topic_to_subtopology.get(topic.as_str()) != Some(&id.subtopology)

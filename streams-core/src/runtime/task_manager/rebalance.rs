@@ -15,6 +15,7 @@ use crate::runtime::instance::ThreadState;
 use crate::runtime::partition_group::PartitionGroup;
 use crate::runtime::task::{Task, TaskEnv};
 use crate::runtime::task_context::WallClock;
+use crate::runtime::{TaskKind, TaskPhase, TaskStatus};
 use crate::{Error, Result, TaskId};
 
 /// How long reading committed offsets may wait for the group coordinator.
@@ -110,11 +111,21 @@ impl TaskManager {
                     self.shared.unclaim(id);
                 })?;
             self.shared.register_stores(id, task.query_handles());
+            self.shared.set_task_status(
+                id,
+                Some(TaskStatus::new(
+                    id,
+                    TaskKind::Active,
+                    Some(self.thread_name()),
+                )),
+            );
             if self.restorer.add(&task)? {
                 for (topic, partition) in &inputs {
                     to_pause.add_partition(topic, *partition);
                 }
             } else {
+                self.shared
+                    .update_task_status(id, |s| s.phase = TaskPhase::Running);
                 task.initialize()?;
                 if was_incomplete {
                     for (topic, partition) in &inputs {
