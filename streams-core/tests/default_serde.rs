@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 use streams_core::dsl::{Consumed, Materialized, StreamsBuilder};
-use streams_core::serde::{DefaultSerde, Serde, Serdes};
+use streams_core::serde::{DefaultSerde, Serdes};
 use streams_core::testing::TopologyTestDriver;
 use streams_core::{Error, Result};
 
