@@ -84,6 +84,9 @@ pub(crate) struct InstanceShared {
     /// Signalled (with `inner`) when a thread of the instance returns.
     thread_exited: Condvar,
     stores: Mutex<HashMap<(String, TaskId), QueryHandle>>,
+    /// Read handles on the storage engine of every store of the running tasks (window and
+    /// session stores too), for the RocksDB metrics read at scrape time.
+    engines: Mutex<HashMap<(String, TaskId), QueryHandle>>,
     observed: Mutex<Observed>,
     /// Tasks a stream thread is opening or runs: the standby thread keeps off them.
     claimed: Mutex<BTreeSet<TaskId>>,
@@ -294,6 +297,40 @@ impl InstanceShared {
 
     pub(crate) fn unregister_stores(&self, task: TaskId) {
         self.stores().retain(|(_, t), _| *t != task);
+        self.engines().retain(|(_, t), _| *t != task);
+    }
+
+    fn engines(&self) -> MutexGuard<'_, HashMap<(String, TaskId), QueryHandle>> {
+        self.engines.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Registers engine handles of `task`'s stores (until [`unregister_stores`](Self::unregister_stores)).
+    pub(crate) fn register_engines(&self, task: TaskId, handles: Vec<(String, QueryHandle)>) {
+        let mut engines = self.engines();
+        for (name, handle) in handles {
+            engines.insert((name, task), handle);
+        }
+    }
+
+    /// Every registered engine handle, by store and task. A copy: the caller reads the engines
+    /// without holding the map's lock.
+    pub(crate) fn engine_handles(&self) -> Vec<(String, TaskId, QueryHandle)> {
+        let mut handles: Vec<_> = self
+            .engines()
+            .iter()
+            .map(|((store, task), handle)| (store.clone(), *task, handle.clone()))
+            .collect();
+        handles.sort_by(|a, b| (a.1, &a.0).cmp(&(b.1, &b.0)));
+        handles
+    }
+
+    /// Stream threads that are running, rebalancing or starting (not stopped or failed).
+    pub(crate) fn alive_stream_threads(&self) -> usize {
+        self.lock()
+            .threads
+            .iter()
+            .filter(|t| !matches!(t, ThreadState::Dead | ThreadState::Failed))
+            .count()
     }
 
     /// The local handles of store `name`, by task.

@@ -40,7 +40,7 @@ pub(crate) use collector::RecordCollector;
 pub use instance::State;
 pub use kafka_streams::KafkaStreams;
 pub use metadata::{HostInfo, KeyQueryMetadata, StreamsMetadata};
-pub(crate) use metrics::StreamsMetrics;
+pub(crate) use metrics::{DropReason, StoreMetrics, StreamsMetrics, TaskMetrics, ThreadMetrics};
 pub(crate) use producer::production_failed;
 pub use query::ReadOnlyKeyValueStoreView;
 #[cfg(all(feature = "json", feature = "bincode"))]

@@ -11,7 +11,9 @@ use rdkafka::consumer::BaseConsumer;
 use tracing::{info, warn};
 
 use super::StateRestoreListener;
+use super::StreamsMetrics;
 use super::changelog_reader::{Changelog, ChangelogReader};
+use super::metrics::RestoreMeter;
 use super::task::{ChangelogPartition, Task};
 use crate::{Error, Result, TaskId};
 
@@ -23,6 +25,7 @@ struct Restoring {
     task: TaskId,
     changelog: ChangelogPartition,
     restored: u64,
+    meter: RestoreMeter,
 }
 
 /// The restore consumer and the changelog partitions it is catching up.
@@ -30,14 +33,20 @@ pub(crate) struct Restorer {
     reader: ChangelogReader,
     restoring: BTreeMap<Changelog, Restoring>,
     listener: Arc<dyn StateRestoreListener>,
+    metrics: Arc<StreamsMetrics>,
 }
 
 impl Restorer {
-    pub(crate) fn new(consumer: BaseConsumer, listener: Arc<dyn StateRestoreListener>) -> Self {
+    pub(crate) fn new(
+        consumer: BaseConsumer,
+        listener: Arc<dyn StateRestoreListener>,
+        metrics: Arc<StreamsMetrics>,
+    ) -> Self {
         Restorer {
             reader: ChangelogReader::new(consumer, true),
             restoring: BTreeMap::new(),
             listener,
+            metrics,
         }
     }
 
@@ -83,12 +92,14 @@ impl Restorer {
             );
             let key = (changelog.topic.clone(), changelog.partition);
             self.reader.add(key.clone(), start, Some(high));
+            let meter = RestoreMeter::new(&self.metrics, task.id(), &changelog.store, start, high);
             self.restoring.insert(
                 key,
                 Restoring {
                     task: task.id(),
                     changelog,
                     restored: 0,
+                    meter,
                 },
             );
             added = true;
@@ -118,6 +129,7 @@ impl Restorer {
             return Ok(Vec::new());
         }
         let (restoring, listener) = (&mut self.restoring, &*self.listener);
+        let started = std::time::Instant::now();
         self.reader.read(STEP_BUDGET, |key, records, last| {
             let Some(r) = restoring.get_mut(key) else {
                 return Ok(());
@@ -125,8 +137,10 @@ impl Restorer {
             let task = tasks.get_mut(&r.task).ok_or_else(|| {
                 Error::IllegalState(format!("restoring task {} that is not assigned", r.task))
             })?;
+            let _span = task.span().clone().entered();
             task.restore(&r.changelog, records, last)?;
             r.restored += records.len() as u64;
+            r.meter.restored(records.len() as u64, last);
             listener.on_batch_restored(
                 &r.changelog.topic,
                 r.changelog.partition,
@@ -136,6 +150,10 @@ impl Restorer {
             );
             Ok(())
         })?;
+        let elapsed = started.elapsed();
+        for r in self.restoring.values_mut() {
+            r.meter.update_rate(elapsed);
+        }
         let mut caught_up: BTreeMap<TaskId, bool> = BTreeMap::new();
         for (key, r) in &self.restoring {
             *caught_up.entry(r.task).or_insert(true) &= self.reader.caught_up(key);

@@ -110,6 +110,7 @@ impl TaskManager {
                     self.shared.unclaim(id);
                 })?;
             self.shared.register_stores(id, task.query_handles());
+            self.shared.register_engines(id, task.engine_handles());
             if self.restorer.add(&task)? {
                 for (topic, partition) in &inputs {
                     to_pause.add_partition(topic, *partition);
