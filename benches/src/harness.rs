@@ -45,7 +45,7 @@ pub(crate) enum Progress {
     /// Records in the output topic (the raw baseline, one output per input).
     Output,
     /// Records the application has processed from its streamed inputs (its
-    /// `records_processed_total` metric); the run ends when it has processed them all and
+    /// `streams_task_process_total` metric, over its tasks); the run ends when it has processed them all and
     /// closed (committing).
     Processed,
 }
@@ -60,7 +60,7 @@ pub(crate) struct Run<'a> {
     pub(crate) output: String,
     /// This run's topics.
     pub(crate) topics: Topics,
-    /// Metrics of the run's application (its `records_processed_total` paces the feeder).
+    /// Metrics of the run's application (its `streams_task_process_total` paces the feeder).
     pub(crate) registry: prometheus::Registry,
 }
 
@@ -296,13 +296,10 @@ impl Bench {
                 Progress::Processed => Ok(registry
                     .gather()
                     .iter()
-                    .find(|f| f.name() == "streams_records_processed_total")
-                    .and_then(|f| {
-                        f.get_metric()
-                            .first()
-                            .map(|m| m.get_counter().get_value() as usize)
-                    })
-                    .unwrap_or(0)
+                    .filter(|f| f.name() == "streams_task_process_total")
+                    .flat_map(|f| f.get_metric())
+                    .map(|m| m.get_counter().get_value() as usize)
+                    .sum::<usize>()
                     .saturating_sub(preloaded_records)),
             }
         };

@@ -172,7 +172,7 @@ fn compacted_changelog_restores_exactly(guarantee: &str) {
     streams.start().expect("start");
     streams.wait_until_running(TIMEOUT).expect("running");
     wait_for_store(&streams, &expected);
-    let restored = counter(&registry, "records_restored_total");
+    let restored = counter(&registry, "streams_restore_records_total");
     eprintln!("{guarantee}: restored {restored} records into {keys} keys");
     assert!(
         restored >= keys as f64 && restored < (records / 2) as f64,

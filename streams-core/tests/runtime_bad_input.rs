@@ -215,15 +215,23 @@ fn dead_letter_policy_sends_the_bad_record_with_headers_and_goes_on() {
         assert!(Instant::now() < deadline, "offsets not committed");
         std::thread::sleep(Duration::from_millis(100));
     }
-    let metric = |name: &str| {
-        registry
-            .gather()
-            .iter()
-            .find(|f| f.name() == name)
-            .map_or(0.0, |f| f.get_metric()[0].get_counter().get_value())
+    let dropped = |reason: &str| {
+        common::metric_sum(
+            &registry,
+            "streams_task_dropped_records_total",
+            &[("reason", reason)],
+        )
     };
-    assert_eq!(metric("streams_deserialization_errors_total"), 1.0);
-    assert_eq!(metric("streams_records_dead_lettered_total"), 1.0);
+    assert_eq!(
+        dropped("bad_input"),
+        1.0,
+        "dead-lettered: dropped from processing"
+    );
+    assert_eq!(dropped("processing_error"), 0.0);
+    assert_eq!(
+        common::metric_sum(&registry, "streams_task_dead_lettered_total", &[]),
+        1.0
+    );
     streams.close().expect("clean close");
 }
 

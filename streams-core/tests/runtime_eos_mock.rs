@@ -30,11 +30,7 @@ fn topology() -> Topology {
 }
 
 fn metric(registry: &prometheus::Registry, name: &str) -> f64 {
-    registry
-        .gather()
-        .iter()
-        .find(|f| f.name() == name)
-        .map_or(0.0, |f| f.get_metric()[0].get_counter().get_value())
+    common::metric_sum(registry, name, &[])
 }
 
 /// Waits until counter `name` reaches `at_least`.
@@ -92,8 +88,14 @@ fn a_clean_exactly_once_run_commits_exact_counts_through_transactions() {
     let mut reader = TableReader::new(&broker, "counts-out");
     assert_eq!(reader.read_until(&expected, TIMEOUT), expected);
     assert_eq!(reader.records, 4_000, "one update per record, none twice");
-    assert!(metric(&registry, "streams_commits_total") >= 1.0);
-    assert_eq!(metric(&registry, "streams_transactions_aborted_total"), 0.0);
+    assert!(metric(&registry, "streams_stream_thread_commit_total") >= 1.0);
+    assert_eq!(
+        metric(
+            &registry,
+            "streams_stream_thread_transactions_aborted_total"
+        ),
+        0.0
+    );
     streams.close().expect("clean close");
     // A clean close leaves a checkpoint: the next start restores nothing it already has.
     let checkpoints = std::fs::read_dir(state.path().join("eos-mock"))
@@ -129,7 +131,7 @@ fn an_aborted_transaction_rolls_the_tasks_back_and_processing_goes_on() {
     );
     wait_for_metric(
         &registry,
-        "streams_transactions_aborted_total",
+        "streams_stream_thread_transactions_aborted_total",
         1.0,
         "no transaction was aborted",
     );
@@ -179,12 +181,12 @@ fn lost_partitions_abort_the_open_transaction() {
     produce_keyed(&broker, "events", 0, 200, 10);
     wait_for_metric(
         &registry,
-        "streams_records_processed_total",
+        "streams_task_process_total",
         200.0,
         "records not processed",
     );
     assert_eq!(
-        metric(&registry, "streams_commits_total"),
+        metric(&registry, "streams_stream_thread_commit_total"),
         0.0,
         "still open"
     );
@@ -200,7 +202,7 @@ fn lost_partitions_abort_the_open_transaction() {
         .expect("inject");
     wait_for_metric(
         &registry,
-        "streams_transactions_aborted_total",
+        "streams_stream_thread_transactions_aborted_total",
         1.0,
         "the lost partitions' transaction was not aborted",
     );

@@ -33,11 +33,7 @@ fn count_topology() -> Topology {
 }
 
 fn counter(registry: &prometheus::Registry, name: &str) -> f64 {
-    registry
-        .gather()
-        .iter()
-        .find(|f| f.name() == name)
-        .map_or(0.0, |f| f.get_metric()[0].get_counter().get_value())
+    common::metric_sum(registry, name, &[])
 }
 
 fn sst_files(dir: &Path) -> Vec<PathBuf> {
@@ -100,7 +96,7 @@ fn a_store_found_corrupt_while_running_is_rebuilt_from_its_changelog() {
         expected,
         "counts continue exactly from the changelog"
     );
-    assert!(counter(&registry, "streams_tasks_corrupted_total") >= 1.0);
+    assert!(counter(&registry, "streams_stream_thread_tasks_corrupted_total") >= 1.0);
     wait_for("the rebuilt store", TIMEOUT, || {
         second
             .key_value_store::<String, u64>("counts")
@@ -172,7 +168,10 @@ fn thread_replacement_backs_off_and_gives_up_after_its_cap() {
         3,
         "two replacements, then the cap"
     );
-    assert_eq!(counter(&registry, "streams_threads_replaced_total"), 2.0);
+    assert_eq!(
+        counter(&registry, "streams_client_threads_replaced_total"),
+        2.0
+    );
     let err = streams.close().expect_err("the last failure");
     assert!(err.report().to_string().contains("cannot take v"), "{err}");
     assert!(err.to_string().contains("always-fails"), "{err}");

@@ -147,11 +147,7 @@ fn replace_thread_restarts_a_failed_thread_and_loses_nothing() {
         errors[0].contains("transient failure on value-50"),
         "{errors:?}"
     );
-    let replaced = registry
-        .gather()
-        .iter()
-        .find(|f| f.name() == "streams_threads_replaced_total")
-        .map_or(0.0, |f| f.get_metric()[0].get_counter().get_value());
+    let replaced = common::metric_sum(&registry, "streams_client_threads_replaced_total", &[]);
     assert_eq!(replaced, 1.0);
     let deadline = Instant::now() + Duration::from_secs(60);
     while streams.state() != State::Running {

@@ -51,7 +51,8 @@ fn worker(broker: &std::sync::Arc<EmbeddedBroker>) -> Worker {
         .set("poll.ms", "20")
         .set("consumer.session.timeout.ms", "6000")
         .set("consumer.heartbeat.interval.ms", "200")
-        .set("statestore.cache.max.bytes", "0");
+        .set("statestore.cache.max.bytes", "0")
+        .set("statistics.interval.ms", "5000");
     broker.configure(&mut base);
     Worker::new("http-test", topology)
         .base_config(base)
@@ -419,16 +420,47 @@ fn one_worker_serves_every_endpoint() {
             .is_some_and(|v| v.starts_with("text/plain"))
     );
     let metrics_after = metric_families(&metrics.text().expect("metrics"));
-    let processed = |m: &BTreeMap<String, f64>| {
-        m.iter()
-            .filter(|(name, _)| name.contains("process") && name.ends_with("_total"))
-            .map(|(_, v)| *v)
-            .sum::<f64>()
-    };
-    assert!(
-        processed(&metrics_after) >= processed(&metrics_before) + events().len() as f64,
-        "processing counters move: {metrics_after:?}"
-    );
+    for family in [
+        "streams_client_state",
+        "streams_client_alive_stream_threads",
+        "streams_client_info",
+        "streams_stream_thread_process_total",
+        "streams_stream_thread_process_rate",
+        "streams_stream_thread_poll_total",
+        "streams_stream_thread_commit_total",
+        "streams_stream_thread_process_latency_seconds",
+        "streams_stream_thread_poll_latency_seconds",
+        "streams_stream_thread_commit_latency_seconds",
+        "streams_stream_thread_punctuate_latency_seconds",
+        "streams_task_process_total",
+        "streams_task_record_e2e_latency_seconds",
+        "streams_rocksdb_block_cache_usage_bytes",
+        "streams_rocksdb_memtable_bytes",
+        "streams_rocksdb_estimate_num_keys",
+    ] {
+        assert!(
+            metrics_after.contains_key(family),
+            "/metrics has {family}: {metrics_after:?}"
+        );
+    }
+    for moving in [
+        "streams_stream_thread_process_total",
+        "streams_stream_thread_poll_total",
+        "streams_task_process_total",
+    ] {
+        let (before, after) = (
+            metrics_before.get(moving).copied().unwrap_or(0.0),
+            metrics_after[moving],
+        );
+        assert!(after > before, "{moving} moves: {before} -> {after}");
+    }
+    assert!(metrics_after["streams_task_process_total"] >= events().len() as f64);
+    assert!(metrics_after["streams_rocksdb_estimate_num_keys"] > 0.0);
+    // Consumer lag comes from librdkafka's statistics, after the first commit.
+    wait_for("consumer lag in /metrics", Duration::from_secs(30), || {
+        let text = get(&client, &worker, "/metrics").text().unwrap_or_default();
+        metric_families(&text).contains_key("streams_consumer_records_lag")
+    });
 
     worker.close().expect("clean close");
 }

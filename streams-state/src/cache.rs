@@ -106,10 +106,15 @@ impl CacheView {
     }
 
     fn get(&self, store: &dyn ReadOnlyKeyValueStore, key: &[u8]) -> Result<Option<Vec<u8>>> {
-        if let Some(entry) = self.lock().get(key) {
-            return Ok(entry.value.clone());
+        match self.cached(key) {
+            Some(value) => Ok(value),
+            None => store.get(key),
         }
-        store.get(key)
+    }
+
+    /// The cached value of `key` (`Some(None)`: cached as deleted), if the cache holds it.
+    fn cached(&self, key: &[u8]) -> Option<Option<Vec<u8>>> {
+        self.lock().get(key).map(|entry| entry.value.clone())
     }
 
     fn range(
@@ -185,6 +190,14 @@ fn bounds<'a>(
     ))
 }
 
+/// Told of each read of a record cache by the store's owner (not of interactive queries, which
+/// read through the cache too): the runtime counts hits and misses with it, when its metrics
+/// recording level asks for them.
+pub trait CacheObserver {
+    /// A read found its key in the cache (`hit`), or went on to the store beneath.
+    fn on_read(&self, hit: bool);
+}
+
 /// A record cache in front of a key-value store.
 pub struct CachingKeyValueStore {
     inner: Box<dyn KeyValueStore>,
@@ -195,6 +208,7 @@ pub struct CachingKeyValueStore {
     bytes: usize,
     budget: CacheBudget,
     evicted: Vec<CacheFlush>,
+    observer: Option<Box<dyn CacheObserver>>,
 }
 
 impl std::fmt::Debug for CachingKeyValueStore {
@@ -218,7 +232,15 @@ impl CachingKeyValueStore {
             bytes: 0,
             budget,
             evicted: Vec::new(),
+            observer: None,
         }
+    }
+
+    /// Tells `observer` of every read ([`get`](ReadOnlyKeyValueStore::get)) whether the cache
+    /// held the key.
+    pub fn with_observer(mut self, observer: Box<dyn CacheObserver>) -> Self {
+        self.observer = Some(observer);
+        self
     }
 
     fn upsert(&mut self, key: &[u8], value: Option<Vec<u8>>) -> Result<()> {
@@ -310,7 +332,19 @@ impl StateStore for CachingKeyValueStore {
 
 impl ReadOnlyKeyValueStore for CachingKeyValueStore {
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
-        self.entries.get(self.inner.as_ref(), key)
+        let Some(observer) = &self.observer else {
+            return self.entries.get(self.inner.as_ref(), key);
+        };
+        match self.entries.cached(key) {
+            Some(value) => {
+                observer.on_read(true);
+                Ok(value)
+            }
+            None => {
+                observer.on_read(false);
+                self.inner.get(key)
+            }
+        }
     }
 
     fn range(&self, from: Option<&[u8]>, to: Option<&[u8]>) -> Result<KeyValueIter<'_>> {
@@ -325,6 +359,10 @@ impl ReadOnlyKeyValueStore for CachingKeyValueStore {
 
     fn approximate_num_entries(&self) -> Result<u64> {
         self.entries.approximate_num_entries(self.inner.as_ref())
+    }
+
+    fn property_int(&self, name: &str) -> Result<Option<u64>> {
+        self.inner.property_int(name)
     }
 }
 
@@ -421,6 +459,10 @@ impl ReadOnlyKeyValueStore for CachedQueryHandle {
     fn approximate_num_entries(&self) -> Result<u64> {
         self.entries.approximate_num_entries(self.inner.as_ref())
     }
+
+    fn property_int(&self, name: &str) -> Result<Option<u64>> {
+        self.inner.property_int(name)
+    }
 }
 
 impl Drop for CachingKeyValueStore {
@@ -430,168 +472,4 @@ impl Drop for CachingKeyValueStore {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::InMemoryKeyValueStore;
-
-    fn cached(max: usize) -> (CachingKeyValueStore, InMemoryKeyValueStore, CacheBudget) {
-        let below = InMemoryKeyValueStore::new("s");
-        let budget = CacheBudget::new(max);
-        (
-            CachingKeyValueStore::new(Box::new(below.clone()), budget.clone()),
-            below,
-            budget,
-        )
-    }
-
-    #[test]
-    fn queries_read_through_the_cache() -> Result<()> {
-        let (mut cache, below, _) = cached(10_000);
-        below.clone().put(b"stored", b"old")?;
-        below.clone().put(b"gone", b"soon")?;
-        let query = cache.query_handle().expect("a query handle");
-        cache.put(b"new", b"cached")?;
-        cache.put(b"stored", b"updated")?;
-        cache.delete(b"gone")?;
-        // Nothing is written through yet, but a query sees what processors wrote.
-        assert_eq!(below.get(b"new")?, None);
-        assert_eq!(query.get(b"new")?, Some(b"cached".to_vec()));
-        assert_eq!(query.get(b"stored")?, Some(b"updated".to_vec()));
-        assert_eq!(query.get(b"gone")?, None);
-        let all: Vec<KeyValue> = query.all()?.collect::<Result<_>>()?;
-        assert_eq!(
-            all,
-            vec![
-                (b"new".to_vec(), b"cached".to_vec()),
-                (b"stored".to_vec(), b"updated".to_vec()),
-            ]
-        );
-        cache.flush()?;
-        assert_eq!(query.get(b"new")?, Some(b"cached".to_vec()));
-        assert_eq!(below.get(b"new")?, Some(b"cached".to_vec()));
-        Ok(())
-    }
-
-    #[test]
-    fn a_query_sees_an_evicted_value_in_the_store() -> Result<()> {
-        // A budget for about one entry: each put evicts the one before.
-        let (mut cache, below, _) = cached(ENTRY_OVERHEAD + 8);
-        let query = cache.query_handle().expect("a query handle");
-        cache.put(b"a", b"1")?;
-        cache.put(b"b", b"2")?;
-        assert_eq!(below.get(b"a")?, Some(b"1".to_vec()), "a was evicted");
-        assert_eq!(query.get(b"a")?, Some(b"1".to_vec()));
-        assert_eq!(query.get(b"b")?, Some(b"2".to_vec()));
-        Ok(())
-    }
-
-    #[test]
-    fn a_discarded_cache_writes_nothing_through_even_on_close() -> Result<()> {
-        let (mut store, below, budget) = cached(1 << 20);
-        store.put(b"a", b"1")?;
-        store.flush_cache()?;
-        store.put(b"a", b"2")?;
-        store.put(b"b", b"x")?;
-        store.discard_cache();
-        assert_eq!(
-            store.get(b"a")?,
-            Some(b"1".to_vec()),
-            "back to what was written"
-        );
-        assert_eq!(store.get(b"b")?, None);
-        assert_eq!(budget.used(), 0, "its bytes are returned to the budget");
-        store.close()?;
-        assert_eq!(below.get(b"a")?, Some(b"1".to_vec()));
-        assert_eq!(below.get(b"b")?, None);
-        Ok(())
-    }
-
-    #[test]
-    fn repeated_updates_become_one_write_at_flush() -> Result<()> {
-        let (mut store, below, _) = cached(1 << 20);
-        store.put(b"a", b"1")?;
-        store.put(b"a", b"2")?;
-        store.put(b"a", b"3")?;
-        store.put(b"b", b"x")?;
-        assert_eq!(store.get(b"a")?, Some(b"3".to_vec()), "reads see the cache");
-        assert_eq!(below.get(b"a")?, None, "nothing written before the flush");
-        let flushed = store.flush_cache()?;
-        assert_eq!(
-            flushed,
-            vec![
-                CacheFlush {
-                    key: b"a".to_vec(),
-                    new: Some(b"3".to_vec()),
-                    old: None
-                },
-                CacheFlush {
-                    key: b"b".to_vec(),
-                    new: Some(b"x".to_vec()),
-                    old: None
-                },
-            ]
-        );
-        assert_eq!(below.get(b"a")?, Some(b"3".to_vec()));
-        store.put(b"a", b"4")?;
-        store.delete(b"b")?;
-        let flushed = store.flush_cache()?;
-        assert_eq!(flushed[0].old, Some(b"3".to_vec()));
-        assert_eq!(
-            flushed[1],
-            CacheFlush {
-                key: b"b".to_vec(),
-                new: None,
-                old: Some(b"x".to_vec())
-            }
-        );
-        assert!(
-            store.flush_cache()?.is_empty(),
-            "clean entries are not flushed again"
-        );
-        Ok(())
-    }
-
-    #[test]
-    fn over_budget_evicts_oldest_writes_through() -> Result<()> {
-        let (mut store, below, budget) = cached(2 * (ENTRY_OVERHEAD + 2));
-        store.put(b"a", b"1")?;
-        store.put(b"b", b"2")?;
-        assert!(store.take_evicted().is_empty());
-        store.put(b"c", b"3")?;
-        let evicted = store.take_evicted();
-        assert_eq!(
-            evicted,
-            vec![CacheFlush {
-                key: b"a".to_vec(),
-                new: Some(b"1".to_vec()),
-                old: None
-            }]
-        );
-        assert_eq!(below.get(b"a")?, Some(b"1".to_vec()));
-        assert!(budget.used() <= 2 * (ENTRY_OVERHEAD + 2));
-        drop(store);
-        assert_eq!(budget.used(), 0);
-        Ok(())
-    }
-
-    #[test]
-    fn scans_merge_cache_and_store_and_hide_deletes() -> Result<()> {
-        let (mut store, mut below, _) = cached(1 << 20);
-        below.put(b"a", b"old")?;
-        below.put(b"c", b"keep")?;
-        store.put(b"a", b"new")?;
-        store.put(b"b", b"added")?;
-        store.delete(b"c")?;
-        let all: Vec<_> = store.all()?.collect::<Result<_>>()?;
-        assert_eq!(
-            all,
-            vec![
-                (b"a".to_vec(), b"new".to_vec()),
-                (b"b".to_vec(), b"added".to_vec())
-            ]
-        );
-        let prefixed: Vec<_> = store.prefix_scan(b"b")?.collect::<Result<_>>()?;
-        assert_eq!(prefixed.len(), 1);
-        Ok(())
-    }
-}
+mod tests;

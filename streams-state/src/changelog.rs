@@ -113,6 +113,10 @@ impl ReadOnlyKeyValueStore for ChangeLoggingKeyValueStore {
     fn approximate_num_entries(&self) -> Result<u64> {
         self.inner.approximate_num_entries()
     }
+
+    fn property_int(&self, name: &str) -> Result<Option<u64>> {
+        self.inner.property_int(name)
+    }
 }
 
 impl KeyValueStore for ChangeLoggingKeyValueStore {

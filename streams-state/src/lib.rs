@@ -16,7 +16,8 @@
 //! - `rocks`: [`RocksDbKeyValueStore`], the persistent engine, tuned by [`RocksDbOptions`]
 //!   (with a [`BlockCache`] that stores can share).
 //! - `memory`: [`InMemoryKeyValueStore`], a sorted map.
-//! - `cache`: [`CachingKeyValueStore`], the record cache, and its [`CacheBudget`].
+//! - `cache`: [`CachingKeyValueStore`], the record cache, its [`CacheBudget`], and the
+//!   [`CacheObserver`] told of its hits and misses.
 //! - `changelog`: [`ChangeLoggingKeyValueStore`] and the [`ChangelogSink`] it writes to.
 //! - `window`: [`WindowStore`], values per key and window start, in time segments.
 //! - `session`: [`SessionStore`], values per key and session.
@@ -38,7 +39,7 @@ mod store;
 mod timestamped;
 mod window;
 
-pub use cache::{CacheBudget, CachingKeyValueStore};
+pub use cache::{CacheBudget, CacheObserver, CachingKeyValueStore};
 pub use changelog::{ChangeLoggingKeyValueStore, ChangelogSink};
 pub use checkpoint::{ChangelogOffsets, Checkpoint};
 pub use error::{Error, Result};

@@ -317,15 +317,17 @@ impl<'a> Reader<'a> {
     }
 
     fn approximate_num_entries(&self) -> Result<u64> {
-        let estimate = self
-            .db
-            .property_int_value("rocksdb.estimate-num-keys")
+        Ok(self.property_int("rocksdb.estimate-num-keys")?.unwrap_or(0))
+    }
+
+    fn property_int(&self, name: &str) -> Result<Option<u64>> {
+        self.db
+            .property_int_value(name)
             .map_err(|source| Error::RocksDb {
                 store: self.name.to_string(),
                 op: "property",
                 source,
-            })?;
-        Ok(estimate.unwrap_or(0))
+            })
     }
 }
 
@@ -366,6 +368,10 @@ impl ReadOnlyKeyValueStore for RocksDbKeyValueStore {
 
     fn approximate_num_entries(&self) -> Result<u64> {
         self.reader()?.approximate_num_entries()
+    }
+
+    fn property_int(&self, name: &str) -> Result<Option<u64>> {
+        self.reader()?.property_int(name)
     }
 }
 
@@ -461,5 +467,9 @@ impl ReadOnlyKeyValueStore for RocksDbQueryHandle {
 
     fn approximate_num_entries(&self) -> Result<u64> {
         self.reader().approximate_num_entries()
+    }
+
+    fn property_int(&self, name: &str) -> Result<Option<u64>> {
+        self.reader().property_int(name)
     }
 }

@@ -86,6 +86,13 @@ pub trait ReadOnlyKeyValueStore {
     }
     /// An estimate of the number of entries (exact for in-memory stores).
     fn approximate_num_entries(&self) -> Result<u64>;
+    /// An integer property of the storage engine beneath, such as RocksDB's
+    /// `rocksdb.estimate-num-keys` or `rocksdb.cur-size-all-mem-tables` (read for metrics);
+    /// `None` when the engine has no such property. Layers pass it to the store they wrap.
+    fn property_int(&self, name: &str) -> Result<Option<u64>> {
+        let _ = name;
+        Ok(None)
+    }
 }
 
 /// A mutable key-value store over bytes.

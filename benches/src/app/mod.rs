@@ -14,7 +14,7 @@
 //! {"event":"error","message":"..."}
 //! ```
 //!
-//! Records processed are the app's own count (ours: `records_processed_total`; raw: records
+//! Records processed are the app's own count (ours: `streams_task_process_total`; raw: records
 //! consumed and handed to the producer), sampled every millisecond until the first record and
 //! every 5 ms after, as the Kafka Streams app samples its `process-total`. A pass expecting 0
 //! records runs until stdin closes (the idle-memory probe).

@@ -64,12 +64,13 @@ pub(super) fn run_pass(
     Ok(completed)
 }
 
-/// The instance's `records_processed_total`.
+/// Records the instance processed: `streams_task_process_total` over its tasks (counted per
+/// record; the thread-level total is brought up to date at each maintenance step).
 fn processed(registry: &prometheus::Registry) -> u64 {
     registry
         .gather()
         .iter()
-        .filter(|family| family.name() == "streams_records_processed_total")
+        .filter(|family| family.name() == "streams_task_process_total")
         .flat_map(|family| family.get_metric())
         .map(|metric| metric.get_counter().get_value() as u64)
         .sum()

@@ -82,6 +82,58 @@ impl ReplacementPolicy {
     }
 }
 
+/// Which metrics an instance records (`metrics.recording.level`), as in Kafka Streams: each
+/// level records its own metrics and those of the levels before it.
+///
+/// ```
+/// use streams_core::StreamsConfig;
+/// use streams_core::config::RecordingLevel;
+///
+/// let mut config = StreamsConfig::new();
+/// assert_eq!(config.metrics_recording_level().unwrap(), RecordingLevel::Info);
+/// config.set("metrics.recording.level", "DEBUG");
+/// assert_eq!(config.metrics_recording_level().unwrap(), RecordingLevel::Debug);
+/// assert!(RecordingLevel::Debug.records(RecordingLevel::Info));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+#[non_exhaustive]
+pub enum RecordingLevel {
+    /// The default: client, thread, task, restore, RocksDB and consumer-lag metrics. Nothing
+    /// is timed per store operation.
+    #[default]
+    Info,
+    /// Adds state-store operation latencies and record-cache hit ratios (each store operation
+    /// is timed: the price of this level).
+    Debug,
+    /// Everything `Debug` records (Kafka Streams adds per-node metrics at this level; there
+    /// are none yet).
+    Trace,
+}
+
+impl RecordingLevel {
+    /// Whether an instance at level `self` records metrics of level `metric`.
+    pub fn records(self, metric: RecordingLevel) -> bool {
+        self >= metric
+    }
+}
+
+impl std::str::FromStr for RecordingLevel {
+    type Err = Error;
+
+    /// Kafka's spelling (`INFO`, `DEBUG`, `TRACE`), in any case.
+    fn from_str(s: &str) -> Result<Self> {
+        match s.trim().to_ascii_uppercase().as_str() {
+            "INFO" => Ok(RecordingLevel::Info),
+            "DEBUG" => Ok(RecordingLevel::Debug),
+            "TRACE" => Ok(RecordingLevel::Trace),
+            _ => Err(Error::Config {
+                key: METRICS_RECORDING_LEVEL.into(),
+                reason: format!("`{s}` is not INFO, DEBUG or TRACE"),
+            }),
+        }
+    }
+}
+
 /// Configuration of a streams application.
 #[derive(Clone, Default)]
 pub struct StreamsConfig {
@@ -204,7 +256,9 @@ impl StreamsConfig {
         self
     }
 
-    /// Registers the application's metrics in `registry` when it starts.
+    /// Registers the instance's metrics in `registry` (when the instance is built), so that
+    /// they are served with yours. Without one the instance makes a registry of its own; either
+    /// way [`KafkaStreams::metrics_registry`](crate::KafkaStreams::metrics_registry) returns it.
     pub fn set_metrics_registry(&mut self, registry: prometheus::Registry) -> &mut Self {
         self.registry = Some(registry);
         self
@@ -368,6 +422,12 @@ impl StreamsConfig {
             });
         }
         Ok(policy)
+    }
+
+    /// `metrics.recording.level`: `INFO` (default), `DEBUG` or `TRACE`.
+    pub fn metrics_recording_level(&self) -> Result<RecordingLevel> {
+        self.get(METRICS_RECORDING_LEVEL)
+            .map_or(Ok(RecordingLevel::Info), str::parse)
     }
 
     /// `replication.factor` for internal topics.

@@ -81,7 +81,13 @@ pub const REPLACE_THREAD_MAX_REPLACEMENTS: &str = "replace.thread.max.replacemen
 /// (default 600000, ten minutes).
 pub const REPLACE_THREAD_WINDOW_MS: &str = "replace.thread.window.ms";
 
+/// `metrics.recording.level`: which metrics are recorded: `INFO` (default), `DEBUG` or `TRACE`
+/// (see [`RecordingLevel`](super::RecordingLevel)). State-store latencies and record-cache hit
+/// ratios are recorded from `DEBUG` on, as in Kafka Streams.
+pub const METRICS_RECORDING_LEVEL: &str = "metrics.recording.level";
+
 pub(super) const STREAMS_KEYS: &[&str] = &[
+    METRICS_RECORDING_LEVEL,
     REPLACE_THREAD_BACKOFF_MS,
     REPLACE_THREAD_BACKOFF_MAX_MS,
     REPLACE_THREAD_MAX_REPLACEMENTS,

@@ -186,3 +186,37 @@ fn validates_values() {
     config.set("num.stream.threads", "0");
     assert!(config.num_stream_threads().is_err());
 }
+
+#[test]
+fn the_metrics_recording_level_is_kafkas_and_checked() {
+    let mut config = StreamsConfig::new();
+    assert_eq!(
+        config.metrics_recording_level().ok(),
+        Some(RecordingLevel::Info)
+    );
+    for (value, level) in [
+        ("INFO", RecordingLevel::Info),
+        ("debug", RecordingLevel::Debug),
+        (" TRACE ", RecordingLevel::Trace),
+    ] {
+        config.set(METRICS_RECORDING_LEVEL, value);
+        assert_eq!(
+            config.metrics_recording_level().ok(),
+            Some(level),
+            "{value}"
+        );
+    }
+    config.set(METRICS_RECORDING_LEVEL, "VERBOSE");
+    assert!(matches!(
+        config.metrics_recording_level(),
+        Err(Error::Config { key, .. }) if key == METRICS_RECORDING_LEVEL
+    ));
+    assert!(RecordingLevel::Trace.records(RecordingLevel::Debug));
+    assert!(!RecordingLevel::Info.records(RecordingLevel::Debug));
+    assert!(
+        !config
+            .client_properties(ClientKind::Consumer)
+            .contains_key(METRICS_RECORDING_LEVEL),
+        "a Streams property, not passed to librdkafka"
+    );
+}

@@ -28,7 +28,7 @@ impl<K: Clone + 'static, V: Clone + 'static> KGroupedStream<K, V> {
     }
 
     /// Counts records per key into a table. Records with a null key are dropped and counted in
-    /// the `records_skipped_total` metric.
+    /// the `streams_task_dropped_records_total{reason="null_key"}` metric.
     ///
     /// ```
     /// use streams_core::dsl::{Consumed, Materialized, StreamsBuilder};

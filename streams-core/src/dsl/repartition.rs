@@ -27,7 +27,10 @@ impl<K: Clone + 'static, V: Clone + 'static> Processor for DropNullKeys<K, V> {
         record: Record<K, V>,
     ) -> ProcessResult {
         if self.key_serde.is_null(&record.key) {
-            ctx.record_dropped("null key before a repartition topic");
+            ctx.record_dropped(
+                crate::runtime::DropReason::NullKey,
+                "null key before a repartition topic",
+            );
             return Ok(());
         }
         Ok(ctx.forward(record)?)

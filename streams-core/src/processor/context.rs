@@ -5,8 +5,8 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use super::{Cancellable, PunctuationType, Record, RecordMetadata, Schedule};
-use crate::runtime::TaskContext;
 use crate::runtime::node::ChildNode;
+use crate::runtime::{DropReason, TaskContext};
 use crate::state::{GlobalStoreHandle, KeyValueStoreHandle, SessionStoreHandle, WindowStoreHandle};
 use crate::{Error, Result, TaskId};
 
@@ -183,14 +183,13 @@ impl<'a, KOut: Clone + 'static, VOut: Clone + 'static> ProcessorContext<'a, KOut
             offset = origin.as_ref().map(|m| m.offset),
             "dropping late record: {reason}"
         );
-        self.task.metrics().record_skipped();
+        self.task.metrics().dropped(DropReason::Late);
     }
 
     /// Applies the timestamp policy to a record whose `timestamp` this windowed operator
     /// cannot hold in a window (`what` says which): an error under `fail`, else the record
     /// is skipped, logged and counted.
     pub(crate) fn unwindowable(&self, timestamp: i64, what: &str) -> Result<()> {
-        self.task.metrics().invalid_timestamps.inc();
         let origin = self.task.record_metadata();
         if self.task.policies().timestamp == crate::error::TimestampPolicy::Fail {
             return Err(crate::Error::InvalidTimestamp {
@@ -212,13 +211,13 @@ impl<'a, KOut: Clone + 'static, VOut: Clone + 'static> ProcessorContext<'a, KOut
             offset = origin.as_ref().map(|m| m.offset),
             "skipping record: timestamp {timestamp} is too close to the end of time for {what}"
         );
-        self.task.metrics().record_skipped();
+        self.task.metrics().dropped(DropReason::TimestampOutOfRange);
         Ok(())
     }
 
-    /// Counts and logs a record dropped on purpose (null key in an aggregation, ...), naming
-    /// where it came from.
-    pub(crate) fn record_dropped(&self, reason: &str) {
+    /// Counts (under `reason`) and logs (saying `why`) a record dropped on purpose (a null key
+    /// in an aggregation, ...), naming where it came from.
+    pub(crate) fn record_dropped(&self, reason: DropReason, why: &str) {
         let origin = self.task.record_metadata();
         tracing::warn!(
             task = %self.task.task_id(),
@@ -226,8 +225,8 @@ impl<'a, KOut: Clone + 'static, VOut: Clone + 'static> ProcessorContext<'a, KOut
             topic = origin.as_ref().map(|m| &*m.topic),
             partition = origin.as_ref().map(|m| m.partition),
             offset = origin.as_ref().map(|m| m.offset),
-            "dropping record: {reason}"
+            "dropping record: {why}"
         );
-        self.task.metrics().record_skipped();
+        self.task.metrics().dropped(reason);
     }
 }

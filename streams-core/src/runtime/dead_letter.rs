@@ -42,6 +42,6 @@ pub(crate) fn send(ctx: &TaskContext, raw: &RawRecord<'_>, error: &Error) -> Res
     );
     ctx.collector()
         .send(topic, None, raw.key, raw.value, raw.timestamp, &headers)?;
-    ctx.metrics().dead_lettered.inc();
+    ctx.metrics().dead_lettered();
     Ok(())
 }

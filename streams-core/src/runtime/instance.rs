@@ -38,6 +38,10 @@ pub(crate) enum ThreadState {
 
 pub(crate) use crate::state::QueryHandle;
 
+/// A read handle on a store's storage engine (for RocksDB metrics).
+pub(crate) type EngineHandle =
+    std::sync::Arc<dyn streams_state::ReadOnlyKeyValueStore + Send + Sync>;
+
 /// Called with `(new, old)` on every change of the instance's [`State`].
 pub(crate) type StateListener = Box<dyn Fn(State, State) + Send + Sync>;
 
@@ -86,6 +90,9 @@ pub(crate) struct InstanceShared {
     standby_stores: Mutex<HashMap<(String, TaskId), QueryHandle>>,
     /// What each local task is doing, for `/tasks`.
     task_status: Mutex<std::collections::BTreeMap<TaskId, super::TaskStatus>>,
+    /// Read handles on the storage engine of every store of the running tasks (window and
+    /// session stores too), for the RocksDB metrics read at scrape time.
+    engines: Mutex<HashMap<(String, TaskId), EngineHandle>>,
     observed: Mutex<Observed>,
     /// Tasks a stream thread is opening or runs: the standby thread keeps off them.
     claimed: Mutex<BTreeSet<TaskId>>,
@@ -306,6 +313,40 @@ impl InstanceShared {
 
     pub(crate) fn unregister_stores(&self, task: TaskId) {
         self.stores().retain(|(_, t), _| *t != task);
+        self.engines().retain(|(_, t), _| *t != task);
+    }
+
+    fn engines(&self) -> MutexGuard<'_, HashMap<(String, TaskId), EngineHandle>> {
+        self.engines.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Registers engine handles of `task`'s stores (until [`unregister_stores`](Self::unregister_stores)).
+    pub(crate) fn register_engines(&self, task: TaskId, handles: Vec<(String, EngineHandle)>) {
+        let mut engines = self.engines();
+        for (name, handle) in handles {
+            engines.insert((name, task), handle);
+        }
+    }
+
+    /// Every registered engine handle, by store and task. A copy: the caller reads the engines
+    /// without holding the map's lock.
+    pub(crate) fn engine_handles(&self) -> Vec<(String, TaskId, EngineHandle)> {
+        let mut handles: Vec<_> = self
+            .engines()
+            .iter()
+            .map(|((store, task), handle)| (store.clone(), *task, handle.clone()))
+            .collect();
+        handles.sort_by(|a, b| (a.1, &a.0).cmp(&(b.1, &b.0)));
+        handles
+    }
+
+    /// Stream threads that are running, rebalancing or starting (not stopped or failed).
+    pub(crate) fn alive_stream_threads(&self) -> usize {
+        self.lock()
+            .threads
+            .iter()
+            .filter(|t| !matches!(t, ThreadState::Dead | ThreadState::Failed))
+            .count()
     }
 
     pub(crate) fn register_standby_stores(

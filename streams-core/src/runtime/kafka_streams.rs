@@ -87,12 +87,9 @@ impl KafkaStreams {
         config.check_processing_guarantee()?;
         super::clients::check_client_properties(config)?;
         let rocksdb = crate::state::RocksDbEnv::from_config(config)?;
-        let metrics = Arc::new(StreamsMetrics::new(app_id)?);
-        if let Some(registry) = config.metrics_registry() {
-            metrics.register(registry)?;
-        }
         let topology = Arc::new(topology);
         let shared = Arc::new(InstanceShared::default());
+        let metrics = super::metrics::instance_metrics(config, &shared, &rocksdb)?;
         let handle = KafkaStreamsHandle::new(HandleCore {
             topology: topology.clone(),
             shared: shared.clone(),
@@ -348,9 +345,15 @@ impl KafkaStreams {
         self.global = global;
         let _ = self.handle.core().globals.set(globals.clone());
         self.shared.start(threads);
+        // Kafka Streams' default `client.id`: the application id and the process id.
+        let client_id = match self.config.get("client.id") {
+            Some(id) => id.to_string(),
+            None => format!("{}-{process_id}", self.config.application_id()?),
+        };
         for index in 0..threads {
             let handle = spawn(ThreadSpec {
                 index,
+                name: format!("{client_id}-StreamThread-{}", index + 1),
                 topology: self.topology.clone(),
                 plan: plan.clone(),
                 config: self.config.clone(),
@@ -381,6 +384,25 @@ impl KafkaStreams {
         }
         info!(threads, standby_replicas = replicas, "started");
         Ok(())
+    }
+
+    /// The registry holding the instance's metrics: the one given with
+    /// [`StreamsConfig::set_metrics_registry`], else one the instance made. A handle on the
+    /// same registry (prometheus registries share their contents when cloned), for an HTTP
+    /// server to gather and encode; the metrics leave it when the instance is dropped.
+    /// [Operations](crate::guide::operations#metrics) lists them.
+    ///
+    /// ```
+    /// # use streams_core::{KafkaStreams, StreamsConfig, Topology};
+    /// # let mut config = StreamsConfig::new();
+    /// # config.set("application.id", "app").set("bootstrap.servers", "localhost:9092");
+    /// let streams = KafkaStreams::new(Topology::new(), &config)?;
+    /// let families = streams.metrics_registry().gather();
+    /// assert!(families.iter().any(|f| f.name() == "streams_client_state"));
+    /// # Ok::<(), streams_core::Error>(())
+    /// ```
+    pub fn metrics_registry(&self) -> prometheus::Registry {
+        self.metrics.registry().clone()
     }
 
     /// The instance's state.

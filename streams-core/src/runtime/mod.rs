@@ -43,7 +43,7 @@ pub use handle::KafkaStreamsHandle;
 pub use instance::State;
 pub use kafka_streams::KafkaStreams;
 pub use metadata::{HostInfo, KeyQueryMetadata, StreamsMetadata};
-pub(crate) use metrics::StreamsMetrics;
+pub(crate) use metrics::{DropReason, StoreMetrics, StreamsMetrics, TaskMetrics, ThreadMetrics};
 pub(crate) use producer::production_failed;
 pub use query::{ReadOnlyKeyValueStoreView, ReadOnlySessionStoreView, ReadOnlyWindowStoreView};
 #[cfg(all(feature = "json", feature = "bincode"))]

@@ -11,7 +11,9 @@ use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, ProducerContex
 
 use tracing::warn;
 
-use super::{RecordCollector, StreamsMetrics};
+use prometheus::IntCounter;
+
+use super::RecordCollector;
 use crate::error::ProductionPolicy;
 use crate::processor::Headers;
 use crate::{Error, Result};
@@ -21,11 +23,11 @@ use crate::{Error, Result};
 /// state.
 pub(crate) fn production_failed(
     policy: ProductionPolicy,
-    metrics: &StreamsMetrics,
+    errors: &IntCounter,
     error: Error,
     changelog: bool,
 ) -> Result<()> {
-    metrics.production_errors.inc();
+    errors.inc();
     match policy {
         ProductionPolicy::Continue if !changelog => {
             warn!("dropping an output record: {}", error.report());
@@ -47,7 +49,8 @@ struct DeliveryState {
 pub(crate) struct DeliveryTracker {
     state: Mutex<DeliveryState>,
     policy: ProductionPolicy,
-    metrics: Arc<StreamsMetrics>,
+    /// The thread's `production_errors_total`.
+    errors: IntCounter,
     /// The application's changelog topics, from its topic plan.
     changelogs: Arc<std::collections::HashSet<String>>,
 }
@@ -55,13 +58,13 @@ pub(crate) struct DeliveryTracker {
 impl DeliveryTracker {
     pub(crate) fn new(
         policy: ProductionPolicy,
-        metrics: Arc<StreamsMetrics>,
+        errors: IntCounter,
         changelogs: Arc<std::collections::HashSet<String>>,
     ) -> Self {
         DeliveryTracker {
             state: Mutex::default(),
             policy,
-            metrics,
+            errors,
             changelogs,
         }
     }
@@ -115,8 +118,7 @@ impl ProducerContext for DeliveryTracker {
                     reason: error.to_string(),
                 };
                 let changelog = self.changelogs.contains(message.topic());
-                if let Err(error) = production_failed(self.policy, &self.metrics, error, changelog)
-                {
+                if let Err(error) = production_failed(self.policy, &self.errors, error, changelog) {
                     self.lock().failure.get_or_insert(error);
                 }
             }

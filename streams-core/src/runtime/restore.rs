@@ -11,7 +11,9 @@ use rdkafka::consumer::BaseConsumer;
 use tracing::{info, warn};
 
 use super::StateRestoreListener;
+use super::StreamsMetrics;
 use super::changelog_reader::{Changelog, ChangelogReader};
+use super::metrics::RestoreMeter;
 use super::task::{ChangelogPartition, Task};
 use crate::{Error, Result, TaskId};
 
@@ -23,6 +25,7 @@ struct Restoring {
     task: TaskId,
     changelog: ChangelogPartition,
     restored: u64,
+    meter: RestoreMeter,
 }
 
 /// The restore consumer and the changelog partitions it is catching up.
@@ -30,6 +33,7 @@ pub(crate) struct Restorer {
     reader: ChangelogReader,
     restoring: BTreeMap<Changelog, Restoring>,
     listener: Arc<dyn StateRestoreListener>,
+    metrics: Arc<StreamsMetrics>,
     /// Where restoration progress is published (`/tasks`).
     shared: Arc<super::instance::InstanceShared>,
 }
@@ -38,12 +42,14 @@ impl Restorer {
     pub(crate) fn new(
         consumer: BaseConsumer,
         listener: Arc<dyn StateRestoreListener>,
+        metrics: Arc<StreamsMetrics>,
         shared: Arc<super::instance::InstanceShared>,
     ) -> Self {
         Restorer {
             reader: ChangelogReader::new(consumer, true),
             restoring: BTreeMap::new(),
             listener,
+            metrics,
             shared,
         }
     }
@@ -101,12 +107,14 @@ impl Restorer {
             self.publish(task.id(), &changelog, start, high);
             let key = (changelog.topic.clone(), changelog.partition);
             self.reader.add(key.clone(), start, Some(high));
+            let meter = RestoreMeter::new(&self.metrics, task.id(), &changelog.store, start, high);
             self.restoring.insert(
                 key,
                 Restoring {
                     task: task.id(),
                     changelog,
                     restored: 0,
+                    meter,
                 },
             );
             added = true;
@@ -136,6 +144,7 @@ impl Restorer {
             return Ok(Vec::new());
         }
         let (restoring, listener, shared) = (&mut self.restoring, &*self.listener, &self.shared);
+        let started = std::time::Instant::now();
         self.reader.read(STEP_BUDGET, |key, records, last| {
             let Some(r) = restoring.get_mut(key) else {
                 return Ok(());
@@ -143,6 +152,7 @@ impl Restorer {
             let task = tasks.get_mut(&r.task).ok_or_else(|| {
                 Error::IllegalState(format!("restoring task {} that is not assigned", r.task))
             })?;
+            let _span = task.span().clone().entered();
             task.restore(&r.changelog, records, last)?;
             r.restored += records.len() as u64;
             shared.update_task_status(r.task, |status| {
@@ -154,6 +164,7 @@ impl Restorer {
                     )
                     .position = last + 1;
             });
+            r.meter.restored(records.len() as u64, last);
             listener.on_batch_restored(
                 &r.changelog.topic,
                 r.changelog.partition,
@@ -163,6 +174,10 @@ impl Restorer {
             );
             Ok(())
         })?;
+        let elapsed = started.elapsed();
+        for r in self.restoring.values_mut() {
+            r.meter.update_rate(elapsed);
+        }
         let mut caught_up: BTreeMap<TaskId, bool> = BTreeMap::new();
         for (key, r) in &self.restoring {
             *caught_up.entry(r.task).or_insert(true) &= self.reader.caught_up(key);

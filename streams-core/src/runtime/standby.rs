@@ -23,7 +23,7 @@ use super::instance::InstanceShared;
 use super::plan::TopicPlan;
 use super::registry::{Registry, place_standbys};
 use super::task::{ChangelogPartition, Task, TaskEnv};
-use super::{RecordCollector, StreamsMetrics, TaskKind, TaskStatus, WallClock};
+use super::{RecordCollector, StreamsMetrics, TaskKind, TaskStatus, ThreadMetrics, WallClock};
 use crate::config::ClientKind;
 use crate::processor::Headers;
 use crate::{Error, Result, StreamsConfig, TaskId, Topology};
@@ -119,6 +119,9 @@ struct Runner<'a> {
     app_dir: std::path::PathBuf,
     collector: Rc<dyn RecordCollector>,
     policies: Rc<crate::error::ErrorPolicies>,
+    /// Standby tasks are not metered: their series live in a registry no one reads, so that
+    /// the instance's show only what its stream threads do.
+    metrics: ThreadMetrics,
 }
 
 fn run(spec: &StandbySpec) -> Result<()> {
@@ -143,6 +146,8 @@ fn run(spec: &StandbySpec) -> Result<()> {
         &format!("{app_id}-standby-unused"),
         "standby consumer",
     )?;
+    let unread = StreamsMetrics::new(&app_id, spec.metrics.level(), prometheus::Registry::new())?;
+    let metrics = ThreadMetrics::new(&Arc::new(unread), "standby");
     let mut runner = Runner {
         spec,
         reader: ChangelogReader::new(consumer, false),
@@ -151,6 +156,7 @@ fn run(spec: &StandbySpec) -> Result<()> {
         app_id,
         collector: Rc::new(NoOutput),
         policies: Rc::new(spec.config.error_policies()?),
+        metrics,
     };
     let tasks = stateful_tasks(&spec.topology, &spec.plan);
     let ttl = spec
@@ -253,7 +259,7 @@ impl Runner<'_> {
             application_id: &self.app_id,
             app_dir: &self.app_dir,
             collector: self.collector.clone(),
-            metrics: self.spec.metrics.clone(),
+            metrics: self.metrics.clone(),
             policies: self.policies.clone(),
             internal_topics: &self.spec.plan.internal_names,
             cache: None,

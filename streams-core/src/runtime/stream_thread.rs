@@ -10,6 +10,7 @@
 use std::cell::RefCell;
 use std::sync::Arc;
 use std::thread::JoinHandle;
+use std::time::Instant;
 
 use rdkafka::client::ClientContext;
 use rdkafka::config::ClientConfig;
@@ -17,12 +18,13 @@ use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, Rebalance};
 use rdkafka::producer::Producer;
 use tracing::{error, info, warn};
 
-use super::StreamsMetrics;
 use super::clients::{changelog_reader, client_config};
 use super::instance::{InstanceShared, ThreadState};
+use super::metrics::{ConsumerLag, LoopMeter};
 use super::plan::TopicPlan;
 use super::producer::{DeliveryTracker, StreamsProducer};
 use super::task_manager::{ManagerSettings, TaskManager};
+use super::{StreamsMetrics, ThreadMetrics};
 use crate::config::ClientKind;
 use crate::error::UncaughtErrorResponse;
 use crate::{Error, Result, StreamsConfig, Topology};
@@ -39,10 +41,19 @@ fn with_manager<R>(f: impl FnOnce(&mut TaskManager) -> R) -> Option<R> {
     })
 }
 
-/// Consumer context that hands rebalances to the thread's task manager.
-struct RebalanceHandler;
+/// Consumer context that hands rebalances to the thread's task manager, and its statistics
+/// to the consumer-lag metric.
+struct RebalanceHandler {
+    lag: ConsumerLag,
+}
 
-impl ClientContext for RebalanceHandler {}
+impl ClientContext for RebalanceHandler {
+    /// Called in `poll`, on the stream thread, every `statistics.interval.ms`: only the lag of
+    /// each partition is read from the JSON (rdkafka's default would decode all of it).
+    fn stats_raw(&self, statistics: &[u8]) {
+        self.lag.update(statistics);
+    }
+}
 
 impl ConsumerContext for RebalanceHandler {
     fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
@@ -101,6 +112,9 @@ pub(crate) type UncaughtErrorHandler = Arc<dyn Fn(&Error) -> UncaughtErrorRespon
 #[derive(Clone)]
 pub(crate) struct ThreadSpec {
     pub(crate) index: usize,
+    /// `<client.id>-StreamThread-<index + 1>`, as Kafka Streams names its threads: the
+    /// `thread` label of the thread's metrics and the field of its tracing span.
+    pub(crate) name: String,
     pub(crate) topology: Arc<Topology>,
     pub(crate) plan: Arc<TopicPlan>,
     pub(crate) config: StreamsConfig,
@@ -122,6 +136,7 @@ pub(crate) fn spawn(spec: ThreadSpec) -> Result<JoinHandle<()>> {
         .name(name.clone())
         .spawn(move || {
             let _alive = alive;
+            let _span = tracing::info_span!("stream_thread", thread = %spec.name).entered();
             supervise(spec)
         })
         .map_err(|e| Error::io(name, e))
@@ -212,6 +227,7 @@ fn supervise(spec: ThreadSpec) {
 fn run(spec: ThreadSpec) -> Result<()> {
     let ThreadSpec {
         index,
+        name,
         topology,
         plan,
         config,
@@ -225,6 +241,7 @@ fn run(spec: ThreadSpec) -> Result<()> {
     } = spec;
     let app_id = config.application_id()?.to_string();
     let client_id = format!("{app_id}-stream-thread-{index}");
+    let thread_metrics = ThreadMetrics::new(&metrics, &name);
 
     let mut producer_config = client_config(&config, ClientKind::Producer);
     producer_config
@@ -242,7 +259,7 @@ fn run(spec: ThreadSpec) -> Result<()> {
     let producer: StreamsProducer = producer_config
         .create_with_context(DeliveryTracker::new(
             config.production_policy()?,
-            metrics.clone(),
+            thread_metrics.production_errors.clone(),
             Arc::new(plan.changelog_topics.clone()),
         ))
         .map_err(|e| Error::kafka("creating the producer", e))?;
@@ -263,10 +280,14 @@ fn run(spec: ThreadSpec) -> Result<()> {
         // its local queue is full; the record loop empties it in milliseconds, so the wait,
         // not processing, set the pace: ~128k records/s per thread on Apache Kafka, 3.7–5×
         // more at 10 ms (`./x bench --broker kafka`).
-        .set_if_absent("fetch.queue.backoff.ms", "10");
+        .set_if_absent("fetch.queue.backoff.ms", "10")
+        // For `streams_consumer_records_lag` (librdkafka computes it into its statistics).
+        .set_if_absent("statistics.interval.ms", "5000");
     choose_group_protocol(&mut consumer_config);
     let consumer: BaseConsumer<RebalanceHandler> = consumer_config
-        .create_with_context(RebalanceHandler)
+        .create_with_context(RebalanceHandler {
+            lag: ConsumerLag::new(&thread_metrics),
+        })
         .map_err(|e| Error::kafka("creating the consumer", e))?;
 
     let restore_consumer = changelog_reader(
@@ -296,13 +317,13 @@ fn run(spec: ThreadSpec) -> Result<()> {
         topology,
         plan.clone(),
         settings,
-        metrics,
+        thread_metrics.clone(),
         shared.clone(),
         Arc::new(producer),
         restore_consumer,
     );
     MANAGER.with(|slot| *slot.borrow_mut() = Some(manager));
-    let result = run_loop(&consumer, &plan, &config, &shared);
+    let result = run_loop(&consumer, &plan, &config, &shared, &thread_metrics);
     let outcome = match result {
         Ok(()) => with_manager(|m| m.shutdown(&consumer)).unwrap_or(Ok(())),
         Err(e) => {
@@ -342,6 +363,7 @@ fn run_loop(
     plan: &TopicPlan,
     config: &StreamsConfig,
     shared: &InstanceShared,
+    metrics: &ThreadMetrics,
 ) -> Result<()> {
     let topics: Vec<&str> = plan.source_topics.iter().map(String::as_str).collect();
     consumer
@@ -353,13 +375,21 @@ fn run_loop(
     const RECORDS_PER_MAINTENANCE: u32 = 256;
     let mut since_maintenance = 0u32;
     let mut restoring = false;
+    // Counts polls locally and picks the polls and records to time (a sample: see LoopMeter).
+    let mut meter = LoopMeter::new(metrics);
     while !shared.shutdown_requested() {
         let timeout = if restoring {
             std::time::Duration::ZERO
         } else {
             poll
         };
+        let poll_started = meter.poll().then(Instant::now);
         let polled = consumer.poll(timeout);
+        if let Some(started) = poll_started {
+            metrics
+                .poll_latency
+                .observe(started.elapsed().as_secs_f64());
+        }
         let step = with_manager(|m| -> Result<bool> {
             if let Some(e) = m.take_pending_error() {
                 m.recover_corrupted(consumer, e)?;
@@ -367,9 +397,15 @@ fn run_loop(
             }
             let idle = match polled {
                 Some(Ok(message)) => {
+                    let started = meter.record().then(Instant::now);
                     if let Err(e) = m.process(consumer, &message) {
                         // A corrupt store is rebuilt in place; anything else stops the thread.
                         m.recover_corrupted(consumer, e)?;
+                    }
+                    if let Some(started) = started {
+                        metrics
+                            .process_latency
+                            .observe(started.elapsed().as_secs_f64());
                     }
                     since_maintenance += 1;
                     false
@@ -384,6 +420,8 @@ fn run_loop(
             };
             if idle || since_maintenance >= RECORDS_PER_MAINTENANCE || m.is_restoring() {
                 since_maintenance = 0;
+                m.flush_metrics();
+                meter.flush(metrics);
                 if let Err(e) = m.restore(consumer).and_then(|()| m.maybe_commit(consumer)) {
                     m.recover_corrupted(consumer, e)?;
                 }

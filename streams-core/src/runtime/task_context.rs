@@ -4,7 +4,7 @@ use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::sync::Arc;
 
-use super::{RecordCollector, StreamsMetrics};
+use super::{RecordCollector, TaskMetrics};
 use crate::TaskId;
 use crate::error::ErrorPolicies;
 use crate::processor::{RecordMetadata, Schedule};
@@ -43,7 +43,7 @@ pub(crate) struct TaskContext {
     stream_time: Cell<i64>,
     stores: StoreRegistry,
     collector: Rc<dyn RecordCollector>,
-    metrics: Arc<StreamsMetrics>,
+    metrics: TaskMetrics,
     clock: WallClock,
     globals: Arc<GlobalStores>,
     policies: Rc<ErrorPolicies>,
@@ -56,7 +56,7 @@ impl TaskContext {
         task_id: TaskId,
         application_id: &str,
         collector: Rc<dyn RecordCollector>,
-        metrics: Arc<StreamsMetrics>,
+        metrics: TaskMetrics,
         clock: WallClock,
         globals: Arc<GlobalStores>,
         policies: Rc<ErrorPolicies>,
@@ -157,7 +157,7 @@ impl TaskContext {
         &self.policies
     }
 
-    pub(crate) fn metrics(&self) -> &StreamsMetrics {
+    pub(crate) fn metrics(&self) -> &TaskMetrics {
         &self.metrics
     }
 

@@ -15,8 +15,9 @@ use streams_state::{
 
 use super::RocksDbEnv;
 use super::instance::StoreInstance;
+use super::metered::MeteredKeyValueStore;
 use crate::processor::Headers;
-use crate::runtime::RecordCollector;
+use crate::runtime::{RecordCollector, StoreMetrics};
 use crate::serde::SharedSerde;
 use crate::topology::node::TypePair;
 use crate::{Error, Result};
@@ -269,14 +270,17 @@ impl StoreBuilder {
     }
 
     /// Opens this store for one task: the engine under `task_dir` (RocksDB with `rocksdb`'s
-    /// options), wrapped in the changelogging layer when logging is on and in the record cache
-    /// when caching is on and `cache` is given.
+    /// options), wrapped in the changelogging layer when logging is on, in the record cache
+    /// when caching is on and `cache` is given, and in the metered layer when `metrics` are
+    /// given (`metrics.recording.level=DEBUG`): outermost for a key-value store, around the
+    /// engine for window and session stores.
     pub(crate) fn open(
         &self,
         task_dir: &Path,
         changelog: Option<ChangelogTarget>,
         cache: Option<&CacheBudget>,
         rocksdb: &RocksDbEnv,
+        metrics: Option<StoreMetrics>,
     ) -> Result<StoreInstance, streams_state::Error> {
         let engine = self.open_engine(task_dir, rocksdb)?;
         let sink = changelog
@@ -293,12 +297,36 @@ impl StoreBuilder {
                 };
                 let store: Box<dyn KeyValueStore> = match cache {
                     Some(budget) if self.caching => {
-                        Box::new(CachingKeyValueStore::new(logged, budget.clone()))
+                        let cached = CachingKeyValueStore::new(logged, budget.clone());
+                        Box::new(match &metrics {
+                            Some(m) => cached.with_observer(m.cache_observer()),
+                            None => cached,
+                        })
                     }
                     _ => logged,
                 };
-                StoreInstance::key_value(store)
+                StoreInstance::key_value(match metrics {
+                    Some(m) => Box::new(MeteredKeyValueStore::new(store, m)),
+                    None => store,
+                })
             }
+            StoreKind::Window { .. } | StoreKind::Session { .. } => {
+                let engine: Box<dyn KeyValueStore> = match metrics {
+                    Some(m) => Box::new(MeteredKeyValueStore::new(engine, m)),
+                    None => engine,
+                };
+                self.windowed(engine, sink)
+            }
+        })
+    }
+
+    /// A window or session store over `engine`, logging to `sink`.
+    fn windowed(
+        &self,
+        engine: Box<dyn KeyValueStore>,
+        sink: Option<Box<dyn ChangelogSink>>,
+    ) -> StoreInstance {
+        match self.kind {
             StoreKind::Window {
                 retention_ms,
                 retain_duplicates,
@@ -316,7 +344,8 @@ impl StoreBuilder {
                 }
                 StoreInstance::session(store)
             }
-        })
+            StoreKind::KeyValue { .. } => StoreInstance::key_value(engine),
+        }
     }
 }
 

@@ -70,6 +70,16 @@ impl StoreInstance {
         }
     }
 
+    /// A read handle on the storage engine beneath, of any kind of store (for metrics: window
+    /// and session stores' engine keys are segmented).
+    pub(crate) fn engine_handle(&self) -> Option<Arc<dyn ReadOnlyKeyValueStore + Send + Sync>> {
+        match self {
+            StoreInstance::KeyValue(s) => s.borrow().query_handle(),
+            StoreInstance::Window(s) => s.borrow().engine_query_handle(),
+            StoreInstance::Session(s) => s.borrow().engine_query_handle(),
+        }
+    }
+
     /// A read handle for interactive queries from other threads.
     pub(crate) fn query_handle(&self) -> Option<QueryHandle> {
         match self {

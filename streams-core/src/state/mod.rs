@@ -3,7 +3,8 @@
 //! a processor gets from its context.
 //!
 //! The byte-level engines and layers live in the `streams-state` crate; this module adds the
-//! serde layer on top and wires the changelogging layer to the task's record collector.
+//! serde layer on top, wires the changelogging layer to the task's record collector, and at
+//! `metrics.recording.level=DEBUG` puts the metered layer (store latencies) around each store.
 //!
 //! RocksDB stores are tuned with a [`RocksDbConfigSetter`] (Kafka Streams'
 //! `rocksdb.config.setter`), which edits each store's [`RocksDbOptions`]; all the RocksDB stores
@@ -13,6 +14,7 @@ mod builder;
 mod global;
 mod handle;
 mod instance;
+mod metered;
 mod registry;
 mod rocks_config;
 mod session_handle;

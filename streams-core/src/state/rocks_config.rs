@@ -79,6 +79,11 @@ impl RocksDbEnv {
         })
     }
 
+    /// The block cache the instance's RocksDB stores share (for its metrics).
+    pub(crate) fn block_cache(&self) -> &BlockCache {
+        &self.cache
+    }
+
     /// The options of store `store`: the defaults with the shared cache, then the setter's.
     pub(crate) fn options_for(&self, store: &str) -> RocksDbOptions {
         let mut options = RocksDbOptions::new(self.cache.clone());

@@ -10,7 +10,7 @@ use tempfile::TempDir;
 use super::topics::{CapturedRecord, TestInputTopic, TestOutputTopic};
 use crate::processor::Headers;
 use crate::runtime::node::RawRecord;
-use crate::runtime::{RecordCollector, StreamsMetrics, Task, TaskEnv, WallClock};
+use crate::runtime::{RecordCollector, StreamsMetrics, Task, TaskEnv, ThreadMetrics, WallClock};
 use crate::serde::SharedSerde;
 use crate::state::{
     GlobalUpdater, KeyValueStoreHandle, RocksDbEnv, SessionStoreHandle, WindowStoreHandle,
@@ -102,12 +102,17 @@ impl TopologyTestDriver {
             }
         };
         let collector = Rc::new(CaptureCollector::default());
-        let metrics = Arc::new(StreamsMetrics::new(&application_id)?);
+        // The driver's own registry: a test reads its counts through the driver.
+        let metrics = Arc::new(StreamsMetrics::new(
+            &application_id,
+            config.metrics_recording_level()?,
+            prometheus::Registry::new(),
+        )?);
         let internal_topics = topology.internal_topic_names(&application_id);
         let clock = Rc::new(Cell::new(0));
         let cache_bytes = config.cache_max_bytes()?;
         let cache = (cache_bytes > 0).then(|| CacheBudget::new(cache_bytes));
-        let env_metrics = metrics.clone();
+        let env_metrics = ThreadMetrics::new(&metrics, "test-driver");
         // As an instance does: one block cache for its RocksDB stores, and the setter.
         let rocksdb = RocksDbEnv::from_config(config)?;
         let globals = GlobalUpdater::open(
@@ -124,7 +129,7 @@ impl TopologyTestDriver {
             application_id: &application_id,
             app_dir: &app_dir,
             collector: collector.clone(),
-            metrics,
+            metrics: env_metrics,
             policies: Rc::new(config.error_policies()?),
             lock_wait: std::time::Duration::ZERO,
             exactly_once: false,
@@ -154,7 +159,7 @@ impl TopologyTestDriver {
                 offsets: HashMap::new(),
                 clock,
                 globals,
-                metrics: env_metrics,
+                metrics,
                 pending: VecDeque::new(),
                 _cache: cache,
                 _state_dir: state_dir,
@@ -235,9 +240,10 @@ impl TopologyTestDriver {
     }
 
     /// Records dropped on purpose so far: late for their window, undeserializable under
-    /// log-and-continue, null keys in aggregations (the `records_skipped_total` metric).
+    /// log-and-continue, null keys in aggregations (what `streams_task_dropped_records_total`
+    /// counts, over all reasons).
     pub fn dropped_records(&self) -> u64 {
-        self.core.borrow().metrics.skipped.get()
+        self.core.borrow().metrics.dropped_total()
     }
 
     /// The driver's wall-clock time in ms.

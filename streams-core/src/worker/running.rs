@@ -60,14 +60,6 @@ impl RunningWorker {
                 listener.local_addr().to_string(),
             );
         }
-        let registry = match config.metrics_registry() {
-            Some(registry) => registry.clone(),
-            None => {
-                let registry = prometheus::Registry::new();
-                config.set_metrics_registry(registry.clone());
-                registry
-            }
-        };
         #[cfg(feature = "embedded")]
         let broker = crate::embedded::EmbeddedBroker::start_if_unconfigured(&mut config)?;
         let topology = (worker.topology)(&config)?;
@@ -87,6 +79,7 @@ impl RunningWorker {
             })?
             .to_string();
         let mut streams = KafkaStreams::new(topology, &config)?;
+        let registry = streams.metrics_registry();
         let server = listener
             .map(|l| l.serve(streams.handle(), worker.stores.clone(), registry.clone()))
             .transpose()?;

@@ -204,3 +204,31 @@ pub fn wait_for(what: &str, timeout: Duration, mut condition: impl FnMut() -> bo
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+/// The sum over the series of metric family `name` whose labels include every pair of
+/// `labels`: counter and gauge values, or a histogram's sample count. 0 when there are none.
+pub fn metric_sum(registry: &prometheus::Registry, name: &str, labels: &[(&str, &str)]) -> f64 {
+    use prometheus::proto::MetricType;
+    registry
+        .gather()
+        .iter()
+        .filter(|family| family.name() == name)
+        .flat_map(|family| {
+            let kind = family.get_field_type();
+            family.get_metric().iter().map(move |m| (kind, m))
+        })
+        .filter(|(_, m)| {
+            labels.iter().all(|(k, v)| {
+                m.get_label()
+                    .iter()
+                    .any(|l| l.name() == *k && l.value() == *v)
+            })
+        })
+        .map(|(kind, m)| match kind {
+            MetricType::COUNTER => m.get_counter().get_value(),
+            MetricType::GAUGE => m.get_gauge().get_value(),
+            MetricType::HISTOGRAM => m.get_histogram().get_sample_count() as f64,
+            _ => 0.0,
+        })
+        .sum()
+}

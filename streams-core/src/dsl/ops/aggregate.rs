@@ -59,7 +59,10 @@ where
     ) -> ProcessResult {
         // Kafka Streams drops records with a null key from aggregations, counting them.
         if self.key_serde.is_null(&record.key) {
-            ctx.record_dropped("null key in an aggregation");
+            ctx.record_dropped(
+                crate::runtime::DropReason::NullKey,
+                "null key in an aggregation",
+            );
             return Ok(());
         }
         let store = ctx.initialized(&self.store)?;

@@ -86,7 +86,10 @@ where
         record: Record<K, V>,
     ) -> ProcessResult {
         if self.key_serde.is_null(&record.key) {
-            ctx.record_dropped("null key in a session aggregation");
+            ctx.record_dropped(
+                crate::runtime::DropReason::NullKey,
+                "null key in a session aggregation",
+            );
             return Ok(());
         }
         let store = ctx.initialized(&self.store)?;

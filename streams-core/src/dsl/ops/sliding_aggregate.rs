@@ -237,7 +237,10 @@ where
         record: Record<K, V>,
     ) -> ProcessResult {
         if self.key_serde.is_null(&record.key) {
-            ctx.record_dropped("null key in a sliding-window aggregation");
+            ctx.record_dropped(
+                crate::runtime::DropReason::NullKey,
+                "null key in a sliding-window aggregation",
+            );
             return Ok(());
         }
         let store = ctx.initialized(&self.store)?;

@@ -274,13 +274,19 @@ where
         if self.spec.this_serde.is_null(&record.value) {
             // As in Kafka Streams: a null value is "no record"; to the joiner `None` means "no
             // match", so null values are not joined at all.
-            ctx.record_dropped("null value in a stream-stream join");
+            ctx.record_dropped(
+                crate::runtime::DropReason::NullValue,
+                "null value in a stream-stream join",
+            );
             return Ok(());
         }
         if self.spec.key_serde.is_null(&record.key) {
             // KIP-962: outer sides join records without a key with nothing, at once.
             if !self.spec.this_outer {
-                ctx.record_dropped("null key in a stream-stream join");
+                ctx.record_dropped(
+                    crate::runtime::DropReason::NullKey,
+                    "null key in a stream-stream join",
+                );
             } else if let Some(joined) = (self.spec.joiner)(Some(&record.value), None) {
                 ctx.forward(record.with_value(joined))?;
             }

@@ -68,7 +68,7 @@ where
     ) -> ProcessResult {
         let table_value = if self.key_serde.is_null(&record.key) {
             if !self.left {
-                ctx.record_dropped("null join key");
+                ctx.record_dropped(crate::runtime::DropReason::NullKey, "null join key");
                 return Ok(());
             }
             None

@@ -72,7 +72,7 @@ where
         record: Record<K, I>,
     ) -> ProcessResult {
         if self.key_serde.is_null(&record.key) {
-            ctx.record_dropped("null key for a table");
+            ctx.record_dropped(crate::runtime::DropReason::NullKey, "null key for a table");
             return Ok(());
         }
         let store = ctx.initialized(&self.store)?;

@@ -58,7 +58,10 @@ where
         record: Record<K, V>,
     ) -> ProcessResult {
         if self.key_serde.is_null(&record.key) {
-            ctx.record_dropped("null key in a windowed aggregation");
+            ctx.record_dropped(
+                crate::runtime::DropReason::NullKey,
+                "null key in a windowed aggregation",
+            );
             return Ok(());
         }
         let store = ctx.initialized(&self.store)?;

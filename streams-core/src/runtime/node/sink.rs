@@ -47,7 +47,7 @@ impl<K: 'static, V: 'static> Node<K, V> for Sink<K, V> {
             };
             return crate::runtime::production_failed(
                 task.policies().production,
-                task.metrics(),
+                task.metrics().production_errors(),
                 error,
                 false,
             );
@@ -81,7 +81,7 @@ impl<K: 'static, V: 'static> Node<K, V> for Sink<K, V> {
             Err(error @ (Error::Serialization { .. } | Error::Production { .. })) => {
                 crate::runtime::production_failed(
                     task.policies().production,
-                    task.metrics(),
+                    task.metrics().production_errors(),
                     error,
                     false,
                 )

@@ -9,7 +9,7 @@ use tracing::warn;
 use super::{BuiltNode, ChildNode, SourceNode, downcast_children};
 use crate::error::{DeserializationPolicy, TimestampPolicy};
 use crate::processor::{Headers, ProcessorContext, Record};
-use crate::runtime::TaskContext;
+use crate::runtime::{DropReason, TaskContext};
 use crate::serde::{SerdeError, SharedSerde, decode};
 use crate::topology::TimestampExtractor;
 use crate::topology::node::{
@@ -65,7 +65,6 @@ impl<K: Clone + 'static, V: Clone + 'static> Source<K, V> {
             }
             return Ok(Some(timestamp));
         }
-        task.metrics().invalid_timestamps.inc();
         let at = format!("{}-{}@{}", raw.topic, raw.partition, raw.offset);
         let reason = if self.extractor.is_some() {
             "the timestamp extractor returned a negative timestamp"
@@ -83,7 +82,7 @@ impl<K: Clone + 'static, V: Clone + 'static> Source<K, V> {
         match policy {
             TimestampPolicy::LogAndSkip => {
                 warn!(task = %task.task_id(), node = %self.name, record = %at, "skipping record: {reason} ({timestamp})");
-                task.metrics().record_skipped();
+                task.metrics().dropped(DropReason::NegativeTimestamp);
                 Ok(None)
             }
             TimestampPolicy::UsePartitionTime => {
@@ -121,15 +120,16 @@ impl<K: Clone + 'static, V: Clone + 'static> Source<K, V> {
             field,
             source,
         };
-        task.metrics().deserialization_errors.inc();
         match task.policies().deserialization {
             DeserializationPolicy::LogAndContinue => {
                 warn!(task = %task.task_id(), node = %self.name, "skipping record: {}", error.report());
-                task.metrics().record_skipped();
+                task.metrics().dropped(DropReason::BadInput);
                 Ok(())
             }
             DeserializationPolicy::DeadLetter => {
                 warn!(task = %task.task_id(), node = %self.name, "dead-lettering record: {}", error.report());
+                // Dropped from processing, as Kafka Streams counts a dead-lettered record too.
+                task.metrics().dropped(DropReason::BadInput);
                 crate::runtime::dead_letter::send(task, raw, &error)
             }
             _ => Err(error),

@@ -67,7 +67,6 @@ impl Task {
             .store
             .restore_batch(records)
             .map_err(self.state_err())?;
-        self.ctx.metrics().restored.inc_by(records.len() as u64);
         self.changelog_offsets
             .insert((changelog.topic.clone(), changelog.partition), last_offset);
         Ok(())

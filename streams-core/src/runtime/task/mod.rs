@@ -12,7 +12,7 @@ use tracing::{debug, info, warn};
 
 use super::node::{Lifecycle, RawRecord, SourceNode, build_node};
 use super::task_context::WallClock;
-use super::{RecordCollector, StreamsMetrics, TaskContext};
+use super::{DropReason, RecordCollector, TaskContext, TaskMetrics, ThreadMetrics};
 use crate::error::{ErrorPolicies, ProcessingPolicy};
 use crate::processor::{Punctuation, PunctuationType, RecordMetadata};
 use crate::state::{ChangelogTarget, TaskStore};
@@ -35,7 +35,8 @@ pub(crate) struct TaskEnv<'a> {
     /// `state.dir/application.id`: task directories go below it.
     pub(crate) app_dir: &'a Path,
     pub(crate) collector: Rc<dyn RecordCollector>,
-    pub(crate) metrics: Arc<StreamsMetrics>,
+    /// The thread's metrics, which the task's series are made from.
+    pub(crate) metrics: ThreadMetrics,
     pub(crate) policies: Rc<ErrorPolicies>,
     pub(crate) internal_topics: &'a HashMap<String, String>,
     /// The thread's record cache budget; `None` when `statestore.cache.max.bytes` is 0.
@@ -74,6 +75,10 @@ pub(crate) struct Task {
     closed: bool,
     /// Whether every store has a changelog to rebuild it from.
     rebuildable: bool,
+    /// `task{task=…}`, entered around the task's work (a batch of records, a restore batch,
+    /// punctuation, a flush). At DEBUG level: a record processed on its own enters it too, and
+    /// a disabled span costs nothing to enter.
+    span: tracing::Span,
     /// The task directory's lock, released after the stores (declared last: dropped last).
     _lock: Option<super::dir_lock::DirLock>,
 }
@@ -156,7 +161,7 @@ impl Task {
             id,
             env.application_id,
             env.collector.clone(),
-            env.metrics.clone(),
+            TaskMetrics::new(&env.metrics, id),
             env.clock.clone(),
             env.globals.clone(),
             env.policies.clone(),
@@ -187,7 +192,13 @@ impl Task {
                 }
             });
             let store = builder
-                .open(dir, changelog, env.cache, env.rocksdb)
+                .open(
+                    dir,
+                    changelog,
+                    env.cache,
+                    env.rocksdb,
+                    ctx.metrics().store(store_name),
+                )
                 .map_err(state_err)?;
             let nodes = sub
                 .nodes
@@ -262,12 +273,23 @@ impl Task {
             initialized: false,
             closed: false,
             rebuildable: false,
+            span: tracing::debug_span!("task", task = %id),
             _lock: None,
         })
     }
 
     pub(crate) fn id(&self) -> TaskId {
         self.ctx.task_id()
+    }
+
+    /// The task's tracing span (enter a clone: `task.span().clone().entered()`).
+    pub(crate) fn span(&self) -> &tracing::Span {
+        &self.span
+    }
+
+    /// Records processed since the last call, for the thread's counter.
+    pub(crate) fn take_processed(&self) -> u64 {
+        self.ctx.metrics().take_processed()
     }
 
     /// Whether every store of the task has a changelog, so its state can be rebuilt.
@@ -341,7 +363,9 @@ impl Task {
             ) => return Err(error),
             Err(error) => return Err(self.record_failed(raw, error)),
         }
-        self.ctx.metrics().processed.inc();
+        self.ctx
+            .metrics()
+            .record_processed(raw.timestamp, || self.ctx.wall_clock_ms());
         let next = raw.offset + 1;
         match self
             .consumed
@@ -359,15 +383,16 @@ impl Task {
 
     /// Applies `processing.exception.handler` to a processor's failure on `raw`.
     fn processing_failed(&self, raw: &RawRecord<'_>, error: Error) -> Result<()> {
-        self.ctx.metrics().processing_errors.inc();
         let at = format!("{}-{}@{}", raw.topic, raw.partition, raw.offset);
         match self.ctx.policies().processing {
             ProcessingPolicy::LogAndContinue => {
                 warn!(task = %self.id(), record = %at, "skipping the rest of the record: {}", error.report());
+                self.ctx.metrics().dropped(DropReason::ProcessingError);
                 Ok(())
             }
             ProcessingPolicy::DeadLetter => {
                 warn!(task = %self.id(), record = %at, "dead-lettering the record: {}", error.report());
+                self.ctx.metrics().dropped(DropReason::ProcessingError);
                 super::dead_letter::send(&self.ctx, raw, &error)
             }
             _ => Err(self.record_failed(raw, error)),
@@ -408,7 +433,9 @@ impl Task {
                 kind,
                 timestamp: now,
             };
+            let started = std::time::Instant::now();
             node.borrow_mut().punctuate(&self.ctx, punctuation)?;
+            self.ctx.metrics().punctuated(started);
         }
         Ok(())
     }
@@ -497,6 +524,15 @@ impl Task {
     #[cfg(feature = "test-util")]
     pub(crate) fn context(&self) -> &TaskContext {
         &self.ctx
+    }
+
+    /// Read handles on the storage engines of this task's stores, by store name (for metrics).
+    pub(crate) fn engine_handles(&self) -> Vec<(String, super::instance::EngineHandle)> {
+        self.ctx
+            .stores()
+            .iter()
+            .filter_map(|s| Some((s.builder.name().to_string(), s.store.engine_handle()?)))
+            .collect()
     }
 
     /// Read handles on this task's stores, for interactive queries from other threads.

@@ -36,6 +36,7 @@ impl TaskManager {
         self.begin_transaction()?;
         self.drain_all(consumer)?;
         for task in self.tasks.values_mut() {
+            let _span = task.span().clone().entered();
             task.punctuate_wall_clock()?;
         }
         if self.last_commit.elapsed() >= self.settings.commit_interval
@@ -52,6 +53,7 @@ impl TaskManager {
         &mut self,
         consumer: &BaseConsumer<C>,
     ) -> Result<CommitOutcome> {
+        // Also when this commit began, for its latency.
         self.last_commit = Instant::now();
         if self.txn.is_some() {
             return self.commit_transaction(consumer);
@@ -121,7 +123,7 @@ impl TaskManager {
             Err(e) => return Err(Error::kafka("committing input offsets", e)),
         }
         self.record_committed(&offsets);
-        self.metrics.commits.inc();
+        self.metrics.record_commit(self.last_commit);
         debug!(partitions = offsets.count(), "committed");
         Ok(())
     }

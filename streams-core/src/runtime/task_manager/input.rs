@@ -42,6 +42,7 @@ impl TaskManager {
                 ))
         {
             group.note_delivered(message.topic(), message.partition(), message.offset());
+            let _span = task.span().clone().entered();
             return task.process(&raw_record(message));
         }
         group.add(message.detach());
@@ -110,9 +111,11 @@ impl TaskManager {
         }
         let oracle = ConsumerLag { consumer };
         let now = Instant::now();
+        let span = task.span().clone().entered();
         while let Some(message) = group.next_ready(now, self.settings.max_task_idle_ms, &oracle) {
             task.process(&raw_record(&message))?;
         }
+        drop(span);
         if self.full.is_empty() {
             return Ok(());
         }

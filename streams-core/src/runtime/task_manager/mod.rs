@@ -17,7 +17,7 @@ use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext};
 use streams_state::CacheBudget;
 use tracing::debug;
 
-use super::StreamsMetrics;
+use super::ThreadMetrics;
 use super::instance::{InstanceShared, ThreadState};
 use super::partition_group::PartitionGroup;
 use super::plan::TopicPlan;
@@ -64,7 +64,7 @@ pub(crate) struct TaskManager {
     topology: Arc<Topology>,
     plan: Arc<TopicPlan>,
     settings: ManagerSettings,
-    metrics: Arc<StreamsMetrics>,
+    metrics: ThreadMetrics,
     shared: Arc<InstanceShared>,
     producer: Arc<StreamsProducer>,
     collector: Rc<KafkaCollector>,
@@ -95,20 +95,11 @@ pub(crate) struct TaskManager {
 }
 
 impl TaskManager {
-    /// This thread's name, as Kafka Streams names stream threads.
-    pub(crate) fn thread_name(&self) -> String {
-        format!(
-            "{}-StreamThread-{}",
-            self.settings.application_id,
-            self.settings.thread_index + 1
-        )
-    }
-
     pub(crate) fn new(
         topology: Arc<Topology>,
         plan: Arc<TopicPlan>,
         settings: ManagerSettings,
-        metrics: Arc<StreamsMetrics>,
+        metrics: ThreadMetrics,
         shared: Arc<InstanceShared>,
         producer: Arc<StreamsProducer>,
         restore_consumer: BaseConsumer,
@@ -117,6 +108,7 @@ impl TaskManager {
         let restorer = Restorer::new(
             restore_consumer,
             settings.restore_listener.clone(),
+            metrics.instance.clone(),
             shared.clone(),
         );
         let settings_eos = settings.exactly_once;
@@ -163,6 +155,13 @@ impl TaskManager {
             .map(|&sub| TaskId::new(sub, partition))
     }
 
+    /// Adds what the tasks processed since the last call to the thread's `process_total`
+    /// (tasks count in plain cells, so that a record costs one atomic add, not two).
+    pub(crate) fn flush_metrics(&self) {
+        let processed: u64 = self.tasks.values().map(Task::take_processed).sum();
+        self.metrics.process_total.inc_by(processed);
+    }
+
     pub(crate) fn is_restoring(&self) -> bool {
         !self.restorer.is_idle()
     }
@@ -195,6 +194,7 @@ impl TaskManager {
             self.shared.unregister_stores(*id);
             self.shared.set_task_status(*id, None);
             if let Some(mut task) = self.tasks.remove(id) {
+                self.metrics.process_total.inc_by(task.take_processed());
                 self.committed.retain(|(topic, partition), _| {
                     self.plan.topic_to_subtopology.get(topic.as_str()) != Some(&id.subtopology)
                         || *partition != id.partition

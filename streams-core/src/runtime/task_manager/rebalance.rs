@@ -116,9 +116,10 @@ impl TaskManager {
                 Some(TaskStatus::new(
                     id,
                     TaskKind::Active,
-                    Some(self.thread_name()),
+                    Some(self.metrics.name.to_string()),
                 )),
             );
+            self.shared.register_engines(id, task.engine_handles());
             if self.restorer.add(&task)? {
                 for (topic, partition) in &inputs {
                     to_pause.add_partition(topic, *partition);

@@ -107,11 +107,11 @@ impl TaskManager {
             txn.sent_at_commit = sent;
         }
         self.record_committed(&offsets);
+        self.metrics.record_commit(self.last_commit);
         let delivered = self.producer.context().changelog_offsets();
         for task in self.tasks.values_mut() {
             task.update_changelog_offsets(&delivered);
         }
-        self.metrics.commits.inc();
         debug!(partitions = offsets.count(), "transaction committed");
         Ok(CommitOutcome::Committed)
     }
