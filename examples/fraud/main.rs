@@ -241,7 +241,13 @@ fn run(args: Args) -> Result<bool, Box<dyn std::error::Error>> {
     wait_for_profiles(&streams, data.profiles.len(), timeout)?;
 
     let started = Instant::now();
-    produce::transactions(&bootstrap, &cfg.transactions_topic, &data.transactions)?;
+    produce::transactions(
+        &bootstrap,
+        &cfg.transactions_topic,
+        &data.transactions,
+        &processed,
+        timeout,
+    )?;
     let n = data.transactions.len() as u64;
     wait_for_processing(&streams, &processed, n, timeout)?;
     let elapsed = started.elapsed();

@@ -1,7 +1,8 @@
 //! Writes the generated data to the input topics, as the issuer's systems would: profiles and
 //! the blocklist (reference data, timestamped before any payment), then the payments.
 
-use std::time::Duration;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use rdkafka::ClientConfig;
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
@@ -68,14 +69,34 @@ pub(crate) fn reference_data(
     Ok(())
 }
 
-/// Writes the payments in order, keyed by card, timestamped with their event time.
+/// Payments written ahead of what the app has taken in, at most. The embedded broker keeps
+/// only the last 5 MiB of each partition: an app lagging further behind would find its next
+/// records deleted. 10,000 payments are about 2.5 MB, under the limit even on one partition.
+const MAX_AHEAD: u64 = 10_000;
+
+/// Writes the payments in order, keyed by card, timestamped with their event time, staying
+/// at most [`MAX_AHEAD`] payments ahead of `processed`; an error after `timeout` without
+/// progress.
 pub(crate) fn transactions(
     bootstrap: &str,
     topic: &str,
     transactions: &[Transaction],
+    processed: &AtomicU64,
+    timeout: Duration,
 ) -> Result<(), Box<dyn std::error::Error>> {
     let producer = producer(bootstrap)?;
-    for (i, txn) in transactions.iter().enumerate() {
+    for (i, txn) in (0u64..).zip(transactions) {
+        let mut waiting_since = None;
+        while i.saturating_sub(processed.load(Ordering::Relaxed)) >= MAX_AHEAD {
+            let since = *waiting_since.get_or_insert_with(Instant::now);
+            if since.elapsed() > timeout {
+                let done = processed.load(Ordering::Relaxed);
+                return Err(
+                    format!("the app is stuck: took in {done} of {i} payments written").into(),
+                );
+            }
+            producer.poll(Duration::from_millis(5));
+        }
         send_json(&producer, topic, &txn.card, txn, txn.timestamp_ms)?;
         // Serve delivery reports now and then, so they do not pile up.
         if i % 1_000 == 0 {
