@@ -165,9 +165,11 @@ fn print_riskiest(
         }
         std::thread::sleep(Duration::from_millis(100));
     };
+    // Scores saturate near 1, so more alerts rank first among equals.
     risks.sort_by(|a, b| {
         b.score
             .total_cmp(&a.score)
+            .then_with(|| b.alerts.cmp(&a.alerts))
             .then_with(|| a.card.cmp(&b.card))
     });
     println!("riskiest cards (from the `{CARD_RISK_STORE}` store):");
