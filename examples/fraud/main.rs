@@ -7,6 +7,12 @@
 //! taken in every one, reads the alerts back and prints precision and recall per rule, then
 //! the throughput. Exits non-zero if overall precision or recall is below 0.9.
 //!
+//! The app runs as a worker (`streams_core::worker`): its HTTP server answers interactive
+//! queries of the `card-risk` table and the `merchant-alerts` windowed counts, `/metrics` and
+//! the health probes. With `--instances 2` two instances share the work, and every card's risk
+//! is asked of both over HTTP: each answers every card alike (forwarding the cards it does not
+//! hold). With `--serve` it keeps running after the report, for `curl`.
+//!
 //! With no `--bootstrap-servers`, it starts an embedded broker (librdkafka's mock cluster) and
 //! says so. Each run uses fresh topic names and application id, so reruns against a real
 //! cluster do not mix.
@@ -19,8 +25,12 @@
 //! - `generator` — the seeded data with ground truth.
 //! - `produce` — writing the inputs.
 //! - `verifier` — reading the alerts and scoring them.
+//! - `instances` — the app's instances (workers with HTTP servers) and their cross-checks.
+//! - `bench` — `--bench`: the app's throughput beside a raw rdkafka passthrough.
 
+mod bench;
 mod generator;
+mod instances;
 mod model;
 mod processors;
 mod produce;
@@ -35,9 +45,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use clap::Parser;
+use streams_core::StreamsConfig;
 use streams_core::embedded::EmbeddedBroker;
 use streams_core::runtime::create_topics;
-use streams_core::{KafkaStreams, State, StreamsConfig};
+
+use instances::Instances;
 
 use generator::{Dataset, GeneratorConfig};
 use model::{CardProfile, CardRisk};
@@ -49,7 +61,7 @@ const PASS: f64 = 0.9;
 
 #[derive(Parser, Debug)]
 #[command(about = "Detects card fraud with streams and scores it against generated ground truth")]
-struct Args {
+pub(crate) struct Args {
     /// Kafka cluster to use; without it an embedded broker is started.
     #[arg(long, env = "BOOTSTRAP_SERVERS")]
     bootstrap_servers: Option<String>,
@@ -86,6 +98,16 @@ struct Args {
     /// Print the topology first.
     #[arg(long)]
     describe: bool,
+    /// Where the (first) instance's HTTP server listens; further instances pick free ports.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    http_addr: String,
+    /// How many instances of the app to run (each with its own state and HTTP server).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=4))]
+    instances: u8,
+    /// Load every payment before the app starts, time the app alone, then time a raw rdkafka
+    /// passthrough of the same payments on the same broker; print one JSON line.
+    #[arg(long)]
+    bench: bool,
 }
 
 fn summarize(data: &Dataset) {
@@ -102,15 +124,20 @@ fn summarize(data: &Dataset) {
 /// Waits until the app's profile table holds all `n` profiles, so that no payment is joined
 /// before its card's profile is there.
 fn wait_for_profiles(
-    streams: &KafkaStreams,
+    instances: &Instances,
     n: usize,
     timeout: Duration,
 ) -> Result<(), Box<dyn std::error::Error>> {
-    let store = streams.key_value_store::<String, CardProfile>(PROFILES_STORE)?;
     let deadline = Instant::now() + timeout;
     loop {
-        check_running(streams)?;
-        let loaded = store.all()?.len();
+        instances.check_running()?;
+        let mut loaded = 0;
+        for streams in instances.streams() {
+            loaded += streams
+                .key_value_store::<String, CardProfile>(PROFILES_STORE)?
+                .all()?
+                .len();
+        }
         if loaded >= n {
             return Ok(());
         }
@@ -121,25 +148,16 @@ fn wait_for_profiles(
     }
 }
 
-/// An error if the app has failed.
-fn check_running(streams: &KafkaStreams) -> Result<(), Box<dyn std::error::Error>> {
-    if streams.state() == State::Error {
-        let why = streams.error().map(|e| e.to_string()).unwrap_or_default();
-        return Err(format!("the app failed: {why}").into());
-    }
-    Ok(())
-}
-
 /// Waits until the app has taken in `n` payments.
 fn wait_for_processing(
-    streams: &KafkaStreams,
+    instances: &Instances,
     processed: &AtomicU64,
     n: u64,
     timeout: Duration,
 ) -> Result<(), Box<dyn std::error::Error>> {
     let deadline = Instant::now() + timeout;
     while processed.load(Ordering::Relaxed) < n {
-        check_running(streams)?;
+        instances.check_running()?;
         if Instant::now() > deadline {
             let done = processed.load(Ordering::Relaxed);
             return Err(format!("timed out processing: {done} of {n} payments").into());
@@ -149,17 +167,21 @@ fn wait_for_processing(
     Ok(())
 }
 
-/// Prints the riskiest cards from the `card-risk` store (an interactive query), once it has
-/// counted `alerts` alerts (it trails the alerts topic by a repartition and a commit).
+/// Prints the riskiest cards from the `card-risk` store (interactive queries of every
+/// instance's part), once it has counted `alerts` alerts (it trails the alerts topic by a
+/// repartition and a commit).
 fn print_riskiest(
-    streams: &KafkaStreams,
+    instances: &Instances,
     alerts: u64,
     timeout: Duration,
 ) -> Result<(), Box<dyn std::error::Error>> {
-    let store = streams.key_value_store::<String, CardRisk>(CARD_RISK_STORE)?;
     let deadline = Instant::now() + timeout;
     let mut risks = loop {
-        let risks: Vec<CardRisk> = store.all()?.into_iter().map(|(_, r)| r).collect();
+        let mut risks: Vec<CardRisk> = Vec::new();
+        for streams in instances.streams() {
+            let store = streams.key_value_store::<String, CardRisk>(CARD_RISK_STORE)?;
+            risks.extend(store.all()?.into_iter().map(|(_, r)| r));
+        }
         if risks.iter().map(|r| r.alerts).sum::<u64>() >= alerts || Instant::now() > deadline {
             break risks;
         }
@@ -234,24 +256,35 @@ fn run(args: Args) -> Result<bool, Box<dyn std::error::Error>> {
     )?;
     produce::reference_data(&bootstrap, &cfg, &data)?;
 
-    let topology = topology(&cfg)?;
     if args.describe {
-        println!("{}", topology.describe());
+        println!("{}", topology(&cfg)?.describe());
     }
-    let mut streams = KafkaStreams::new(topology, &config)?;
-    streams.start()?;
-    wait_for_profiles(&streams, data.profiles.len(), timeout)?;
+    let n = data.transactions.len() as u64;
+    if args.bench {
+        // Everything in the topic before the app starts: the app's rate alone.
+        produce::transactions(
+            &bootstrap,
+            &cfg.transactions_topic,
+            &data.transactions,
+            &AtomicU64::new(n),
+            timeout,
+        )?;
+    }
+    let mut instances =
+        Instances::start(&cfg, &config, &args.http_addr, args.instances, &state_dir)?;
+    wait_for_profiles(&instances, data.profiles.len(), timeout)?;
 
     let started = Instant::now();
-    produce::transactions(
-        &bootstrap,
-        &cfg.transactions_topic,
-        &data.transactions,
-        &processed,
-        timeout,
-    )?;
-    let n = data.transactions.len() as u64;
-    wait_for_processing(&streams, &processed, n, timeout)?;
+    if !args.bench {
+        produce::transactions(
+            &bootstrap,
+            &cfg.transactions_topic,
+            &data.transactions,
+            &processed,
+            timeout,
+        )?;
+    }
+    wait_for_processing(&instances, &processed, n, timeout)?;
     let elapsed = started.elapsed();
     let alerts = verifier::read_alerts(
         &bootstrap,
@@ -259,10 +292,16 @@ fn run(args: Args) -> Result<bool, Box<dyn std::error::Error>> {
         Duration::from_secs(2),
         timeout,
     )?;
-    print_riskiest(&streams, alerts.len() as u64, Duration::from_secs(15))?;
-    if !args.serve {
-        streams.close()?;
+    print_riskiest(&instances, alerts.len() as u64, Duration::from_secs(15))?;
+    if args.instances > 1 {
+        let cards: Vec<String> = data.profiles.iter().map(|p| p.card.clone()).collect();
+        let answered = instances.cross_check(&cards, timeout)?;
+        println!(
+            "{} instances answered the risk of all {answered} cards identically over HTTP",
+            args.instances
+        );
     }
+    instances.print_endpoints();
 
     let score = verifier::score(&alerts, &data.truth);
     print!("{}", verifier::render(&score));
@@ -278,10 +317,24 @@ fn run(args: Args) -> Result<bool, Box<dyn std::error::Error>> {
         }
     }
     let passed = score.overall.precision() >= PASS && score.overall.recall() >= PASS;
+    if args.bench {
+        let passthrough = bench::passthrough(&bootstrap, &cfg.transactions_topic, n, timeout)?;
+        println!(
+            "{}",
+            bench::line(
+                &args,
+                n,
+                elapsed,
+                passthrough,
+                args.bootstrap_servers.is_none()
+            )
+        );
+    }
     if args.serve {
         eprintln!("serving until SIGTERM or Ctrl-C");
-        streams.run_until_signal()?;
+        instances.wait_for_signal()?;
     }
+    instances.close()?;
     Ok(passed)
 }
 

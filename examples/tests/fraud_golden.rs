@@ -38,6 +38,8 @@ fn fraud_alerts_match_the_golden_output() {
             "--timeout-secs",
             "50",
             "--print-alerts",
+            "--http-addr",
+            "127.0.0.1:0",
         ])
         .arg("--state-dir")
         .arg(state.path())
