@@ -475,8 +475,9 @@ fn two_workers_answer_every_key_alike_by_forwarding() {
         tempfile::tempdir().expect("dir"),
         tempfile::tempdir().expect("dir"),
     );
-    let a = start(worker(&broker), "http-two", &state_a);
-    let b = start(worker(&broker), "http-two", &state_b);
+    let standby = |broker| worker(broker).default_property("num.standby.replicas", "1");
+    let a = start(standby(&broker), "http-two", &state_a);
+    let b = start(standby(&broker), "http-two", &state_b);
     let client = client();
     wait_for(
         "both instances to run with every task announced",
@@ -568,6 +569,33 @@ fn two_workers_answer_every_key_alike_by_forwarding() {
         refused > 0 && refused < expected.len(),
         "{refused} of {}",
         expected.len()
+    );
+    // With a standby of every task on the other instance, a stale read answers every key
+    // locally on both: from the active task on one, from the standby copy on the other.
+    wait_for(
+        "stale reads of every key from both instances' own stores",
+        Duration::from_secs(90),
+        || {
+            expected.iter().all(|(key, count)| {
+                [&a, &b].iter().all(|instance| {
+                    let path = format!("/stores/counts/keys/{key}?local=true&stale=true");
+                    let response = get(&client, instance, &path);
+                    response.status() == StatusCode::OK
+                        && response
+                            .json::<Value>()
+                            .ok()
+                            .and_then(|v| v["value"].as_u64())
+                            == Some(*count)
+                })
+            })
+        },
+    );
+    let standbys = json(&client, &a, "/tasks");
+    assert!(
+        standbys["tasks"]
+            .as_array()
+            .is_some_and(|tasks| tasks.iter().any(|t| t["kind"] == "STANDBY")),
+        "{standbys}"
     );
     b.close().expect("close b");
     a.close().expect("close a");
