@@ -88,7 +88,13 @@ pub(crate) async fn fetch_page(
         .await
         .map_err(|e| unreachable(host, &e))?;
     let status = answer.status();
-    let body: Value = answer.json().await.map_err(|e| unreachable(host, &e))?;
+    let bytes = answer.bytes().await.map_err(|e| unreachable(host, &e))?;
+    let body: Value = serde_json::from_slice(&bytes).map_err(|e| {
+        ApiError::new(
+            StatusCode::BAD_GATEWAY,
+            format!("instance {host} answered with something other than JSON: {e}"),
+        )
+    })?;
     if !status.is_success() {
         let message = body["error"].as_str().unwrap_or("no reason given");
         let mut error = ApiError::new(
