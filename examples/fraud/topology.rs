@@ -46,13 +46,6 @@ pub(crate) const BLOCKLIST_STORE: &str = "merchant-blocklist";
 pub(crate) const VELOCITY_STORE: &str = "velocity";
 /// How long the per-merchant hourly counts are kept (the demo spans weeks of event time).
 const MERCHANT_ALERTS_RETENTION: Duration = Duration::from_secs(60 * 86_400);
-/// How long the velocity and small-then-large window stores keep data: a day, far more than
-/// their windows need (minutes). A workaround for `streams-state`: a window store drops each
-/// expired segment (half its retention, at least a minute) with a RocksDB range delete, and
-/// thousands of range tombstones in one memtable make every later write and read re-sort
-/// them all; over two weeks of event time, minute-long segments slowed the app a
-/// hundredfold. Day-long retention means a drop every 12 hours of event time instead.
-const SHORT_WINDOW_RETENTION: Duration = Duration::from_secs(86_400);
 
 /// The velocity rule's aggregate over a sliding window: the count, and the latest payment
 /// in the window, to which an alert is attributed.
@@ -150,9 +143,7 @@ fn velocity(
         .aggregate(
             Burst::default,
             |_card: &String, txn: Transaction, burst: Burst| burst.with(txn),
-            Materialized::as_(VELOCITY_STORE)
-                .with_value_serde(Serdes::json::<Burst>())
-                .with_retention(SHORT_WINDOW_RETENTION),
+            Materialized::as_(VELOCITY_STORE).with_value_serde(Serdes::json::<Burst>()),
         )
         .to_stream()
         .flat_map(move |w: Windowed<String>, burst: Option<Burst>| {
@@ -177,11 +168,7 @@ fn small_then_large(
     let (small_cents, large_cents) = (cfg.small_cents, cfg.large_cents);
     let small = transactions.filter(move |_card, t: &Transaction| t.amount_cents < small_cents);
     let large = transactions.filter(move |_card, t: &Transaction| t.amount_cents > large_cents);
-    // The join stores' retention is the windows' span plus grace, and there is no other knob:
-    // a grace of a day keeps their segments long (see `SHORT_WINDOW_RETENTION`). An inner
-    // join emits at once whatever the grace, so only lateness tolerance changes.
-    let grace = cfg.grace.max(SHORT_WINDOW_RETENTION);
-    let windows = JoinWindows::of_time_difference_and_grace(cfg.small_large_window, grace)
+    let windows = JoinWindows::of_time_difference_and_grace(cfg.small_large_window, cfg.grace)
         .after(Duration::ZERO);
     large
         .join(

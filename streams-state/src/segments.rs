@@ -17,6 +17,15 @@ use crate::store::KeyValueStore;
 /// Kafka Streams' minimum segment interval.
 const MIN_SEGMENT_INTERVAL_MS: i64 = 60_000;
 
+/// Expired segments are dropped at least this much event time at once (or a retention's
+/// worth, if longer), and the memtable is flushed after each drop. Each drop is one RocksDB
+/// range tombstone, and RocksDB re-fragments every tombstone still in the memtable on reads and
+/// writes: one drop per segment (each minute of event time, with short windows), left in the
+/// memtable, made a store's cost grow with the square of its age. Reads never look below the
+/// live segments, so expired data left until the next drop is invisible; at most this span (or
+/// a retention) of it stays on disk.
+const DROP_SPAN_MS: i64 = 3_600_000;
+
 /// Encodes a timestamp so that byte order is numeric order.
 pub fn encode_time(ts: i64) -> [u8; 8] {
     ((ts as u64) ^ (1 << 63)).to_be_bytes()
@@ -101,13 +110,15 @@ impl Segments {
             self.observed = ts;
             self.shared_observed.store(ts, Ordering::Release);
             let min_live = self.segment_of(self.min_live_time());
-            if min_live > self.dropped_below {
+            let batch = (self.retention.max(DROP_SPAN_MS) / self.interval).max(1);
+            if min_live >= self.dropped_below.saturating_add(batch) {
                 debug!(
                     store = engine.name(),
                     below = min_live,
                     "dropping expired segments"
                 );
                 engine.delete_range(&0u64.to_be_bytes(), &(min_live as u64).to_be_bytes())?;
+                engine.flush()?;
                 self.dropped_below = min_live;
             }
         }
@@ -136,5 +147,36 @@ mod tests {
         assert_eq!(segments.interval, 300_000);
         assert_eq!(segments.segment_of(299_999), 0);
         assert_eq!(segments.segment_of(300_000), 1);
+    }
+
+    /// Whether the engine holds `key`.
+    fn holds(engine: &crate::InMemoryKeyValueStore, key: &[u8]) -> bool {
+        use crate::store::ReadOnlyKeyValueStore;
+        matches!(engine.get(key), Ok(Some(_)))
+    }
+
+    #[test]
+    fn expired_segments_are_dropped_an_hour_at_a_time_not_one_by_one() -> Result<()> {
+        let mut engine = crate::InMemoryKeyValueStore::new("s");
+        // One-minute segments (retention 1 minute), one record a minute for ten hours.
+        let mut segments = Segments::new(60_000);
+        let mut drops = 0;
+        for minute in 0..600i64 {
+            let ts = minute * 60_000;
+            let before = segments.dropped_below;
+            assert!(segments.observe(ts, &mut engine)?);
+            drops += i32::from(segments.dropped_below != before);
+            let key = segments.prefix(ts);
+            crate::store::KeyValueStore::put(&mut engine, &key, b"v")?;
+        }
+        // One range delete per hour of event time, not one per segment (600).
+        assert!((9..=11).contains(&drops), "{drops} drops");
+        // What was dropped is gone; the live segment is there; expired data not yet dropped
+        // is below the live segments, where reads do not look.
+        assert!(!holds(&engine, &segments.prefix(0)));
+        assert!(holds(&engine, &segments.prefix(599 * 60_000)));
+        let dropped_below = segments.dropped_below;
+        assert!(segments.segment_of(segments.min_live_time()) >= dropped_below);
+        Ok(())
     }
 }
