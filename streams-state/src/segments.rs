@@ -18,13 +18,17 @@ use crate::store::KeyValueStore;
 const MIN_SEGMENT_INTERVAL_MS: i64 = 60_000;
 
 /// Expired segments are dropped at least this much event time at once (or a retention's
-/// worth, if longer), and the memtable is flushed after each drop. Each drop is one RocksDB
-/// range tombstone, and RocksDB re-fragments every tombstone still in the memtable on reads and
-/// writes: one drop per segment (each minute of event time, with short windows), left in the
-/// memtable, made a store's cost grow with the square of its age. Reads never look below the
+/// worth, if longer), and the memtable is flushed every [`FLUSH_AFTER_DROPS`] drops. Each drop
+/// is one RocksDB range tombstone, and RocksDB re-fragments every tombstone still in the
+/// memtable on reads and writes: one drop per segment (each minute of event time, with short
+/// windows), left in the memtable, made a store's cost grow with the square of its age. Reads never look below the
 /// live segments, so expired data left until the next drop is invisible; at most this span (or
 /// a retention) of it stays on disk.
 const DROP_SPAN_MS: i64 = 3_600_000;
+
+/// Range tombstones a drop leaves in the memtable before one flushes it: few enough that reads
+/// stay cheap, rare enough that replaying months of event time does not flush all the time.
+const FLUSH_AFTER_DROPS: u32 = 16;
 
 /// Encodes a timestamp so that byte order is numeric order.
 pub fn encode_time(ts: i64) -> [u8; 8] {
@@ -51,6 +55,8 @@ pub(crate) struct Segments {
     pub(crate) observed: i64,
     /// Segments below this id have been dropped.
     dropped_below: i64,
+    /// Drops (range tombstones) since the engine's memtable was last flushed by a drop.
+    drops_unflushed: u32,
     /// `observed`, for readers on other threads (interactive queries).
     shared_observed: Arc<AtomicI64>,
 }
@@ -63,6 +69,7 @@ impl Segments {
             interval: (retention / 2).max(MIN_SEGMENT_INTERVAL_MS),
             observed: i64::MIN,
             dropped_below: 0,
+            drops_unflushed: 0,
             shared_observed: Arc::new(AtomicI64::new(i64::MIN)),
         }
     }
@@ -118,7 +125,11 @@ impl Segments {
                     "dropping expired segments"
                 );
                 engine.delete_range(&0u64.to_be_bytes(), &(min_live as u64).to_be_bytes())?;
-                engine.flush()?;
+                self.drops_unflushed += 1;
+                if self.drops_unflushed >= FLUSH_AFTER_DROPS {
+                    engine.flush()?;
+                    self.drops_unflushed = 0;
+                }
                 self.dropped_below = min_live;
             }
         }
