@@ -42,19 +42,22 @@ fn unreachable(host: &HostInfo, e: &reqwest::Error) -> ApiError {
     }
 }
 
+/// Sends `host` the request `uri`, for its local answer.
+async fn ask(app: &AppState, host: &HostInfo, uri: &Uri) -> Result<reqwest::Response, ApiError> {
+    app.client
+        .get(peer_url(host, uri))
+        .send()
+        .await
+        .map_err(|e| unreachable(host, &e))
+}
+
 /// Asks `host` the same request and relays its answer (status, body, `Retry-After`).
 pub(crate) async fn relay(
     app: &AppState,
     host: &HostInfo,
     uri: &Uri,
 ) -> Result<Response, ApiError> {
-    let url = peer_url(host, uri);
-    let answer = app
-        .client
-        .get(&url)
-        .send()
-        .await
-        .map_err(|e| unreachable(host, &e))?;
+    let answer = ask(app, host, uri).await?;
     let status = StatusCode::from_u16(answer.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
     let retry_after = answer.headers().get("retry-after").cloned();
     let content_type = answer.headers().get("content-type").cloned();
@@ -80,13 +83,7 @@ pub(crate) async fn fetch_page(
     host: &HostInfo,
     uri: &Uri,
 ) -> Result<Value, ApiError> {
-    let url = peer_url(host, uri);
-    let answer = app
-        .client
-        .get(&url)
-        .send()
-        .await
-        .map_err(|e| unreachable(host, &e))?;
+    let answer = ask(app, host, uri).await?;
     let status = answer.status();
     let bytes = answer.bytes().await.map_err(|e| unreachable(host, &e))?;
     let body: Value = serde_json::from_slice(&bytes).map_err(|e| {

@@ -15,7 +15,7 @@ use super::error::ApiError;
 use super::forward;
 use super::routes::state_name;
 use super::stores::{StoreEndpoint, StoreShape};
-use crate::runtime::{HostInfo, State as StreamsState, TaskKind};
+use crate::runtime::{HostInfo, KafkaStreamsHandle, State as StreamsState, TaskKind};
 
 /// The query parameters store routes take.
 #[derive(Debug, Default, Deserialize)]
@@ -141,27 +141,57 @@ fn served(app: &AppState, mut body: Value) -> Response {
     Json(body).into_response()
 }
 
-pub(crate) async fn get_key(
-    State(app): State<AppState>,
-    Path((store, key)): Path<(String, String)>,
-    Query(params): Query<Params>,
-    OriginalUri(uri): OriginalUri,
-) -> Result<Response, ApiError> {
+/// A query of one key: answered by the key's owner (relayed when that is another instance),
+/// with `read`'s answer under `field`, or 404 when `read` finds nothing.
+async fn key_query<F>(
+    app: AppState,
+    (store, key): (String, String),
+    params: Params,
+    uri: Uri,
+    field: &'static str,
+    read: F,
+) -> Result<Response, ApiError>
+where
+    F: FnOnce(
+            &dyn StoreEndpoint,
+            &KafkaStreamsHandle,
+            &str,
+            bool,
+        ) -> Result<Option<Value>, ApiError>
+        + Send
+        + 'static,
+{
     let ep = endpoint(&app, &store)?;
     if let Route::Forward(host) = route(&app, &store, &ep, &key, &params).await? {
         return forward::relay(&app, &host, &uri).await;
     }
     let (streams, raw, stale) = (app.streams.clone(), key.clone(), params.stale);
-    let value = blocking(move || ep.get(&streams, &raw, stale)).await?;
-    match value {
-        Some(value) => Ok(served(
+    match blocking(move || read(&*ep, &streams, &raw, stale)).await? {
+        Some(found) => Ok(served(
             &app,
-            json!({ "store": store, "key": key, "value": value }),
+            json!({ "store": store, "key": key, field: found }),
         )),
         None => Err(ApiError::not_found(format!(
             "store `{store}` has no value for key `{key}`"
         ))),
     }
+}
+
+pub(crate) async fn get_key(
+    State(app): State<AppState>,
+    Path(path): Path<(String, String)>,
+    Query(params): Query<Params>,
+    OriginalUri(uri): OriginalUri,
+) -> Result<Response, ApiError> {
+    key_query(
+        app,
+        path,
+        params,
+        uri,
+        "value",
+        |ep, streams, raw, stale| ep.get(streams, raw, stale),
+    )
+    .await
 }
 
 fn time_param(value: Option<&str>, name: &str, default: i64) -> Result<i64, ApiError> {
@@ -174,40 +204,38 @@ fn time_param(value: Option<&str>, name: &str, default: i64) -> Result<i64, ApiE
 
 pub(crate) async fn windows(
     State(app): State<AppState>,
-    Path((store, key)): Path<(String, String)>,
+    Path(path): Path<(String, String)>,
     Query(params): Query<Params>,
     OriginalUri(uri): OriginalUri,
 ) -> Result<Response, ApiError> {
-    let ep = endpoint(&app, &store)?;
     let from = time_param(params.from.as_deref(), "from", i64::MIN)?;
     let to = time_param(params.to.as_deref(), "to", i64::MAX)?;
-    if let Route::Forward(host) = route(&app, &store, &ep, &key, &params).await? {
-        return forward::relay(&app, &host, &uri).await;
-    }
-    let (streams, raw, stale) = (app.streams.clone(), key.clone(), params.stale);
-    let windows = blocking(move || ep.windows(&streams, &raw, from, to, stale)).await?;
-    Ok(served(
-        &app,
-        json!({ "store": store, "key": key, "windows": windows }),
-    ))
+    key_query(
+        app,
+        path,
+        params,
+        uri,
+        "windows",
+        move |ep, streams, raw, stale| ep.windows(streams, raw, from, to, stale).map(Some),
+    )
+    .await
 }
 
 pub(crate) async fn sessions(
     State(app): State<AppState>,
-    Path((store, key)): Path<(String, String)>,
+    Path(path): Path<(String, String)>,
     Query(params): Query<Params>,
     OriginalUri(uri): OriginalUri,
 ) -> Result<Response, ApiError> {
-    let ep = endpoint(&app, &store)?;
-    if let Route::Forward(host) = route(&app, &store, &ep, &key, &params).await? {
-        return forward::relay(&app, &host, &uri).await;
-    }
-    let (streams, raw, stale) = (app.streams.clone(), key.clone(), params.stale);
-    let sessions = blocking(move || ep.sessions(&streams, &raw, stale)).await?;
-    Ok(served(
-        &app,
-        json!({ "store": store, "key": key, "sessions": sessions }),
-    ))
+    key_query(
+        app,
+        path,
+        params,
+        uri,
+        "sessions",
+        |ep, streams, raw, stale| ep.sessions(streams, raw, stale).map(Some),
+    )
+    .await
 }
 
 pub(crate) async fn range(
