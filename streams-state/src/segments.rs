@@ -104,6 +104,12 @@ impl Segments {
         (self.segment_of(ts) as u64).to_be_bytes()
     }
 
+    /// The first segment Kafka Streams still keeps: the one holding `observed - retention`
+    /// (segments below it are dropped, those from it on are read by time-ordered stores).
+    pub(crate) fn first_live_segment(&self) -> i64 {
+        self.segment_of(self.observed.saturating_sub(self.retention))
+    }
+
     /// Segment ids that may hold timestamps in `[from, to]`, within retention.
     pub(crate) fn range(&self, from: i64, to: i64) -> std::ops::RangeInclusive<i64> {
         let from = from.max(self.min_live_time());
@@ -116,7 +122,9 @@ impl Segments {
         if ts > self.observed {
             self.observed = ts;
             self.shared_observed.store(ts, Ordering::Release);
-            let min_live = self.segment_of(self.min_live_time());
+            // Kafka Streams keeps the segment holding `observed - retention` (its time-ordered
+            // stores still read it); so do we.
+            let min_live = self.first_live_segment();
             let batch = (self.retention.max(DROP_SPAN_MS) / self.interval).max(1);
             if min_live >= self.dropped_below.saturating_add(batch) {
                 debug!(

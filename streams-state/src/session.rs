@@ -157,6 +157,42 @@ impl SessionStore {
             .map(|s| s.value))
     }
 
+    /// Every key's sessions with `earliest_end <= end <= latest_end` in live segments, ordered
+    /// by end, then key bytes, then start: Kafka Streams' time-ordered session store's
+    /// `findSessions(earliestSessionEndTime, latestSessionEndTime)`, which a session aggregation
+    /// emitting on window close reads its closed sessions with.
+    pub fn sessions_ending_between(
+        &self,
+        earliest_end: i64,
+        latest_end: i64,
+    ) -> Result<Vec<SessionEntry>> {
+        let mut out = Vec::new();
+        let observed = self.segments.observed;
+        let latest_end = latest_end.min(observed);
+        if observed == i64::MIN || earliest_end > latest_end {
+            return Ok(out);
+        }
+        // Every session of a live segment, as Kafka's time-ordered session store: no finer
+        // retention check than the segment.
+        let first = self
+            .segments
+            .segment_of(earliest_end)
+            .max(self.segments.first_live_segment());
+        for segment in first..=self.segments.segment_of(latest_end) {
+            for item in self.engine.prefix_scan(&(segment as u64).to_be_bytes())? {
+                let (engine_key, value) = item?;
+                let Some(entry) = Self::decode(&engine_key, value) else {
+                    continue;
+                };
+                if entry.end >= earliest_end && entry.end <= latest_end {
+                    out.push(entry);
+                }
+            }
+        }
+        out.sort_by(|a, b| (a.end, &a.key, a.start).cmp(&(b.end, &b.key, b.start)));
+        Ok(out)
+    }
+
     /// Every retained session.
     pub fn all(&self) -> Result<Vec<SessionEntry>> {
         let mut out = Vec::new();

@@ -210,6 +210,36 @@ impl WindowStore {
         Ok(out)
     }
 
+    /// Every key's windows starting in `[from, to]`, ordered by start, then key bytes, as Kafka
+    /// Streams' time-ordered window store (the store of windowed aggregations emitting on
+    /// window close) returns them. That store keeps one millisecond more than the others: a
+    /// window starting exactly `retention` before the observed time is still returned.
+    pub fn fetch_all_time_ordered(&self, from: i64, to: i64) -> Result<Vec<WindowEntry>> {
+        let mut out = Vec::new();
+        let observed = self.segments.observed;
+        if observed == i64::MIN {
+            return Ok(out);
+        }
+        let from = from.max(observed.saturating_sub(self.segments.retention));
+        let to = to.min(observed);
+        if from > to {
+            return Ok(out);
+        }
+        for segment in self.segments.segment_of(from)..=self.segments.segment_of(to) {
+            for item in self.engine.prefix_scan(&(segment as u64).to_be_bytes())? {
+                let (engine_key, value) = item?;
+                if let Some(entry) = Self::decode(&engine_key, value)
+                    && entry.start >= from
+                    && entry.start <= to
+                {
+                    out.push(entry);
+                }
+            }
+        }
+        out.sort_by(|a, b| (a.start, &a.key).cmp(&(b.start, &b.key)));
+        Ok(out)
+    }
+
     /// Every retained window.
     pub fn all(&self) -> Result<Vec<WindowEntry>> {
         self.fetch_all(i64::MIN, i64::MAX)

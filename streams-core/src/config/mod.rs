@@ -34,6 +34,21 @@ mod names;
 mod tests;
 
 pub use names::*;
+
+/// Kafka Streams' internal emission throttles, read once per thread and given to every task.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct EmitIntervals {
+    /// [`EMIT_INTERVAL_MS_KSTREAMS_WINDOWED_AGGREGATION`].
+    pub(crate) windowed_aggregation_ms: i64,
+}
+
+impl Default for EmitIntervals {
+    fn default() -> Self {
+        EmitIntervals {
+            windowed_aggregation_ms: 1000,
+        }
+    }
+}
 use names::{CLIENT_PREFIXES, STREAMS_KEYS};
 
 /// The kind of Kafka client a property is meant for.
@@ -367,6 +382,15 @@ impl StreamsConfig {
             ROCKSDB_BLOCK_CACHE_BYTES,
             streams_state::DEFAULT_BLOCK_CACHE_BYTES,
         )
+    }
+
+    /// The internal throttles of emissions (Kafka Streams' `__emit.interval.ms…__` configs).
+    pub(crate) fn emit_intervals(&self) -> Result<EmitIntervals> {
+        Ok(EmitIntervals {
+            windowed_aggregation_ms: self
+                .parse(EMIT_INTERVAL_MS_KSTREAMS_WINDOWED_AGGREGATION, 1000i64)?
+                .max(0),
+        })
     }
 
     /// `num.standby.replicas` (default 0).

@@ -86,7 +86,15 @@ pub const REPLACE_THREAD_WINDOW_MS: &str = "replace.thread.window.ms";
 /// ratios are recorded from `DEBUG` on, as in Kafka Streams.
 pub const METRICS_RECORDING_LEVEL: &str = "metrics.recording.level";
 
+/// Kafka Streams' internal `__emit.interval.ms.kstreams.windowed.aggregation__`: the least
+/// wall-clock time between two emissions of closed windows by a windowed aggregation with
+/// [`EmitStrategy::on_window_close`](crate::dsl::EmitStrategy::on_window_close) (default 1000).
+/// Internal in Kafka Streams too; tests set it to 0 to emit on every record.
+pub const EMIT_INTERVAL_MS_KSTREAMS_WINDOWED_AGGREGATION: &str =
+    "__emit.interval.ms.kstreams.windowed.aggregation__";
+
 pub(super) const STREAMS_KEYS: &[&str] = &[
+    EMIT_INTERVAL_MS_KSTREAMS_WINDOWED_AGGREGATION,
     METRICS_RECORDING_LEVEL,
     REPLACE_THREAD_BACKOFF_MS,
     REPLACE_THREAD_BACKOFF_MAX_MS,

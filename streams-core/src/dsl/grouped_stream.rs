@@ -198,9 +198,21 @@ impl<K: Clone + 'static, V: Clone + 'static> KGroupedStream<K, V> {
         let name = st.new_name(prefix);
         let store = store_name.clone();
         let null_check = key_serde.clone();
+        let value_null_check = self
+            .grouped
+            .value_serde
+            .clone()
+            .or_else(|| self.stream.value_serde.clone());
         st.add_processor(
             &name,
-            move || StreamAggregate::new(store.clone(), null_check.clone(), fold.clone()),
+            move || {
+                StreamAggregate::new(
+                    store.clone(),
+                    null_check.clone(),
+                    value_null_check.clone(),
+                    fold.clone(),
+                )
+            },
             &parent,
         );
         st.add_store(

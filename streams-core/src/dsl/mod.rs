@@ -25,6 +25,7 @@
 //! ```
 
 mod builder;
+mod emit;
 mod global_table;
 mod grouped_stream;
 mod grouped_table;
@@ -38,6 +39,7 @@ mod windowed_stream;
 mod windows;
 
 pub use builder::StreamsBuilder;
+pub use emit::EmitStrategy;
 pub use global_table::GlobalKTable;
 pub use grouped_stream::KGroupedStream;
 pub use grouped_table::KGroupedTable;

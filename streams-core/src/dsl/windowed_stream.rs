@@ -10,8 +10,8 @@ use super::ops::session_aggregate::{SessionAggregate, SessionFns};
 use super::ops::sliding_aggregate::SlidingWindowAggregate;
 use super::ops::window_aggregate::TimeWindowAggregate;
 use super::{
-    KGroupedStream, KTable, Materialized, SessionWindows, SlidingWindows, TimeWindows, Windowed,
-    WindowedSerde,
+    EmitStrategy, KGroupedStream, KTable, Materialized, SessionWindows, SlidingWindows,
+    TimeWindows, Windowed, WindowedSerde,
 };
 use crate::Error;
 use crate::serde::{SharedSerde, TimestampedSerde, U64Serde};
@@ -42,6 +42,7 @@ enum TimeKind {
 pub struct TimeWindowedKStream<K, V> {
     grouped: KGroupedStream<K, V>,
     kind: TimeKind,
+    emit: EmitStrategy,
 }
 
 impl<K, V> std::fmt::Debug for TimeWindowedKStream<K, V> {
@@ -56,6 +57,7 @@ impl<K, V> std::fmt::Debug for TimeWindowedKStream<K, V> {
 pub struct SessionWindowedKStream<K, V> {
     grouped: KGroupedStream<K, V>,
     windows: SessionWindows,
+    emit: EmitStrategy,
 }
 
 impl<K, V> std::fmt::Debug for SessionWindowedKStream<K, V> {
@@ -73,6 +75,7 @@ impl<K: Clone + 'static, V: Clone + 'static> WindowSpec<K, V> for TimeWindows {
         TimeWindowedKStream {
             grouped,
             kind: TimeKind::Fixed(self),
+            emit: EmitStrategy::default(),
         }
     }
 }
@@ -84,6 +87,7 @@ impl<K: Clone + 'static, V: Clone + 'static> WindowSpec<K, V> for SlidingWindows
         TimeWindowedKStream {
             grouped,
             kind: TimeKind::Sliding(self),
+            emit: EmitStrategy::default(),
         }
     }
 }
@@ -95,6 +99,7 @@ impl<K: Clone + 'static, V: Clone + 'static> WindowSpec<K, V> for SessionWindows
         SessionWindowedKStream {
             grouped,
             windows: self,
+            emit: EmitStrategy::default(),
         }
     }
 }
@@ -142,11 +147,25 @@ fn reduce_fold<K, V: 'static, F: Fn(V, V) -> V + Send + Sync + 'static>(
 }
 
 impl<K: Clone + 'static, V: Clone + 'static> TimeWindowedKStream<K, V> {
+    /// When the aggregation's results are forwarded: on every update (the default) or once
+    /// per window when it closes (see [`EmitStrategy`]). Kafka's `emitStrategy`.
+    pub fn emit_strategy(mut self, emit: EmitStrategy) -> Self {
+        self.emit = emit;
+        self
+    }
+
     fn aggregate_internal<A: Clone + 'static>(
         self,
         materialized: Materialized<K, A>,
         fold: Fold<K, V, A>,
     ) -> KTable<Windowed<K>, A> {
+        let emit = self.emit;
+        // As Kafka Streams: emitting on window close reads the store directly, uncached.
+        let materialized = if emit.is_on_window_close() {
+            materialized.with_caching_disabled()
+        } else {
+            materialized
+        };
         let grouped = self.grouped;
         let state = grouped.stream.state.clone();
         let (prefix, size, grace, default_retention) = match self.kind {
@@ -188,6 +207,11 @@ impl<K: Clone + 'static, V: Clone + 'static> TimeWindowedKStream<K, V> {
         let name = st.new_name(prefix);
         let store = store_name.clone();
         let null_check = key_serde.clone();
+        let value_null_check = grouped
+            .grouped
+            .value_serde
+            .clone()
+            .or_else(|| grouped.stream.value_serde.clone());
         match self.kind {
             TimeKind::Fixed(windows) => st.add_processor(
                 &name,
@@ -197,6 +221,7 @@ impl<K: Clone + 'static, V: Clone + 'static> TimeWindowedKStream<K, V> {
                         windows,
                         null_check.clone(),
                         fold.clone(),
+                        emit,
                     )
                 },
                 &parent,
@@ -208,7 +233,9 @@ impl<K: Clone + 'static, V: Clone + 'static> TimeWindowedKStream<K, V> {
                         store.clone(),
                         windows,
                         null_check.clone(),
+                        value_null_check.clone(),
                         fold.clone(),
+                        emit,
                     )
                 },
                 &parent,
@@ -334,11 +361,24 @@ impl<K: Clone + 'static, V: Clone + 'static> TimeWindowedKStream<K, V> {
 }
 
 impl<K: Clone + 'static, V: Clone + 'static> SessionWindowedKStream<K, V> {
+    /// When the aggregation's results are forwarded: on every update (the default) or once
+    /// per session when it closes (see [`EmitStrategy`]). Kafka's `emitStrategy`.
+    pub fn emit_strategy(mut self, emit: EmitStrategy) -> Self {
+        self.emit = emit;
+        self
+    }
+
     fn aggregate_internal<A: Clone + 'static>(
         self,
         materialized: Materialized<K, A>,
         fns: SessionFns<K, V, A>,
     ) -> KTable<Windowed<K>, A> {
+        let emit = self.emit;
+        let materialized = if emit.is_on_window_close() {
+            materialized.with_caching_disabled()
+        } else {
+            materialized
+        };
         let grouped = self.grouped;
         let windows = self.windows;
         let state = grouped.stream.state.clone();
@@ -370,7 +410,15 @@ impl<K: Clone + 'static, V: Clone + 'static> SessionWindowedKStream<K, V> {
         let null_check = key_serde.clone();
         st.add_processor(
             &name,
-            move || SessionAggregate::new(store.clone(), windows, null_check.clone(), fns.clone()),
+            move || {
+                SessionAggregate::new(
+                    store.clone(),
+                    windows,
+                    null_check.clone(),
+                    fns.clone(),
+                    emit,
+                )
+            },
             &parent,
         );
         let builder = StoreBuilder::session(

@@ -156,6 +156,11 @@ impl<'a, KOut: Clone + 'static, VOut: Clone + 'static> ProcessorContext<'a, KOut
     }
 
     /// Whether store `name` has a record cache in front of it.
+    /// Kafka Streams' internal emission throttles, from the configuration.
+    pub(crate) fn emit_intervals(&self) -> crate::config::EmitIntervals {
+        self.task.emit_intervals()
+    }
+
     pub(crate) fn store_is_cached(&self, name: &str) -> bool {
         self.task.stores().get(name).is_some_and(|s| s.cached)
     }

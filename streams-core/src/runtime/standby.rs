@@ -261,6 +261,7 @@ impl Runner<'_> {
             collector: self.collector.clone(),
             metrics: self.metrics.clone(),
             policies: self.policies.clone(),
+            emit_intervals: self.spec.config.emit_intervals()?,
             internal_topics: &self.spec.plan.internal_names,
             cache: None,
             clock: WallClock::System,

@@ -301,6 +301,7 @@ fn run(spec: ThreadSpec) -> Result<()> {
         application_id: app_id.clone(),
         app_dir: config.state_dir().join(&app_id),
         policies: std::rc::Rc::new(config.error_policies()?),
+        emit_intervals: config.emit_intervals()?,
         commit_interval: config.commit_interval()?,
         thread_index: index,
         cache_bytes: config.cache_max_bytes()? / config.num_stream_threads()?,

@@ -47,20 +47,20 @@ pub(crate) struct TaskContext {
     clock: WallClock,
     globals: Arc<GlobalStores>,
     policies: Rc<ErrorPolicies>,
+    emit_intervals: crate::config::EmitIntervals,
     schedules: RefCell<Vec<Schedule>>,
     next_schedule_id: Cell<u64>,
 }
 
 impl TaskContext {
-    pub(crate) fn new(
-        task_id: TaskId,
-        application_id: &str,
-        collector: Rc<dyn RecordCollector>,
-        metrics: TaskMetrics,
-        clock: WallClock,
-        globals: Arc<GlobalStores>,
-        policies: Rc<ErrorPolicies>,
-    ) -> Self {
+    pub(crate) fn new(task_id: TaskId, env: &super::task::TaskEnv<'_>) -> Self {
+        let application_id = env.application_id;
+        let collector = env.collector.clone();
+        let metrics = TaskMetrics::new(&env.metrics, task_id);
+        let clock = env.clock.clone();
+        let globals = env.globals.clone();
+        let policies = env.policies.clone();
+        let emit_intervals = env.emit_intervals;
         let label: Rc<str> = Rc::from(task_id.to_string());
         let timestamp = Rc::new(Cell::new(-1));
         TaskContext {
@@ -76,6 +76,7 @@ impl TaskContext {
             clock,
             globals,
             policies,
+            emit_intervals,
             schedules: RefCell::new(Vec::new()),
             next_schedule_id: Cell::new(1),
         }
@@ -155,6 +156,10 @@ impl TaskContext {
     /// The instance's error policies.
     pub(crate) fn policies(&self) -> &ErrorPolicies {
         &self.policies
+    }
+
+    pub(crate) fn emit_intervals(&self) -> crate::config::EmitIntervals {
+        self.emit_intervals
     }
 
     pub(crate) fn metrics(&self) -> &TaskMetrics {

@@ -147,9 +147,27 @@ impl<K: 'static, V: 'static> SessionStoreHandle<K, V> {
             .collect()
     }
 
+    /// Every key's sessions ending in `[earliest_end, latest_end]`, ordered by end, key bytes,
+    /// start (Kafka Streams' time-ordered session store's order).
+    pub(crate) fn sessions_ending_between(
+        &self,
+        earliest_end: i64,
+        latest_end: i64,
+    ) -> Result<Vec<(K, Session, V)>> {
+        let found = self
+            .store()?
+            .sessions_ending_between(earliest_end, latest_end)
+            .map_err(self.state_err())?;
+        self.decode_all(found)
+    }
+
     /// Every retained session.
     pub fn all(&self) -> Result<Vec<(K, Session, V)>> {
         let found = self.store()?.all().map_err(self.state_err())?;
+        self.decode_all(found)
+    }
+
+    fn decode_all(&self, found: Vec<streams_state::SessionEntry>) -> Result<Vec<(K, Session, V)>> {
         found
             .into_iter()
             .map(|e| {

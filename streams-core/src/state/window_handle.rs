@@ -159,6 +159,30 @@ impl<K: 'static, V: 'static> WindowStoreHandle<K, V> {
             .collect()
     }
 
+    /// All keys' windows with start in `[from, to]`, ordered by start, then key bytes, with the
+    /// retention of Kafka Streams' time-ordered window store, which windowed aggregations
+    /// emitting on window close read their closed windows from.
+    pub(crate) fn fetch_all_time_ordered(&self, from: i64, to: i64) -> Result<Vec<(K, i64, V)>> {
+        let found = self
+            .store()?
+            .fetch_all_time_ordered(from, to)
+            .map_err(self.state_err())?;
+        found
+            .into_iter()
+            .map(|e| {
+                Ok((
+                    self.key_serde
+                        .deserialize(&e.key)
+                        .map_err(self.serde_err())?,
+                    e.start,
+                    self.value_serde
+                        .deserialize(&e.value)
+                        .map_err(self.serde_err())?,
+                ))
+            })
+            .collect()
+    }
+
     /// Every retained window.
     pub fn all(&self) -> Result<Vec<(K, i64, V)>> {
         self.fetch_all(i64::MIN, i64::MAX)

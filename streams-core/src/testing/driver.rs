@@ -121,6 +121,15 @@ impl TopologyTestDriver {
             config.deserialization_policy()?,
             &rocksdb,
         )?;
+        // As Kafka's TopologyTestDriver: windowed aggregations emitting on window close look
+        // for closed windows on every record unless the configuration says otherwise.
+        let mut emit_intervals = config.emit_intervals()?;
+        if config
+            .get(crate::config::EMIT_INTERVAL_MS_KSTREAMS_WINDOWED_AGGREGATION)
+            .is_none()
+        {
+            emit_intervals.windowed_aggregation_ms = 0;
+        }
         let env = TaskEnv {
             rocksdb: &rocksdb,
             globals: Arc::new(globals.readers().clone()),
@@ -131,6 +140,7 @@ impl TopologyTestDriver {
             collector: collector.clone(),
             metrics: env_metrics,
             policies: Rc::new(config.error_policies()?),
+            emit_intervals,
             lock_wait: std::time::Duration::ZERO,
             exactly_once: false,
             standby: false,

@@ -1,6 +1,7 @@
 //! Stream aggregation (`count`, `reduce`, `aggregate`): folds each record into the value stored
 //! under its key and forwards the change, directly or, with a record cache, when the cache
-//! flushes (at commit or eviction), so that many updates of a key become one.
+//! flushes (at commit or eviction), so that many updates of a key become one. Records with a
+//! null key or a null value are dropped and counted, as Kafka Streams' `KStreamAggregate` does.
 
 use std::sync::Arc;
 
@@ -17,16 +18,24 @@ pub(crate) type Fold<K, V, A> = Arc<dyn Fn(&K, V, Option<A>) -> A + Send + Sync>
 pub(crate) struct StreamAggregate<K, V, A> {
     store_name: String,
     key_serde: SharedSerde<K>,
+    /// The value serde, when known: records it writes as null are dropped, as in Kafka.
+    value_serde: Option<SharedSerde<V>>,
     fold: Fold<K, V, A>,
     store: Option<KeyValueStoreHandle<K, A>>,
     cached: bool,
 }
 
 impl<K, V, A> StreamAggregate<K, V, A> {
-    pub(crate) fn new(store_name: String, key_serde: SharedSerde<K>, fold: Fold<K, V, A>) -> Self {
+    pub(crate) fn new(
+        store_name: String,
+        key_serde: SharedSerde<K>,
+        value_serde: Option<SharedSerde<V>>,
+        fold: Fold<K, V, A>,
+    ) -> Self {
         StreamAggregate {
             store_name,
             key_serde,
+            value_serde,
             fold,
             store: None,
             cached: false,
@@ -62,6 +71,18 @@ where
             ctx.record_dropped(
                 crate::runtime::DropReason::NullKey,
                 "null key in an aggregation",
+            );
+            return Ok(());
+        }
+        // And records with a null value: the aggregator never sees one.
+        if self
+            .value_serde
+            .as_ref()
+            .is_some_and(|serde| serde.is_null(&record.value))
+        {
+            ctx.record_dropped(
+                crate::runtime::DropReason::NullValue,
+                "null value in an aggregation",
             );
             return Ok(());
         }

@@ -3,6 +3,7 @@
 
 mod aggregate;
 pub(crate) mod branch;
+pub(crate) mod emit_final;
 mod filter;
 pub(crate) mod fk_join;
 mod flat_map;

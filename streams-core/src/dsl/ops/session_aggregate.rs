@@ -1,9 +1,13 @@
 //! Session-window aggregation: a record joins (and merges) every session of its key within the
-//! inactivity gap; merged-away sessions are forwarded as deletes, then the merged session.
+//! inactivity gap; merged-away sessions are forwarded as deletes, then the merged session. With
+//! [`EmitStrategy::OnWindowClose`] nothing is forwarded until a session closes, and then only its
+//! final result.
 
 use std::sync::Arc;
 
-use crate::dsl::{Change, SessionWindows, Window, Windowed};
+use super::emit_final::CloseEmitter;
+use crate::dsl::{Change, EmitStrategy, SessionWindows, Window, Windowed};
+use crate::processor::Headers;
 use crate::processor::ProcessResult;
 use crate::processor::{Processor, ProcessorContext, Record};
 use crate::serde::SharedSerde;
@@ -34,6 +38,9 @@ pub(crate) struct SessionAggregate<K, V, A> {
     fns: SessionFns<K, V, A>,
     store: Option<SessionStoreHandle<K, A>>,
     observed: i64,
+    emit: EmitStrategy,
+    /// With [`EmitStrategy::OnWindowClose`], from `init`.
+    close_emitter: Option<CloseEmitter>,
 }
 
 impl<K, V, A> SessionAggregate<K, V, A> {
@@ -42,6 +49,7 @@ impl<K, V, A> SessionAggregate<K, V, A> {
         windows: SessionWindows,
         key_serde: SharedSerde<K>,
         fns: SessionFns<K, V, A>,
+        emit: EmitStrategy,
     ) -> Self {
         SessionAggregate {
             store_name,
@@ -50,6 +58,8 @@ impl<K, V, A> SessionAggregate<K, V, A> {
             fns,
             store: None,
             observed: -1,
+            emit,
+            close_emitter: None,
         }
     }
 }
@@ -77,6 +87,11 @@ where
 
     fn init(&mut self, ctx: &mut ProcessorContext<'_, Windowed<K>, Change<A>>) -> ProcessResult {
         self.store = Some(ctx.session_store(&self.store_name)?);
+        if self.emit.is_on_window_close() {
+            self.close_emitter = Some(CloseEmitter::new(
+                ctx.emit_intervals().windowed_aggregation_ms,
+            ));
+        }
         Ok(())
     }
 
@@ -92,7 +107,6 @@ where
             );
             return Ok(());
         }
-        let store = ctx.initialized(&self.store)?;
         let ts = record.timestamp;
         if self
             .windows
@@ -104,6 +118,24 @@ where
         }
         self.observed = self.observed.max(ts);
         let close = self.observed - self.windows.grace - self.windows.gap;
+        let headers = record.headers.clone();
+        self.aggregate(ctx, record, close)?;
+        self.emit_closed(ctx, &headers, close)
+    }
+}
+
+impl<K: Clone + 'static, V: 'static, A: Clone + 'static> SessionAggregate<K, V, A> {
+    /// Merges the record into its key's sessions within the gap; forwards the changes unless
+    /// emitting on window close.
+    fn aggregate(
+        &mut self,
+        ctx: &mut ProcessorContext<'_, Windowed<K>, Change<A>>,
+        record: Record<K, V>,
+        close: i64,
+    ) -> ProcessResult {
+        let store = ctx.initialized(&self.store)?;
+        let ts = record.timestamp;
+        let forward = self.close_emitter.is_none();
         let found =
             store.find_sessions(&record.key, ts - self.windows.gap, ts + self.windows.gap)?;
         let mut merged = Session { start: ts, end: ts };
@@ -123,6 +155,9 @@ where
         if merged != (Session { start: ts, end: ts }) {
             for (session, value) in found {
                 store.remove(&record.key, session)?;
+                if !forward {
+                    continue;
+                }
                 ctx.forward(Record {
                     key: windowed(record.key.clone(), session),
                     value: Change {
@@ -136,6 +171,9 @@ where
         }
         let new = (self.fns.add)(&record.key, record.value, agg);
         store.put(&record.key, merged, &new)?;
+        if !forward {
+            return Ok(());
+        }
         let new = (!store.is_null_value(&new)).then_some(new);
         Ok(ctx.forward(Record {
             key: windowed(record.key, merged),
@@ -143,5 +181,39 @@ where
             timestamp: merged.end,
             headers: record.headers,
         })?)
+    }
+
+    /// Emits the sessions closed since the last emission, by end then key, as Kafka Streams'
+    /// `KStreamSessionWindowAggregate` does on window close.
+    fn emit_closed(
+        &mut self,
+        ctx: &mut ProcessorContext<'_, Windowed<K>, Change<A>>,
+        headers: &Headers,
+        close: i64,
+    ) -> ProcessResult {
+        let Some(emitter) = self.close_emitter.as_mut() else {
+            return Ok(());
+        };
+        if !emitter.due(ctx.current_system_time_ms(), close) {
+            return Ok(());
+        }
+        // Session ends are inclusive: the sessions closed are those ending before `close`.
+        let upper = close - 1;
+        let lower = emitter.last_close().unwrap_or(-1).max(0);
+        if upper < 0 || upper < lower {
+            return Ok(());
+        }
+        let store = ctx.initialized(&self.store)?;
+        for (key, session, value) in store.sessions_ending_between(lower, upper)? {
+            let new = (!store.is_null_value(&value)).then_some(value);
+            ctx.forward(Record {
+                key: windowed(key, session),
+                value: Change { new, old: None },
+                timestamp: session.end,
+                headers: headers.clone(),
+            })?;
+        }
+        emitter.emitted(close);
+        Ok(())
     }
 }

@@ -7,12 +7,17 @@
 //! its right window from the window holding the records after it, and creates the previous
 //! record's right window if the new record is the first in it. Records before `d` share the
 //! window `[0, d]`.
+//!
+//! With [`EmitStrategy::OnWindowClose`] updates are not forwarded; each window's final result
+//! is, once it closes. Records with a null key or a null value are dropped, counted.
 
 use std::collections::BTreeSet;
 
 use super::Fold;
+use super::emit_final::CloseEmitter;
 use crate::Result;
-use crate::dsl::{Change, SlidingWindows, Window, Windowed};
+use crate::dsl::{Change, EmitStrategy, SlidingWindows, Window, Windowed};
+use crate::processor::Headers;
 use crate::processor::ProcessResult;
 use crate::processor::{Processor, ProcessorContext, Record};
 use crate::serde::SharedSerde;
@@ -22,9 +27,14 @@ pub(crate) struct SlidingWindowAggregate<K, V, A> {
     store_name: String,
     windows: SlidingWindows,
     key_serde: SharedSerde<K>,
+    /// The value serde, when known: records it writes as null are dropped, as in Kafka.
+    value_serde: Option<SharedSerde<V>>,
     fold: Fold<K, V, A>,
     store: Option<WindowStoreHandle<K, (A, i64)>>,
     observed: i64,
+    emit: EmitStrategy,
+    /// With [`EmitStrategy::OnWindowClose`], from `init`.
+    close_emitter: Option<CloseEmitter>,
 }
 
 impl<K, V, A> SlidingWindowAggregate<K, V, A> {
@@ -32,15 +42,20 @@ impl<K, V, A> SlidingWindowAggregate<K, V, A> {
         store_name: String,
         windows: SlidingWindows,
         key_serde: SharedSerde<K>,
+        value_serde: Option<SharedSerde<V>>,
         fold: Fold<K, V, A>,
+        emit: EmitStrategy,
     ) -> Self {
         SlidingWindowAggregate {
             store_name,
             windows,
             key_serde,
+            value_serde,
             fold,
             store: None,
             observed: -1,
+            emit,
+            close_emitter: None,
         }
     }
 }
@@ -55,6 +70,8 @@ struct Pass<'p, K, V, A> {
     d: i64,
     close: i64,
     observed: i64,
+    /// Whether updates are forwarded (not when emitting on window close).
+    forward: bool,
 }
 
 impl<K: Clone + 'static, V: Clone + 'static, A: Clone + 'static> Pass<'_, K, V, A> {
@@ -99,6 +116,9 @@ impl<K: Clone + 'static, V: Clone + 'static, A: Clone + 'static> Pass<'_, K, V, 
         let entry = (new, timestamp);
         if !self.store.put(&self.record.key, &entry, window.start)? {
             ctx.record_late("window past the store's retention");
+            return Ok(());
+        }
+        if !self.forward {
             return Ok(());
         }
         let new = (!self.store.is_null_value(&entry)).then_some(entry.0);
@@ -228,6 +248,11 @@ where
 
     fn init(&mut self, ctx: &mut ProcessorContext<'_, Windowed<K>, Change<A>>) -> ProcessResult {
         self.store = Some(ctx.window_store(&self.store_name)?);
+        if self.emit.is_on_window_close() {
+            self.close_emitter = Some(CloseEmitter::new(
+                ctx.emit_intervals().windowed_aggregation_ms,
+            ));
+        }
         Ok(())
     }
 
@@ -240,6 +265,17 @@ where
             ctx.record_dropped(
                 crate::runtime::DropReason::NullKey,
                 "null key in a sliding-window aggregation",
+            );
+            return Ok(());
+        }
+        if self
+            .value_serde
+            .as_ref()
+            .is_some_and(|serde| serde.is_null(&record.value))
+        {
+            ctx.record_dropped(
+                crate::runtime::DropReason::NullValue,
+                "null value in a sliding-window aggregation",
             );
             return Ok(());
         }
@@ -271,11 +307,55 @@ where
             d,
             close,
             observed: self.observed,
+            forward: self.close_emitter.is_none(),
         };
         if ts < d {
-            Ok(pass.early(ctx)?)
-        } else {
-            Ok(pass.in_order(ctx)?)
+            // As Kafka Streams: a record in the first `d` ms does not look for closed windows.
+            return Ok(pass.early(ctx)?);
         }
+        pass.in_order(ctx)?;
+        self.emit_closed(ctx, &record.headers, close)
+    }
+}
+
+impl<K: Clone + 'static, V, A: Clone + 'static> SlidingWindowAggregate<K, V, A> {
+    /// Emits the windows closed since the last emission (window ends are inclusive), in
+    /// window-start then key order, as Kafka Streams' `KStreamSlidingWindowAggregate` does.
+    fn emit_closed(
+        &mut self,
+        ctx: &mut ProcessorContext<'_, Windowed<K>, Change<A>>,
+        headers: &Headers,
+        close: i64,
+    ) -> ProcessResult {
+        let Some(emitter) = self.close_emitter.as_mut() else {
+            return Ok(());
+        };
+        if !emitter.due(ctx.current_system_time_ms(), close) {
+            return Ok(());
+        }
+        let d = self.windows.difference;
+        let upper = close - d - 1;
+        if upper < 0 {
+            return Ok(());
+        }
+        let lower = emitter.last_close().map_or(0, |last| (last - d).max(0));
+        let store = ctx.initialized(&self.store)?;
+        for (key, start, entry) in store.fetch_all_time_ordered(lower, upper)? {
+            let new = (!store.is_null_value(&entry)).then_some(entry.0);
+            ctx.forward(Record {
+                key: Windowed {
+                    key,
+                    window: Window {
+                        start,
+                        end: start + d,
+                    },
+                },
+                value: Change { new, old: None },
+                timestamp: entry.1,
+                headers: headers.clone(),
+            })?;
+        }
+        emitter.emitted(close);
+        Ok(())
     }
 }

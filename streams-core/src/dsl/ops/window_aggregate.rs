@@ -1,8 +1,12 @@
 //! Time-window aggregation (tumbling and hopping): each record is folded into every window it
-//! belongs to that is still open; windows past their grace period drop it, counted.
+//! belongs to that is still open; windows past their grace period drop it, counted. Results are
+//! forwarded on every update or, with [`EmitStrategy::OnWindowClose`], once per window when it
+//! closes.
 
 use super::Fold;
-use crate::dsl::{Change, TimeWindows, Windowed};
+use super::emit_final::CloseEmitter;
+use crate::dsl::{Change, EmitStrategy, TimeWindows, Window, Windowed};
+use crate::processor::Headers;
 use crate::processor::ProcessResult;
 use crate::processor::{Processor, ProcessorContext, Record};
 use crate::serde::SharedSerde;
@@ -16,6 +20,9 @@ pub(crate) struct TimeWindowAggregate<K, V, A> {
     store: Option<WindowStoreHandle<K, (A, i64)>>,
     /// This processor's stream time, as Kafka Streams keeps it (not restored after restarts).
     observed: i64,
+    emit: EmitStrategy,
+    /// With [`EmitStrategy::OnWindowClose`], from `init`.
+    close_emitter: Option<CloseEmitter>,
 }
 
 impl<K, V, A> TimeWindowAggregate<K, V, A> {
@@ -24,6 +31,7 @@ impl<K, V, A> TimeWindowAggregate<K, V, A> {
         windows: TimeWindows,
         key_serde: SharedSerde<K>,
         fold: Fold<K, V, A>,
+        emit: EmitStrategy,
     ) -> Self {
         TimeWindowAggregate {
             store_name,
@@ -32,7 +40,61 @@ impl<K, V, A> TimeWindowAggregate<K, V, A> {
             fold,
             store: None,
             observed: -1,
+            emit,
+            close_emitter: None,
         }
+    }
+}
+
+impl<K: Clone + 'static, V, A: Clone + 'static> TimeWindowAggregate<K, V, A> {
+    /// Emits the windows closed since the last emission, in window-start then key order, as
+    /// Kafka Streams' `KStreamWindowAggregate` does on window close.
+    fn emit_closed(
+        &mut self,
+        ctx: &mut ProcessorContext<'_, Windowed<K>, Change<A>>,
+        headers: &Headers,
+        close: i64,
+    ) -> ProcessResult {
+        let Some(emitter) = self.close_emitter.as_mut() else {
+            return Ok(());
+        };
+        if !emitter.due(ctx.current_system_time_ms(), close) {
+            return Ok(());
+        }
+        let size = self.windows.size;
+        let upper = close - size;
+        if upper < 0 {
+            return Ok(());
+        }
+        let lower = match emitter.last_close() {
+            None => 0,
+            Some(last) => {
+                let lower = (last - size).max(0) + 1;
+                // No window closed since the last emission: nothing to look for.
+                if self.windows.windows_for(upper) == self.windows.windows_for(lower - 1) {
+                    return Ok(());
+                }
+                lower
+            }
+        };
+        let store = ctx.initialized(&self.store)?;
+        for (key, start, entry) in store.fetch_all_time_ordered(lower, upper)? {
+            let new = (!store.is_null_value(&entry)).then_some(entry.0);
+            ctx.forward(Record {
+                key: Windowed {
+                    key,
+                    window: Window {
+                        start,
+                        end: start + size,
+                    },
+                },
+                value: Change { new, old: None },
+                timestamp: entry.1,
+                headers: headers.clone(),
+            })?;
+        }
+        emitter.emitted(close);
+        Ok(())
     }
 }
 
@@ -49,6 +111,11 @@ where
 
     fn init(&mut self, ctx: &mut ProcessorContext<'_, Windowed<K>, Change<A>>) -> ProcessResult {
         self.store = Some(ctx.window_store(&self.store_name)?);
+        if self.emit.is_on_window_close() {
+            self.close_emitter = Some(CloseEmitter::new(
+                ctx.emit_intervals().windowed_aggregation_ms,
+            ));
+        }
         Ok(())
     }
 
@@ -90,6 +157,9 @@ where
                 ctx.record_late("window past the store's retention");
                 continue;
             }
+            if self.close_emitter.is_some() {
+                continue;
+            }
             let new = (!store.is_null_value(&entry)).then_some(entry.0);
             ctx.forward(Record {
                 key: Windowed {
@@ -104,6 +174,6 @@ where
                 headers: record.headers.clone(),
             })?;
         }
-        Ok(())
+        self.emit_closed(ctx, &record.headers, close)
     }
 }

@@ -12,7 +12,7 @@ use tracing::{debug, info, warn};
 
 use super::node::{Lifecycle, RawRecord, SourceNode, build_node};
 use super::task_context::WallClock;
-use super::{DropReason, RecordCollector, TaskContext, TaskMetrics, ThreadMetrics};
+use super::{DropReason, RecordCollector, TaskContext, ThreadMetrics};
 use crate::error::{ErrorPolicies, ProcessingPolicy};
 use crate::processor::{Punctuation, PunctuationType, RecordMetadata};
 use crate::state::{ChangelogTarget, TaskStore};
@@ -38,6 +38,8 @@ pub(crate) struct TaskEnv<'a> {
     /// The thread's metrics, which the task's series are made from.
     pub(crate) metrics: ThreadMetrics,
     pub(crate) policies: Rc<ErrorPolicies>,
+    /// Kafka Streams' internal emission throttles.
+    pub(crate) emit_intervals: crate::config::EmitIntervals,
     pub(crate) internal_topics: &'a HashMap<String, String>,
     /// The thread's record cache budget; `None` when `statestore.cache.max.bytes` is 0.
     pub(crate) cache: Option<&'a CacheBudget>,
@@ -157,15 +159,7 @@ impl Task {
         dir: &Path,
     ) -> Result<Task> {
         let id = TaskId::new(sub.id, partition);
-        let mut ctx = TaskContext::new(
-            id,
-            env.application_id,
-            env.collector.clone(),
-            TaskMetrics::new(&env.metrics, id),
-            env.clock.clone(),
-            env.globals.clone(),
-            env.policies.clone(),
-        );
+        let mut ctx = TaskContext::new(id, env);
         let state_err = |source| Error::State {
             task: id.to_string(),
             source,

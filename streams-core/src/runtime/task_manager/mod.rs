@@ -41,6 +41,8 @@ pub(crate) struct ManagerSettings {
     pub(crate) application_id: String,
     pub(crate) app_dir: PathBuf,
     pub(crate) policies: Rc<ErrorPolicies>,
+    /// Kafka Streams' internal emission throttles.
+    pub(crate) emit_intervals: crate::config::EmitIntervals,
     pub(crate) commit_interval: Duration,
     pub(crate) thread_index: usize,
     /// `max.task.idle.ms`.

@@ -55,6 +55,7 @@ impl TaskManager {
             collector: self.collector.clone(),
             metrics: self.metrics.clone(),
             policies: self.settings.policies.clone(),
+            emit_intervals: self.settings.emit_intervals,
             internal_topics: &self.plan.internal_names,
             cache: self.cache.as_ref(),
             clock: WallClock::System,
