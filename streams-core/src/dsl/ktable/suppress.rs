@@ -1,34 +1,200 @@
-//! [`KTable::suppress`]: holding back a windowed table's updates until each window closes,
-//! with its settings [`Suppressed`] and [`BufferConfig`].
+//! [`KTable::suppress`]: holding back a table's updates, until each window closes or for a time
+//! limit, with its settings [`Suppressed`] and [`BufferConfig`].
+
+use std::marker::PhantomData;
+use std::sync::Arc;
+use std::time::Duration;
 
 use super::KTable;
 use crate::Error;
 use crate::dsl::Windowed;
-use crate::dsl::ops::suppress::SuppressUntilWindowCloses;
+use crate::dsl::ops::suppress::{BufferTime, Suppress, SuppressSpec};
 use crate::state::{StoreBuilder, StoreEngine};
 
-/// How [`KTable::suppress`] holds back updates.
-#[derive(Debug, Clone)]
+/// What a full buffer does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum WhenFull {
+    /// Forward the earliest entries early (Kafka's `emitEarlyWhenFull`).
+    EmitEarly,
+    /// Fail the task (Kafka's `shutDownWhenFull`).
+    ShutDown,
+}
+
+/// The buffer of a [`Suppressed`]: how many records and bytes it may hold, and what it does
+/// when full. Kafka Streams' `Suppressed.BufferConfig`.
+///
+/// ```
+/// use streams_core::dsl::BufferConfig;
+///
+/// // At most 10,000 keys; when full, forward the earliest ones early.
+/// let eager = BufferConfig::max_records(10_000);
+/// // At most 64 MiB; when full, fail rather than forward anything early.
+/// let strict = BufferConfig::max_bytes(64 << 20).shut_down_when_full();
+/// # let _ = (eager, strict);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BufferConfig {
-    _unbounded: (),
+    max_records: u64,
+    max_bytes: u64,
+    when_full: WhenFull,
 }
 
 impl BufferConfig {
-    /// No limit: memory (and the buffer's changelog) grows with the number of open windows.
+    /// No limit: memory (and the buffer's changelog) grows with the number of buffered keys.
+    /// Strict: never forwards early.
     ///
     /// ```
     /// let buffer = streams_core::dsl::BufferConfig::unbounded();
     /// # let _ = buffer;
     /// ```
     pub fn unbounded() -> Self {
-        BufferConfig { _unbounded: () }
+        BufferConfig {
+            max_records: u64::MAX,
+            max_bytes: u64::MAX,
+            when_full: WhenFull::ShutDown,
+        }
+    }
+
+    /// At most `records` buffered keys; when full, the earliest are forwarded early.
+    pub fn max_records(records: u64) -> Self {
+        BufferConfig {
+            max_records: records,
+            max_bytes: u64::MAX,
+            when_full: WhenFull::EmitEarly,
+        }
+    }
+
+    /// At most `bytes` buffered (counted as Kafka Streams counts them: keys, old and new
+    /// values, record metadata); when full, the earliest are forwarded early.
+    pub fn max_bytes(bytes: u64) -> Self {
+        BufferConfig {
+            max_records: u64::MAX,
+            max_bytes: bytes,
+            when_full: WhenFull::EmitEarly,
+        }
+    }
+
+    /// Also limits the number of keys.
+    pub fn with_max_records(mut self, records: u64) -> Self {
+        self.max_records = records;
+        self
+    }
+
+    /// Also limits the bytes.
+    pub fn with_max_bytes(mut self, bytes: u64) -> Self {
+        self.max_bytes = bytes;
+        self
+    }
+
+    /// Removes both limits (keeping what a full buffer would do).
+    pub fn with_no_bound(mut self) -> Self {
+        self.max_records = u64::MAX;
+        self.max_bytes = u64::MAX;
+        self
+    }
+
+    /// When full, forward the earliest entries early (the default of the bounded buffers).
+    pub fn emit_early_when_full(mut self) -> Self {
+        self.when_full = WhenFull::EmitEarly;
+        self
+    }
+
+    /// When full, fail the task (and, as Kafka's `shutDownWhenFull`, the thread) rather than
+    /// forward anything early: a strict buffer, as [`Suppressed::until_window_closes`] needs.
+    pub fn shut_down_when_full(mut self) -> Self {
+        self.when_full = WhenFull::ShutDown;
+        self
+    }
+
+    fn is_strict(&self) -> bool {
+        self.when_full == WhenFull::ShutDown
     }
 }
 
-impl<K: Clone + 'static, V: Clone + 'static> KTable<Windowed<K>, V> {
-    /// Holds back a windowed table's updates and emits one final result per window when it
-    /// closes (window end + grace; for sessions + gap), as stream time passes that point.
-    /// Deleted windows (merged sessions) are not emitted.
+/// When [`KTable::suppress`] forwards a key's buffered update: Kafka Streams' `Suppressed`.
+pub struct Suppressed<K> {
+    time: BufferTime<K>,
+    /// `None`: the upstream windows' grace (and gap), found when suppressing.
+    wait: Option<Duration>,
+    buffer: BufferConfig,
+    name: Option<String>,
+    final_results: bool,
+    _key: PhantomData<fn(K)>,
+}
+
+impl<K> std::fmt::Debug for Suppressed<K> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Suppressed")
+            .field("wait", &self.wait)
+            .field("buffer", &self.buffer)
+            .field("name", &self.name)
+            .field("final_results", &self.final_results)
+            .finish()
+    }
+}
+
+impl<K: 'static> Suppressed<Windowed<K>> {
+    /// Emit each window's final result once, when it closes (window end plus grace; for
+    /// sessions, plus the gap), as stream time passes that point. Deleted windows (merged
+    /// sessions) are not emitted. The buffer must be strict (unbounded, or shut down when
+    /// full): a final result is never forwarded early.
+    ///
+    /// ```
+    /// use streams_core::dsl::{BufferConfig, Suppressed, Windowed};
+    /// let s: Suppressed<Windowed<String>> = Suppressed::until_window_closes(BufferConfig::unbounded());
+    /// # let _ = s;
+    /// ```
+    pub fn until_window_closes(buffer: BufferConfig) -> Self {
+        Suppressed {
+            time: BufferTime::WindowEnd(Arc::new(|key: &Windowed<K>| key.window.end)),
+            wait: None,
+            buffer,
+            name: None,
+            final_results: true,
+            _key: PhantomData,
+        }
+    }
+}
+
+impl<K> Suppressed<K> {
+    /// Hold each key's updates until `wait` of stream time has passed since the key's first
+    /// buffered update, then forward its latest (deletes included), on any table.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use streams_core::dsl::{BufferConfig, Suppressed};
+    /// let s: Suppressed<String> =
+    ///     Suppressed::until_time_limit(Duration::from_secs(60), BufferConfig::max_records(1_000));
+    /// # let _ = s;
+    /// ```
+    pub fn until_time_limit(wait: Duration, buffer: BufferConfig) -> Self {
+        Suppressed {
+            time: BufferTime::Record,
+            wait: Some(wait),
+            buffer,
+            name: None,
+            final_results: false,
+            _key: PhantomData,
+        }
+    }
+
+    /// Names the suppression's node (and its buffer store, `<name>-store`).
+    pub fn with_name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+}
+
+fn ms(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+impl<K: Clone + 'static, V: Clone + 'static> KTable<K, V> {
+    /// Holds back this table's updates in a buffer and forwards each key's latest change
+    /// later: when its window closes ([`Suppressed::until_window_closes`], windowed tables
+    /// only) or after a time limit ([`Suppressed::until_time_limit`], any table). Changes
+    /// keep their old values. The buffer is an in-memory store with a changelog, so it
+    /// survives restarts.
     ///
     /// ```
     /// use std::time::Duration;
@@ -45,19 +211,46 @@ impl<K: Clone + 'static, V: Clone + 'static> KTable<Windowed<K>, V> {
     ///     .to_stream()
     ///     .map(|w, count| (w.key, count))
     ///     .to("final-click-counts");
+    /// // Any table: at most one update per user and minute of stream time.
+    /// builder
+    ///     .table("profiles", Consumed::with(Serdes::string(), Serdes::string()), Materialized::default())
+    ///     .suppress(Suppressed::until_time_limit(Duration::from_secs(60), BufferConfig::max_records(10_000)))
+    ///     .to_stream()
+    ///     .to("profile-updates");
     /// # builder.build()?;
     /// # Ok::<(), streams_core::Error>(())
     /// ```
-    pub fn suppress(&self, suppressed: Suppressed) -> KTable<Windowed<K>, V> {
-        let _ = suppressed;
+    pub fn suppress(&self, suppressed: Suppressed<K>) -> KTable<K, V> {
         let mut st = self.state.borrow_mut();
-        let name = st.new_name("KTABLE-SUPPRESS");
-        let Some(delay) = self.window_close_delay else {
-            st.record::<()>(Err(Error::Topology(format!(
-                "suppress `{name}`: until_window_closes needs a windowed aggregation upstream"
-            ))));
-            return self.derived(self.node.clone(), self.value_serde.clone(), None);
+        let name = suppressed
+            .name
+            .clone()
+            .unwrap_or_else(|| st.new_name("KTABLE-SUPPRESS"));
+        let fail = |st: &mut crate::dsl::builder::BuilderState, reason: String| {
+            st.record::<()>(Err(Error::Topology(format!("suppress `{name}`: {reason}"))));
         };
+        let wait = match suppressed.wait {
+            Some(wait) => ms(wait),
+            None => match self.window_close_delay {
+                Some(delay) => delay,
+                None => {
+                    fail(
+                        &mut st,
+                        "until_window_closes needs a windowed aggregation upstream".into(),
+                    );
+                    return self.derived(self.node.clone(), self.value_serde.clone(), None);
+                }
+            },
+        };
+        if suppressed.final_results && !suppressed.buffer.is_strict() {
+            fail(
+                &mut st,
+                "until_window_closes needs a strict buffer (unbounded, or shut_down_when_full): \
+                 a final result is never emitted early"
+                    .into(),
+            );
+            return self.derived(self.node.clone(), self.value_serde.clone(), None);
+        }
         let what = format!("suppression `{name}`");
         let (Some(key_serde), Some(value_serde)) = (
             st.require_serde(self.key_serde.clone(), &what),
@@ -65,18 +258,22 @@ impl<K: Clone + 'static, V: Clone + 'static> KTable<Windowed<K>, V> {
         ) else {
             return self.derived(self.node.clone(), self.value_serde.clone(), None);
         };
-        let store = format!("{name}-STATE-STORE");
+        let store = match &suppressed.name {
+            Some(name) => format!("{name}-store"),
+            None => format!("{name}-STATE-STORE"),
+        };
+        let spec = SuppressSpec {
+            time: suppressed.time.clone(),
+            wait,
+            max_records: suppressed.buffer.max_records,
+            max_bytes: suppressed.buffer.max_bytes,
+            shut_down_when_full: suppressed.buffer.is_strict(),
+            drop_tombstones: suppressed.final_results,
+        };
         let (store_name, ks, vs) = (store.clone(), key_serde, value_serde.clone());
         st.add_processor(
             &name,
-            move || {
-                SuppressUntilWindowCloses::<K, V>::new(
-                    store_name.clone(),
-                    delay,
-                    ks.clone(),
-                    vs.clone(),
-                )
-            },
+            move || Suppress::<K, V>::new(store_name.clone(), spec.clone(), ks.clone(), vs.clone()),
             &self.node,
         );
         let buffer = StoreBuilder::key_value(
@@ -88,24 +285,5 @@ impl<K: Clone + 'static, V: Clone + 'static> KTable<Windowed<K>, V> {
         st.add_store(buffer, &name);
         drop(st);
         self.derived(name, Some(value_serde), None)
-    }
-}
-
-/// When a suppression emits. Only emit-final for windows so far.
-#[derive(Debug, Clone)]
-pub struct Suppressed {
-    _buffer: BufferConfig,
-}
-
-impl Suppressed {
-    /// Emit each window's final result once, when it closes.
-    ///
-    /// ```
-    /// use streams_core::dsl::{BufferConfig, Suppressed};
-    /// let s = Suppressed::until_window_closes(BufferConfig::unbounded());
-    /// # let _ = s;
-    /// ```
-    pub fn until_window_closes(buffer: BufferConfig) -> Self {
-        Suppressed { _buffer: buffer }
     }
 }
