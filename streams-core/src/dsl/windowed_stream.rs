@@ -253,6 +253,7 @@ impl<K: Clone + 'static, V: Clone + 'static> TimeWindowedKStream<K, V> {
         drop(st);
         let windowed_serde: SharedSerde<Windowed<K>> =
             Arc::new(WindowedSerde::time_ms(key_serde, size));
+        let lookup = super::ops::lookup::window_rows::<K, A>(store_name.clone());
         KTable::new(
             state,
             name,
@@ -261,6 +262,7 @@ impl<K: Clone + 'static, V: Clone + 'static> TimeWindowedKStream<K, V> {
             Some(store_name),
         )
         .with_window_close_delay(grace)
+        .with_lookup(lookup)
     }
 
     /// Counts records per key and window.
@@ -430,6 +432,7 @@ impl<K: Clone + 'static, V: Clone + 'static> SessionWindowedKStream<K, V> {
         st.add_store(materialized.configure(builder), &name);
         drop(st);
         let windowed_serde: SharedSerde<Windowed<K>> = Arc::new(WindowedSerde::session(key_serde));
+        let lookup = super::ops::lookup::session_rows::<K, A>(store_name.clone());
         KTable::new(
             state,
             name,
@@ -438,6 +441,7 @@ impl<K: Clone + 'static, V: Clone + 'static> SessionWindowedKStream<K, V> {
             Some(store_name),
         )
         .with_window_close_delay(windows.grace + windows.gap)
+        .with_lookup(lookup)
     }
 
     /// Counts records per key and session.

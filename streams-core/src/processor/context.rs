@@ -156,6 +156,14 @@ impl<'a, KOut: Clone + 'static, VOut: Clone + 'static> ProcessorContext<'a, KOut
     }
 
     /// Whether store `name` has a record cache in front of it.
+    /// A row getter on a table's window or session store (windowed aggregations' tables).
+    pub(crate) fn row_getter<K, V>(
+        &self,
+        lookup: &crate::dsl::ops::TableLookup<K, V>,
+    ) -> Result<crate::dsl::ops::RowGetter<K, V>> {
+        lookup(self.task.stores(), self.node)
+    }
+
     /// Kafka Streams' internal emission throttles, from the configuration.
     pub(crate) fn emit_intervals(&self) -> crate::config::EmitIntervals {
         self.task.emit_intervals()

@@ -40,6 +40,9 @@ pub struct KTable<K, V> {
     pub(crate) store: Option<String>,
     /// For windowed tables: how long after a window's end it can still change.
     pub(crate) window_close_delay: Option<i64>,
+    /// How processors look rows up when `store` is not a key-value store (windowed
+    /// aggregations: a window or session store).
+    pub(crate) lookup: Option<crate::dsl::ops::TableLookup<K, V>>,
 }
 
 impl<K, V> Clone for KTable<K, V> {
@@ -51,6 +54,7 @@ impl<K, V> Clone for KTable<K, V> {
             value_serde: self.value_serde.clone(),
             store: self.store.clone(),
             window_close_delay: self.window_close_delay,
+            lookup: self.lookup.clone(),
         }
     }
 }
@@ -79,7 +83,14 @@ impl<K: Clone + 'static, V: Clone + 'static> KTable<K, V> {
             value_serde,
             store,
             window_close_delay: None,
+            lookup: None,
         }
+    }
+
+    /// Sets how rows are looked up in this table's (window or session) store.
+    pub(crate) fn with_lookup(mut self, lookup: crate::dsl::ops::TableLookup<K, V>) -> Self {
+        self.lookup = Some(lookup);
+        self
     }
 
     pub(crate) fn with_window_close_delay(mut self, delay: i64) -> Self {
@@ -127,6 +138,7 @@ impl<K: Clone + 'static, V: Clone + 'static> KTable<K, V> {
             value_serde,
             store,
             window_close_delay: self.window_close_delay,
+            lookup: None,
         }
     }
 

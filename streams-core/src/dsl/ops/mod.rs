@@ -8,6 +8,7 @@ mod filter;
 pub(crate) mod fk_join;
 mod flat_map;
 pub(crate) mod foreach;
+pub(crate) mod lookup;
 mod map;
 mod map_values;
 mod peek;
@@ -27,6 +28,7 @@ mod table_to_stream;
 pub(crate) mod window_aggregate;
 
 pub(crate) use aggregate::{Fold, StreamAggregate};
+pub(crate) use lookup::{RowGetter, TableLookup};
 
 use crate::Result;
 use crate::dsl::Change;

@@ -6,6 +6,7 @@
 use std::sync::Arc;
 
 use super::branch::PassThrough;
+use super::{RowGetter, TableLookup};
 use crate::dsl::{Change, KTable};
 use crate::processor::ProcessResult;
 use crate::processor::{Processor, ProcessorContext, Record};
@@ -27,20 +28,36 @@ pub(crate) enum SideKind {
     NeedsOther,
 }
 
+/// How one side reads the other side's rows.
+enum OtherRows<K, VO> {
+    /// A timestamped key-value store.
+    Store(Option<KeyValueStoreHandle<K, VO>>),
+    /// A window or session store (windowed tables), through a getter made at `init`.
+    Lookup(TableLookup<K, VO>, Option<RowGetter<K, VO>>),
+}
+
 pub(crate) struct TableTableJoin<K, V, VO, VR> {
     other_store: String,
     kind: SideKind,
     joiner: SideJoiner<V, VO, VR>,
-    store: Option<KeyValueStoreHandle<K, VO>>,
+    other: OtherRows<K, VO>,
 }
 
 impl<K, V, VO, VR> TableTableJoin<K, V, VO, VR> {
-    pub(crate) fn new(other_store: String, kind: SideKind, joiner: SideJoiner<V, VO, VR>) -> Self {
+    pub(crate) fn new(
+        other_store: String,
+        lookup: Option<TableLookup<K, VO>>,
+        kind: SideKind,
+        joiner: SideJoiner<V, VO, VR>,
+    ) -> Self {
         TableTableJoin {
             other_store,
             kind,
             joiner,
-            store: None,
+            other: match lookup {
+                Some(lookup) => OtherRows::Lookup(lookup, None),
+                None => OtherRows::Store(None),
+            },
         }
     }
 }
@@ -58,7 +75,10 @@ where
     type ValueOut = Change<VR>;
 
     fn init(&mut self, ctx: &mut ProcessorContext<'_, K, Change<VR>>) -> ProcessResult {
-        self.store = Some(ctx.key_value_store(&self.other_store)?);
+        match &mut self.other {
+            OtherRows::Store(store) => *store = Some(ctx.key_value_store(&self.other_store)?),
+            OtherRows::Lookup(lookup, getter) => *getter = Some(ctx.row_getter(lookup)?),
+        }
         Ok(())
     }
 
@@ -67,9 +87,10 @@ where
         ctx: &mut ProcessorContext<'_, K, Change<VR>>,
         record: Record<K, Change<V>>,
     ) -> ProcessResult {
-        let other = ctx
-            .initialized(&self.store)?
-            .get_with_timestamp(&record.key)?;
+        let other = match &self.other {
+            OtherRows::Store(store) => ctx.initialized(store)?.get_with_timestamp(&record.key)?,
+            OtherRows::Lookup(_, getter) => ctx.initialized(getter)?(&record.key)?,
+        };
         let Change { new, old } = &record.value;
         let j = |this: Option<&V>, that: Option<&VO>| (self.joiner)(this, that);
         let (change, timestamp) = match (&other, self.kind) {
@@ -135,16 +156,16 @@ where
     let mut st = table.state.borrow_mut();
     let this_name = st.new_name("KTABLE-JOINTHIS");
     let other_name = st.new_name("KTABLE-JOINOTHER");
-    let (ts, tj) = (that_store.clone(), this_joiner);
+    let (ts, tl, tj) = (that_store.clone(), that.lookup.clone(), this_joiner);
     st.add_processor(
         &this_name,
-        move || TableTableJoin::<K, V, VO, VR>::new(ts.clone(), kinds.0, tj.clone()),
+        move || TableTableJoin::<K, V, VO, VR>::new(ts.clone(), tl.clone(), kinds.0, tj.clone()),
         &this.node,
     );
-    let (os, oj) = (this_store.clone(), other_joiner);
+    let (os, ol, oj) = (this_store.clone(), this.lookup.clone(), other_joiner);
     st.add_processor(
         &other_name,
-        move || TableTableJoin::<K, VO, V, VR>::new(os.clone(), kinds.1, oj.clone()),
+        move || TableTableJoin::<K, VO, V, VR>::new(os.clone(), ol.clone(), kinds.1, oj.clone()),
         &that.node,
     );
     st.connect_store(&this_name, &that_store);
