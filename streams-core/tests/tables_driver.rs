@@ -431,3 +431,30 @@ fn record_cache_turns_many_updates_into_one_per_flush() -> Result<()> {
     }
     Ok(())
 }
+
+/// `builder.table` honours `Consumed::with_timestamp_extractor` (it used to be ignored): rows
+/// carry the extracted time; tombstones keep their Kafka timestamp.
+#[test]
+fn table_sources_use_the_timestamp_extractor() -> Result<()> {
+    let builder = StreamsBuilder::new();
+    builder
+        .table(
+            "input",
+            strings().with_timestamp_extractor(|_k, v: &String, _kafka_ts| {
+                v.parse::<i64>().unwrap_or(-1)
+            }),
+            Materialized::as_("rows"),
+        )
+        .to_stream()
+        .to_with(
+            "output",
+            streams_core::dsl::Produced::with(Serdes::string(), Serdes::nullable(Serdes::string())),
+        );
+    let driver = TopologyTestDriver::new(builder.build()?)?;
+    pipe(&driver, "input", &[("a", Some("500"), 1), ("a", None, 2)])?;
+    assert_eq!(
+        read(&driver, "output")?,
+        rows(&[("a", Some("500"), 500), ("a", None, 2)])
+    );
+    Ok(())
+}

@@ -112,6 +112,25 @@ impl BuilderState {
         self.record(result);
     }
 
+    /// A source node, with a timestamp extractor when one is given.
+    pub(crate) fn add_source_with<K: Clone + 'static, V: Clone + 'static>(
+        &mut self,
+        name: &str,
+        topic: &str,
+        key_serde: SharedSerde<K>,
+        value_serde: SharedSerde<V>,
+        extractor: Option<crate::topology::TimestampExtractor<K, V>>,
+    ) {
+        let Some(extractor) = extractor else {
+            return self.add_source(name, topic, key_serde, value_serde);
+        };
+        let result = self
+            .topology
+            .add_source_with_timestamp_extractor(name, &[topic], key_serde, value_serde, extractor)
+            .map(|_| ());
+        self.record(result);
+    }
+
     pub(crate) fn add_sink<K: 'static, V: 'static>(
         &mut self,
         name: &str,
@@ -241,27 +260,13 @@ impl StreamsBuilder {
             .name
             .clone()
             .unwrap_or_else(|| state.new_name("KSTREAM-SOURCE"));
-        match consumed.extractor.clone() {
-            None => state.add_source(
-                &name,
-                topic,
-                consumed.key_serde.clone(),
-                consumed.value_serde.clone(),
-            ),
-            Some(extractor) => {
-                let result = state
-                    .topology
-                    .add_source_with_timestamp_extractor(
-                        &name,
-                        &[topic],
-                        consumed.key_serde.clone(),
-                        consumed.value_serde.clone(),
-                        extractor,
-                    )
-                    .map(|_| ());
-                state.record(result);
-            }
-        }
+        state.add_source_with(
+            &name,
+            topic,
+            consumed.key_serde.clone(),
+            consumed.value_serde.clone(),
+            consumed.extractor.clone(),
+        );
         drop(state);
         KStream::new(
             self.state.clone(),
@@ -302,7 +307,24 @@ impl StreamsBuilder {
             .unwrap_or_else(|| state.new_name(&format!("{topic}-STATE-STORE")));
         let nullable: SharedSerde<Option<V>> =
             Arc::new(Nullable::new(consumed.value_serde.clone()));
-        state.add_source(&source, topic, consumed.key_serde.clone(), nullable);
+        // The table's source reads tombstones too: the extractor sees the values there are;
+        // a tombstone keeps its Kafka timestamp.
+        let extractor = consumed.extractor.clone().map(|inner| {
+            let extract: crate::topology::TimestampExtractor<K, Option<V>> = Arc::new(
+                move |key: &K, value: &Option<V>, kafka_ts: i64| match value {
+                    Some(value) => inner(key, value, kafka_ts),
+                    None => kafka_ts,
+                },
+            );
+            extract
+        });
+        state.add_source_with(
+            &source,
+            topic,
+            consumed.key_serde.clone(),
+            nullable,
+            extractor,
+        );
         let name = state.new_name("KTABLE-SOURCE");
         let (store_name, key_serde) = (store.clone(), consumed.key_serde.clone());
         state.add_processor(
