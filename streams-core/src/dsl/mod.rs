@@ -25,6 +25,7 @@
 //! ```
 
 mod builder;
+mod cogrouped_stream;
 mod emit;
 mod global_table;
 mod grouped_stream;
@@ -39,6 +40,9 @@ mod windowed_stream;
 mod windows;
 
 pub use builder::StreamsBuilder;
+pub use cogrouped_stream::{
+    CogroupWindows, CogroupedKStream, SessionWindowedCogroupedKStream, TimeWindowedCogroupedKStream,
+};
 pub use emit::EmitStrategy;
 pub use global_table::GlobalKTable;
 pub use grouped_stream::KGroupedStream;
