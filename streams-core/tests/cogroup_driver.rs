@@ -194,11 +194,7 @@ fn a_rekeyed_stream_is_repartitioned() -> Result<()> {
         .aggregate(String::new, Materialized::as_("joint")));
     let topology = builder.build()?;
     let described = topology.describe().to_string();
-    assert_eq!(
-        described.matches("-repartition").count() > 0,
-        true,
-        "{described}"
-    );
+    assert!(described.contains("-repartition"), "{described}");
     let driver = TopologyTestDriver::with_config(topology, &config())?;
     driver
         .input_topic("one", Serdes::string(), Serdes::string())
