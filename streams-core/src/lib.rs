@@ -66,6 +66,8 @@ pub mod guide {
     pub mod configuration {}
     #[doc = include_str!("../docs/operations.md")]
     pub mod operations {}
+    #[doc = include_str!("../docs/semantics.md")]
+    pub mod semantics {}
     #[cfg(all(feature = "worker", feature = "macros"))]
     #[doc = include_str!("../docs/deploying.md")]
     pub mod deploying {}
