@@ -84,9 +84,37 @@ fn failed(group: &str, code: RDKafkaErrorCode, detail: &str) -> Error {
     Error::kafka(context, KafkaError::AdminOp(code))
 }
 
-/// Describes `group` through `admin`'s client, waiting up to `timeout`. A group that does not
-/// exist is described as `Dead` with no members, as the broker answers.
+/// Describes `group` through `admin`'s client, retrying for up to `timeout` while its
+/// coordinator is moving or loading (a fresh cluster has none until `__consumer_offsets`
+/// exists). A group that does not exist is described as `Dead` with no members, as the
+/// broker answers.
 pub(crate) fn describe_group(
+    admin: &AdminClient<DefaultClientContext>,
+    group: &str,
+    timeout: Duration,
+) -> Result<GroupDescription> {
+    let deadline = std::time::Instant::now() + timeout;
+    loop {
+        match describe_once(admin, group, timeout) {
+            Err(Error::Kafka {
+                source: KafkaError::AdminOp(code),
+                ..
+            }) if std::time::Instant::now() < deadline
+                && matches!(
+                    code,
+                    RDKafkaErrorCode::NotCoordinator
+                        | RDKafkaErrorCode::CoordinatorNotAvailable
+                        | RDKafkaErrorCode::CoordinatorLoadInProgress
+                ) =>
+            {
+                std::thread::sleep(Duration::from_millis(200));
+            }
+            other => return other,
+        }
+    }
+}
+
+fn describe_once(
     admin: &AdminClient<DefaultClientContext>,
     group: &str,
     timeout: Duration,

@@ -112,6 +112,15 @@ impl ApplicationReset {
             key: crate::config::BOOTSTRAP_SERVERS.into(),
             reason: "is required to reset an application".into(),
         })?;
+        if config.topic_admin().is_some() {
+            return Err(Error::Config {
+                key: crate::config::BOOTSTRAP_SERVERS.into(),
+                reason: "points at the embedded broker, which cannot describe groups or delete \
+                         topics: a reset needs a Kafka cluster (the embedded broker keeps \
+                         nothing between runs; clean_up wipes the local state)"
+                    .into(),
+            });
+        }
         crate::runtime::clients::check_client_properties(config)?;
         Ok(ApplicationReset {
             config: config.clone(),
