@@ -1,8 +1,8 @@
 //! Replay on Apache Kafka: an application counts its input through a repartition topic,
 //! is reset (`streams_core::reset`, and the worker's `reset` subcommand), and reprocesses.
 //!
-//! - A reset is refused while an instance runs (library and worker alike), and so is
-//!   `KafkaStreams::clean_up`.
+//! - A reset is refused while an instance runs (library and worker alike, for groups of the
+//!   classic and the KIP-848 protocol), and so is `KafkaStreams::clean_up`.
 //! - The dry run reports each input partition's committed offset and the new one, the
 //!   internal topics and the state directory, and changes none of them.
 //! - After the reset to the earliest offsets, the second pass writes exactly what the first
@@ -322,6 +322,54 @@ fn a_reset_application_reprocesses_its_input_into_the_same_output() {
         assert_eq!(pass1, (1..=100).collect::<Vec<u64>>().as_slice(), "{key}");
     }
     assert_eq!(both.len(), 7);
+}
+
+#[test]
+#[cfg_attr(
+    not(kafka_available),
+    ignore = "needs Apache Kafka (see support::kafka)"
+)]
+fn a_group_of_the_consumer_protocol_is_refused_while_it_runs_and_reset_after() {
+    // KIP-848 groups answer the classic DescribeGroups with "dead, no members": the reset must
+    // see their members all the same.
+    let _serial = one_at_a_time();
+    let broker = KafkaCluster::shared();
+    let (input, output) = (unique("kip848-in"), unique("kip848-out"));
+    broker.create_topics(&[(&input, 2), (&output, 2)]);
+    broker.produce(&input, 0, 70, 5);
+    let app = unique("kip848-app");
+    let state = tempfile::tempdir().expect("state dir");
+    let mut config = app_config(broker, &app, state.path());
+    config.set("group.protocol", "consumer");
+    let mut streams = KafkaStreams::new(count_topology(&input, &output), &config).expect("app");
+    streams.start().expect("start");
+    streams.wait_until_running(TIMEOUT).expect("running");
+    counts_per_key(broker, &output, 70);
+    let reset = ApplicationReset::new(&config)
+        .expect("reset")
+        .topology(&count_topology(&input, &output));
+    let refusal = reset.plan().expect_err("refused while the instance runs");
+    assert!(
+        refusal.to_string().contains("has 1 active member(s)"),
+        "{refusal}"
+    );
+    streams.close().expect("close");
+    drop(streams);
+    // The member leaves the group on close.
+    let deadline = Instant::now() + TIMEOUT;
+    let plan = loop {
+        match reset.plan() {
+            Ok(plan) => break plan,
+            Err(e) => {
+                assert!(Instant::now() < deadline, "still refused after close: {e}");
+                std::thread::sleep(Duration::from_millis(200));
+            }
+        }
+    };
+    assert_eq!(plan.topics_to_delete.len(), 2, "{plan}");
+    reset.execute().expect("reset");
+    assert_eq!(committed(broker, &app, &input, 2), vec![Some(0), Some(0)]);
+    assert!(task_dirs(state.path(), &app).is_empty());
 }
 
 /// Writes `stamps[p]` to partition `p` of `topic`, one record per timestamp (ms).

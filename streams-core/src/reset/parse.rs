@@ -196,7 +196,7 @@ fn duration(text: &str) -> Result<Duration, String> {
         .strip_prefix('P')
         .ok_or("no leading `P`")?;
     let (days, time) = match body.split_once('T') {
-        Some((days, time)) if time.is_empty() => {
+        Some((days, "")) => {
             return Err(format!("nothing after `T` (in `{days}T`)"));
         }
         Some((days, time)) => (days, Some(time)),
