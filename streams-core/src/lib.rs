@@ -14,6 +14,8 @@
 //! - [`serde`] — serdes for keys and values.
 //! - [`config`] — `StreamsConfig` and property names.
 //! - [`runtime`] — `KafkaStreams`, its state and interactive queries.
+//! - [`reset`] — reprocessing: resetting an application's offsets, internal topics and local
+//!   state (Kafka's application reset tool and `cleanUp()`).
 //! - `testing` — `TopologyTestDriver` (feature `test-util`).
 //! - `embedded` — an in-process broker for examples and tests (feature `embedded`).
 //! - `worker` — a worker binary with an HTTP server from a topology function (feature `worker`).
@@ -74,6 +76,7 @@ pub mod guide {
 }
 pub mod prelude;
 pub mod processor;
+pub mod reset;
 pub mod runtime;
 pub mod serde;
 pub mod state;

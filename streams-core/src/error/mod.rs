@@ -238,6 +238,16 @@ pub enum Error {
         #[source]
         source: Box<dyn std::error::Error + Send + Sync>,
     },
+    /// A reset of an application was refused before it changed anything: its consumer group
+    /// still has members, a topic or partition named does not exist, or the options do not
+    /// fit the cluster (see [`reset`](crate::reset)).
+    #[error("cannot reset application `{application_id}`: {reason}")]
+    ResetRefused {
+        /// The application (its consumer group).
+        application_id: String,
+        /// Why, naming the group, topics or partitions involved.
+        reason: String,
+    },
     /// An internal invariant did not hold: a bug in `streams`, please report it.
     #[error("{0}")]
     IllegalState(String),
@@ -297,6 +307,7 @@ impl Error {
             Error::Timeout { .. } => "Timeout",
             Error::Failed(error) => error.kind(),
             Error::Server { .. } => "Server",
+            Error::ResetRefused { .. } => "ResetRefused",
             Error::IllegalState(_) => "IllegalState",
         }
     }

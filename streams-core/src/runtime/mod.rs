@@ -8,7 +8,7 @@ mod changelog_reader;
 pub(crate) mod clients;
 mod collector;
 pub(crate) mod dead_letter;
-mod dir_lock;
+pub(crate) mod dir_lock;
 mod global_thread;
 mod handle;
 pub(crate) mod instance;

@@ -36,8 +36,10 @@ pub(crate) enum Command {
     Run(RunArgs),
     /// Prints the topology (text, Mermaid or Graphviz DOT) without connecting to anything.
     Describe(DescribeArgs),
-    /// Resets the application for reprocessing (input offsets, internal topics, local state).
-    Reset(ConfigArgs),
+    /// Resets the application for reprocessing, as Kafka's kafka-streams-application-reset:
+    /// moves the group's input offsets (to the earliest by default), deletes the internal
+    /// topics and wipes this machine's local state; refused while an instance runs.
+    Reset(ResetArgs),
 }
 
 /// Configuration shared by every subcommand.
@@ -103,6 +105,84 @@ pub(crate) struct DescribeArgs {
     pub(crate) format: Format,
 }
 
+#[derive(Debug, Args)]
+pub(crate) struct ResetArgs {
+    #[command(flatten)]
+    pub(crate) config: ConfigArgs,
+    /// Input topics whose offsets are reset, comma-separated [default: the topology's source
+    /// topics].
+    #[arg(long, value_delimiter = ',', value_name = "TOPICS")]
+    pub(crate) input_topics: Option<Vec<String>>,
+    /// Intermediate topics (written and read back by the application), comma-separated: their
+    /// offsets go to the end.
+    #[arg(long, value_delimiter = ',', value_name = "TOPICS")]
+    pub(crate) intermediate_topics: Vec<String>,
+    /// Internal topics to delete, comma-separated: a subset of those found [default: every
+    /// internal topic of the application].
+    #[arg(long, value_delimiter = ',', value_name = "TOPICS")]
+    pub(crate) internal_topics: Option<Vec<String>>,
+    #[command(flatten)]
+    pub(crate) target: ResetTarget,
+    /// Prints what the reset would do, and changes nothing.
+    #[arg(long)]
+    pub(crate) dry_run: bool,
+    /// Leaves this machine's state directory alone.
+    #[arg(long)]
+    pub(crate) keep_local_state: bool,
+}
+
+/// Where the input offsets go: at most one of these (`--to-earliest` when none).
+#[derive(Debug, Args, Default)]
+#[group(multiple = false)]
+pub(crate) struct ResetTarget {
+    /// To the earliest offset (the default).
+    #[arg(long)]
+    pub(crate) to_earliest: bool,
+    /// To the end: only records written after the reset are processed.
+    #[arg(long)]
+    pub(crate) to_latest: bool,
+    /// To the first record at or after a time, YYYY-MM-DDTHH:mm:SS.sss (UTC unless a zone
+    /// follows: Z, +hh:mm).
+    #[arg(long, value_name = "DATETIME")]
+    pub(crate) to_datetime: Option<String>,
+    /// To the first record at or after this long before now, ISO-8601: PnDTnHnMnS (P1D, PT6H).
+    #[arg(long, value_name = "DURATION")]
+    pub(crate) by_duration: Option<String>,
+    /// To this offset in every partition (kept within each partition's offsets).
+    #[arg(long, value_name = "OFFSET")]
+    pub(crate) to_offset: Option<i64>,
+    /// To the offsets of a file of TOPIC,PARTITION,OFFSET lines, one for every input
+    /// partition.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) from_file: Option<PathBuf>,
+    /// The committed offsets moved by N records (back when negative).
+    #[arg(long, value_name = "N", allow_negative_numbers = true)]
+    pub(crate) shift_by: Option<i64>,
+}
+
+impl ResetTarget {
+    /// The reset these flags ask for.
+    pub(crate) fn reset_to(&self) -> Result<crate::reset::ResetTo> {
+        use crate::reset::{ResetTo, parse_datetime, parse_duration, parse_offsets_csv};
+        Ok(if self.to_latest {
+            ResetTo::Latest
+        } else if let Some(datetime) = &self.to_datetime {
+            ResetTo::Datetime(parse_datetime(datetime)?)
+        } else if let Some(duration) = &self.by_duration {
+            ResetTo::Duration(parse_duration(duration)?)
+        } else if let Some(offset) = self.to_offset {
+            ResetTo::Offset(offset)
+        } else if let Some(path) = &self.from_file {
+            let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+            ResetTo::Offsets(parse_offsets_csv(&text)?)
+        } else if let Some(shift) = self.shift_by {
+            ResetTo::ShiftBy(shift)
+        } else {
+            ResetTo::Earliest
+        })
+    }
+}
+
 /// The configuration: `base` (or an empty one), then `defaults` for what is unset, then the
 /// properties file, then `env` (`STREAMS_*`), then the flags.
 pub(crate) fn layered_config(
@@ -164,6 +244,89 @@ pub(crate) fn layered_config(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn reset_args(args: &[&str]) -> std::result::Result<ResetArgs, clap::Error> {
+        let cli = Cli::try_parse_from(["worker", "reset"].iter().chain(args))?;
+        match cli.command {
+            Command::Reset(reset) => Ok(reset),
+            other => panic!("parsed as {other:?}"),
+        }
+    }
+
+    #[test]
+    fn reset_flags_are_kafkas() -> Result<()> {
+        use crate::reset::ResetTo;
+        use std::time::{Duration, UNIX_EPOCH};
+        let parsed = |args: &[&str]| -> Result<(ResetArgs, ResetTo)> {
+            let args = reset_args(args).map_err(|e| Error::Config {
+                key: "command line".into(),
+                reason: e.to_string(),
+            })?;
+            let to = args.target.reset_to()?;
+            Ok((args, to))
+        };
+        let (args, to) = parsed(&[])?;
+        assert_eq!(to, ResetTo::Earliest);
+        assert_eq!(args.input_topics, None, "the topology's by default");
+        assert!(!args.dry_run && !args.keep_local_state);
+
+        let (args, to) = parsed(&[
+            "--input-topics",
+            "a,b",
+            "--intermediate-topics",
+            "c",
+            "--internal-topics",
+            "app-s-changelog",
+            "--to-latest",
+            "--dry-run",
+            "--bootstrap-servers",
+            "kafka:9092",
+        ])?;
+        assert_eq!(to, ResetTo::Latest);
+        assert_eq!(args.input_topics, Some(vec!["a".into(), "b".into()]));
+        assert_eq!(args.intermediate_topics, vec!["c".to_string()]);
+        assert_eq!(args.internal_topics, Some(vec!["app-s-changelog".into()]));
+        assert!(args.dry_run);
+        assert_eq!(args.config.bootstrap_servers.as_deref(), Some("kafka:9092"));
+
+        let (_, to) = parsed(&["--to-datetime", "2024-03-01T12:00:00.000"])?;
+        assert_eq!(
+            to,
+            ResetTo::Datetime(UNIX_EPOCH + Duration::from_millis(1_709_294_400_000))
+        );
+        let (_, to) = parsed(&["--by-duration", "PT6H"])?;
+        assert_eq!(to, ResetTo::Duration(Duration::from_secs(6 * 3600)));
+        let (_, to) = parsed(&["--to-offset", "42"])?;
+        assert_eq!(to, ResetTo::Offset(42));
+        let (_, to) = parsed(&["--shift-by", "-5"])?;
+        assert_eq!(to, ResetTo::ShiftBy(-5));
+
+        let dir = tempfile::tempdir().map_err(|e| Error::io("tempdir", e))?;
+        let plan = dir.path().join("plan.csv");
+        std::fs::write(&plan, "a,0,3\na,1,4\n").map_err(|e| Error::io(&plan, e))?;
+        let (_, to) = parsed(&["--from-file", &plan.display().to_string()])?;
+        assert_eq!(
+            to,
+            ResetTo::Offsets(
+                [(("a".to_string(), 0), 3), (("a".to_string(), 1), 4)]
+                    .into_iter()
+                    .collect()
+            )
+        );
+
+        assert!(
+            reset_args(&["--to-earliest", "--to-latest"]).is_err(),
+            "one target at most"
+        );
+        assert!(reset_args(&["--to-offset", "1", "--by-duration", "PT1H"]).is_err());
+        assert!(
+            parsed(&["--by-duration", "6h"])
+                .is_err_and(|e| e.to_string().contains("--by-duration"))
+        );
+        assert!(parsed(&["--to-datetime", "2024-02-30T00:00:00"]).is_err());
+        assert!(parsed(&["--from-file", "/nonexistent/plan.csv"]).is_err());
+        Ok(())
+    }
 
     #[test]
     fn flags_override_environment_override_file_override_defaults() -> Result<()> {

@@ -8,7 +8,14 @@
 //!   register, see [`http`]) until SIGTERM or SIGINT, then closes cleanly (commits, checkpoints,
 //!   leaves the group). Without `bootstrap.servers` it starts an embedded broker and says so.
 //! - `describe` — prints the topology as text, Mermaid or Graphviz DOT.
-//! - `reset` — resets the application for reprocessing (not built yet: it says so and fails).
+//! - `reset` — resets the application for reprocessing, as Kafka's
+//!   `kafka-streams-application-reset`: refused while an instance runs; moves the consumer
+//!   group's offsets of the input topics (the topology's source topics unless
+//!   `--input-topics` names others) to `--to-earliest` (the default), `--to-latest`,
+//!   `--to-datetime`, `--by-duration`, `--to-offset`, `--from-file` or `--shift-by`, and those
+//!   of `--intermediate-topics` to their end; deletes the internal topics; wipes this machine's
+//!   state directory (unless `--keep-local-state`). `--dry-run` prints the plan and changes
+//!   nothing. See [`reset`](crate::reset).
 //!
 //! Configuration comes in Kafka Streams' property names from a properties file
 //! (`--config FILE`), then environment variables (`STREAMS_BOOTSTRAP_SERVERS` sets
@@ -214,17 +221,46 @@ impl Worker {
                 }
                 Ok(())
             }
-            Command::Reset(config) => {
-                let config = self.config(&config)?;
-                Err(Error::Config {
-                    key: "reset".into(),
-                    reason: format!(
-                        "resetting `{}` is not built yet; until it is, reset input offsets with \
-                         Kafka's kafka-consumer-groups --reset-offsets, delete the internal \
-                         topics and the state directory",
-                        config.application_id().unwrap_or("the application")
-                    ),
-                })
+            Command::Reset(reset) => {
+                let mut config = self.config(&reset.config)?;
+                config.remove(cli::HTTP_ADDR);
+                if config.bootstrap_servers().is_none() {
+                    return Err(Error::Config {
+                        key: crate::config::BOOTSTRAP_SERVERS.into(),
+                        reason: "reset needs the cluster the application runs on (a `run` \
+                                 without it uses an embedded broker, which keeps nothing between \
+                                 runs: there is nothing to reset)"
+                            .into(),
+                    });
+                }
+                let topology = (self.topology)(&config)?;
+                let mut application_reset = crate::reset::ApplicationReset::new(&config)?
+                    .topology(&topology)
+                    .intermediate_topics(reset.intermediate_topics.iter().cloned())
+                    .to(reset.target.reset_to()?);
+                if let Some(topics) = &reset.input_topics {
+                    application_reset = application_reset.input_topics(topics.iter().cloned());
+                }
+                if let Some(topics) = &reset.internal_topics {
+                    application_reset = application_reset.internal_topics(topics.iter().cloned());
+                }
+                if reset.keep_local_state {
+                    application_reset = application_reset.keep_local_state();
+                }
+                if reset.dry_run {
+                    let plan = application_reset.plan()?;
+                    print!("{plan}");
+                    println!("Dry run: nothing was changed.");
+                } else {
+                    let plan = application_reset.execute()?;
+                    print!("{plan}");
+                    println!(
+                        "Done. Wipe the state directory of `{}` on every other machine that ran an \
+                         instance (`reset` there, or delete it) before starting one.",
+                        plan.application_id
+                    );
+                }
+                Ok(())
             }
         }
     }

@@ -386,6 +386,44 @@ impl KafkaStreams {
         Ok(())
     }
 
+    /// Wipes this application's local state, `<state.dir>/<application.id>` (every task's
+    /// stores and checkpoints, and the global stores), as Kafka Streams' `cleanUp()`: the next
+    /// start restores every store from its changelog. Allowed only before
+    /// [`start`](Self::start) or after [`close`](Self::close) has returned; refused
+    /// ([`Error::InvalidState`]) while the instance runs, and ([`Error::StateDirLocked`]) while
+    /// another instance runs in the same directory. Without an instance,
+    /// [`reset::clean_up`](crate::reset::clean_up) does the same.
+    ///
+    /// ```
+    /// # use streams_core::{KafkaStreams, StreamsConfig, Topology};
+    /// let state = tempfile::tempdir()?;
+    /// let mut config = StreamsConfig::new();
+    /// config
+    ///     .set("application.id", "app")
+    ///     .set("bootstrap.servers", "localhost:9092")
+    ///     .set("state.dir", state.path().display().to_string());
+    /// std::fs::create_dir_all(state.path().join("app/0_0"))?;
+    /// let streams = KafkaStreams::new(Topology::new(), &config)?;
+    /// streams.clean_up()?; // before start(): the next start restores from the changelogs
+    /// assert!(!state.path().join("app/0_0").exists());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn clean_up(&self) -> Result<()> {
+        let started = !self.threads.is_empty()
+            || self.global.is_some()
+            || self.standby.is_some()
+            || self.dir_lock.is_some();
+        let state = self.state();
+        if started || !matches!(state, State::Created | State::NotRunning | State::Error) {
+            return Err(Error::InvalidState {
+                operation: "clean_up",
+                state,
+                reason: "the instance is running: clean up before start() or after close()",
+            });
+        }
+        crate::reset::clean_up(&self.config).map(|_| ())
+    }
+
     /// The registry holding the instance's metrics: the one given with
     /// [`StreamsConfig::set_metrics_registry`], else one the instance made. A handle on the
     /// same registry (prometheus registries share their contents when cloned), for an HTTP
