@@ -30,11 +30,16 @@ use crate::state::RocksDbConfigSetter;
 use crate::{Error, Result};
 
 mod names;
+mod optimization;
 #[cfg(test)]
 mod tests;
 
 pub use names::*;
 use names::{CLIENT_PREFIXES, STREAMS_KEYS};
+pub use optimization::{
+    MERGE_REPARTITION_TOPICS, NO_OPTIMIZATION, OPTIMIZE, REUSE_KTABLE_SOURCE_TOPICS,
+    SINGLE_STORE_SELF_JOIN, TopologyOptimizations,
+};
 
 /// The kind of Kafka client a property is meant for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

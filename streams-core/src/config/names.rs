@@ -86,7 +86,14 @@ pub const REPLACE_THREAD_WINDOW_MS: &str = "replace.thread.window.ms";
 /// ratios are recorded from `DEBUG` on, as in Kafka Streams.
 pub const METRICS_RECORDING_LEVEL: &str = "metrics.recording.level";
 
+/// `topology.optimization`: `none` (default), `all`, or a comma-separated list of
+/// `reuse.ktable.source.topics`, `merge.repartition.topics` and `single.store.self.join` (see
+/// [`TopologyOptimizations`](super::TopologyOptimizations)). Applied where the topology is
+/// built, by [`StreamsBuilder::build_with`](crate::dsl::StreamsBuilder::build_with).
+pub const TOPOLOGY_OPTIMIZATION: &str = "topology.optimization";
+
 pub(super) const STREAMS_KEYS: &[&str] = &[
+    TOPOLOGY_OPTIMIZATION,
     METRICS_RECORDING_LEVEL,
     REPLACE_THREAD_BACKOFF_MS,
     REPLACE_THREAD_BACKOFF_MAX_MS,
