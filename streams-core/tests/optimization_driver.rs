@@ -1,0 +1,198 @@
+//! `topology.optimization` through the test driver: the same inputs give the same outputs and
+//! stores with and without it, while the optimized topology writes fewer topics (no changelog
+//! for the source table, one repartition topic per key change).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use streams_core::dsl::{Consumed, Materialized, StreamsBuilder};
+use streams_core::serde::Serdes;
+use streams_core::testing::TopologyTestDriver;
+use streams_core::{Result, StreamsConfig, Topology};
+
+type Records<V> = Vec<(String, V, i64)>;
+
+fn strings() -> Consumed<String, String> {
+    Consumed::with(Serdes::string(), Serdes::string())
+}
+
+/// Users (a source table), clicks joined with them, and clicks re-keyed by page: counted,
+/// reduced, and counted again after a filter (three repartition topics, one when merged).
+fn topology(optimization: &str) -> Result<Topology> {
+    let builder = StreamsBuilder::new();
+    let users = builder.table("users", strings(), Materialized::as_("users-store"));
+    let clicks = builder.stream("clicks", strings());
+    clicks
+        .left_join_table(&users, |page: &String, name: Option<&String>| {
+            format!("{page} by {}", name.map_or("nobody", String::as_str))
+        })
+        .to("enriched");
+    let by_page = clicks.select_key(|_user, page: &String| page.clone());
+    by_page
+        .group_by_key()
+        .count(Materialized::as_("page-views"))
+        .to_stream()
+        .to("page-views");
+    by_page
+        .group_by_key()
+        .reduce(
+            |older: String, newer: String| format!("{older},{newer}"),
+            Materialized::as_("page-visitors"),
+        )
+        .to_stream()
+        .to("page-visitors");
+    by_page
+        .filter(|_page, user: &String| user.ends_with('7'))
+        .group_by_key()
+        .count(Materialized::as_("page-views-by-sevens"))
+        .to_stream()
+        .to("page-views-by-sevens");
+    let mut config = StreamsConfig::new();
+    config.set("topology.optimization", optimization);
+    builder.build_with(&config)
+}
+
+/// A reproducible stream of numbers (a 64-bit linear congruential generator).
+struct Numbers(u64);
+
+impl Numbers {
+    fn next(&mut self, below: u64) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (self.0 >> 33) % below
+    }
+}
+
+/// What a run wrote to each output topic, and what its stores hold at the end.
+#[derive(Debug, PartialEq)]
+struct Run {
+    enriched: Records<String>,
+    page_views: Records<Option<u64>>,
+    page_visitors: Records<Option<String>>,
+    page_views_by_sevens: Records<Option<u64>>,
+    users: BTreeMap<String, String>,
+    counts: BTreeMap<String, u64>,
+    topics: BTreeSet<String>,
+}
+
+fn run(optimization: &str, seed: u64, cache_bytes: &str) -> Result<Run> {
+    let mut config = StreamsConfig::new();
+    config
+        .set("application.id", "optimized")
+        .set("statestore.cache.max.bytes", cache_bytes);
+    let driver = TopologyTestDriver::with_config(topology(optimization)?, &config)?;
+    let users = driver.input_topic(
+        "users",
+        Serdes::string(),
+        Serdes::nullable(Serdes::string()),
+    );
+    let clicks = driver.input_topic("clicks", Serdes::string(), Serdes::string());
+    let mut numbers = Numbers(seed);
+    let mut time = 0;
+    for _ in 0..2_000 {
+        time += numbers.next(1_000) as i64;
+        let user = format!("user-{}", numbers.next(40));
+        if numbers.next(4) == 0 {
+            // A new name, or now and then a deletion.
+            let name = (numbers.next(10) != 0).then(|| format!("name-{}", numbers.next(1_000)));
+            users.pipe_input(user, name, time)?;
+        } else {
+            let page = format!("page-{}", numbers.next(12));
+            clicks.pipe_input(user, page, time - numbers.next(500) as i64)?;
+        }
+    }
+    let read = |topic: &str| -> Result<Records<Option<u64>>> {
+        Ok(driver
+            .output_topic(topic, Serdes::string(), Serdes::nullable(Serdes::u64()))
+            .read_records()?
+            .into_iter()
+            .map(|r| (r.key, r.value, r.timestamp))
+            .collect())
+    };
+    Ok(Run {
+        enriched: driver
+            .output_topic("enriched", Serdes::string(), Serdes::string())
+            .read_records()?
+            .into_iter()
+            .map(|r| (r.key, r.value, r.timestamp))
+            .collect(),
+        page_views: read("page-views")?,
+        page_visitors: driver
+            .output_topic(
+                "page-visitors",
+                Serdes::string(),
+                Serdes::nullable(Serdes::string()),
+            )
+            .read_records()?
+            .into_iter()
+            .map(|r| (r.key, r.value, r.timestamp))
+            .collect(),
+        page_views_by_sevens: read("page-views-by-sevens")?,
+        users: driver
+            .key_value_store::<String, String>("users-store")?
+            .all()?
+            .into_iter()
+            .collect(),
+        counts: driver
+            .key_value_store::<String, u64>("page-views")?
+            .all()?
+            .into_iter()
+            .collect(),
+        topics: driver.produced_topic_names().into_iter().collect(),
+    })
+}
+
+#[test]
+fn optimized_and_plain_topologies_give_the_same_results() -> Result<()> {
+    for seed in [1, 7, 42] {
+        for cache in ["0", "10485760"] {
+            let plain = run("none", seed, cache)?;
+            let optimized = run("all", seed, cache)?;
+            assert!(!plain.enriched.is_empty() && !plain.page_views_by_sevens.is_empty());
+            assert_eq!(
+                Run {
+                    topics: BTreeSet::new(),
+                    ..optimized
+                },
+                Run {
+                    topics: BTreeSet::new(),
+                    ..plain
+                },
+                "seed {seed}, cache {cache}"
+            );
+        }
+    }
+    let written = |optimization| -> Result<BTreeSet<String>> {
+        Ok(run(optimization, 1, "0")?
+            .topics
+            .into_iter()
+            .filter(|t| t.starts_with("optimized-"))
+            .collect())
+    };
+    let internal = |names: &[&str]| -> BTreeSet<String> {
+        names.iter().map(|n| format!("optimized-{n}")).collect()
+    };
+    assert_eq!(
+        written("none")?,
+        internal(&[
+            "page-views-by-sevens-changelog",
+            "page-views-by-sevens-repartition",
+            "page-views-changelog",
+            "page-views-repartition",
+            "page-visitors-changelog",
+            "page-visitors-repartition",
+            "users-store-changelog",
+        ])
+    );
+    assert_eq!(
+        written("all")?,
+        internal(&[
+            "page-views-by-sevens-changelog",
+            "page-views-changelog",
+            "page-views-repartition",
+            "page-visitors-changelog",
+        ])
+    );
+    Ok(())
+}
