@@ -57,13 +57,23 @@ struct Restores(Arc<Mutex<BTreeMap<String, u64>>>);
 
 impl StateRestoreListener for Restores {
     fn on_restore_end(&self, topic: &str, _partition: i32, _store: &str, total: u64) {
-        *self.0.lock().unwrap().entry(topic.to_string()).or_default() += total;
+        *self
+            .0
+            .lock()
+            .expect("restores")
+            .entry(topic.to_string())
+            .or_default() += total;
     }
 }
 
 impl Restores {
     fn from(&self, topic: &str) -> u64 {
-        self.0.lock().unwrap().get(topic).copied().unwrap_or(0)
+        self.0
+            .lock()
+            .expect("restores")
+            .get(topic)
+            .copied()
+            .unwrap_or(0)
     }
 }
 

@@ -54,7 +54,7 @@ impl StateRestoreListener for Restores {
         *self
             .0
             .lock()
-            .unwrap()
+            .expect("restores")
             .entry((topic.to_string(), partition))
             .or_default() += total;
     }
@@ -64,7 +64,7 @@ impl Restores {
     fn from(&self, topic: &str) -> u64 {
         self.0
             .lock()
-            .unwrap()
+            .expect("restores")
             .iter()
             .filter(|((t, _), _)| t == topic)
             .map(|(_, n)| n)
@@ -74,7 +74,7 @@ impl Restores {
     fn topics(&self) -> BTreeSet<String> {
         self.0
             .lock()
-            .unwrap()
+            .expect("restores")
             .keys()
             .map(|(t, _)| t.clone())
             .collect()
@@ -276,7 +276,10 @@ fn standbys_read_a_source_topic_only_up_to_the_committed_offset() {
         builder.table("users", strings(), Materialized::as_("users-store"));
         builder.build_with(config).expect("topology")
     };
-    let dirs = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
+    let dirs = [
+        tempfile::tempdir().expect("tempdir"),
+        tempfile::tempdir().expect("tempdir"),
+    ];
     let config = |dir: &std::path::Path, commit_ms: &str| {
         let mut config = app_config(&broker, "optimized-standby", dir);
         config
