@@ -281,3 +281,82 @@ fn a_topic_after_a_global_table_join_is_merged_into_one_of_the_key_changes_types
     assert_eq!(results("all")?, plain);
     Ok(())
 }
+
+/// A re-keyed stream joined with a filtered copy of itself (both sides repartitioned after
+/// the same key change: one topic when merged) and counted.
+fn self_join(optimization: &str) -> Result<Topology> {
+    let builder = StreamsBuilder::new();
+    let by_page = builder
+        .stream("clicks", strings())
+        .select_key(|_user, page: &String| page.clone());
+    let evens = by_page.filter(|_page, user: &String| user.ends_with(['0', '2', '4', '6', '8']));
+    by_page
+        .left_join(
+            &evens,
+            |user: &String, even: Option<&String>| format!("{user}+{}", even.map_or("-", |e| e)),
+            streams_core::dsl::JoinWindows::of_time_difference_and_grace(
+                std::time::Duration::from_millis(50),
+                std::time::Duration::from_millis(20),
+            ),
+            streams_core::dsl::StreamJoined::with(
+                Serdes::string(),
+                Serdes::string(),
+                Serdes::string(),
+            )
+            .with_store_name("pairs"),
+        )
+        .to("pairs");
+    by_page
+        .group_by_key()
+        .count(Materialized::as_("page-views"))
+        .to_stream()
+        .to("page-views");
+    let mut config = StreamsConfig::new();
+    config.set("topology.optimization", optimization);
+    builder.build_with(&config)
+}
+
+#[test]
+fn a_stream_joined_with_itself_after_a_key_change_reads_one_merged_topic() -> Result<()> {
+    let repartition_topics = |topology: &Topology| {
+        let text = topology.describe().to_string();
+        text.lines()
+            .filter(|l| l.trim_start().starts_with("Sink:") && l.contains("-repartition)"))
+            .count()
+    };
+    assert_eq!(repartition_topics(&self_join("none")?), 3);
+    assert_eq!(repartition_topics(&self_join("all")?), 1);
+    let results = |optimization: &str| -> Result<(Records<String>, Records<Option<u64>>)> {
+        let driver = TopologyTestDriver::new(self_join(optimization)?)?;
+        let clicks = driver.input_topic("clicks", Serdes::string(), Serdes::string());
+        let mut numbers = Numbers(11);
+        let mut time = 0;
+        for _ in 0..400 {
+            time += numbers.next(30) as i64;
+            let user = format!("user-{}", numbers.next(30));
+            clicks.pipe_input(user, format!("page-{}", numbers.next(8)), time)?;
+        }
+        Ok((
+            driver
+                .output_topic("pairs", Serdes::string(), Serdes::string())
+                .read_records()?
+                .into_iter()
+                .map(|r| (r.key, r.value, r.timestamp))
+                .collect(),
+            driver
+                .output_topic(
+                    "page-views",
+                    Serdes::string(),
+                    Serdes::nullable(Serdes::u64()),
+                )
+                .read_records()?
+                .into_iter()
+                .map(|r| (r.key, r.value, r.timestamp))
+                .collect(),
+        ))
+    };
+    let plain = results("none")?;
+    assert!(plain.0.iter().any(|(_, v, _)| !v.ends_with("+-")));
+    assert_eq!(results("all")?, plain);
+    Ok(())
+}
