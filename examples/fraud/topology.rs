@@ -20,13 +20,13 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use streams_core::Topology;
 use streams_core::dsl::{
     Consumed, Grouped, JoinWindows, KStream, Materialized, Produced, SlidingWindows, StreamJoined,
     StreamsBuilder, TimeWindows, Windowed,
 };
 use streams_core::serde::Serdes;
 use streams_core::state::StoreBuilder;
+use streams_core::{StreamsConfig, Topology};
 
 use crate::model::{Alert, CardProfile, CardRisk, Transaction};
 use crate::processors::{DedupeAlerts, LAST_SEEN_STORE, STL_ALERTED_STORE, TravelCheck};
@@ -74,6 +74,14 @@ impl Burst {
 
 /// The topology for `cfg`'s topics and thresholds.
 pub(crate) fn topology(cfg: &FraudConfig) -> streams_core::Result<Topology> {
+    topology_with(cfg, &StreamsConfig::new())
+}
+
+/// [`topology`], built with `config`'s `topology.optimization`.
+pub(crate) fn topology_with(
+    cfg: &FraudConfig,
+    config: &StreamsConfig,
+) -> streams_core::Result<Topology> {
     let builder = StreamsBuilder::new();
     let mut transactions = builder.stream(
         &cfg.transactions_topic,
@@ -118,7 +126,7 @@ pub(crate) fn topology(cfg: &FraudConfig) -> streams_core::Result<Topology> {
             cfg.grace,
         ))
         .count(Materialized::as_(MERCHANT_ALERTS_STORE).with_retention(MERCHANT_ALERTS_RETENTION));
-    builder.build()
+    builder.build_with(config)
 }
 
 /// Velocity: count each card's payments over sliding windows; alert when a payment's own

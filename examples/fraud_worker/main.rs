@@ -32,6 +32,6 @@ use streams_core::{StreamsConfig, Topology};
     key_value("card-risk", String, CardRisk),
     window("merchant-alerts", String, u64)
 )]
-fn fraud_topology(_config: &StreamsConfig) -> streams_core::Result<Topology> {
-    topology::topology(&rules::FraudConfig::with_prefix(""))
+fn fraud_topology(config: &StreamsConfig) -> streams_core::Result<Topology> {
+    topology::topology_with(&rules::FraudConfig::with_prefix(""), config)
 }

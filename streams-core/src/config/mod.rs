@@ -30,6 +30,7 @@ use crate::state::RocksDbConfigSetter;
 use crate::{Error, Result};
 
 mod names;
+mod optimization;
 #[cfg(test)]
 mod tests;
 
@@ -50,6 +51,10 @@ impl Default for EmitIntervals {
     }
 }
 use names::{CLIENT_PREFIXES, STREAMS_KEYS};
+pub use optimization::{
+    MERGE_REPARTITION_TOPICS, NO_OPTIMIZATION, OPTIMIZE, REUSE_KTABLE_SOURCE_TOPICS,
+    SINGLE_STORE_SELF_JOIN, TopologyOptimizations,
+};
 
 /// The kind of Kafka client a property is meant for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

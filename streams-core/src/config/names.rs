@@ -93,7 +93,14 @@ pub const METRICS_RECORDING_LEVEL: &str = "metrics.recording.level";
 pub const EMIT_INTERVAL_MS_KSTREAMS_WINDOWED_AGGREGATION: &str =
     "__emit.interval.ms.kstreams.windowed.aggregation__";
 
+/// `topology.optimization`: `none` (default), `all`, or a comma-separated list of
+/// `reuse.ktable.source.topics`, `merge.repartition.topics` and `single.store.self.join` (see
+/// [`TopologyOptimizations`](super::TopologyOptimizations)). Applied where the topology is
+/// built, by [`StreamsBuilder::build_with`](crate::dsl::StreamsBuilder::build_with).
+pub const TOPOLOGY_OPTIMIZATION: &str = "topology.optimization";
+
 pub(super) const STREAMS_KEYS: &[&str] = &[
+    TOPOLOGY_OPTIMIZATION,
     EMIT_INTERVAL_MS_KSTREAMS_WINDOWED_AGGREGATION,
     METRICS_RECORDING_LEVEL,
     REPLACE_THREAD_BACKOFF_MS,

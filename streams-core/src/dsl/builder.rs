@@ -5,8 +5,11 @@ use std::rc::Rc;
 
 use std::sync::Arc;
 
-use super::ops::table_source::TableMaterialize;
+use super::ops::table_source::{TableMaterialize, restore_recode};
+use super::optimize::{OptimizationHints, RepartitionHint};
 use super::{Consumed, KStream, KTable, Materialized};
+use crate::StreamsConfig;
+use crate::config::TopologyOptimizations;
 use crate::processor::Processor;
 use crate::serde::Nullable;
 use crate::serde::{SharedSerde, builtin_serde};
@@ -18,6 +21,8 @@ pub(crate) struct BuilderState {
     topology: Topology,
     next_index: usize,
     errors: Vec<std::sync::Arc<Error>>,
+    /// What the optimizations need to know about the operators added so far.
+    hints: OptimizationHints,
 }
 
 /// Shared access to the builder state.
@@ -40,6 +45,26 @@ impl BuilderState {
                 None
             }
         }
+    }
+
+    /// Notes that node `name` may change keys (a later grouping or join repartitions).
+    pub(crate) fn mark_key_changing(&mut self, name: &str) {
+        self.hints.key_changing.insert(name.to_string());
+    }
+
+    /// Notes that node `name` changes values, not keys.
+    pub(crate) fn mark_value_changing(&mut self, name: &str) {
+        self.hints.value_changing.insert(name.to_string());
+    }
+
+    /// Notes that node `name` merges streams.
+    pub(crate) fn mark_merge(&mut self, name: &str) {
+        self.hints.merge_nodes.push(name.to_string());
+    }
+
+    /// Notes a repartition topic that `merge.repartition.topics` may merge.
+    pub(crate) fn note_mergeable_repartition(&mut self, hint: RepartitionHint) {
+        self.hints.repartitions.push(hint);
     }
 
     pub(crate) fn add_processor<P, F>(&mut self, name: &str, supplier: F, parent: &str)
@@ -237,6 +262,7 @@ impl StreamsBuilder {
                 topology: Topology::new(),
                 next_index: 0,
                 errors: Vec::new(),
+                hints: OptimizationHints::default(),
             })),
         }
     }
@@ -322,7 +348,7 @@ impl StreamsBuilder {
             &source,
             topic,
             consumed.key_serde.clone(),
-            nullable,
+            nullable.clone(),
             extractor,
         );
         let name = state.new_name("KTABLE-SOURCE");
@@ -341,9 +367,23 @@ impl StreamsBuilder {
             .clone()
             .unwrap_or_else(|| consumed.value_serde.clone());
         state.add_store(
-            materialized.store_builder(store.clone(), key_serde, value_serde),
+            materialized.store_builder(store.clone(), key_serde.clone(), value_serde.clone()),
             &name,
         );
+        let recode = restore_recode(
+            store.clone(),
+            consumed.key_serde.clone(),
+            nullable,
+            key_serde,
+            value_serde,
+        );
+        state.hints.table_sources.push((
+            store.clone(),
+            crate::topology::SourceChangelog {
+                topic: topic.to_string(),
+                recode,
+            },
+        ));
         drop(state);
         KTable::new(
             self.state.clone(),
@@ -372,7 +412,8 @@ impl StreamsBuilder {
         self
     }
 
-    /// The topology built so far, or the first error any DSL call ran into.
+    /// The topology built so far, without optimizations, or the errors the DSL calls ran
+    /// into.
     ///
     /// ```
     /// use streams_core::dsl::{Consumed, StreamsBuilder};
@@ -388,10 +429,58 @@ impl StreamsBuilder {
     /// [`Error::InvalidTopology`] (iterate them with [`Error::errors`]); calling `build` again
     /// reports them again.
     pub fn build(&self) -> Result<Topology> {
+        self.build_optimized(TopologyOptimizations::none())
+    }
+
+    /// The topology built so far, with the optimizations `config`'s `topology.optimization`
+    /// asks for (as Kafka Streams' `StreamsBuilder.build(Properties)`): `none` (the default)
+    /// builds what [`build`](Self::build) builds; `all`, or a comma-separated list of
+    /// `reuse.ktable.source.topics` and `merge.repartition.topics`, rewrites it:
+    ///
+    /// - `reuse.ktable.source.topics`: a table read with [`table`](Self::table) gets no
+    ///   changelog topic; its store is restored from the input topic itself, up to the
+    ///   group's committed offset, and the input topic is never written;
+    /// - `merge.repartition.topics`: the repartition topics that one key-changing operation
+    ///   feeds (several aggregations, joins) become one topic, named after the first,
+    ///   written right after that operation.
+    ///
+    /// `single.store.self.join` is accepted and not applied. Pass the same configuration to
+    /// [`KafkaStreams::new`](crate::KafkaStreams::new).
+    ///
+    /// ```
+    /// use streams_core::dsl::{Consumed, Materialized, StreamsBuilder};
+    /// use streams_core::serde::Serdes;
+    /// use streams_core::StreamsConfig;
+    ///
+    /// let builder = StreamsBuilder::new();
+    /// let by_user = builder
+    ///     .stream("clicks", Consumed::with(Serdes::string(), Serdes::string()))
+    ///     .select_key(|_k, user: &String| user.clone());
+    /// by_user.group_by_key().count(Materialized::as_("clicks-per-user"));
+    /// by_user.group_by_key().reduce(|_, last| last, Materialized::as_("last-click"));
+    ///
+    /// let topics = |t: &streams_core::Topology| t.describe().to_string().matches("-repartition)").count();
+    /// assert_eq!(topics(&builder.build()?), 2);
+    /// let mut config = StreamsConfig::new();
+    /// config.set("topology.optimization", "all");
+    /// assert_eq!(topics(&builder.build_with(&config)?), 1);
+    /// # Ok::<(), streams_core::Error>(())
+    /// ```
+    pub fn build_with(&self, config: &StreamsConfig) -> Result<Topology> {
+        self.build_optimized(config.topology_optimization()?)
+    }
+
+    fn build_optimized(&self, optimizations: TopologyOptimizations) -> Result<Topology> {
         let state = self.state.borrow();
         if !state.errors.is_empty() {
             return Err(Error::InvalidTopology(state.errors.clone()));
         }
-        Ok(state.topology.clone())
+        let mut topology = if optimizations.is_none() {
+            state.topology.clone()
+        } else {
+            super::optimize::optimize(&state.topology, &state.hints, optimizations)?
+        };
+        topology.set_built_with(optimizations);
+        Ok(topology)
     }
 }

@@ -34,6 +34,7 @@ mod joins;
 mod kstream;
 mod ktable;
 pub(crate) mod ops;
+mod optimize;
 mod params;
 mod repartition;
 mod windowed_stream;

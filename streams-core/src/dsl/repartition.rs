@@ -74,7 +74,8 @@ pub(crate) fn add_repartition<K: Clone + 'static, V: Clone + 'static>(
     Some(source)
 }
 
-/// [`add_repartition`] when `required`, else `parent` unchanged.
+/// [`add_repartition`] when `required` (a topic `merge.repartition.topics` may merge), else
+/// `parent` unchanged.
 pub(crate) fn repartition_if_required<K: Clone + 'static, V: Clone + 'static>(
     state: &SharedState,
     parent: &str,
@@ -84,7 +85,18 @@ pub(crate) fn repartition_if_required<K: Clone + 'static, V: Clone + 'static>(
     value_serde: Option<SharedSerde<V>>,
 ) -> Option<String> {
     if required {
-        add_repartition(state, parent, name, key_serde, value_serde)
+        let source = add_repartition(state, parent, name, key_serde, value_serde)?;
+        // Kafka Streams' `OptimizableRepartitionNode`: a grouping's or join's repartition
+        // topic may be merged with others of the same key change.
+        state
+            .borrow_mut()
+            .note_mergeable_repartition(super::optimize::RepartitionHint {
+                topic: format!("{name}-repartition"),
+                filter: format!("{name}-repartition-filter"),
+                sink: format!("{name}-repartition-sink"),
+                source: source.clone(),
+            });
+        Some(source)
     } else {
         Some(parent.to_string())
     }

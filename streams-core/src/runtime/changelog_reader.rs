@@ -20,6 +20,8 @@ use crate::{Error, Result};
 const BATCH: usize = 1_000;
 /// How long one poll of the consumer waits for records.
 const POLL: Duration = Duration::from_millis(20);
+/// How long rewinding a partition may take.
+const SEEK_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A changelog partition: `(topic, partition)`.
 pub(crate) type Changelog = (String, i32);
@@ -35,6 +37,9 @@ struct Position {
     batch: Vec<ChangelogRecord>,
     /// Offset of the last record read into `batch`.
     last: i64,
+    /// A record at or past `end` came: the partition is paused until `end` moves (a standby
+    /// reading a source table's input topic, up to the group's committed offset).
+    blocked: bool,
 }
 
 /// Reads changelog partitions and hands their records to the stores in batches.
@@ -70,8 +75,41 @@ impl ChangelogReader {
                 end,
                 batch: Vec::new(),
                 last: from - 1,
+                blocked: false,
             },
         );
+    }
+
+    /// Moves the end of `changelog` to `end` (only forward). A partition paused at its old end
+    /// reads on from where it stopped.
+    pub(crate) fn set_end(&mut self, changelog: &Changelog, end: i64) -> Result<()> {
+        let Some(position) = self.positions.get_mut(changelog) else {
+            return Ok(());
+        };
+        if position.end.is_some_and(|old| old >= end) {
+            return Ok(());
+        }
+        position.end = Some(end);
+        if position.blocked && position.next < end {
+            position.blocked = false;
+            let (topic, partition) = changelog;
+            // Fetched records past the old end were dropped: fetch again from the next one
+            // (seeking discards what was prefetched), then resume.
+            self.consumer
+                .seek(
+                    topic,
+                    *partition,
+                    Offset::Offset(position.next),
+                    SEEK_TIMEOUT,
+                )
+                .map_err(|e| Error::kafka("rewinding a changelog partition", e))?;
+            let mut tpl = TopicPartitionList::new();
+            tpl.add_partition(topic, *partition);
+            self.consumer
+                .resume(&tpl)
+                .map_err(|e| Error::kafka("resuming a changelog partition", e))?;
+        }
+        Ok(())
     }
 
     /// Stops reading `changelog` (records read and not applied are dropped). Takes effect at
@@ -92,16 +130,23 @@ impl ChangelogReader {
             .is_some_and(|p| p.end.is_some_and(|end| p.next >= end))
     }
 
-    /// Assigns the consumer every changelog being read, at its next offset.
-    pub(crate) fn assign(&self) -> Result<()> {
+    /// Assigns the consumer every changelog being read, at its next offset (none paused).
+    pub(crate) fn assign(&mut self) -> Result<()> {
         let mut tpl = TopicPartitionList::new();
-        for ((topic, partition), position) in &self.positions {
+        for ((topic, partition), position) in &mut self.positions {
             tpl.add_partition_offset(topic, *partition, Offset::Offset(position.next))
                 .map_err(|e| Error::kafka("assigning changelog partitions", e))?;
+            position.blocked = false;
         }
         self.consumer
             .assign(&tpl)
-            .map_err(|e| Error::kafka("assigning changelog partitions", e))
+            .map_err(|e| Error::kafka("assigning changelog partitions", e))?;
+        if tpl.count() > 0 {
+            self.consumer
+                .resume(&tpl)
+                .map_err(|e| Error::kafka("resuming changelog partitions", e))?;
+        }
+        Ok(())
     }
 
     /// Reads for up to `budget` (less once every changelog with an end reached it), handing
@@ -133,7 +178,19 @@ impl ChangelogReader {
                 continue;
             };
             let offset = message.offset();
-            if offset < position.next || position.end.is_some_and(|end| offset >= end) {
+            if position.end.is_some_and(|end| offset >= end) {
+                if !position.blocked {
+                    // Nothing past the end is wanted yet: stop fetching it.
+                    position.blocked = true;
+                    let mut tpl = TopicPartitionList::new();
+                    tpl.add_partition(&changelog.0, changelog.1);
+                    self.consumer
+                        .pause(&tpl)
+                        .map_err(|e| Error::kafka("pausing a changelog partition", e))?;
+                }
+                continue;
+            }
+            if offset < position.next {
                 continue;
             }
             position.next = offset + 1;
@@ -160,7 +217,8 @@ impl ChangelogReader {
         Ok(())
     }
 
-    fn all_caught_up(&self) -> bool {
+    /// Whether every changelog being read has an end and reached it.
+    pub(crate) fn all_caught_up(&self) -> bool {
         self.positions
             .values()
             .all(|p| p.end.is_some_and(|end| p.next >= end))

@@ -17,7 +17,7 @@ mod metadata;
 mod metrics;
 pub(crate) mod node;
 mod partition_group;
-mod plan;
+pub(crate) mod plan;
 mod producer;
 mod query;
 mod registry;

@@ -134,8 +134,13 @@ pub(crate) fn plan(
             topic_to_subtopology.insert(physical.clone(), sub.id);
             source_topics.push(physical);
         }
+        // A source table's store restored from its input topic has no topic to create: the
+        // input topic is the user's.
         for store in &sub.stores {
-            if let Some(builder) = topology.store(store).filter(|s| s.logging_enabled()) {
+            if let Some(builder) = topology
+                .store(store)
+                .filter(|_| topology.store_has_own_changelog(store))
+            {
                 internal_topics.push(TopicSpec {
                     name: Topology::changelog_topic(app_id, store),
                     partitions: count,
@@ -161,7 +166,7 @@ pub(crate) fn plan(
         .subtopologies()
         .iter()
         .flat_map(|sub| sub.stores.iter())
-        .filter(|store| topology.store(store).is_some_and(|s| s.logging_enabled()))
+        .filter(|store| topology.store_has_own_changelog(store))
         .map(|store| Topology::changelog_topic(app_id, store))
         .collect();
     Ok(TopicPlan {

@@ -69,19 +69,33 @@ impl Restorer {
     }
 
     /// Registers `task`'s changelogs; returns whether any has records to restore.
-    pub(crate) fn add(&mut self, task: &Task) -> Result<bool> {
+    ///
+    /// A source table's input topic is restored up to the group's committed offset
+    /// (`committed`, by partition; none committed: nothing to restore), as Kafka Streams
+    /// does: the records after it are processed again, which writes them to the store.
+    pub(crate) fn add(
+        &mut self,
+        task: &Task,
+        committed: &std::collections::HashMap<(String, i32), i64>,
+    ) -> Result<bool> {
         let mut added = false;
         for (changelog, checkpoint) in task.changelogs() {
-            let (low, high) = super::clients::watermarks(
+            let (low, log_end) = super::clients::watermarks(
                 self.reader.consumer(),
                 &changelog.topic,
                 changelog.partition,
             )?;
+            let high = if changelog.is_source() {
+                let key = (changelog.topic.clone(), changelog.partition);
+                log_end.min(committed.get(&key).copied().unwrap_or(0))
+            } else {
+                log_end
+            };
             let start = match checkpoint {
-                Some(offset) if offset + 1 > high => {
+                Some(offset) if offset + 1 > log_end => {
                     warn!(
                         task = %task.id(),
-                        "checkpoint offset {offset} of {}-{} is past the changelog's end {high}; restoring from the start",
+                        "checkpoint offset {offset} of {}-{} is past the changelog's end {log_end}; restoring from the start",
                         changelog.topic, changelog.partition
                     );
                     low

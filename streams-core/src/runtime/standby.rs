@@ -15,6 +15,8 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::{Offset, TopicPartitionList};
 use tracing::{info, warn};
 
 use super::changelog_reader::ChangelogReader;
@@ -28,8 +30,11 @@ use crate::config::ClientKind;
 use crate::processor::Headers;
 use crate::{Error, Result, StreamsConfig, TaskId, Topology};
 
-/// How often the placement is recomputed.
+/// How often the placement is recomputed (and the committed offsets that bound the reading
+/// of source tables' input topics read again).
 const RECONCILE_EVERY: Duration = Duration::from_millis(500);
+/// How long reading the group's committed offsets may take.
+const COMMITTED_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Everything the standby thread needs.
 pub(crate) struct StandbySpec {
@@ -69,8 +74,10 @@ impl RecordCollector for NoOutput {
 /// A standby task: a task that is never initialized, only restored into, continuously.
 struct Standby {
     task: Task,
-    /// Its changelog partitions, with the offset to start reading each at.
-    changelogs: Vec<(ChangelogPartition, i64)>,
+    /// Its changelog partitions, with the offset to start reading each at, and where to stop
+    /// for now: a source table's input topic is read up to the group's committed offset
+    /// only, as Kafka Streams' standbys read it (its later records may yet be reprocessed).
+    changelogs: Vec<(ChangelogPartition, i64, Option<i64>)>,
 }
 
 /// Starts the standby thread.
@@ -99,11 +106,7 @@ fn stateful_tasks(topology: &Topology, plan: &TopicPlan) -> BTreeSet<TaskId> {
     topology
         .subtopologies()
         .iter()
-        .filter(|sub| {
-            sub.stores
-                .iter()
-                .any(|s| topology.store(s).is_some_and(|b| b.logging_enabled()))
-        })
+        .filter(|sub| sub.stores.iter().any(|s| topology.store_rebuildable(s)))
         .flat_map(|sub| {
             let count = plan.task_counts.get(&sub.id).copied().unwrap_or(0);
             (0..count).map(move |p| TaskId::new(sub.id, p))
@@ -114,6 +117,9 @@ fn stateful_tasks(topology: &Topology, plan: &TopicPlan) -> BTreeSet<TaskId> {
 struct Runner<'a> {
     spec: &'a StandbySpec,
     reader: ChangelogReader,
+    /// A consumer of the application's group that never joins it: it reads the group's
+    /// committed offsets, which bound what the standbys read of source tables' input topics.
+    group_offsets: BaseConsumer,
     standbys: BTreeMap<TaskId, Standby>,
     app_id: String,
     app_dir: std::path::PathBuf,
@@ -146,11 +152,18 @@ fn run(spec: &StandbySpec) -> Result<()> {
         &format!("{app_id}-standby-unused"),
         "standby consumer",
     )?;
+    let group_offsets = changelog_reader(
+        &spec.config,
+        &format!("{app_id}-standby-offsets"),
+        &app_id,
+        "standby reader of committed offsets",
+    )?;
     let unread = StreamsMetrics::new(&app_id, spec.metrics.level(), prometheus::Registry::new())?;
     let metrics = ThreadMetrics::new(&Arc::new(unread), "standby");
     let mut runner = Runner {
         spec,
         reader: ChangelogReader::new(consumer, false),
+        group_offsets,
         standbys: BTreeMap::new(),
         app_dir: spec.config.state_dir().join(&app_id),
         app_id,
@@ -183,6 +196,7 @@ fn run(spec: &StandbySpec) -> Result<()> {
                     .map(|s| s.difference(&local).copied().collect())
                     .unwrap_or_default();
                 runner.reconcile(&desired)?;
+                runner.advance_source_limits()?;
                 let standby: BTreeSet<TaskId> = runner.standbys.keys().copied().collect();
                 registry.announce(&spec.shared.tasks(), &standby)?;
             }
@@ -211,7 +225,7 @@ impl Runner<'_> {
                 info!(task = %id, "standby closed");
                 self.spec.shared.unregister_standby_stores(id);
                 self.spec.shared.set_task_status(id, None);
-                for (changelog, _) in &standby.changelogs {
+                for (changelog, _, _) in &standby.changelogs {
                     self.reader
                         .remove(&(changelog.topic.clone(), changelog.partition));
                 }
@@ -226,9 +240,9 @@ impl Runner<'_> {
                 Ok(standby) => {
                     info!(task = %id, "standby opened");
                     let mut status = TaskStatus::new(*id, TaskKind::Standby, None);
-                    for (changelog, start) in &standby.changelogs {
+                    for (changelog, start, end) in &standby.changelogs {
                         let key = (changelog.topic.clone(), changelog.partition);
-                        self.reader.add(key, *start, None);
+                        self.reader.add(key, *start, *end);
                         status
                             .changelog(&changelog.store, &changelog.topic, changelog.partition)
                             .position = *start;
@@ -274,6 +288,13 @@ impl Runner<'_> {
             standby: true,
         };
         let task = Task::new(&self.spec.topology, sub, id.partition, &env)?;
+        let sources: Vec<(String, i32)> = task
+            .changelogs()
+            .iter()
+            .filter(|(c, _)| c.is_source())
+            .map(|(c, _)| (c.topic.clone(), c.partition))
+            .collect();
+        let committed = self.committed(&sources)?;
         let mut changelogs = Vec::new();
         for (changelog, checkpoint) in task.changelogs() {
             let (low, _) = watermarks(
@@ -282,14 +303,68 @@ impl Runner<'_> {
                 changelog.partition,
             )?;
             let start = checkpoint.map_or(low, |c| (c + 1).max(low));
-            changelogs.push((changelog, start));
+            // Nothing committed yet: nothing of the input topic is the table's for sure.
+            let end = changelog.is_source().then(|| {
+                committed
+                    .get(&(changelog.topic.clone(), changelog.partition))
+                    .copied()
+                    .unwrap_or(0)
+            });
+            changelogs.push((changelog, start, end));
         }
         Ok(Standby { task, changelogs })
     }
 
+    /// The group's committed offsets of `partitions` (those without one left out).
+    fn committed(&self, partitions: &[(String, i32)]) -> Result<BTreeMap<(String, i32), i64>> {
+        if partitions.is_empty() {
+            return Ok(BTreeMap::new());
+        }
+        let mut tpl = TopicPartitionList::new();
+        for (topic, partition) in partitions {
+            tpl.add_partition(topic, *partition);
+        }
+        let committed = self
+            .group_offsets
+            .committed_offsets(tpl, COMMITTED_TIMEOUT)
+            .map_err(|e| Error::kafka("reading the group's committed offsets", e))?;
+        Ok(committed
+            .elements()
+            .iter()
+            .filter_map(|e| match e.offset() {
+                Offset::Offset(offset) => Some(((e.topic().to_string(), e.partition()), offset)),
+                _ => None,
+            })
+            .collect())
+    }
+
+    /// Lets the standbys read source tables' input topics up to the offsets the group has
+    /// committed since.
+    fn advance_source_limits(&mut self) -> Result<()> {
+        let sources: Vec<(String, i32)> = self
+            .standbys
+            .values()
+            .flat_map(|s| s.changelogs.iter())
+            .filter(|(c, _, _)| c.is_source())
+            .map(|(c, _, _)| (c.topic.clone(), c.partition))
+            .collect();
+        // Not fatal: the standbys stay where they are until the next try.
+        let committed = match self.committed(&sources) {
+            Ok(committed) => committed,
+            Err(e) => {
+                warn!("standbys of source tables wait: {}", e.report());
+                return Ok(());
+            }
+        };
+        for (key, offset) in committed {
+            self.reader.set_end(&key, offset)?;
+        }
+        Ok(())
+    }
+
     /// Reads changelog records for up to `budget` and applies them to the standby stores.
     fn follow(&mut self, budget: Duration) -> Result<()> {
-        if self.standbys.is_empty() {
+        if self.standbys.is_empty() || self.reader.all_caught_up() {
             // Nothing to follow: idle until the budget ends or shutdown is requested.
             self.spec.shared.wait_for_shutdown(budget);
             return Ok(());
@@ -297,10 +372,10 @@ impl Runner<'_> {
         let standbys = &mut self.standbys;
         self.reader.read(budget, |key, records, last| {
             let found = standbys.values_mut().find_map(|s| {
-                let (changelog, _) = s
+                let (changelog, _, _) = s
                     .changelogs
                     .iter()
-                    .find(|(c, _)| c.topic == key.0 && c.partition == key.1)?;
+                    .find(|(c, _, _)| c.topic == key.0 && c.partition == key.1)?;
                 Some((changelog.clone(), &mut s.task))
             });
             match found {
@@ -313,7 +388,7 @@ impl Runner<'_> {
             let consumer = self.reader.consumer();
             let reader = &self.reader;
             self.spec.shared.update_task_status(*id, |status| {
-                for (changelog, _) in &standby.changelogs {
+                for (changelog, _, _) in &standby.changelogs {
                     let key = (changelog.topic.clone(), changelog.partition);
                     let progress =
                         status.changelog(&changelog.store, &changelog.topic, changelog.partition);

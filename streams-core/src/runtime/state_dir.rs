@@ -31,7 +31,15 @@ pub(crate) fn fingerprint(topology: &Topology, sub: &Subtopology, application_id
             Some(StoreKind::Session { .. }) => "session",
             None => "unknown",
         };
-        text.push_str(&format!("store {name} {shape}\n"));
+        // A store restored from its table's input topic holds what that topic says, not what
+        // a changelog of its own says: switching between them rebuilds it.
+        match topology.source_changelog(name) {
+            Some(source) => text.push_str(&format!(
+                "store {name} {shape} restored from {}\n",
+                source.topic
+            )),
+            None => text.push_str(&format!("store {name} {shape}\n")),
+        }
     }
     text
 }

@@ -37,15 +37,18 @@
 //! # Ok::<(), streams_core::Error>(())
 //! ```
 
+mod changelogs;
 mod describe;
 mod diagram;
 pub(crate) mod names;
 pub(crate) mod node;
+pub(crate) mod rewrite;
 mod subtopology;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
+pub(crate) use changelogs::{RecodeError, RestoreRecode, SourceChangelog, StoreChangelog};
 pub use describe::{
     GlobalStoreDescription, NodeDescription, NodeKindDescription, SubtopologyDescription,
     TopologyDescription,
@@ -94,6 +97,10 @@ pub struct Topology {
     copartitioned_nodes: Vec<String>,
     /// Global stores: full copies of topics on every instance.
     global_stores: Vec<GlobalStoreDef>,
+    /// Stores restored from their table's input topic (`reuse.ktable.source.topics`), by name.
+    source_changelogs: BTreeMap<String, SourceChangelog>,
+    /// The optimizations the DSL applied, for a topology a `StreamsBuilder` built.
+    built_with: Option<crate::config::TopologyOptimizations>,
 }
 
 impl std::fmt::Debug for Topology {
@@ -403,6 +410,16 @@ impl Topology {
         self.internal_partitions.get(topic).copied()
     }
 
+    /// Notes that a `StreamsBuilder` built this topology with `optimizations` applied.
+    pub(crate) fn set_built_with(&mut self, optimizations: crate::config::TopologyOptimizations) {
+        self.built_with = Some(optimizations);
+    }
+
+    /// The optimizations applied, if a `StreamsBuilder` built this topology.
+    pub(crate) fn built_with(&self) -> Option<crate::config::TopologyOptimizations> {
+        self.built_with
+    }
+
     pub(crate) fn internal_topics(&self) -> &BTreeSet<String> {
         &self.internal_topics
     }
@@ -426,12 +443,16 @@ impl Topology {
     /// Checks the names derived from `app_id`: internal topics must stay within Kafka's
     /// length limit.
     pub(crate) fn check_derived_names(&self, app_id: &str) -> Result<()> {
-        let changelogs = self.stores.iter().filter(|s| s.logging_enabled()).map(|s| {
-            (
-                Self::changelog_topic(app_id, s.name()),
-                s.name().to_string(),
-            )
-        });
+        let changelogs = self
+            .stores
+            .iter()
+            .filter(|s| self.store_has_own_changelog(s.name()))
+            .map(|s| {
+                (
+                    Self::changelog_topic(app_id, s.name()),
+                    s.name().to_string(),
+                )
+            });
         let internal = self
             .internal_topics
             .iter()

@@ -30,13 +30,14 @@
 //! use streams_core::worker::Worker;
 //! use streams_core::{StreamsConfig, Topology};
 //!
-//! fn topology(_config: &StreamsConfig) -> streams_core::Result<Topology> {
+//! fn topology(config: &StreamsConfig) -> streams_core::Result<Topology> {
 //!     let builder = StreamsBuilder::new();
 //!     builder
 //!         .stream("words", Consumed::with(Serdes::string(), Serdes::string()))
 //!         .group_by_key()
 //!         .count(Materialized::as_("word-counts"));
-//!     builder.build()
+//!     // Applies `topology.optimization` from the worker's configuration.
+//!     builder.build_with(config)
 //! }
 //!
 //! fn main() -> std::process::ExitCode {
@@ -65,7 +66,9 @@ use cli::{Cli, Command, ConfigArgs, Format};
 pub use http::{HttpKey, HttpListener, HttpServer, HttpValue, QueryableStores};
 pub use running::RunningWorker;
 
-/// Builds the topology from the configuration the worker resolved.
+/// Builds the topology from the configuration the worker resolved (build it with
+/// [`StreamsBuilder::build_with`](crate::dsl::StreamsBuilder::build_with) for
+/// `topology.optimization` to apply).
 pub type TopologyFn = Arc<dyn Fn(&StreamsConfig) -> Result<Topology> + Send + Sync>;
 
 /// A worker program: a topology function, its default `application.id`, and the stores its
@@ -90,6 +93,9 @@ impl std::fmt::Debug for Worker {
 
 impl Worker {
     /// A worker of `topology`, with `application_id` unless the configuration names another.
+    /// `topology` gets the resolved configuration for `run` and `describe` alike: build with
+    /// [`StreamsBuilder::build_with`](crate::dsl::StreamsBuilder::build_with) so that
+    /// `topology.optimization` applies.
     pub fn new<F>(application_id: &str, topology: F) -> Self
     where
         F: Fn(&StreamsConfig) -> Result<Topology> + Send + Sync + 'static,

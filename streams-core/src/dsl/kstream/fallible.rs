@@ -33,7 +33,7 @@ impl<K: Clone + 'static, V: Clone + 'static> KStream<K, V> {
         F: Fn(K, V) -> Result<(K2, V2), E> + Send + Sync + 'static,
     {
         let mapper = Arc::new(mapper);
-        let name = self.add("KSTREAM-MAP", move || Map::new(mapper.clone()));
+        let name = self.add_key_changing("KSTREAM-MAP", move || Map::new(mapper.clone()));
         self.child(name, None, None, true)
     }
 
@@ -71,7 +71,7 @@ impl<K: Clone + 'static, V: Clone + 'static> KStream<K, V> {
         F: Fn(V) -> Result<V2, E> + Send + Sync + 'static,
     {
         let mapper = Arc::new(mapper);
-        let name = self.add("KSTREAM-MAPVALUES", move || {
+        let name = self.add_value_changing("KSTREAM-MAPVALUES", move || {
             MapValues::<K, V, V2, E, F>::new(mapper.clone())
         });
         self.child(
@@ -109,7 +109,8 @@ impl<K: Clone + 'static, V: Clone + 'static> KStream<K, V> {
         F: Fn(K, V) -> Result<I, E> + Send + Sync + 'static,
     {
         let mapper = Arc::new(mapper);
-        let name = self.add("KSTREAM-FLATMAP", move || TryFlatMap::new(mapper.clone()));
+        let name =
+            self.add_key_changing("KSTREAM-FLATMAP", move || TryFlatMap::new(mapper.clone()));
         self.child(name, None, None, true)
     }
 

@@ -83,7 +83,7 @@ impl<K: Clone + 'static, V: Clone + 'static> KStream<K, V> {
     {
         let selector =
             Arc::new(move |k: K, v: V| Ok::<_, std::convert::Infallible>((selector(&k, &v), v)));
-        let name = self.add("KSTREAM-KEY-SELECT", move || Map::new(selector.clone()));
+        let name = self.add_key_changing("KSTREAM-KEY-SELECT", move || Map::new(selector.clone()));
         let selected = self.child(name, None, self.value_serde.clone(), true);
         KGroupedStream::new(selected, grouped)
     }

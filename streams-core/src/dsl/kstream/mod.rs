@@ -108,6 +108,30 @@ impl<K: Clone + 'static, V: Clone + 'static> KStream<K, V> {
         name
     }
 
+    /// [`add`](Self::add) for an operator that may change keys (`topology.optimization`
+    /// merges the repartition topics such an operator feeds).
+    fn add_key_changing<P, F>(&self, prefix: &str, supplier: F) -> String
+    where
+        P: crate::processor::Processor,
+        F: Fn() -> P + Send + Sync + 'static,
+    {
+        let name = self.add(prefix, supplier);
+        self.state.borrow_mut().mark_key_changing(&name);
+        name
+    }
+
+    /// [`add`](Self::add) for an operator that changes values, not keys (a repartition topic
+    /// below one is not merged with the key change's others, as in Kafka Streams).
+    fn add_value_changing<P, F>(&self, prefix: &str, supplier: F) -> String
+    where
+        P: crate::processor::Processor,
+        F: Fn() -> P + Send + Sync + 'static,
+    {
+        let name = self.add(prefix, supplier);
+        self.state.borrow_mut().mark_value_changing(&name);
+        name
+    }
+
     /// Keeps the records for which `predicate` is true.
     ///
     /// ```
@@ -178,7 +202,7 @@ impl<K: Clone + 'static, V: Clone + 'static> KStream<K, V> {
         F: Fn(K, V) -> (K2, V2) + Send + Sync + 'static,
     {
         let mapper = Arc::new(move |k, v| Ok::<_, Infallible>(mapper(k, v)));
-        let name = self.add("KSTREAM-MAP", move || Map::new(mapper.clone()));
+        let name = self.add_key_changing("KSTREAM-MAP", move || Map::new(mapper.clone()));
         self.child(name, None, None, true)
     }
 
@@ -198,7 +222,7 @@ impl<K: Clone + 'static, V: Clone + 'static> KStream<K, V> {
         F: Fn(V) -> V2 + Send + Sync + 'static,
     {
         let mapper = Arc::new(move |v| Ok::<_, Infallible>(mapper(v)));
-        let name = self.add("KSTREAM-MAPVALUES", move || {
+        let name = self.add_value_changing("KSTREAM-MAPVALUES", move || {
             MapValues::<K, V, V2, Infallible, _>::new(mapper.clone())
         });
         self.child(
@@ -230,7 +254,7 @@ impl<K: Clone + 'static, V: Clone + 'static> KStream<K, V> {
     {
         // The fallible operator's processor, with an error that cannot happen.
         let mapper = Arc::new(move |_: &K, v| Ok::<_, Infallible>(mapper(v)));
-        let name = self.add("KSTREAM-FLATMAPVALUES", move || {
+        let name = self.add_value_changing("KSTREAM-FLATMAPVALUES", move || {
             TryFlatMapValues::new(mapper.clone())
         });
         self.child(
@@ -262,7 +286,8 @@ impl<K: Clone + 'static, V: Clone + 'static> KStream<K, V> {
         F: Fn(K, V) -> I + Send + Sync + 'static,
     {
         let mapper = Arc::new(move |k, v| Ok::<_, Infallible>(mapper(k, v)));
-        let name = self.add("KSTREAM-FLATMAP", move || TryFlatMap::new(mapper.clone()));
+        let name =
+            self.add_key_changing("KSTREAM-FLATMAP", move || TryFlatMap::new(mapper.clone()));
         self.child(name, None, None, true)
     }
 
@@ -283,7 +308,7 @@ impl<K: Clone + 'static, V: Clone + 'static> KStream<K, V> {
         F: Fn(&K, &V) -> K2 + Send + Sync + 'static,
     {
         let mapper = Arc::new(move |k: K, v: V| Ok::<_, Infallible>((selector(&k, &v), v)));
-        let name = self.add("KSTREAM-KEY-SELECT", move || Map::new(mapper.clone()));
+        let name = self.add_key_changing("KSTREAM-KEY-SELECT", move || Map::new(mapper.clone()));
         self.child(name, None, self.value_serde.clone(), true)
     }
 
@@ -349,6 +374,7 @@ impl<K: Clone + 'static, V: Clone + 'static> KStream<K, V> {
             PassThrough::<K, V>::new,
             &[&self.node, &other.node],
         );
+        state.mark_merge(&name);
         drop(state);
         self.child(
             name,
@@ -397,7 +423,7 @@ impl<K: Clone + 'static, V: Clone + 'static> KStream<K, V> {
         P: crate::processor::Processor<KeyIn = K, ValueIn = V>,
         S: Fn() -> P + Send + Sync + 'static,
     {
-        let name = self.add("KSTREAM-PROCESSOR", supplier);
+        let name = self.add_key_changing("KSTREAM-PROCESSOR", supplier);
         let mut state = self.state.borrow_mut();
         for store in stores {
             state.connect_store(&name, store);
@@ -440,7 +466,7 @@ impl<K: Clone + 'static, V: Clone + 'static> KStream<K, V> {
         P: crate::processor::FixedKeyProcessor<Key = K, ValueIn = V>,
         S: Fn() -> P + Send + Sync + 'static,
     {
-        let name = self.add("KSTREAM-PROCESSVALUES", move || {
+        let name = self.add_value_changing("KSTREAM-PROCESSVALUES", move || {
             crate::processor::FixedKeyAdapter(supplier())
         });
         let mut state = self.state.borrow_mut();

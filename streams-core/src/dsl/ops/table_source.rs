@@ -4,6 +4,9 @@
 //! needs to look up (input: the upstream table's changes).
 
 use std::marker::PhantomData;
+use std::sync::Arc;
+
+use streams_state::ChangelogRecord;
 
 use super::forward_cached;
 use crate::dsl::Change;
@@ -11,6 +14,7 @@ use crate::processor::ProcessResult;
 use crate::processor::{Processor, ProcessorContext, Record};
 use crate::serde::SharedSerde;
 use crate::state::KeyValueStoreHandle;
+use crate::topology::{RecodeError, RestoreRecode};
 
 /// Turns an input value into the table's new value.
 pub(crate) trait TableInput<V>: 'static {
@@ -112,4 +116,55 @@ where
         let store = ctx.initialized(&self.store)?;
         Ok(forward_cached(ctx, store.flush_cache()?)?)
     }
+}
+
+/// How a table's store is restored from its input topic (`reuse.ktable.source.topics`): each
+/// record decoded as the table's source decodes it, then encoded with the store's serdes, as
+/// [`TableMaterialize`] would have written it (a value that is null or that the store's serde
+/// writes as null deletes its key). Kafka Streams copies the bytes as read instead, which
+/// loads records processing skipped as undecodable, and assumes the store's serdes are the
+/// source's.
+pub(crate) fn restore_recode<K: 'static, V: 'static>(
+    store: String,
+    source_key: SharedSerde<K>,
+    source_value: SharedSerde<Option<V>>,
+    store_key: SharedSerde<K>,
+    store_value: SharedSerde<V>,
+) -> RestoreRecode {
+    Arc::new(move |record: &ChangelogRecord| {
+        let decode_err = |field| move |source| RecodeError::Decode { field, source };
+        let encode_err = |source| {
+            RecodeError::Encode(crate::Error::StoreSerde {
+                store: store.clone(),
+                source,
+            })
+        };
+        let key = source_key
+            .deserialize(&record.key)
+            .map_err(decode_err("key"))?;
+        if source_key.is_null(&key) {
+            return Ok(None);
+        }
+        let value = crate::serde::decode(&*source_value, record.value.as_deref())
+            .map_err(decode_err("value"))?;
+        let mut key_bytes = Vec::with_capacity(record.key.len());
+        store_key
+            .serialize(&key, &mut key_bytes)
+            .map_err(encode_err)?;
+        let value_bytes = match value {
+            Some(value) if !store_value.is_null(&value) => {
+                let mut bytes = Vec::with_capacity(record.value.as_ref().map_or(0, Vec::len));
+                store_value
+                    .serialize(&value, &mut bytes)
+                    .map_err(encode_err)?;
+                Some(bytes)
+            }
+            _ => None,
+        };
+        Ok(Some(ChangelogRecord::new(
+            key_bytes,
+            value_bytes,
+            record.timestamp,
+        )))
+    })
 }

@@ -85,6 +85,15 @@ impl KafkaStreams {
         config.error_policies()?;
         config.replacement_policy()?;
         config.check_processing_guarantee()?;
+        let optimizations = config.topology_optimization()?;
+        if let Some(built) = topology.built_with()
+            && built != optimizations
+        {
+            // As in Kafka Streams, the optimizations are applied where the topology is built.
+            tracing::warn!(
+                "topology.optimization asks for {optimizations:?} but the topology was built with {built:?}: build it with StreamsBuilder::build_with(&config) to apply them"
+            );
+        }
         super::clients::check_client_properties(config)?;
         let rocksdb = crate::state::RocksDbEnv::from_config(config)?;
         let topology = Arc::new(topology);

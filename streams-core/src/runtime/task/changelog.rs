@@ -1,11 +1,18 @@
 //! A task's changelogs: which partitions it restores and from where, what it applies from
 //! them, and the checkpoint of the offsets its persistent stores reflect.
+//!
+//! A store of a source table under `reuse.ktable.source.topics` has the table's input topic
+//! for changelog: it is restored from the input partition (each record decoded and encoded as
+//! the table writes it), and its checkpointed offset is the last input offset the task
+//! processed, as Kafka Streams checkpoints such stores.
 
 use std::collections::BTreeMap;
 
 use streams_state::{ChangelogOffsets, ChangelogRecord};
+use tracing::warn;
 
 use super::Task;
+use crate::topology::{RecodeError, RestoreRecode};
 use crate::{Error, Result};
 
 /// A checkpoint is rewritten (which flushes RocksDB's memtables) once the changelogs have moved
@@ -13,7 +20,7 @@ use crate::{Error, Result};
 const CHECKPOINT_DELTA: i64 = 10_000;
 
 /// A store's changelog partition.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub(crate) struct ChangelogPartition {
     pub(crate) store: String,
     pub(crate) topic: String,
@@ -22,6 +29,64 @@ pub(crate) struct ChangelogPartition {
     /// changelog offsets are checkpointed, as in Kafka Streams; an in-memory store starts empty
     /// and is restored from the beginning of its changelog.
     pub(crate) persistent: bool,
+    /// For a source table's input topic used as its changelog: how its records become the
+    /// store's. Such a changelog is restored up to the group's committed offset only (the
+    /// records after it are processed again), and never written.
+    pub(crate) source: Option<RestoreRecode>,
+}
+
+impl std::fmt::Debug for ChangelogPartition {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ChangelogPartition")
+            .field("store", &self.store)
+            .field("topic", &self.topic)
+            .field("partition", &self.partition)
+            .field("persistent", &self.persistent)
+            .field("source", &self.source.is_some())
+            .finish()
+    }
+}
+
+impl ChangelogPartition {
+    /// Whether this is a source table's input topic, not a changelog of the application's.
+    pub(crate) fn is_source(&self) -> bool {
+        self.source.is_some()
+    }
+}
+
+/// The records of a source table's input topic as its store restores them: recoded, without
+/// the records the table ignores or cannot decode, and with the timestamp in front of each
+/// value for a timestamped store (whose changelog layer does that for changelogs of its own).
+fn from_source(
+    changelog: &ChangelogPartition,
+    recode: &RestoreRecode,
+    timestamped: bool,
+    records: &[ChangelogRecord],
+) -> Result<Vec<ChangelogRecord>> {
+    let mut restored = Vec::with_capacity(records.len());
+    for record in records {
+        let mut record = match recode(record) {
+            Ok(Some(record)) => record,
+            Ok(None) => continue,
+            Err(RecodeError::Decode { field, source }) => {
+                warn!(
+                    store = %changelog.store,
+                    "skipping a record of {}-{} whose {field} does not decode ({source}): processing skipped it too",
+                    changelog.topic, changelog.partition
+                );
+                continue;
+            }
+            Err(RecodeError::Encode(error)) => return Err(error),
+        };
+        if timestamped && let Some(value) = record.value.take() {
+            let mut stored = Vec::with_capacity(8 + value.len());
+            streams_state::push_timestamp(&mut stored, record.timestamp);
+            stored.extend_from_slice(&value);
+            record.value = Some(stored);
+        }
+        restored.push(record);
+    }
+    Ok(restored)
 }
 
 /// Whether `changelog` (topic, partition) is the changelog of a persistent store of
@@ -63,6 +128,14 @@ impl Task {
                 name: changelog.store.clone(),
                 reason: format!("task {} has no such store to restore", self.id()),
             })?;
+        let recoded;
+        let records = match &changelog.source {
+            Some(recode) => {
+                recoded = from_source(changelog, recode, entry.builder.is_timestamped(), records)?;
+                &recoded[..]
+            }
+            None => records,
+        };
         entry
             .store
             .restore_batch(records)
@@ -72,11 +145,21 @@ impl Task {
         Ok(())
     }
 
-    /// Records the last changelog offsets the producer confirmed for this task's changelogs.
+    /// Records the last changelog offsets this task's stores reflect: the producer confirmed
+    /// them (`delivered`), or, for a source table's input topic, the task processed them
+    /// (call after the stores are flushed).
     pub(crate) fn update_changelog_offsets(&mut self, delivered: &BTreeMap<(String, i32), i64>) {
         for c in &self.changelogs {
             let key = (c.topic.clone(), c.partition);
-            if let Some(&offset) = delivered.get(&key) {
+            let offset = if c.is_source() {
+                self.consumed
+                    .iter()
+                    .find(|(t, p, _)| **t == *c.topic && *p == c.partition)
+                    .map(|(_, _, next)| next - 1)
+            } else {
+                delivered.get(&key).copied()
+            };
+            if let Some(offset) = offset {
                 self.changelog_offsets.insert(key, offset);
             }
         }

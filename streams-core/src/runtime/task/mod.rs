@@ -17,7 +17,7 @@ use crate::error::{ErrorPolicies, ProcessingPolicy};
 use crate::processor::{Punctuation, PunctuationType, RecordMetadata};
 use crate::state::{ChangelogTarget, TaskStore};
 use crate::topology::node::{BuildContext, ErasedChild};
-use crate::topology::{NodeKind, Subtopology, Topology};
+use crate::topology::{NodeKind, StoreChangelog, Subtopology, Topology};
 use crate::{Error, Result, TaskId};
 
 mod changelog;
@@ -111,10 +111,7 @@ impl Task {
         // Its previous owner (another thread of this instance) may still be closing it.
         let lock = super::dir_lock::DirLock::acquire(&dir, env.lock_wait)
             .map_err(|e| Error::io(&dir, e))?;
-        let rebuildable = sub
-            .stores
-            .iter()
-            .all(|s| topology.store(s).is_some_and(|b| b.logging_enabled()));
+        let rebuildable = sub.stores.iter().all(|s| topology.store_rebuildable(s));
         let fingerprint = super::state_dir::fingerprint(topology, sub, env.application_id);
         super::state_dir::check(&dir, id, &fingerprint, rebuildable)?;
         if env.exactly_once && !sub.stores.is_empty() && !dir.join(".checkpoint").exists() {
@@ -170,21 +167,36 @@ impl Task {
             let builder = topology
                 .store(store_name)
                 .ok_or_else(|| Error::Topology(format!("store `{store_name}` is not added")))?;
-            let changelog = builder.logging_enabled().then(|| {
-                let topic = Topology::changelog_topic(env.application_id, store_name);
-                changelogs.push(ChangelogPartition {
-                    store: store_name.clone(),
-                    topic: topic.clone(),
-                    partition,
-                    persistent: builder.engine() == crate::state::StoreEngine::RocksDb,
-                });
-                ChangelogTarget {
-                    collector: env.collector.clone(),
-                    topic,
-                    partition,
-                    timestamp: ctx.timestamp_cell().clone(),
+            let persistent = builder.engine() == crate::state::StoreEngine::RocksDb;
+            let changelog = match topology.store_changelog(env.application_id, store_name) {
+                Some(StoreChangelog::Own(topic)) => {
+                    changelogs.push(ChangelogPartition {
+                        store: store_name.clone(),
+                        topic: topic.clone(),
+                        partition,
+                        persistent,
+                        source: None,
+                    });
+                    Some(ChangelogTarget {
+                        collector: env.collector.clone(),
+                        topic,
+                        partition,
+                        timestamp: ctx.timestamp_cell().clone(),
+                    })
                 }
-            });
+                // The table's input topic: read back on restore, never written.
+                Some(StoreChangelog::Source(topic, recode)) => {
+                    changelogs.push(ChangelogPartition {
+                        store: store_name.clone(),
+                        topic,
+                        partition,
+                        persistent,
+                        source: Some(recode.clone()),
+                    });
+                    None
+                }
+                None => None,
+            };
             let store = builder
                 .open(
                     dir,

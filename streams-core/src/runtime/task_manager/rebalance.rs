@@ -3,7 +3,7 @@
 //! revoked partitions' tasks are committed and closed (or closed without a commit when the
 //! partitions were lost).
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::Duration;
 
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext};
@@ -121,7 +121,8 @@ impl TaskManager {
                 )),
             );
             self.shared.register_engines(id, task.engine_handles());
-            if self.restorer.add(&task)? {
+            let committed = source_changelogs_committed(consumer, &task)?;
+            if self.restorer.add(&task, &committed)? {
                 for (topic, partition) in &inputs {
                     to_pause.add_partition(topic, *partition);
                 }
@@ -167,7 +168,43 @@ impl TaskManager {
         }
         Ok(())
     }
+}
 
+/// The group's committed offsets of `task`'s input partitions that are also changelogs (of
+/// source tables, under `reuse.ktable.source.topics`): restoring stops there. Partitions
+/// without a committed offset are left out.
+fn source_changelogs_committed<C: ConsumerContext>(
+    consumer: &BaseConsumer<C>,
+    task: &Task,
+) -> Result<HashMap<(String, i32), i64>> {
+    let mut tpl = TopicPartitionList::new();
+    for (changelog, _) in task.changelogs() {
+        if changelog.is_source() {
+            tpl.add_partition(&changelog.topic, changelog.partition);
+        }
+    }
+    if tpl.count() == 0 {
+        return Ok(HashMap::new());
+    }
+    let committed = consumer
+        .committed_offsets(tpl, COMMITTED_TIMEOUT)
+        .map_err(|e| {
+            Error::kafka(
+                "reading the committed offsets of source-table changelogs",
+                e,
+            )
+        })?;
+    Ok(committed
+        .elements()
+        .iter()
+        .filter_map(|e| match e.offset() {
+            Offset::Offset(offset) => Some(((e.topic().to_string(), e.partition()), offset)),
+            _ => None,
+        })
+        .collect())
+}
+
+impl TaskManager {
     /// Tells the new tasks' partition groups where each input partition starts (its
     /// committed offset), so that a partition with nothing new counts as caught up.
     fn start_groups_at_committed<C: ConsumerContext>(
