@@ -155,7 +155,9 @@ impl ApplicationReset {
             subtopologies
                 .iter()
                 .flat_map(|s| s.stores.iter())
-                .filter(|store| topology.store(store).is_some_and(|s| s.logging_enabled()))
+                // A source table's store may be restored from its input topic (optimization):
+                // then it has no changelog of its own to delete.
+                .filter(|store| topology.store_has_own_changelog(store))
                 .map(|store| Topology::changelog_topic(app, store)),
         );
         self.topology = Some(TopologyTopics {
