@@ -324,6 +324,59 @@ fn a_reset_application_reprocesses_its_input_into_the_same_output() {
     assert_eq!(both.len(), 7);
 }
 
+/// A reset that keeps the local state (`--keep-local-state`) leaves checkpoints past the ends
+/// of the recreated changelogs: the runtime sees it, wipes those tasks (as Kafka Streams treats
+/// a restore out of range as corruption) and the second pass counts from zero again.
+#[test]
+#[cfg_attr(
+    not(kafka_available),
+    ignore = "needs Apache Kafka (see support::kafka)"
+)]
+fn state_kept_across_a_reset_is_wiped_when_its_changelog_was_made_anew() {
+    let _serial = one_at_a_time();
+    let broker = KafkaCluster::shared();
+    let (input, output) = (unique("keep-in"), unique("keep-out"));
+    broker.create_topics(&[(&input, 2), (&output, 2)]);
+    let app = unique("keep-app");
+    let state = tempfile::tempdir().expect("state dir");
+    let config = app_config(broker, &app, state.path());
+    let records = 700;
+    broker.produce(&input, 0, records, 20);
+    let expected: BTreeMap<String, u64> = (0..7).map(|g| (format!("g{g}"), 100)).collect();
+    let mut streams = KafkaStreams::new(count_topology(&input, &output), &config).expect("app");
+    streams.start().expect("start");
+    counts_per_key(broker, &output, records);
+    assert_eq!(store_contents(&streams), expected);
+    streams.close().expect("close");
+    drop(streams);
+
+    let topology = count_topology(&input, &output);
+    ApplicationReset::new(&config)
+        .expect("reset")
+        .topology(&topology)
+        .keep_local_state()
+        .execute()
+        .expect("reset");
+    assert!(
+        !task_dirs(state.path(), &app).is_empty(),
+        "local state kept"
+    );
+
+    let mut streams = KafkaStreams::new(count_topology(&input, &output), &config).expect("app");
+    streams.start().expect("start");
+    let both = counts_per_key(broker, &output, 2 * records);
+    assert_eq!(
+        store_contents(&streams),
+        expected,
+        "counted from zero, not on top of the kept state"
+    );
+    streams.close().expect("close");
+    for (key, counts) in &both {
+        let (_, pass2) = counts.split_at(counts.len() / 2);
+        assert_eq!(pass2, (1..=100).collect::<Vec<u64>>().as_slice(), "{key}");
+    }
+}
+
 #[test]
 #[cfg_attr(
     not(kafka_available),

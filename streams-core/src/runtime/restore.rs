@@ -68,6 +68,30 @@ impl Restorer {
         self.restoring.is_empty()
     }
 
+    /// The first changelog partition of `task` whose checkpoint points past the partition's
+    /// end: the changelog was deleted and made anew (a reset without clean-up, or a topic
+    /// recreated by hand), so the store holds state the changelog no longer has. Kafka Streams
+    /// treats such a task as corrupt (its restore fails out of range) and wipes it.
+    pub(crate) fn checkpoint_past_end(&self, task: &Task) -> Result<Option<String>> {
+        for (changelog, checkpoint) in task.changelogs() {
+            let Some(offset) = checkpoint else {
+                continue;
+            };
+            let (_, log_end) = super::clients::watermarks(
+                self.reader.consumer(),
+                &changelog.topic,
+                changelog.partition,
+            )?;
+            if offset + 1 > log_end {
+                return Ok(Some(format!(
+                    "checkpoint offset {offset} of store `{}` is past the end ({log_end}) of {}-{}",
+                    changelog.store, changelog.topic, changelog.partition
+                )));
+            }
+        }
+        Ok(None)
+    }
+
     /// Registers `task`'s changelogs; returns whether any has records to restore.
     ///
     /// A source table's input topic is restored up to the group's committed offset

@@ -111,6 +111,19 @@ impl TaskManager {
                 Task::new(&self.topology, sub, id.partition, &env).inspect_err(|_| {
                     self.shared.unclaim(id);
                 })?;
+            if let Some(why) = self.restorer.checkpoint_past_end(&task)? {
+                warn!(
+                    task = %id,
+                    "{why}: the changelog was made anew (reset without clean-up?); wiping the task's state to restore it from the changelogs"
+                );
+                self.metrics.tasks_corrupted.inc();
+                task.close(false)?;
+                drop(task);
+                crate::runtime::state_dir::wipe(&self.settings.app_dir.join(id.to_string()))?;
+                task = Task::new(&self.topology, sub, id.partition, &env).inspect_err(|_| {
+                    self.shared.unclaim(id);
+                })?;
+            }
             self.shared.register_stores(id, task.query_handles());
             self.shared.set_task_status(
                 id,
