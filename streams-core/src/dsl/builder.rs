@@ -154,6 +154,17 @@ impl BuilderState {
         self.topology.add_internal_topic(topic);
     }
 
+    /// Records an error if `materialized` asks for a versioned store where only a table's
+    /// store may be one (`what` names the operation, as Kafka Streams' messages do).
+    pub(crate) fn refuse_versioned<K, V>(&mut self, materialized: &Materialized<K, V>, what: &str) {
+        if materialized.versioned.is_some() {
+            self.record::<()>(Err(Error::Topology(format!(
+                "{what} cannot be versioned: Materialized::as_versioned is for key-value tables \
+                 (table sources, filters, aggregations and foreign-key join results)"
+            ))));
+        }
+    }
+
     /// The serde to use where one is needed: the given one, else the built-in one for the type,
     /// else an error naming what needs it.
     pub(crate) fn require_serde<T: 'static>(
@@ -273,7 +284,9 @@ impl StreamsBuilder {
     }
 
     /// A table of the latest value per key of `topic` (a record with no value deletes its
-    /// key), materialized in a store (named by `materialized`, or generated).
+    /// key), materialized in a store (named by `materialized`, or generated). A versioned
+    /// store ([`Materialized::as_versioned`]) keeps each key's history and makes the table
+    /// versioned.
     ///
     /// ```
     /// use streams_core::dsl::{Consumed, Materialized, StreamsBuilder};
@@ -319,7 +332,7 @@ impl StreamsBuilder {
             .clone()
             .unwrap_or_else(|| consumed.value_serde.clone());
         state.add_store(
-            materialized.store_builder(store.clone(), key_serde, value_serde),
+            materialized.table_store_builder(store.clone(), key_serde, value_serde),
             &name,
         );
         drop(state);
@@ -330,6 +343,7 @@ impl StreamsBuilder {
             Some(consumed.value_serde),
             Some(store),
         )
+        .with_versioned(materialized.versioned_spec())
     }
 
     /// Adds a state store that processors added with [`KStream::process`] can name.

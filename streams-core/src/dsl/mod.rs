@@ -41,7 +41,7 @@ pub use builder::StreamsBuilder;
 pub use global_table::GlobalKTable;
 pub use grouped_stream::KGroupedStream;
 pub use grouped_table::KGroupedTable;
-pub use joins::{JoinWindows, StreamJoined};
+pub use joins::{JoinWindows, Joined, StreamJoined};
 pub use kstream::BranchedKStream;
 pub use kstream::KStream;
 pub use ktable::{BufferConfig, Change, KTable, Suppressed};

@@ -179,10 +179,24 @@ pub(crate) fn plan(
 const WINDOWED_CHANGELOG_EXTRA_RETENTION_MS: i64 = 24 * 60 * 60 * 1000;
 
 /// A changelog's topic configs: compacted; a windowed or session store's also deletes what
-/// its store no longer keeps (as Kafka Streams configures them).
+/// its store no longer keeps; a versioned store's keeps every record at least its history
+/// retention plus a day before compaction may drop it, so older versions survive in the log
+/// (as Kafka Streams configures them).
 fn changelog_config(kind: StoreKind) -> Vec<(String, String)> {
     match kind {
         StoreKind::KeyValue { .. } => vec![("cleanup.policy".into(), "compact".into())],
+        StoreKind::Versioned {
+            history_retention_ms,
+            ..
+        } => vec![
+            ("cleanup.policy".into(), "compact".into()),
+            (
+                "min.compaction.lag.ms".into(),
+                history_retention_ms
+                    .saturating_add(WINDOWED_CHANGELOG_EXTRA_RETENTION_MS)
+                    .to_string(),
+            ),
+        ],
         StoreKind::Window { retention_ms, .. } | StoreKind::Session { retention_ms } => vec![
             ("cleanup.policy".into(), "compact,delete".into()),
             (

@@ -52,6 +52,13 @@ impl<K: Clone + 'static, V: Clone + 'static> KTable<Windowed<K>, V> {
         let _ = suppressed;
         let mut st = self.state.borrow_mut();
         let name = st.new_name("KTABLE-SUPPRESS");
+        if self.is_versioned() {
+            // KIP-914: a suppression's buffer would hold out-of-order versions as latest.
+            st.record::<()>(Err(Error::Topology(format!(
+                "suppress `{name}`: suppress() is only supported for non-versioned KTables"
+            ))));
+            return self.derived(self.node.clone(), self.value_serde.clone(), None);
+        }
         let Some(delay) = self.window_close_delay else {
             st.record::<()>(Err(Error::Topology(format!(
                 "suppress `{name}`: until_window_closes needs a windowed aggregation upstream"

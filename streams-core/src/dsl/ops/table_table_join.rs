@@ -1,7 +1,8 @@
 //! Table–table (primary key) joins: an update on either side looks up the other side's
 //! current row and forwards the joined change, following Kafka Streams' inner, left ("right"
 //! for the right side) and outer join processors. Output timestamps are the larger of the two
-//! rows' timestamps when both exist.
+//! rows' timestamps when both exist. An out-of-order update of a versioned side produces no
+//! result (KIP-914): it is dropped and counted.
 
 use std::sync::Arc;
 
@@ -9,7 +10,7 @@ use super::branch::PassThrough;
 use crate::dsl::{Change, KTable};
 use crate::processor::ProcessResult;
 use crate::processor::{Processor, ProcessorContext, Record};
-use crate::state::KeyValueStoreHandle;
+use crate::state::TableStore;
 
 /// The joiner seen from one side: `(this value, other value)` in the user's left/right order
 /// is handled by the caller; `None` where the join kind gives no result.
@@ -31,15 +32,23 @@ pub(crate) struct TableTableJoin<K, V, VO, VR> {
     other_store: String,
     kind: SideKind,
     joiner: SideJoiner<V, VO, VR>,
-    store: Option<KeyValueStoreHandle<K, VO>>,
+    /// Whether this side's table is versioned: its out-of-order updates are ignored.
+    versioned: bool,
+    store: Option<TableStore<K, VO>>,
 }
 
 impl<K, V, VO, VR> TableTableJoin<K, V, VO, VR> {
-    pub(crate) fn new(other_store: String, kind: SideKind, joiner: SideJoiner<V, VO, VR>) -> Self {
+    pub(crate) fn new(
+        other_store: String,
+        kind: SideKind,
+        joiner: SideJoiner<V, VO, VR>,
+        versioned: bool,
+    ) -> Self {
         TableTableJoin {
             other_store,
             kind,
             joiner,
+            versioned,
             store: None,
         }
     }
@@ -58,7 +67,7 @@ where
     type ValueOut = Change<VR>;
 
     fn init(&mut self, ctx: &mut ProcessorContext<'_, K, Change<VR>>) -> ProcessResult {
-        self.store = Some(ctx.key_value_store(&self.other_store)?);
+        self.store = Some(ctx.table_store(&self.other_store)?);
         Ok(())
     }
 
@@ -67,6 +76,13 @@ where
         ctx: &mut ProcessorContext<'_, K, Change<VR>>,
         record: Record<K, Change<V>>,
     ) -> ProcessResult {
+        if self.versioned && !ctx.change_is_latest() {
+            ctx.record_dropped(
+                crate::runtime::DropReason::OutOfOrder,
+                "out-of-order update of a versioned table in a table-table join",
+            );
+            return Ok(());
+        }
         let other = ctx
             .initialized(&self.store)?
             .get_with_timestamp(&record.key)?;
@@ -135,16 +151,16 @@ where
     let mut st = table.state.borrow_mut();
     let this_name = st.new_name("KTABLE-JOINTHIS");
     let other_name = st.new_name("KTABLE-JOINOTHER");
-    let (ts, tj) = (that_store.clone(), this_joiner);
+    let (ts, tj, tv) = (that_store.clone(), this_joiner, this.is_versioned());
     st.add_processor(
         &this_name,
-        move || TableTableJoin::<K, V, VO, VR>::new(ts.clone(), kinds.0, tj.clone()),
+        move || TableTableJoin::<K, V, VO, VR>::new(ts.clone(), kinds.0, tj.clone(), tv),
         &this.node,
     );
-    let (os, oj) = (this_store.clone(), other_joiner);
+    let (os, oj, ov) = (this_store.clone(), other_joiner, that.is_versioned());
     st.add_processor(
         &other_name,
-        move || TableTableJoin::<K, VO, V, VR>::new(os.clone(), kinds.1, oj.clone()),
+        move || TableTableJoin::<K, VO, V, VR>::new(os.clone(), kinds.1, oj.clone(), ov),
         &that.node,
     );
     st.connect_store(&this_name, &that_store);
