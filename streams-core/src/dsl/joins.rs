@@ -190,7 +190,7 @@ impl<K, V, VO> StreamJoined<K, V, VO> {
 /// use streams_core::dsl::Joined;
 /// use streams_core::serde::Serdes;
 ///
-/// let joined = Joined::with(Serdes::string(), Serdes::f64(), Serdes::f64())
+/// let joined = Joined::with(Serdes::string(), Serdes::i64(), Serdes::i64())
 ///     .with_name("convert")
 ///     .with_grace_period(Duration::from_secs(30));
 /// # let _ = joined;

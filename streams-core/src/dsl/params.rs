@@ -304,19 +304,19 @@ impl<K, V> Materialized<K, V> {
     /// use streams_core::serde::Serdes;
     ///
     /// let builder = StreamsBuilder::new();
-    /// // Exchange rates by currency, with a day of history.
+    /// // Exchange rates by currency (in millionths), with a day of history.
     /// let rates = builder.table(
     ///     "rates",
-    ///     Consumed::with(Serdes::string(), Serdes::f64()),
+    ///     Consumed::with(Serdes::string(), Serdes::i64()),
     ///     Materialized::as_versioned("rates", Duration::from_secs(86_400)),
     /// );
     /// // Each payment converts at the rate valid when it was made, waiting up to a minute for
     /// // late rate updates.
     /// builder
-    ///     .stream("payments", Consumed::with(Serdes::string(), Serdes::f64()))
+    ///     .stream("payments", Consumed::with(Serdes::string(), Serdes::i64()))
     ///     .join_table_with(
     ///         &rates,
-    ///         |amount: &f64, rate: &f64| amount * rate,
+    ///         |cents: &i64, rate: &i64| cents * rate / 1_000_000,
     ///         Joined::default().with_grace_period(Duration::from_secs(60)),
     ///     )
     ///     .to("payments-in-eur");
@@ -338,7 +338,7 @@ impl<K, V> Materialized<K, V> {
     /// ```
     /// use std::time::Duration;
     /// use streams_core::dsl::Materialized;
-    /// let m: Materialized<String, f64> = Materialized::as_versioned("rates", Duration::from_secs(86_400))
+    /// let m: Materialized<String, i64> = Materialized::as_versioned("rates", Duration::from_secs(86_400))
     ///     .with_segment_interval(Duration::from_secs(3_600));
     /// # let _ = m;
     /// ```

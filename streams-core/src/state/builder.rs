@@ -189,7 +189,7 @@ impl StoreBuilder {
     /// use streams_core::serde::Serdes;
     /// use streams_core::state::{StoreBuilder, StoreKind};
     ///
-    /// let rates = StoreBuilder::versioned_key_value("rates", Duration::from_secs(3600), Serdes::string(), Serdes::f64());
+    /// let rates = StoreBuilder::versioned_key_value("rates", Duration::from_secs(3600), Serdes::string(), Serdes::i64());
     /// assert_eq!(
     ///     rates.kind(),
     ///     StoreKind::Versioned { history_retention_ms: 3_600_000, segment_interval_ms: 300_000 }

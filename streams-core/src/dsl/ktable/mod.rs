@@ -105,11 +105,11 @@ impl<K: Clone + 'static, V: Clone + 'static> KTable<K, V> {
     /// use streams_core::dsl::{Consumed, Materialized, StreamsBuilder};
     /// use streams_core::serde::Serdes;
     /// let builder = StreamsBuilder::new();
-    /// let rates = builder.table("rates", Consumed::with(Serdes::string(), Serdes::f64()),
+    /// let rates = builder.table("rates", Consumed::with(Serdes::string(), Serdes::i64()),
     ///     Materialized::as_versioned("rates", Duration::from_secs(3600)));
     /// assert!(rates.is_versioned());
-    /// assert!(rates.filter(|_k, v: &f64| *v > 0.0).is_versioned());
-    /// assert!(!rates.filter_materialized(|_k, v: &f64| *v > 0.0, Materialized::as_("positive")).is_versioned());
+    /// assert!(rates.filter(|_k, v: &i64| *v > 0).is_versioned());
+    /// assert!(!rates.filter_materialized(|_k, v: &i64| *v > 0, Materialized::as_("positive")).is_versioned());
     /// ```
     pub fn is_versioned(&self) -> bool {
         self.versioned.is_some()
