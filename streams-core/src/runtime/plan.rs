@@ -288,4 +288,44 @@ mod tests {
             .unwrap();
         assert_eq!(repartition.partitions, 3);
     }
+
+    #[test]
+    fn a_versioned_store_changelog_keeps_records_its_history_retention_plus_a_day() {
+        // Kafka Streams' VersionedChangelogTopicConfig: compacted, with a minimum compaction
+        // lag of the history retention plus 24 h; the grace buffer is a plain compacted log.
+        let builder = StreamsBuilder::new();
+        let rates = builder.table(
+            "rates",
+            Consumed::with(Serdes::string(), Serdes::i64()),
+            Materialized::as_versioned("rates", std::time::Duration::from_secs(600)),
+        );
+        builder
+            .stream("payments", Consumed::with(Serdes::string(), Serdes::i64()))
+            .join_table_with(
+                &rates,
+                |a: &i64, b: &i64| a * b,
+                crate::dsl::Joined::as_("convert")
+                    .with_grace_period(std::time::Duration::from_secs(1)),
+            )
+            .to("out");
+        let topology = builder.build().unwrap();
+        let plan = plan(&topology, "app", -1, |_| Ok(Some(2))).unwrap();
+        let config = |name: &str| {
+            plan.internal_topics
+                .iter()
+                .find(|t| t.name == name)
+                .map(|t| t.config.clone())
+        };
+        assert_eq!(
+            config("app-rates-changelog"),
+            Some(vec![
+                ("cleanup.policy".to_string(), "compact".to_string()),
+                ("min.compaction.lag.ms".to_string(), "87000000".to_string()),
+            ])
+        );
+        assert_eq!(
+            config("app-convert-Buffer-changelog"),
+            Some(vec![("cleanup.policy".to_string(), "compact".to_string())])
+        );
+    }
 }
