@@ -215,6 +215,15 @@ impl VersionedStore {
         self.observed
     }
 
+    fn persist_observed(&mut self) -> Result<()> {
+        if self.observed_dirty {
+            self.engine
+                .put(&layout::observed_key(), &self.observed.to_be_bytes())?;
+            self.observed_dirty = false;
+        }
+        Ok(())
+    }
+
     fn expired(&self, timestamp: i64) -> bool {
         timestamp < self.observed.saturating_sub(self.history_retention)
     }
@@ -427,16 +436,13 @@ impl StateStore for VersionedStore {
     /// Writes the observed stream time beside the data (so a restart from a checkpoint keeps
     /// refusing the puts it refused), then flushes the engine.
     fn flush(&mut self) -> Result<()> {
-        if self.observed_dirty {
-            self.engine
-                .put(&layout::observed_key(), &self.observed.to_be_bytes())?;
-            self.observed_dirty = false;
-        }
+        self.persist_observed()?;
         self.engine.flush()
     }
 
+    /// Like [`flush`](Self::flush), and closing twice is not an error, as for the engines.
     fn close(&mut self) -> Result<()> {
-        self.flush()?;
+        self.persist_observed()?;
         self.engine.close()
     }
 }

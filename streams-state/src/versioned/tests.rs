@@ -874,3 +874,15 @@ proptest::proptest! {
         }
     }
 }
+
+#[test]
+fn closing_twice_is_not_an_error() -> Result<()> {
+    let dir = tempfile::tempdir().map_err(|e| Error::io("temp", e))?;
+    let engine = RocksDbKeyValueStore::open("v", dir.path())?;
+    let mut store = VersionedStore::open(Box::new(engine), 1_000, 100)?;
+    store.put(b"k", Some(b"v"), 1)?;
+    store.close()?;
+    store.close()?;
+    assert!(matches!(store.get(b"k"), Err(Error::Closed { .. })));
+    Ok(())
+}

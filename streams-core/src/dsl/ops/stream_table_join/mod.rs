@@ -244,7 +244,12 @@ where
         return broken();
     };
     let mut st = stream.state.borrow_mut();
-    let (store_name, ks, vs, gs) = (store.clone(), key_serde.clone(), value_serde, grace.clone());
+    // Null values are dropped by what the values are read with: the buffer's serde, if any.
+    let null_check = grace
+        .as_ref()
+        .map(|g| g.value_serde.clone())
+        .or(value_serde);
+    let (store_name, ks, vs, gs) = (store.clone(), key_serde.clone(), null_check, grace.clone());
     st.add_processor(
         &name,
         move || StreamTableJoin {
