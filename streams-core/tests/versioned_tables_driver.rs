@@ -1049,3 +1049,123 @@ fn versioned_stores_refuse_what_kafka_refuses() {
     let error = build_error(&builder).expect("refused");
     assert!(error.contains("cannot be versioned"), "{error}");
 }
+
+/// What a versioned store should hold: per key, timestamp → value (`None`: deleted).
+type Tracker = std::collections::BTreeMap<i64, std::collections::BTreeMap<i64, Option<String>>>;
+
+/// Kafka's `VersionedStoreContentCheckerProcessor`: writes each record to the versioned store
+/// (`"delete"` calls `delete`, a null value puts a tombstone) and forwards how many of its
+/// checks of the store's contents (every version it wrote, and each key's latest) failed.
+struct ContentChecker {
+    store: Option<streams_core::state::VersionedKeyValueStoreHandle<i64, Option<String>>>,
+    data: Tracker,
+}
+
+impl streams_core::processor::Processor for ContentChecker {
+    type KeyIn = i64;
+    type ValueIn = Option<String>;
+    type KeyOut = i64;
+    type ValueOut = u64;
+
+    fn init(
+        &mut self,
+        ctx: &mut streams_core::processor::ProcessorContext<'_, i64, u64>,
+    ) -> streams_core::processor::ProcessResult {
+        self.store = Some(ctx.versioned_key_value_store("versioned-store")?);
+        Ok(())
+    }
+
+    fn process(
+        &mut self,
+        ctx: &mut streams_core::processor::ProcessorContext<'_, i64, u64>,
+        record: streams_core::processor::Record<i64, Option<String>>,
+    ) -> streams_core::processor::ProcessResult {
+        let Some(store) = &self.store else {
+            return Ok(());
+        };
+        let (key, ts) = (record.key, record.timestamp);
+        let value = if record.value.as_deref() == Some("delete") {
+            store.delete(&key, ts)?;
+            None
+        } else {
+            store.put(&key, &record.value, ts)?;
+            record.value.clone()
+        };
+        self.data.entry(key).or_default().insert(ts, value);
+        let mut failed = 0;
+        for (key, versions) in &self.data {
+            let matches = |found: Option<streams_core::state::VersionedRecord<Option<String>>>,
+                           expected: &Option<String>,
+                           at: i64| match (found, expected) {
+                (None, None) => true,
+                (Some(r), Some(v)) => r.value.as_ref() == Some(v) && r.timestamp == at,
+                _ => false,
+            };
+            for (at, expected) in versions {
+                failed += u64::from(!matches(store.get_as_of(key, *at)?, expected, *at));
+            }
+            if let Some((at, expected)) = versions.iter().next_back() {
+                failed += u64::from(!matches(store.get(key)?, expected, *at));
+            }
+        }
+        Ok(ctx.forward(record.with_value(failed))?)
+    }
+}
+
+#[test]
+fn a_processor_puts_gets_and_deletes_through_a_versioned_store() -> Result<()> {
+    // Kafka: VersionedKeyValueStoreIntegrationTest.shouldPutGetAndDelete (through the driver)
+    let builder = StreamsBuilder::new();
+    builder.add_state_store(streams_core::state::StoreBuilder::versioned_key_value(
+        "versioned-store",
+        Duration::from_secs(60),
+        Serdes::i64(),
+        Serdes::nullable(Serdes::string()),
+    ));
+    builder
+        .stream(
+            "input",
+            Consumed::with(Serdes::i64(), Serdes::nullable(Serdes::string())),
+        )
+        .process(
+            || ContentChecker {
+                store: None,
+                data: Tracker::new(),
+            },
+            &["versioned-store"],
+        )
+        .to_with("output", Produced::with(Serdes::i64(), Serdes::u64()));
+    let driver = TopologyTestDriver::new(builder.build()?)?;
+    let input = driver.input_topic("input", Serdes::i64(), Serdes::nullable(Serdes::string()));
+    let base = 1_000;
+    let batches: [(i64, [Option<&str>; 3]); 5] = [
+        (0, [Some("a0"), Some("b0"), None]),
+        (5, [Some("a5"), None, Some("c5")]),
+        (2, [Some("a2"), Some("b2"), None]),     // out of order
+        (5, [Some("a5_new"), Some("b5"), None]), // replaces
+        (7, [Some("delete"), Some("delete"), Some("delete")]),
+    ];
+    let mut sent = 0;
+    for (offset, values) in batches {
+        for (key, value) in (1i64..).zip(values) {
+            input.pipe_input(key, value.map(String::from), base + offset)?;
+            sent += 1;
+        }
+    }
+    let failures: Vec<u64> = driver
+        .output_topic("output", Serdes::i64(), Serdes::u64())
+        .read_records()?
+        .into_iter()
+        .map(|r| r.value)
+        .collect();
+    assert_eq!(failures, vec![0; sent]);
+    let store = driver.versioned_key_value_store::<i64, Option<String>>("versioned-store")?;
+    assert_eq!(store.get(&1)?, None, "deleted at 7");
+    assert_eq!(
+        store
+            .get_as_of(&1, base + 6)?
+            .map(|r| (r.value, r.timestamp, r.valid_to)),
+        Some((Some("a5_new".to_string()), base + 5, Some(base + 7)))
+    );
+    Ok(())
+}
