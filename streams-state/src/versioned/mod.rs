@@ -10,6 +10,8 @@
 
 mod layout;
 #[cfg(test)]
+mod model_tests;
+#[cfg(test)]
 mod tests;
 
 use std::sync::Arc;
