@@ -16,9 +16,9 @@
 //! ```
 
 pub use crate::dsl::{
-    Branched, Consumed, GlobalKTable, Grouped, JoinWindows, KGroupedStream, KGroupedTable, KStream,
-    KTable, Materialized, Produced, Repartitioned, SessionWindows, SlidingWindows, StreamJoined,
-    StreamsBuilder, Suppressed, TimeWindows, Windowed,
+    Branched, Consumed, GlobalKTable, Grouped, JoinWindows, Joined, KGroupedStream, KGroupedTable,
+    KStream, KTable, Materialized, Produced, Repartitioned, SessionWindows, SlidingWindows,
+    StreamJoined, StreamsBuilder, Suppressed, TimeWindows, Windowed,
 };
 pub use crate::processor::{Processor, ProcessorContext, PunctuationType, Record};
 pub use crate::serde::{Serde, Serdes};

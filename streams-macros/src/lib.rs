@@ -73,6 +73,7 @@ pub fn derive_default_serde(input: TokenStream) -> TokenStream {
 ///     key_value("card-risk", String, CardRisk),    // store name, key type, value type
 ///     window("merchant-alerts", String, u64),
 ///     session("visits", String, u64),
+///     versioned("rates", String, f64),            // latest, or ?as_of=<ms>
 ///     global("merchants", String, Merchant),
 /// )]
 /// fn topology(config: &StreamsConfig) -> streams_core::Result<Topology> { … }

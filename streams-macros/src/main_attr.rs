@@ -27,11 +27,14 @@ impl Parse for Arg {
             input.parse::<Token![=]>()?;
             return Ok(Arg::ApplicationId(input.parse()?));
         }
-        if !["key_value", "window", "session", "global"].contains(&ident.to_string().as_str()) {
+        if !["key_value", "window", "session", "global", "versioned"]
+            .contains(&ident.to_string().as_str())
+        {
             return Err(syn::Error::new(
                 ident.span(),
                 "expected `application_id = \"…\"` or a store: \
-                 `key_value(\"name\", Key, Value)`, `window(…)`, `session(…)` or `global(…)`",
+                 `key_value(\"name\", Key, Value)`, `window(…)`, `session(…)`, `versioned(…)` \
+                 or `global(…)`",
             ));
         }
         let content;

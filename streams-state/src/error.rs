@@ -42,6 +42,15 @@ pub enum Error {
         /// Why the sink refused it.
         reason: String,
     },
+    /// An entry of the store's engine is not in the store's layout (a truncated value, a key
+    /// of another store): the store cannot be trusted and must be rebuilt from its changelog.
+    #[error("store `{store}` holds a corrupt entry: {reason}")]
+    Corrupt {
+        /// The store's name.
+        store: String,
+        /// What was wrong with the entry.
+        reason: String,
+    },
     /// The store was used after it was closed.
     #[error("store `{store}` is closed")]
     Closed {
@@ -56,6 +65,7 @@ impl Error {
     pub fn is_corruption(&self) -> bool {
         match self {
             Error::RocksDb { source, .. } => source.kind() == rocksdb::ErrorKind::Corruption,
+            Error::Corrupt { .. } => true,
             _ => false,
         }
     }

@@ -21,6 +21,8 @@
 //! - `changelog`: [`ChangeLoggingKeyValueStore`] and the [`ChangelogSink`] it writes to.
 //! - `window`: [`WindowStore`], values per key and window start, in time segments.
 //! - `session`: [`SessionStore`], values per key and session.
+//! - `versioned`: [`VersionedStore`], every key's values by timestamp for a history retention
+//!   (Kafka Streams' versioned key-value stores), and its thread-safe [`VersionedReader`].
 //! - `segments`: the time segments both use (hidden: `streams-core` reuses its time encoding).
 //! - `checkpoint`: [`Checkpoint`], the file of changelog offsets a task's stores reflect.
 //! - `bytes_range`: key-range helpers shared by the engines.
@@ -37,6 +39,7 @@ pub mod segments;
 mod session;
 mod store;
 mod timestamped;
+mod versioned;
 mod window;
 
 pub use cache::{CacheBudget, CacheObserver, CachingKeyValueStore};
@@ -55,4 +58,7 @@ pub use store::{
     StateStore,
 };
 pub use timestamped::{push_timestamp, split_timestamped};
+pub use versioned::{
+    PutOutcome, VersionedReader, VersionedRecord, VersionedStore, default_segment_interval,
+};
 pub use window::{WindowEntry, WindowReader, WindowStore};

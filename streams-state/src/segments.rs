@@ -74,6 +74,14 @@ impl Segments {
         }
     }
 
+    /// Segments of `interval` ms (at least 1) keeping `retention`: for stores that choose their
+    /// segment size (the versioned store, after Kafka Streams' `segmentInterval`).
+    pub(crate) fn with_interval(retention: i64, interval: i64) -> Self {
+        let mut segments = Segments::new(retention);
+        segments.interval = interval.max(1);
+        segments
+    }
+
     /// The observed stream time as other threads see it.
     pub(crate) fn shared_observed(&self) -> Arc<AtomicI64> {
         self.shared_observed.clone()

@@ -198,6 +198,17 @@ impl BuilderState {
         self.topology.add_internal_topic(topic);
     }
 
+    /// Records an error if `materialized` asks for a versioned store where only a table's
+    /// store may be one (`what` names the operation, as Kafka Streams' messages do).
+    pub(crate) fn refuse_versioned<K, V>(&mut self, materialized: &Materialized<K, V>, what: &str) {
+        if materialized.versioned.is_some() {
+            self.record::<()>(Err(Error::Topology(format!(
+                "{what} cannot be versioned: Materialized::as_versioned is for key-value tables \
+                 (table sources, filters, aggregations and foreign-key join results)"
+            ))));
+        }
+    }
+
     /// The serde to use where one is needed: the given one, else the built-in one for the type,
     /// else an error naming what needs it.
     pub(crate) fn require_serde<T: 'static>(
@@ -304,7 +315,9 @@ impl StreamsBuilder {
     }
 
     /// A table of the latest value per key of `topic` (a record with no value deletes its
-    /// key), materialized in a store (named by `materialized`, or generated).
+    /// key), materialized in a store (named by `materialized`, or generated). A versioned
+    /// store ([`Materialized::as_versioned`]) keeps each key's history and makes the table
+    /// versioned.
     ///
     /// ```
     /// use streams_core::dsl::{Consumed, Materialized, StreamsBuilder};
@@ -367,23 +380,27 @@ impl StreamsBuilder {
             .clone()
             .unwrap_or_else(|| consumed.value_serde.clone());
         state.add_store(
-            materialized.store_builder(store.clone(), key_serde.clone(), value_serde.clone()),
+            materialized.table_store_builder(store.clone(), key_serde.clone(), value_serde.clone()),
             &name,
         );
-        let recode = restore_recode(
-            store.clone(),
-            consumed.key_serde.clone(),
-            nullable,
-            key_serde,
-            value_serde,
-        );
-        state.hints.table_sources.push((
-            store.clone(),
-            crate::topology::SourceChangelog {
-                topic: topic.to_string(),
-                recode,
-            },
-        ));
+        // A versioned store keeps its own changelog even under `reuse.ktable.source.topics`:
+        // restoring from an input topic writes plain and timestamped stores only.
+        if materialized.versioned.is_none() {
+            let recode = restore_recode(
+                store.clone(),
+                consumed.key_serde.clone(),
+                nullable,
+                key_serde,
+                value_serde,
+            );
+            state.hints.table_sources.push((
+                store.clone(),
+                crate::topology::SourceChangelog {
+                    topic: topic.to_string(),
+                    recode,
+                },
+            ));
+        }
         drop(state);
         KTable::new(
             self.state.clone(),
@@ -392,6 +409,7 @@ impl StreamsBuilder {
             Some(consumed.value_serde),
             Some(store),
         )
+        .with_versioned(materialized.versioned_spec())
     }
 
     /// Adds a state store that processors added with [`KStream::process`] can name.

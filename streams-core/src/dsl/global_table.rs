@@ -59,6 +59,7 @@ impl StreamsBuilder {
         materialized: Materialized<K, V>,
     ) -> GlobalKTable<K, V> {
         let mut state = self.state.borrow_mut();
+        state.refuse_versioned(&materialized, "GlobalTables");
         let source_name = consumed
             .name
             .clone()

@@ -194,6 +194,7 @@ impl<K: Clone + 'static, V: Clone + 'static> KGroupedStream<K, V> {
         else {
             return KTable::new(state, self.stream.node.clone(), None, None, None);
         };
+        let versioned = materialized.versioned_spec();
         let mut st = state.borrow_mut();
         let name = st.new_name(prefix);
         let store = store_name.clone();
@@ -216,7 +217,11 @@ impl<K: Clone + 'static, V: Clone + 'static> KGroupedStream<K, V> {
             &parent,
         );
         st.add_store(
-            materialized.store_builder(store_name.clone(), key_serde.clone(), agg_serde.clone()),
+            materialized.table_store_builder(
+                store_name.clone(),
+                key_serde.clone(),
+                agg_serde.clone(),
+            ),
             &name,
         );
         drop(st);
@@ -227,5 +232,6 @@ impl<K: Clone + 'static, V: Clone + 'static> KGroupedStream<K, V> {
             Some(agg_serde),
             Some(store_name),
         )
+        .with_versioned(versioned)
     }
 }

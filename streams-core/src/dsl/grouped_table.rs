@@ -74,6 +74,7 @@ impl<K: Clone + 'static, V: Clone + 'static> KGroupedTable<K, V> {
         ) else {
             return KTable::new(state, self.node, None, None, None);
         };
+        let versioned = materialized.versioned_spec();
         let mut st = state.borrow_mut();
         let name = st.new_name("KTABLE-AGGREGATE");
         let store = store_name.clone();
@@ -83,7 +84,11 @@ impl<K: Clone + 'static, V: Clone + 'static> KGroupedTable<K, V> {
             &source,
         );
         st.add_store(
-            materialized.store_builder(store_name.clone(), key_serde.clone(), agg_serde.clone()),
+            materialized.table_store_builder(
+                store_name.clone(),
+                key_serde.clone(),
+                agg_serde.clone(),
+            ),
             &name,
         );
         drop(st);
@@ -94,6 +99,7 @@ impl<K: Clone + 'static, V: Clone + 'static> KGroupedTable<K, V> {
             Some(agg_serde),
             Some(store_name),
         )
+        .with_versioned(versioned)
     }
 
     /// Counts the rows per key (a count can reach 0 but is never deleted).

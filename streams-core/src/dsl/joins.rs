@@ -1,4 +1,5 @@
-//! Join parameters: [`JoinWindows`] for stream–stream joins, [`StreamJoined`] for their stores.
+//! Join parameters: [`JoinWindows`] for stream–stream joins, [`StreamJoined`] for their stores,
+//! [`Joined`] for stream–table joins.
 
 use std::time::Duration;
 
@@ -170,6 +171,160 @@ impl<K, V, VO> StreamJoined<K, V, VO> {
     /// ```
     pub fn with_store_name(mut self, name: impl Into<String>) -> Self {
         self.store_name = Some(name.into());
+        self
+    }
+}
+
+/// How a stream joins a table ([`KStream::join_table_with`](super::KStream::join_table_with)):
+/// serdes for the key and the two values (for a repartition topic before the join and the
+/// grace buffer), a name for the join (which also names its repartition topic and buffer), and
+/// a grace period (Kafka Streams' `Joined`).
+///
+/// With a grace period (KIP-923, a versioned table only), stream records wait in a buffer
+/// until stream time passes their timestamp plus the grace, then join, in timestamp order,
+/// with the table as of their timestamp: table updates that arrive late (within the grace)
+/// still meet the stream records they precede.
+///
+/// ```
+/// use std::time::Duration;
+/// use streams_core::dsl::Joined;
+/// use streams_core::serde::Serdes;
+///
+/// let joined = Joined::with(Serdes::string(), Serdes::i64(), Serdes::i64())
+///     .with_name("convert")
+///     .with_grace_period(Duration::from_secs(30));
+/// # let _ = joined;
+/// ```
+pub struct Joined<K, V, VO> {
+    pub(crate) key_serde: Option<SharedSerde<K>>,
+    pub(crate) value_serde: Option<SharedSerde<V>>,
+    pub(crate) other_value_serde: Option<SharedSerde<VO>>,
+    pub(crate) name: Option<String>,
+    pub(crate) grace: Option<Duration>,
+}
+
+impl<K, V, VO> std::fmt::Debug for Joined<K, V, VO> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Joined")
+            .field("name", &self.name)
+            .field("grace", &self.grace)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<K, V, VO> Default for Joined<K, V, VO> {
+    fn default() -> Self {
+        Joined {
+            key_serde: None,
+            value_serde: None,
+            other_value_serde: None,
+            name: None,
+            grace: None,
+        }
+    }
+}
+
+impl<K, V, VO> Joined<K, V, VO> {
+    /// Joins with these serdes for the key, the stream's values and the table's values.
+    ///
+    /// ```
+    /// use streams_core::dsl::Joined;
+    /// use streams_core::serde::Serdes;
+    /// let j = Joined::with(Serdes::string(), Serdes::i64(), Serdes::string());
+    /// # let _ = j;
+    /// ```
+    pub fn with(
+        key_serde: SharedSerde<K>,
+        value_serde: SharedSerde<V>,
+        other_value_serde: SharedSerde<VO>,
+    ) -> Self {
+        Joined {
+            key_serde: Some(key_serde),
+            value_serde: Some(value_serde),
+            other_value_serde: Some(other_value_serde),
+            name: None,
+            grace: None,
+        }
+    }
+
+    /// A join named `name` (Kafka Streams' `Joined.as`).
+    ///
+    /// ```
+    /// use streams_core::dsl::Joined;
+    /// let j: Joined<String, i64, String> = Joined::as_("enrich");
+    /// # let _ = j;
+    /// ```
+    pub fn as_(name: impl Into<String>) -> Self {
+        Joined {
+            name: Some(name.into()),
+            ..Self::default()
+        }
+    }
+
+    /// Names the join processor; a repartition topic before it is then `<name>-repartition`
+    /// and a grace buffer `<name>-Buffer`.
+    ///
+    /// ```
+    /// use streams_core::dsl::Joined;
+    /// let j: Joined<String, i64, String> = Joined::default().with_name("enrich");
+    /// # let _ = j;
+    /// ```
+    pub fn with_name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// Waits `grace` for late table updates: each stream record joins once stream time
+    /// passes its timestamp plus `grace` (records already that late join at once). The
+    /// table must be versioned, with a history retention of at least `grace`.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use streams_core::dsl::Joined;
+    /// let j: Joined<String, i64, String> = Joined::default().with_grace_period(Duration::from_millis(500));
+    /// # let _ = j;
+    /// ```
+    pub fn with_grace_period(mut self, grace: Duration) -> Self {
+        self.grace = Some(grace);
+        self
+    }
+
+    /// Sets the key serde.
+    ///
+    /// ```
+    /// use streams_core::dsl::Joined;
+    /// use streams_core::serde::Serdes;
+    /// let j: Joined<String, i64, String> = Joined::default().with_key_serde(Serdes::string());
+    /// # let _ = j;
+    /// ```
+    pub fn with_key_serde(mut self, serde: SharedSerde<K>) -> Self {
+        self.key_serde = Some(serde);
+        self
+    }
+
+    /// Sets the serde of the stream's values.
+    ///
+    /// ```
+    /// use streams_core::dsl::Joined;
+    /// use streams_core::serde::Serdes;
+    /// let j: Joined<String, i64, String> = Joined::default().with_value_serde(Serdes::i64());
+    /// # let _ = j;
+    /// ```
+    pub fn with_value_serde(mut self, serde: SharedSerde<V>) -> Self {
+        self.value_serde = Some(serde);
+        self
+    }
+
+    /// Sets the serde of the table's values.
+    ///
+    /// ```
+    /// use streams_core::dsl::Joined;
+    /// use streams_core::serde::Serdes;
+    /// let j: Joined<String, i64, String> = Joined::default().with_other_value_serde(Serdes::string());
+    /// # let _ = j;
+    /// ```
+    pub fn with_other_value_serde(mut self, serde: SharedSerde<VO>) -> Self {
+        self.other_value_serde = Some(serde);
         self
     }
 }

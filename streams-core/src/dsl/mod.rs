@@ -48,7 +48,7 @@ pub use emit::EmitStrategy;
 pub use global_table::GlobalKTable;
 pub use grouped_stream::KGroupedStream;
 pub use grouped_table::KGroupedTable;
-pub use joins::{JoinWindows, StreamJoined};
+pub use joins::{JoinWindows, Joined, StreamJoined};
 pub use kstream::BranchedKStream;
 pub use kstream::KStream;
 pub use ktable::{BufferConfig, Change, KTable, Suppressed};

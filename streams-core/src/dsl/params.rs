@@ -209,7 +209,8 @@ impl<K, V> Grouped<K, V> {
 }
 
 /// How a table is stored: store name (which also names its changelog, and a repartition topic
-/// before it), serdes, engine and logging.
+/// before it), serdes, engine and logging, and whether it keeps its history
+/// ([`as_versioned`](Self::as_versioned)).
 ///
 /// ```
 /// use streams_core::dsl::Materialized;
@@ -227,6 +228,8 @@ pub struct Materialized<K, V> {
     pub(crate) logging: bool,
     pub(crate) caching: bool,
     pub(crate) retention: Option<std::time::Duration>,
+    /// A versioned store's history retention and segment interval.
+    pub(crate) versioned: Option<(std::time::Duration, Option<std::time::Duration>)>,
 }
 
 impl<K, V> std::fmt::Debug for Materialized<K, V> {
@@ -235,8 +238,16 @@ impl<K, V> std::fmt::Debug for Materialized<K, V> {
             .field("name", &self.name)
             .field("engine", &self.engine)
             .field("logging", &self.logging)
+            .field("versioned", &self.versioned)
             .finish_non_exhaustive()
     }
+}
+
+/// What a versioned table keeps: its store's history retention and segment interval, in ms.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct VersionedSpec {
+    pub(crate) history_retention_ms: i64,
+    pub(crate) segment_interval_ms: i64,
 }
 
 impl<K, V> Default for Materialized<K, V> {
@@ -249,6 +260,7 @@ impl<K, V> Default for Materialized<K, V> {
             logging: true,
             caching: true,
             retention: None,
+            versioned: None,
         }
     }
 }
@@ -266,6 +278,88 @@ impl<K, V> Materialized<K, V> {
             name: Some(name.into()),
             ..Self::default()
         }
+    }
+
+    /// A versioned store named `name` keeping each key's values by timestamp for
+    /// `history_retention` (Kafka Streams'
+    /// `Materialized.as(Stores.persistentVersionedKeyValueStore(name, historyRetention))`).
+    ///
+    /// A table materialized so is *versioned* (KIP-914), and so are the tables derived from it
+    /// without another materialization (`filter`, `map_values`):
+    /// - stream–table joins look its value up as of each stream record's timestamp, and may
+    ///   wait for late table updates ([`Joined::with_grace_period`](super::Joined::with_grace_period));
+    /// - an update older than its key's latest (out of order) still reaches `to_stream`, but
+    ///   table–table and foreign-key joins and `group_by` ignore it;
+    /// - `filter` forwards a delete for every update that fails it;
+    /// - an update older than the history retention behind the table's stream time is dropped;
+    /// - it has no record cache, and `suppress` refuses it.
+    ///
+    /// The history retention is also the grace period of the table: how late an update may be.
+    /// Interactive queries read the latest value or the value as of a time
+    /// ([`KafkaStreams::versioned_key_value_store`](crate::KafkaStreams::versioned_key_value_store)).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use streams_core::dsl::{Consumed, Joined, Materialized, StreamsBuilder};
+    /// use streams_core::serde::Serdes;
+    ///
+    /// let builder = StreamsBuilder::new();
+    /// // Exchange rates by currency (in millionths), with a day of history.
+    /// let rates = builder.table(
+    ///     "rates",
+    ///     Consumed::with(Serdes::string(), Serdes::i64()),
+    ///     Materialized::as_versioned("rates", Duration::from_secs(86_400)),
+    /// );
+    /// // Each payment converts at the rate valid when it was made, waiting up to a minute for
+    /// // late rate updates.
+    /// builder
+    ///     .stream("payments", Consumed::with(Serdes::string(), Serdes::i64()))
+    ///     .join_table_with(
+    ///         &rates,
+    ///         |cents: &i64, rate: &i64| cents * rate / 1_000_000,
+    ///         Joined::default().with_grace_period(Duration::from_secs(60)),
+    ///     )
+    ///     .to("payments-in-eur");
+    /// # builder.build()?;
+    /// # Ok::<(), streams_core::Error>(())
+    /// ```
+    pub fn as_versioned(name: impl Into<String>, history_retention: std::time::Duration) -> Self {
+        Materialized {
+            name: Some(name.into()),
+            versioned: Some((history_retention, None)),
+            ..Self::default()
+        }
+    }
+
+    /// Keeps a versioned store's older versions in segments of `interval` (Kafka Streams'
+    /// `persistentVersionedKeyValueStore(name, historyRetention, segmentInterval)`); by default
+    /// the interval Kafka Streams picks for the retention. No effect on other stores.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use streams_core::dsl::Materialized;
+    /// let m: Materialized<String, i64> = Materialized::as_versioned("rates", Duration::from_secs(86_400))
+    ///     .with_segment_interval(Duration::from_secs(3_600));
+    /// # let _ = m;
+    /// ```
+    pub fn with_segment_interval(mut self, interval: std::time::Duration) -> Self {
+        if let Some((_, segment)) = &mut self.versioned {
+            *segment = Some(interval);
+        }
+        self
+    }
+
+    /// The versioned store these settings ask for, if any.
+    pub(crate) fn versioned_spec(&self) -> Option<VersionedSpec> {
+        let (history, segment) = self.versioned?;
+        let history_retention_ms = i64::try_from(history.as_millis()).unwrap_or(i64::MAX);
+        Some(VersionedSpec {
+            history_retention_ms,
+            segment_interval_ms: segment.map_or_else(
+                || streams_state::default_segment_interval(history_retention_ms),
+                |s| i64::try_from(s.as_millis()).unwrap_or(i64::MAX).max(1),
+            ),
+        })
     }
 
     /// A store with a generated name and these serdes.
@@ -369,6 +463,30 @@ impl<K, V> Materialized<K, V> {
         self
     }
 
+    /// The store builder of a table for these settings: versioned when asked for
+    /// ([`as_versioned`](Self::as_versioned)), else timestamped.
+    pub(crate) fn table_store_builder(
+        &self,
+        name: String,
+        key_serde: SharedSerde<K>,
+        value_serde: SharedSerde<V>,
+    ) -> StoreBuilder
+    where
+        K: 'static,
+        V: 'static,
+    {
+        let Some(spec) = self.versioned_spec() else {
+            return self.store_builder(name, key_serde, value_serde);
+        };
+        let builder =
+            versioned_store_builder(name, spec, key_serde, value_serde).with_engine(self.engine);
+        if self.logging {
+            builder
+        } else {
+            builder.with_logging_disabled()
+        }
+    }
+
     /// The store builder for these settings (a timestamped key-value store).
     pub(crate) fn store_builder(
         &self,
@@ -390,6 +508,24 @@ impl<K, V> Materialized<K, V> {
         }
         builder
     }
+}
+
+/// A versioned store builder for a table keeping `spec`'s history.
+pub(crate) fn versioned_store_builder<K: 'static, V: 'static>(
+    name: String,
+    spec: VersionedSpec,
+    key_serde: SharedSerde<K>,
+    value_serde: SharedSerde<V>,
+) -> StoreBuilder {
+    StoreBuilder::versioned_key_value(
+        name,
+        std::time::Duration::from_millis(u64::try_from(spec.history_retention_ms).unwrap_or(0)),
+        key_serde,
+        value_serde,
+    )
+    .with_segment_interval(std::time::Duration::from_millis(
+        u64::try_from(spec.segment_interval_ms).unwrap_or(1),
+    ))
 }
 
 /// How [`KStream::repartition_with`](super::KStream::repartition_with) repartitions: the topic's

@@ -249,6 +249,7 @@ impl<K: Clone + 'static, V: Clone + 'static> TimeWindowedKStream<K, V> {
             key_serde.clone(),
             value_serde,
         );
+        st.refuse_versioned(&materialized, "a windowed aggregation's store");
         st.add_store(materialized.configure(builder), &name);
         drop(st);
         let windowed_serde: SharedSerde<Windowed<K>> =
@@ -429,6 +430,7 @@ impl<K: Clone + 'static, V: Clone + 'static> SessionWindowedKStream<K, V> {
             key_serde.clone(),
             agg_serde.clone(),
         );
+        st.refuse_versioned(&materialized, "a windowed aggregation's store");
         st.add_store(materialized.configure(builder), &name);
         drop(st);
         let windowed_serde: SharedSerde<Windowed<K>> = Arc::new(WindowedSerde::session(key_serde));

@@ -7,7 +7,10 @@ use std::time::Duration;
 use super::{Cancellable, PunctuationType, Record, RecordMetadata, Schedule};
 use crate::runtime::node::ChildNode;
 use crate::runtime::{DropReason, TaskContext};
-use crate::state::{GlobalStoreHandle, KeyValueStoreHandle, SessionStoreHandle, WindowStoreHandle};
+use crate::state::{
+    GlobalStoreHandle, KeyValueStoreHandle, SessionStoreHandle, TableStore,
+    VersionedKeyValueStoreHandle, WindowStoreHandle,
+};
 use crate::{Error, Result, TaskId};
 
 /// The context handed to a processor's `init`, `process` and `close`.
@@ -50,6 +53,29 @@ impl<'a, KOut: Clone + 'static, VOut: Clone + 'static> ProcessorContext<'a, KOut
         last.process(self.task, record)
     }
 
+    /// Forwards a table change, telling the processors below whether it is its key's latest
+    /// version (Kafka Streams' `Change.isLatest`, KIP-914). Only a versioned table's
+    /// materialization says `false`, for an update older than the key's latest; stateless table
+    /// operators pass changes on within this call, and the joins and groupings of a versioned
+    /// table read the answer with [`change_is_latest`](Self::change_is_latest).
+    pub(crate) fn forward_change(
+        &mut self,
+        record: Record<KOut, VOut>,
+        is_latest: bool,
+    ) -> Result<()> {
+        let before = self.task.set_change_is_latest(is_latest);
+        let result = self.forward(record);
+        self.task.set_change_is_latest(before);
+        result
+    }
+
+    /// Whether the table change being processed is its key's latest version: `false` only
+    /// for an out-of-order update of a versioned table (see
+    /// [`forward_change`](Self::forward_change)).
+    pub(crate) fn change_is_latest(&self) -> bool {
+        self.task.change_is_latest()
+    }
+
     /// Sends `record` to the child named `child` only.
     pub fn forward_to(&mut self, child: &str, record: Record<KOut, VOut>) -> Result<()> {
         let target = self
@@ -68,6 +94,26 @@ impl<'a, KOut: Clone + 'static, VOut: Clone + 'static> ProcessorContext<'a, KOut
         name: &str,
     ) -> Result<KeyValueStoreHandle<K, V>> {
         self.task.stores().key_value(name, Some(self.node))
+    }
+
+    /// The typed versioned key-value store `name` (built with
+    /// [`StoreBuilder::versioned_key_value`](crate::state::StoreBuilder::versioned_key_value), or
+    /// a table materialized with
+    /// [`Materialized::as_versioned`](crate::dsl::Materialized::as_versioned)), which must be
+    /// connected to this processor.
+    pub fn versioned_key_value_store<K: 'static, V: 'static>(
+        &self,
+        name: &str,
+    ) -> Result<VersionedKeyValueStoreHandle<K, V>> {
+        self.task.stores().versioned(name, Some(self.node))
+    }
+
+    /// The store of a DSL table, timestamped or versioned.
+    pub(crate) fn table_store<K: 'static, V: 'static>(
+        &self,
+        name: &str,
+    ) -> Result<TableStore<K, V>> {
+        self.task.stores().table_store(name, Some(self.node))
     }
 
     /// The typed window store `name`, which must be connected to this processor.

@@ -8,7 +8,10 @@ use super::TaskStatus;
 use super::instance::{InstanceShared, State};
 use super::metadata::{HostInfo, KeyQueryMetadata, StreamsMetadata};
 use super::plan::TopicPlan;
-use super::query::{ReadOnlyKeyValueStoreView, ReadOnlySessionStoreView, ReadOnlyWindowStoreView};
+use super::query::{
+    ReadOnlyKeyValueStoreView, ReadOnlySessionStoreView, ReadOnlyVersionedKeyValueStoreView,
+    ReadOnlyWindowStoreView,
+};
 use crate::state::{GlobalStoreHandle, GlobalStores, StoreBuilder, StoreKind};
 use crate::{Error, Result, TaskId, Topology};
 
@@ -229,6 +232,22 @@ impl KafkaStreamsHandle {
         Ok(ReadOnlyKeyValueStoreView::new(
             name,
             builder.is_timestamped(),
+            self.core.shared.clone(),
+            builder.serdes::<K, V>()?,
+        ))
+    }
+
+    /// A read-only view of the local instances of versioned key-value store `name`: latest
+    /// values, and values as of a time.
+    pub fn versioned_key_value_store<K: 'static, V: 'static>(
+        &self,
+        name: &str,
+    ) -> Result<ReadOnlyVersionedKeyValueStoreView<K, V>> {
+        let builder = self.store_builder(name)?;
+        let is_versioned = matches!(builder.kind(), StoreKind::Versioned { .. });
+        self.check_kind(builder, "versioned key-value", is_versioned)?;
+        Ok(ReadOnlyVersionedKeyValueStoreView::new(
+            name,
             self.core.shared.clone(),
             builder.serdes::<K, V>()?,
         ))

@@ -45,7 +45,10 @@ pub use kafka_streams::KafkaStreams;
 pub use metadata::{HostInfo, KeyQueryMetadata, StreamsMetadata};
 pub(crate) use metrics::{DropReason, StoreMetrics, StreamsMetrics, TaskMetrics, ThreadMetrics};
 pub(crate) use producer::production_failed;
-pub use query::{ReadOnlyKeyValueStoreView, ReadOnlySessionStoreView, ReadOnlyWindowStoreView};
+pub use query::{
+    ReadOnlyKeyValueStoreView, ReadOnlySessionStoreView, ReadOnlyVersionedKeyValueStoreView,
+    ReadOnlyWindowStoreView,
+};
 #[cfg(all(feature = "json", feature = "bincode"))]
 pub(crate) use registry::decode_announcement;
 pub use restore_listener::StateRestoreListener;

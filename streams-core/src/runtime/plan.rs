@@ -184,10 +184,24 @@ pub(crate) fn plan(
 const WINDOWED_CHANGELOG_EXTRA_RETENTION_MS: i64 = 24 * 60 * 60 * 1000;
 
 /// A changelog's topic configs: compacted; a windowed or session store's also deletes what
-/// its store no longer keeps (as Kafka Streams configures them).
+/// its store no longer keeps; a versioned store's keeps every record at least its history
+/// retention plus a day before compaction may drop it, so older versions survive in the log
+/// (as Kafka Streams configures them).
 fn changelog_config(kind: StoreKind) -> Vec<(String, String)> {
     match kind {
         StoreKind::KeyValue { .. } => vec![("cleanup.policy".into(), "compact".into())],
+        StoreKind::Versioned {
+            history_retention_ms,
+            ..
+        } => vec![
+            ("cleanup.policy".into(), "compact".into()),
+            (
+                "min.compaction.lag.ms".into(),
+                history_retention_ms
+                    .saturating_add(WINDOWED_CHANGELOG_EXTRA_RETENTION_MS)
+                    .to_string(),
+            ),
+        ],
         StoreKind::Window { retention_ms, .. } | StoreKind::Session { retention_ms } => vec![
             ("cleanup.policy".into(), "compact,delete".into()),
             (
@@ -278,5 +292,45 @@ mod tests {
             .find(|t| t.name.ends_with("-repartition"))
             .unwrap();
         assert_eq!(repartition.partitions, 3);
+    }
+
+    #[test]
+    fn a_versioned_store_changelog_keeps_records_its_history_retention_plus_a_day() {
+        // Kafka Streams' VersionedChangelogTopicConfig: compacted, with a minimum compaction
+        // lag of the history retention plus 24 h; the grace buffer is a plain compacted log.
+        let builder = StreamsBuilder::new();
+        let rates = builder.table(
+            "rates",
+            Consumed::with(Serdes::string(), Serdes::i64()),
+            Materialized::as_versioned("rates", std::time::Duration::from_secs(600)),
+        );
+        builder
+            .stream("payments", Consumed::with(Serdes::string(), Serdes::i64()))
+            .join_table_with(
+                &rates,
+                |a: &i64, b: &i64| a * b,
+                crate::dsl::Joined::as_("convert")
+                    .with_grace_period(std::time::Duration::from_secs(1)),
+            )
+            .to("out");
+        let topology = builder.build().unwrap();
+        let plan = plan(&topology, "app", -1, |_| Ok(Some(2))).unwrap();
+        let config = |name: &str| {
+            plan.internal_topics
+                .iter()
+                .find(|t| t.name == name)
+                .map(|t| t.config.clone())
+        };
+        assert_eq!(
+            config("app-rates-changelog"),
+            Some(vec![
+                ("cleanup.policy".to_string(), "compact".to_string()),
+                ("min.compaction.lag.ms".to_string(), "87000000".to_string()),
+            ])
+        );
+        assert_eq!(
+            config("app-convert-Buffer-changelog"),
+            Some(vec![("cleanup.policy".to_string(), "compact".to_string())])
+        );
     }
 }

@@ -29,6 +29,7 @@ pub(crate) fn fingerprint(topology: &Topology, sub: &Subtopology, application_id
                 ..
             }) => "window-with-duplicates",
             Some(StoreKind::Session { .. }) => "session",
+            Some(StoreKind::Versioned { .. }) => "versioned-key-value",
             None => "unknown",
         };
         // A store restored from its table's input topic holds what that topic says, not what

@@ -50,6 +50,11 @@ pub(crate) struct TaskContext {
     emit_intervals: crate::config::EmitIntervals,
     schedules: RefCell<Vec<Schedule>>,
     next_schedule_id: Cell<u64>,
+    /// Whether the table change being forwarded is the latest version of its key (Kafka
+    /// Streams' `Change.isLatest`): set by a versioned table's materialization around its
+    /// forward, read by the joins and groupings below it (see
+    /// `ProcessorContext::forward_change`).
+    change_is_latest: Cell<bool>,
 }
 
 impl TaskContext {
@@ -79,6 +84,7 @@ impl TaskContext {
             emit_intervals,
             schedules: RefCell::new(Vec::new()),
             next_schedule_id: Cell::new(1),
+            change_is_latest: Cell::new(true),
         }
     }
 
@@ -164,6 +170,16 @@ impl TaskContext {
 
     pub(crate) fn metrics(&self) -> &TaskMetrics {
         &self.metrics
+    }
+
+    /// Sets whether the table change about to be forwarded is its key's latest version;
+    /// returns what it was.
+    pub(crate) fn set_change_is_latest(&self, latest: bool) -> bool {
+        self.change_is_latest.replace(latest)
+    }
+
+    pub(crate) fn change_is_latest(&self) -> bool {
+        self.change_is_latest.get()
     }
 
     pub(crate) fn next_schedule_id(&self) -> u64 {

@@ -10,7 +10,7 @@ use std::time::Duration;
 use streams_state::{
     CacheBudget, CachingKeyValueStore, ChangeLoggingKeyValueStore, ChangelogSink,
     InMemoryKeyValueStore, KeyValueStore, RocksDbKeyValueStore, RocksDbOptions, SessionStore,
-    WindowStore,
+    VersionedStore, WindowStore,
 };
 
 use super::RocksDbEnv;
@@ -53,6 +53,13 @@ pub enum StoreKind {
     Session {
         /// How long sessions are kept after they end, in ms.
         retention_ms: i64,
+    },
+    /// Every key's values by timestamp (Kafka Streams' versioned key-value store, KIP-889).
+    Versioned {
+        /// How long older versions stay queryable, in ms; also how late a put may arrive.
+        history_retention_ms: i64,
+        /// The size of the segments older versions are kept in, in ms.
+        segment_interval_ms: i64,
     },
 }
 
@@ -169,6 +176,55 @@ impl StoreBuilder {
         Self::new(name, kind, key_serde, value_serde)
     }
 
+    /// A logged versioned key-value store (Kafka Streams'
+    /// `Stores.persistentVersionedKeyValueStore(name, historyRetention)`): every key keeps its
+    /// values by timestamp for `history_retention`, which is also how late a put may be (older
+    /// puts are refused). Older versions are kept in segments of Kafka Streams' default
+    /// interval for that retention (see [`with_segment_interval`](Self::with_segment_interval)).
+    /// Processors open it with
+    /// [`ProcessorContext::versioned_key_value_store`](crate::processor::ProcessorContext::versioned_key_value_store).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use streams_core::serde::Serdes;
+    /// use streams_core::state::{StoreBuilder, StoreKind};
+    ///
+    /// let rates = StoreBuilder::versioned_key_value("rates", Duration::from_secs(3600), Serdes::string(), Serdes::i64());
+    /// assert_eq!(
+    ///     rates.kind(),
+    ///     StoreKind::Versioned { history_retention_ms: 3_600_000, segment_interval_ms: 300_000 }
+    /// );
+    /// ```
+    pub fn versioned_key_value<K: 'static, V: 'static>(
+        name: impl Into<String>,
+        history_retention: Duration,
+        key_serde: SharedSerde<K>,
+        value_serde: SharedSerde<V>,
+    ) -> Self {
+        let history_retention_ms = duration_ms(history_retention);
+        let kind = StoreKind::Versioned {
+            history_retention_ms,
+            segment_interval_ms: streams_state::default_segment_interval(history_retention_ms),
+        };
+        Self::new(name, kind, key_serde, value_serde)
+    }
+
+    /// Keeps a versioned store's older versions in segments of `interval` (Kafka Streams'
+    /// `persistentVersionedKeyValueStore(name, historyRetention, segmentInterval)`): larger
+    /// segments mean fewer lookups for old versions, smaller ones free space sooner. Only
+    /// performance depends on it; changing it needs the store's local state wiped. No effect on
+    /// other kinds of store.
+    pub fn with_segment_interval(mut self, interval: Duration) -> Self {
+        if let StoreKind::Versioned {
+            segment_interval_ms,
+            ..
+        } = &mut self.kind
+        {
+            *segment_interval_ms = duration_ms(interval).max(1);
+        }
+        self
+    }
+
     /// Chooses the engine.
     pub fn with_engine(mut self, engine: StoreEngine) -> Self {
         self.engine = engine;
@@ -182,7 +238,8 @@ impl StoreBuilder {
     }
 
     /// Puts a record cache in front of a key-value store (sized by
-    /// `statestore.cache.max.bytes`; off when that is 0).
+    /// `statestore.cache.max.bytes`; off when that is 0). Versioned stores have no record
+    /// cache, as in Kafka Streams: for them this does nothing.
     pub fn with_caching_enabled(mut self) -> Self {
         self.caching = true;
         self
@@ -317,6 +374,21 @@ impl StoreBuilder {
                 };
                 self.windowed(engine, sink)
             }
+            StoreKind::Versioned {
+                history_retention_ms,
+                segment_interval_ms,
+            } => {
+                let engine: Box<dyn KeyValueStore> = match metrics {
+                    Some(m) => Box::new(MeteredKeyValueStore::new(engine, m)),
+                    None => engine,
+                };
+                let mut store =
+                    VersionedStore::open(engine, history_retention_ms, segment_interval_ms)?;
+                if let Some(sink) = sink {
+                    store = store.with_changelog(sink);
+                }
+                StoreInstance::versioned(store)
+            }
         })
     }
 
@@ -344,7 +416,9 @@ impl StoreBuilder {
                 }
                 StoreInstance::session(store)
             }
-            StoreKind::KeyValue { .. } => StoreInstance::key_value(engine),
+            StoreKind::KeyValue { .. } | StoreKind::Versioned { .. } => {
+                StoreInstance::key_value(engine)
+            }
         }
     }
 }

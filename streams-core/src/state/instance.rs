@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use streams_state::{
     ChangelogRecord, KeyValueStore, ReadOnlyKeyValueStore, SessionReader, SessionStore, StateStore,
-    WindowReader, WindowStore,
+    VersionedReader, VersionedStore, WindowReader, WindowStore,
 };
 
 /// A task's store instance. Shared (`Rc`) between the task and the processors' handles.
@@ -15,6 +15,7 @@ pub(crate) enum StoreInstance {
     KeyValue(Rc<RefCell<Box<dyn KeyValueStore>>>),
     Window(Rc<RefCell<WindowStore>>),
     Session(Rc<RefCell<SessionStore>>),
+    Versioned(Rc<RefCell<VersionedStore>>),
 }
 
 impl StoreInstance {
@@ -30,11 +31,16 @@ impl StoreInstance {
         StoreInstance::Session(Rc::new(RefCell::new(store)))
     }
 
+    pub(crate) fn versioned(store: VersionedStore) -> Self {
+        StoreInstance::Versioned(Rc::new(RefCell::new(store)))
+    }
+
     pub(crate) fn restore_batch(&self, records: &[ChangelogRecord]) -> streams_state::Result<()> {
         match self {
             StoreInstance::KeyValue(s) => s.borrow_mut().restore_batch(records),
             StoreInstance::Window(s) => s.borrow_mut().restore_batch(records),
             StoreInstance::Session(s) => s.borrow_mut().restore_batch(records),
+            StoreInstance::Versioned(s) => s.borrow_mut().restore_batch(records),
         }
     }
 
@@ -51,6 +57,7 @@ impl StoreInstance {
             StoreInstance::KeyValue(s) => s.borrow_mut().flush(),
             StoreInstance::Window(s) => s.borrow_mut().flush(),
             StoreInstance::Session(s) => s.borrow_mut().flush(),
+            StoreInstance::Versioned(s) => s.borrow_mut().flush(),
         }
     }
 
@@ -67,6 +74,7 @@ impl StoreInstance {
             StoreInstance::KeyValue(s) => s.borrow_mut().close(),
             StoreInstance::Window(s) => s.borrow_mut().close(),
             StoreInstance::Session(s) => s.borrow_mut().close(),
+            StoreInstance::Versioned(s) => s.borrow_mut().close(),
         }
     }
 
@@ -77,6 +85,7 @@ impl StoreInstance {
             StoreInstance::KeyValue(s) => s.borrow().query_handle(),
             StoreInstance::Window(s) => s.borrow().engine_query_handle(),
             StoreInstance::Session(s) => s.borrow().engine_query_handle(),
+            StoreInstance::Versioned(s) => s.borrow().engine_query_handle(),
         }
     }
 
@@ -86,6 +95,7 @@ impl StoreInstance {
             StoreInstance::KeyValue(s) => s.borrow().query_handle().map(QueryHandle::KeyValue),
             StoreInstance::Window(s) => s.borrow().reader().map(QueryHandle::Window),
             StoreInstance::Session(s) => s.borrow().reader().map(QueryHandle::Session),
+            StoreInstance::Versioned(s) => s.borrow().reader().map(QueryHandle::Versioned),
         }
     }
 }
@@ -96,4 +106,5 @@ pub(crate) enum QueryHandle {
     KeyValue(Arc<dyn ReadOnlyKeyValueStore + Send + Sync>),
     Window(WindowReader),
     Session(SessionReader),
+    Versioned(VersionedReader),
 }

@@ -1,6 +1,6 @@
 //! State stores as processors see them: [`StoreBuilder`] describes a store in a topology, and
-//! [`KeyValueStoreHandle`], [`WindowStoreHandle`] and [`SessionStoreHandle`] are the typed views
-//! a processor gets from its context.
+//! [`KeyValueStoreHandle`], [`VersionedKeyValueStoreHandle`], [`WindowStoreHandle`] and
+//! [`SessionStoreHandle`] are the typed views a processor gets from its context.
 //!
 //! The byte-level engines and layers live in the `streams-state` crate; this module adds the
 //! serde layer on top, wires the changelogging layer to the task's record collector, and at
@@ -18,6 +18,8 @@ mod metered;
 mod registry;
 mod rocks_config;
 mod session_handle;
+mod table_store;
+mod versioned_handle;
 mod window_handle;
 
 pub(crate) use builder::ChangelogTarget;
@@ -31,5 +33,7 @@ pub(crate) use registry::{StoreRegistry, TaskStore};
 pub use rocks_config::RocksDbConfigSetter;
 pub(crate) use rocks_config::RocksDbEnv;
 pub use session_handle::{Session, SessionStoreHandle};
-pub use streams_state::{BlockCache, Compression, RocksDbOptions};
+pub use streams_state::{BlockCache, Compression, PutOutcome, RocksDbOptions, VersionedRecord};
+pub(crate) use table_store::TableStore;
+pub use versioned_handle::VersionedKeyValueStoreHandle;
 pub use window_handle::WindowStoreHandle;

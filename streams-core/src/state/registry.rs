@@ -5,7 +5,10 @@ use std::collections::HashMap;
 use std::rc::Rc;
 
 use super::instance::StoreInstance;
-use super::{KeyValueStoreHandle, SessionStoreHandle, StoreBuilder, WindowStoreHandle};
+use super::{
+    KeyValueStoreHandle, SessionStoreHandle, StoreBuilder, TableStore,
+    VersionedKeyValueStoreHandle, WindowStoreHandle,
+};
 use crate::{Error, Result};
 
 /// One opened store of a task.
@@ -77,8 +80,16 @@ impl StoreRegistry {
         node: Option<&str>,
     ) -> Result<KeyValueStoreHandle<K, V>> {
         let entry = self.entry(name, node)?;
-        let StoreInstance::KeyValue(store) = &entry.store else {
-            return Err(Self::wrong_kind(name, "key-value"));
+        let store = match &entry.store {
+            StoreInstance::KeyValue(store) => store,
+            StoreInstance::Versioned(_) => {
+                return Err(Error::StoreAccess {
+                    name: name.to_string(),
+                    reason: "it is a versioned store: open it with versioned_key_value_store"
+                        .into(),
+                });
+            }
+            _ => return Err(Self::wrong_kind(name, "key-value")),
         };
         let (key_serde, value_serde) = entry.builder.serdes::<K, V>()?;
         Ok(KeyValueStoreHandle::new(
@@ -90,6 +101,39 @@ impl StoreRegistry {
             entry.builder.is_timestamped(),
             self.timestamp.clone(),
         ))
+    }
+
+    /// A typed handle on versioned key-value store `name`, for `node` (`None`: no connection
+    /// check).
+    pub(crate) fn versioned<K: 'static, V: 'static>(
+        &self,
+        name: &str,
+        node: Option<&str>,
+    ) -> Result<VersionedKeyValueStoreHandle<K, V>> {
+        let entry = self.entry(name, node)?;
+        let StoreInstance::Versioned(store) = &entry.store else {
+            return Err(Self::wrong_kind(name, "versioned key-value"));
+        };
+        let (key_serde, value_serde) = entry.builder.serdes::<K, V>()?;
+        Ok(VersionedKeyValueStoreHandle::new(
+            Rc::from(name),
+            self.task.clone(),
+            store.clone(),
+            key_serde,
+            value_serde,
+        ))
+    }
+
+    /// The store of a DSL table, `name`: timestamped or versioned.
+    pub(crate) fn table_store<K: 'static, V: 'static>(
+        &self,
+        name: &str,
+        node: Option<&str>,
+    ) -> Result<TableStore<K, V>> {
+        match self.entry(name, node)?.store {
+            StoreInstance::Versioned(_) => Ok(TableStore::Versioned(self.versioned(name, node)?)),
+            _ => Ok(TableStore::Timestamped(self.key_value(name, node)?)),
+        }
     }
 
     /// A typed handle on window store `name`.

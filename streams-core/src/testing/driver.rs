@@ -13,7 +13,8 @@ use crate::runtime::node::RawRecord;
 use crate::runtime::{RecordCollector, StreamsMetrics, Task, TaskEnv, ThreadMetrics, WallClock};
 use crate::serde::SharedSerde;
 use crate::state::{
-    GlobalUpdater, KeyValueStoreHandle, RocksDbEnv, SessionStoreHandle, WindowStoreHandle,
+    GlobalUpdater, KeyValueStoreHandle, RocksDbEnv, SessionStoreHandle,
+    VersionedKeyValueStoreHandle, WindowStoreHandle,
 };
 use crate::{Error, Result, StreamsConfig, Topology};
 use std::cell::Cell;
@@ -213,6 +214,18 @@ impl TopologyTestDriver {
         name: &str,
     ) -> Result<KeyValueStoreHandle<K, V>> {
         self.store(name, |t| t.key_value_store(name))
+    }
+
+    /// The versioned key-value store `name` of the task that owns it (Kafka Streams'
+    /// `TopologyTestDriver.getVersionedKeyValueStore`): its latest values and history.
+    pub fn versioned_key_value_store<K: 'static, V: 'static>(
+        &self,
+        name: &str,
+    ) -> Result<VersionedKeyValueStoreHandle<K, V>> {
+        self.store(name, |t| {
+            t.context().stores().get(name)?;
+            Some(t.context().stores().versioned(name, None))
+        })
     }
 
     /// The window store `name` of the task that owns it.

@@ -142,6 +142,13 @@ impl Worker {
         self
     }
 
+    /// Serves versioned key-value store `name` over HTTP: `/stores/{name}/keys/{key}` answers
+    /// the latest value, `?as_of=<epoch ms>` the value as of that time.
+    pub fn queryable_versioned<K: HttpKey, V: HttpValue>(mut self, name: &str) -> Self {
+        self.stores.versioned::<K, V>(name);
+        self
+    }
+
     /// Serves global store `name` over HTTP.
     pub fn queryable_global<K: HttpKey, V: HttpValue>(mut self, name: &str) -> Self {
         self.stores.global::<K, V>(name);

@@ -1,12 +1,12 @@
-//! Joining a [`KStream`]: with another stream within join windows, with a table's current
-//! row, or with a global table's row. Each method orients the user's joiner and calls the
-//! join's lowering, beside its processors in `dsl::ops`.
+//! Joining a [`KStream`]: with another stream within join windows, with a table's row (as of
+//! the record's time, for a versioned table), or with a global table's row. Each method orients
+//! the user's joiner and calls the join's lowering, beside its processors in `dsl::ops`.
 
 use std::sync::Arc;
 
 use super::KStream;
 use crate::dsl::ops::{stream_global_join, stream_stream_join, stream_table_join};
-use crate::dsl::{GlobalKTable, JoinWindows, KTable, StreamJoined};
+use crate::dsl::{GlobalKTable, JoinWindows, Joined, KTable, StreamJoined};
 
 impl<K: Clone + 'static, V: Clone + 'static> KStream<K, V> {
     /// Joins with records of `other` with the same key within `windows`.
@@ -159,11 +159,55 @@ impl<K: Clone + 'static, V: Clone + 'static> KStream<K, V> {
         VR: Clone + 'static,
         F: Fn(&V, &VT) -> VR + Send + Sync + 'static,
     {
+        self.join_table_with(table, joiner, Joined::default())
+    }
+
+    /// [`join_table`](Self::join_table) with serdes, a name and a grace period
+    /// ([`Joined`]). A versioned table (see
+    /// [`Materialized::as_versioned`](crate::dsl::Materialized::as_versioned)) is looked up as
+    /// of each record's timestamp, with or without a grace period; with one, records wait
+    /// until stream time passes their timestamp plus the grace, so that table updates up to
+    /// that late still meet them, and join in timestamp order.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use streams_core::dsl::{Consumed, Joined, Materialized, StreamsBuilder};
+    /// use streams_core::serde::Serdes;
+    ///
+    /// let builder = StreamsBuilder::new();
+    /// let prices = builder.table(
+    ///     "prices",
+    ///     Consumed::with(Serdes::string(), Serdes::i64()),
+    ///     Materialized::as_versioned("prices", Duration::from_secs(600)),
+    /// );
+    /// builder
+    ///     .stream("orders", Consumed::with(Serdes::string(), Serdes::i64()))
+    ///     .join_table_with(
+    ///         &prices,
+    ///         |quantity: &i64, price: &i64| quantity * price,
+    ///         Joined::as_("order-totals").with_grace_period(Duration::from_secs(5)),
+    ///     )
+    ///     .to("order-totals");
+    /// # builder.build()?;
+    /// # Ok::<(), streams_core::Error>(())
+    /// ```
+    pub fn join_table_with<VT, VR, F>(
+        &self,
+        table: &KTable<K, VT>,
+        joiner: F,
+        joined: Joined<K, V, VT>,
+    ) -> KStream<K, VR>
+    where
+        VT: Clone + 'static,
+        VR: Clone + 'static,
+        F: Fn(&V, &VT) -> VR + Send + Sync + 'static,
+    {
         stream_table_join::lower(
             self,
             table,
             false,
             Arc::new(move |v: &V, t: Option<&VT>| Some(joiner(v, t?))),
+            joined,
         )
     }
 
@@ -191,11 +235,51 @@ impl<K: Clone + 'static, V: Clone + 'static> KStream<K, V> {
         VR: Clone + 'static,
         F: Fn(&V, Option<&VT>) -> VR + Send + Sync + 'static,
     {
+        self.left_join_table_with(table, joiner, Joined::default())
+    }
+
+    /// [`left_join_table`](Self::left_join_table) with serdes, a name and a grace period (see
+    /// [`join_table_with`](Self::join_table_with)).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use streams_core::dsl::{Consumed, Joined, Materialized, StreamsBuilder};
+    /// use streams_core::serde::Serdes;
+    ///
+    /// let builder = StreamsBuilder::new();
+    /// let tiers = builder.table(
+    ///     "tiers",
+    ///     Consumed::with(Serdes::string(), Serdes::string()),
+    ///     Materialized::as_versioned("tiers", Duration::from_secs(3600)),
+    /// );
+    /// builder
+    ///     .stream("logins", Consumed::with(Serdes::string(), Serdes::string()))
+    ///     .left_join_table_with(
+    ///         &tiers,
+    ///         |ip: &String, tier: Option<&String>| format!("{ip} {}", tier.map_or("free", |t| t)),
+    ///         Joined::default().with_grace_period(Duration::from_secs(10)),
+    ///     )
+    ///     .to("logins-with-tier");
+    /// # builder.build()?;
+    /// # Ok::<(), streams_core::Error>(())
+    /// ```
+    pub fn left_join_table_with<VT, VR, F>(
+        &self,
+        table: &KTable<K, VT>,
+        joiner: F,
+        joined: Joined<K, V, VT>,
+    ) -> KStream<K, VR>
+    where
+        VT: Clone + 'static,
+        VR: Clone + 'static,
+        F: Fn(&V, Option<&VT>) -> VR + Send + Sync + 'static,
+    {
         stream_table_join::lower(
             self,
             table,
             true,
             Arc::new(move |v: &V, t: Option<&VT>| Some(joiner(v, t))),
+            joined,
         )
     }
 

@@ -14,6 +14,7 @@ use super::ops::table_filter::TableFilter;
 use super::ops::table_map_values::TableMapValues;
 use super::ops::table_select::TableSelect;
 use super::ops::table_source::TableMaterialize;
+use super::params::VersionedSpec;
 use super::{Grouped, KGroupedTable, KStream, Materialized};
 use crate::serde::{ChangeSerde, Nullable, SharedSerde};
 
@@ -43,6 +44,10 @@ pub struct KTable<K, V> {
     /// How processors look rows up when `store` is not a key-value store (windowed
     /// aggregations: a window or session store).
     pub(crate) lookup: Option<crate::dsl::ops::TableLookup<K, V>>,
+    /// For versioned tables (materialized in a versioned store, or derived from one without
+    /// another materialization, as Kafka Streams' KIP-914 defines them): what their store
+    /// keeps. Their joins look values up by time and ignore out-of-order updates.
+    pub(crate) versioned: Option<VersionedSpec>,
 }
 
 impl<K, V> Clone for KTable<K, V> {
@@ -55,6 +60,7 @@ impl<K, V> Clone for KTable<K, V> {
             store: self.store.clone(),
             window_close_delay: self.window_close_delay,
             lookup: self.lookup.clone(),
+            versioned: self.versioned,
         }
     }
 }
@@ -84,6 +90,7 @@ impl<K: Clone + 'static, V: Clone + 'static> KTable<K, V> {
             store,
             window_close_delay: None,
             lookup: None,
+            versioned: None,
         }
     }
 
@@ -91,6 +98,32 @@ impl<K: Clone + 'static, V: Clone + 'static> KTable<K, V> {
     pub(crate) fn with_lookup(mut self, lookup: crate::dsl::ops::TableLookup<K, V>) -> Self {
         self.lookup = Some(lookup);
         self
+    }
+
+    /// This table marked versioned (or not): what its store, or the store it derives from,
+    /// keeps.
+    pub(crate) fn with_versioned(mut self, versioned: Option<VersionedSpec>) -> Self {
+        self.versioned = versioned;
+        self
+    }
+
+    /// Whether the table is versioned (KIP-914): materialized in a versioned store
+    /// ([`Materialized::as_versioned`]) or derived from one by `filter` or `map_values`
+    /// without another materialization in between.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use streams_core::dsl::{Consumed, Materialized, StreamsBuilder};
+    /// use streams_core::serde::Serdes;
+    /// let builder = StreamsBuilder::new();
+    /// let rates = builder.table("rates", Consumed::with(Serdes::string(), Serdes::i64()),
+    ///     Materialized::as_versioned("rates", Duration::from_secs(3600)));
+    /// assert!(rates.is_versioned());
+    /// assert!(rates.filter(|_k, v: &i64| *v > 0).is_versioned());
+    /// assert!(!rates.filter_materialized(|_k, v: &i64| *v > 0, Materialized::as_("positive")).is_versioned());
+    /// ```
+    pub fn is_versioned(&self) -> bool {
+        self.versioned.is_some()
     }
 
     pub(crate) fn with_window_close_delay(mut self, delay: i64) -> Self {
@@ -139,6 +172,7 @@ impl<K: Clone + 'static, V: Clone + 'static> KTable<K, V> {
             store,
             window_close_delay: self.window_close_delay,
             lookup: None,
+            versioned: self.versioned,
         }
     }
 
@@ -179,23 +213,33 @@ impl<K: Clone + 'static, V: Clone + 'static> KTable<K, V> {
             node,
         );
         st.add_store(
-            materialized.store_builder(store.clone(), key_serde, value_serde),
+            materialized.table_store_builder(store.clone(), key_serde, value_serde),
             &name,
         );
         Some((name, store))
     }
 
     /// This table with a store to look values up in: itself if materialized, else a
-    /// materializing node after it. `None` after recording a build error.
+    /// materializing node after it (a versioned store with the same history for a versioned
+    /// table, where Kafka Streams would read the upstream versioned store through the
+    /// operators between). `None` after recording a build error.
     pub(crate) fn ensure_materialized(&self) -> Option<KTable<K, V>> {
         if self.store.is_some() {
             return Some(self.clone());
+        }
+        let mut materialized = Materialized::default();
+        if let Some(spec) = self.versioned {
+            let ms = |ms: i64| std::time::Duration::from_millis(u64::try_from(ms).unwrap_or(0));
+            materialized.versioned = Some((
+                ms(spec.history_retention_ms),
+                Some(ms(spec.segment_interval_ms)),
+            ));
         }
         let (node, store) = self.materialize_after(
             &self.node,
             "KTABLE-MATERIALIZE",
             self.value_serde.clone(),
-            Materialized::default(),
+            materialized,
         )?;
         Some(self.derived(node, self.value_serde.clone(), Some(store)))
     }
@@ -243,12 +287,13 @@ impl<K: Clone + 'static, V: Clone + 'static> KTable<K, V> {
         F: Fn(&K, &V) -> bool + Send + Sync + 'static,
     {
         let predicate = Arc::new(predicate);
+        let versioned_upstream = self.is_versioned();
         let name = {
             let mut st = self.state.borrow_mut();
             let name = st.new_name("KTABLE-FILTER");
             st.add_processor(
                 &name,
-                move || TableFilter::<K, V, F>::new(predicate.clone(), keep),
+                move || TableFilter::<K, V, F>::new(predicate.clone(), keep, versioned_upstream),
                 &self.node,
             );
             name
@@ -256,10 +301,11 @@ impl<K: Clone + 'static, V: Clone + 'static> KTable<K, V> {
         match materialized {
             None => self.derived(name, self.value_serde.clone(), None),
             Some(m) => {
+                let versioned = m.versioned_spec();
                 match self.materialize_after(&name, "KTABLE-FILTER", self.value_serde.clone(), m) {
-                    Some((node, store)) => {
-                        self.derived(node, self.value_serde.clone(), Some(store))
-                    }
+                    Some((node, store)) => self
+                        .derived(node, self.value_serde.clone(), Some(store))
+                        .with_versioned(versioned),
                     None => self.derived(name, self.value_serde.clone(), None),
                 }
             }
@@ -403,10 +449,17 @@ impl<K: Clone + 'static, V: Clone + 'static> KTable<K, V> {
             grouped.value_serde.clone(),
             &format!("table grouping `{name}`"),
         );
+        let versioned = self.is_versioned();
         if let Some(key_serde) = key_serde.clone() {
             st.add_processor(
                 &name,
-                move || TableSelect::<K, V, K2, V2, F>::new(selector.clone(), key_serde.clone()),
+                move || {
+                    TableSelect::<K, V, K2, V2, F>::new(
+                        selector.clone(),
+                        key_serde.clone(),
+                        versioned,
+                    )
+                },
                 &self.node,
             );
         }

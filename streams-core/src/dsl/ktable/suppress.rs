@@ -229,6 +229,14 @@ impl<K: Clone + 'static, V: Clone + 'static> KTable<K, V> {
         let fail = |st: &mut crate::dsl::builder::BuilderState, reason: String| {
             st.record::<()>(Err(Error::Topology(format!("suppress `{name}`: {reason}"))));
         };
+        if self.is_versioned() {
+            // KIP-914: a suppression's buffer would hold out-of-order versions as latest.
+            fail(
+                &mut st,
+                "suppress() is only supported for non-versioned KTables".into(),
+            );
+            return self.derived(self.node.clone(), self.value_serde.clone(), None);
+        }
         let wait = match suppressed.wait {
             Some(wait) => ms(wait),
             None => match self.window_close_delay {

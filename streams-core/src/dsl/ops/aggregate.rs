@@ -2,6 +2,8 @@
 //! under its key and forwards the change, directly or, with a record cache, when the cache
 //! flushes (at commit or eviction), so that many updates of a key become one. Records with a
 //! null key or a null value are dropped and counted, as Kafka Streams' `KStreamAggregate` does.
+//! Into a versioned store, an aggregate older than the store's history retention allows is not
+//! stored, and not forwarded (counted as late), as in Kafka Streams.
 
 use std::sync::Arc;
 
@@ -10,7 +12,7 @@ use crate::dsl::Change;
 use crate::processor::ProcessResult;
 use crate::processor::{Processor, ProcessorContext, Record};
 use crate::serde::SharedSerde;
-use crate::state::KeyValueStoreHandle;
+use crate::state::{PutOutcome, TableStore};
 
 /// Folds a value into an aggregate: `None` as the aggregate means "no aggregate yet".
 pub(crate) type Fold<K, V, A> = Arc<dyn Fn(&K, V, Option<A>) -> A + Send + Sync>;
@@ -21,7 +23,7 @@ pub(crate) struct StreamAggregate<K, V, A> {
     /// The value serde, when known: records it writes as null are dropped, as in Kafka.
     value_serde: Option<SharedSerde<V>>,
     fold: Fold<K, V, A>,
-    store: Option<KeyValueStoreHandle<K, A>>,
+    store: Option<TableStore<K, A>>,
     cached: bool,
 }
 
@@ -55,7 +57,7 @@ where
     type ValueOut = Change<A>;
 
     fn init(&mut self, ctx: &mut ProcessorContext<'_, K, Change<A>>) -> ProcessResult {
-        let store = ctx.key_value_store(&self.store_name)?;
+        let store = ctx.table_store(&self.store_name)?;
         self.cached = ctx.store_is_cached(&self.store_name);
         self.store = Some(store);
         Ok(())
@@ -94,11 +96,15 @@ where
         };
         let new = (self.fold)(&record.key, record.value, old_value.clone());
         let timestamp = record.timestamp.max(old_ts);
-        store.put_with_timestamp(&record.key, &new, timestamp)?;
-        if self.cached {
-            return Ok(forward_cached(ctx, store.take_evicted()?)?);
+        let outcome = store.put(&record.key, Some(&new), timestamp)?;
+        if outcome == PutOutcome::NotPut {
+            ctx.record_late("aggregate older than the history retention of its versioned store");
+            return Ok(());
         }
-        Ok(ctx.forward(Record {
+        if let (true, Some(timestamped)) = (self.cached, store.timestamped()) {
+            return Ok(forward_cached(ctx, timestamped.take_evicted()?)?);
+        }
+        let change = Record {
             key: record.key,
             value: Change {
                 // An aggregate the serde writes as null deleted the key: a tombstone downstream.
@@ -107,14 +113,17 @@ where
             },
             timestamp,
             headers: record.headers,
-        })?)
+        };
+        Ok(ctx.forward_change(change, outcome == PutOutcome::Latest)?)
     }
 
     fn flush(&mut self, ctx: &mut ProcessorContext<'_, K, Change<A>>) -> ProcessResult {
         if !self.cached {
             return Ok(());
         }
-        let store = ctx.initialized(&self.store)?;
-        Ok(forward_cached(ctx, store.flush_cache()?)?)
+        match ctx.initialized(&self.store)?.timestamped() {
+            Some(store) => Ok(forward_cached(ctx, store.flush_cache()?)?),
+            None => Ok(()),
+        }
     }
 }

@@ -1,5 +1,7 @@
 //! `KGroupedTable` aggregation: the subtractor removes an old value, then the adder adds the
-//! new one; the result is stored and forwarded with the timestamp `max(input, previous)`.
+//! new one; the result is stored and forwarded with the timestamp `max(input, previous)`. Into a
+//! versioned store, a result older than the store's history retention allows is neither stored
+//! nor forwarded (counted as late), as in Kafka Streams.
 
 use std::sync::Arc;
 
@@ -7,7 +9,7 @@ use super::forward_cached;
 use crate::dsl::Change;
 use crate::processor::ProcessResult;
 use crate::processor::{Processor, ProcessorContext, Record};
-use crate::state::KeyValueStoreHandle;
+use crate::state::{PutOutcome, TableStore};
 
 /// Adds or subtracts a value: `None` as the aggregate means none yet (reduce's adder then takes
 /// the value itself).
@@ -17,7 +19,7 @@ pub(crate) struct TableAggregate<K, V, A> {
     store_name: String,
     adder: TableFold<K, V, A>,
     subtractor: TableFold<K, V, A>,
-    store: Option<KeyValueStoreHandle<K, A>>,
+    store: Option<TableStore<K, A>>,
     cached: bool,
 }
 
@@ -49,7 +51,7 @@ where
     type ValueOut = Change<A>;
 
     fn init(&mut self, ctx: &mut ProcessorContext<'_, K, Change<A>>) -> ProcessResult {
-        self.store = Some(ctx.key_value_store(&self.store_name)?);
+        self.store = Some(ctx.table_store(&self.store_name)?);
         self.cached = ctx.store_is_cached(&self.store_name);
         Ok(())
     }
@@ -75,14 +77,15 @@ where
         }
         // An aggregate the serde writes as null is a delete, as in Kafka Streams.
         let agg = agg.filter(|a| !store.is_null_value(a));
-        match &agg {
-            Some(value) => store.put_with_timestamp(&record.key, value, timestamp)?,
-            None => store.delete(&record.key)?,
+        let outcome = store.put(&record.key, agg.as_ref(), timestamp)?;
+        if outcome == PutOutcome::NotPut {
+            ctx.record_late("aggregate older than the history retention of its versioned store");
+            return Ok(());
         }
-        if self.cached {
-            return Ok(forward_cached(ctx, store.take_evicted()?)?);
+        if let (true, Some(timestamped)) = (self.cached, store.timestamped()) {
+            return Ok(forward_cached(ctx, timestamped.take_evicted()?)?);
         }
-        Ok(ctx.forward(Record {
+        let change = Record {
             key: record.key,
             value: Change {
                 new: agg,
@@ -90,14 +93,17 @@ where
             },
             timestamp,
             headers: record.headers,
-        })?)
+        };
+        Ok(ctx.forward_change(change, outcome == PutOutcome::Latest)?)
     }
 
     fn flush(&mut self, ctx: &mut ProcessorContext<'_, K, Change<A>>) -> ProcessResult {
         if !self.cached {
             return Ok(());
         }
-        let store = ctx.initialized(&self.store)?;
-        Ok(forward_cached(ctx, store.flush_cache()?)?)
+        match ctx.initialized(&self.store)?.timestamped() {
+            Some(store) => Ok(forward_cached(ctx, store.flush_cache()?)?),
+            None => Ok(()),
+        }
     }
 }

@@ -1,5 +1,7 @@
 //! `KTable::filter` / `filter_not`: updates that fail the predicate become deletes; a delete
-//! is forwarded only if the previous value had passed (old values are always known here).
+//! is forwarded only if the previous value had passed (old values are always known here),
+//! except below a versioned table, where every update is forwarded (KIP-914: an out-of-order
+//! update's old value is not the value it replaced, so skipping on it would be wrong).
 
 use std::marker::PhantomData;
 use std::sync::Arc;
@@ -11,14 +13,16 @@ use crate::processor::{Processor, ProcessorContext, Record};
 pub(crate) struct TableFilter<K, V, F> {
     predicate: Arc<F>,
     keep: bool,
+    versioned_upstream: bool,
     _types: PhantomData<fn(K, V)>,
 }
 
 impl<K, V, F> TableFilter<K, V, F> {
-    pub(crate) fn new(predicate: Arc<F>, keep: bool) -> Self {
+    pub(crate) fn new(predicate: Arc<F>, keep: bool, versioned_upstream: bool) -> Self {
         TableFilter {
             predicate,
             keep,
+            versioned_upstream,
             _types: PhantomData,
         }
     }
@@ -55,7 +59,7 @@ where
         } else {
             None
         };
-        if new.is_none() && old.is_none() {
+        if new.is_none() && old.is_none() && !self.versioned_upstream {
             return Ok(());
         }
         Ok(ctx.forward(record.with_value(Change { new, old }))?)

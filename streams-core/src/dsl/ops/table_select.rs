@@ -1,5 +1,6 @@
 //! `KTable::group_by`'s re-keying: each change becomes a subtraction under the old grouped key
-//! and an addition under the new one (one record when both keys are equal).
+//! and an addition under the new one (one record when both keys are equal). Out-of-order
+//! updates of a versioned table are not aggregated (KIP-914): they stop here.
 
 use std::marker::PhantomData;
 use std::sync::Arc;
@@ -12,14 +13,16 @@ use crate::serde::SharedSerde;
 pub(crate) struct TableSelect<K, V, K2, V2, F> {
     selector: Arc<F>,
     key_serde: SharedSerde<K2>,
+    versioned: bool,
     _types: PhantomData<fn(K, V, V2)>,
 }
 
 impl<K, V, K2, V2, F> TableSelect<K, V, K2, V2, F> {
-    pub(crate) fn new(selector: Arc<F>, key_serde: SharedSerde<K2>) -> Self {
+    pub(crate) fn new(selector: Arc<F>, key_serde: SharedSerde<K2>, versioned: bool) -> Self {
         TableSelect {
             selector,
             key_serde,
+            versioned,
             _types: PhantomData,
         }
     }
@@ -43,6 +46,9 @@ where
         ctx: &mut ProcessorContext<'_, K2, Change<V2>>,
         record: Record<K, Change<V>>,
     ) -> ProcessResult {
+        if self.versioned && !ctx.change_is_latest() {
+            return Ok(());
+        }
         let select = |v: &Option<V>| {
             v.as_ref()
                 .map(|v| (self.selector)(&record.key, v))

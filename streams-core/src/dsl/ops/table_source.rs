@@ -2,6 +2,12 @@
 //! and forwarded with the value it replaced — directly, or when the record cache flushes.
 //! Serves `builder.table(..)` (input: the topic's nullable values) and tables that a join
 //! needs to look up (input: the upstream table's changes).
+//!
+//! A versioned store (KIP-889/914) takes each update at its timestamp: one older than the
+//! store's history retention allows is dropped (not forwarded, counted as late), and one
+//! older than its key's latest version goes into history and is forwarded marked as not the
+//! latest (with the latest value as its old value), so that `to_stream` sees it while joins
+//! and aggregations below ignore it.
 
 use std::marker::PhantomData;
 use std::sync::Arc;
@@ -13,7 +19,7 @@ use crate::dsl::Change;
 use crate::processor::ProcessResult;
 use crate::processor::{Processor, ProcessorContext, Record};
 use crate::serde::SharedSerde;
-use crate::state::KeyValueStoreHandle;
+use crate::state::{PutOutcome, TableStore};
 use crate::topology::{RecodeError, RestoreRecode};
 
 /// Turns an input value into the table's new value.
@@ -36,7 +42,7 @@ impl<V: 'static> TableInput<V> for Change<V> {
 pub(crate) struct TableMaterialize<K, I, V> {
     store_name: String,
     key_serde: SharedSerde<K>,
-    store: Option<KeyValueStoreHandle<K, V>>,
+    store: Option<TableStore<K, V>>,
     cached: bool,
     _input: PhantomData<fn(I)>,
 }
@@ -65,7 +71,7 @@ where
     type ValueOut = Change<V>;
 
     fn init(&mut self, ctx: &mut ProcessorContext<'_, K, Change<V>>) -> ProcessResult {
-        self.store = Some(ctx.key_value_store(&self.store_name)?);
+        self.store = Some(ctx.table_store(&self.store_name)?);
         self.cached = ctx.store_is_cached(&self.store_name);
         Ok(())
     }
@@ -83,6 +89,7 @@ where
         let old = store.get_with_timestamp(&record.key)?;
         if let Some((_, old_ts)) = &old
             && record.timestamp < *old_ts
+            && !store.is_versioned()
         {
             tracing::warn!(
                 store = %self.store_name,
@@ -91,14 +98,18 @@ where
             );
         }
         let new = record.value.new_value();
-        match &new {
-            Some(value) => store.put_with_timestamp(&record.key, value, record.timestamp)?,
-            None => store.delete(&record.key)?,
+        let outcome = store.put(&record.key, new.as_ref(), record.timestamp)?;
+        if outcome == PutOutcome::NotPut {
+            ctx.record_late(&format!(
+                "update older than the history retention of versioned store `{}`",
+                self.store_name
+            ));
+            return Ok(());
         }
-        if self.cached {
-            return Ok(forward_cached(ctx, store.take_evicted()?)?);
+        if let (true, Some(timestamped)) = (self.cached, store.timestamped()) {
+            return Ok(forward_cached(ctx, timestamped.take_evicted()?)?);
         }
-        Ok(ctx.forward(Record {
+        let change = Record {
             key: record.key,
             value: Change {
                 new,
@@ -106,15 +117,18 @@ where
             },
             timestamp: record.timestamp,
             headers: record.headers,
-        })?)
+        };
+        Ok(ctx.forward_change(change, outcome == PutOutcome::Latest)?)
     }
 
     fn flush(&mut self, ctx: &mut ProcessorContext<'_, K, Change<V>>) -> ProcessResult {
         if !self.cached {
             return Ok(());
         }
-        let store = ctx.initialized(&self.store)?;
-        Ok(forward_cached(ctx, store.flush_cache()?)?)
+        match ctx.initialized(&self.store)?.timestamped() {
+            Some(store) => Ok(forward_cached(ctx, store.flush_cache()?)?),
+            None => Ok(()),
+        }
     }
 }
 

@@ -1,7 +1,8 @@
 //! Table–table (primary key) joins: an update on either side looks up the other side's
 //! current row and forwards the joined change, following Kafka Streams' inner, left ("right"
 //! for the right side) and outer join processors. Output timestamps are the larger of the two
-//! rows' timestamps when both exist.
+//! rows' timestamps when both exist. An out-of-order update of a versioned side produces no
+//! result (KIP-914): it is dropped and counted.
 
 use std::sync::Arc;
 
@@ -10,7 +11,7 @@ use super::{RowGetter, TableLookup};
 use crate::dsl::{Change, KTable};
 use crate::processor::ProcessResult;
 use crate::processor::{Processor, ProcessorContext, Record};
-use crate::state::KeyValueStoreHandle;
+use crate::state::TableStore;
 
 /// The joiner seen from one side: `(this value, other value)` in the user's left/right order
 /// is handled by the caller; `None` where the join kind gives no result.
@@ -30,8 +31,8 @@ pub(crate) enum SideKind {
 
 /// How one side reads the other side's rows.
 enum OtherRows<K, VO> {
-    /// A timestamped key-value store.
-    Store(Option<KeyValueStoreHandle<K, VO>>),
+    /// A timestamped (or versioned) key-value store.
+    Store(Option<TableStore<K, VO>>),
     /// A window or session store (windowed tables), through a getter made at `init`.
     Lookup(TableLookup<K, VO>, Option<RowGetter<K, VO>>),
 }
@@ -41,6 +42,8 @@ pub(crate) struct TableTableJoin<K, V, VO, VR> {
     kind: SideKind,
     joiner: SideJoiner<V, VO, VR>,
     other: OtherRows<K, VO>,
+    /// Whether this side's table is versioned: its out-of-order updates are ignored.
+    versioned: bool,
 }
 
 impl<K, V, VO, VR> TableTableJoin<K, V, VO, VR> {
@@ -49,6 +52,7 @@ impl<K, V, VO, VR> TableTableJoin<K, V, VO, VR> {
         lookup: Option<TableLookup<K, VO>>,
         kind: SideKind,
         joiner: SideJoiner<V, VO, VR>,
+        versioned: bool,
     ) -> Self {
         TableTableJoin {
             other_store,
@@ -58,6 +62,7 @@ impl<K, V, VO, VR> TableTableJoin<K, V, VO, VR> {
                 Some(lookup) => OtherRows::Lookup(lookup, None),
                 None => OtherRows::Store(None),
             },
+            versioned,
         }
     }
 }
@@ -76,7 +81,7 @@ where
 
     fn init(&mut self, ctx: &mut ProcessorContext<'_, K, Change<VR>>) -> ProcessResult {
         match &mut self.other {
-            OtherRows::Store(store) => *store = Some(ctx.key_value_store(&self.other_store)?),
+            OtherRows::Store(store) => *store = Some(ctx.table_store(&self.other_store)?),
             OtherRows::Lookup(lookup, getter) => *getter = Some(ctx.row_getter(lookup)?),
         }
         Ok(())
@@ -87,6 +92,13 @@ where
         ctx: &mut ProcessorContext<'_, K, Change<VR>>,
         record: Record<K, Change<V>>,
     ) -> ProcessResult {
+        if self.versioned && !ctx.change_is_latest() {
+            ctx.record_dropped(
+                crate::runtime::DropReason::OutOfOrder,
+                "out-of-order update of a versioned table in a table-table join",
+            );
+            return Ok(());
+        }
         let other = match &self.other {
             OtherRows::Store(store) => ctx.initialized(store)?.get_with_timestamp(&record.key)?,
             OtherRows::Lookup(_, getter) => ctx.initialized(getter)?(&record.key)?,
@@ -156,16 +168,30 @@ where
     let mut st = table.state.borrow_mut();
     let this_name = st.new_name("KTABLE-JOINTHIS");
     let other_name = st.new_name("KTABLE-JOINOTHER");
-    let (ts, tl, tj) = (that_store.clone(), that.lookup.clone(), this_joiner);
+    let (ts, tl, tj, tv) = (
+        that_store.clone(),
+        that.lookup.clone(),
+        this_joiner,
+        this.is_versioned(),
+    );
     st.add_processor(
         &this_name,
-        move || TableTableJoin::<K, V, VO, VR>::new(ts.clone(), tl.clone(), kinds.0, tj.clone()),
+        move || {
+            TableTableJoin::<K, V, VO, VR>::new(ts.clone(), tl.clone(), kinds.0, tj.clone(), tv)
+        },
         &this.node,
     );
-    let (os, ol, oj) = (this_store.clone(), this.lookup.clone(), other_joiner);
+    let (os, ol, oj, ov) = (
+        this_store.clone(),
+        this.lookup.clone(),
+        other_joiner,
+        that.is_versioned(),
+    );
     st.add_processor(
         &other_name,
-        move || TableTableJoin::<K, VO, V, VR>::new(os.clone(), ol.clone(), kinds.1, oj.clone()),
+        move || {
+            TableTableJoin::<K, VO, V, VR>::new(os.clone(), ol.clone(), kinds.1, oj.clone(), ov)
+        },
         &that.node,
     );
     st.connect_store(&this_name, &that_store);

@@ -7,7 +7,8 @@ use crate::TaskId;
 use crate::runtime::handle::KafkaStreamsHandle;
 use crate::runtime::metadata::{KeyQueryMetadata, StreamsMetadata};
 use crate::runtime::query::{
-    ReadOnlyKeyValueStoreView, ReadOnlySessionStoreView, ReadOnlyWindowStoreView,
+    ReadOnlyKeyValueStoreView, ReadOnlySessionStoreView, ReadOnlyVersionedKeyValueStoreView,
+    ReadOnlyWindowStoreView,
 };
 
 impl KafkaStreams {
@@ -55,6 +56,17 @@ impl KafkaStreams {
         name: &str,
     ) -> Result<ReadOnlyKeyValueStoreView<K, V>> {
         self.handle.key_value_store(name)
+    }
+
+    /// A read-only view of the local instances of versioned key-value store `name` (a table
+    /// materialized with [`Materialized::as_versioned`](crate::dsl::Materialized::as_versioned)),
+    /// across this instance's tasks: the latest value of a key, or its value as of a time
+    /// (Kafka Streams' `VersionedKeyQuery`).
+    pub fn versioned_key_value_store<K: 'static, V: 'static>(
+        &self,
+        name: &str,
+    ) -> Result<ReadOnlyVersionedKeyValueStoreView<K, V>> {
+        self.handle.versioned_key_value_store(name)
     }
 
     /// A read-only view of the local instances of window store `name` (a windowed

@@ -31,11 +31,14 @@ pub(crate) enum DropReason {
     TimestampOutOfRange,
     /// A processor failed on it (skipped or dead-lettered by the processing policy).
     ProcessingError,
+    /// An update of a versioned table older than its key's latest version, which a
+    /// table–table join ignores (KIP-914).
+    OutOfOrder,
 }
 
 impl DropReason {
     /// Every reason, in the order of [`DropReason::index`].
-    pub(crate) const ALL: [DropReason; 7] = [
+    pub(crate) const ALL: [DropReason; 8] = [
         DropReason::Late,
         DropReason::NullKey,
         DropReason::NullValue,
@@ -43,6 +46,7 @@ impl DropReason {
         DropReason::NegativeTimestamp,
         DropReason::TimestampOutOfRange,
         DropReason::ProcessingError,
+        DropReason::OutOfOrder,
     ];
 
     /// The `reason` label.
@@ -55,6 +59,7 @@ impl DropReason {
             DropReason::NegativeTimestamp => "negative_timestamp",
             DropReason::TimestampOutOfRange => "timestamp_out_of_range",
             DropReason::ProcessingError => "processing_error",
+            DropReason::OutOfOrder => "out_of_order",
         }
     }
 

@@ -7,12 +7,14 @@
 
 mod key_value;
 mod session;
+mod versioned;
 mod window;
 
 use std::sync::Arc;
 
 pub use key_value::ReadOnlyKeyValueStoreView;
 pub use session::ReadOnlySessionStoreView;
+pub use versioned::ReadOnlyVersionedKeyValueStoreView;
 pub use window::ReadOnlyWindowStoreView;
 
 use super::instance::{InstanceShared, QueryHandle};

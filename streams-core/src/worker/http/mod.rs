@@ -15,7 +15,8 @@
 //! | `GET /instances` | the application's instances and their tasks |
 //! | `GET /tasks` | local active and standby tasks, restoration progress and lags |
 //! | `GET /stores` | the queryable stores |
-//! | `GET /stores/{store}/keys/{key}` | the key's value |
+//! | `GET /stores/{store}/keys/{key}` | the key's value (a versioned store's latest, with its timestamp) |
+//! | `GET /stores/{store}/keys/{key}?as_of=<ms>` | a versioned store's value as of that time, with its validity (400 on other stores) |
 //! | `GET /stores/{store}/keys/{key}/windows?from=&to=` | the key's windows (window stores) |
 //! | `GET /stores/{store}/keys/{key}/sessions` | the key's sessions (session stores) |
 //! | `GET /stores/{store}/range?from=&to=&limit=&after=` | a page of keys in a range |

@@ -32,6 +32,8 @@ pub(crate) struct Params {
     /// Scans: page size, and the cursor of the previous page's last entry.
     limit: Option<usize>,
     after: Option<String>,
+    /// Versioned stores: the value as of this time (epoch ms) instead of the latest.
+    as_of: Option<String>,
 }
 
 const DEFAULT_PAGE: usize = 100;
@@ -141,14 +143,23 @@ fn served(app: &AppState, mut body: Value) -> Response {
     Json(body).into_response()
 }
 
+/// Where a key query's answer goes in the response body.
+#[derive(Clone, Copy)]
+enum Answer {
+    /// Under this field.
+    Field(&'static str),
+    /// Its fields beside `store` and `key` (a versioned value with its validity).
+    Inline,
+}
+
 /// A query of one key: answered by the key's owner (relayed when that is another instance),
-/// with `read`'s answer under `field`, or 404 when `read` finds nothing.
+/// with `read`'s answer placed as `answer` says, or 404 when `read` finds nothing.
 async fn key_query<F>(
     app: AppState,
     (store, key): (String, String),
     params: Params,
     uri: Uri,
-    field: &'static str,
+    answer: Answer,
     read: F,
 ) -> Result<Response, ApiError>
 where
@@ -167,10 +178,19 @@ where
     }
     let (streams, raw, stale) = (app.streams.clone(), key.clone(), params.stale);
     match blocking(move || read(&*ep, &streams, &raw, stale)).await? {
-        Some(found) => Ok(served(
-            &app,
-            json!({ "store": store, "key": key, field: found }),
-        )),
+        Some(found) => {
+            let mut body = json!({ "store": store, "key": key });
+            match (answer, found) {
+                (Answer::Field(field), found) => body[field] = found,
+                (Answer::Inline, Value::Object(fields)) => {
+                    for (name, value) in fields {
+                        body[name] = value;
+                    }
+                }
+                (Answer::Inline, found) => body["value"] = found,
+            }
+            Ok(served(&app, body))
+        }
         None => Err(ApiError::not_found(format!(
             "store `{store}` has no value for key `{key}`"
         ))),
@@ -183,12 +203,36 @@ pub(crate) async fn get_key(
     Query(params): Query<Params>,
     OriginalUri(uri): OriginalUri,
 ) -> Result<Response, ApiError> {
+    let as_of = params
+        .as_of
+        .as_deref()
+        .map(|v| time_param(Some(v), "as_of", 0))
+        .transpose()?;
+    let ep = endpoint(&app, &path.0)?;
+    if ep.shape() == StoreShape::Versioned {
+        return key_query(
+            app,
+            path,
+            params,
+            uri,
+            Answer::Inline,
+            move |ep, streams, raw, stale| ep.get_versioned(streams, raw, as_of, stale),
+        )
+        .await;
+    }
+    if as_of.is_some() {
+        return Err(ApiError::bad_request(format!(
+            "store `{}` is a {:?} store: `as_of` is for versioned stores",
+            path.0,
+            ep.shape()
+        )));
+    }
     key_query(
         app,
         path,
         params,
         uri,
-        "value",
+        Answer::Field("value"),
         |ep, streams, raw, stale| ep.get(streams, raw, stale),
     )
     .await
@@ -215,7 +259,7 @@ pub(crate) async fn windows(
         path,
         params,
         uri,
-        "windows",
+        Answer::Field("windows"),
         move |ep, streams, raw, stale| ep.windows(streams, raw, from, to, stale).map(Some),
     )
     .await
@@ -232,7 +276,7 @@ pub(crate) async fn sessions(
         path,
         params,
         uri,
-        "sessions",
+        Answer::Field("sessions"),
         |ep, streams, raw, stale| ep.sessions(streams, raw, stale).map(Some),
     )
     .await

@@ -29,7 +29,8 @@ pub(crate) async fn index(State(app): State<AppState>) -> Json<serde_json::Value
         "state": state_name(app.streams.state()),
         "endpoints": [
             "/health/live", "/health/ready", "/metrics", "/topology", "/instances", "/tasks",
-            "/stores", "/stores/{store}/keys/{key}", "/stores/{store}/keys/{key}/windows",
+            "/stores", "/stores/{store}/keys/{key}", "/stores/{store}/keys/{key}?as_of={ms}",
+            "/stores/{store}/keys/{key}/windows",
             "/stores/{store}/keys/{key}/sessions", "/stores/{store}/range", "/stores/{store}/all",
         ],
         "stores": app.stores.shapes(),

@@ -22,6 +22,7 @@ pub(crate) enum StoreShape {
     Window,
     Session,
     Global,
+    Versioned,
 }
 
 /// One entry of a scan: the serialized key (which orders entries across instances and pages),
@@ -40,6 +41,16 @@ pub(crate) trait StoreEndpoint: Send + Sync {
         &self,
         streams: &KafkaStreamsHandle,
         raw: &str,
+        stale: bool,
+    ) -> Result<Option<Value>, ApiError>;
+
+    /// A versioned store's local value under the key as of `as_of` (the latest with `None`),
+    /// with the time it became valid and, for an older version, until when.
+    fn get_versioned(
+        &self,
+        streams: &KafkaStreamsHandle,
+        raw: &str,
+        as_of: Option<i64>,
         stale: bool,
     ) -> Result<Option<Value>, ApiError>;
 
@@ -120,6 +131,13 @@ impl QueryableStores {
     /// Serves session store `name` (a session-windowed aggregation's store).
     pub fn session<K: HttpKey, V: HttpValue>(&mut self, name: &str) -> &mut Self {
         self.add(name, Typed::<K, V>::new(name, StoreShape::Session))
+    }
+
+    /// Serves versioned key-value store `name` (a table materialized with
+    /// `Materialized::as_versioned`): `GET /stores/{name}/keys/{key}` answers the latest value
+    /// and `?as_of=<epoch ms>` the value as of that time, each with its validity.
+    pub fn versioned<K: HttpKey, V: HttpValue>(&mut self, name: &str) -> &mut Self {
+        self.add(name, Typed::<K, V>::new(name, StoreShape::Versioned))
     }
 
     /// Serves global store `name` (a `GlobalKTable`'s store: every instance holds all of it).
@@ -220,6 +238,7 @@ impl<K: HttpKey, V: HttpValue> StoreEndpoint for Typed<K, V> {
                 view.get(&key)?
             }
             StoreShape::Global => streams.global_store::<K, V>(&self.name)?.get(&key)?,
+            StoreShape::Versioned => return self.get_versioned(streams, raw, None, stale),
             _ => {
                 return Err(
                     self.wrong_shape("single value per key: ask for its windows or sessions")
@@ -227,6 +246,36 @@ impl<K: HttpKey, V: HttpValue> StoreEndpoint for Typed<K, V> {
             }
         };
         value.as_ref().map(json).transpose()
+    }
+
+    fn get_versioned(
+        &self,
+        streams: &KafkaStreamsHandle,
+        raw: &str,
+        as_of: Option<i64>,
+        stale: bool,
+    ) -> Result<Option<Value>, ApiError> {
+        if self.shape != StoreShape::Versioned {
+            return Err(self.wrong_shape("history: `as_of` is for versioned stores"));
+        }
+        let key: K = parse_key(raw)?;
+        let mut view = streams.versioned_key_value_store::<K, V>(&self.name)?;
+        if stale {
+            view = view.with_stale_stores();
+        }
+        let found = match as_of {
+            Some(at) => view.get_as_of(&key, at)?,
+            None => view.get(&key)?,
+        };
+        found
+            .map(|record| {
+                Ok(serde_json::json!({
+                    "value": json(&record.value)?,
+                    "timestamp": record.timestamp,
+                    "valid_to": record.valid_to,
+                }))
+            })
+            .transpose()
     }
 
     fn scan(
@@ -255,6 +304,11 @@ impl<K: HttpKey, V: HttpValue> StoreEndpoint for Typed<K, V> {
                 streams
                     .global_store::<K, V>(&self.name)?
                     .scan(after, limit)?
+            }
+            StoreShape::Versioned => {
+                return Err(self.wrong_shape(
+                    "scans (Kafka Streams' versioned stores answer key queries only)",
+                ));
             }
             _ => return Err(self.wrong_shape("key-value entries to scan")),
         };

@@ -65,6 +65,7 @@ where
     });
 
     // Left side: subscribe.
+    let (left_versioned, right_versioned) = (this.is_versioned(), that.is_versioned());
     let send = format!("{registration}-SEND");
     let (ks, vs, fs) = (key_serde.clone(), value_serde.clone(), fk_serde.clone());
     st.add_processor(
@@ -75,6 +76,7 @@ where
             value_serde: vs.clone(),
             fk_serde: fs.clone(),
             left_join,
+            versioned: left_versioned,
         },
         &this.node,
     );
@@ -120,6 +122,7 @@ where
             subscriptions: subs.clone(),
             fk_serde: fs.clone(),
             subs: None,
+            versioned: right_versioned,
             _types: std::marker::PhantomData,
         },
         &that.node,
@@ -191,7 +194,7 @@ where
         &join,
     );
     st.add_store(
-        materialized.store_builder(store.clone(), key_serde.clone(), out_serde.clone()),
+        materialized.table_store_builder(store.clone(), key_serde.clone(), out_serde.clone()),
         &output,
     );
     drop(st);
@@ -202,4 +205,5 @@ where
         Some(out_serde),
         Some(store),
     )
+    .with_versioned(materialized.versioned_spec())
 }

@@ -22,7 +22,7 @@ use crate::dsl::Change;
 use crate::processor::ProcessResult;
 use crate::processor::{Headers, Processor, ProcessorContext, Record};
 use crate::serde::{Serde, SerdeError, SharedSerde};
-use crate::state::KeyValueStoreHandle;
+use crate::state::{KeyValueStoreHandle, TableStore};
 use crate::{Error, Result};
 
 pub(crate) use lower::lower;
@@ -165,6 +165,8 @@ pub(crate) struct SubscriptionSend<K, V, KO> {
     pub(crate) value_serde: SharedSerde<V>,
     pub(crate) fk_serde: SharedSerde<KO>,
     pub(crate) left_join: bool,
+    /// Whether the left table is versioned: its out-of-order updates are ignored (KIP-914).
+    pub(crate) versioned: bool,
 }
 
 impl<K, V, KO> SubscriptionSend<K, V, KO>
@@ -200,6 +202,13 @@ where
         ctx: &mut ProcessorContext<'_, Option<KO>, Subscription>,
         record: Record<K, Change<V>>,
     ) -> ProcessResult {
+        if self.versioned && !ctx.change_is_latest() {
+            ctx.record_dropped(
+                crate::runtime::DropReason::OutOfOrder,
+                "out-of-order update of a versioned table in a foreign-key join",
+            );
+            return Ok(());
+        }
         let mut pk = Vec::new();
         self.key_serde
             .serialize(&record.key, &mut pk)
@@ -279,7 +288,7 @@ pub(crate) struct SubscriptionReceive<KO, VO> {
     pub(crate) right_store: String,
     pub(crate) fk_serde: SharedSerde<KO>,
     pub(crate) subs: Option<KeyValueStoreHandle<Vec<u8>, Vec<u8>>>,
-    pub(crate) right: Option<KeyValueStoreHandle<KO, VO>>,
+    pub(crate) right: Option<TableStore<KO, VO>>,
 }
 
 impl<KO: Clone + 'static, VO: Clone + 'static> Processor for SubscriptionReceive<KO, VO> {
@@ -290,7 +299,7 @@ impl<KO: Clone + 'static, VO: Clone + 'static> Processor for SubscriptionReceive
 
     fn init(&mut self, ctx: &mut ProcessorContext<'_, Vec<u8>, Response<VO>>) -> ProcessResult {
         self.subs = Some(ctx.key_value_store(&self.subscriptions)?);
-        self.right = Some(ctx.key_value_store(&self.right_store)?);
+        self.right = Some(ctx.table_store(&self.right_store)?);
         Ok(())
     }
 
@@ -358,6 +367,8 @@ pub(crate) struct ForeignTableJoin<KO, VO> {
     pub(crate) subscriptions: String,
     pub(crate) fk_serde: SharedSerde<KO>,
     pub(crate) subs: Option<KeyValueStoreHandle<Vec<u8>, Vec<u8>>>,
+    /// Whether the right table is versioned: its out-of-order updates are ignored (KIP-914).
+    pub(crate) versioned: bool,
     pub(crate) _types: PhantomData<fn(VO)>,
 }
 
@@ -377,6 +388,13 @@ impl<KO: Clone + 'static, VO: Clone + 'static> Processor for ForeignTableJoin<KO
         ctx: &mut ProcessorContext<'_, Vec<u8>, Response<VO>>,
         record: Record<KO, Change<VO>>,
     ) -> ProcessResult {
+        if self.versioned && !ctx.change_is_latest() {
+            ctx.record_dropped(
+                crate::runtime::DropReason::OutOfOrder,
+                "out-of-order update of a versioned table in a foreign-key join",
+            );
+            return Ok(());
+        }
         let mut fk_bytes = Vec::new();
         self.fk_serde
             .serialize(&record.key, &mut fk_bytes)
@@ -410,7 +428,7 @@ pub(crate) struct ResponseJoin<K, V, VO, VR> {
     pub(crate) value_serde: SharedSerde<V>,
     pub(crate) joiner: Arc<dyn Fn(&V, Option<&VO>) -> Option<VR> + Send + Sync>,
     pub(crate) left_join: bool,
-    pub(crate) left: Option<KeyValueStoreHandle<K, V>>,
+    pub(crate) left: Option<TableStore<K, V>>,
 }
 
 impl<K, V, VO, VR> Processor for ResponseJoin<K, V, VO, VR>
@@ -426,7 +444,7 @@ where
     type ValueOut = Option<VR>;
 
     fn init(&mut self, ctx: &mut ProcessorContext<'_, K, Option<VR>>) -> ProcessResult {
-        self.left = Some(ctx.key_value_store(&self.left_store)?);
+        self.left = Some(ctx.table_store(&self.left_store)?);
         Ok(())
     }
 
@@ -435,7 +453,10 @@ where
         ctx: &mut ProcessorContext<'_, K, Option<VR>>,
         record: Record<K, Response<VO>>,
     ) -> ProcessResult {
-        let current = ctx.initialized(&self.left)?.get(&record.key)?;
+        let current = ctx
+            .initialized(&self.left)?
+            .get_with_timestamp(&record.key)?
+            .map(|(v, _)| v);
         let current_hash = match &current {
             Some(v) => {
                 let mut bytes = Vec::new();
