@@ -5,6 +5,10 @@
 //! big-endian), so all entries of expired segments form one key range that a single range
 //! delete drops (a RocksDB range tombstone), as Kafka Streams drops whole segment instances.
 //! Timestamps in keys are encoded with the sign bit flipped so that bytes sort like numbers.
+//!
+//! The store's times survive restarts: at each flush they are written under [`META_KEY`], a key
+//! above every segment (segment ids are below 2^63, so their keys never start with `0xFF`), and
+//! read back on open; restoring from the changelog advances them as the records come.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -46,13 +50,30 @@ pub(crate) fn time_at(bytes: &[u8], at: usize) -> Option<i64> {
     Some(decode_time(slice))
 }
 
+/// The engine key the store's times are persisted under: above every segment.
+pub(crate) const META_KEY: &[u8] = b"\xFF\xFFstream-time";
+
+/// Whether `engine_key` is not an entry of a segment (the times persisted under [`META_KEY`]).
+pub(crate) fn is_meta(engine_key: &[u8]) -> bool {
+    engine_key.first() == Some(&0xFF)
+}
+
+/// Format version of the persisted times.
+const META_VERSION: u8 = 0;
+
 /// Segment bookkeeping: retention, interval, observed stream time and expiry.
 #[derive(Debug, Clone)]
 pub(crate) struct Segments {
     pub(crate) retention: i64,
     pub(crate) interval: i64,
-    /// Largest timestamp put so far (`i64::MIN` before any).
+    /// Largest key time (window start, session end) put so far (`i64::MIN` before any): Kafka
+    /// Streams' `observedStreamTime` of a segmented store, which retention is measured from.
     pub(crate) observed: i64,
+    /// Largest timestamp of the records that wrote the store (`i64::MIN` before any): the
+    /// stream time of the processor owning the store, which it resumes from after a restart.
+    pub(crate) stream_time: i64,
+    /// `(observed, stream_time)` as last persisted.
+    persisted: (i64, i64),
     /// Segments below this id have been dropped.
     dropped_below: i64,
     /// Drops (range tombstones) since the engine's memtable was last flushed by a drop.
@@ -68,10 +89,60 @@ impl Segments {
             retention,
             interval: (retention / 2).max(MIN_SEGMENT_INTERVAL_MS),
             observed: i64::MIN,
+            stream_time: i64::MIN,
+            persisted: (i64::MIN, i64::MIN),
             dropped_below: 0,
             drops_unflushed: 0,
             shared_observed: Arc::new(AtomicI64::new(i64::MIN)),
         }
+    }
+
+    /// Records that a record stamped `ts` wrote the store.
+    pub(crate) fn observe_record(&mut self, ts: i64) {
+        self.stream_time = self.stream_time.max(ts);
+    }
+
+    /// Reads the times persisted in `engine` (a store reopened over its data). A store written
+    /// before the times were persisted gets them from its data: the largest key time in its
+    /// last segment (`key_time` reads one from an engine key), for both times.
+    pub(crate) fn recover(
+        &mut self,
+        engine: &dyn KeyValueStore,
+        key_time: fn(&[u8]) -> Option<i64>,
+    ) -> Result<()> {
+        let (observed, stream_time) = match engine.get(META_KEY)? {
+            Some(bytes) => match decode_meta(&bytes) {
+                Some(times) => times,
+                None => {
+                    debug!(
+                        store = engine.name(),
+                        "unreadable stream times, reading the data"
+                    );
+                    let last = last_key_time(engine, key_time)?;
+                    (last, last)
+                }
+            },
+            None => {
+                let last = last_key_time(engine, key_time)?;
+                (last, last)
+            }
+        };
+        self.observed = observed;
+        self.stream_time = stream_time;
+        self.persisted = (observed, stream_time);
+        self.shared_observed.store(observed, Ordering::Release);
+        Ok(())
+    }
+
+    /// Writes the times to `engine` if they moved since last written (before a flush, so that
+    /// a checkpoint never claims more than they reflect).
+    pub(crate) fn persist(&mut self, engine: &mut dyn KeyValueStore) -> Result<()> {
+        let times = (self.observed, self.stream_time);
+        if times != self.persisted {
+            engine.put(META_KEY, &encode_meta(times))?;
+            self.persisted = times;
+        }
+        Ok(())
     }
 
     /// The observed stream time as other threads see it.
@@ -137,6 +208,58 @@ impl Segments {
     }
 }
 
+fn encode_meta((observed, stream_time): (i64, i64)) -> [u8; 17] {
+    let mut out = [0u8; 17];
+    out[0] = META_VERSION;
+    out[1..9].copy_from_slice(&observed.to_be_bytes());
+    out[9..].copy_from_slice(&stream_time.to_be_bytes());
+    out
+}
+
+fn decode_meta(bytes: &[u8]) -> Option<(i64, i64)> {
+    let (&version, rest) = bytes.split_first()?;
+    if version != META_VERSION || rest.len() != 16 {
+        return None;
+    }
+    let observed = i64::from_be_bytes(rest[..8].try_into().ok()?);
+    let stream_time = i64::from_be_bytes(rest[8..].try_into().ok()?);
+    Some((observed, stream_time))
+}
+
+/// Whether `engine` holds a segment entry at or above segment `id`.
+fn holds_from(engine: &dyn KeyValueStore, id: i64) -> Result<bool> {
+    let from = (id as u64).to_be_bytes();
+    match engine.range(Some(&from), None)?.next() {
+        Some(item) => Ok(!is_meta(&item?.0)),
+        None => Ok(false),
+    }
+}
+
+/// The largest key time in the last segment of `engine` (`i64::MIN` if it holds none): the
+/// last segment is found by bisection (each probe one seek), then read whole.
+fn last_key_time(engine: &dyn KeyValueStore, key_time: fn(&[u8]) -> Option<i64>) -> Result<i64> {
+    if !holds_from(engine, 0)? {
+        return Ok(i64::MIN);
+    }
+    // Invariant: an entry at or above `lo`, none at or above `hi`.
+    let (mut lo, mut hi) = (0i64, i64::MAX);
+    while hi - lo > 1 {
+        let mid = lo + (hi - lo) / 2;
+        if holds_from(engine, mid)? {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    let mut last = i64::MIN;
+    for item in engine.prefix_scan(&(lo as u64).to_be_bytes())? {
+        if let Some(ts) = key_time(&item?.0) {
+            last = last.max(ts);
+        }
+    }
+    Ok(last)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -188,6 +311,53 @@ mod tests {
         assert!(holds(&engine, &segments.prefix(599 * 60_000)));
         let dropped_below = segments.dropped_below;
         assert!(segments.segment_of(segments.min_live_time()) >= dropped_below);
+        Ok(())
+    }
+
+    /// Key time of a test engine key: `segment | time`.
+    fn test_key_time(key: &[u8]) -> Option<i64> {
+        time_at(key, 8)
+    }
+
+    fn test_key(segments: &Segments, ts: i64) -> Vec<u8> {
+        let mut key = segments.prefix(ts).to_vec();
+        key.extend_from_slice(&encode_time(ts));
+        key
+    }
+
+    #[test]
+    fn times_are_persisted_and_recovered() -> Result<()> {
+        let mut engine = crate::InMemoryKeyValueStore::new("s");
+        let mut segments = Segments::new(600_000);
+        segments.observe(5_000, &mut engine)?;
+        segments.observe_record(7_000);
+        segments.persist(&mut engine)?;
+        let mut reopened = Segments::new(600_000);
+        reopened.recover(&engine, test_key_time)?;
+        assert_eq!((reopened.observed, reopened.stream_time), (5_000, 7_000));
+        assert_eq!(reopened.shared_observed().load(Ordering::Acquire), 5_000);
+        Ok(())
+    }
+
+    #[test]
+    fn a_store_without_persisted_times_gets_them_from_its_last_segment() -> Result<()> {
+        let mut engine = crate::InMemoryKeyValueStore::new("s");
+        let segments = Segments::new(600_000);
+        for ts in [10, 700_000, 650_000, 2_500_000, 2_400_000, 30] {
+            crate::store::KeyValueStore::put(&mut engine, &test_key(&segments, ts), b"v")?;
+        }
+        let mut reopened = Segments::new(600_000);
+        reopened.recover(&engine, test_key_time)?;
+        assert_eq!(reopened.observed, 2_500_000);
+        let mut empty = Segments::new(600_000);
+        empty.recover(&crate::InMemoryKeyValueStore::new("e"), test_key_time)?;
+        assert_eq!(empty.observed, i64::MIN);
+        // The persisted times are not an entry of a segment.
+        reopened.observe_record(3_000_000);
+        reopened.persist(&mut engine)?;
+        let mut again = Segments::new(600_000);
+        again.recover(&engine, test_key_time)?;
+        assert_eq!((again.observed, again.stream_time), (2_500_000, 3_000_000));
         Ok(())
     }
 }
