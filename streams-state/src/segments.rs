@@ -66,9 +66,13 @@ const META_VERSION: u8 = 0;
 pub(crate) struct Segments {
     pub(crate) retention: i64,
     pub(crate) interval: i64,
-    /// Largest key time (window start, session end) put so far (`i64::MIN` before any): Kafka
-    /// Streams' `observedStreamTime` of a segmented store, which retention is measured from.
+    /// Largest key time (window start, session end) written to the engine so far (`i64::MIN`
+    /// before any): Kafka Streams' `observedStreamTime` of a segmented store, which retention
+    /// is measured from. Behind a record cache it moves as entries are written through.
     pub(crate) observed: i64,
+    /// Largest key time put into the record cache (`i64::MIN` before any): Kafka Streams'
+    /// `maxObservedTimestamp` of a caching store, the last segment reads look in the cache.
+    pub(crate) cached: i64,
     /// Largest timestamp of the records that wrote the store (`i64::MIN` before any): the
     /// stream time of the processor owning the store, which it resumes from after a restart.
     pub(crate) stream_time: i64,
@@ -78,8 +82,15 @@ pub(crate) struct Segments {
     dropped_below: i64,
     /// Drops (range tombstones) since the engine's memtable was last flushed by a drop.
     drops_unflushed: u32,
-    /// `observed`, for readers on other threads (interactive queries).
-    shared_observed: Arc<AtomicI64>,
+    /// `observed` and `cached`, for readers on other threads (interactive queries).
+    shared: Arc<SharedTimes>,
+}
+
+/// A store's times as readers on other threads see them.
+#[derive(Debug)]
+pub(crate) struct SharedTimes {
+    observed: AtomicI64,
+    cached: AtomicI64,
 }
 
 impl Segments {
@@ -89,12 +100,32 @@ impl Segments {
             retention,
             interval: (retention / 2).max(MIN_SEGMENT_INTERVAL_MS),
             observed: i64::MIN,
+            cached: i64::MIN,
             stream_time: i64::MIN,
             persisted: (i64::MIN, i64::MIN),
             dropped_below: 0,
             drops_unflushed: 0,
-            shared_observed: Arc::new(AtomicI64::new(i64::MIN)),
+            shared: Arc::new(SharedTimes {
+                observed: AtomicI64::new(i64::MIN),
+                cached: AtomicI64::new(i64::MIN),
+            }),
         }
+    }
+
+    /// Records that an entry with key time `ts` went into the record cache.
+    pub(crate) fn observe_cached(&mut self, ts: i64) {
+        if ts > self.cached {
+            self.cached = ts;
+            self.shared.cached.store(ts, Ordering::Release);
+        }
+    }
+
+    /// Segment ids of the cached entries with key times in `[from, to]` (none if nothing was
+    /// cached there): no retention applies to the cache, as in Kafka Streams.
+    pub(crate) fn cached_range(&self, from: i64, to: i64) -> Option<(i64, i64)> {
+        let to = to.min(self.cached);
+        (self.cached != i64::MIN && from <= to)
+            .then(|| (self.segment_of(from), self.segment_of(to)))
     }
 
     /// Records that a record stamped `ts` wrote the store.
@@ -130,7 +161,7 @@ impl Segments {
         self.observed = observed;
         self.stream_time = stream_time;
         self.persisted = (observed, stream_time);
-        self.shared_observed.store(observed, Ordering::Release);
+        self.shared.observed.store(observed, Ordering::Release);
         Ok(())
     }
 
@@ -145,16 +176,17 @@ impl Segments {
         Ok(())
     }
 
-    /// The observed stream time as other threads see it.
-    pub(crate) fn shared_observed(&self) -> Arc<AtomicI64> {
-        self.shared_observed.clone()
+    /// The store's times as other threads see them.
+    pub(crate) fn shared(&self) -> Arc<SharedTimes> {
+        self.shared.clone()
     }
 
-    /// A snapshot of these segments for a reader on another thread: the observed time as
-    /// last published (expired segments may still be on disk: `min_live_time` hides them).
-    pub(crate) fn snapshot(retention: i64, observed: &AtomicI64) -> Self {
+    /// A snapshot of these segments for a reader on another thread: the times as last
+    /// published (expired segments may still be on disk: `min_live_time` hides them).
+    pub(crate) fn snapshot(retention: i64, times: &SharedTimes) -> Self {
         let mut segments = Segments::new(retention);
-        segments.observed = observed.load(Ordering::Acquire);
+        segments.observed = times.observed.load(Ordering::Acquire);
+        segments.cached = times.cached.load(Ordering::Acquire);
         segments
     }
 
@@ -186,7 +218,7 @@ impl Segments {
     pub(crate) fn observe(&mut self, ts: i64, engine: &mut dyn KeyValueStore) -> Result<bool> {
         if ts > self.observed {
             self.observed = ts;
-            self.shared_observed.store(ts, Ordering::Release);
+            self.shared.observed.store(ts, Ordering::Release);
             let min_live = self.segment_of(self.min_live_time());
             let batch = (self.retention.max(DROP_SPAN_MS) / self.interval).max(1);
             if min_live >= self.dropped_below.saturating_add(batch) {
@@ -335,7 +367,7 @@ mod tests {
         let mut reopened = Segments::new(600_000);
         reopened.recover(&engine, test_key_time)?;
         assert_eq!((reopened.observed, reopened.stream_time), (5_000, 7_000));
-        assert_eq!(reopened.shared_observed().load(Ordering::Acquire), 5_000);
+        assert_eq!(reopened.shared().observed.load(Ordering::Acquire), 5_000);
         Ok(())
     }
 

@@ -4,14 +4,15 @@
 
 use std::ops::Bound;
 use std::sync::Arc;
-use std::sync::atomic::AtomicI64;
 
-use crate::cache::merge::{merge, snapshot};
+use crate::cache::merge::{cached_in_segments, merge, snapshot};
 use crate::cache::named::{Dirty, SharedCache};
 use crate::cache::store_cache::StoreCache;
 use crate::changelog::ChangelogSink;
-use crate::segments::{Segments, encode_time, is_meta, time_at};
-use crate::store::{ChangelogRecord, KeyValueStore, ReadOnlyKeyValueStore, StateStore};
+use crate::segments::{Segments, SharedTimes, encode_time, is_meta, time_at};
+use crate::store::{
+    ChangelogRecord, KeyValueIter, KeyValueStore, ReadOnlyKeyValueStore, StateStore,
+};
 use crate::{CacheBudget, CacheObserver, Error, Result};
 
 /// One session: key, start and end (both inclusive), value.
@@ -45,6 +46,9 @@ pub struct SessionFlush {
     pub old: Option<Vec<u8>>,
     /// The timestamp of the record that last wrote the session, when its writer gave one.
     pub timestamp: Option<i64>,
+    /// The session had expired when it reached the store: it was logged (and is to be
+    /// forwarded) but not kept, as Kafka Streams' segmented store drops it, counted.
+    pub expired: bool,
 }
 
 /// A store of sessions. Engine keys are `segment(end) | key | end | start`; changelog keys
@@ -124,27 +128,31 @@ fn log(
 struct WriteThrough<'a> {
     name: &'a str,
     engine: &'a mut dyn KeyValueStore,
+    segments: &'a mut Segments,
     changelog: Option<&'a dyn ChangelogSink>,
-    min_live: i64,
     out: &'a mut Vec<SessionFlush>,
 }
 
 impl WriteThrough<'_> {
+    /// Kafka Streams' `CachingSessionStore.putAndMaybeForward` over a segmented store: the
+    /// old value as the store holds it now, then the put, which moves the store's observed
+    /// time. Sessions are flushed in the order of their last writes, so a session merged away
+    /// is removed (and its removal forwarded) before the merged session moves time past it.
     fn write(&mut self, dirty: Dirty<'_>) -> Result<()> {
         let Some((key, start, end)) = split_engine_key(dirty.key) else {
             return Ok(());
         };
-        let live = end >= self.min_live;
-        let old = if live {
+        let old = if end >= self.segments.min_live_time() {
             self.engine.get(dirty.key)?
         } else {
             None
         };
         if dirty.value.is_none() && old.is_none() {
-            // Kafka Streams' shortcut: removing a session the store never held (merged away
-            // while cached) changes nothing, and is neither written nor forwarded.
+            // Kafka Streams' shortcut: removing a session the store does not hold (merged
+            // away while cached) changes nothing, and is neither written nor forwarded.
             return Ok(());
         }
+        let live = self.segments.observe(end, self.engine)?;
         if live {
             match dirty.value {
                 Some(v) => self.engine.put(dirty.key, v)?,
@@ -165,6 +173,7 @@ impl WriteThrough<'_> {
             new: dirty.value.map(<[u8]>::to_vec),
             old,
             timestamp: dirty.timestamp,
+            expired: !live,
         });
         Ok(())
     }
@@ -236,6 +245,9 @@ impl SessionStore {
 
     /// As [`put`](Self::put), written by a record stamped `record_time`: it advances the
     /// store's [`stream_time`](Self::stream_time) and stamps the changelog record.
+    ///
+    /// With a cache, the session goes to the cache and the put always succeeds: retention
+    /// applies when the cache writes it through, as in Kafka Streams.
     pub fn put_with_record_time(
         &mut self,
         key: &[u8],
@@ -247,47 +259,47 @@ impl SessionStore {
         if let Some(ts) = record_time {
             self.segments.observe_record(ts);
         }
-        if !self.segments.observe(end, &mut *self.engine)? {
-            return Ok(false);
-        }
         let mut engine_key = std::mem::take(&mut self.key_buf);
         write_engine_key(&mut engine_key, &self.segments, key, start, end);
-        let written = self.write(&engine_key, value, record_time);
+        let written = self.write(&engine_key, end, value, record_time);
         self.key_buf = engine_key;
-        written.map(|()| true)
+        written
     }
 
     fn write(
         &mut self,
         engine_key: &[u8],
+        end: i64,
         value: Option<&[u8]>,
         record_time: Option<i64>,
-    ) -> Result<()> {
-        match &mut self.cache {
-            Some(cache) => {
-                let mut through = WriteThrough {
-                    name: &self.name,
-                    engine: &mut *self.engine,
-                    changelog: self.changelog.as_deref(),
-                    min_live: self.segments.min_live_time(),
-                    out: &mut self.evicted,
-                };
-                cache.put(engine_key, value, record_time, &mut |d| through.write(d))
-            }
-            None => {
-                match value {
-                    Some(v) => self.engine.put(engine_key, v)?,
-                    None => self.engine.delete(engine_key)?,
-                }
-                log(
-                    self.changelog.as_deref(),
-                    &self.name,
-                    &engine_key[8..],
-                    value,
-                    record_time,
-                )
-            }
+    ) -> Result<bool> {
+        if let Some(cache) = &mut self.cache {
+            self.segments.observe_cached(end);
+            let mut through = WriteThrough {
+                name: &self.name,
+                engine: &mut *self.engine,
+                segments: &mut self.segments,
+                changelog: self.changelog.as_deref(),
+                out: &mut self.evicted,
+            };
+            cache.put(engine_key, value, record_time, &mut |d| through.write(d))?;
+            return Ok(true);
         }
+        if !self.segments.observe(end, &mut *self.engine)? {
+            return Ok(false);
+        }
+        match value {
+            Some(v) => self.engine.put(engine_key, v)?,
+            None => self.engine.delete(engine_key)?,
+        }
+        log(
+            self.changelog.as_deref(),
+            &self.name,
+            &engine_key[8..],
+            value,
+            record_time,
+        )?;
+        Ok(true)
     }
 
     fn decode(engine_key: &[u8], value: Vec<u8>) -> Option<SessionEntry> {
@@ -324,6 +336,9 @@ impl SessionStore {
         )
     }
 
+    /// `key`'s sessions as [`find_sessions`](Self::find_sessions) finds them: the cached ones
+    /// over the engine's, retention applying to the engine's (measured from the engine's
+    /// observed time), not to the cache's, as in Kafka Streams.
     fn find_in(
         engine: &dyn ReadOnlyKeyValueStore,
         cache: Option<&SharedCache>,
@@ -332,59 +347,69 @@ impl SessionStore {
         earliest_end: i64,
         latest_start: i64,
     ) -> Result<Vec<SessionEntry>> {
-        let mut out = Vec::new();
+        let wanted = |engine_key: &[u8], earliest_end: i64| {
+            split_engine_key(engine_key).is_some_and(|(k, start, end)| {
+                k == key && end >= earliest_end && start <= latest_start
+            })
+        };
+        let cached = cached_in_segments(
+            cache,
+            segments.cached_range(earliest_end, i64::MAX),
+            Some(key),
+            &|k| wanted(k, earliest_end),
+        );
         let from = earliest_end.max(segments.min_live_time());
-        if segments.observed == i64::MIN || from > segments.observed {
-            return Ok(out);
+        let mut stored: Vec<KeyValueIter<'_>> = Vec::new();
+        if segments.observed != i64::MIN && from <= segments.observed {
+            for segment in segments.range(from, segments.observed) {
+                let mut lo = (segment as u64).to_be_bytes().to_vec();
+                lo.extend_from_slice(key);
+                let mut hi = lo.clone();
+                lo.extend_from_slice(&encode_time(from));
+                hi.extend_from_slice(&encode_time(i64::MAX));
+                hi.extend_from_slice(&encode_time(i64::MAX));
+                stored.push(engine.range(Some(&lo), Some(&hi))?);
+            }
         }
-        for segment in segments.range(from, segments.observed) {
-            let mut lo = (segment as u64).to_be_bytes().to_vec();
-            lo.extend_from_slice(key);
-            let mut hi = lo.clone();
-            lo.extend_from_slice(&encode_time(from));
-            hi.extend_from_slice(&encode_time(i64::MAX));
-            hi.extend_from_slice(&encode_time(i64::MAX));
-            let cached = snapshot(cache, Bound::Included(&lo), Bound::Included(&hi));
-            let stored = engine.range(Some(&lo), Some(&hi))?;
-            merge(stored, cached, &mut |engine_key, value| {
-                if let Some(entry) = Self::decode(&engine_key, value)
-                    && entry.key == key
-                    && entry.end >= from
-                    && entry.start <= latest_start
-                {
-                    out.push(entry);
-                }
-                Ok(())
-            })?;
-        }
+        let stored = stored
+            .into_iter()
+            .flatten()
+            .filter(|item| item.as_ref().map_or(true, |(k, _)| wanted(k, from)));
+        let mut out = Vec::new();
+        merge(stored, cached, &mut |engine_key, value| {
+            out.extend(Self::decode(&engine_key, value));
+            Ok(())
+        })?;
         Ok(out)
     }
 
-    /// The value of exactly the session `[start, end]` of `key`.
+    /// The value of exactly the session `[start, end]` of `key`: the cache's (a read that
+    /// keeps it cached longer), else the engine's within retention.
     pub fn fetch_session(&self, key: &[u8], start: i64, end: i64) -> Result<Option<Vec<u8>>> {
-        if self.segments.observed == i64::MIN || end < self.segments.min_live_time() {
-            return Ok(None);
-        }
         let mut engine_key = Vec::new();
         write_engine_key(&mut engine_key, &self.segments, key, start, end);
         if let Some(cached) = self.cache.as_ref().and_then(|c| c.read(&engine_key)) {
             return Ok(cached);
         }
+        if self.segments.observed == i64::MIN || end < self.segments.min_live_time() {
+            return Ok(None);
+        }
         self.engine.get(&engine_key)
     }
 
-    /// Every retained session.
+    /// Every retained session: the cached ones over the engine's within retention.
     pub fn all(&self) -> Result<Vec<SessionEntry>> {
         let mut out = Vec::new();
         let min_live = self.segments.min_live_time();
         let cache = self.shared_cache();
         let cached = snapshot(cache.as_ref(), Bound::Unbounded, Bound::Unbounded);
-        merge(self.engine.all()?, cached, &mut |engine_key, value| {
-            if let Some(entry) = Self::decode(&engine_key, value)
-                && entry.end >= min_live
-            {
-                out.push(entry);
-            }
+        let stored = self.engine.all()?.filter(|item| {
+            item.as_ref().map_or(true, |(k, _)| {
+                engine_key_end(k).is_some_and(|end| end >= min_live)
+            })
+        });
+        merge(stored, cached, &mut |engine_key, value| {
+            out.extend(Self::decode(&engine_key, value));
             Ok(())
         })?;
         Ok(out)
@@ -444,8 +469,8 @@ impl SessionStore {
             let mut through = WriteThrough {
                 name: &self.name,
                 engine: &mut *self.engine,
+                segments: &mut self.segments,
                 changelog: self.changelog.as_deref(),
-                min_live: self.segments.min_live_time(),
                 out: &mut flushed,
             };
             if let Err(e) = cache.flush(&mut |d| through.write(d)) {
@@ -483,7 +508,7 @@ impl SessionStore {
             engine: self.engine.query_handle()?,
             cache: self.shared_cache(),
             retention: self.segments.retention,
-            observed: self.segments.shared_observed(),
+            times: self.segments.shared(),
         })
     }
 
@@ -499,7 +524,7 @@ pub struct SessionReader {
     engine: Arc<dyn ReadOnlyKeyValueStore + Send + Sync>,
     cache: Option<SharedCache>,
     retention: i64,
-    observed: Arc<AtomicI64>,
+    times: Arc<SharedTimes>,
 }
 
 impl std::fmt::Debug for SessionReader {
@@ -520,7 +545,7 @@ impl SessionReader {
         earliest_end: i64,
         latest_start: i64,
     ) -> Result<Vec<SessionEntry>> {
-        let segments = Segments::snapshot(self.retention, &self.observed);
+        let segments = Segments::snapshot(self.retention, &self.times);
         SessionStore::find_in(
             &*self.engine,
             self.cache.as_ref(),

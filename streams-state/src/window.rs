@@ -2,16 +2,16 @@
 //! to a changelog, optionally keeping duplicates (for stream–stream joins), and optionally
 //! behind the record cache (Kafka Streams' `CachingWindowStore`).
 
-use std::ops::Bound;
 use std::sync::Arc;
-use std::sync::atomic::AtomicI64;
 
-use crate::cache::merge::{merge, snapshot};
+use crate::cache::merge::{cached_in_segments, merge};
 use crate::cache::named::{Dirty, SharedCache};
 use crate::cache::store_cache::StoreCache;
 use crate::changelog::ChangelogSink;
-use crate::segments::{Segments, encode_time, is_meta, time_at};
-use crate::store::{ChangelogRecord, KeyValueStore, ReadOnlyKeyValueStore, StateStore};
+use crate::segments::{Segments, SharedTimes, encode_time, is_meta, time_at};
+use crate::store::{
+    ChangelogRecord, KeyValueIter, KeyValueStore, ReadOnlyKeyValueStore, StateStore,
+};
 use crate::{CacheBudget, CacheObserver, Error, Result, split_timestamped};
 
 /// A value of one window: the key, the window start, and the value.
@@ -41,6 +41,9 @@ pub struct WindowFlush {
     pub old: Option<Vec<u8>>,
     /// The timestamp of the record that last wrote the window, when its writer gave one.
     pub timestamp: Option<i64>,
+    /// The window had expired when it reached the store: it was logged (and is to be
+    /// forwarded) but not kept, as Kafka Streams' segmented store drops it, counted.
+    pub expired: bool,
 }
 
 /// A store of values per key and window start.
@@ -141,30 +144,32 @@ fn log(
 struct WriteThrough<'a> {
     name: &'a str,
     engine: &'a mut dyn KeyValueStore,
+    segments: &'a mut Segments,
     changelog: Option<&'a dyn ChangelogSink>,
     timestamped: bool,
-    min_live: i64,
     out: &'a mut Vec<WindowFlush>,
 }
 
 impl WriteThrough<'_> {
+    /// Kafka Streams' `CachingWindowStore.putAndMaybeForward` over a segmented store: the old
+    /// value as the store holds it now, then the put, which moves the store's observed time.
     fn write(&mut self, dirty: Dirty<'_>) -> Result<()> {
         let Some((key, start, _)) = split_engine_key(dirty.key) else {
             return Ok(());
         };
-        let live = start >= self.min_live;
-        let old = if live {
+        let old = if start >= self.segments.min_live_time() {
             self.engine.get(dirty.key)?
         } else {
             None
         };
         if dirty.value.is_none() && old.is_none() {
-            // Kafka Streams' shortcut: a removal of a window the store never held changes
+            // Kafka Streams' shortcut: a removal of a window the store does not hold changes
             // nothing, and is neither written nor forwarded.
             return Ok(());
         }
-        // A window that expired while cached is not stored, but (as in Kafka Streams, whose
+        // A window that expired while cached is not kept, but (as in Kafka Streams, whose
         // changelogging layer does not know of expiry) logged and forwarded.
+        let live = self.segments.observe(start, self.engine)?;
         if live {
             match dirty.value {
                 Some(v) => self.engine.put(dirty.key, v)?,
@@ -185,6 +190,7 @@ impl WriteThrough<'_> {
             new: dirty.value.map(<[u8]>::to_vec),
             old,
             timestamp: dirty.timestamp,
+            expired: !live,
         });
         Ok(())
     }
@@ -288,6 +294,9 @@ impl WindowStore {
     /// As [`put`](Self::put), written by a record stamped `record_time`: it advances the
     /// store's [`stream_time`](Self::stream_time) and stamps the changelog record (unless the
     /// values carry their own timestamp).
+    ///
+    /// With a cache, the window goes to the cache and the put always succeeds: retention
+    /// applies when the cache writes it through, as in Kafka Streams.
     pub fn put_with_record_time(
         &mut self,
         key: &[u8],
@@ -299,53 +308,54 @@ impl WindowStore {
             self.segments.observe_record(ts);
         }
         let seq = self.next_seq();
-        if !self.segments.observe(start, &mut *self.engine)? {
-            return Ok(false);
-        }
         let mut engine_key = std::mem::take(&mut self.key_buf);
         write_engine_key(&mut engine_key, &self.segments, key, start, seq);
-        let written = self.write(&engine_key, value, record_time);
+        let written = self.write(&engine_key, start, value, record_time);
         self.key_buf = engine_key;
-        written.map(|()| true)
+        written
     }
 
     fn write(
         &mut self,
         engine_key: &[u8],
+        start: i64,
         value: Option<&[u8]>,
         record_time: Option<i64>,
-    ) -> Result<()> {
-        match &mut self.cache {
-            Some(cache) => {
-                let mut through = WriteThrough {
-                    name: &self.name,
-                    engine: &mut *self.engine,
-                    changelog: self.changelog.as_deref(),
-                    timestamped: self.timestamped,
-                    min_live: self.segments.min_live_time(),
-                    out: &mut self.evicted,
-                };
-                cache.put(engine_key, value, record_time, &mut |d| through.write(d))
-            }
-            None => {
-                match value {
-                    Some(v) => self.engine.put(engine_key, v)?,
-                    None => self.engine.delete(engine_key)?,
-                }
-                let timestamp = stamp(self.timestamped, value, record_time);
-                log(
-                    self.changelog.as_deref(),
-                    &self.name,
-                    &engine_key[8..],
-                    value,
-                    timestamp,
-                )
-            }
+    ) -> Result<bool> {
+        if let Some(cache) = &mut self.cache {
+            self.segments.observe_cached(start);
+            let mut through = WriteThrough {
+                name: &self.name,
+                engine: &mut *self.engine,
+                segments: &mut self.segments,
+                changelog: self.changelog.as_deref(),
+                timestamped: self.timestamped,
+                out: &mut self.evicted,
+            };
+            cache.put(engine_key, value, record_time, &mut |d| through.write(d))?;
+            return Ok(true);
         }
+        if !self.segments.observe(start, &mut *self.engine)? {
+            return Ok(false);
+        }
+        match value {
+            Some(v) => self.engine.put(engine_key, v)?,
+            None => self.engine.delete(engine_key)?,
+        }
+        let timestamp = stamp(self.timestamped, value, record_time);
+        log(
+            self.changelog.as_deref(),
+            &self.name,
+            &engine_key[8..],
+            value,
+            timestamp,
+        )?;
+        Ok(true)
     }
 
-    /// Entries of `key` (or of every key) starting in `[from, to]`, segment by segment, the
-    /// cached ones over the engine's.
+    /// Entries of `key` (or of every key) starting in `[from, to]`, in engine key order: the
+    /// cached ones over the engine's. Retention applies to the engine's (measured from the
+    /// engine's observed time), not to the cache's, as in Kafka Streams.
     fn scan(
         engine: &dyn ReadOnlyKeyValueStore,
         cache: Option<&SharedCache>,
@@ -355,47 +365,48 @@ impl WindowStore {
         to: i64,
         out: &mut Vec<WindowEntry>,
     ) -> Result<()> {
-        let from = from.max(segments.min_live_time());
-        if from > to || segments.observed == i64::MIN {
+        if from > to {
             return Ok(());
         }
-        for segment in segments.range(from, to) {
-            let prefix = (segment as u64).to_be_bytes();
-            let (lo, hi) = match key {
-                Some(key) => {
-                    let mut lo = prefix.to_vec();
-                    lo.extend_from_slice(key);
-                    let mut hi = lo.clone();
-                    lo.extend_from_slice(&encode_time(from));
-                    hi.extend_from_slice(&encode_time(to));
-                    hi.extend_from_slice(&u32::MAX.to_be_bytes());
-                    (lo, Some(hi))
-                }
-                None => (
-                    prefix.to_vec(),
-                    crate::bytes_range::prefix_upper_bound(&prefix),
-                ),
-            };
-            let cached = snapshot(
-                cache,
-                Bound::Included(&lo),
-                hi.as_deref().map_or(Bound::Unbounded, Bound::Included),
-            );
-            let stored = engine.range(Some(&lo), hi.as_deref())?;
-            merge(stored, cached, &mut |engine_key, value| {
-                let Some(entry) = Self::decode(&engine_key, value) else {
-                    return Ok(());
+        let wanted = |engine_key: &[u8], from: i64| {
+            split_engine_key(engine_key).is_some_and(|(k, start, _)| {
+                key.is_none_or(|key| key == k) && start >= from && start <= to
+            })
+        };
+        let cached = cached_in_segments(cache, segments.cached_range(from, to), key, &|k| {
+            wanted(k, from)
+        });
+        let from = from.max(segments.min_live_time());
+        let mut stored: Vec<KeyValueIter<'_>> = Vec::new();
+        if segments.observed != i64::MIN && from <= to {
+            for segment in segments.range(from, to) {
+                let prefix = (segment as u64).to_be_bytes();
+                let (lo, hi) = match key {
+                    Some(key) => {
+                        let mut lo = prefix.to_vec();
+                        lo.extend_from_slice(key);
+                        let mut hi = lo.clone();
+                        lo.extend_from_slice(&encode_time(from));
+                        hi.extend_from_slice(&encode_time(to));
+                        hi.extend_from_slice(&u32::MAX.to_be_bytes());
+                        (lo, Some(hi))
+                    }
+                    None => (
+                        prefix.to_vec(),
+                        crate::bytes_range::prefix_upper_bound(&prefix),
+                    ),
                 };
-                if key.is_none_or(|k| k == entry.key.as_slice())
-                    && entry.start >= from
-                    && entry.start <= to
-                {
-                    out.push(entry);
-                }
-                Ok(())
-            })?;
+                stored.push(engine.range(Some(&lo), hi.as_deref())?);
+            }
         }
-        Ok(())
+        let stored = stored
+            .into_iter()
+            .flatten()
+            .filter(|item| item.as_ref().map_or(true, |(k, _)| wanted(k, from)));
+        merge(stored, cached, &mut |engine_key, value| {
+            out.extend(Self::decode(&engine_key, value));
+            Ok(())
+        })
     }
 
     fn decode(engine_key: &[u8], value: Vec<u8>) -> Option<WindowEntry> {
@@ -427,7 +438,8 @@ impl WindowStore {
         Ok(out.into_iter().map(|e| (e.start, e.value)).collect())
     }
 
-    /// The value of `key`'s window starting exactly at `start`.
+    /// The value of `key`'s window starting exactly at `start`: the cache's (a read that
+    /// keeps it cached longer), else the engine's within retention.
     pub fn fetch_one(&self, key: &[u8], start: i64) -> Result<Option<Vec<u8>>> {
         if self.retain_duplicates {
             return Ok(self
@@ -436,13 +448,13 @@ impl WindowStore {
                 .next()
                 .map(|(_, v)| v));
         }
-        if self.segments.observed == i64::MIN || start < self.segments.min_live_time() {
-            return Ok(None);
-        }
         let mut engine_key = Vec::new();
         write_engine_key(&mut engine_key, &self.segments, key, start, 0);
         if let Some(cached) = self.cache.as_ref().and_then(|c| c.read(&engine_key)) {
             return Ok(cached);
+        }
+        if self.segments.observed == i64::MIN || start < self.segments.min_live_time() {
+            return Ok(None);
         }
         self.engine.get(&engine_key)
     }
@@ -526,9 +538,9 @@ impl WindowStore {
             let mut through = WriteThrough {
                 name: &self.name,
                 engine: &mut *self.engine,
+                segments: &mut self.segments,
                 changelog: self.changelog.as_deref(),
                 timestamped: self.timestamped,
-                min_live: self.segments.min_live_time(),
                 out: &mut flushed,
             };
             if let Err(e) = cache.flush(&mut |d| through.write(d)) {
@@ -567,7 +579,7 @@ impl WindowStore {
             engine: self.engine.query_handle()?,
             cache: self.shared_cache(),
             retention: self.segments.retention,
-            observed: self.segments.shared_observed(),
+            times: self.segments.shared(),
         })
     }
 
@@ -583,7 +595,7 @@ pub struct WindowReader {
     engine: Arc<dyn ReadOnlyKeyValueStore + Send + Sync>,
     cache: Option<SharedCache>,
     retention: i64,
-    observed: Arc<AtomicI64>,
+    times: Arc<SharedTimes>,
 }
 
 impl std::fmt::Debug for WindowReader {
@@ -597,7 +609,7 @@ impl std::fmt::Debug for WindowReader {
 
 impl WindowReader {
     fn scan(&self, key: Option<&[u8]>, from: i64, to: i64) -> Result<Vec<WindowEntry>> {
-        let segments = Segments::snapshot(self.retention, &self.observed);
+        let segments = Segments::snapshot(self.retention, &self.times);
         let mut out = Vec::new();
         WindowStore::scan(
             &*self.engine,

@@ -221,7 +221,8 @@ impl<K: Clone + 'static, V: Clone + 'static> TimeWindowedKStream<K, V> {
             false,
             key_serde.clone(),
             value_serde,
-        );
+        )
+        .with_timestamped_values();
         st.add_store(materialized.configure(builder), &name);
         drop(st);
         let windowed_serde: SharedSerde<Windowed<K>> =

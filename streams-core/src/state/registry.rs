@@ -109,6 +109,7 @@ impl StoreRegistry {
             store.clone(),
             key_serde,
             value_serde,
+            self.timestamp.clone(),
         ))
     }
 
@@ -129,6 +130,7 @@ impl StoreRegistry {
             store.clone(),
             key_serde,
             value_serde,
+            self.timestamp.clone(),
         ))
     }
 }

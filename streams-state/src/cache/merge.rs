@@ -7,6 +7,7 @@ use std::ops::Bound;
 
 use super::named::SharedCache;
 use crate::Result;
+use crate::bytes_range::prefix_upper_bound;
 use crate::store::KeyValue;
 
 /// Cached keys with their values (`None`: deleted).
@@ -26,6 +27,47 @@ pub(crate) fn snapshot(
             .collect(),
         None => Vec::new(),
     }
+}
+
+/// Segments spanned by a keyed cache lookup beyond which the cached span is read in one pass
+/// (a wide query, as of interactive queries over all time) instead of segment by segment.
+const KEYED_SEGMENTS: i64 = 64;
+
+/// Copies of the cached entries in segments `[first, last]` (none for `None`) whose engine key
+/// `keep` accepts, in key order. With a `key`, each segment is looked up at that key (engine
+/// keys are `segment | key | ...`); over many segments, the span is read in one pass.
+pub(crate) fn cached_in_segments(
+    cache: Option<&SharedCache>,
+    segments: Option<(i64, i64)>,
+    key: Option<&[u8]>,
+    keep: &dyn Fn(&[u8]) -> bool,
+) -> Cached {
+    let (Some(cache), Some((first, last))) = (cache, segments) else {
+        return Vec::new();
+    };
+    let cache = cache.lock();
+    let mut out = Vec::new();
+    let mut take = |lower: &[u8], upper: Option<Vec<u8>>| {
+        let upper = upper.as_deref().map_or(Bound::Unbounded, Bound::Excluded);
+        for (k, e) in cache.range(Bound::Included(lower), upper) {
+            if keep(k) {
+                out.push((k.to_vec(), e.value.clone()));
+            }
+        }
+    };
+    let prefix = |segment: i64| (segment as u64).to_be_bytes();
+    match key {
+        Some(key) if last - first < KEYED_SEGMENTS => {
+            for segment in first..=last {
+                let mut lower = prefix(segment).to_vec();
+                lower.extend_from_slice(key);
+                let upper = prefix_upper_bound(&lower);
+                take(&lower, upper);
+            }
+        }
+        _ => take(&prefix(first), prefix_upper_bound(&prefix(last))),
+    }
+    out
 }
 
 /// Emits the union of `stored` and `cached` in key order; a cached value replaces the stored

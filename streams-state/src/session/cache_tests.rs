@@ -49,6 +49,7 @@ fn flush(start: i64, end: i64, new: Option<&[u8]>, old: Option<&[u8]>) -> Sessio
         new: new.map(<[u8]>::to_vec),
         old: old.map(<[u8]>::to_vec),
         timestamp: None,
+        expired: false,
     }
 }
 
@@ -148,6 +149,26 @@ fn eviction_flushes_items_to_the_store() -> Result<()> {
     assert_eq!(f.store.take_evicted().len(), 4, "every dirty session went");
     assert_eq!(stored_count(&f.below)?, 4);
     assert_eq!(f.store.find_sessions(b"a", 0, 40)?.len(), 4);
+    Ok(())
+}
+
+#[test]
+fn a_merged_away_session_is_removed_before_the_merged_one_moves_time_past_it() -> Result<()> {
+    // The merge of KStreamSessionWindowAggregate through CachingSessionStore: [0,0] is
+    // removed and [0,5] put within one record; written through in that order, the removal
+    // finds [0,0] still retained (retention 5) and forwards it with its old value.
+    let below = InMemoryKeyValueStore::new("s");
+    let mut store =
+        SessionStore::new(Box::new(below.clone()), 5).with_cache(CacheBudget::new(1 << 20));
+    store.put(b"a", 0, 0, Some(b"1"))?;
+    store.flush_cache()?;
+    store.put(b"a", 0, 0, None)?;
+    store.put(b"a", 0, 5, Some(b"2"))?;
+    assert_eq!(
+        store.flush_cache()?,
+        vec![flush(0, 0, None, Some(b"1")), flush(0, 5, Some(b"2"), None)]
+    );
+    assert_eq!(stored_count(&below)?, 1);
     Ok(())
 }
 

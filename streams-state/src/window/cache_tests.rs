@@ -50,6 +50,7 @@ fn flush(key: &[u8], start: i64, new: Option<&[u8]>, old: Option<&[u8]>) -> Wind
         new: new.map(<[u8]>::to_vec),
         old: old.map(<[u8]>::to_vec),
         timestamp: None,
+        expired: false,
     }
 }
 
@@ -231,23 +232,27 @@ fn a_discarded_cache_writes_nothing() -> Result<()> {
 }
 
 #[test]
-fn a_window_expired_while_cached_is_forwarded_and_logged_but_not_stored() -> Result<()> {
-    // CachingWindowStore writes through to a store that drops it (expired segment) and
-    // forwards it all the same.
+fn a_window_expired_when_written_through_is_forwarded_and_logged_but_not_stored() -> Result<()> {
+    // CachingWindowStore writes through to a segmented store that drops it (expired segment,
+    // counted) and forwards it all the same. The store's time moves as entries are written
+    // through, in the order of their last writes.
     let below = InMemoryKeyValueStore::new("w");
     let logged = Logged::default();
     let mut store = WindowStore::new(Box::new(below.clone()), 60_000, false)
         .with_changelog(Box::new(Recording(logged.clone())))
         .with_cache(CacheBudget::new(1 << 20));
-    assert!(store.put(b"k", Some(b"old"), 0)?);
     assert!(store.put(b"k", Some(b"new"), 600_000)?);
+    assert!(
+        store.put(b"k", Some(b"old"), 0)?,
+        "a cached put is never refused"
+    );
+    assert_eq!(store.fetch_one(b"k", 0)?, Some(b"old".to_vec()), "cached");
     let flushed = store.flush_cache()?;
+    let mut expired = flush(b"k", 0, Some(b"old"), None);
+    expired.expired = true;
     assert_eq!(
         flushed,
-        vec![
-            flush(b"k", 0, Some(b"old"), None),
-            flush(b"k", 600_000, Some(b"new"), None)
-        ]
+        vec![flush(b"k", 600_000, Some(b"new"), None), expired]
     );
     assert_eq!(stored(&below)?.len(), 1);
     assert_eq!(logged.borrow().len(), 2);
@@ -255,6 +260,35 @@ fn a_window_expired_while_cached_is_forwarded_and_logged_but_not_stored() -> Res
     let mut restored = WindowStore::new(Box::new(InMemoryKeyValueStore::new("r")), 60_000, false);
     restored.restore_batch(&as_changelog(&logged))?;
     assert_eq!(restored.all()?.len(), 1);
+    Ok(())
+}
+
+#[test]
+fn the_engine_time_moves_as_entries_are_written_through() -> Result<()> {
+    // Written through in order, the window at 0 reaches the store before time passes it: it
+    // is stored (and no longer visible once the later window is written).
+    let below = InMemoryKeyValueStore::new("w");
+    let mut store = WindowStore::new(Box::new(below.clone()), 60_000, false)
+        .with_cache(CacheBudget::new(1 << 20));
+    store.put(b"k", Some(b"old"), 0)?;
+    store.put(b"k", Some(b"new"), 600_000)?;
+    let flushed = store.flush_cache()?;
+    assert!(flushed.iter().all(|f| !f.expired));
+    assert_eq!(stored(&below)?.len(), 2, "both reached the engine");
+    // The engine hides the expired window; the cache, which retention does not apply to,
+    // still holds it (clean), and shows it, as Kafka Streams' caching store does.
+    let mut engine_only = Vec::new();
+    WindowStore::scan(
+        &below,
+        None,
+        &store.segments,
+        Some(b"k"),
+        0,
+        700_000,
+        &mut engine_only,
+    )?;
+    assert_eq!(engine_only.len(), 1);
+    assert_eq!(store.fetch(b"k", 0, 700_000)?.len(), 2);
     Ok(())
 }
 

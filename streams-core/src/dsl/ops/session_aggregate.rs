@@ -1,8 +1,14 @@
 //! Session-window aggregation: a record joins (and merges) every session of its key within the
 //! inactivity gap; merged-away sessions are forwarded as deletes, then the merged session.
+//!
+//! With a record cache, the changes are forwarded when the cache flushes (at a commit) or
+//! evicts them, as Kafka Streams' `SessionCacheFlushListener` does: one update per session,
+//! with the value the store held before, and no delete for a session merged away before it
+//! ever reached the store.
 
 use std::sync::Arc;
 
+use super::forward_cached_sessions;
 use crate::dsl::{Change, SessionWindows, Window, Windowed};
 use crate::processor::ProcessResult;
 use crate::processor::{Processor, ProcessorContext, Record};
@@ -33,6 +39,8 @@ pub(crate) struct SessionAggregate<K, V, A> {
     key_serde: SharedSerde<K>,
     fns: SessionFns<K, V, A>,
     store: Option<SessionStoreHandle<K, A>>,
+    cached: bool,
+    /// The largest timestamp seen, resumed after a restart from the store's.
     observed: i64,
 }
 
@@ -49,6 +57,7 @@ impl<K, V, A> SessionAggregate<K, V, A> {
             key_serde,
             fns,
             store: None,
+            cached: false,
             observed: -1,
         }
     }
@@ -76,8 +85,19 @@ where
     type ValueOut = Change<A>;
 
     fn init(&mut self, ctx: &mut ProcessorContext<'_, Windowed<K>, Change<A>>) -> ProcessResult {
-        self.store = Some(ctx.session_store(&self.store_name)?);
+        let store = ctx.session_store(&self.store_name)?;
+        self.cached = ctx.store_is_cached(&self.store_name);
+        self.observed = self.observed.max(store.stream_time()?.unwrap_or(-1));
+        self.store = Some(store);
         Ok(())
+    }
+
+    fn flush(&mut self, ctx: &mut ProcessorContext<'_, Windowed<K>, Change<A>>) -> ProcessResult {
+        if !self.cached {
+            return Ok(());
+        }
+        let store = ctx.initialized(&self.store)?;
+        Ok(forward_cached_sessions(ctx, store.flush_cache()?)?)
     }
 
     fn process(
@@ -123,6 +143,10 @@ where
         if merged != (Session { start: ts, end: ts }) {
             for (session, value) in found {
                 store.remove(&record.key, session)?;
+                if self.cached {
+                    forward_cached_sessions(ctx, store.take_evicted()?)?;
+                    continue;
+                }
                 ctx.forward(Record {
                     key: windowed(record.key.clone(), session),
                     value: Change {
@@ -136,6 +160,9 @@ where
         }
         let new = (self.fns.add)(&record.key, record.value, agg);
         store.put(&record.key, merged, &new)?;
+        if self.cached {
+            return Ok(forward_cached_sessions(ctx, store.take_evicted()?)?);
+        }
         let new = (!store.is_null_value(&new)).then_some(new);
         Ok(ctx.forward(Record {
             key: windowed(record.key, merged),

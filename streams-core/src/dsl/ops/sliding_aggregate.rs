@@ -7,10 +7,13 @@
 //! its right window from the window holding the records after it, and creates the previous
 //! record's right window if the new record is the first in it. Records before `d` share the
 //! window `[0, d]`.
+//!
+//! With a record cache, updates are forwarded when the cache flushes (at a commit) or evicts
+//! them, one per window, as Kafka Streams' `TimestampedCacheFlushListener` does.
 
 use std::collections::BTreeSet;
 
-use super::Fold;
+use super::{Fold, forward_cached_windows};
 use crate::Result;
 use crate::dsl::{Change, SlidingWindows, Window, Windowed};
 use crate::processor::ProcessResult;
@@ -24,6 +27,8 @@ pub(crate) struct SlidingWindowAggregate<K, V, A> {
     key_serde: SharedSerde<K>,
     fold: Fold<K, V, A>,
     store: Option<WindowStoreHandle<K, (A, i64)>>,
+    cached: bool,
+    /// The largest timestamp seen, resumed after a restart from the store's.
     observed: i64,
 }
 
@@ -40,6 +45,7 @@ impl<K, V, A> SlidingWindowAggregate<K, V, A> {
             key_serde,
             fold,
             store: None,
+            cached: false,
             observed: -1,
         }
     }
@@ -55,6 +61,7 @@ struct Pass<'p, K, V, A> {
     d: i64,
     close: i64,
     observed: i64,
+    cached: bool,
 }
 
 impl<K: Clone + 'static, V: Clone + 'static, A: Clone + 'static> Pass<'_, K, V, A> {
@@ -100,6 +107,13 @@ impl<K: Clone + 'static, V: Clone + 'static, A: Clone + 'static> Pass<'_, K, V, 
         if !self.store.put(&self.record.key, &entry, window.start)? {
             ctx.record_late("window past the store's retention");
             return Ok(());
+        }
+        if self.cached {
+            let d = self.d;
+            return forward_cached_windows(ctx, self.store.take_evicted()?, |start| Window {
+                start,
+                end: start + d,
+            });
         }
         let new = (!self.store.is_null_value(&entry)).then_some(entry.0);
         ctx.forward(Record {
@@ -227,8 +241,27 @@ where
     type ValueOut = Change<A>;
 
     fn init(&mut self, ctx: &mut ProcessorContext<'_, Windowed<K>, Change<A>>) -> ProcessResult {
-        self.store = Some(ctx.window_store(&self.store_name)?);
+        let store = ctx.window_store(&self.store_name)?;
+        self.cached = ctx.store_is_cached(&self.store_name);
+        self.observed = self.observed.max(store.stream_time()?.unwrap_or(-1));
+        self.store = Some(store);
         Ok(())
+    }
+
+    fn flush(&mut self, ctx: &mut ProcessorContext<'_, Windowed<K>, Change<A>>) -> ProcessResult {
+        if !self.cached {
+            return Ok(());
+        }
+        let store = ctx.initialized(&self.store)?;
+        let d = self.windows.difference;
+        Ok(forward_cached_windows(
+            ctx,
+            store.flush_cache()?,
+            |start| Window {
+                start,
+                end: start + d,
+            },
+        )?)
     }
 
     fn process(
@@ -271,6 +304,7 @@ where
             d,
             close,
             observed: self.observed,
+            cached: self.cached,
         };
         if ts < d {
             Ok(pass.early(ctx)?)

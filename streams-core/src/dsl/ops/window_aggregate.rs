@@ -1,8 +1,10 @@
 //! Time-window aggregation (tumbling and hopping): each record is folded into every window it
-//! belongs to that is still open; windows past their grace period drop it, counted.
+//! belongs to that is still open; windows past their grace period drop it, counted. Each
+//! update is forwarded directly or, with a record cache, when the cache flushes (at a commit)
+//! or evicts the window, so that many updates of a window become one.
 
-use super::Fold;
-use crate::dsl::{Change, TimeWindows, Windowed};
+use super::{Fold, forward_cached_windows};
+use crate::dsl::{Change, TimeWindows, Window, Windowed};
 use crate::processor::ProcessResult;
 use crate::processor::{Processor, ProcessorContext, Record};
 use crate::serde::SharedSerde;
@@ -14,7 +16,9 @@ pub(crate) struct TimeWindowAggregate<K, V, A> {
     key_serde: SharedSerde<K>,
     fold: Fold<K, V, A>,
     store: Option<WindowStoreHandle<K, (A, i64)>>,
-    /// This processor's stream time, as Kafka Streams keeps it (not restored after restarts).
+    cached: bool,
+    /// This processor's stream time: the largest timestamp seen, resumed after a restart from
+    /// the store's (Kafka Streams starts it afresh).
     observed: i64,
 }
 
@@ -31,7 +35,15 @@ impl<K, V, A> TimeWindowAggregate<K, V, A> {
             key_serde,
             fold,
             store: None,
+            cached: false,
             observed: -1,
+        }
+    }
+
+    fn window_at(&self, start: i64) -> Window {
+        Window {
+            start,
+            end: start.saturating_add(self.windows.size),
         }
     }
 }
@@ -48,7 +60,10 @@ where
     type ValueOut = Change<A>;
 
     fn init(&mut self, ctx: &mut ProcessorContext<'_, Windowed<K>, Change<A>>) -> ProcessResult {
-        self.store = Some(ctx.window_store(&self.store_name)?);
+        let store = ctx.window_store(&self.store_name)?;
+        self.cached = ctx.store_is_cached(&self.store_name);
+        self.observed = self.observed.max(store.stream_time()?.unwrap_or(-1));
+        self.store = Some(store);
         Ok(())
     }
 
@@ -90,6 +105,10 @@ where
                 ctx.record_late("window past the store's retention");
                 continue;
             }
+            if self.cached {
+                forward_cached_windows(ctx, store.take_evicted()?, |s| self.window_at(s))?;
+                continue;
+            }
             let new = (!store.is_null_value(&entry)).then_some(entry.0);
             ctx.forward(Record {
                 key: Windowed {
@@ -105,5 +124,15 @@ where
             })?;
         }
         Ok(())
+    }
+
+    fn flush(&mut self, ctx: &mut ProcessorContext<'_, Windowed<K>, Change<A>>) -> ProcessResult {
+        if !self.cached {
+            return Ok(());
+        }
+        let store = ctx.initialized(&self.store)?;
+        Ok(forward_cached_windows(ctx, store.flush_cache()?, |s| {
+            self.window_at(s)
+        })?)
     }
 }
