@@ -203,11 +203,12 @@ impl<K: 'static, V: 'static> WindowStoreHandle<K, V> {
 
     /// The value of `key`'s window starting at `start`.
     pub fn fetch_one(&self, key: &K, start: i64) -> Result<Option<V>> {
-        Ok(self
-            .fetch(key, start, start)?
-            .into_iter()
-            .next()
-            .map(|(_, v)| v))
+        let key = self.key_bytes(key)?;
+        let found = self
+            .store()?
+            .fetch_one(&key, start)
+            .map_err(self.state_err())?;
+        self.decode(found)
     }
 
     /// All keys' windows with start in `[from, to]`.
