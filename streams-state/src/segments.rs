@@ -76,6 +76,9 @@ pub(crate) struct Segments {
     /// Largest timestamp of the records that wrote the store (`i64::MIN` before any): the
     /// stream time of the processor owning the store, which it resumes from after a restart.
     pub(crate) stream_time: i64,
+    /// `stream_time` as of the last commit (the last flush of the cache), which a dirty close
+    /// goes back to: the records after it will be processed again.
+    committed_stream_time: i64,
     /// `(observed, stream_time)` as last persisted.
     persisted: (i64, i64),
     /// Segments below this id have been dropped.
@@ -102,6 +105,7 @@ impl Segments {
             observed: i64::MIN,
             cached: i64::MIN,
             stream_time: i64::MIN,
+            committed_stream_time: i64::MIN,
             persisted: (i64::MIN, i64::MIN),
             dropped_below: 0,
             drops_unflushed: 0,
@@ -133,6 +137,18 @@ impl Segments {
         self.stream_time = self.stream_time.max(ts);
     }
 
+    /// The records that wrote the store so far are committed (or restored: committed before).
+    pub(crate) fn commit_stream_time(&mut self) {
+        self.committed_stream_time = self.stream_time;
+    }
+
+    /// Forgets the records since the last commit (a task closed without committing, whose
+    /// records will be processed again: a stream time counting them would make the earlier of
+    /// them late the second time).
+    pub(crate) fn roll_back_stream_time(&mut self) {
+        self.stream_time = self.committed_stream_time;
+    }
+
     /// Reads the times persisted in `engine` (a store reopened over its data). A store written
     /// before the times were persisted gets them from its data: the largest key time in its
     /// last segment (`key_time` reads one from an engine key), for both times.
@@ -160,6 +176,7 @@ impl Segments {
         };
         self.observed = observed;
         self.stream_time = stream_time;
+        self.committed_stream_time = stream_time;
         self.persisted = (observed, stream_time);
         self.shared.observed.store(observed, Ordering::Release);
         Ok(())

@@ -426,6 +426,8 @@ impl SessionStore {
             latest = latest.max(end);
             self.segments.observe_record(record.timestamp.max(end));
         }
+        // Changelog records are committed records (or, at least once, will not be redone).
+        self.segments.commit_stream_time();
         if records.is_empty() || !self.segments.observe(latest, &mut *self.engine)? {
             return Ok(());
         }
@@ -464,6 +466,8 @@ impl SessionStore {
     /// returns them (with those evicted since the owner last took them), in the order of their
     /// last writes. Empty without a cache.
     pub fn flush_cache(&mut self) -> Result<Vec<SessionFlush>> {
+        // Flushed at each commit: what wrote the store so far is committed.
+        self.segments.commit_stream_time();
         let mut flushed = std::mem::take(&mut self.evicted);
         if let Some(cache) = &mut self.cache {
             let mut through = WriteThrough {
@@ -487,13 +491,16 @@ impl SessionStore {
         std::mem::take(&mut self.evicted)
     }
 
-    /// Drops what the cache holds without writing it anywhere (a task closed without
-    /// committing: its uncommitted work is redone by the next owner).
+    /// Drops what the cache holds without writing it anywhere, and takes the stream time back
+    /// to its value at the last [`flush_cache`](Self::flush_cache) (a task closed without
+    /// committing: its uncommitted work is redone by the next owner). Call it with or without
+    /// a cache.
     pub fn discard_cache(&mut self) {
         if let Some(cache) = &mut self.cache {
             cache.discard();
         }
         self.evicted.clear();
+        self.segments.roll_back_stream_time();
     }
 
     /// A read handle on the engine for other threads; engine keys are segmented.

@@ -491,6 +491,8 @@ impl WindowStore {
             latest = latest.max(start);
             self.segments.observe_record(record.timestamp);
         }
+        // Changelog records are committed records (or, at least once, will not be redone).
+        self.segments.commit_stream_time();
         if records.is_empty() || !self.segments.observe(latest, &mut *self.engine)? {
             return Ok(());
         }
@@ -533,6 +535,8 @@ impl WindowStore {
     /// returns them (with those evicted since the owner last took them), in the order of their
     /// last writes. Empty without a cache.
     pub fn flush_cache(&mut self) -> Result<Vec<WindowFlush>> {
+        // Flushed at each commit: what wrote the store so far is committed.
+        self.segments.commit_stream_time();
         let mut flushed = std::mem::take(&mut self.evicted);
         if let Some(cache) = &mut self.cache {
             let mut through = WriteThrough {
@@ -557,13 +561,16 @@ impl WindowStore {
         std::mem::take(&mut self.evicted)
     }
 
-    /// Drops what the cache holds without writing it anywhere (a task closed without
-    /// committing: its uncommitted work is redone by the next owner).
+    /// Drops what the cache holds without writing it anywhere, and takes the stream time back
+    /// to its value at the last [`flush_cache`](Self::flush_cache) (a task closed without
+    /// committing: its uncommitted work is redone by the next owner). Call it with or without
+    /// a cache.
     pub fn discard_cache(&mut self) {
         if let Some(cache) = &mut self.cache {
             cache.discard();
         }
         self.evicted.clear();
+        self.segments.roll_back_stream_time();
     }
 
     /// A read handle on the engine for other threads; engine keys are segmented.

@@ -208,3 +208,26 @@ fn keys_of_the_persisted_times_decode_as_no_entry() {
     long.extend_from_slice(&[0; 32]);
     assert!(WindowStore::decode_engine_entry(&long, Vec::new()).is_none());
 }
+
+#[test]
+fn a_discarded_cache_takes_the_stream_time_back_to_the_last_commit() -> Result<()> {
+    // A task closed without committing redoes its records: the stream time it persists must
+    // not count them, or the earlier of them would be late the second time.
+    let engine = InMemoryKeyValueStore::new("w");
+    for cached in [true, false] {
+        let mut s = WindowStore::open(Box::new(engine.clone()), 600_000, false)?;
+        if cached {
+            s = s.with_cache(crate::CacheBudget::new(1 << 20));
+        }
+        s.put_with_record_time(b"k", Some(b"v"), 1_000, Some(1_000))?;
+        s.flush_cache()?;
+        s.put_with_record_time(b"k", Some(b"w"), 9_000, Some(9_000))?;
+        assert_eq!(s.stream_time(), Some(9_000));
+        s.discard_cache();
+        assert_eq!(s.stream_time(), Some(1_000), "cached {cached}");
+        s.close()?;
+        let reopened = WindowStore::open(Box::new(engine.clone()), 600_000, false)?;
+        assert_eq!(reopened.stream_time(), Some(1_000), "cached {cached}");
+    }
+    Ok(())
+}
