@@ -6,10 +6,10 @@ use std::ops::Bound;
 use std::sync::Arc;
 
 use crate::cache::merge::{cached_in_segments, merge, snapshot};
-use crate::cache::named::{Dirty, SharedCache};
+use crate::cache::named::SharedCache;
 use crate::cache::store_cache::StoreCache;
 use crate::changelog::ChangelogSink;
-use crate::segments::{Segments, SharedTimes, encode_time, is_meta, time_at};
+use crate::segments::{Segments, encode_time, is_meta, time_at};
 use crate::store::{
     ChangelogRecord, KeyValueIter, KeyValueStore, ReadOnlyKeyValueStore, StateStore,
 };
@@ -109,74 +109,6 @@ fn split_engine_key(engine_key: &[u8]) -> Option<(&[u8], i64, i64)> {
 /// The session end of an engine key (for recovering the store's times from its data).
 fn engine_key_end(engine_key: &[u8]) -> Option<i64> {
     split_engine_key(engine_key).map(|(_, _, end)| end)
-}
-
-fn log(
-    sink: Option<&dyn ChangelogSink>,
-    store: &str,
-    key: &[u8],
-    value: Option<&[u8]>,
-    timestamp: Option<i64>,
-) -> Result<()> {
-    match sink {
-        Some(sink) => sink.send(store, key, value, timestamp),
-        None => Ok(()),
-    }
-}
-
-/// Where the cache writes a session through: engine and changelog, recording the write.
-struct WriteThrough<'a> {
-    name: &'a str,
-    engine: &'a mut dyn KeyValueStore,
-    segments: &'a mut Segments,
-    changelog: Option<&'a dyn ChangelogSink>,
-    out: &'a mut Vec<SessionFlush>,
-}
-
-impl WriteThrough<'_> {
-    /// Kafka Streams' `CachingSessionStore.putAndMaybeForward` over a segmented store: the
-    /// old value as the store holds it now, then the put, which moves the store's observed
-    /// time. Sessions are flushed in the order of their last writes, so a session merged away
-    /// is removed (and its removal forwarded) before the merged session moves time past it.
-    fn write(&mut self, dirty: Dirty<'_>) -> Result<()> {
-        let Some((key, start, end)) = split_engine_key(dirty.key) else {
-            return Ok(());
-        };
-        let old = if end >= self.segments.min_live_time() {
-            self.engine.get(dirty.key)?
-        } else {
-            None
-        };
-        if dirty.value.is_none() && old.is_none() {
-            // Kafka Streams' shortcut: removing a session the store does not hold (merged
-            // away while cached) changes nothing, and is neither written nor forwarded.
-            return Ok(());
-        }
-        let live = self.segments.observe(end, self.engine)?;
-        if live {
-            match dirty.value {
-                Some(v) => self.engine.put(dirty.key, v)?,
-                None => self.engine.delete(dirty.key)?,
-            }
-        }
-        log(
-            self.changelog,
-            self.name,
-            &dirty.key[8..],
-            dirty.value,
-            dirty.timestamp,
-        )?;
-        self.out.push(SessionFlush {
-            key: key.to_vec(),
-            start,
-            end,
-            new: dirty.value.map(<[u8]>::to_vec),
-            old,
-            timestamp: dirty.timestamp,
-            expired: !live,
-        });
-        Ok(())
-    }
 }
 
 impl SessionStore {
@@ -525,45 +457,6 @@ impl SessionStore {
     }
 }
 
-/// A thread-safe reader of a [`SessionStore`] (see [`SessionStore::reader`]).
-#[derive(Clone)]
-pub struct SessionReader {
-    engine: Arc<dyn ReadOnlyKeyValueStore + Send + Sync>,
-    cache: Option<SharedCache>,
-    retention: i64,
-    times: Arc<SharedTimes>,
-}
-
-impl std::fmt::Debug for SessionReader {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SessionReader")
-            .field("retention", &self.retention)
-            .field("cached", &self.cache.is_some())
-            .finish()
-    }
-}
-
-impl SessionReader {
-    /// `key`'s sessions with `end >= earliest_end` and `start <= latest_start`, ordered by end
-    /// then start (`fetch(key, i64::MIN, i64::MAX)`: every retained session of `key`).
-    pub fn find_sessions(
-        &self,
-        key: &[u8],
-        earliest_end: i64,
-        latest_start: i64,
-    ) -> Result<Vec<SessionEntry>> {
-        let segments = Segments::snapshot(self.retention, &self.times);
-        SessionStore::find_in(
-            &*self.engine,
-            self.cache.as_ref(),
-            &segments,
-            key,
-            earliest_end,
-            latest_start,
-        )
-    }
-}
-
 impl StateStore for SessionStore {
     fn name(&self) -> &str {
         &self.name
@@ -586,6 +479,12 @@ impl StateStore for SessionStore {
         self.engine.close()
     }
 }
+
+mod reader;
+mod write_through;
+
+pub use reader::SessionReader;
+use write_through::{WriteThrough, log};
 
 #[cfg(test)]
 mod cache_tests;

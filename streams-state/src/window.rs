@@ -5,14 +5,14 @@
 use std::sync::Arc;
 
 use crate::cache::merge::{cached_in_segments, merge};
-use crate::cache::named::{Dirty, SharedCache};
+use crate::cache::named::SharedCache;
 use crate::cache::store_cache::StoreCache;
 use crate::changelog::ChangelogSink;
-use crate::segments::{Segments, SharedTimes, encode_time, is_meta, time_at};
+use crate::segments::{Segments, encode_time, is_meta, time_at};
 use crate::store::{
     ChangelogRecord, KeyValueIter, KeyValueStore, ReadOnlyKeyValueStore, StateStore,
 };
-use crate::{CacheBudget, CacheObserver, Error, Result, split_timestamped};
+use crate::{CacheBudget, CacheObserver, Error, Result};
 
 /// A value of one window: the key, the window start, and the value.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -116,84 +116,6 @@ fn split_engine_key(engine_key: &[u8]) -> Option<(&[u8], i64, u32)> {
 /// The window start of an engine key (for recovering the store's times from its data).
 fn engine_key_start(engine_key: &[u8]) -> Option<i64> {
     split_engine_key(engine_key).map(|(_, start, _)| start)
-}
-
-/// The timestamp a change is logged with: a timestamped value's own, else the writer's record
-/// time (`None`: the sink's, the record being processed).
-fn stamp(timestamped: bool, value: Option<&[u8]>, record_time: Option<i64>) -> Option<i64> {
-    match value.filter(|_| timestamped).and_then(split_timestamped) {
-        Some((ts, _)) => Some(ts),
-        None => record_time,
-    }
-}
-
-fn log(
-    sink: Option<&dyn ChangelogSink>,
-    store: &str,
-    key: &[u8],
-    value: Option<&[u8]>,
-    timestamp: Option<i64>,
-) -> Result<()> {
-    match sink {
-        Some(sink) => sink.send(store, key, value, timestamp),
-        None => Ok(()),
-    }
-}
-
-/// Where the cache writes a window through: engine and changelog, recording the write.
-struct WriteThrough<'a> {
-    name: &'a str,
-    engine: &'a mut dyn KeyValueStore,
-    segments: &'a mut Segments,
-    changelog: Option<&'a dyn ChangelogSink>,
-    timestamped: bool,
-    out: &'a mut Vec<WindowFlush>,
-}
-
-impl WriteThrough<'_> {
-    /// Kafka Streams' `CachingWindowStore.putAndMaybeForward` over a segmented store: the old
-    /// value as the store holds it now, then the put, which moves the store's observed time.
-    fn write(&mut self, dirty: Dirty<'_>) -> Result<()> {
-        let Some((key, start, _)) = split_engine_key(dirty.key) else {
-            return Ok(());
-        };
-        let old = if start >= self.segments.min_live_time() {
-            self.engine.get(dirty.key)?
-        } else {
-            None
-        };
-        if dirty.value.is_none() && old.is_none() {
-            // Kafka Streams' shortcut: a removal of a window the store does not hold changes
-            // nothing, and is neither written nor forwarded.
-            return Ok(());
-        }
-        // A window that expired while cached is not kept, but (as in Kafka Streams, whose
-        // changelogging layer does not know of expiry) logged and forwarded.
-        let live = self.segments.observe(start, self.engine)?;
-        if live {
-            match dirty.value {
-                Some(v) => self.engine.put(dirty.key, v)?,
-                None => self.engine.delete(dirty.key)?,
-            }
-        }
-        let timestamp = stamp(self.timestamped, dirty.value, dirty.timestamp);
-        log(
-            self.changelog,
-            self.name,
-            &dirty.key[8..],
-            dirty.value,
-            timestamp,
-        )?;
-        self.out.push(WindowFlush {
-            key: key.to_vec(),
-            start,
-            new: dirty.value.map(<[u8]>::to_vec),
-            old,
-            timestamp: dirty.timestamp,
-            expired: !live,
-        });
-        Ok(())
-    }
 }
 
 impl WindowStore {
@@ -596,55 +518,6 @@ impl WindowStore {
     }
 }
 
-/// A thread-safe reader of a [`WindowStore`] (see [`WindowStore::reader`]).
-#[derive(Clone)]
-pub struct WindowReader {
-    engine: Arc<dyn ReadOnlyKeyValueStore + Send + Sync>,
-    cache: Option<SharedCache>,
-    retention: i64,
-    times: Arc<SharedTimes>,
-}
-
-impl std::fmt::Debug for WindowReader {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("WindowReader")
-            .field("retention", &self.retention)
-            .field("cached", &self.cache.is_some())
-            .finish()
-    }
-}
-
-impl WindowReader {
-    fn scan(&self, key: Option<&[u8]>, from: i64, to: i64) -> Result<Vec<WindowEntry>> {
-        let segments = Segments::snapshot(self.retention, &self.times);
-        let mut out = Vec::new();
-        WindowStore::scan(
-            &*self.engine,
-            self.cache.as_ref(),
-            &segments,
-            key,
-            from,
-            to,
-            &mut out,
-        )?;
-        Ok(out)
-    }
-
-    /// `key`'s windows starting in `[from, to]`, by start time.
-    pub fn fetch(&self, key: &[u8], from: i64, to: i64) -> Result<Vec<(i64, Vec<u8>)>> {
-        Ok(self
-            .scan(Some(key), from, to)?
-            .into_iter()
-            .map(|e| (e.start, e.value))
-            .collect())
-    }
-
-    /// Every key's windows starting in `[from, to]`.
-    pub fn fetch_all(&self, from: i64, to: i64) -> Result<Vec<WindowEntry>> {
-        self.scan(None, from, to)
-    }
-}
-
 impl StateStore for WindowStore {
     fn name(&self) -> &str {
         &self.name
@@ -667,6 +540,12 @@ impl StateStore for WindowStore {
         self.engine.close()
     }
 }
+
+mod reader;
+mod write_through;
+
+pub use reader::WindowReader;
+use write_through::{WriteThrough, log, stamp};
 
 #[cfg(test)]
 mod cache_tests;
