@@ -217,32 +217,32 @@ impl NamedCache {
         first: Option<&[u8]>,
         write: &mut dyn FnMut(Dirty<'_>) -> Result<()>,
     ) -> Result<()> {
-        let first_seq = first
+        let mut pending = std::mem::take(&mut self.dirty);
+        let first = first
             .and_then(|k| self.entries.get(k))
-            .and_then(|e| e.dirty);
-        let order = first_seq
-            .into_iter()
-            .chain(self.dirty.keys().copied().filter(|s| Some(*s) != first_seq))
-            .collect::<Vec<u64>>();
+            .and_then(|e| e.dirty)
+            .and_then(|seq| Some((seq, pending.remove(&seq)?)));
         let mut deleted = Vec::new();
-        for seq in order {
-            let Some(key) = self.dirty.get(&seq).cloned() else {
-                continue;
-            };
-            let Some(entry) = self.entries.get_mut(&*key) else {
-                self.dirty.remove(&seq);
-                continue;
-            };
-            write(Dirty {
-                key: &key,
-                value: entry.value.as_deref(),
-                timestamp: entry.timestamp,
-            })?;
-            entry.dirty = None;
-            self.dirty.remove(&seq);
-            if entry.value.is_none() {
-                deleted.push(key);
+        let mut next = first.or_else(|| pending.pop_first());
+        while let Some((seq, key)) = next {
+            if let Some(entry) = self.entries.get_mut(&*key) {
+                let written = write(Dirty {
+                    key: &key,
+                    value: entry.value.as_deref(),
+                    timestamp: entry.timestamp,
+                });
+                if let Err(e) = written {
+                    // This entry and those after it stay dirty.
+                    pending.insert(seq, key);
+                    self.dirty = pending;
+                    return Err(e);
+                }
+                entry.dirty = None;
+                if entry.value.is_none() {
+                    deleted.push(key);
+                }
             }
+            next = pending.pop_first();
         }
         for key in deleted {
             self.remove(&key);
