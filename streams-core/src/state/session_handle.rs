@@ -114,7 +114,9 @@ impl<K: 'static, V: 'static> SessionStoreHandle<K, V> {
 
     /// Stores `value` for `key`'s `session`. Returns `false` when the session ended before the
     /// store's retention (nothing stored). A value the value serde writes as Kafka's null
-    /// removes the session instead, as in Kafka Streams.
+    /// removes the session instead, as in Kafka Streams. With a record cache the session goes
+    /// to the cache and the put returns `true`: retention applies when the cache writes it
+    /// through.
     pub fn put(&self, key: &K, session: Session, value: &V) -> Result<bool> {
         let key = self.key_bytes(key)?;
         if self.value_serde.is_null(value) {

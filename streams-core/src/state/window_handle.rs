@@ -109,7 +109,9 @@ impl<K: 'static, V: 'static> WindowStoreHandle<K, V> {
 
     /// Stores `value` for `key`'s window starting at `start`. Returns `false` when the window
     /// is past the store's retention (nothing stored). A value the value serde writes as
-    /// Kafka's null removes the window instead, as in Kafka Streams.
+    /// Kafka's null removes the window instead, as in Kafka Streams. With a record cache the
+    /// window goes to the cache and the put returns `true`: retention applies when the cache
+    /// writes it through (a window expired by then is logged and dropped, as in Kafka Streams).
     pub fn put(&self, key: &K, value: &V, start: i64) -> Result<bool> {
         let key = self.key_bytes(key)?;
         let now = Some(self.now.get());
