@@ -137,7 +137,9 @@ pub(crate) fn topology_with(
 /// earlier payments). Only the window that ends at the payment — `window.end` equal to the
 /// latest payment's time — counts exactly the payments in the `velocity_window` before it:
 /// keeping just that update gives one alert per payment that pushes the count over the
-/// limit, attributed to that payment.
+/// limit, attributed to that payment. So the store is not cached: the record cache would keep
+/// only a window's last update per commit, and a later payment's update of the window ending
+/// at an earlier one would hide that payment's.
 fn velocity(
     transactions: &KStream<String, Transaction>,
     cfg: &FraudConfig,
@@ -151,7 +153,9 @@ fn velocity(
         .aggregate(
             Burst::default,
             |_card: &String, txn: Transaction, burst: Burst| burst.with(txn),
-            Materialized::as_(VELOCITY_STORE).with_value_serde(Serdes::json::<Burst>()),
+            Materialized::as_(VELOCITY_STORE)
+                .with_value_serde(Serdes::json::<Burst>())
+                .with_caching_disabled(),
         )
         .to_stream()
         .flat_map(move |w: Windowed<String>, burst: Option<Burst>| {

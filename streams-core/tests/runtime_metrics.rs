@@ -448,6 +448,10 @@ fn every_family_is_scraped_with_its_labels_and_moves_with_the_input() {
     assert!(reads >= 50.0, "{reads} cache reads");
     let ratio = scrape.value("streams_record_cache_hit_ratio", &counts);
     assert!((0.0..=1.0).contains(&ratio), "{ratio}");
+    // The window store is cached too: each window's aggregate is read through its cache.
+    let window_reads = scrape.value("streams_record_cache_hits_total", &windows)
+        + scrape.value("streams_record_cache_misses_total", &windows);
+    assert!(window_reads >= 1.0, "{window_reads} window cache reads");
 
     // RocksDB, read at scrape time.
     scrape.family("streams_rocksdb_block_cache_usage_bytes", "gauge", &[]);

@@ -3,19 +3,21 @@
 //!
 //! As Kafka Streams' `ThreadCache`, one byte budget is shared by the caches of a stream thread
 //! ([`CacheBudget`]); when the budget is exceeded, the cache being written evicts its least
-//! recently written entries, writing dirty ones through. The owner of the store collects what
-//! was written through (evicted or flushed) and forwards it downstream.
+//! recently used entries, and evicting a dirty one writes every dirty entry of that cache
+//! through (see `named`). The owner of the store collects what was written through (evicted or
+//! flushed) and forwards it downstream.
 //!
 //! Interactive queries read through the cache, as Kafka Streams' do: the entries sit behind a
 //! mutex shared with the store's [query handle](KeyValueStore::query_handle), which looks in
 //! the cache before the store beneath. The stream thread is the only writer, so the lock is
 //! uncontended except while a query reads.
+//!
+//! This file holds the key-value store's cache ([`CachingKeyValueStore`]); window and session
+//! stores keep theirs through the same [`StoreCache`](store_cache::StoreCache).
 
-use std::cell::Cell;
 use std::collections::BTreeMap;
 use std::ops::Bound;
-use std::rc::Rc;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::Arc;
 
 use crate::Result;
 use crate::bytes_range::prefix_upper_bound;
@@ -24,57 +26,17 @@ use crate::store::{
     StateStore,
 };
 
-/// Per-entry bookkeeping counted against the budget besides key and value bytes.
-const ENTRY_OVERHEAD: usize = 64;
+pub(crate) mod merge;
+pub(crate) mod named;
+pub(crate) mod store_cache;
 
-/// A byte budget shared by the record caches of one thread.
-#[derive(Debug, Clone)]
-pub struct CacheBudget {
-    used: Rc<Cell<usize>>,
-    max: usize,
-}
+pub use store_cache::{CacheBudget, CacheObserver};
 
-impl CacheBudget {
-    /// A budget of `max` bytes.
-    pub fn new(max: usize) -> Self {
-        CacheBudget {
-            used: Rc::default(),
-            max,
-        }
-    }
+use named::{Dirty, SharedCache};
+use store_cache::StoreCache;
 
-    /// Bytes in use by every cache sharing this budget.
-    pub fn used(&self) -> usize {
-        self.used.get()
-    }
-
-    fn over(&self) -> bool {
-        self.used.get() > self.max
-    }
-
-    fn grow(&self, bytes: usize) {
-        self.used.set(self.used.get() + bytes);
-    }
-
-    fn shrink(&self, bytes: usize) {
-        self.used.set(self.used.get().saturating_sub(bytes));
-    }
-}
-
-#[derive(Debug)]
-struct Entry {
-    /// `None`: deleted (and not yet written through, if dirty).
-    value: Option<Vec<u8>>,
-    dirty: bool,
-    seq: u64,
-}
-
-fn size(key: &[u8], value: &Option<Vec<u8>>) -> usize {
-    key.len() + value.as_ref().map_or(0, Vec::len) + ENTRY_OVERHEAD
-}
-
-/// The cached entries by key, shared by the store and its query handles.
-type Entries = BTreeMap<Vec<u8>, Entry>;
+#[cfg(test)]
+use named::ENTRY_OVERHEAD;
 
 /// Writes `value` of `key` to `inner`; returns the value it replaced.
 fn write_through(
@@ -90,73 +52,83 @@ fn write_through(
     Ok(old)
 }
 
-/// The cached entries, shared by the store (the stream thread, their only writer) and its query
-/// handles, and the reads through them: the cache first, then the store beneath. The lock is
-/// held to touch the entries, never across a read of the store, so a query scanning a large
-/// store does not stall processing. That is consistent because an entry leaves the cache only
-/// after its value was written through (under the lock): a reader finds the newest value in the
-/// cache or, once it is gone from there, in the store.
-#[derive(Default, Clone)]
-struct CacheView(Arc<Mutex<Entries>>);
-
-impl CacheView {
-    fn lock(&self) -> MutexGuard<'_, Entries> {
-        // The entries stay consistent across a panic (each change is one map operation).
-        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+/// The write-through of a key-value cache: into `inner`, recording each write in `out`.
+fn writer<'a>(
+    inner: &'a mut dyn KeyValueStore,
+    out: &'a mut Vec<CacheFlush>,
+) -> impl FnMut(Dirty<'_>) -> Result<()> + 'a {
+    move |d: Dirty<'_>| {
+        let old = write_through(inner, d.key, d.value)?;
+        out.push(CacheFlush {
+            key: d.key.to_vec(),
+            new: d.value.map(<[u8]>::to_vec),
+            old,
+        });
+        Ok(())
     }
+}
 
-    fn get(&self, store: &dyn ReadOnlyKeyValueStore, key: &[u8]) -> Result<Option<Vec<u8>>> {
-        match self.cached(key) {
-            Some(value) => Ok(value),
-            None => store.get(key),
-        }
+/// Reads through the cache: the cached entries first, then the store beneath. The lock is held
+/// to copy the entries a read needs, never across a read of the store, so a query scanning a
+/// large store does not stall processing. That is consistent because an entry leaves the cache
+/// only after its value was written through (under the lock): a reader finds the newest value
+/// in the cache or, once it is gone from there, in the store.
+fn cached_get(
+    cache: &SharedCache,
+    store: &dyn ReadOnlyKeyValueStore,
+    key: &[u8],
+) -> Result<Option<Vec<u8>>> {
+    let cached = cache.lock().peek(key).map(|e| e.value.clone());
+    match cached {
+        Some(value) => Ok(value),
+        None => store.get(key),
     }
+}
 
-    /// The cached value of `key` (`Some(None)`: cached as deleted), if the cache holds it.
-    fn cached(&self, key: &[u8]) -> Option<Option<Vec<u8>>> {
-        self.lock().get(key).map(|entry| entry.value.clone())
+fn cached_range(
+    cache: &SharedCache,
+    store: &dyn ReadOnlyKeyValueStore,
+    from: Option<&[u8]>,
+    to: Option<&[u8]>,
+) -> Result<Vec<Result<KeyValue>>> {
+    if let (Some(from), Some(to)) = (from, to)
+        && from > to
+    {
+        return Ok(Vec::new());
     }
+    let lower = from.map_or(Bound::Unbounded, Bound::Included);
+    let upper = to.map_or(Bound::Unbounded, Bound::Included);
+    let cached = snapshot(cache, lower, upper);
+    overlay(cached, store.range(from, to)?)
+}
 
-    fn range(
-        &self,
-        store: &dyn ReadOnlyKeyValueStore,
-        from: Option<&[u8]>,
-        to: Option<&[u8]>,
-    ) -> Result<Vec<Result<KeyValue>>> {
-        let Some((lower, upper)) = bounds(from, to) else {
-            return Ok(Vec::new());
-        };
-        let cached = self.snapshot(lower, upper);
-        overlay(cached, store.range(from, to)?)
-    }
+fn cached_prefix_scan(
+    cache: &SharedCache,
+    store: &dyn ReadOnlyKeyValueStore,
+    prefix: &[u8],
+) -> Result<Vec<Result<KeyValue>>> {
+    let bound = prefix_upper_bound(prefix);
+    let upper = bound.as_deref().map_or(Bound::Unbounded, Bound::Excluded);
+    let cached = snapshot(cache, Bound::Included(prefix), upper);
+    overlay(cached, store.prefix_scan(prefix)?)
+}
 
-    fn prefix_scan(
-        &self,
-        store: &dyn ReadOnlyKeyValueStore,
-        prefix: &[u8],
-    ) -> Result<Vec<Result<KeyValue>>> {
-        let bound = prefix_upper_bound(prefix);
-        let upper = bound.as_deref().map_or(Bound::Unbounded, Bound::Excluded);
-        let cached = self.snapshot(Bound::Included(prefix), upper);
-        overlay(cached, store.prefix_scan(prefix)?)
-    }
-
-    fn approximate_num_entries(&self, store: &dyn ReadOnlyKeyValueStore) -> Result<u64> {
-        let dirty = self.lock().values().filter(|e| e.dirty).count() as u64;
-        Ok(store.approximate_num_entries()? + dirty)
-    }
-
-    /// A copy of the cached entries within `(lower, upper)`.
-    fn snapshot(&self, lower: Bound<&[u8]>, upper: Bound<&[u8]>) -> CachedRange {
-        self.lock()
-            .range::<[u8], _>((lower, upper))
-            .map(|(k, e)| (k.clone(), e.value.clone()))
-            .collect()
-    }
+fn cached_count(cache: &SharedCache, store: &dyn ReadOnlyKeyValueStore) -> Result<u64> {
+    let dirty = cache.lock().dirty_len() as u64;
+    Ok(store.approximate_num_entries()? + dirty)
 }
 
 /// Cached keys with their values (`None`: deleted).
 type CachedRange = Vec<(Vec<u8>, Option<Vec<u8>>)>;
+
+/// A copy of the cached entries within `(lower, upper)`.
+fn snapshot(cache: &SharedCache, lower: Bound<&[u8]>, upper: Bound<&[u8]>) -> CachedRange {
+    cache
+        .lock()
+        .range(lower, upper)
+        .map(|(k, e)| (k.to_vec(), e.value.clone()))
+        .collect()
+}
 
 /// Overlays `cached` on `stored`.
 fn overlay(cached: CachedRange, stored: KeyValueIter<'_>) -> Result<Vec<Result<KeyValue>>> {
@@ -174,49 +146,18 @@ fn overlay(cached: CachedRange, stored: KeyValueIter<'_>) -> Result<Vec<Result<K
     Ok(merged.into_iter().map(Ok).collect())
 }
 
-/// The bounds of an inclusive range, or `None` if it is empty.
-fn bounds<'a>(
-    from: Option<&'a [u8]>,
-    to: Option<&'a [u8]>,
-) -> Option<(Bound<&'a [u8]>, Bound<&'a [u8]>)> {
-    if let (Some(from), Some(to)) = (from, to)
-        && from > to
-    {
-        return None;
-    }
-    Some((
-        from.map_or(Bound::Unbounded, Bound::Included),
-        to.map_or(Bound::Unbounded, Bound::Included),
-    ))
-}
-
-/// Told of each read of a record cache by the store's owner (not of interactive queries, which
-/// read through the cache too): the runtime counts hits and misses with it, when its metrics
-/// recording level asks for them.
-pub trait CacheObserver {
-    /// A read found its key in the cache (`hit`), or went on to the store beneath.
-    fn on_read(&self, hit: bool);
-}
-
 /// A record cache in front of a key-value store.
 pub struct CachingKeyValueStore {
     inner: Box<dyn KeyValueStore>,
-    entries: CacheView,
-    /// Write order: sequence number → key, oldest first.
-    order: BTreeMap<u64, Vec<u8>>,
-    next_seq: u64,
-    bytes: usize,
-    budget: CacheBudget,
+    cache: StoreCache,
     evicted: Vec<CacheFlush>,
-    observer: Option<Box<dyn CacheObserver>>,
 }
 
 impl std::fmt::Debug for CachingKeyValueStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("CachingKeyValueStore")
             .field("store", &self.inner.name())
-            .field("entries", &self.entries.lock().len())
-            .field("bytes", &self.bytes)
+            .field("cache", &self.cache)
             .finish()
     }
 }
@@ -226,82 +167,21 @@ impl CachingKeyValueStore {
     pub fn new(inner: Box<dyn KeyValueStore>, budget: CacheBudget) -> Self {
         CachingKeyValueStore {
             inner,
-            entries: CacheView::default(),
-            order: BTreeMap::new(),
-            next_seq: 0,
-            bytes: 0,
-            budget,
+            cache: StoreCache::new(budget),
             evicted: Vec::new(),
-            observer: None,
         }
     }
 
     /// Tells `observer` of every read ([`get`](ReadOnlyKeyValueStore::get)) whether the cache
     /// held the key.
     pub fn with_observer(mut self, observer: Box<dyn CacheObserver>) -> Self {
-        self.observer = Some(observer);
+        self.cache.set_observer(observer);
         self
     }
 
-    fn upsert(&mut self, key: &[u8], value: Option<Vec<u8>>) -> Result<()> {
-        let seq = self.next_seq;
-        self.next_seq += 1;
-        let added = size(key, &value);
-        let entry = Entry {
-            value,
-            dirty: true,
-            seq,
-        };
-        let replaced = self.entries.lock().insert(key.to_vec(), entry);
-        if let Some(old) = replaced {
-            self.order.remove(&old.seq);
-            let removed = size(key, &old.value);
-            self.bytes -= removed;
-            self.budget.shrink(removed);
-        }
-        self.order.insert(seq, key.to_vec());
-        self.bytes += added;
-        self.budget.grow(added);
-        while self.budget.over() && !self.order.is_empty() {
-            self.evict_oldest()?;
-        }
-        Ok(())
-    }
-
-    fn evict_oldest(&mut self) -> Result<()> {
-        let Some((seq, key)) = self.order.pop_first() else {
-            return Ok(());
-        };
-        // Written through before it leaves the map, under the lock: a reader sees the new
-        // value in one place or the other, never the old one.
-        let mut entries = self.entries.lock();
-        let old = match entries.get(&key) {
-            Some(entry) if entry.dirty => {
-                match write_through(self.inner.as_mut(), &key, entry.value.as_deref()) {
-                    Ok(old) => Some(old),
-                    Err(e) => {
-                        // Still cached and still dirty: it is written at the next flush.
-                        drop(entries);
-                        self.order.insert(seq, key);
-                        return Err(e);
-                    }
-                }
-            }
-            _ => None,
-        };
-        if let Some(entry) = entries.remove(&key) {
-            let freed = size(&key, &entry.value);
-            self.bytes -= freed;
-            self.budget.shrink(freed);
-            if let Some(old) = old {
-                self.evicted.push(CacheFlush {
-                    key,
-                    new: entry.value,
-                    old,
-                });
-            }
-        }
-        Ok(())
+    fn upsert(&mut self, key: &[u8], value: Option<&[u8]>) -> Result<()> {
+        let mut write = writer(self.inner.as_mut(), &mut self.evicted);
+        self.cache.put(key, value, None, &mut write)
     }
 }
 
@@ -322,43 +202,31 @@ impl StateStore for CachingKeyValueStore {
 
     fn close(&mut self) -> Result<()> {
         self.flush()?;
-        self.budget.shrink(self.bytes);
-        self.bytes = 0;
-        self.entries.lock().clear();
-        self.order.clear();
+        self.cache.discard();
         self.inner.close()
     }
 }
 
 impl ReadOnlyKeyValueStore for CachingKeyValueStore {
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
-        let Some(observer) = &self.observer else {
-            return self.entries.get(self.inner.as_ref(), key);
-        };
-        match self.entries.cached(key) {
-            Some(value) => {
-                observer.on_read(true);
-                Ok(value)
-            }
-            None => {
-                observer.on_read(false);
-                self.inner.get(key)
-            }
+        match self.cache.read(key) {
+            Some(value) => Ok(value),
+            None => self.inner.get(key),
         }
     }
 
     fn range(&self, from: Option<&[u8]>, to: Option<&[u8]>) -> Result<KeyValueIter<'_>> {
-        let items = self.entries.range(self.inner.as_ref(), from, to)?;
+        let items = cached_range(&self.cache.shared(), self.inner.as_ref(), from, to)?;
         Ok(Box::new(items.into_iter()))
     }
 
     fn prefix_scan(&self, prefix: &[u8]) -> Result<KeyValueIter<'_>> {
-        let items = self.entries.prefix_scan(self.inner.as_ref(), prefix)?;
+        let items = cached_prefix_scan(&self.cache.shared(), self.inner.as_ref(), prefix)?;
         Ok(Box::new(items.into_iter()))
     }
 
     fn approximate_num_entries(&self) -> Result<u64> {
-        self.entries.approximate_num_entries(self.inner.as_ref())
+        Ok(self.inner.approximate_num_entries()? + self.cache.dirty_len() as u64)
     }
 
     fn property_int(&self, name: &str) -> Result<Option<u64>> {
@@ -368,7 +236,7 @@ impl ReadOnlyKeyValueStore for CachingKeyValueStore {
 
 impl KeyValueStore for CachingKeyValueStore {
     fn put(&mut self, key: &[u8], value: &[u8]) -> Result<()> {
-        self.upsert(key, Some(value.to_vec()))
+        self.upsert(key, Some(value))
     }
 
     fn delete(&mut self, key: &[u8]) -> Result<()> {
@@ -376,19 +244,7 @@ impl KeyValueStore for CachingKeyValueStore {
     }
 
     fn delete_range(&mut self, from: &[u8], to: &[u8]) -> Result<()> {
-        let mut entries = self.entries.lock();
-        let doomed: Vec<Vec<u8>> = entries
-            .range::<[u8], _>((Bound::Included(from), Bound::Excluded(to)))
-            .map(|(k, _)| k.clone())
-            .collect();
-        for key in doomed {
-            if let Some(entry) = entries.remove(&key) {
-                self.order.remove(&entry.seq);
-                let freed = size(&key, &entry.value);
-                self.bytes -= freed;
-                self.budget.shrink(freed);
-            }
-        }
+        self.cache.remove_range(from, to);
         self.inner.delete_range(from, to)
     }
 
@@ -398,28 +254,21 @@ impl KeyValueStore for CachingKeyValueStore {
 
     fn flush_cache(&mut self) -> Result<Vec<CacheFlush>> {
         let mut flushed = std::mem::take(&mut self.evicted);
-        let mut entries = self.entries.lock();
-        // In write order, as Kafka Streams flushes its cache.
-        for key in self.order.values() {
-            let Some(entry) = entries.get_mut(key).filter(|e| e.dirty) else {
-                continue;
-            };
-            let old = write_through(self.inner.as_mut(), key, entry.value.as_deref())?;
-            entry.dirty = false;
-            flushed.push(CacheFlush {
-                key: key.clone(),
-                new: entry.value.clone(),
-                old,
-            });
+        let result = self
+            .cache
+            .flush(&mut writer(self.inner.as_mut(), &mut flushed));
+        match result {
+            Ok(()) => Ok(flushed),
+            Err(e) => {
+                // What was written through is forwarded with the next flush.
+                self.evicted = flushed;
+                Err(e)
+            }
         }
-        Ok(flushed)
     }
 
     fn discard_cache(&mut self) {
-        self.budget.shrink(self.bytes);
-        self.bytes = 0;
-        self.entries.lock().clear();
-        self.order.clear();
+        self.cache.discard();
         self.evicted.clear();
     }
 
@@ -429,7 +278,7 @@ impl KeyValueStore for CachingKeyValueStore {
 
     fn query_handle(&self) -> Option<Arc<dyn ReadOnlyKeyValueStore + Send + Sync>> {
         Some(Arc::new(CachedQueryHandle {
-            entries: self.entries.clone(),
+            cache: self.cache.shared(),
             inner: self.inner.query_handle()?,
         }))
     }
@@ -437,37 +286,31 @@ impl KeyValueStore for CachingKeyValueStore {
 
 /// A query handle that reads through the cache, as the store does.
 struct CachedQueryHandle {
-    entries: CacheView,
+    cache: SharedCache,
     inner: Arc<dyn ReadOnlyKeyValueStore + Send + Sync>,
 }
 
 impl ReadOnlyKeyValueStore for CachedQueryHandle {
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
-        self.entries.get(self.inner.as_ref(), key)
+        cached_get(&self.cache, self.inner.as_ref(), key)
     }
 
     fn range(&self, from: Option<&[u8]>, to: Option<&[u8]>) -> Result<KeyValueIter<'_>> {
-        let items = self.entries.range(self.inner.as_ref(), from, to)?;
+        let items = cached_range(&self.cache, self.inner.as_ref(), from, to)?;
         Ok(Box::new(items.into_iter()))
     }
 
     fn prefix_scan(&self, prefix: &[u8]) -> Result<KeyValueIter<'_>> {
-        let items = self.entries.prefix_scan(self.inner.as_ref(), prefix)?;
+        let items = cached_prefix_scan(&self.cache, self.inner.as_ref(), prefix)?;
         Ok(Box::new(items.into_iter()))
     }
 
     fn approximate_num_entries(&self) -> Result<u64> {
-        self.entries.approximate_num_entries(self.inner.as_ref())
+        cached_count(&self.cache, self.inner.as_ref())
     }
 
     fn property_int(&self, name: &str) -> Result<Option<u64>> {
         self.inner.property_int(name)
-    }
-}
-
-impl Drop for CachingKeyValueStore {
-    fn drop(&mut self) {
-        self.budget.shrink(self.bytes);
     }
 }
 

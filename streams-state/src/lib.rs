@@ -16,14 +16,18 @@
 //! - `rocks`: [`RocksDbKeyValueStore`], the persistent engine, tuned by [`RocksDbOptions`]
 //!   (with a [`BlockCache`] that stores can share).
 //! - `memory`: [`InMemoryKeyValueStore`], a sorted map.
-//! - `cache`: [`CachingKeyValueStore`], the record cache, its [`CacheBudget`], and the
-//!   [`CacheObserver`] told of its hits and misses.
+//! - `cache`: the record cache (Kafka Streams' `ThreadCache` and `NamedCache`): each store's
+//!   entries within the thread's [`CacheBudget`], the [`CacheObserver`] told of their hits and
+//!   misses, and [`CachingKeyValueStore`]; window and session stores keep theirs through it.
 //! - `changelog`: [`ChangeLoggingKeyValueStore`] and the [`ChangelogSink`] it writes to.
-//! - `window`: [`WindowStore`], values per key and window start, in time segments.
-//! - `session`: [`SessionStore`], values per key and session.
+//! - `window`: [`WindowStore`], values per key and window start, in time segments, optionally
+//!   cached ([`WindowFlush`]: what its cache wrote through).
+//! - `session`: [`SessionStore`], values per key and session, optionally cached
+//!   ([`SessionFlush`]).
 //! - `versioned`: [`VersionedStore`], every key's values by timestamp for a history retention
 //!   (Kafka Streams' versioned key-value stores), and its thread-safe [`VersionedReader`].
-//! - `segments`: the time segments both use (hidden: `streams-core` reuses its time encoding).
+//! - `segments`: the time segments they use, and the times they keep across restarts (hidden:
+//!   `streams-core` reuses its time encoding).
 //! - `checkpoint`: [`Checkpoint`], the file of changelog offsets a task's stores reflect.
 //! - `bytes_range`: key-range helpers shared by the engines.
 
@@ -52,7 +56,7 @@ pub use rocks::{
 };
 /// The `rocksdb` crate this one is built on, for [`RocksDbOptions::customize`].
 pub use rocksdb;
-pub use session::{SessionEntry, SessionReader, SessionStore};
+pub use session::{SessionEntry, SessionFlush, SessionReader, SessionStore};
 pub use store::{
     CacheFlush, ChangelogRecord, KeyValue, KeyValueIter, KeyValueStore, ReadOnlyKeyValueStore,
     StateStore,
@@ -61,4 +65,4 @@ pub use timestamped::{push_timestamp, split_timestamped};
 pub use versioned::{
     PutOutcome, VersionedReader, VersionedRecord, VersionedStore, default_segment_interval,
 };
-pub use window::{WindowEntry, WindowReader, WindowStore};
+pub use window::{WindowEntry, WindowFlush, WindowReader, WindowStore};

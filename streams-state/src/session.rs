@@ -1,12 +1,19 @@
-//! Session stores: values per key and session `[start, end]`, in segments by session end.
+//! Session stores: values per key and session `[start, end]`, in segments by session end,
+//! optionally logged to a changelog and optionally behind the record cache (Kafka Streams'
+//! `CachingSessionStore`).
 
+use std::ops::Bound;
 use std::sync::Arc;
-use std::sync::atomic::AtomicI64;
 
+use crate::cache::merge::{cached_in_segments, merge, snapshot};
+use crate::cache::named::SharedCache;
+use crate::cache::store_cache::StoreCache;
 use crate::changelog::ChangelogSink;
-use crate::segments::{Segments, encode_time, time_at};
-use crate::store::{ChangelogRecord, KeyValueStore, ReadOnlyKeyValueStore, StateStore};
-use crate::{Error, Result};
+use crate::segments::{Segments, encode_time, is_meta, time_at};
+use crate::store::{
+    ChangelogRecord, KeyValueIter, KeyValueStore, ReadOnlyKeyValueStore, StateStore,
+};
+use crate::{CacheBudget, CacheObserver, Error, Result};
 
 /// One session: key, start and end (both inclusive), value.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,13 +29,48 @@ pub struct SessionEntry {
     pub value: Vec<u8>,
 }
 
+/// A session the record cache wrote through to the store (evicted, or flushed at a commit):
+/// what its owner forwards downstream, as Kafka Streams' `SessionCacheFlushListener` does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SessionFlush {
+    /// The record key.
+    pub key: Vec<u8>,
+    /// The session's start.
+    pub start: i64,
+    /// The session's end.
+    pub end: i64,
+    /// The value written; `None` if the session was removed.
+    pub new: Option<Vec<u8>>,
+    /// The value the store held before.
+    pub old: Option<Vec<u8>>,
+    /// The timestamp of the record that last wrote the session, when its writer gave one.
+    pub timestamp: Option<i64>,
+    /// The session had expired when it reached the store: it was logged (and is to be
+    /// forwarded) but not kept, as Kafka Streams' segmented store drops it, counted.
+    pub expired: bool,
+}
+
 /// A store of sessions. Engine keys are `segment(end) | key | end | start`; changelog keys
 /// `key | end | start`, Kafka Streams' `SessionKeySchema`.
+///
+/// With a record cache ([`with_cache`](Self::with_cache)), puts and removals go to the
+/// cache; reads merge cache and engine; sessions reach the engine and the changelog when the
+/// cache evicts them or is flushed ([`flush_cache`](Self::flush_cache),
+/// [`take_evicted`](Self::take_evicted)).
+///
+/// The store keeps two times across restarts: the largest session end put (retention is
+/// measured from it) and its [`stream_time`](Self::stream_time).
 pub struct SessionStore {
     name: String,
     engine: Box<dyn KeyValueStore>,
     segments: Segments,
     changelog: Option<Box<dyn ChangelogSink>>,
+    cache: Option<StoreCache>,
+    /// Sessions written through since the owner last took them.
+    evicted: Vec<SessionFlush>,
+    /// The engine key being written (reused: no allocation per put).
+    key_buf: Vec<u8>,
 }
 
 impl std::fmt::Debug for SessionStore {
@@ -36,19 +78,61 @@ impl std::fmt::Debug for SessionStore {
         f.debug_struct("SessionStore")
             .field("name", &self.name)
             .field("retention", &self.segments.retention)
+            .field("cache", &self.cache)
             .finish()
     }
 }
 
+/// Engine key bytes besides the record key: segment, end, start.
+const FRAME: usize = 8 + 16;
+
+fn write_engine_key(out: &mut Vec<u8>, segments: &Segments, key: &[u8], start: i64, end: i64) {
+    out.clear();
+    out.reserve(FRAME + key.len());
+    out.extend_from_slice(&segments.prefix(end));
+    out.extend_from_slice(key);
+    out.extend_from_slice(&encode_time(end));
+    out.extend_from_slice(&encode_time(start));
+}
+
+/// The record key, start and end of an engine key.
+fn split_engine_key(engine_key: &[u8]) -> Option<(&[u8], i64, i64)> {
+    if is_meta(engine_key) {
+        return None;
+    }
+    let key_len = engine_key.len().checked_sub(FRAME)?;
+    let end = time_at(engine_key, 8 + key_len)?;
+    let start = time_at(engine_key, 16 + key_len)?;
+    Some((&engine_key[8..8 + key_len], start, end))
+}
+
+/// The session end of an engine key (for recovering the store's times from its data).
+fn engine_key_end(engine_key: &[u8]) -> Option<i64> {
+    split_engine_key(engine_key).map(|(_, _, end)| end)
+}
+
 impl SessionStore {
-    /// A session store over `engine` keeping sessions that ended within `retention_ms`.
+    /// A session store over `engine` keeping sessions that ended within `retention_ms`; a new
+    /// store (what the engine already holds is not looked at: see [`open`](Self::open)).
     pub fn new(engine: Box<dyn KeyValueStore>, retention_ms: i64) -> Self {
         SessionStore {
             name: engine.name().to_string(),
             engine,
             segments: Segments::new(retention_ms),
             changelog: None,
+            cache: None,
+            evicted: Vec::new(),
+            key_buf: Vec::new(),
         }
+    }
+
+    /// A session store over an engine that may hold its data from an earlier run: the times
+    /// it had reached are read back, so retention and [`stream_time`](Self::stream_time) go
+    /// on from there.
+    pub fn open(engine: Box<dyn KeyValueStore>, retention_ms: i64) -> Result<Self> {
+        let mut store = Self::new(engine, retention_ms);
+        store.segments.recover(&*store.engine, engine_key_end)?;
+        Ok(store)
     }
 
     /// Logs every change to `sink`.
@@ -57,45 +141,111 @@ impl SessionStore {
         self
     }
 
-    fn log_key(key: &[u8], start: i64, end: i64) -> Vec<u8> {
-        let mut out = Vec::with_capacity(key.len() + 16);
-        out.extend_from_slice(key);
-        out.extend_from_slice(&encode_time(end));
-        out.extend_from_slice(&encode_time(start));
-        out
+    /// Puts a record cache sized by `budget` in front of the store.
+    pub fn with_cache(mut self, budget: CacheBudget) -> Self {
+        self.cache = Some(StoreCache::new(budget));
+        self
     }
 
-    fn apply(&mut self, key: &[u8], start: i64, end: i64, value: Option<&[u8]>) -> Result<bool> {
-        if !self.segments.observe(end, &mut *self.engine)? {
-            return Ok(false);
+    /// Tells `observer` whether the cache held the session of each
+    /// [`fetch_session`](Self::fetch_session).
+    pub fn with_cache_observer(mut self, observer: Box<dyn CacheObserver>) -> Self {
+        if let Some(cache) = &mut self.cache {
+            cache.set_observer(observer);
         }
-        let mut engine_key = self.segments.prefix(end).to_vec();
-        engine_key.extend_from_slice(&Self::log_key(key, start, end));
-        match value {
-            Some(v) => self.engine.put(&engine_key, v)?,
-            None => self.engine.delete(&engine_key)?,
-        }
-        Ok(true)
+        self
+    }
+
+    /// Whether a record cache sits in front of the store.
+    pub fn is_cached(&self) -> bool {
+        self.cache.is_some()
+    }
+
+    /// The largest timestamp of the records that wrote the store
+    /// ([`put_with_record_time`](Self::put_with_record_time)), or, restored from the
+    /// changelog, of its records and session ends (a session ends at its last record): the
+    /// stream time of the processor owning the store, kept across restarts. `None` before any.
+    pub fn stream_time(&self) -> Option<i64> {
+        Some(self.segments.stream_time).filter(|&t| t != i64::MIN)
     }
 
     /// Stores (or with `None` removes) `key`'s session `[start, end]`. Returns `false` if it
     /// ended before retention, in which case nothing changes.
     pub fn put(&mut self, key: &[u8], start: i64, end: i64, value: Option<&[u8]>) -> Result<bool> {
-        let stored = self.apply(key, start, end, value)?;
-        if stored && let Some(sink) = &self.changelog {
-            sink.send(&self.name, &Self::log_key(key, start, end), value, None)?;
+        self.put_with_record_time(key, start, end, value, None)
+    }
+
+    /// As [`put`](Self::put), written by a record stamped `record_time`: it advances the
+    /// store's [`stream_time`](Self::stream_time) and stamps the changelog record.
+    ///
+    /// With a cache, the session goes to the cache and the put always succeeds: retention
+    /// applies when the cache writes it through, as in Kafka Streams.
+    pub fn put_with_record_time(
+        &mut self,
+        key: &[u8],
+        start: i64,
+        end: i64,
+        value: Option<&[u8]>,
+        record_time: Option<i64>,
+    ) -> Result<bool> {
+        if let Some(ts) = record_time {
+            self.segments.observe_record(ts);
         }
-        Ok(stored)
+        let mut engine_key = std::mem::take(&mut self.key_buf);
+        write_engine_key(&mut engine_key, &self.segments, key, start, end);
+        let written = self.write(&engine_key, end, value, record_time);
+        self.key_buf = engine_key;
+        written
+    }
+
+    fn write(
+        &mut self,
+        engine_key: &[u8],
+        end: i64,
+        value: Option<&[u8]>,
+        record_time: Option<i64>,
+    ) -> Result<bool> {
+        if let Some(cache) = &mut self.cache {
+            self.segments.observe_cached(end);
+            let mut through = WriteThrough {
+                name: &self.name,
+                engine: &mut *self.engine,
+                segments: &mut self.segments,
+                changelog: self.changelog.as_deref(),
+                out: &mut self.evicted,
+            };
+            cache.put(engine_key, value, record_time, &mut |d| through.write(d))?;
+            return Ok(true);
+        }
+        if !self.segments.observe(end, &mut *self.engine)? {
+            return Ok(false);
+        }
+        match value {
+            Some(v) => self.engine.put(engine_key, v)?,
+            None => self.engine.delete(engine_key)?,
+        }
+        log(
+            self.changelog.as_deref(),
+            &self.name,
+            &engine_key[8..],
+            value,
+            record_time,
+        )?;
+        Ok(true)
     }
 
     fn decode(engine_key: &[u8], value: Vec<u8>) -> Option<SessionEntry> {
-        let key_len = engine_key.len().checked_sub(8 + 16)?;
+        let (key, start, end) = split_engine_key(engine_key)?;
         Some(SessionEntry {
-            key: engine_key[8..8 + key_len].to_vec(),
-            end: time_at(engine_key, 8 + key_len)?,
-            start: time_at(engine_key, 16 + key_len)?,
+            key: key.to_vec(),
+            start,
+            end,
             value,
         })
+    }
+
+    fn shared_cache(&self) -> Option<SharedCache> {
+        self.cache.as_ref().map(StoreCache::shared)
     }
 
     /// `key`'s sessions with `end >= earliest_end` and `start <= latest_start`, ordered by end
@@ -107,8 +257,10 @@ impl SessionStore {
         earliest_end: i64,
         latest_start: i64,
     ) -> Result<Vec<SessionEntry>> {
+        let cache = self.shared_cache();
         Self::find_in(
             &*self.engine,
+            cache.as_ref(),
             &self.segments,
             key,
             earliest_end,
@@ -116,45 +268,65 @@ impl SessionStore {
         )
     }
 
+    /// `key`'s sessions as [`find_sessions`](Self::find_sessions) finds them: the cached ones
+    /// over the engine's, retention applying to the engine's (measured from the engine's
+    /// observed time), not to the cache's, as in Kafka Streams.
     fn find_in(
         engine: &dyn ReadOnlyKeyValueStore,
+        cache: Option<&SharedCache>,
         segments: &Segments,
         key: &[u8],
         earliest_end: i64,
         latest_start: i64,
     ) -> Result<Vec<SessionEntry>> {
-        let mut out = Vec::new();
+        let wanted = |engine_key: &[u8], earliest_end: i64| {
+            split_engine_key(engine_key).is_some_and(|(k, start, end)| {
+                k == key && end >= earliest_end && start <= latest_start
+            })
+        };
+        let cached = cached_in_segments(
+            cache,
+            segments.cached_range(earliest_end, i64::MAX),
+            Some(key),
+            &|k| wanted(k, earliest_end),
+        );
         let from = earliest_end.max(segments.min_live_time());
-        if segments.observed == i64::MIN || from > segments.observed {
-            return Ok(out);
-        }
-        for segment in segments.range(from, segments.observed) {
-            let mut lo = (segment as u64).to_be_bytes().to_vec();
-            lo.extend_from_slice(key);
-            let mut hi = lo.clone();
-            lo.extend_from_slice(&encode_time(from));
-            hi.extend_from_slice(&encode_time(i64::MAX));
-            hi.extend_from_slice(&encode_time(i64::MAX));
-            for item in engine.range(Some(&lo), Some(&hi))? {
-                let (engine_key, value) = item?;
-                let Some(entry) = Self::decode(&engine_key, value) else {
-                    continue;
-                };
-                if entry.key == key && entry.end >= from && entry.start <= latest_start {
-                    out.push(entry);
-                }
+        let mut stored: Vec<KeyValueIter<'_>> = Vec::new();
+        if segments.observed != i64::MIN && from <= segments.observed {
+            for segment in segments.range(from, segments.observed) {
+                let mut lo = (segment as u64).to_be_bytes().to_vec();
+                lo.extend_from_slice(key);
+                let mut hi = lo.clone();
+                lo.extend_from_slice(&encode_time(from));
+                hi.extend_from_slice(&encode_time(i64::MAX));
+                hi.extend_from_slice(&encode_time(i64::MAX));
+                stored.push(engine.range(Some(&lo), Some(&hi))?);
             }
         }
+        let stored = stored
+            .into_iter()
+            .flatten()
+            .filter(|item| item.as_ref().map_or(true, |(k, _)| wanted(k, from)));
+        let mut out = Vec::new();
+        merge(stored, cached, &mut |engine_key, value| {
+            out.extend(Self::decode(&engine_key, value));
+            Ok(())
+        })?;
         Ok(out)
     }
 
-    /// The value of exactly the session `[start, end]` of `key`.
+    /// The value of exactly the session `[start, end]` of `key`: the cache's (a read that
+    /// keeps it cached longer), else the engine's within retention.
     pub fn fetch_session(&self, key: &[u8], start: i64, end: i64) -> Result<Option<Vec<u8>>> {
-        Ok(self
-            .find_sessions(key, end, start)?
-            .into_iter()
-            .find(|s| s.start == start && s.end == end)
-            .map(|s| s.value))
+        let mut engine_key = Vec::new();
+        write_engine_key(&mut engine_key, &self.segments, key, start, end);
+        if let Some(cached) = self.cache.as_ref().and_then(|c| c.read(&engine_key)) {
+            return Ok(cached);
+        }
+        if self.segments.observed == i64::MIN || end < self.segments.min_live_time() {
+            return Ok(None);
+        }
+        self.engine.get(&engine_key)
     }
 
     /// Every key's sessions with `earliest_end <= end <= latest_end` in live segments, ordered
@@ -193,39 +365,110 @@ impl SessionStore {
         Ok(out)
     }
 
-    /// Every retained session.
+    /// Every retained session: the cached ones over the engine's within retention.
     pub fn all(&self) -> Result<Vec<SessionEntry>> {
         let mut out = Vec::new();
-        for item in self.engine.all()? {
-            let (engine_key, value) = item?;
-            if let Some(entry) = Self::decode(&engine_key, value)
-                && entry.end >= self.segments.min_live_time()
-            {
-                out.push(entry);
-            }
-        }
+        let min_live = self.segments.min_live_time();
+        let cache = self.shared_cache();
+        let cached = snapshot(cache.as_ref(), Bound::Unbounded, Bound::Unbounded);
+        let stored = self.engine.all()?.filter(|item| {
+            item.as_ref().map_or(true, |(k, _)| {
+                engine_key_end(k).is_some_and(|end| end >= min_live)
+            })
+        });
+        merge(stored, cached, &mut |engine_key, value| {
+            out.extend(Self::decode(&engine_key, value));
+            Ok(())
+        })?;
         Ok(out)
     }
 
-    /// Applies changelog records (keys `key | end | start`).
+    /// Applies changelog records (keys `key | end | start`). As Kafka Streams does, the
+    /// store's time first moves to the batch's largest session end, so sessions of the batch
+    /// that it has already expired are not written; its stream time moves to the largest
+    /// changelog timestamp or session end.
     pub fn restore_batch(&mut self, records: &[ChangelogRecord]) -> Result<()> {
+        let mut latest = i64::MIN;
         for record in records {
-            let key_len = record
-                .key
-                .len()
-                .checked_sub(16)
-                .ok_or_else(|| Error::Changelog {
-                    store: self.name.clone(),
-                    reason: format!(
-                        "session changelog key of {} bytes is too short",
-                        record.key.len()
-                    ),
-                })?;
-            let end = time_at(&record.key, key_len).unwrap_or_default();
-            let start = time_at(&record.key, key_len + 8).unwrap_or_default();
-            self.apply(&record.key[..key_len], start, end, record.value.as_deref())?;
+            let (_, _, end) = self.parse_log_key(&record.key)?;
+            latest = latest.max(end);
+            self.segments.observe_record(record.timestamp.max(end));
         }
+        // Changelog records are committed records (or, at least once, will not be redone).
+        self.segments.commit_stream_time();
+        if records.is_empty() || !self.segments.observe(latest, &mut *self.engine)? {
+            return Ok(());
+        }
+        let min_live = self.segments.min_live_time();
+        let mut engine_key = std::mem::take(&mut self.key_buf);
+        for record in records {
+            let (key, start, end) = self.parse_log_key(&record.key)?;
+            if end < min_live {
+                continue;
+            }
+            write_engine_key(&mut engine_key, &self.segments, key, start, end);
+            match &record.value {
+                Some(v) => self.engine.put(&engine_key, v)?,
+                None => self.engine.delete(&engine_key)?,
+            }
+        }
+        self.key_buf = engine_key;
         Ok(())
+    }
+
+    fn parse_log_key<'k>(&self, log_key: &'k [u8]) -> Result<(&'k [u8], i64, i64)> {
+        let bad = || Error::Changelog {
+            store: self.name.clone(),
+            reason: format!(
+                "session changelog key of {} bytes is too short",
+                log_key.len()
+            ),
+        };
+        let key_len = log_key.len().checked_sub(16).ok_or_else(bad)?;
+        let end = time_at(log_key, key_len).ok_or_else(bad)?;
+        let start = time_at(log_key, key_len + 8).ok_or_else(bad)?;
+        Ok((&log_key[..key_len], start, end))
+    }
+
+    /// Writes every session the cache holds dirty through to the engine and changelog, and
+    /// returns them (with those evicted since the owner last took them), in the order of their
+    /// last writes. Empty without a cache.
+    pub fn flush_cache(&mut self) -> Result<Vec<SessionFlush>> {
+        // Flushed at each commit: what wrote the store so far is committed.
+        self.segments.commit_stream_time();
+        let mut flushed = std::mem::take(&mut self.evicted);
+        if let Some(cache) = &mut self.cache {
+            let mut through = WriteThrough {
+                name: &self.name,
+                engine: &mut *self.engine,
+                segments: &mut self.segments,
+                changelog: self.changelog.as_deref(),
+                out: &mut flushed,
+            };
+            if let Err(e) = cache.flush(&mut |d| through.write(d)) {
+                // What was written through is handed out with the next flush.
+                self.evicted = flushed;
+                return Err(e);
+            }
+        }
+        Ok(flushed)
+    }
+
+    /// Sessions the cache evicted (and wrote through) since the last call.
+    pub fn take_evicted(&mut self) -> Vec<SessionFlush> {
+        std::mem::take(&mut self.evicted)
+    }
+
+    /// Drops what the cache holds without writing it anywhere, and takes the stream time back
+    /// to its value at the last [`flush_cache`](Self::flush_cache) (a task closed without
+    /// committing: its uncommitted work is redone by the next owner). Call it with or without
+    /// a cache.
+    pub fn discard_cache(&mut self) {
+        if let Some(cache) = &mut self.cache {
+            cache.discard();
+        }
+        self.evicted.clear();
+        self.segments.roll_back_stream_time();
     }
 
     /// A read handle on the engine for other threads; engine keys are segmented.
@@ -234,48 +477,19 @@ impl SessionStore {
     }
 
     /// A reader of this store for other threads (interactive queries), if the engine offers a
-    /// query handle.
+    /// query handle. It reads through the cache, as the store does.
     pub fn reader(&self) -> Option<SessionReader> {
         Some(SessionReader {
             engine: self.engine.query_handle()?,
+            cache: self.shared_cache(),
             retention: self.segments.retention,
-            observed: self.segments.shared_observed(),
+            times: self.segments.shared(),
         })
     }
 
     /// Decodes an engine entry (as read through [`engine_query_handle`](Self::engine_query_handle)).
     pub fn decode_engine_entry(engine_key: &[u8], value: Vec<u8>) -> Option<SessionEntry> {
         Self::decode(engine_key, value)
-    }
-}
-
-/// A thread-safe reader of a [`SessionStore`] (see [`SessionStore::reader`]).
-#[derive(Clone)]
-pub struct SessionReader {
-    engine: Arc<dyn ReadOnlyKeyValueStore + Send + Sync>,
-    retention: i64,
-    observed: Arc<AtomicI64>,
-}
-
-impl std::fmt::Debug for SessionReader {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SessionReader")
-            .field("retention", &self.retention)
-            .finish()
-    }
-}
-
-impl SessionReader {
-    /// `key`'s sessions with `end >= earliest_end` and `start <= latest_start`, ordered by end
-    /// then start (`fetch(key, i64::MIN, i64::MAX)`: every retained session of `key`).
-    pub fn find_sessions(
-        &self,
-        key: &[u8],
-        earliest_end: i64,
-        latest_start: i64,
-    ) -> Result<Vec<SessionEntry>> {
-        let segments = Segments::snapshot(self.retention, &self.observed);
-        SessionStore::find_in(&*self.engine, &segments, key, earliest_end, latest_start)
     }
 }
 
@@ -289,53 +503,26 @@ impl StateStore for SessionStore {
     }
 
     fn flush(&mut self) -> Result<()> {
+        let flushed = self.flush_cache()?;
+        self.evicted.extend(flushed);
+        self.segments.persist(&mut *self.engine)?;
         self.engine.flush()
     }
 
     fn close(&mut self) -> Result<()> {
+        self.flush()?;
+        self.discard_cache();
         self.engine.close()
     }
 }
 
+mod reader;
+mod write_through;
+
+pub use reader::SessionReader;
+use write_through::{WriteThrough, log};
+
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::InMemoryKeyValueStore;
-
-    #[test]
-    fn finds_overlapping_sessions() -> Result<()> {
-        let mut s = SessionStore::new(Box::new(InMemoryKeyValueStore::new("s")), 10_000_000);
-        s.put(b"k", 0, 10, Some(b"a"))?;
-        s.put(b"k", 100, 150, Some(b"b"))?;
-        s.put(b"k", 500, 500, Some(b"c"))?;
-        s.put(b"kk", 100, 100, Some(b"other key"))?;
-        // A record at 120 with gap 30 merges with sessions ending >= 90 and starting <= 150.
-        let found = s.find_sessions(b"k", 90, 150)?;
-        assert_eq!(
-            found.iter().map(|e| (e.start, e.end)).collect::<Vec<_>>(),
-            vec![(100, 150)]
-        );
-        let found = s.find_sessions(b"k", 0, 1_000)?;
-        assert_eq!(found.len(), 3);
-        s.put(b"k", 100, 150, None)?;
-        assert_eq!(s.fetch_session(b"k", 100, 150)?, None);
-        assert_eq!(s.fetch_session(b"k", 500, 500)?, Some(b"c".to_vec()));
-        assert_eq!(s.all()?.len(), 3);
-        Ok(())
-    }
-
-    #[test]
-    fn restores_from_changelog_keys() -> Result<()> {
-        let mut s = SessionStore::new(Box::new(InMemoryKeyValueStore::new("s")), 10_000_000);
-        let mut key = b"k".to_vec();
-        key.extend_from_slice(&encode_time(20));
-        key.extend_from_slice(&encode_time(5));
-        s.restore_batch(&[ChangelogRecord {
-            key,
-            value: Some(b"v".to_vec()),
-            timestamp: 20,
-        }])?;
-        assert_eq!(s.fetch_session(b"k", 5, 20)?, Some(b"v".to_vec()));
-        Ok(())
-    }
-}
+mod cache_tests;
+#[cfg(test)]
+mod tests;

@@ -239,6 +239,7 @@ impl<K, V> std::fmt::Debug for Materialized<K, V> {
             .field("engine", &self.engine)
             .field("logging", &self.logging)
             .field("versioned", &self.versioned)
+            .field("caching", &self.caching)
             .finish_non_exhaustive()
     }
 }
@@ -442,11 +443,14 @@ impl<K, V> Materialized<K, V> {
         self
     }
 
-    /// Applies engine and logging to a window or session store builder.
+    /// Applies engine, logging and caching to a window or session store builder.
     pub(crate) fn configure(&self, mut builder: StoreBuilder) -> StoreBuilder {
         builder = builder.with_engine(self.engine);
         if !self.logging {
             builder = builder.with_logging_disabled();
+        }
+        if self.caching {
+            builder = builder.with_caching_enabled();
         }
         builder
     }
@@ -485,6 +489,21 @@ impl<K, V> Materialized<K, V> {
         } else {
             builder.with_logging_disabled()
         }
+    }
+
+    /// Puts the record cache (`statestore.cache.max.bytes`) in front of the store, the default
+    /// as in Kafka Streams: between commits, updates of a key, of a window or of a session
+    /// become one store write and one downstream update, forwarded when the cache is flushed
+    /// (at a commit) or evicts it.
+    ///
+    /// ```
+    /// use streams_core::dsl::Materialized;
+    /// let m: Materialized<String, u64> = Materialized::as_("c").with_caching_enabled();
+    /// # let _ = m;
+    /// ```
+    pub fn with_caching_enabled(mut self) -> Self {
+        self.caching = true;
+        self
     }
 
     /// The store builder for these settings (a timestamped key-value store).

@@ -248,7 +248,8 @@ impl<K: Clone + 'static, V: Clone + 'static> TimeWindowedKStream<K, V> {
             false,
             key_serde.clone(),
             value_serde,
-        );
+        )
+        .with_timestamped_values();
         st.refuse_versioned(&materialized, "a windowed aggregation's store");
         st.add_store(materialized.configure(builder), &name);
         drop(st);

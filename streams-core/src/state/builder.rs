@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use streams_state::{
-    CacheBudget, CachingKeyValueStore, ChangeLoggingKeyValueStore, ChangelogSink,
+    CacheBudget, CacheObserver, CachingKeyValueStore, ChangeLoggingKeyValueStore, ChangelogSink,
     InMemoryKeyValueStore, KeyValueStore, RocksDbKeyValueStore, RocksDbOptions, SessionStore,
     VersionedStore, WindowStore,
 };
@@ -82,6 +82,8 @@ pub struct StoreBuilder {
     engine: StoreEngine,
     logging: bool,
     caching: bool,
+    /// Window store values start with their timestamp (the DSL's windowed aggregations).
+    timestamped_values: bool,
     key_serde: Arc<dyn Any + Send + Sync>,
     value_serde: Arc<dyn Any + Send + Sync>,
     types: TypePair,
@@ -113,6 +115,7 @@ impl StoreBuilder {
             engine: StoreEngine::default(),
             logging: true,
             caching: false,
+            timestamped_values: false,
             key_serde: Arc::new(key_serde),
             value_serde: Arc::new(value_serde),
             types: TypePair::of::<K, V>(),
@@ -237,11 +240,21 @@ impl StoreBuilder {
         self
     }
 
-    /// Puts a record cache in front of a key-value store (sized by
-    /// `statestore.cache.max.bytes`; off when that is 0). Versioned stores have no record
+    /// Puts a record cache in front of the store (sized by `statestore.cache.max.bytes`; off
+    /// when that is 0): updates of a key (a window, a session) between commits become one
+    /// write, one changelog record and, for the DSL's aggregations, one downstream update. A
+    /// window store keeping duplicates is never cached, and versioned stores have no record
     /// cache, as in Kafka Streams: for them this does nothing.
     pub fn with_caching_enabled(mut self) -> Self {
         self.caching = true;
+        self
+    }
+
+    /// Window store values start with their 8-byte timestamp, as the DSL's windowed
+    /// aggregations keep them: changelog records are stamped with it (as Kafka Streams'
+    /// timestamped window stores do).
+    pub(crate) fn with_timestamped_values(mut self) -> Self {
+        self.timestamped_values = true;
         self
     }
 
@@ -268,6 +281,19 @@ impl StoreBuilder {
     /// Whether a record cache is requested.
     pub fn caching_enabled(&self) -> bool {
         self.caching
+    }
+
+    /// Whether the store, opened with a cache budget, gets a record cache: caching requested,
+    /// and not a window store keeping duplicates.
+    pub(crate) fn cacheable(&self) -> bool {
+        self.caching
+            && !matches!(
+                self.kind,
+                StoreKind::Window {
+                    retain_duplicates: true,
+                    ..
+                }
+            )
     }
 
     pub(crate) fn is_timestamped(&self) -> bool {
@@ -330,7 +356,8 @@ impl StoreBuilder {
     /// options), wrapped in the changelogging layer when logging is on, in the record cache
     /// when caching is on and `cache` is given, and in the metered layer when `metrics` are
     /// given (`metrics.recording.level=DEBUG`): outermost for a key-value store, around the
-    /// engine for window and session stores.
+    /// engine for window and session stores. Window and session stores read back the times
+    /// they had reached (their data may be from an earlier run).
     pub(crate) fn open(
         &self,
         task_dir: &Path,
@@ -343,6 +370,7 @@ impl StoreBuilder {
         let sink = changelog
             .filter(|_| self.logging)
             .map(|t| Box::new(t) as Box<dyn ChangelogSink>);
+        let cache = cache.filter(|_| self.cacheable());
         Ok(match self.kind {
             StoreKind::KeyValue { timestamped } => {
                 let logged: Box<dyn KeyValueStore> = match sink {
@@ -353,14 +381,14 @@ impl StoreBuilder {
                     None => engine,
                 };
                 let store: Box<dyn KeyValueStore> = match cache {
-                    Some(budget) if self.caching => {
+                    Some(budget) => {
                         let cached = CachingKeyValueStore::new(logged, budget.clone());
                         Box::new(match &metrics {
                             Some(m) => cached.with_observer(m.cache_observer()),
                             None => cached,
                         })
                     }
-                    _ => logged,
+                    None => logged,
                 };
                 StoreInstance::key_value(match metrics {
                     Some(m) => Box::new(MeteredKeyValueStore::new(store, m)),
@@ -368,11 +396,14 @@ impl StoreBuilder {
                 })
             }
             StoreKind::Window { .. } | StoreKind::Session { .. } => {
+                let observer = cache
+                    .and(metrics.as_ref())
+                    .map(StoreMetrics::cache_observer);
                 let engine: Box<dyn KeyValueStore> = match metrics {
                     Some(m) => Box::new(MeteredKeyValueStore::new(engine, m)),
                     None => engine,
                 };
-                self.windowed(engine, sink)
+                self.windowed(engine, sink, cache, observer)?
             }
             StoreKind::Versioned {
                 history_retention_ms,
@@ -392,34 +423,51 @@ impl StoreBuilder {
         })
     }
 
-    /// A window or session store over `engine`, logging to `sink`.
+    /// A window or session store over `engine`, logging to `sink`, cached within `cache`.
     fn windowed(
         &self,
         engine: Box<dyn KeyValueStore>,
         sink: Option<Box<dyn ChangelogSink>>,
-    ) -> StoreInstance {
-        match self.kind {
+        cache: Option<&CacheBudget>,
+        observer: Option<Box<dyn CacheObserver>>,
+    ) -> Result<StoreInstance, streams_state::Error> {
+        Ok(match self.kind {
             StoreKind::Window {
                 retention_ms,
                 retain_duplicates,
             } => {
-                let mut store = WindowStore::new(engine, retention_ms, retain_duplicates);
+                let mut store = WindowStore::open(engine, retention_ms, retain_duplicates)?;
                 if let Some(sink) = sink {
                     store = store.with_changelog(sink);
+                }
+                if self.timestamped_values {
+                    store = store.with_timestamped_values();
+                }
+                if let Some(budget) = cache {
+                    store = store.with_cache(budget.clone());
+                }
+                if let Some(observer) = observer {
+                    store = store.with_cache_observer(observer);
                 }
                 StoreInstance::window(store)
             }
             StoreKind::Session { retention_ms } => {
-                let mut store = SessionStore::new(engine, retention_ms);
+                let mut store = SessionStore::open(engine, retention_ms)?;
                 if let Some(sink) = sink {
                     store = store.with_changelog(sink);
+                }
+                if let Some(budget) = cache {
+                    store = store.with_cache(budget.clone());
+                }
+                if let Some(observer) = observer {
+                    store = store.with_cache_observer(observer);
                 }
                 StoreInstance::session(store)
             }
             StoreKind::KeyValue { .. } | StoreKind::Versioned { .. } => {
                 StoreInstance::key_value(engine)
             }
-        }
+        })
     }
 }
 

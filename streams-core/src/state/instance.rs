@@ -44,12 +44,28 @@ impl StoreInstance {
         }
     }
 
-    /// Writes dirty cache entries through (nothing for stores without a cache).
+    /// Writes dirty cache entries through (nothing for stores without a cache). What they
+    /// were is dropped: a processor forwarding a store's flushes takes them first.
     pub(crate) fn flush_cache(&self) -> streams_state::Result<()> {
-        if let StoreInstance::KeyValue(s) = self {
-            s.borrow_mut().flush_cache()?;
+        match self {
+            StoreInstance::KeyValue(s) => drop(s.borrow_mut().flush_cache()?),
+            StoreInstance::Window(s) => drop(s.borrow_mut().flush_cache()?),
+            StoreInstance::Session(s) => drop(s.borrow_mut().flush_cache()?),
+            // Versioned stores have no record cache, as in Kafka Streams.
+            StoreInstance::Versioned(_) => {}
         }
         Ok(())
+    }
+
+    /// Whether a record cache sits in front of the store (for a key-value store: whether one
+    /// was asked for, the layers being opaque).
+    pub(crate) fn is_cached(&self) -> bool {
+        match self {
+            StoreInstance::KeyValue(_) => true,
+            StoreInstance::Window(s) => s.borrow().is_cached(),
+            StoreInstance::Session(s) => s.borrow().is_cached(),
+            StoreInstance::Versioned(_) => false,
+        }
     }
 
     pub(crate) fn flush(&self) -> streams_state::Result<()> {
@@ -63,8 +79,11 @@ impl StoreInstance {
 
     /// Closes without writing what the record cache holds (a task closed without committing).
     pub(crate) fn close_dirty(&self) -> streams_state::Result<()> {
-        if let StoreInstance::KeyValue(s) = self {
-            s.borrow_mut().discard_cache();
+        match self {
+            StoreInstance::KeyValue(s) => s.borrow_mut().discard_cache(),
+            StoreInstance::Window(s) => s.borrow_mut().discard_cache(),
+            StoreInstance::Session(s) => s.borrow_mut().discard_cache(),
+            StoreInstance::Versioned(_) => {}
         }
         self.close()
     }

@@ -153,6 +153,7 @@ impl StoreRegistry {
             store.clone(),
             key_serde,
             value_serde,
+            self.timestamp.clone(),
         ))
     }
 
@@ -173,6 +174,7 @@ impl StoreRegistry {
             store.clone(),
             key_serde,
             value_serde,
+            self.timestamp.clone(),
         ))
     }
 }

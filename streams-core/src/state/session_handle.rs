@@ -1,9 +1,9 @@
 //! [`SessionStoreHandle`]: a typed view of a task's session store.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
-use streams_state::SessionStore;
+use streams_state::{SessionFlush, SessionStore};
 
 use crate::serde::{SerdeError, SharedSerde};
 use crate::{Error, Result};
@@ -17,13 +17,33 @@ pub struct Session {
     pub end: i64,
 }
 
+/// A session the record cache wrote through to the store: forwarded downstream by the DSL
+/// processors that own cached session stores.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct CachedSession<K, V> {
+    pub(crate) key: K,
+    pub(crate) session: Session,
+    /// The value written (`None`: removed).
+    pub(crate) new: Option<V>,
+    /// The value the store held before.
+    pub(crate) old: Option<V>,
+    /// It had expired when written through: forwarded, but not kept (a dropped record).
+    pub(crate) expired: bool,
+}
+
 /// A typed session store: values by key and session.
+///
+/// Each write is stamped with the timestamp of the record being processed: it stamps the
+/// changelog record, and the store keeps the largest as the stream time it resumes from after
+/// a restart.
 pub struct SessionStoreHandle<K, V> {
     name: Rc<str>,
     task: Rc<str>,
     store: Rc<RefCell<SessionStore>>,
     key_serde: SharedSerde<K>,
     value_serde: SharedSerde<V>,
+    /// The timestamp of the record being processed.
+    now: Rc<Cell<i64>>,
 }
 
 impl<K, V> std::fmt::Debug for SessionStoreHandle<K, V> {
@@ -41,6 +61,7 @@ impl<K: 'static, V: 'static> SessionStoreHandle<K, V> {
         store: Rc<RefCell<SessionStore>>,
         key_serde: SharedSerde<K>,
         value_serde: SharedSerde<V>,
+        now: Rc<Cell<i64>>,
     ) -> Self {
         SessionStoreHandle {
             name,
@@ -48,6 +69,7 @@ impl<K: 'static, V: 'static> SessionStoreHandle<K, V> {
             store,
             key_serde,
             value_serde,
+            now,
         }
     }
 
@@ -92,31 +114,79 @@ impl<K: 'static, V: 'static> SessionStoreHandle<K, V> {
 
     /// Stores `value` for `key`'s `session`. Returns `false` when the session ended before the
     /// store's retention (nothing stored). A value the value serde writes as Kafka's null
-    /// removes the session instead, as in Kafka Streams.
+    /// removes the session instead, as in Kafka Streams. With a record cache the session goes
+    /// to the cache and the put returns `true`: retention applies when the cache writes it
+    /// through.
     pub fn put(&self, key: &K, session: Session, value: &V) -> Result<bool> {
         let key = self.key_bytes(key)?;
         if self.value_serde.is_null(value) {
-            return self
-                .store()?
-                .put(&key, session.start, session.end, None)
-                .map_err(self.state_err());
+            return self.write(&key, session, None);
         }
         let mut bytes = Vec::new();
         self.value_serde
             .serialize(value, &mut bytes)
             .map_err(self.serde_err())?;
+        self.write(&key, session, Some(&bytes))
+    }
+
+    fn write(&self, key: &[u8], session: Session, value: Option<&[u8]>) -> Result<bool> {
+        let now = Some(self.now.get());
         self.store()?
-            .put(&key, session.start, session.end, Some(&bytes))
+            .put_with_record_time(key, session.start, session.end, value, now)
             .map_err(self.state_err())
     }
 
     /// Removes `key`'s `session`.
     pub fn remove(&self, key: &K, session: Session) -> Result<()> {
         let key = self.key_bytes(key)?;
-        self.store()?
-            .put(&key, session.start, session.end, None)
-            .map_err(self.state_err())
-            .map(|_| ())
+        self.write(&key, session, None).map(|_| ())
+    }
+
+    /// The largest timestamp of the records that wrote the store, kept across restarts and
+    /// restored with it: where the stream time of the processor owning the store resumes.
+    /// `None` before any write.
+    pub fn stream_time(&self) -> Result<Option<i64>> {
+        Ok(self.store()?.stream_time())
+    }
+
+    fn decode(&self, bytes: Option<Vec<u8>>) -> Result<Option<V>> {
+        bytes
+            .map(|b| self.value_serde.deserialize(&b).map_err(self.serde_err()))
+            .transpose()
+    }
+
+    fn decode_flushes(&self, flushes: Vec<SessionFlush>) -> Result<Vec<CachedSession<K, V>>> {
+        flushes
+            .into_iter()
+            .map(|f| {
+                Ok(CachedSession {
+                    key: self
+                        .key_serde
+                        .deserialize(&f.key)
+                        .map_err(self.serde_err())?,
+                    session: Session {
+                        start: f.start,
+                        end: f.end,
+                    },
+                    new: self.decode(f.new)?,
+                    old: self.decode(f.old)?,
+                    expired: f.expired,
+                })
+            })
+            .collect()
+    }
+
+    /// Writes the record cache's dirty sessions through and returns them (empty without a
+    /// cache), with those it evicted since they were last taken.
+    pub(crate) fn flush_cache(&self) -> Result<Vec<CachedSession<K, V>>> {
+        let flushes = self.store()?.flush_cache().map_err(self.state_err())?;
+        self.decode_flushes(flushes)
+    }
+
+    /// Sessions the record cache evicted (written through) since the last call.
+    pub(crate) fn take_evicted(&self) -> Result<Vec<CachedSession<K, V>>> {
+        let flushes = self.store()?.take_evicted();
+        self.decode_flushes(flushes)
     }
 
     /// `key`'s sessions with `end >= earliest_end` and `start <= latest_start`.

@@ -250,14 +250,16 @@ impl TopologyTestDriver {
         })
     }
 
-    /// Moves the driver's wall clock forward by `advance` and fires the wall-clock punctuations
-    /// that became due.
+    /// Moves the driver's wall clock forward by `advance`, fires the wall-clock punctuations
+    /// that became due, and then commits (flushing record caches), as Kafka Streams' driver
+    /// does.
     pub fn advance_wall_clock_time(&self, advance: std::time::Duration) -> Result<()> {
         let mut core = self.core.borrow_mut();
         let millis = i64::try_from(advance.as_millis()).unwrap_or(i64::MAX);
         core.clock.set(core.clock.get().saturating_add(millis));
         for task in core.tasks.values_mut() {
             task.punctuate_wall_clock()?;
+            task.flush()?;
         }
         core.route_outputs()
     }

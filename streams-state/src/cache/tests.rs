@@ -1,5 +1,7 @@
 //! Unit tests of the record cache.
 
+use std::rc::Rc;
+
 use super::*;
 use crate::InMemoryKeyValueStore;
 
@@ -146,25 +148,52 @@ fn repeated_updates_become_one_write_at_flush() -> Result<()> {
 }
 
 #[test]
-fn over_budget_evicts_oldest_writes_through() -> Result<()> {
+fn over_budget_evicting_a_dirty_entry_writes_every_dirty_entry_through() -> Result<()> {
+    // Kafka Streams' NamedCache.evict: the least recently used entry leaves; being dirty, it
+    // is flushed with every other dirty entry of the cache (it first), which stay cached clean.
     let (mut store, below, budget) = cached(2 * (ENTRY_OVERHEAD + 2));
     store.put(b"a", b"1")?;
     store.put(b"b", b"2")?;
     assert!(store.take_evicted().is_empty());
     store.put(b"c", b"3")?;
     let evicted = store.take_evicted();
+    let flush = |k: &[u8], v: &[u8]| CacheFlush {
+        key: k.to_vec(),
+        new: Some(v.to_vec()),
+        old: None,
+    };
     assert_eq!(
         evicted,
-        vec![CacheFlush {
-            key: b"a".to_vec(),
-            new: Some(b"1".to_vec()),
-            old: None
-        }]
+        vec![flush(b"a", b"1"), flush(b"b", b"2"), flush(b"c", b"3")]
     );
     assert_eq!(below.get(b"a")?, Some(b"1".to_vec()));
+    assert_eq!(below.get(b"c")?, Some(b"3".to_vec()));
     assert!(budget.used() <= 2 * (ENTRY_OVERHEAD + 2));
+    assert!(
+        store.flush_cache()?.is_empty(),
+        "b and c stay cached, clean"
+    );
+    // A clean entry is evicted without a write.
+    store.put(b"d", b"4")?;
+    assert!(store.take_evicted().is_empty(), "b left clean");
     drop(store);
     assert_eq!(budget.used(), 0);
+    Ok(())
+}
+
+#[test]
+fn reads_keep_an_entry_from_eviction() -> Result<()> {
+    let (mut store, _below, _) = cached(2 * (ENTRY_OVERHEAD + 2));
+    store.put(b"a", b"1")?;
+    store.put(b"b", b"2")?;
+    store.flush_cache()?;
+    // `a` is read, so `b` is the least recently used when `c` needs room.
+    assert_eq!(store.get(b"a")?, Some(b"1".to_vec()));
+    store.put(b"c", b"3")?;
+    let shared = store.cache.shared();
+    let cache = shared.lock();
+    assert!(cache.peek(b"a").is_some());
+    assert!(cache.peek(b"b").is_none());
     Ok(())
 }
 

@@ -31,9 +31,9 @@ pub(crate) use aggregate::{Fold, StreamAggregate};
 pub(crate) use lookup::{RowGetter, TableLookup};
 
 use crate::Result;
-use crate::dsl::Change;
+use crate::dsl::{Change, Window, Windowed};
 use crate::processor::{Headers, ProcessorContext, Record};
-use crate::state::CachedChange;
+use crate::state::{CachedChange, CachedSession, CachedWindow};
 
 /// Forwards what a record cache wrote through, as table changes.
 pub(crate) fn forward_cached<K: Clone + 'static, V: Clone + 'static>(
@@ -57,6 +57,67 @@ pub(crate) fn forward_cached<K: Clone + 'static, V: Clone + 'static>(
     }
     Ok(())
 }
+/// Forwards what a window store's record cache wrote through, as windowed table changes, as
+/// Kafka Streams' `TimestampedCacheFlushListener` does: stamped with the new aggregate's
+/// timestamp (for a removal, the timestamp of the record that removed the window). A window
+/// that had expired when written through is forwarded all the same, and counted as a dropped
+/// record, as Kafka Streams' segmented store counts it.
+pub(crate) fn forward_cached_windows<K: Clone + 'static, A: Clone + 'static>(
+    ctx: &mut ProcessorContext<'_, Windowed<K>, Change<A>>,
+    changes: Vec<CachedWindow<K, (A, i64)>>,
+    window_at: impl Fn(i64) -> Window,
+) -> Result<()> {
+    for c in changes {
+        if c.expired {
+            ctx.record_late("window past the store's retention when written through");
+        }
+        let timestamp = c.new.as_ref().map_or(c.timestamp, |(_, ts)| *ts);
+        ctx.forward(Record {
+            key: Windowed {
+                key: c.key,
+                window: window_at(c.start),
+            },
+            value: Change {
+                new: c.new.map(|(agg, _)| agg),
+                old: c.old.map(|(agg, _)| agg),
+            },
+            timestamp,
+            headers: Headers::new(),
+        })?;
+    }
+    Ok(())
+}
+
+/// Forwards what a session store's record cache wrote through, as windowed table changes, as
+/// Kafka Streams' `SessionCacheFlushListener` does: stamped with the session's end (a session
+/// that had expired when written through is forwarded, and counted as a dropped record).
+pub(crate) fn forward_cached_sessions<K: Clone + 'static, A: Clone + 'static>(
+    ctx: &mut ProcessorContext<'_, Windowed<K>, Change<A>>,
+    changes: Vec<CachedSession<K, A>>,
+) -> Result<()> {
+    for c in changes {
+        if c.expired {
+            ctx.record_late("session past the store's retention when written through");
+        }
+        ctx.forward(Record {
+            key: Windowed {
+                key: c.key,
+                window: Window {
+                    start: c.session.start,
+                    end: c.session.end,
+                },
+            },
+            value: Change {
+                new: c.new,
+                old: c.old,
+            },
+            timestamp: c.session.end,
+            headers: Headers::new(),
+        })?;
+    }
+    Ok(())
+}
+
 pub(crate) use filter::Filter;
 pub(crate) use flat_map::{TryFlatMap, TryFlatMapValues};
 pub(crate) use map::Map;

@@ -1,11 +1,16 @@
 //! Session-window aggregation: a record joins (and merges) every session of its key within the
-//! inactivity gap; merged-away sessions are forwarded as deletes, then the merged session. With
-//! [`EmitStrategy::OnWindowClose`] nothing is forwarded until a session closes, and then only its
-//! final result.
+//! inactivity gap; merged-away sessions are forwarded as deletes, then the merged session.
+//!
+//! With a record cache, the changes are forwarded when the cache flushes (at a commit) or
+//! evicts them, as Kafka Streams' `SessionCacheFlushListener` does: one update per session,
+//! with the value the store held before, and no delete for a session merged away before it
+//! ever reached the store. With [`EmitStrategy::OnWindowClose`] nothing is forwarded until a
+//! session closes, and then only its final result.
 
 use std::sync::Arc;
 
 use super::emit_final::CloseEmitter;
+use super::forward_cached_sessions;
 use crate::dsl::{Change, EmitStrategy, SessionWindows, Window, Windowed};
 use crate::processor::Headers;
 use crate::processor::ProcessResult;
@@ -37,6 +42,8 @@ pub(crate) struct SessionAggregate<K, V, A> {
     key_serde: SharedSerde<K>,
     fns: SessionFns<K, V, A>,
     store: Option<SessionStoreHandle<K, A>>,
+    cached: bool,
+    /// The largest timestamp seen, resumed after a restart from the store's.
     observed: i64,
     emit: EmitStrategy,
     /// With [`EmitStrategy::OnWindowClose`], from `init`.
@@ -57,6 +64,7 @@ impl<K, V, A> SessionAggregate<K, V, A> {
             key_serde,
             fns,
             store: None,
+            cached: false,
             observed: -1,
             emit,
             close_emitter: None,
@@ -86,13 +94,24 @@ where
     type ValueOut = Change<A>;
 
     fn init(&mut self, ctx: &mut ProcessorContext<'_, Windowed<K>, Change<A>>) -> ProcessResult {
-        self.store = Some(ctx.session_store(&self.store_name)?);
+        let store = ctx.session_store(&self.store_name)?;
+        self.cached = ctx.store_is_cached(&self.store_name);
+        self.observed = self.observed.max(store.stream_time()?.unwrap_or(-1));
+        self.store = Some(store);
         if self.emit.is_on_window_close() {
             self.close_emitter = Some(CloseEmitter::new(
                 ctx.emit_intervals().windowed_aggregation_ms,
             ));
         }
         Ok(())
+    }
+
+    fn flush(&mut self, ctx: &mut ProcessorContext<'_, Windowed<K>, Change<A>>) -> ProcessResult {
+        if !self.cached {
+            return Ok(());
+        }
+        let store = ctx.initialized(&self.store)?;
+        Ok(forward_cached_sessions(ctx, store.flush_cache()?)?)
     }
 
     fn process(
@@ -158,6 +177,10 @@ impl<K: Clone + 'static, V: 'static, A: Clone + 'static> SessionAggregate<K, V, 
                 if !forward {
                     continue;
                 }
+                if self.cached {
+                    forward_cached_sessions(ctx, store.take_evicted()?)?;
+                    continue;
+                }
                 ctx.forward(Record {
                     key: windowed(record.key.clone(), session),
                     value: Change {
@@ -173,6 +196,9 @@ impl<K: Clone + 'static, V: 'static, A: Clone + 'static> SessionAggregate<K, V, 
         store.put(&record.key, merged, &new)?;
         if !forward {
             return Ok(());
+        }
+        if self.cached {
+            return Ok(forward_cached_sessions(ctx, store.take_evicted()?)?);
         }
         let new = (!store.is_null_value(&new)).then_some(new);
         Ok(ctx.forward(Record {

@@ -9,12 +9,14 @@
 //! window `[0, d]`.
 //!
 //! With [`EmitStrategy::OnWindowClose`] updates are not forwarded; each window's final result
-//! is, once it closes. Records with a null key or a null value are dropped, counted.
+//! is, once it closes. With a record cache, updates are forwarded when the cache flushes (at a
+//! commit) or evicts them, one per window, as Kafka Streams' `TimestampedCacheFlushListener`
+//! does. Records with a null key or a null value are dropped, counted.
 
 use std::collections::BTreeSet;
 
-use super::Fold;
 use super::emit_final::CloseEmitter;
+use super::{Fold, forward_cached_windows};
 use crate::Result;
 use crate::dsl::{Change, EmitStrategy, SlidingWindows, Window, Windowed};
 use crate::processor::Headers;
@@ -31,6 +33,8 @@ pub(crate) struct SlidingWindowAggregate<K, V, A> {
     value_serde: Option<SharedSerde<V>>,
     fold: Fold<K, V, A>,
     store: Option<WindowStoreHandle<K, (A, i64)>>,
+    cached: bool,
+    /// The largest timestamp seen, resumed after a restart from the store's.
     observed: i64,
     emit: EmitStrategy,
     /// With [`EmitStrategy::OnWindowClose`], from `init`.
@@ -53,6 +57,7 @@ impl<K, V, A> SlidingWindowAggregate<K, V, A> {
             value_serde,
             fold,
             store: None,
+            cached: false,
             observed: -1,
             emit,
             close_emitter: None,
@@ -72,6 +77,7 @@ struct Pass<'p, K, V, A> {
     observed: i64,
     /// Whether updates are forwarded (not when emitting on window close).
     forward: bool,
+    cached: bool,
 }
 
 impl<K: Clone + 'static, V: Clone + 'static, A: Clone + 'static> Pass<'_, K, V, A> {
@@ -120,6 +126,13 @@ impl<K: Clone + 'static, V: Clone + 'static, A: Clone + 'static> Pass<'_, K, V, 
         }
         if !self.forward {
             return Ok(());
+        }
+        if self.cached {
+            let d = self.d;
+            return forward_cached_windows(ctx, self.store.take_evicted()?, |start| Window {
+                start,
+                end: start + d,
+            });
         }
         let new = (!self.store.is_null_value(&entry)).then_some(entry.0);
         ctx.forward(Record {
@@ -247,13 +260,32 @@ where
     type ValueOut = Change<A>;
 
     fn init(&mut self, ctx: &mut ProcessorContext<'_, Windowed<K>, Change<A>>) -> ProcessResult {
-        self.store = Some(ctx.window_store(&self.store_name)?);
+        let store = ctx.window_store(&self.store_name)?;
+        self.cached = ctx.store_is_cached(&self.store_name);
+        self.observed = self.observed.max(store.stream_time()?.unwrap_or(-1));
+        self.store = Some(store);
         if self.emit.is_on_window_close() {
             self.close_emitter = Some(CloseEmitter::new(
                 ctx.emit_intervals().windowed_aggregation_ms,
             ));
         }
         Ok(())
+    }
+
+    fn flush(&mut self, ctx: &mut ProcessorContext<'_, Windowed<K>, Change<A>>) -> ProcessResult {
+        if !self.cached {
+            return Ok(());
+        }
+        let store = ctx.initialized(&self.store)?;
+        let d = self.windows.difference;
+        Ok(forward_cached_windows(
+            ctx,
+            store.flush_cache()?,
+            |start| Window {
+                start,
+                end: start + d,
+            },
+        )?)
     }
 
     fn process(
@@ -308,6 +340,7 @@ where
             close,
             observed: self.observed,
             forward: self.close_emitter.is_none(),
+            cached: self.cached,
         };
         if ts < d {
             // As Kafka Streams: a record in the first `d` ms does not look for closed windows.

@@ -1,10 +1,11 @@
 //! Time-window aggregation (tumbling and hopping): each record is folded into every window it
-//! belongs to that is still open; windows past their grace period drop it, counted. Results are
-//! forwarded on every update or, with [`EmitStrategy::OnWindowClose`], once per window when it
-//! closes.
+//! belongs to that is still open; windows past their grace period drop it, counted. Each
+//! update is forwarded directly or, with a record cache, when the cache flushes (at a commit)
+//! or evicts the window, so that many updates of a window become one; with
+//! [`EmitStrategy::OnWindowClose`], once per window when it closes.
 
-use super::Fold;
 use super::emit_final::CloseEmitter;
+use super::{Fold, forward_cached_windows};
 use crate::dsl::{Change, EmitStrategy, TimeWindows, Window, Windowed};
 use crate::processor::Headers;
 use crate::processor::ProcessResult;
@@ -18,7 +19,9 @@ pub(crate) struct TimeWindowAggregate<K, V, A> {
     key_serde: SharedSerde<K>,
     fold: Fold<K, V, A>,
     store: Option<WindowStoreHandle<K, (A, i64)>>,
-    /// This processor's stream time, as Kafka Streams keeps it (not restored after restarts).
+    cached: bool,
+    /// This processor's stream time: the largest timestamp seen, resumed after a restart from
+    /// the store's (Kafka Streams starts it afresh).
     observed: i64,
     emit: EmitStrategy,
     /// With [`EmitStrategy::OnWindowClose`], from `init`.
@@ -39,9 +42,17 @@ impl<K, V, A> TimeWindowAggregate<K, V, A> {
             key_serde,
             fold,
             store: None,
+            cached: false,
             observed: -1,
             emit,
             close_emitter: None,
+        }
+    }
+
+    fn window_at(&self, start: i64) -> Window {
+        Window {
+            start,
+            end: start.saturating_add(self.windows.size),
         }
     }
 }
@@ -110,7 +121,10 @@ where
     type ValueOut = Change<A>;
 
     fn init(&mut self, ctx: &mut ProcessorContext<'_, Windowed<K>, Change<A>>) -> ProcessResult {
-        self.store = Some(ctx.window_store(&self.store_name)?);
+        let store = ctx.window_store(&self.store_name)?;
+        self.cached = ctx.store_is_cached(&self.store_name);
+        self.observed = self.observed.max(store.stream_time()?.unwrap_or(-1));
+        self.store = Some(store);
         if self.emit.is_on_window_close() {
             self.close_emitter = Some(CloseEmitter::new(
                 ctx.emit_intervals().windowed_aggregation_ms,
@@ -160,6 +174,10 @@ where
             if self.close_emitter.is_some() {
                 continue;
             }
+            if self.cached {
+                forward_cached_windows(ctx, store.take_evicted()?, |s| self.window_at(s))?;
+                continue;
+            }
             let new = (!store.is_null_value(&entry)).then_some(entry.0);
             ctx.forward(Record {
                 key: Windowed {
@@ -175,5 +193,15 @@ where
             })?;
         }
         self.emit_closed(ctx, &record.headers, close)
+    }
+
+    fn flush(&mut self, ctx: &mut ProcessorContext<'_, Windowed<K>, Change<A>>) -> ProcessResult {
+        if !self.cached {
+            return Ok(());
+        }
+        let store = ctx.initialized(&self.store)?;
+        Ok(forward_cached_windows(ctx, store.flush_cache()?, |s| {
+            self.window_at(s)
+        })?)
     }
 }

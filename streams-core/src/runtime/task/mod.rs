@@ -215,9 +215,7 @@ impl Task {
                 .collect();
             ctx.stores_mut().insert(TaskStore {
                 builder: builder.clone(),
-                cached: builder.caching_enabled()
-                    && env.cache.is_some()
-                    && matches!(store, crate::state::StoreInstance::KeyValue(_)),
+                cached: builder.cacheable() && env.cache.is_some() && store.is_cached(),
                 store,
                 nodes,
             });
