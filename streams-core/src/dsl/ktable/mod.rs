@@ -9,12 +9,12 @@ mod suppress;
 use std::sync::Arc;
 
 use super::builder::SharedState;
+use super::materialized::VersionedSpec;
 use super::ops::TableToStream;
 use super::ops::table_filter::TableFilter;
 use super::ops::table_map_values::TableMapValues;
 use super::ops::table_select::TableSelect;
 use super::ops::table_source::TableMaterialize;
-use super::params::VersionedSpec;
 use super::{Grouped, KGroupedTable, KStream, Materialized};
 use crate::serde::{ChangeSerde, Nullable, SharedSerde};
 
