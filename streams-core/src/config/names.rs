@@ -17,7 +17,7 @@ pub const PROCESSING_GUARANTEE: &str = "processing.guarantee";
 /// `num.standby.replicas`: warm copies of each task's state on other instances (default 0).
 pub const NUM_STANDBY_REPLICAS: &str = "num.standby.replicas";
 /// `default.deserialization.exception.handler`: `fail` (default), `log_and_continue` or
-/// `dead_letter` (see [`DeserializationPolicy`]); Kafka's
+/// `dead_letter` (see [`DeserializationPolicy`](crate::error::DeserializationPolicy)); Kafka's
 /// class names `LogAndFailExceptionHandler` / `LogAndContinueExceptionHandler` are accepted too.
 pub const DESERIALIZATION_EXCEPTION_HANDLER: &str = "default.deserialization.exception.handler";
 /// `default.timestamp.extractor`: what a record with an invalid timestamp does: `fail`
@@ -28,10 +28,10 @@ pub const DESERIALIZATION_EXCEPTION_HANDLER: &str = "default.deserialization.exc
 /// [`TimestampPolicy`]: crate::error::TimestampPolicy
 pub const TIMESTAMP_EXTRACTOR: &str = "default.timestamp.extractor";
 /// `processing.exception.handler`: what a processor's failure does (see
-/// [`ProcessingPolicy`]).
+/// [`ProcessingPolicy`](crate::error::ProcessingPolicy)).
 pub const PROCESSING_EXCEPTION_HANDLER: &str = "processing.exception.handler";
 /// `production.exception.handler`: what a failed output record does (see
-/// [`ProductionPolicy`]).
+/// [`ProductionPolicy`](crate::error::ProductionPolicy)).
 pub const PRODUCTION_EXCEPTION_HANDLER: &str = "production.exception.handler";
 /// Kafka Streams 4's name for [`DESERIALIZATION_EXCEPTION_HANDLER`] (KIP-1056); either works.
 pub const DESERIALIZATION_EXCEPTION_HANDLER_NEW: &str = "deserialization.exception.handler";
@@ -64,7 +64,7 @@ pub const CACHE_MAX_BYTES: &str = "statestore.cache.max.bytes";
 /// `rocksdb.config.setter` shares one; here sharing is the default, so the data blocks
 /// of all stores share one budget. Each store's write buffers (memtables) and index and filter
 /// blocks are outside it: RocksDB memory still grows with the number of stores. A
-/// [`RocksDbConfigSetter`] may still give a store another cache.
+/// [`RocksDbConfigSetter`](crate::state::RocksDbConfigSetter) may still give a store another cache.
 pub const ROCKSDB_BLOCK_CACHE_BYTES: &str = "rocksdb.block.cache.bytes";
 
 /// `replace.thread.backoff.ms`: under the `ReplaceThread` response, how long the first
