@@ -287,13 +287,12 @@ impl<K: Clone + 'static, V: Clone + 'static> KTable<K, V> {
         F: Fn(&K, &V) -> bool + Send + Sync + 'static,
     {
         let predicate = Arc::new(predicate);
-        let versioned_upstream = self.is_versioned();
         let name = {
             let mut st = self.state.borrow_mut();
             let name = st.new_name("KTABLE-FILTER");
             st.add_processor(
                 &name,
-                move || TableFilter::<K, V, F>::new(predicate.clone(), keep, versioned_upstream),
+                move || TableFilter::<K, V, F>::new(predicate.clone(), keep),
                 &self.node,
             );
             name
