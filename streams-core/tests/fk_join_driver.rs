@@ -222,3 +222,31 @@ fn deleting_rows_emits_one_tombstone_and_left_joins_keep_rows_without_a_foreign_
     );
     Ok(())
 }
+
+#[test]
+fn an_unnamed_result_is_not_cached_so_every_result_goes_downstream() -> Result<()> {
+    // Kafka Streams materializes a foreign-key join's result only when it is named: without a
+    // name there is no record cache, and deleting a left row that never joined still sends a
+    // tombstone (with caching on, the default).
+    let builder = StreamsBuilder::new();
+    let strings = || Consumed::with(Serdes::string(), Serdes::string());
+    let left = builder.table("left", strings(), Materialized::default());
+    let right = builder.table("right", strings(), Materialized::default());
+    left.join_foreign_key(
+        &right,
+        |v: &String| v.get(..1).map(String::from),
+        |l: &String, r: &String| format!("({l},{r})"),
+        Materialized::default(),
+    )
+    .to_stream()
+    .to("out");
+    let driver = TopologyTestDriver::new(builder.build()?)?;
+    let left = driver.input_topic("left", Serdes::string(), Serdes::nullable(Serdes::string()));
+    left.pipe_input("a".into(), Some("x".into()), 0)?;
+    left.pipe_input("a".into(), None, 1)?;
+    let out = driver
+        .output_topic("out", Serdes::string(), Serdes::nullable(Serdes::string()))
+        .read_key_values()?;
+    assert_eq!(out, vec![("a".to_string(), None)]);
+    Ok(())
+}
