@@ -241,6 +241,28 @@ fn left_join_emits_unmatched_only_after_window_and_grace() -> Result<()> {
 }
 
 #[test]
+fn left_join_looks_for_closed_windows_with_the_arriving_sides_reach() -> Result<()> {
+    // Kafka Streams scans the outer store only when its lowest time plus the *arriving* side's
+    // reach (a right record: the window's `before`) and the grace has passed; a right record
+    // can thus leave a closed left record waiting (differential oracle, `ss_left_join`).
+    let builder = StreamsBuilder::new();
+    left_join(
+        &builder,
+        JoinWindows::of_time_difference_and_grace(ms(4), ms(2)).after(ms(2)),
+    );
+    let h = Harness::new(&builder)?;
+    h.pipe("topic1", &[("a", Some("A"), 0)])?;
+    h.pipe("topic2", &[("a", Some("B"), 5)])?;
+    assert!(
+        h.read()?.is_empty(),
+        "A's window closed at 0 + 2 + 2, but the right side looks only after 0 + 4 + 2"
+    );
+    h.pipe("topic1", &[("a", Some("C"), 7)])?;
+    assert_eq!(h.read()?, out(&[("a", "A+null", 0), ("a", "C+B", 7)]));
+    Ok(())
+}
+
+#[test]
 fn left_join_unmatched_are_emitted_by_either_side_in_order() -> Result<()> {
     // KStreamKStreamLeftJoinTest.testLeftExpiredNonJoinedRecordsAreEmittedByTheRightProcessor and testOrdering
     let builder = StreamsBuilder::new();
