@@ -1,0 +1,88 @@
+//! Scenario shapes kept out of the default run, each with the reason. An excluded shape is
+//! not generated unless `STREAMS_ORACLE_EXCLUDED=1`, which generates it anyway (and then its
+//! mismatches fail the run like any other): that is how to check whether an exclusion is still
+//! needed. The test prints this list with its report, so nothing is skipped silently.
+
+/// What is kept out of a topology's scenarios.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Excluded {
+    /// Stream records with a null value are not generated.
+    NullValues,
+    /// With caching on, the contents of window and session stores are not compared (outputs
+    /// still are).
+    CachedWindowStoreContents,
+    /// The topology runs with caching off only.
+    CachingOn,
+}
+
+/// One exclusion.
+#[derive(Debug)]
+pub(crate) struct Exclusion {
+    pub(crate) topologies: &'static [&'static str],
+    pub(crate) what: Excluded,
+    pub(crate) why: &'static str,
+}
+
+/// Every exclusion.
+pub(crate) const EXCLUDED: &[Exclusion] = &[
+    Exclusion {
+        topologies: &[
+            "count_by_key",
+            "reduce_by_key",
+            "aggregate_by_key",
+            "select_key_count",
+            "sliding_count",
+            "sliding_aggregate",
+        ],
+        what: Excluded::NullValues,
+        why: "Kafka's KStreamAggregate, KStreamReduce and KStreamSlidingWindowAggregate skip \
+              records with a null value; ours fold them in (issue 12 gap list: the null-value \
+              rule of aggregations, being fixed on another branch). Minimal case: \
+              count_by_key, one record a:null@0: Kafka outputs nothing, we output a -> 1.",
+    },
+    Exclusion {
+        topologies: &["tumbling_count", "hopping_aggregate", "suppress_tumbling"],
+        what: Excluded::CachedWindowStoreContents,
+        why: "Kafka's caching window and session stores iterate their cache too, so all() still \
+              returns windows past retention that the cache holds; we have no cache for window \
+              and session stores yet (issue 12 gap list, being added on another branch). \
+              Minimal case: tumbling_count, caching on, a:x@0 then a:x@20: Kafka's store holds \
+              a@0/10 and a@20/30, ours only a@20/30 (outputs agree).",
+    },
+    Exclusion {
+        topologies: &[
+            "tumbling_reduce_no_grace",
+            "sliding_count",
+            "sliding_aggregate",
+            "session_count",
+            "session_aggregate",
+            "suppress_session",
+        ],
+        what: Excluded::CachingOn,
+        why: "window and session stores have no record cache yet (issue 12 gap list, being \
+              added on another branch), so what Kafka's cache merges within one record reaches \
+              our output separately: a session merge's delete and put of the same session, a \
+              sliding window updated twice, a null aggregate of a window that was never there; \
+              and Kafka's caching session store still finds sessions past retention in its \
+              cache and merges into them. Minimal case: session_count, caching on, d:null@0, \
+              d:null@1, d:null@1: Kafka outputs d@0/1 -> 2 then d@0/1 -> 3, we output \
+              d@0/1 -> 2, d@0/1 -> null, d@0/1 -> 3.",
+    },
+    Exclusion {
+        topologies: &["table_filter"],
+        what: Excluded::CachingOn,
+        why: "Kafka materializes a source table only when it is named or an operator downstream \
+              needs its store; we always materialize it, with a record cache. Under caching a \
+              tombstone for a key the table never had stops at our cache, while Kafka's \
+              unmaterialized source forwards it, and its filter writes it out. Minimal case: \
+              table_filter, caching on, table a:null@0: Kafka outputs a -> null, we output \
+              nothing.",
+    },
+];
+
+/// Whether `what` is excluded for `topology`.
+pub(crate) fn is_excluded(topology: &str, what: Excluded) -> Option<&'static Exclusion> {
+    EXCLUDED
+        .iter()
+        .find(|e| e.what == what && e.topologies.contains(&topology))
+}
