@@ -250,3 +250,43 @@ fn an_unnamed_result_is_not_cached_so_every_result_goes_downstream() -> Result<(
     assert_eq!(out, vec![("a".to_string(), None)]);
     Ok(())
 }
+
+#[test]
+fn a_deleted_left_row_is_stamped_with_the_later_of_its_time_and_the_right_rows() -> Result<()> {
+    // Kafka's SubscriptionJoinProcessorSupplier stamps every answer, the delete too, with the
+    // later of the subscription's and the right row's timestamps (differential oracle,
+    // `fk_inner_join`: an out-of-order delete of the left row).
+    let builder = StreamsBuilder::new();
+    let strings = || Consumed::with(Serdes::string(), Serdes::string());
+    let left = builder.table("left", strings(), Materialized::default());
+    let right = builder.table("right", strings(), Materialized::default());
+    left.join_foreign_key(
+        &right,
+        |v: &String| Some(v.clone()),
+        |l: &String, r: &String| format!("({l},{r})"),
+        Materialized::default(),
+    )
+    .to_stream()
+    .to("out");
+    let driver = TopologyTestDriver::new(builder.build()?)?;
+    let nullable = || Serdes::nullable(Serdes::string());
+    let left = driver.input_topic("left", Serdes::string(), nullable());
+    let right = driver.input_topic("right", Serdes::string(), nullable());
+    left.pipe_input("a".into(), Some("b".into()), 0)?;
+    right.pipe_input("b".into(), Some("x".into()), 15)?;
+    left.pipe_input("a".into(), None, 14)?;
+    let out: Vec<_> = driver
+        .output_topic("out", Serdes::string(), nullable())
+        .read_records()?
+        .into_iter()
+        .map(|r| (r.key, r.value, r.timestamp))
+        .collect();
+    assert_eq!(
+        out,
+        vec![
+            ("a".to_string(), Some("(b,x)".to_string()), 15),
+            ("a".to_string(), None, 15)
+        ]
+    );
+    Ok(())
+}

@@ -351,7 +351,12 @@ impl<KO: Clone + 'static, VO: Clone + 'static> Processor for SubscriptionReceive
         let ts_with = |rts: i64| record.timestamp.max(rts);
         match (sub.instruction, right) {
             (DeleteKeyNoPropagate, _) => Ok(()),
-            (DeleteKeyAndPropagate, _) => Ok(respond(ctx, None, record.timestamp)?),
+            // As every answer, the delete is stamped with the later of the subscription's time
+            // and the right row's (Kafka's SubscriptionJoinProcessorSupplier).
+            (DeleteKeyAndPropagate, right) => {
+                let ts = right.map_or(record.timestamp, |(_, ts)| ts_with(ts));
+                Ok(respond(ctx, None, ts)?)
+            }
             (PropagateNullIfNoFkValAvailable, Some((v, ts)))
             | (PropagateOnlyIfFkValAvailable, Some((v, ts))) => {
                 Ok(respond(ctx, Some(v), ts_with(ts))?)
