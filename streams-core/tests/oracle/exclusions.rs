@@ -6,8 +6,6 @@
 /// What is kept out of a topology's scenarios.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Excluded {
-    /// Stream records with a null value are not generated.
-    NullValues,
     /// With caching on, the contents of window and session stores are not compared (outputs
     /// still are).
     CachedWindowStoreContents,
@@ -27,21 +25,16 @@ pub(crate) struct Exclusion {
 pub(crate) const EXCLUDED: &[Exclusion] = &[
     Exclusion {
         topologies: &[
-            "count_by_key",
-            "reduce_by_key",
-            "aggregate_by_key",
-            "select_key_count",
+            "tumbling_count",
+            "hopping_aggregate",
+            "tumbling_reduce_no_grace",
             "sliding_count",
             "sliding_aggregate",
+            "session_count",
+            "session_aggregate",
+            "suppress_tumbling",
+            "suppress_session",
         ],
-        what: Excluded::NullValues,
-        why: "Kafka's KStreamAggregate, KStreamReduce and KStreamSlidingWindowAggregate skip \
-              records with a null value; ours fold them in (issue 12 gap list: the null-value \
-              rule of aggregations, being fixed on another branch). Minimal case: \
-              count_by_key, one record a:null@0: Kafka outputs nothing, we output a -> 1.",
-    },
-    Exclusion {
-        topologies: &["tumbling_count", "hopping_aggregate", "suppress_tumbling"],
         what: Excluded::CachedWindowStoreContents,
         why: "Kafka's caching window and session stores iterate their cache too, so all() still \
               returns windows past retention that the cache holds; we have no cache for window \

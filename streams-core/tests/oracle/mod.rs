@@ -69,15 +69,6 @@ fn env_u64(name: &str, default: u64) -> u64 {
     }
 }
 
-/// The generator's shape for `def`, with the exclusions applied unless `include_excluded`.
-fn shape(def: &Def, include_excluded: bool) -> Shape {
-    let mut shape = def.shape.clone();
-    if !include_excluded && is_excluded(def.name, Excluded::NullValues).is_some() {
-        shape.null_values = false;
-    }
-    shape
-}
-
 /// The steps of case `index` of `def`: its own RNG, so a case can be generated again.
 fn tree(
     def: &Def,
@@ -160,8 +151,7 @@ fn topology_text(def: &Def) -> String {
 /// Shrinks a failing case: proptest's simplify/complicate walk, each candidate run on both
 /// sides. Returns the smallest failing scenario found.
 fn shrink(jvm: &mut Jvm, settings: &Settings, def: &Def, index: u64, caching: bool) -> Scenario {
-    let shape = shape(def, settings.include_excluded);
-    let mut tree = tree(def, &shape, settings.seed, index);
+    let mut tree = tree(def, &def.shape, settings.seed, index);
     let scenario_of = |steps| Scenario {
         topology: def.name.to_string(),
         caching,
@@ -254,14 +244,13 @@ pub(crate) fn run() {
     // Generate every case, send them all to the JVM at once, and run ours meanwhile.
     let mut scenarios = Vec::new();
     for (d, def) in defs.iter().enumerate() {
-        let shape = shape(def, include_excluded);
         let caching_allowed =
             include_excluded || is_excluded(def.name, Excluded::CachingOn).is_none();
         for index in 0..cases {
             let scenario = Scenario {
                 topology: def.name.to_string(),
                 caching: caching_allowed && index % 2 == 0,
-                steps: tree(def, &shape, seed, index).current(),
+                steps: tree(def, &def.shape, seed, index).current(),
             };
             scenarios.push((d, index, scenario));
         }
