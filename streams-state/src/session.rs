@@ -158,9 +158,10 @@ impl SessionStore {
     }
 
     /// Every key's sessions with `earliest_end <= end <= latest_end` in live segments, ordered
-    /// by end, then key bytes, then start: Kafka Streams' time-ordered session store's
-    /// `findSessions(earliestSessionEndTime, latestSessionEndTime)`, which a session aggregation
-    /// emitting on window close reads its closed sessions with.
+    /// by end, then start, then key bytes: Kafka Streams' time-ordered session store's
+    /// `findSessions(earliestSessionEndTime, latestSessionEndTime)` (its time-first key schema is
+    /// `end | start | key`), which a session aggregation emitting on window close reads its
+    /// closed sessions with.
     pub fn sessions_ending_between(
         &self,
         earliest_end: i64,
@@ -189,7 +190,7 @@ impl SessionStore {
                 }
             }
         }
-        out.sort_by(|a, b| (a.end, &a.key, a.start).cmp(&(b.end, &b.key, b.start)));
+        out.sort_by(|a, b| (a.end, a.start, &a.key).cmp(&(b.end, b.start, &b.key)));
         Ok(out)
     }
 
@@ -321,6 +322,33 @@ mod tests {
         assert_eq!(s.fetch_session(b"k", 100, 150)?, None);
         assert_eq!(s.fetch_session(b"k", 500, 500)?, Some(b"c".to_vec()));
         assert_eq!(s.all()?.len(), 3);
+        Ok(())
+    }
+
+    #[test]
+    fn sessions_ending_between_come_by_end_then_start_then_key() -> Result<()> {
+        // Kafka's time-first session key schema: end | start | key (the order in which a
+        // session aggregation emitting on window close emits; differential oracle,
+        // session_count_emit_final).
+        let mut s = SessionStore::new(Box::new(InMemoryKeyValueStore::new("s")), 10_000_000);
+        s.put(b"a", 1, 1, Some(b"1"))?;
+        s.put(b"b", 0, 1, Some(b"2"))?;
+        s.put(b"c", 0, 1, Some(b"3"))?;
+        s.put(b"a", 0, 0, Some(b"4"))?;
+        let found: Vec<_> = s
+            .sessions_ending_between(0, 1)?
+            .into_iter()
+            .map(|e| (e.key, e.start, e.end))
+            .collect();
+        assert_eq!(
+            found,
+            vec![
+                (b"a".to_vec(), 0, 0),
+                (b"b".to_vec(), 0, 1),
+                (b"c".to_vec(), 0, 1),
+                (b"a".to_vec(), 1, 1)
+            ]
+        );
         Ok(())
     }
 
