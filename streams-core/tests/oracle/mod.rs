@@ -12,7 +12,7 @@
 //! - `jvm` — building and running the Java side.
 //!
 //! # Environment
-//! - `STREAMS_ORACLE_CASES` — scenarios per topology (default 12; `./x oracle` runs 200).
+//! - `STREAMS_ORACLE_CASES` — scenarios per topology (default 10; `./x oracle` runs 200).
 //! - `STREAMS_ORACLE_SEED` — the generator's seed (default 1).
 //! - `STREAMS_ORACLE_ONLY` — comma-separated topology names to run.
 //! - `STREAMS_ORACLE_EXCLUDED=1` — generate the excluded shapes too.
@@ -51,7 +51,7 @@ struct Settings {
 impl Settings {
     fn from_env() -> Settings {
         Settings {
-            cases: env_u64("STREAMS_ORACLE_CASES", 12),
+            cases: env_u64("STREAMS_ORACLE_CASES", 10),
             seed: env_u64("STREAMS_ORACLE_SEED", 1),
             shrink_steps: env_u64("STREAMS_ORACLE_SHRINK_STEPS", 400),
             include_excluded: std::env::var("STREAMS_ORACLE_EXCLUDED").is_ok_and(|v| v == "1"),
@@ -92,14 +92,23 @@ fn tree(
 
 /// The stores of `def` an exclusion keeps out of the comparison of `scenario`.
 fn uncompared_stores(def: &Def, scenario: &Scenario, include_excluded: bool) -> Vec<&'static str> {
-    let cached_windows = scenario.caching
-        && !include_excluded
-        && is_excluded(def.name, Excluded::CachedWindowStoreContents).is_some();
+    let excluded = |what| !include_excluded && is_excluded(def.name, what).is_some();
+    let windows = excluded(Excluded::WindowStoreContents)
+        || (scenario.caching && excluded(Excluded::CachedWindowStoreContents));
     def.stores
         .iter()
-        .filter(|s| cached_windows && s.windowed)
+        .filter(|s| windows && s.windowed)
         .map(|s| s.name)
         .collect()
+}
+
+/// The generator's shape for `def`, with the exclusions applied unless `include_excluded`.
+fn shape(def: &Def, include_excluded: bool) -> Shape {
+    let mut shape = def.shape.clone();
+    if !include_excluded && is_excluded(def.name, Excluded::NullKeys).is_some() {
+        shape.null_keys = false;
+    }
+    shape
 }
 
 /// Both sides' outcomes, with what is not compared left out.
@@ -137,12 +146,12 @@ fn report_mismatch(def: &Def, label: &str, scenario: &Scenario, kafka: &Outcome,
         kafka.render(def),
         ours.render(def),
     );
-    text.push_str(&format!("topology:\n{}", topology_text(def)));
+    text.push_str(&format!("topology:\n{}", topology_text(def, scenario)));
     eprintln!("{text}");
 }
 
-fn topology_text(def: &Def) -> String {
-    match (def.build)() {
+fn topology_text(def: &Def, scenario: &Scenario) -> String {
+    match (def.build)(&outcome::driver_config(def, scenario)) {
         Ok(t) => t.describe().to_string(),
         Err(e) => format!("(does not build: {e})\n"),
     }
@@ -151,7 +160,8 @@ fn topology_text(def: &Def) -> String {
 /// Shrinks a failing case: proptest's simplify/complicate walk, each candidate run on both
 /// sides. Returns the smallest failing scenario found.
 fn shrink(jvm: &mut Jvm, settings: &Settings, def: &Def, index: u64, caching: bool) -> Scenario {
-    let mut tree = tree(def, &def.shape, settings.seed, index);
+    let shape = shape(def, settings.include_excluded);
+    let mut tree = tree(def, &shape, settings.seed, index);
     let scenario_of = |steps| Scenario {
         topology: def.name.to_string(),
         caching,
@@ -244,13 +254,14 @@ pub(crate) fn run() {
     // Generate every case, send them all to the JVM at once, and run ours meanwhile.
     let mut scenarios = Vec::new();
     for (d, def) in defs.iter().enumerate() {
+        let shape = shape(def, include_excluded);
         let caching_allowed =
             include_excluded || is_excluded(def.name, Excluded::CachingOn).is_none();
         for index in 0..cases {
             let scenario = Scenario {
                 topology: def.name.to_string(),
                 caching: caching_allowed && index % 2 == 0,
-                steps: tree(def, &def.shape, seed, index).current(),
+                steps: tree(def, &shape, seed, index).current(),
             };
             scenarios.push((d, index, scenario));
         }

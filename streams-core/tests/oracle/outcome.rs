@@ -90,22 +90,14 @@ impl Outcome {
     /// Runs `scenario` through our TopologyTestDriver.
     pub(crate) fn from_rust(def: &Def, scenario: &Scenario) -> Outcome {
         let mut outcome = Outcome::default();
-        let topology = match (def.build)() {
+        let config = driver_config(def, scenario);
+        let topology = match (def.build)(&config) {
             Ok(topology) => topology,
             Err(e) => {
                 outcome.error = Some(format!("build: {e}"));
                 return outcome;
             }
         };
-        let mut config = StreamsConfig::new();
-        config.set("application.id", "oracle");
-        for (k, v) in scenario
-            .config()
-            .into_iter()
-            .chain(def.config.iter().copied())
-        {
-            config.set(k, v);
-        }
         let driver = match TopologyTestDriver::with_config(topology, &config) {
             Ok(driver) => driver,
             Err(e) => {
@@ -189,6 +181,20 @@ impl Outcome {
         }
         text
     }
+}
+
+/// The configuration our driver and topology get for `scenario` of `def`.
+pub(crate) fn driver_config(def: &Def, scenario: &Scenario) -> StreamsConfig {
+    let mut config = StreamsConfig::new();
+    config.set("application.id", "oracle");
+    for (k, v) in scenario
+        .config()
+        .into_iter()
+        .chain(def.config.iter().copied())
+    {
+        config.set(k, v);
+    }
+    config
 }
 
 fn show_bytes(bytes: Option<&[u8]>, kind: ValueKind) -> String {

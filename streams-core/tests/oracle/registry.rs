@@ -7,10 +7,12 @@
 //! entry to [`all`].
 
 use streams_core::testing::TopologyTestDriver;
-use streams_core::{Result, Topology};
+use streams_core::{Result, StreamsConfig, Topology};
 
 use super::scenario::Shape;
-use super::topologies::{aggregations, joins, processors, stateless, tables, windows};
+use super::topologies::{
+    aggregations, cogroup, joins, processors, stateless, suppress, tables, versioned, windows,
+};
 
 /// How to show an output topic's values in a report (the comparison is on bytes).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,7 +29,8 @@ pub(crate) type Dump = Box<dyn Fn(&TopologyTestDriver, &str) -> Result<Vec<Strin
 /// One named topology.
 pub(crate) struct Def {
     pub(crate) name: &'static str,
-    pub(crate) build: fn() -> Result<Topology>,
+    /// Builds the topology with the driver's configuration (`topology.optimization` applies).
+    pub(crate) build: fn(&StreamsConfig) -> Result<Topology>,
     pub(crate) shape: Shape,
     pub(crate) outputs: Vec<(&'static str, ValueKind)>,
     pub(crate) stores: Vec<StoreDef>,
@@ -45,7 +48,7 @@ pub(crate) struct StoreDef {
 }
 
 impl Def {
-    fn new(name: &'static str, build: fn() -> Result<Topology>) -> Def {
+    fn new(name: &'static str, build: fn(&StreamsConfig) -> Result<Topology>) -> Def {
         Def {
             name,
             build,
@@ -62,7 +65,6 @@ impl Def {
     }
 
     /// Runs with `key=value` in both drivers' configuration.
-    #[allow(dead_code)] // for variants such as `topology.optimization=all`
     fn config(mut self, key: &'static str, value: &'static str) -> Def {
         self.config.push((key, value));
         self
@@ -120,7 +122,8 @@ impl Def {
 
 /// Every topology, in the order they run.
 pub(crate) fn all() -> Vec<Def> {
-    use super::dump::{kv, kv_ts, session, window};
+    use super::dump::{kv, kv_ts, session, versioned, window};
+    const OPTIMIZE: (&str, &str) = ("topology.optimization", "all");
     type S = Option<String>;
     vec![
         // Stateless.
@@ -314,5 +317,140 @@ pub(crate) fn all() -> Vec<Def> {
             .streams(&["in"])
             .out("out")
             .store("counts", kv::<String, i64>()),
+        // Emit strategies (KIP-825) and bounded suppression of windows.
+        Def::new(
+            "tumbling_count_emit_final",
+            windows::tumbling_count_emit_final,
+        )
+        .streams(&["in"])
+        .out_long("out")
+        .windowed_store("tumbling-final", window::<S, u64>(10)),
+        Def::new(
+            "sliding_count_emit_final",
+            windows::sliding_count_emit_final,
+        )
+        .streams(&["in"])
+        .out_long("out")
+        .windowed_store("sliding-final", window::<S, u64>(10)),
+        Def::new(
+            "session_count_emit_final",
+            windows::session_count_emit_final,
+        )
+        .streams(&["in"])
+        .out_long("out")
+        .windowed_store("session-final", session::<S, u64>()),
+        Def::new(
+            "suppress_window_close_bounded",
+            windows::suppress_window_close_bounded,
+        )
+        .streams(&["in"])
+        .out_long("out")
+        .windowed_store("supp-bounded", window::<S, u64>(10)),
+        // Suppression of tables with a time limit and each kind of buffer.
+        Def::new("suppress_time_limit", suppress::suppress_time_limit)
+            .streams(&["in"])
+            .out_long("out")
+            .store("tl-counts", kv_ts::<S, u64>()),
+        Def::new("suppress_max_records", suppress::suppress_max_records)
+            .streams(&["in"])
+            .out_long("out")
+            .store("mr-counts", kv_ts::<S, u64>()),
+        Def::new("suppress_max_bytes", suppress::suppress_max_bytes)
+            .streams(&["in"])
+            .out("out")
+            .store("mb-reduced", kv_ts::<S, S>()),
+        Def::new(
+            "suppress_shut_down_when_full",
+            suppress::suppress_shut_down_when_full,
+        )
+        .streams(&["in"])
+        .out_long("out")
+        .store("sd-counts", kv_ts::<S, u64>()),
+        Def::new("suppress_table_source", suppress::suppress_table_source)
+            .tables(&["table"])
+            .out("out")
+            .store("sts-source", kv_ts::<S, String>()),
+        // Versioned tables (KIP-889, KIP-914, KIP-923).
+        Def::new("versioned_table_source", versioned::versioned_table_source)
+            .tables(&["table"])
+            .out("out")
+            .store("vt-source", versioned::<String>()),
+        Def::new(
+            "versioned_stream_table_join",
+            versioned::versioned_stream_table_join,
+        )
+        .streams(&["in"])
+        .tables(&["table"])
+        .out("out")
+        .store("vj-table", versioned::<String>()),
+        Def::new(
+            "versioned_stream_table_left_join_grace",
+            versioned::versioned_stream_table_left_join_grace,
+        )
+        .streams(&["in"])
+        .tables(&["table"])
+        .out("out")
+        .store("vg-table", versioned::<String>()),
+        Def::new(
+            "versioned_table_group_by",
+            versioned::versioned_table_group_by,
+        )
+        .tables(&["table"])
+        .out_long("out")
+        .store("vgb-source", versioned::<String>())
+        .store("vgb-counts", kv_ts::<S, u64>()),
+        Def::new("versioned_table_join", versioned::versioned_table_join)
+            .tables(&["table", "table2"])
+            .out("out")
+            .store("vtj-left", versioned::<String>())
+            .store("vtj-right", versioned::<String>()),
+        // Cogroup (KIP-150) and joins of windowed tables.
+        Def::new("cogroup_aggregate", cogroup::cogroup_aggregate)
+            .streams(&["in", "in2"])
+            .out("out")
+            .store("cog", kv_ts::<S, String>()),
+        Def::new("cogroup_windowed", cogroup::cogroup_windowed)
+            .streams(&["in", "in2"])
+            .out("out")
+            .windowed_store("cog-win", window::<S, String>(10)),
+        Def::new("windowed_table_join", joins::windowed_table_join)
+            .streams(&["in", "in2"])
+            .out("out")
+            .windowed_store("wtj-left", window::<S, u64>(10))
+            .windowed_store("wtj-right", window::<S, u64>(10)),
+        // topology.optimization=all: the same topologies, built optimized on both sides.
+        Def::new("group_by_twice", aggregations::group_by_twice)
+            .streams(&["in"])
+            .out_long("out")
+            .out("out2")
+            .store("gt-counts", kv_ts::<S, u64>())
+            .store("gt-reduced", kv_ts::<S, S>()),
+        Def::new("group_by_twice_optimized", aggregations::group_by_twice)
+            .config(OPTIMIZE.0, OPTIMIZE.1)
+            .streams(&["in"])
+            .out_long("out")
+            .out("out2")
+            .store("gt-counts", kv_ts::<S, u64>())
+            .store("gt-reduced", kv_ts::<S, S>()),
+        Def::new("select_key_count_optimized", aggregations::select_key_count)
+            .config(OPTIMIZE.0, OPTIMIZE.1)
+            .streams(&["in"])
+            .out_long("out")
+            .store("rekeyed-counts", kv_ts::<S, u64>()),
+        Def::new(
+            "table_group_by_count_optimized",
+            tables::table_group_by_count,
+        )
+        .config(OPTIMIZE.0, OPTIMIZE.1)
+        .tables(&["table"])
+        .out_long("out")
+        .store("tg-counts", kv_ts::<S, u64>()),
+        Def::new(
+            "repartition_stream_join_optimized",
+            joins::repartition_stream_join,
+        )
+        .config(OPTIMIZE.0, OPTIMIZE.1)
+        .streams(&["in", "in2"])
+        .out("out"),
     ]
 }

@@ -1,11 +1,12 @@
 //! Twins of `JoinTopologies.java`.
 
 use streams_core::dsl::{
-    GlobalKTable, JoinWindows, KTable, Materialized, StreamJoined, StreamsBuilder,
+    GlobalKTable, JoinWindows, KTable, Materialized, StreamJoined, StreamsBuilder, TimeWindows,
+    Windowed,
 };
-use streams_core::{Result, Topology};
+use streams_core::{Result, StreamsConfig, Topology};
 
-use super::{S, first, first_of, ms, pair, strings, table_strings};
+use super::{S, first, first_of, ms, pair, strings, table_strings, unwindow};
 
 fn joined(name: &str) -> StreamJoined<S, S, S> {
     StreamJoined::default().with_store_name(name)
@@ -19,7 +20,7 @@ fn pair_values(left: Option<&S>, right: Option<&S>) -> S {
     )
 }
 
-pub(crate) fn ss_inner_join() -> Result<Topology> {
+pub(crate) fn ss_inner_join(config: &StreamsConfig) -> Result<Topology> {
     let b = StreamsBuilder::new();
     b.stream("in", strings())
         .join(
@@ -29,10 +30,10 @@ pub(crate) fn ss_inner_join() -> Result<Topology> {
             joined("ssi"),
         )
         .to("out");
-    b.build()
+    b.build_with(config)
 }
 
-pub(crate) fn ss_left_join() -> Result<Topology> {
+pub(crate) fn ss_left_join(config: &StreamsConfig) -> Result<Topology> {
     let b = StreamsBuilder::new();
     b.stream("in", strings())
         .left_join(
@@ -42,10 +43,10 @@ pub(crate) fn ss_left_join() -> Result<Topology> {
             joined("ssl"),
         )
         .to("out");
-    b.build()
+    b.build_with(config)
 }
 
-pub(crate) fn ss_outer_join() -> Result<Topology> {
+pub(crate) fn ss_outer_join(config: &StreamsConfig) -> Result<Topology> {
     let b = StreamsBuilder::new();
     b.stream("in", strings())
         .outer_join(
@@ -55,24 +56,24 @@ pub(crate) fn ss_outer_join() -> Result<Topology> {
             joined("sso"),
         )
         .to("out");
-    b.build()
+    b.build_with(config)
 }
 
 fn table(b: &StreamsBuilder, topic: &str, store: &str) -> KTable<S, String> {
     b.table(topic, table_strings(), Materialized::as_(store))
 }
 
-pub(crate) fn st_inner_join() -> Result<Topology> {
+pub(crate) fn st_inner_join(config: &StreamsConfig) -> Result<Topology> {
     let b = StreamsBuilder::new();
     b.stream("in", strings())
         .join_table(&table(&b, "table", "st-table"), |v: &S, t: &String| {
             pair(v.as_deref(), Some(t))
         })
         .to("out");
-    b.build()
+    b.build_with(config)
 }
 
-pub(crate) fn st_left_join() -> Result<Topology> {
+pub(crate) fn st_left_join(config: &StreamsConfig) -> Result<Topology> {
     let b = StreamsBuilder::new();
     b.stream("in", strings())
         .left_join_table(
@@ -80,7 +81,7 @@ pub(crate) fn st_left_join() -> Result<Topology> {
             |v: &S, t: Option<&String>| pair(v.as_deref(), t.map(String::as_str)),
         )
         .to("out");
-    b.build()
+    b.build_with(config)
 }
 
 fn table_pair(left: Option<&String>, right: Option<&String>) -> String {
@@ -91,7 +92,7 @@ fn table_pair(left: Option<&String>, right: Option<&String>) -> String {
     )
 }
 
-pub(crate) fn tt_inner_join() -> Result<Topology> {
+pub(crate) fn tt_inner_join(config: &StreamsConfig) -> Result<Topology> {
     let b = StreamsBuilder::new();
     table(&b, "table", "tt-left")
         .join(
@@ -100,10 +101,10 @@ pub(crate) fn tt_inner_join() -> Result<Topology> {
         )
         .to_stream()
         .to("out");
-    b.build()
+    b.build_with(config)
 }
 
-pub(crate) fn tt_left_join() -> Result<Topology> {
+pub(crate) fn tt_left_join(config: &StreamsConfig) -> Result<Topology> {
     let b = StreamsBuilder::new();
     table(&b, "table", "tt-left")
         .left_join(
@@ -112,19 +113,19 @@ pub(crate) fn tt_left_join() -> Result<Topology> {
         )
         .to_stream()
         .to("out");
-    b.build()
+    b.build_with(config)
 }
 
-pub(crate) fn tt_outer_join() -> Result<Topology> {
+pub(crate) fn tt_outer_join(config: &StreamsConfig) -> Result<Topology> {
     let b = StreamsBuilder::new();
     table(&b, "table", "tt-left")
         .outer_join(&table(&b, "table2", "tt-right"), table_pair)
         .to_stream()
         .to("out");
-    b.build()
+    b.build_with(config)
 }
 
-pub(crate) fn fk_inner_join() -> Result<Topology> {
+pub(crate) fn fk_inner_join(config: &StreamsConfig) -> Result<Topology> {
     let b = StreamsBuilder::new();
     table(&b, "table", "fk-left")
         .join_foreign_key(
@@ -135,10 +136,10 @@ pub(crate) fn fk_inner_join() -> Result<Topology> {
         )
         .to_stream()
         .to("out");
-    b.build()
+    b.build_with(config)
 }
 
-pub(crate) fn fk_left_join() -> Result<Topology> {
+pub(crate) fn fk_left_join(config: &StreamsConfig) -> Result<Topology> {
     let b = StreamsBuilder::new();
     table(&b, "table", "fk-left")
         .left_join_foreign_key(
@@ -149,7 +150,7 @@ pub(crate) fn fk_left_join() -> Result<Topology> {
         )
         .to_stream()
         .to("out");
-    b.build()
+    b.build_with(config)
 }
 
 /// Java's `JoinTopologies.globalKey`: values starting with "d" map to no key.
@@ -164,27 +165,27 @@ fn global(b: &StreamsBuilder) -> GlobalKTable<S, String> {
     b.global_table("global", table_strings(), Materialized::as_("global-store"))
 }
 
-pub(crate) fn global_join() -> Result<Topology> {
+pub(crate) fn global_join(config: &StreamsConfig) -> Result<Topology> {
     let b = StreamsBuilder::new();
     b.stream("in", strings())
         .join_global(&global(&b), global_key, |v: &S, g: &String| {
             pair(v.as_deref(), Some(g))
         })
         .to("out");
-    b.build()
+    b.build_with(config)
 }
 
-pub(crate) fn global_left_join() -> Result<Topology> {
+pub(crate) fn global_left_join(config: &StreamsConfig) -> Result<Topology> {
     let b = StreamsBuilder::new();
     b.stream("in", strings())
         .left_join_global(&global(&b), global_key, |v: &S, g: Option<&String>| {
             pair(v.as_deref(), g.map(String::as_str))
         })
         .to("out");
-    b.build()
+    b.build_with(config)
 }
 
-pub(crate) fn repartition_table_join() -> Result<Topology> {
+pub(crate) fn repartition_table_join(config: &StreamsConfig) -> Result<Topology> {
     let b = StreamsBuilder::new();
     b.stream("in", strings())
         .select_key(|_k: &S, v: &S| first(v))
@@ -192,10 +193,10 @@ pub(crate) fn repartition_table_join() -> Result<Topology> {
             pair(v.as_deref(), Some(t))
         })
         .to("out");
-    b.build()
+    b.build_with(config)
 }
 
-pub(crate) fn repartition_stream_join() -> Result<Topology> {
+pub(crate) fn repartition_stream_join(config: &StreamsConfig) -> Result<Topology> {
     let b = StreamsBuilder::new();
     let left = b
         .stream("in", strings())
@@ -210,5 +211,22 @@ pub(crate) fn repartition_stream_join() -> Result<Topology> {
         joined("rsj"),
     )
     .to("out");
-    b.build()
+    b.build_with(config)
+}
+
+fn windowed_counts(b: &StreamsBuilder, topic: &str, store: &str) -> KTable<Windowed<S>, u64> {
+    b.stream(topic, strings())
+        .group_by_key()
+        .windowed_by(TimeWindows::of_size_and_grace(ms(10), ms(5)))
+        .count(Materialized::as_(store))
+}
+
+pub(crate) fn windowed_table_join(config: &StreamsConfig) -> Result<Topology> {
+    let b = StreamsBuilder::new();
+    let joined = windowed_counts(&b, "in", "wtj-left").join(
+        &windowed_counts(&b, "in2", "wtj-right"),
+        |l: &u64, r: &u64| format!("{l}&{r}"),
+    );
+    unwindow(joined.to_stream()).to("out");
+    b.build_with(config)
 }

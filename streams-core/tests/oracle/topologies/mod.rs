@@ -3,10 +3,13 @@
 //! `Option<String>` ([`S`]) wherever a null can arrive: stream keys and values, table keys.
 
 pub(crate) mod aggregations;
+pub(crate) mod cogroup;
 pub(crate) mod joins;
 pub(crate) mod processors;
 pub(crate) mod stateless;
+pub(crate) mod suppress;
 pub(crate) mod tables;
+pub(crate) mod versioned;
 pub(crate) mod windows;
 
 use std::time::Duration;

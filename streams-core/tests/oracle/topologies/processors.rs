@@ -5,15 +5,15 @@ use streams_core::processor::{
 };
 use streams_core::serde::Serdes;
 use streams_core::state::{KeyValueStoreHandle, StoreBuilder};
-use streams_core::{Result, Topology};
+use streams_core::{Result, StreamsConfig, Topology};
 
 use super::{S, ms, show};
 
-pub(crate) fn punctuate_wall_clock() -> Result<Topology> {
+pub(crate) fn punctuate_wall_clock(_config: &StreamsConfig) -> Result<Topology> {
     counter(PunctuationType::WallClockTime, 10)
 }
 
-pub(crate) fn punctuate_stream_time() -> Result<Topology> {
+pub(crate) fn punctuate_stream_time(_config: &StreamsConfig) -> Result<Topology> {
     counter(PunctuationType::StreamTime, 7)
 }
 

@@ -1,11 +1,11 @@
 //! Twins of `StatelessTopologies.java`.
 
 use streams_core::dsl::{Branched, Repartitioned, StreamsBuilder};
-use streams_core::{Result, Topology};
+use streams_core::{Result, StreamsConfig, Topology};
 
 use super::{S, first, show, strings};
 
-pub(crate) fn filter_map_values() -> Result<Topology> {
+pub(crate) fn filter_map_values(config: &StreamsConfig) -> Result<Topology> {
     let b = StreamsBuilder::new();
     b.stream("in", strings())
         .filter(|_k, v: &S| v.as_ref().is_none_or(|v| v.len() != 2))
@@ -13,10 +13,10 @@ pub(crate) fn filter_map_values() -> Result<Topology> {
         .map_values(|v: S| Some(v.map_or_else(|| "<null>".to_string(), |v| v.to_uppercase())))
         .peek(|_k: &S, _v: &S| {})
         .to("out");
-    b.build()
+    b.build_with(config)
 }
 
-pub(crate) fn map_select_key() -> Result<Topology> {
+pub(crate) fn map_select_key(config: &StreamsConfig) -> Result<Topology> {
     let b = StreamsBuilder::new();
     let input = b.stream("in", strings());
     input.map(|k: S, v: S| (v, k)).to("out");
@@ -27,10 +27,10 @@ pub(crate) fn map_select_key() -> Result<Topology> {
             (k, Some(value))
         })
         .to("out2");
-    b.build()
+    b.build_with(config)
 }
 
-pub(crate) fn flat_map() -> Result<Topology> {
+pub(crate) fn flat_map(config: &StreamsConfig) -> Result<Topology> {
     let b = StreamsBuilder::new();
     let input = b.stream("in", strings());
     input
@@ -50,10 +50,10 @@ pub(crate) fn flat_map() -> Result<Topology> {
             Some(v) => vec![Some(v.clone()), Some(format!("{v}{v}"))],
         })
         .to("out2");
-    b.build()
+    b.build_with(config)
 }
 
-pub(crate) fn branch_merge() -> Result<Topology> {
+pub(crate) fn branch_merge(config: &StreamsConfig) -> Result<Topology> {
     let b = StreamsBuilder::new();
     let branches = b
         .stream("in", strings())
@@ -73,10 +73,10 @@ pub(crate) fn branch_merge() -> Result<Topology> {
         .merge(&b.stream("in2", strings()))
         .to("out");
     branches["b-rest"].to("out2");
-    b.build()
+    b.build_with(config)
 }
 
-pub(crate) fn repartition_explicit() -> Result<Topology> {
+pub(crate) fn repartition_explicit(config: &StreamsConfig) -> Result<Topology> {
     let b = StreamsBuilder::new();
     b.stream("in", strings())
         .select_key(|_k: &S, v: &S| first(v))
@@ -86,5 +86,5 @@ pub(crate) fn repartition_explicit() -> Result<Topology> {
             (k, Some(value))
         })
         .to("out");
-    b.build()
+    b.build_with(config)
 }

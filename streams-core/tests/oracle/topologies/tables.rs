@@ -1,28 +1,28 @@
 //! Twins of `TableTopologies.java`.
 
 use streams_core::dsl::{Grouped, Materialized, StreamsBuilder};
-use streams_core::{Result, Topology};
+use streams_core::{Result, StreamsConfig, Topology};
 
 use super::{S, first_of, show, table_strings};
 
-pub(crate) fn table_source() -> Result<Topology> {
+pub(crate) fn table_source(config: &StreamsConfig) -> Result<Topology> {
     let b = StreamsBuilder::new();
     b.table("table", table_strings(), Materialized::as_("table-store"))
         .to_stream()
         .to("out");
-    b.build()
+    b.build_with(config)
 }
 
-pub(crate) fn table_filter() -> Result<Topology> {
+pub(crate) fn table_filter(config: &StreamsConfig) -> Result<Topology> {
     let b = StreamsBuilder::new();
     b.table("table", table_strings(), Materialized::default())
         .filter(|_k: &S, v: &String| v.len() != 2)
         .to_stream()
         .to("out");
-    b.build()
+    b.build_with(config)
 }
 
-pub(crate) fn table_filter_materialized() -> Result<Topology> {
+pub(crate) fn table_filter_materialized(config: &StreamsConfig) -> Result<Topology> {
     let b = StreamsBuilder::new();
     b.table("table", table_strings(), Materialized::default())
         .filter_materialized(
@@ -32,19 +32,19 @@ pub(crate) fn table_filter_materialized() -> Result<Topology> {
         .map_values(|_k: &S, v: String| v.to_uppercase())
         .to_stream()
         .to("out");
-    b.build()
+    b.build_with(config)
 }
 
-pub(crate) fn table_map_values() -> Result<Topology> {
+pub(crate) fn table_map_values(config: &StreamsConfig) -> Result<Topology> {
     let b = StreamsBuilder::new();
     b.table("table", table_strings(), Materialized::as_("tm-source"))
         .map_values(|k: &S, v: String| format!("{}={v}", show(k)))
         .to_stream()
         .to("out");
-    b.build()
+    b.build_with(config)
 }
 
-pub(crate) fn table_filter_group_by() -> Result<Topology> {
+pub(crate) fn table_filter_group_by(config: &StreamsConfig) -> Result<Topology> {
     let b = StreamsBuilder::new();
     b.table("table", table_strings(), Materialized::default())
         .filter(|_k: &S, v: &String| v.len() != 2)
@@ -55,10 +55,10 @@ pub(crate) fn table_filter_group_by() -> Result<Topology> {
         .count(Materialized::as_("tfg-counts"))
         .to_stream()
         .to("out");
-    b.build()
+    b.build_with(config)
 }
 
-pub(crate) fn table_filter_join() -> Result<Topology> {
+pub(crate) fn table_filter_join(config: &StreamsConfig) -> Result<Topology> {
     let b = StreamsBuilder::new();
     let right = b.table("table2", table_strings(), Materialized::as_("tfj-right"));
     b.table("table", table_strings(), Materialized::default())
@@ -66,10 +66,10 @@ pub(crate) fn table_filter_join() -> Result<Topology> {
         .join(&right, |l: &String, r: &String| format!("{l}&{r}"))
         .to_stream()
         .to("out");
-    b.build()
+    b.build_with(config)
 }
 
-pub(crate) fn table_group_by_count() -> Result<Topology> {
+pub(crate) fn table_group_by_count(config: &StreamsConfig) -> Result<Topology> {
     let b = StreamsBuilder::new();
     b.table("table", table_strings(), Materialized::default())
         .group_by(
@@ -79,10 +79,10 @@ pub(crate) fn table_group_by_count() -> Result<Topology> {
         .count(Materialized::as_("tg-counts"))
         .to_stream()
         .to("out");
-    b.build()
+    b.build_with(config)
 }
 
-pub(crate) fn table_group_by_aggregate() -> Result<Topology> {
+pub(crate) fn table_group_by_aggregate(config: &StreamsConfig) -> Result<Topology> {
     let b = StreamsBuilder::new();
     b.table("table", table_strings(), Materialized::default())
         .group_by(
@@ -97,10 +97,10 @@ pub(crate) fn table_group_by_aggregate() -> Result<Topology> {
         )
         .to_stream()
         .to("out");
-    b.build()
+    b.build_with(config)
 }
 
-pub(crate) fn table_group_by_reduce() -> Result<Topology> {
+pub(crate) fn table_group_by_reduce(config: &StreamsConfig) -> Result<Topology> {
     let b = StreamsBuilder::new();
     b.table("table", table_strings(), Materialized::default())
         .group_by(
@@ -114,5 +114,5 @@ pub(crate) fn table_group_by_reduce() -> Result<Topology> {
         )
         .to_stream()
         .to("out");
-    b.build()
+    b.build_with(config)
 }

@@ -14,6 +14,7 @@ import org.apache.kafka.common.utils.Bytes;
 import org.apache.kafka.streams.StreamsBuilder;
 import org.apache.kafka.streams.Topology;
 import org.apache.kafka.streams.kstream.Grouped;
+import org.apache.kafka.streams.kstream.KStream;
 import org.apache.kafka.streams.kstream.Materialized;
 import org.apache.kafka.streams.state.KeyValueStore;
 
@@ -28,6 +29,9 @@ final class AggregationTopologies {
         into.put("group_by_count", AggregationTopologies::groupByCount);
         into.put("group_by_aggregate", AggregationTopologies::groupByAggregate);
         into.put("select_key_count", AggregationTopologies::selectKeyCount);
+        into.put("select_key_count_optimized", AggregationTopologies::selectKeyCount);
+        into.put("group_by_twice", AggregationTopologies::groupByTwice);
+        into.put("group_by_twice_optimized", AggregationTopologies::groupByTwice);
     }
 
     static Topology countByKey(final Properties props) {
@@ -91,6 +95,18 @@ final class AggregationTopologies {
             .count(Materialized.as("rekeyed-counts"))
             .toStream()
             .to("out", longs());
+        return b.build(props);
+    }
+
+    /** One key change feeding two aggregations: topology.optimization merges their repartition topics. */
+    static Topology groupByTwice(final Properties props) {
+        final StreamsBuilder b = new StreamsBuilder();
+        final KStream<String, String> rekeyed = b.stream("in", strings()).selectKey((k, v) -> first(v));
+        rekeyed.groupByKey(Grouped.as("gt-count")).count(Materialized.as("gt-counts")).toStream().to("out", longs());
+        rekeyed.groupByKey(Grouped.as("gt-reduce"))
+            .reduce((agg, v) -> agg + "+" + v, Materialized.as("gt-reduced"))
+            .toStream()
+            .to("out2");
         return b.build(props);
     }
 }

@@ -4,6 +4,7 @@ import static dev.streams.oracle.Topologies.STRING;
 import static dev.streams.oracle.Topologies.first;
 import static dev.streams.oracle.Topologies.show;
 import static dev.streams.oracle.Topologies.strings;
+import static dev.streams.oracle.Topologies.unwindow;
 import static dev.streams.oracle.WindowTopologies.ms;
 
 import java.util.Map;
@@ -18,6 +19,8 @@ import org.apache.kafka.streams.kstream.KStream;
 import org.apache.kafka.streams.kstream.KTable;
 import org.apache.kafka.streams.kstream.Materialized;
 import org.apache.kafka.streams.kstream.StreamJoined;
+import org.apache.kafka.streams.kstream.TimeWindows;
+import org.apache.kafka.streams.kstream.Windowed;
 
 /**
  * Joins: stream–stream (inner, left, outer), stream–table (inner, left), table–table (inner,
@@ -42,6 +45,8 @@ final class JoinTopologies {
         into.put("global_left_join", JoinTopologies::globalLeftJoin);
         into.put("repartition_table_join", JoinTopologies::repartitionTableJoin);
         into.put("repartition_stream_join", JoinTopologies::repartitionStreamJoin);
+        into.put("repartition_stream_join_optimized", JoinTopologies::repartitionStreamJoin);
+        into.put("windowed_table_join", JoinTopologies::windowedTableJoin);
     }
 
     static String pair(final String left, final String right) {
@@ -166,6 +171,23 @@ final class JoinTopologies {
         final KStream<String, String> left = b.stream("in", strings()).selectKey((k, v) -> first(v));
         final KStream<String, String> right = b.stream("in2", strings()).selectKey((k, v) -> first(v));
         left.join(right, JoinTopologies::pair, JoinWindows.ofTimeDifferenceAndGrace(ms(5), ms(3)), joined("rsj"))
+            .to("out");
+        return b.build(props);
+    }
+
+    static KTable<Windowed<String>, Long> windowedCounts(final StreamsBuilder b, final String topic, final String store) {
+        return b.stream(topic, strings())
+            .groupByKey()
+            .windowedBy(TimeWindows.ofSizeAndGrace(ms(10), ms(5)))
+            .count(Materialized.as(store));
+    }
+
+    /** A join of two windowed tables (same windows): results per window. */
+    static Topology windowedTableJoin(final Properties props) {
+        final StreamsBuilder b = new StreamsBuilder();
+        unwindow(windowedCounts(b, "in", "wtj-left")
+            .join(windowedCounts(b, "in2", "wtj-right"), (l, r) -> l + "&" + r)
+            .toStream())
             .to("out");
         return b.build(props);
     }

@@ -41,6 +41,8 @@ import org.apache.kafka.streams.state.KeyValueIterator;
 import org.apache.kafka.streams.state.KeyValueStore;
 import org.apache.kafka.streams.state.SessionStore;
 import org.apache.kafka.streams.state.ValueAndTimestamp;
+import org.apache.kafka.streams.state.VersionedKeyValueStore;
+import org.apache.kafka.streams.state.VersionedRecord;
 import org.apache.kafka.streams.state.WindowStore;
 import org.apache.kafka.streams.test.TestRecord;
 
@@ -187,6 +189,22 @@ public final class Oracle {
         }
         final List<Supplier<Boolean>> kinds = List.of(
             () -> {
+                final VersionedKeyValueStore<String, Object> versioned = driver.getVersionedKeyValueStore(name);
+                if (versioned == null) {
+                    return false;
+                }
+                // No range queries on versioned stores: every key the generator uses, latest
+                // and as of a few times (value and timestamp; validTo is left out, see the
+                // Rust side's dump::versioned).
+                for (final String key : KEYS) {
+                    lines.add(version(key, "latest", versioned.get(key)));
+                    for (final long asOf : AS_OF) {
+                        lines.add(version(key, String.valueOf(asOf), versioned.get(key, asOf)));
+                    }
+                }
+                return true;
+            },
+            () -> {
                 final KeyValueStore<Object, ValueAndTimestamp<Object>> kv = driver.getTimestampedKeyValueStore(name);
                 if (kv == null) {
                     return false;
@@ -248,6 +266,18 @@ public final class Oracle {
         }
         lines.add("error: store of unknown kind " + driver.getAllStateStores().get(name).getClass().getName());
         return lines;
+    }
+
+    /** The keys the Rust generator uses (`scenario.rs`, `KEYS`). */
+    static final List<String> KEYS = List.of("a", "b", "c", "d");
+    /** The times versioned stores are read as of (the Rust side's `dump::AS_OF`). */
+    static final long[] AS_OF = {5, 15, 30, 60};
+
+    private static String version(final String key, final String asOf, final VersionedRecord<Object> record) {
+        final String found = record == null
+            ? "none"
+            : render(record.value()) + " @" + record.timestamp();
+        return key + " as of " + asOf + " -> " + found;
     }
 
     /** Text of a key or value: strings as they are, numbers in decimal, windows as key@start/end. */

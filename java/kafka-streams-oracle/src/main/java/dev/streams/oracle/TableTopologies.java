@@ -31,6 +31,7 @@ final class TableTopologies {
         into.put("table_filter_group_by", TableTopologies::tableFilterGroupBy);
         into.put("table_filter_join", TableTopologies::tableFilterJoin);
         into.put("table_group_by_count", TableTopologies::tableGroupByCount);
+        into.put("table_group_by_count_optimized", TableTopologies::tableGroupByCount);
         into.put("table_group_by_aggregate", TableTopologies::tableGroupByAggregate);
         into.put("table_group_by_reduce", TableTopologies::tableGroupByReduce);
     }

@@ -25,6 +25,9 @@ import org.apache.kafka.streams.kstream.Windowed;
  * big-endian LongSerde; windowed keys are turned into the string {@code key@start/end} before
  * the sink.
  *
+ * <p>A name ending in {@code _optimized} is the same topology as without the suffix; the Rust
+ * registry gives it {@code topology.optimization=all}, which reaches {@code build(props)}.
+ *
  * <p>A new topology is one {@code put} in a group's {@code register} (a method taking the
  * scenario's configuration, built with {@code builder.build(props)}) and one entry in the Rust
  * registry.
@@ -39,6 +42,9 @@ final class Topologies {
         WindowTopologies.register(ALL);
         JoinTopologies.register(ALL);
         ProcessorTopologies.register(ALL);
+        SuppressTopologies.register(ALL);
+        VersionedTopologies.register(ALL);
+        CogroupTopologies.register(ALL);
     }
 
     private Topologies() {}

@@ -12,6 +12,7 @@ import java.util.function.Function;
 
 import org.apache.kafka.streams.StreamsBuilder;
 import org.apache.kafka.streams.Topology;
+import org.apache.kafka.streams.kstream.EmitStrategy;
 import org.apache.kafka.streams.kstream.KGroupedStream;
 import org.apache.kafka.streams.kstream.Materialized;
 import org.apache.kafka.streams.kstream.SessionWindows;
@@ -37,6 +38,10 @@ final class WindowTopologies {
         into.put("session_aggregate", WindowTopologies::sessionAggregate);
         into.put("suppress_tumbling", WindowTopologies::suppressTumbling);
         into.put("suppress_session", WindowTopologies::suppressSession);
+        into.put("tumbling_count_emit_final", WindowTopologies::tumblingCountEmitFinal);
+        into.put("sliding_count_emit_final", WindowTopologies::slidingCountEmitFinal);
+        into.put("session_count_emit_final", WindowTopologies::sessionCountEmitFinal);
+        into.put("suppress_window_close_bounded", WindowTopologies::suppressWindowCloseBounded);
     }
 
     static Duration ms(final long millis) {
@@ -138,6 +143,50 @@ final class WindowTopologies {
             .windowedBy(SessionWindows.ofInactivityGapAndGrace(ms(5), ms(2)))
             .count(Materialized.as("supp-sessions"))
             .suppress(Suppressed.untilWindowCloses(Suppressed.BufferConfig.unbounded()))
+            .toStream())
+            .to("out", longs());
+        return b.build(props);
+    }
+
+    static Topology tumblingCountEmitFinal(final Properties props) {
+        final StreamsBuilder b = new StreamsBuilder();
+        unwindow(grouped(b)
+            .windowedBy(TimeWindows.ofSizeAndGrace(ms(10), ms(5)))
+            .emitStrategy(EmitStrategy.onWindowClose())
+            .count(Materialized.as("tumbling-final"))
+            .toStream())
+            .to("out", longs());
+        return b.build(props);
+    }
+
+    static Topology slidingCountEmitFinal(final Properties props) {
+        final StreamsBuilder b = new StreamsBuilder();
+        unwindow(grouped(b)
+            .windowedBy(SlidingWindows.ofTimeDifferenceAndGrace(ms(10), ms(5)))
+            .emitStrategy(EmitStrategy.onWindowClose())
+            .count(Materialized.as("sliding-final"))
+            .toStream())
+            .to("out", longs());
+        return b.build(props);
+    }
+
+    static Topology sessionCountEmitFinal(final Properties props) {
+        final StreamsBuilder b = new StreamsBuilder();
+        unwindow(grouped(b)
+            .windowedBy(SessionWindows.ofInactivityGapAndGrace(ms(5), ms(3)))
+            .emitStrategy(EmitStrategy.onWindowClose())
+            .count(Materialized.as("session-final"))
+            .toStream())
+            .to("out", longs());
+        return b.build(props);
+    }
+
+    static Topology suppressWindowCloseBounded(final Properties props) {
+        final StreamsBuilder b = new StreamsBuilder();
+        unwindow(grouped(b)
+            .windowedBy(TimeWindows.ofSizeAndGrace(ms(10), ms(5)))
+            .count(Materialized.as("supp-bounded"))
+            .suppress(Suppressed.untilWindowCloses(Suppressed.BufferConfig.maxRecords(3).shutDownWhenFull()))
             .toStream())
             .to("out", longs());
         return b.build(props);
