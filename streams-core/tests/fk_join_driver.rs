@@ -290,3 +290,43 @@ fn a_deleted_left_row_is_stamped_with_the_later_of_its_time_and_the_right_rows()
     );
     Ok(())
 }
+
+#[test]
+fn a_left_joins_deleted_row_is_stamped_with_the_deletes_own_time() -> Result<()> {
+    // Kafka's left foreign-key join unsubscribes a deleted row silently and asks for its
+    // tombstone without a foreign key, so the tombstone carries the delete's time even when
+    // the right row is later (differential oracle, `fk_left_join`; the inner join's differs).
+    let builder = StreamsBuilder::new();
+    let strings = || Consumed::with(Serdes::string(), Serdes::string());
+    let left = builder.table("left", strings(), Materialized::default());
+    let right = builder.table("right", strings(), Materialized::default());
+    left.left_join_foreign_key(
+        &right,
+        |v: &String| Some(v.clone()),
+        |l: &String, r: Option<&String>| format!("({l},{})", r.map_or("null", |r| r.as_str())),
+        Materialized::default(),
+    )
+    .to_stream()
+    .to("out");
+    let driver = TopologyTestDriver::new(builder.build()?)?;
+    let nullable = || Serdes::nullable(Serdes::string());
+    let left = driver.input_topic("left", Serdes::string(), nullable());
+    let right = driver.input_topic("right", Serdes::string(), nullable());
+    right.pipe_input("d".into(), Some("x".into()), 1)?;
+    left.pipe_input("b".into(), Some("d".into()), 1)?;
+    left.pipe_input("b".into(), None, 0)?;
+    let out: Vec<_> = driver
+        .output_topic("out", Serdes::string(), nullable())
+        .read_records()?
+        .into_iter()
+        .map(|r| (r.key, r.value, r.timestamp))
+        .collect();
+    assert_eq!(
+        out,
+        vec![
+            ("b".to_string(), Some("(d,x)".to_string()), 1),
+            ("b".to_string(), None, 0)
+        ]
+    );
+    Ok(())
+}

@@ -243,10 +243,18 @@ where
         use Instruction::*;
         match (&record.value.old, &record.value.new) {
             (None, None) => Ok(()),
-            // Deleted row: unsubscribe and answer with a tombstone.
+            // Deleted row: unsubscribe and answer with a tombstone. A left join unsubscribes
+            // silently and asks for the tombstone without a foreign key (Kafka's
+            // leftJoinInstructions), so it carries the delete's own time; an inner join's
+            // answer carries the later of that and the right row's.
+            (Some(_), None) if self.left_join => {
+                if let Some(fk) = old_fk {
+                    send(Some(fk), DeleteKeyNoPropagate)?;
+                }
+                Ok(send(None, PropagateNullIfNoFkValAvailable)?)
+            }
             (Some(_), None) => match old_fk {
                 Some(fk) => Ok(send(Some(fk), DeleteKeyAndPropagate)?),
-                None if self.left_join => Ok(send(None, PropagateNullIfNoFkValAvailable)?),
                 None => Ok(()),
             },
             (old, Some(_)) => {
