@@ -108,6 +108,9 @@ fn shape(def: &Def, include_excluded: bool) -> Shape {
     if !include_excluded && is_excluded(def.name, Excluded::NullKeys).is_some() {
         shape.null_keys = false;
     }
+    if !include_excluded && is_excluded(def.name, Excluded::SameTimestampTableUpdates).is_some() {
+        shape.same_timestamp_table_updates = false;
+    }
     shape
 }
 
@@ -249,6 +252,10 @@ pub(crate) fn run() {
         let mismatches = replay(&mut jvm, &defs, &path, include_excluded);
         assert_eq!(mismatches, 0, "{mismatches} replayed scenarios disagree");
         return;
+    }
+    // Topologies kept out of the default run (unless named or asked for).
+    if only.is_none() && !include_excluded {
+        defs.retain(|d| is_excluded(d.name, Excluded::Topology).is_none());
     }
 
     // Generate every case, send them all to the JVM at once, and run ours meanwhile.

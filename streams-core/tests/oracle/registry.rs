@@ -57,6 +57,7 @@ impl Def {
                 tables: Vec::new(),
                 null_values: true,
                 null_keys: true,
+                same_timestamp_table_updates: true,
             },
             outputs: Vec::new(),
             stores: Vec::new(),
@@ -339,6 +340,13 @@ pub(crate) fn all() -> Vec<Def> {
         .streams(&["in"])
         .out_long("out")
         .windowed_store("session-final", session::<S, u64>()),
+        Def::new(
+            "session_count_emit_final_retained",
+            windows::session_count_emit_final_retained,
+        )
+        .streams(&["in"])
+        .out_long("out")
+        .windowed_store("session-final-retained", session::<S, u64>()),
         Def::new(
             "suppress_window_close_bounded",
             windows::suppress_window_close_bounded,

@@ -151,6 +151,8 @@ pub(crate) struct Shape {
     pub(crate) null_values: bool,
     /// Whether records may have null keys.
     pub(crate) null_keys: bool,
+    /// Whether a table record may repeat the key and timestamp of an earlier one.
+    pub(crate) same_timestamp_table_updates: bool,
 }
 
 /// How a step is drawn before timestamps are laid out.
@@ -217,7 +219,30 @@ fn draw(shape: &Shape) -> impl Strategy<Value = Draw> + use<> {
 
 /// Scenarios for a topology of `shape`.
 pub(crate) fn steps(shape: &Shape) -> impl Strategy<Value = Vec<Step>> + use<> {
-    proptest::collection::vec(draw(shape), 1..=30).prop_map(lay_out)
+    let tables = shape.tables.clone();
+    let repeats = shape.same_timestamp_table_updates;
+    proptest::collection::vec(draw(shape), 1..=30).prop_map(move |draws| {
+        let steps = lay_out(draws);
+        if repeats {
+            steps
+        } else {
+            without_same_timestamp_table_updates(steps, &tables)
+        }
+    })
+}
+
+/// Drops each table record whose topic, key and timestamp an earlier record had.
+fn without_same_timestamp_table_updates(steps: Vec<Step>, tables: &[&str]) -> Vec<Step> {
+    let mut seen = std::collections::HashSet::new();
+    steps
+        .into_iter()
+        .filter(|step| match step {
+            Step::Pipe { topic, key, ts, .. } if tables.contains(&topic.as_str()) => {
+                seen.insert((topic.clone(), key.clone(), *ts))
+            }
+            _ => true,
+        })
+        .collect()
 }
 
 /// Turns draws into steps: timestamps around a cursor that only moves forward.

@@ -143,6 +143,17 @@ pub(crate) fn session_count_emit_final(config: &StreamsConfig) -> Result<Topolog
     b.build_with(config)
 }
 
+/// [`session_count_emit_final`] with a store retention far past gap and grace.
+pub(crate) fn session_count_emit_final_retained(config: &StreamsConfig) -> Result<Topology> {
+    let b = StreamsBuilder::new();
+    let table = grouped(&b)
+        .windowed_by(SessionWindows::of_inactivity_gap_and_grace(ms(5), ms(3)))
+        .emit_strategy(EmitStrategy::on_window_close())
+        .count(Materialized::as_("session-final-retained").with_retention(ms(100)));
+    unwindow(table.to_stream()).to("out");
+    b.build_with(config)
+}
+
 pub(crate) fn suppress_window_close_bounded(config: &StreamsConfig) -> Result<Topology> {
     let b = StreamsBuilder::new();
     let table = grouped(&b)

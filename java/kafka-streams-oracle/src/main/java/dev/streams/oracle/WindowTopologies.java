@@ -10,6 +10,7 @@ import java.util.Map;
 import java.util.Properties;
 import java.util.function.Function;
 
+import org.apache.kafka.common.utils.Bytes;
 import org.apache.kafka.streams.StreamsBuilder;
 import org.apache.kafka.streams.Topology;
 import org.apache.kafka.streams.kstream.EmitStrategy;
@@ -19,6 +20,7 @@ import org.apache.kafka.streams.kstream.SessionWindows;
 import org.apache.kafka.streams.kstream.SlidingWindows;
 import org.apache.kafka.streams.kstream.Suppressed;
 import org.apache.kafka.streams.kstream.TimeWindows;
+import org.apache.kafka.streams.state.SessionStore;
 
 /**
  * Windowed aggregations over tumbling, hopping, sliding and session windows (with and without
@@ -41,6 +43,7 @@ final class WindowTopologies {
         into.put("tumbling_count_emit_final", WindowTopologies::tumblingCountEmitFinal);
         into.put("sliding_count_emit_final", WindowTopologies::slidingCountEmitFinal);
         into.put("session_count_emit_final", WindowTopologies::sessionCountEmitFinal);
+        into.put("session_count_emit_final_retained", WindowTopologies::sessionCountEmitFinalRetained);
         into.put("suppress_window_close_bounded", WindowTopologies::suppressWindowCloseBounded);
     }
 
@@ -176,6 +179,18 @@ final class WindowTopologies {
             .windowedBy(SessionWindows.ofInactivityGapAndGrace(ms(5), ms(3)))
             .emitStrategy(EmitStrategy.onWindowClose())
             .count(Materialized.as("session-final"))
+            .toStream())
+            .to("out", longs());
+        return b.build(props);
+    }
+
+    static Topology sessionCountEmitFinalRetained(final Properties props) {
+        final StreamsBuilder b = new StreamsBuilder();
+        unwindow(grouped(b)
+            .windowedBy(SessionWindows.ofInactivityGapAndGrace(ms(5), ms(3)))
+            .emitStrategy(EmitStrategy.onWindowClose())
+            .count(Materialized.<String, Long, SessionStore<Bytes, byte[]>>as("session-final-retained")
+                .withRetention(ms(100)))
             .toStream())
             .to("out", longs());
         return b.build(props);
