@@ -47,7 +47,10 @@ impl Jvm {
         let dir = build()?;
         let mut child = Command::new(java())
             .args(["-Xmx256m", "-XX:+UseSerialGC"])
-            .arg("-Dorg.slf4j.simpleLogger.defaultLogLevel=error")
+            // Kafka's logging is off: the errors a scenario provokes on purpose (a suppression
+            // buffer that shuts down when full) come back in the answers, and a JVM that dies
+            // still prints its exception to stderr.
+            .arg("-Dorg.slf4j.simpleLogger.defaultLogLevel=off")
             .arg("-cp")
             .arg(format!(
                 "{}:{}/*",
