@@ -250,6 +250,44 @@ fn time_windowed_cogroup() -> Result<()> {
     Ok(())
 }
 
+/// Each cogrouped stream's aggregation judges lateness by the times it has seen itself, as
+/// Kafka's KStreamWindowAggregate per stream does: a record the shared store's retention has
+/// passed is not kept there, but its update is still forwarded (differential oracle,
+/// `cogroup_windowed`).
+#[test]
+fn time_windowed_cogroup_judges_lateness_per_stream() -> Result<()> {
+    let builder = StreamsBuilder::new();
+    let one = builder.stream("one", strings()).group_by_key();
+    let two = builder.stream("two", strings()).group_by_key();
+    windowed_out(
+        one.cogroup(concat)
+            .cogroup(two, concat)
+            .windowed_by(TimeWindows::of_size_and_grace(
+                Duration::from_millis(10),
+                Duration::from_millis(5),
+            ))
+            .aggregate(String::new, Materialized::as_("cogrouped")),
+    );
+    let driver = TopologyTestDriver::with_config(builder.build()?, &config())?;
+    let a = driver.input_topic("one", Serdes::string(), Serdes::string());
+    let b = driver.input_topic("two", Serdes::string(), Serdes::string());
+    a.pipe_input("k".into(), "A".into(), 20)?;
+    // Stream "two" has seen nothing later: its window [0, 10) is open to it.
+    b.pipe_input("k".into(), "B".into(), 9)?;
+    assert_eq!(read(&driver)?, lines(&["k@20/30 A @20", "k@0/10 B @9"]));
+    let store = driver.window_store::<String, (String, i64)>("cogrouped")?;
+    assert_eq!(
+        store
+            .all()?
+            .into_iter()
+            .map(|(_, start, _)| start)
+            .collect::<Vec<_>>(),
+        vec![20],
+        "the store's retention (15 ms behind 20) does not keep [0, 10)"
+    );
+    Ok(())
+}
+
 /// SessionWindowedCogroupedKStreamImplTest-style: sessions across two streams merge.
 #[test]
 fn session_windowed_cogroup() -> Result<()> {

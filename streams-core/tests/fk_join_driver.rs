@@ -222,3 +222,111 @@ fn deleting_rows_emits_one_tombstone_and_left_joins_keep_rows_without_a_foreign_
     );
     Ok(())
 }
+
+#[test]
+fn an_unnamed_result_is_not_cached_so_every_result_goes_downstream() -> Result<()> {
+    // Kafka Streams materializes a foreign-key join's result only when it is named: without a
+    // name there is no record cache, and deleting a left row that never joined still sends a
+    // tombstone (with caching on, the default).
+    let builder = StreamsBuilder::new();
+    let strings = || Consumed::with(Serdes::string(), Serdes::string());
+    let left = builder.table("left", strings(), Materialized::default());
+    let right = builder.table("right", strings(), Materialized::default());
+    left.join_foreign_key(
+        &right,
+        |v: &String| v.get(..1).map(String::from),
+        |l: &String, r: &String| format!("({l},{r})"),
+        Materialized::default(),
+    )
+    .to_stream()
+    .to("out");
+    let driver = TopologyTestDriver::new(builder.build()?)?;
+    let left = driver.input_topic("left", Serdes::string(), Serdes::nullable(Serdes::string()));
+    left.pipe_input("a".into(), Some("x".into()), 0)?;
+    left.pipe_input("a".into(), None, 1)?;
+    let out = driver
+        .output_topic("out", Serdes::string(), Serdes::nullable(Serdes::string()))
+        .read_key_values()?;
+    assert_eq!(out, vec![("a".to_string(), None)]);
+    Ok(())
+}
+
+#[test]
+fn a_deleted_left_row_is_stamped_with_the_later_of_its_time_and_the_right_rows() -> Result<()> {
+    // Kafka's SubscriptionJoinProcessorSupplier stamps every answer, the delete too, with the
+    // later of the subscription's and the right row's timestamps (differential oracle,
+    // `fk_inner_join`: an out-of-order delete of the left row).
+    let builder = StreamsBuilder::new();
+    let strings = || Consumed::with(Serdes::string(), Serdes::string());
+    let left = builder.table("left", strings(), Materialized::default());
+    let right = builder.table("right", strings(), Materialized::default());
+    left.join_foreign_key(
+        &right,
+        |v: &String| Some(v.clone()),
+        |l: &String, r: &String| format!("({l},{r})"),
+        Materialized::default(),
+    )
+    .to_stream()
+    .to("out");
+    let driver = TopologyTestDriver::new(builder.build()?)?;
+    let nullable = || Serdes::nullable(Serdes::string());
+    let left = driver.input_topic("left", Serdes::string(), nullable());
+    let right = driver.input_topic("right", Serdes::string(), nullable());
+    left.pipe_input("a".into(), Some("b".into()), 0)?;
+    right.pipe_input("b".into(), Some("x".into()), 15)?;
+    left.pipe_input("a".into(), None, 14)?;
+    let out: Vec<_> = driver
+        .output_topic("out", Serdes::string(), nullable())
+        .read_records()?
+        .into_iter()
+        .map(|r| (r.key, r.value, r.timestamp))
+        .collect();
+    assert_eq!(
+        out,
+        vec![
+            ("a".to_string(), Some("(b,x)".to_string()), 15),
+            ("a".to_string(), None, 15)
+        ]
+    );
+    Ok(())
+}
+
+#[test]
+fn a_left_joins_deleted_row_is_stamped_with_the_deletes_own_time() -> Result<()> {
+    // Kafka's left foreign-key join unsubscribes a deleted row silently and asks for its
+    // tombstone without a foreign key, so the tombstone carries the delete's time even when
+    // the right row is later (differential oracle, `fk_left_join`; the inner join's differs).
+    let builder = StreamsBuilder::new();
+    let strings = || Consumed::with(Serdes::string(), Serdes::string());
+    let left = builder.table("left", strings(), Materialized::default());
+    let right = builder.table("right", strings(), Materialized::default());
+    left.left_join_foreign_key(
+        &right,
+        |v: &String| Some(v.clone()),
+        |l: &String, r: Option<&String>| format!("({l},{})", r.map_or("null", |r| r.as_str())),
+        Materialized::default(),
+    )
+    .to_stream()
+    .to("out");
+    let driver = TopologyTestDriver::new(builder.build()?)?;
+    let nullable = || Serdes::nullable(Serdes::string());
+    let left = driver.input_topic("left", Serdes::string(), nullable());
+    let right = driver.input_topic("right", Serdes::string(), nullable());
+    right.pipe_input("d".into(), Some("x".into()), 1)?;
+    left.pipe_input("b".into(), Some("d".into()), 1)?;
+    left.pipe_input("b".into(), None, 0)?;
+    let out: Vec<_> = driver
+        .output_topic("out", Serdes::string(), nullable())
+        .read_records()?
+        .into_iter()
+        .map(|r| (r.key, r.value, r.timestamp))
+        .collect();
+    assert_eq!(
+        out,
+        vec![
+            ("b".to_string(), Some("(d,x)".to_string()), 1),
+            ("b".to_string(), None, 0)
+        ]
+    );
+    Ok(())
+}

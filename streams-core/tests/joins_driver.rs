@@ -241,6 +241,28 @@ fn left_join_emits_unmatched_only_after_window_and_grace() -> Result<()> {
 }
 
 #[test]
+fn left_join_looks_for_closed_windows_with_the_arriving_sides_reach() -> Result<()> {
+    // Kafka Streams scans the outer store only when its lowest time plus the *arriving* side's
+    // reach (a right record: the window's `before`) and the grace has passed; a right record
+    // can thus leave a closed left record waiting (differential oracle, `ss_left_join`).
+    let builder = StreamsBuilder::new();
+    left_join(
+        &builder,
+        JoinWindows::of_time_difference_and_grace(ms(4), ms(2)).after(ms(2)),
+    );
+    let h = Harness::new(&builder)?;
+    h.pipe("topic1", &[("a", Some("A"), 0)])?;
+    h.pipe("topic2", &[("a", Some("B"), 5)])?;
+    assert!(
+        h.read()?.is_empty(),
+        "A's window closed at 0 + 2 + 2, but the right side looks only after 0 + 4 + 2"
+    );
+    h.pipe("topic1", &[("a", Some("C"), 7)])?;
+    assert_eq!(h.read()?, out(&[("a", "A+null", 0), ("a", "C+B", 7)]));
+    Ok(())
+}
+
+#[test]
 fn left_join_unmatched_are_emitted_by_either_side_in_order() -> Result<()> {
     // KStreamKStreamLeftJoinTest.testLeftExpiredNonJoinedRecordsAreEmittedByTheRightProcessor and testOrdering
     let builder = StreamsBuilder::new();
@@ -454,6 +476,170 @@ fn stream_table_left_join_emits_none_for_missing_rows() -> Result<()> {
             ("3", "XX3+Y3", 3)
         ])
     );
+    Ok(())
+}
+
+/// A stream whose keys and values may be null (Kafka's `String` serde accepts null).
+fn nullable_stream(
+    builder: &StreamsBuilder,
+    topic: &str,
+) -> KStream<Option<String>, Option<String>> {
+    builder.stream(
+        topic,
+        Consumed::with(
+            Serdes::nullable(Serdes::string()),
+            Serdes::nullable(Serdes::string()),
+        ),
+    )
+}
+
+fn show(v: Option<&str>) -> &str {
+    v.unwrap_or("null")
+}
+
+/// Pipes nullable keys and values into `topic` and reads "output" as `key|value` strings.
+fn pipe_nullable(
+    driver: &TopologyTestDriver,
+    topic: &str,
+    records: &[(Option<&str>, Option<&str>, i64)],
+) -> Result<()> {
+    let nullable = || Serdes::nullable(Serdes::string());
+    let input = driver.input_topic(topic, nullable(), nullable());
+    for (k, v, t) in records {
+        input.pipe_input(k.map(String::from), v.map(String::from), *t)?;
+    }
+    Ok(())
+}
+
+fn read_nullable(driver: &TopologyTestDriver) -> Result<Vec<String>> {
+    let nullable = || Serdes::nullable(Serdes::string());
+    Ok(driver
+        .output_topic("output", nullable(), nullable())
+        .read_records()?
+        .into_iter()
+        .map(|r| format!("{}|{}", show(r.key.as_deref()), show(r.value.as_deref())))
+        .collect())
+}
+
+#[test]
+fn stream_table_joins_drop_null_values_and_left_joins_keep_null_keys() -> Result<()> {
+    // KStreamKTableJoinProcessor: a null value is an empty message, dropped by inner and left
+    // joins alike; a left join joins a record without a key with nothing.
+    for left in [false, true] {
+        let builder = StreamsBuilder::new();
+        let t = builder.table(
+            "table",
+            Consumed::with(Serdes::nullable(Serdes::string()), Serdes::string()),
+            Materialized::default(),
+        );
+        let s = nullable_stream(&builder, "stream");
+        let joined = if left {
+            s.left_join_table(&t, |v: &Option<String>, t: Option<&String>| {
+                Some(format!(
+                    "{}+{}",
+                    show(v.as_deref()),
+                    show(t.map(String::as_str))
+                ))
+            })
+        } else {
+            s.join_table(&t, |v: &Option<String>, t: &String| {
+                Some(format!("{}+{t}", show(v.as_deref())))
+            })
+        };
+        joined.to("output");
+        let driver = TopologyTestDriver::new(builder.build()?)?;
+        pipe_nullable(&driver, "table", &[(Some("a"), Some("A"), 0)])?;
+        pipe_nullable(
+            &driver,
+            "stream",
+            &[
+                (Some("a"), None, 1),
+                (Some("b"), None, 2),
+                (None, Some("x"), 3),
+                (Some("a"), Some("y"), 4),
+                (Some("b"), Some("z"), 5),
+            ],
+        )?;
+        let expected: Vec<&str> = if left {
+            vec!["null|x+null", "a|y+A", "b|z+null"]
+        } else {
+            vec!["a|y+A"]
+        };
+        assert_eq!(read_nullable(&driver)?, expected, "left join: {left}");
+    }
+    Ok(())
+}
+
+#[test]
+fn global_table_joins_drop_null_values_and_inner_joins_null_mapped_keys() -> Result<()> {
+    // Kafka Streams 4.4 (seen through the differential oracle): null values are dropped by
+    // both joins; a record mapped to a null key is dropped by the inner join and joined with
+    // nothing by the left join, with or without a key of its own.
+    for left in [false, true] {
+        let builder = StreamsBuilder::new();
+        let g = builder.global_table(
+            "global",
+            Consumed::with(Serdes::nullable(Serdes::string()), Serdes::string()),
+            Materialized::default(),
+        );
+        let s = nullable_stream(&builder, "stream");
+        // The value names the global key; "-" names none.
+        let mapper = |_k: &Option<String>, v: &Option<String>| v.clone().filter(|v| v != "-");
+        let joined = if left {
+            s.left_join_global(&g, mapper, |v: &Option<String>, g: Option<&String>| {
+                Some(format!(
+                    "{}+{}",
+                    show(v.as_deref()),
+                    show(g.map(String::as_str))
+                ))
+            })
+        } else {
+            s.join_global(&g, mapper, |v: &Option<String>, g: &String| {
+                Some(format!("{}+{g}", show(v.as_deref())))
+            })
+        };
+        joined.to("output");
+        let driver = TopologyTestDriver::new(builder.build()?)?;
+        pipe_nullable(&driver, "global", &[(Some("a"), Some("A"), 0)])?;
+        pipe_nullable(
+            &driver,
+            "stream",
+            &[
+                (Some("k"), None, 1),
+                (Some("k"), Some("-"), 2),
+                (None, Some("-"), 3),
+                (None, Some("a"), 4),
+                (Some("k"), Some("a"), 5),
+                (Some("k"), Some("b"), 6),
+            ],
+        )?;
+        let expected: Vec<&str> = if left {
+            vec!["k|-+null", "null|-+null", "null|a+A", "k|a+A", "k|b+null"]
+        } else {
+            vec!["null|a+A", "k|a+A"]
+        };
+        assert_eq!(read_nullable(&driver)?, expected, "left join: {left}");
+    }
+    Ok(())
+}
+
+#[test]
+fn joining_a_filtered_table_passes_its_deletes_through_uncached() -> Result<()> {
+    // Kafka Streams joins a filtered table through a view on the source's store, without a
+    // record cache of the filter's own: a row the filter drops reaches the join as a delete
+    // and comes out as a tombstone, even with caching on (differential oracle,
+    // `table_filter_join`).
+    let builder = StreamsBuilder::new();
+    let right = table(&builder, "right");
+    table(&builder, "left")
+        .filter(|_k, v: &String| v.len() != 2)
+        .join(&right, |l: &String, r: &String| format!("{l}+{r}"))
+        .to_stream()
+        .to("output");
+    let h = Harness::new(&builder)?;
+    h.pipe("right", &[("a", Some("R"), 0)])?;
+    h.pipe("left", &[("a", Some("xx"), 1), ("a", Some("xyz"), 2)])?;
+    assert_eq!(h.read()?, out(&[("a", "<null>", 1), ("a", "xyz+R", 2)]));
     Ok(())
 }
 

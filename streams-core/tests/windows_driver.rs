@@ -396,6 +396,59 @@ fn sliding_windows_match_kafka_aggregate_small_input() -> Result<()> {
 }
 
 #[test]
+fn sliding_windows_update_existing_windows_latest_first() -> Result<()> {
+    // Kafka Streams iterates a key's windows backwards (`processReverse`) for records at or
+    // after the time difference, and forwards (`processEarly`) before it; the order of the
+    // updates one record makes follows. Order as Kafka Streams 4.4 emits it (differential
+    // oracle, `sliding_count`).
+    let builder = StreamsBuilder::new();
+    let table = input(&builder)
+        .group_by_key()
+        .windowed_by(SlidingWindows::of_time_difference_and_grace(ms(10), ms(5)))
+        .count(Materialized::as_("s"));
+    let inputs = [
+        ("a", "x", 2),
+        ("a", "x", 5),
+        ("a", "x", 9),
+        ("a", "x", 9),
+        ("a", "x", 10),
+        ("a", "x", 10),
+    ];
+    let (lines, _) = render(
+        table,
+        time_key(10),
+        Serdes::u64(),
+        &builder,
+        &no_cache(),
+        &inputs,
+    )?;
+    let expected = [
+        "[a@0/10] 1 @2",
+        "[a@3/13] 1 @5",
+        "[a@0/10] 2 @5",
+        // Early (before the time difference): windows in start order.
+        "[a@3/13] 2 @9",
+        "[a@6/16] 1 @9",
+        "[a@0/10] 3 @9",
+        "[a@3/13] 3 @9",
+        "[a@6/16] 2 @9",
+        "[a@0/10] 4 @9",
+        // At the time difference: latest window first, then the new left window.
+        "[a@6/16] 3 @10",
+        "[a@3/13] 4 @10",
+        "[a@0/10] 5 @10",
+        "[a@10/20] 1 @10",
+        // A second record at 10 updates the windows it is in, latest first, and creates none.
+        "[a@10/20] 2 @10",
+        "[a@6/16] 4 @10",
+        "[a@3/13] 5 @10",
+        "[a@0/10] 6 @10",
+    ];
+    assert_eq!(lines, expected);
+    Ok(())
+}
+
+#[test]
 fn sliding_windows_handle_early_records() -> Result<()> {
     // KStreamSlidingWindowAggregateTest.testEarlyRecordsSmallInput
     let builder = StreamsBuilder::new();

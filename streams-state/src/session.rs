@@ -330,9 +330,10 @@ impl SessionStore {
     }
 
     /// Every key's sessions with `earliest_end <= end <= latest_end` in live segments, ordered
-    /// by end, then key bytes, then start: Kafka Streams' time-ordered session store's
-    /// `findSessions(earliestSessionEndTime, latestSessionEndTime)`, which a session aggregation
-    /// emitting on window close reads its closed sessions with.
+    /// by end, then start, then key bytes: Kafka Streams' time-ordered session store's
+    /// `findSessions(earliestSessionEndTime, latestSessionEndTime)` (its time-first key schema is
+    /// `end | start | key`), which a session aggregation emitting on window close reads its
+    /// closed sessions with.
     pub fn sessions_ending_between(
         &self,
         earliest_end: i64,
@@ -361,7 +362,7 @@ impl SessionStore {
                 }
             }
         }
-        out.sort_by(|a, b| (a.end, &a.key, a.start).cmp(&(b.end, &b.key, b.start)));
+        out.sort_by(|a, b| (a.end, a.start, &a.key).cmp(&(b.end, b.start, &b.key)));
         Ok(out)
     }
 

@@ -118,3 +118,30 @@ fn a_store_restored_from_its_changelog_has_the_times_of_the_original() -> Result
     assert_eq!(restored.fetch_session(b"k", 100, 300)?, Some(b"b".to_vec()));
     Ok(())
 }
+
+#[test]
+fn sessions_ending_between_come_by_end_then_start_then_key() -> Result<()> {
+    // Kafka's time-first session key schema: end | start | key (the order in which a
+    // session aggregation emitting on window close emits; differential oracle,
+    // session_count_emit_final).
+    let mut s = SessionStore::new(Box::new(InMemoryKeyValueStore::new("s")), 10_000_000);
+    s.put(b"a", 1, 1, Some(b"1"))?;
+    s.put(b"b", 0, 1, Some(b"2"))?;
+    s.put(b"c", 0, 1, Some(b"3"))?;
+    s.put(b"a", 0, 0, Some(b"4"))?;
+    let found: Vec<_> = s
+        .sessions_ending_between(0, 1)?
+        .into_iter()
+        .map(|e| (e.key, e.start, e.end))
+        .collect();
+    assert_eq!(
+        found,
+        vec![
+            (b"a".to_vec(), 0, 0),
+            (b"b".to_vec(), 0, 1),
+            (b"c".to_vec(), 0, 1),
+            (b"a".to_vec(), 1, 1)
+        ]
+    );
+    Ok(())
+}

@@ -315,7 +315,7 @@ impl<K: Clone + 'static, V: Clone + 'static> KStream<K, V> {
         stream_global_join::lower(
             self,
             table,
-            "KSTREAM-JOIN",
+            false,
             Arc::new(key_mapper),
             Arc::new(move |v: &V, g: Option<&VG>| Some(joiner(v, g?))),
         )
@@ -353,7 +353,7 @@ impl<K: Clone + 'static, V: Clone + 'static> KStream<K, V> {
         stream_global_join::lower(
             self,
             table,
-            "KSTREAM-LEFTJOIN",
+            true,
             Arc::new(key_mapper),
             Arc::new(move |v: &V, g: Option<&VG>| Some(joiner(v, g))),
         )

@@ -227,7 +227,10 @@ impl<K: Clone + 'static, V: Clone + 'static> KTable<K, V> {
         if self.store.is_some() {
             return Some(self.clone());
         }
-        let mut materialized = Materialized::default();
+        // Kafka Streams reads such a table through a view on its parent's store (a value
+        // getter), which has no record cache of its own: every change passes through at once.
+        // A cache here would drop a delete of a row that was never there, which Kafka forwards.
+        let mut materialized = Materialized::default().with_caching_disabled();
         if let Some(spec) = self.versioned {
             let ms = |ms: i64| std::time::Duration::from_millis(u64::try_from(ms).unwrap_or(0));
             materialized.versioned = Some((
@@ -287,13 +290,12 @@ impl<K: Clone + 'static, V: Clone + 'static> KTable<K, V> {
         F: Fn(&K, &V) -> bool + Send + Sync + 'static,
     {
         let predicate = Arc::new(predicate);
-        let versioned_upstream = self.is_versioned();
         let name = {
             let mut st = self.state.borrow_mut();
             let name = st.new_name("KTABLE-FILTER");
             st.add_processor(
                 &name,
-                move || TableFilter::<K, V, F>::new(predicate.clone(), keep, versioned_upstream),
+                move || TableFilter::<K, V, F>::new(predicate.clone(), keep),
                 &self.node,
             );
             name

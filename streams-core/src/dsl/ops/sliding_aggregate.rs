@@ -152,41 +152,46 @@ impl<K: Clone + 'static, V: Clone + 'static, A: Clone + 'static> Pass<'_, K, V, 
         self.put_and_forward(ctx, self.window(self.record.timestamp + 1), value, None, ts)
     }
 
+    /// Kafka Streams' `processReverse` (what it runs on its stores, which all iterate
+    /// backwards): the key's windows from the latest start down, so existing windows are
+    /// updated (and forwarded) latest first, stopping at the first window that ends before the
+    /// record.
     fn in_order(&self, ctx: Ctx<'_, '_, K, A>) -> Result<()> {
         let ts = self.record.timestamp;
         let d = self.d;
-        let existing = self
+        let mut existing = self
             .store
             .fetch(&self.record.key, (ts - 2 * d).max(0), ts + 1)?;
+        existing.reverse();
         let mut seen = BTreeSet::new();
         let (mut left_created, mut right_created) = (false, false);
         let mut left_agg: Option<(A, i64)> = None;
         let mut right_agg: Option<(A, i64)> = None;
         let mut previous: Option<i64> = None;
-        let mut duplicate_timestamp = false;
         for (start, (agg, max_ts)) in existing {
             seen.insert(start);
             let end = start + d;
-            if end < ts {
-                left_agg = Some((agg, max_ts));
-                previous = Some(max_ts);
-            } else if end == ts {
-                left_created = true;
-                if max_ts < ts {
-                    previous = Some(max_ts);
+            if start == ts + 1 {
+                right_created = true;
+            } else if end > ts {
+                if right_agg.is_none() {
+                    right_agg = Some((agg.clone(), max_ts));
                 }
                 self.update(ctx, start, Some(agg), max_ts)?;
-                // A record at this very timestamp already made every window it needs.
-                duplicate_timestamp |= max_ts >= ts;
-            } else if start == ts + 1 {
-                right_created = true;
-            } else if start <= ts {
-                right_agg = Some((agg.clone(), max_ts));
+            } else if end == ts {
+                left_created = true;
                 self.update(ctx, start, Some(agg), max_ts)?;
+                if max_ts < ts {
+                    previous = Some(max_ts);
+                } else {
+                    // A record at this very timestamp already made every window it needs.
+                    return Ok(());
+                }
+            } else {
+                left_agg = Some((agg, max_ts));
+                previous = Some(max_ts);
+                break;
             }
-        }
-        if duplicate_timestamp {
-            return Ok(());
         }
         if let Some(p) = previous {
             let previous_right = p + 1;

@@ -2,6 +2,10 @@
 //! computed from the record (no co-partitioning needed: the whole table is local). Inner joins
 //! drop records without a row; left joins call the joiner with `None`. Table updates do not
 //! produce results.
+//!
+//! As Kafka Streams (4.4) does: a record with a null value is dropped (a null value is an empty
+//! message, and `None` on the table side already means "no row"); an inner join also drops a
+//! record whose mapped key is null, while a left join joins it with `None`.
 
 use std::sync::Arc;
 
@@ -21,6 +25,9 @@ struct StreamGlobalJoin<K, V, KG, VG, VR> {
     mapper: KeyMapper<K, V, KG>,
     joiner: GlobalJoiner<V, VG, VR>,
     mapped_key_serde: Option<SharedSerde<KG>>,
+    /// The stream's value serde, if known: it says which values are Kafka's null.
+    value_serde: Option<SharedSerde<V>>,
+    left: bool,
     store: Option<GlobalStoreHandle<KG, VG>>,
 }
 
@@ -47,11 +54,26 @@ where
         ctx: &mut ProcessorContext<'_, K, VR>,
         record: Record<K, V>,
     ) -> ProcessResult {
+        if self
+            .value_serde
+            .as_ref()
+            .is_some_and(|s| s.is_null(&record.value))
+        {
+            ctx.record_dropped(
+                crate::runtime::DropReason::NullValue,
+                "null value in a join",
+            );
+            return Ok(());
+        }
         let mapped = (self.mapper)(&record.key, &record.value);
         let mapped_null = self
             .mapped_key_serde
             .as_ref()
             .is_some_and(|s| s.is_null(&mapped));
+        if mapped_null && !self.left {
+            ctx.record_dropped(crate::runtime::DropReason::NullKey, "null mapped join key");
+            return Ok(());
+        }
         let found = if mapped_null {
             None
         } else {
@@ -65,11 +87,11 @@ where
 }
 
 /// Lowers a stream–global-table join (`KStream::join_global`, `left_join_global`): one
-/// processor, named from `prefix`, after the stream, reading the global table's store.
+/// processor after the stream, reading the global table's store.
 pub(crate) fn lower<K, V, KG, VG, VR>(
     stream: &KStream<K, V>,
     table: &GlobalKTable<KG, VG>,
-    prefix: &str,
+    left: bool,
     mapper: KeyMapper<K, V, KG>,
     joiner: GlobalJoiner<V, VG, VR>,
 ) -> KStream<K, VR>
@@ -81,9 +103,17 @@ where
     VR: Clone + 'static,
 {
     let mut state = stream.state.borrow_mut();
-    let name = state.new_name(prefix);
+    let name = state.new_name(if left {
+        "KSTREAM-LEFTJOIN"
+    } else {
+        "KSTREAM-JOIN"
+    });
     let store_name = table.queryable_store_name().to_string();
     let mapped_key_serde = crate::serde::builtin_serde::<KG>();
+    let value_serde = stream
+        .value_serde
+        .clone()
+        .or_else(crate::serde::builtin_serde::<V>);
     state.add_processor(
         &name,
         move || StreamGlobalJoin {
@@ -91,6 +121,8 @@ where
             mapper: mapper.clone(),
             joiner: joiner.clone(),
             mapped_key_serde: mapped_key_serde.clone(),
+            value_serde: value_serde.clone(),
+            left,
             store: None,
         },
         &stream.node,

@@ -1,7 +1,11 @@
-//! `KTable::filter` / `filter_not`: updates that fail the predicate become deletes; a delete
-//! is forwarded only if the previous value had passed (old values are always known here),
-//! except below a versioned table, where every update is forwarded (KIP-914: an out-of-order
-//! update's old value is not the value it replaced, so skipping on it would be wrong).
+//! `KTable::filter` / `filter_not`: updates that fail the predicate become deletes.
+//!
+//! Every update is forwarded, also a delete of a row that had not passed either (`None` to
+//! `None`): Kafka Streams' `KTableFilter` forwards those unless a downstream operator asked for
+//! old values, and the operators that ask (grouping, for example) ignore a change from nothing
+//! to nothing, so forwarding it always gives Kafka's output: `to_stream` after a filter writes a
+//! tombstone for each filtered-out update, as Kafka's does. (Below a versioned table, Kafka's
+//! filter never skips, KIP-914: the same.)
 
 use std::marker::PhantomData;
 use std::sync::Arc;
@@ -13,16 +17,14 @@ use crate::processor::{Processor, ProcessorContext, Record};
 pub(crate) struct TableFilter<K, V, F> {
     predicate: Arc<F>,
     keep: bool,
-    versioned_upstream: bool,
     _types: PhantomData<fn(K, V)>,
 }
 
 impl<K, V, F> TableFilter<K, V, F> {
-    pub(crate) fn new(predicate: Arc<F>, keep: bool, versioned_upstream: bool) -> Self {
+    pub(crate) fn new(predicate: Arc<F>, keep: bool) -> Self {
         TableFilter {
             predicate,
             keep,
-            versioned_upstream,
             _types: PhantomData,
         }
     }
@@ -59,9 +61,6 @@ where
         } else {
             None
         };
-        if new.is_none() && old.is_none() && !self.versioned_upstream {
-            return Ok(());
-        }
         Ok(ctx.forward(record.with_value(Change { new, old }))?)
     }
 }

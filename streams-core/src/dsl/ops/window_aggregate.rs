@@ -168,8 +168,10 @@ where
             let new = (self.fold)(&record.key, record.value.clone(), old_value.clone());
             let entry = (new, timestamp);
             if !store.put(&record.key, &entry, window.start)? {
+                // Only a store shared by several aggregations (cogroup) can be further ahead
+                // than this one: like Kafka's segmented store, it skips the put (counted), and
+                // like Kafka's KStreamWindowAggregate, this still forwards the update.
                 ctx.record_late("window past the store's retention");
-                continue;
             }
             if self.close_emitter.is_some() {
                 continue;

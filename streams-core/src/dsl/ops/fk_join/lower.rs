@@ -175,6 +175,15 @@ where
     st.connect_store(&join, &left_store);
     st.mark_copartitioned(&join);
     let output = st.new_name("KTABLE-FK-JOIN-OUTPUT");
+    // Kafka Streams materializes the result only when asked to (a named `Materialized`), so an
+    // unnamed result has no record cache there: every result, also a tombstone for a key that
+    // never had one, goes downstream. Our result always has a store (downstream operators read
+    // it); without a name it is not cached, so the output is Kafka's.
+    let materialized = if materialized.name.is_none() {
+        materialized.with_caching_disabled()
+    } else {
+        materialized
+    };
     let store = materialized
         .name
         .clone()

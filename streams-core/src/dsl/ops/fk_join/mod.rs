@@ -243,10 +243,18 @@ where
         use Instruction::*;
         match (&record.value.old, &record.value.new) {
             (None, None) => Ok(()),
-            // Deleted row: unsubscribe and answer with a tombstone.
+            // Deleted row: unsubscribe and answer with a tombstone. A left join unsubscribes
+            // silently and asks for the tombstone without a foreign key (Kafka's
+            // leftJoinInstructions), so it carries the delete's own time; an inner join's
+            // answer carries the later of that and the right row's.
+            (Some(_), None) if self.left_join => {
+                if let Some(fk) = old_fk {
+                    send(Some(fk), DeleteKeyNoPropagate)?;
+                }
+                Ok(send(None, PropagateNullIfNoFkValAvailable)?)
+            }
             (Some(_), None) => match old_fk {
                 Some(fk) => Ok(send(Some(fk), DeleteKeyAndPropagate)?),
-                None if self.left_join => Ok(send(None, PropagateNullIfNoFkValAvailable)?),
                 None => Ok(()),
             },
             (old, Some(_)) => {
@@ -351,7 +359,12 @@ impl<KO: Clone + 'static, VO: Clone + 'static> Processor for SubscriptionReceive
         let ts_with = |rts: i64| record.timestamp.max(rts);
         match (sub.instruction, right) {
             (DeleteKeyNoPropagate, _) => Ok(()),
-            (DeleteKeyAndPropagate, _) => Ok(respond(ctx, None, record.timestamp)?),
+            // As every answer, the delete is stamped with the later of the subscription's time
+            // and the right row's (Kafka's SubscriptionJoinProcessorSupplier).
+            (DeleteKeyAndPropagate, right) => {
+                let ts = right.map_or(record.timestamp, |(_, ts)| ts_with(ts));
+                Ok(respond(ctx, None, ts)?)
+            }
             (PropagateNullIfNoFkValAvailable, Some((v, ts)))
             | (PropagateOnlyIfFkValAvailable, Some((v, ts))) => {
                 Ok(respond(ctx, Some(v), ts_with(ts))?)

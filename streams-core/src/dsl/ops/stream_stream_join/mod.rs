@@ -3,19 +3,23 @@
 //! buffered records in the window, then buffers the record in its own window store. For left
 //! and outer joins, unmatched records wait in a shared "outer" store ordered by time (right
 //! before left at equal times) and are emitted, joined with `None`, once stream time passes
-//! their window end plus grace.
+//! their window end plus grace — looked for when a record arrives at the join's stream time and
+//! the outer store may hold such records (see `tracker`), as Kafka Streams does.
+
+mod lower;
+mod tracker;
 
 use std::sync::Arc;
 
-use super::branch::PassThrough;
 use crate::Result;
-use crate::dsl::repartition::repartition_if_required;
-use crate::dsl::{JoinWindows, KStream, StreamJoined};
 use crate::processor::ProcessResult;
 use crate::processor::{Processor, ProcessorContext, Record};
 use crate::serde::{SerdeError, SharedSerde};
-use crate::state::{KeyValueStoreHandle, StoreBuilder, WindowStoreHandle};
+use crate::state::{KeyValueStoreHandle, WindowStoreHandle};
 use streams_state::segments::{decode_time, encode_time};
+
+pub(crate) use lower::lower;
+use tracker::{TimeTracker, TimeTrackers};
 
 /// The user's joiner oriented for one side: `(this value, other value)`; `None` where the
 /// join kind gives no result.
@@ -56,6 +60,8 @@ pub(crate) struct JoinSide<K, V, VO, VOut> {
     pub(crate) key_serde: SharedSerde<K>,
     pub(crate) this_serde: SharedSerde<V>,
     pub(crate) other_serde: SharedSerde<VO>,
+    /// The join's time, per task, shared with the other side.
+    pub(crate) trackers: TimeTrackers,
 }
 
 impl<K, V, VO, VOut> Clone for JoinSide<K, V, VO, VOut> {
@@ -73,6 +79,7 @@ impl<K, V, VO, VOut> Clone for JoinSide<K, V, VO, VOut> {
             key_serde: self.key_serde.clone(),
             this_serde: self.this_serde.clone(),
             other_serde: self.other_serde.clone(),
+            trackers: self.trackers.clone(),
         }
     }
 }
@@ -83,6 +90,7 @@ pub(crate) struct StreamStreamJoin<K, V, VO, VOut> {
     other: Option<WindowStoreHandle<K, VO>>,
     /// Outer store: `time | side | key` → length-prefixed values.
     outer: Option<KeyValueStoreHandle<Vec<u8>, Vec<u8>>>,
+    tracker: Option<Arc<TimeTracker>>,
 }
 
 impl<K, V, VO, VOut> StreamStreamJoin<K, V, VO, VOut> {
@@ -92,6 +100,7 @@ impl<K, V, VO, VOut> StreamStreamJoin<K, V, VO, VOut> {
             this: None,
             other: None,
             outer: None,
+            tracker: None,
         }
     }
 }
@@ -142,15 +151,26 @@ where
 
     /// Emits buffered unmatched records whose window has closed, in the outer store's order,
     /// and removes them. A left record at `t` closes once stream time exceeds
-    /// `t + after + grace` (a right record: `t + before + grace`).
+    /// `t + after + grace` (a right record: `t + before + grace`). As in Kafka Streams, the
+    /// store is only scanned when its lower time bound, with this side's reach, has closed.
     fn emit_non_joined(
         &self,
         ctx: &mut ProcessorContext<'_, K, VOut>,
-        stream_time: i64,
+        tracker: &TimeTracker,
     ) -> Result<()> {
         let Some(outer) = &self.outer else {
             return Ok(());
         };
+        let stream_time = tracker.stream_time();
+        if tracker
+            .min_time()
+            .saturating_add(self.spec.after)
+            .saturating_add(self.spec.grace)
+            >= stream_time
+        {
+            return Ok(());
+        }
+        tracker.set_min_time(i64::MAX);
         let this_byte = self.spec.side.byte();
         let (mut this_open, mut other_open) = (false, false);
         let mut closed: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
@@ -158,6 +178,10 @@ where
             let Some(ts) = key.first_chunk::<8>().map(|b| decode_time(*b)) else {
                 return Ok(true);
             };
+            tracker.set_min_time(ts);
+            if this_open && other_open {
+                return Ok(false);
+            }
             let is_this = key.get(8) == Some(&this_byte);
             // This side's records reach `after` into the future, the other side's `before`.
             let reach = if is_this {
@@ -165,13 +189,13 @@ where
             } else {
                 self.spec.before
             };
-            if ts + reach + self.spec.grace >= stream_time {
+            if ts.saturating_add(reach).saturating_add(self.spec.grace) >= stream_time {
                 if is_this {
                     this_open = true
                 } else {
                     other_open = true
                 }
-                return Ok(!(this_open && other_open));
+                return Ok(true);
             }
             closed.push((key, values));
             Ok(true)
@@ -261,7 +285,13 @@ where
         if let Some(outer) = &self.spec.outer_store {
             self.outer = Some(ctx.key_value_store(outer)?);
         }
+        self.tracker = Some(self.spec.trackers.get(ctx.task_id())?);
         Ok(())
+    }
+
+    fn close(&mut self, ctx: &mut ProcessorContext<'_, K, VOut>) -> ProcessResult {
+        self.tracker = None;
+        Ok(self.spec.trackers.remove(ctx.task_id())?)
     }
 
     fn process(
@@ -269,8 +299,11 @@ where
         ctx: &mut ProcessorContext<'_, K, VOut>,
         record: Record<K, V>,
     ) -> ProcessResult {
-        let stream_time = ctx.stream_time();
+        let tracker = ctx.initialized(&self.tracker)?.clone();
         let ts = record.timestamp;
+        // Every record moves the join's time, also one dropped below.
+        tracker.advance_stream_time(ts);
+        let stream_time = tracker.stream_time();
         if self.spec.this_serde.is_null(&record.value) {
             // As in Kafka Streams: a null value is "no record"; to the joiner `None` means "no
             // match", so null values are not joined at all.
@@ -301,7 +334,7 @@ where
             return Ok(ctx.unwindowable(ts, "a join window")?);
         }
         if self.outer.is_some() && ts == stream_time {
-            self.emit_non_joined(ctx, stream_time)?;
+            self.emit_non_joined(ctx, &tracker)?;
         }
         let (from, to) = (
             (ts - self.spec.before).max(0),
@@ -335,6 +368,7 @@ where
                     })?;
                 }
             } else {
+                tracker.lower_min_time(ts);
                 self.buffer_unmatched(&record.key, &record.value, ts)?;
             }
         }
@@ -346,185 +380,4 @@ where
         }
         Ok(())
     }
-}
-
-/// Lowers a stream–stream join of `stream` with `other` (`KStream::join`, `left_join`,
-/// `outer_join`): each side's join processor reads its side (through a repartition topic if
-/// its key may have changed); both use the two window stores and, for left and outer joins,
-/// the shared outer store; a merge node after them is the result stream.
-pub(crate) fn lower<K, V, VO, VR>(
-    stream: &KStream<K, V>,
-    other: &KStream<K, VO>,
-    windows: JoinWindows,
-    joined: StreamJoined<K, V, VO>,
-    (left_outer, right_outer): (bool, bool),
-    left_joiner: SideJoiner<V, VO, VR>,
-    right_joiner: SideJoiner<VO, V, VR>,
-) -> KStream<K, VR>
-where
-    K: Clone + 'static,
-    V: Clone + 'static,
-    VO: Clone + 'static,
-    VR: Clone + 'static,
-{
-    let state = &stream.state;
-    let broken = || KStream::new(stream.state.clone(), stream.node.clone(), None, None, true);
-    state.borrow_mut().record(windows.validate());
-    let (this_name, other_name) = {
-        let mut st = state.borrow_mut();
-        let this = st.new_name(if left_outer {
-            "KSTREAM-OUTERTHIS"
-        } else {
-            "KSTREAM-JOINTHIS"
-        });
-        let other = st.new_name(if right_outer {
-            "KSTREAM-OUTEROTHER"
-        } else {
-            "KSTREAM-JOINOTHER"
-        });
-        (this, other)
-    };
-    let base = joined
-        .store_name
-        .clone()
-        .unwrap_or_else(|| this_name.clone());
-    let what = format!("stream-stream join `{base}`");
-    let (key_serde, left_serde, right_serde) = {
-        let mut st = state.borrow_mut();
-        (
-            st.require_serde(
-                joined
-                    .key_serde
-                    .clone()
-                    .or_else(|| stream.key_serde.clone())
-                    .or_else(|| other.key_serde.clone()),
-                &what,
-            ),
-            st.require_serde(
-                joined
-                    .value_serde
-                    .clone()
-                    .or_else(|| stream.value_serde.clone()),
-                &what,
-            ),
-            st.require_serde(
-                joined
-                    .other_value_serde
-                    .clone()
-                    .or_else(|| other.value_serde.clone()),
-                &what,
-            ),
-        )
-    };
-    let (Some(key_serde), Some(left_serde), Some(right_serde)) =
-        (key_serde, left_serde, right_serde)
-    else {
-        return broken();
-    };
-    let Some(left_parent) = repartition_if_required(
-        state,
-        &stream.node,
-        stream.repartition_required,
-        &format!("{base}-left"),
-        key_serde.clone(),
-        Some(left_serde.clone()),
-    ) else {
-        return broken();
-    };
-    let Some(right_parent) = repartition_if_required(
-        state,
-        &other.node,
-        other.repartition_required,
-        &format!("{base}-right"),
-        key_serde.clone(),
-        Some(right_serde.clone()),
-    ) else {
-        return broken();
-    };
-    let (left_store, right_store) = match &joined.store_name {
-        Some(name) => (
-            format!("{name}-this-join-store"),
-            format!("{name}-other-join-store"),
-        ),
-        None => (format!("{this_name}-store"), format!("{other_name}-store")),
-    };
-    let outer_store = (left_outer || right_outer).then(|| match &joined.store_name {
-        Some(name) => format!("{name}-outer-shared-join-store"),
-        None => format!(
-            "{}-store",
-            this_name.replace("KSTREAM-OUTERTHIS", "KSTREAM-OUTERSHARED")
-        ),
-    });
-    let retention = std::time::Duration::from_millis(
-        u64::try_from(
-            windows
-                .before
-                .saturating_add(windows.after)
-                .saturating_add(windows.grace),
-        )
-        .unwrap_or(0),
-    );
-    let left_spec = JoinSide {
-        side: Side::Left,
-        this_store: left_store.clone(),
-        other_store: right_store.clone(),
-        outer_store: outer_store.clone(),
-        this_outer: left_outer,
-        before: windows.before,
-        after: windows.after,
-        grace: windows.grace,
-        joiner: left_joiner,
-        key_serde: key_serde.clone(),
-        this_serde: left_serde.clone(),
-        other_serde: right_serde.clone(),
-    };
-    let right_spec = JoinSide {
-        side: Side::Right,
-        this_store: right_store.clone(),
-        other_store: left_store.clone(),
-        outer_store: outer_store.clone(),
-        this_outer: right_outer,
-        before: windows.after,
-        after: windows.before,
-        grace: windows.grace,
-        joiner: right_joiner,
-        key_serde: key_serde.clone(),
-        this_serde: right_serde.clone(),
-        other_serde: left_serde.clone(),
-    };
-    let mut st = state.borrow_mut();
-    st.add_processor(
-        &this_name,
-        move || StreamStreamJoin::new(left_spec.clone()),
-        &left_parent,
-    );
-    st.add_processor(
-        &other_name,
-        move || StreamStreamJoin::new(right_spec.clone()),
-        &right_parent,
-    );
-    let nodes = [this_name.as_str(), other_name.as_str()];
-    st.add_store_for(
-        StoreBuilder::window(left_store, retention, true, key_serde.clone(), left_serde),
-        &nodes,
-    );
-    st.add_store_for(
-        StoreBuilder::window(right_store, retention, true, key_serde.clone(), right_serde),
-        &nodes,
-    );
-    if let Some(outer) = outer_store {
-        st.add_store_for(
-            StoreBuilder::key_value(
-                outer,
-                crate::serde::Serdes::bytes(),
-                crate::serde::Serdes::bytes(),
-            ),
-            &nodes,
-        );
-    }
-    st.mark_copartitioned(&this_name);
-    let merge = st.new_name("KSTREAM-MERGE");
-    st.add_processor_with_parents(&merge, PassThrough::<K, VR>::new, &nodes);
-    drop(st);
-    KStream::new(stream.state.clone(), merge, Some(key_serde), None, false)
 }

@@ -1,0 +1,159 @@
+//! Scenario shapes kept out of the default run, each with the reason. An excluded shape is
+//! not generated unless `STREAMS_ORACLE_EXCLUDED=1`, which generates it anyway (and then its
+//! mismatches fail the run like any other): that is how to check whether an exclusion is still
+//! needed. The test prints this list with its report, so nothing is skipped silently.
+
+/// What is kept out of a topology's scenarios.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Excluded {
+    /// With caching on, the contents of window and session stores are not compared (outputs
+    /// still are).
+    CachedWindowStoreContents,
+    /// The topology runs with caching off only.
+    CachingOn,
+    /// Records with a null key are not generated.
+    NullKeys,
+    /// The contents of window and session stores are never compared (outputs are).
+    WindowStoreContents,
+    /// A table record whose key and timestamp an earlier record of the same table had is
+    /// not generated.
+    SameTimestampTableUpdates,
+    /// The whole topology is kept out of the default run.
+    Topology,
+}
+
+/// One exclusion.
+#[derive(Debug)]
+pub(crate) struct Exclusion {
+    pub(crate) topologies: &'static [&'static str],
+    pub(crate) what: Excluded,
+    pub(crate) why: &'static str,
+}
+
+/// Every exclusion.
+pub(crate) const EXCLUDED: &[Exclusion] = &[
+    Exclusion {
+        topologies: &[
+            "tumbling_count",
+            "hopping_aggregate",
+            "tumbling_reduce_no_grace",
+            "sliding_count",
+            "sliding_aggregate",
+            "session_count",
+            "session_aggregate",
+            "suppress_tumbling",
+            "suppress_session",
+            "tumbling_count_emit_final",
+            "sliding_count_emit_final",
+            "session_count_emit_final",
+            "suppress_window_close_bounded",
+            "cogroup_windowed",
+            "windowed_table_join",
+        ],
+        what: Excluded::CachedWindowStoreContents,
+        why: "Kafka's caching window and session stores iterate their cache too, so all() still \
+              returns windows past retention that the cache holds; we have no cache for window \
+              and session stores yet (issue 12 gap list, being added on another branch). \
+              Minimal case: tumbling_count, caching on, a:x@0 then a:x@20: Kafka's store holds \
+              a@0/10 and a@20/30, ours only a@20/30 (outputs agree).",
+    },
+    Exclusion {
+        topologies: &[
+            "tumbling_reduce_no_grace",
+            "sliding_count",
+            "sliding_aggregate",
+            "session_count",
+            "session_aggregate",
+            "suppress_session",
+            "windowed_table_join",
+        ],
+        what: Excluded::CachingOn,
+        why: "window and session stores have no record cache yet (issue 12 gap list, being \
+              added on another branch), so what Kafka's cache merges within one record reaches \
+              our output separately: a session merge's delete and put of the same session, a \
+              sliding window updated twice, a null aggregate of a window that was never there; \
+              and Kafka's caching window and session stores still find windows past retention \
+              in their cache (a session to merge into, a window a windowed-table join looks \
+              up). Minimal case: session_count, caching on, d:null@0, \
+              d:null@1, d:null@1: Kafka outputs d@0/1 -> 2 then d@0/1 -> 3, we output \
+              d@0/1 -> 2, d@0/1 -> null, d@0/1 -> 3.",
+    },
+    Exclusion {
+        topologies: &["table_filter"],
+        what: Excluded::CachingOn,
+        why: "Kafka materializes a source table only when it is named or an operator downstream \
+              needs its store; we always materialize it, with a record cache. Under caching a \
+              tombstone for a key the table never had stops at our cache, while Kafka's \
+              unmaterialized source forwards it, and its filter writes it out. Minimal case: \
+              table_filter, caching on, table a:null@0: Kafka outputs a -> null, we output \
+              nothing.",
+    },
+    Exclusion {
+        topologies: &["tumbling_count_emit_final"],
+        what: Excluded::CachingOn,
+        why: "a deliberate difference (guide, Semantics: windowed aggregations): a store of an \
+              aggregation emitting on window close is never cached here; Kafka caches the \
+              tumbling/hopping one and emits through the cache, which still hands out a window \
+              its store's retention already hides. Minimal case: caching on, a:null@0 then \
+              a:null@20 (window 10, grace 5): Kafka emits a@0/10 -> 1, we emit nothing (and \
+              Kafka, with caching off, nothing either).",
+    },
+    Exclusion {
+        topologies: &[
+            "tumbling_count_emit_final",
+            "sliding_count_emit_final",
+            "session_count_emit_final",
+        ],
+        what: Excluded::WindowStoreContents,
+        why: "Kafka keeps the windows of an aggregation emitting on window close in a \
+              time-ordered store whose reads keep a window exactly `retention` behind stream \
+              time; ours is the usual window store, whose reads drop it (its emissions follow \
+              Kafka's rule; owned by the emit-strategy work). Minimal case: \
+              sliding_count_emit_final, a:a@10, c:a@24, c:a@25: Kafka's store still holds \
+              a@0/10 at stream time 25 (retention 25), ours not (outputs agree).",
+    },
+    Exclusion {
+        topologies: &["versioned_stream_table_left_join_grace"],
+        what: Excluded::NullKeys,
+        why: "Kafka Streams 4.4 fails the task on a record with a null key in a left \
+              stream-table join with a grace period (NullPointerException 'key cannot be null' \
+              from the grace buffer); ours joins it with nothing at once, as without a grace \
+              period. Minimal case: in null:a@0: Kafka throws, we output null -> a&null.",
+    },
+    Exclusion {
+        topologies: &["session_count_emit_final"],
+        what: Excluded::Topology,
+        why: "a session accepted exactly at its close time (end = stream time - gap - grace) is \
+              past our session store's retention, which refuses the put, so emitting on window \
+              close never emits it; Kafka's segmented store keeps whatever falls in a live \
+              segment (at least 60 s), and emits it. Fixing it means segment-granular puts in \
+              streams-state's window and session stores (reads keep filtering by retention), \
+              owned by the emit-strategy and store-cache work. session_count_emit_final_retained \
+              (a 100 ms retention) runs the same topology in the default run. Minimal case: \
+              a:null@15, a:null@7, a:null@16 (gap 5, grace 3): Kafka emits a@7/7 -> 1, we emit \
+              nothing.",
+    },
+    Exclusion {
+        topologies: &[
+            "versioned_table_source",
+            "versioned_stream_table_join",
+            "versioned_stream_table_left_join_grace",
+            "versioned_table_group_by",
+            "versioned_table_join",
+        ],
+        what: Excluded::SameTimestampTableUpdates,
+        why: "a delete at the timestamp of a key's only version leaves no trace in Kafka's \
+              versioned store (the version is dropped, no tombstone is kept), so a later put \
+              with an older timestamp becomes the latest version; ours keeps the delete in the \
+              history and files that put under it (owned by the versioned-store work). Minimal \
+              case: versioned_table_source, d:a@1, d:null@1, d:a@0: Kafka's store then holds \
+              d = a @0 as latest, ours has no latest value for d (outputs agree).",
+    },
+];
+
+/// Whether `what` is excluded for `topology`.
+pub(crate) fn is_excluded(topology: &str, what: Excluded) -> Option<&'static Exclusion> {
+    EXCLUDED
+        .iter()
+        .find(|e| e.what == what && e.topologies.contains(&topology))
+}
