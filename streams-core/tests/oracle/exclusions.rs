@@ -33,52 +33,6 @@ pub(crate) struct Exclusion {
 /// Every exclusion.
 pub(crate) const EXCLUDED: &[Exclusion] = &[
     Exclusion {
-        topologies: &[
-            "tumbling_count",
-            "hopping_aggregate",
-            "tumbling_reduce_no_grace",
-            "sliding_count",
-            "sliding_aggregate",
-            "session_count",
-            "session_aggregate",
-            "suppress_tumbling",
-            "suppress_session",
-            "tumbling_count_emit_final",
-            "sliding_count_emit_final",
-            "session_count_emit_final",
-            "suppress_window_close_bounded",
-            "cogroup_windowed",
-            "windowed_table_join",
-        ],
-        what: Excluded::CachedWindowStoreContents,
-        why: "Kafka's caching window and session stores iterate their cache too, so all() still \
-              returns windows past retention that the cache holds; we have no cache for window \
-              and session stores yet (issue 12 gap list, being added on another branch). \
-              Minimal case: tumbling_count, caching on, a:x@0 then a:x@20: Kafka's store holds \
-              a@0/10 and a@20/30, ours only a@20/30 (outputs agree).",
-    },
-    Exclusion {
-        topologies: &[
-            "tumbling_reduce_no_grace",
-            "sliding_count",
-            "sliding_aggregate",
-            "session_count",
-            "session_aggregate",
-            "suppress_session",
-            "windowed_table_join",
-        ],
-        what: Excluded::CachingOn,
-        why: "window and session stores have no record cache yet (issue 12 gap list, being \
-              added on another branch), so what Kafka's cache merges within one record reaches \
-              our output separately: a session merge's delete and put of the same session, a \
-              sliding window updated twice, a null aggregate of a window that was never there; \
-              and Kafka's caching window and session stores still find windows past retention \
-              in their cache (a session to merge into, a window a windowed-table join looks \
-              up). Minimal case: session_count, caching on, d:null@0, \
-              d:null@1, d:null@1: Kafka outputs d@0/1 -> 2 then d@0/1 -> 3, we output \
-              d@0/1 -> 2, d@0/1 -> null, d@0/1 -> 3.",
-    },
-    Exclusion {
         topologies: &["table_filter"],
         what: Excluded::CachingOn,
         why: "Kafka materializes a source table only when it is named or an operator downstream \
