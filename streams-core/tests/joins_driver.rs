@@ -643,6 +643,45 @@ fn joining_a_filtered_table_passes_its_deletes_through_uncached() -> Result<()> 
     Ok(())
 }
 
+#[test]
+fn a_join_after_a_key_change_sees_records_whose_new_key_is_null() -> Result<()> {
+    // Kafka Streams 4's repartition before a join lets null keys through (its filter is
+    // `(k, v) -> true`), so a left join joins such a record with nothing (KIP-962); only an
+    // explicit `repartition()` drops them (differential oracle, self_join_after_key_change).
+    let builder = StreamsBuilder::new();
+    let t = builder.table(
+        "table",
+        Consumed::with(Serdes::nullable(Serdes::string()), Serdes::string()),
+        Materialized::default(),
+    );
+    nullable_stream(&builder, "stream")
+        .select_key(|_k: &Option<String>, v: &Option<String>| {
+            v.clone().filter(|v| !v.starts_with('x'))
+        })
+        .left_join_table(&t, |v: &Option<String>, t: Option<&String>| {
+            Some(format!(
+                "{}+{}",
+                show(v.as_deref()),
+                show(t.map(String::as_str))
+            ))
+        })
+        .to("output");
+    let topology = builder.build()?;
+    assert!(
+        topology.describe().to_string().contains("-repartition)"),
+        "the key change is repartitioned before the join"
+    );
+    let driver = TopologyTestDriver::new(topology)?;
+    pipe_nullable(&driver, "table", &[(Some("a"), Some("A"), 0)])?;
+    pipe_nullable(
+        &driver,
+        "stream",
+        &[(Some("k"), Some("a"), 1), (Some("k"), Some("xyz"), 2)],
+    )?;
+    assert_eq!(read_nullable(&driver)?, vec!["a|a+A", "null|xyz+null"]);
+    Ok(())
+}
+
 /// Kafka's shared KTableKTable*JoinTest script; returns outputs per step.
 fn table_table_script(kind: &str) -> Result<Vec<Out>> {
     let builder = StreamsBuilder::new();

@@ -71,6 +71,7 @@ impl<K: Clone + 'static, V: Clone + 'static> KGroupedTable<K, V> {
             &base,
             key_serde.clone(),
             Some(change_serde(value_serde)),
+            false,
         ) else {
             return KTable::new(state, self.node, None, None, None);
         };

@@ -8,10 +8,11 @@ use crate::processor::ProcessResult;
 use crate::processor::{Processor, ProcessorContext, Record};
 use crate::serde::SharedSerde;
 
-/// Drops records with a null key before a repartition topic, as Kafka Streams'
-/// `<name>-repartition-filter` does.
+/// `<name>-repartition-filter`: drops records with a null key before a repartition topic if
+/// `drop`, else lets every record through.
 pub(crate) struct DropNullKeys<K, V> {
     key_serde: SharedSerde<K>,
+    drop: bool,
     _value: PhantomData<fn(V)>,
 }
 
@@ -26,7 +27,7 @@ impl<K: Clone + 'static, V: Clone + 'static> Processor for DropNullKeys<K, V> {
         ctx: &mut ProcessorContext<'_, K, V>,
         record: Record<K, V>,
     ) -> ProcessResult {
-        if self.key_serde.is_null(&record.key) {
+        if self.drop && self.key_serde.is_null(&record.key) {
             ctx.record_dropped(
                 crate::runtime::DropReason::NullKey,
                 "null key before a repartition topic",
@@ -40,12 +41,19 @@ impl<K: Clone + 'static, V: Clone + 'static> Processor for DropNullKeys<K, V> {
 /// Adds `<name>-repartition-filter` → `<name>-repartition-sink` → topic `<name>-repartition`
 /// → `<name>-repartition-source` after `parent`, and returns the source's name. `None` after
 /// recording a build error (a missing serde).
+///
+/// The filter drops records with a null key when `drop_null_keys` (`KStream::repartition`, as
+/// Kafka Streams 4.4 does there) and lets every record through otherwise: before a join or a
+/// grouping Kafka 4's filter is `(k, v) -> true`, and what reads the topic decides about null
+/// keys (an aggregation drops them; a left or outer join joins them with nothing; every
+/// stream-stream join counts them into its stream time).
 pub(crate) fn add_repartition<K: Clone + 'static, V: Clone + 'static>(
     state: &SharedState,
     parent: &str,
     name: &str,
     key_serde: SharedSerde<K>,
     value_serde: Option<SharedSerde<V>>,
+    drop_null_keys: bool,
 ) -> Option<String> {
     let mut st = state.borrow_mut();
     let topic = format!("{name}-repartition");
@@ -58,6 +66,7 @@ pub(crate) fn add_repartition<K: Clone + 'static, V: Clone + 'static>(
         &filter,
         move || DropNullKeys::<K, V> {
             key_serde: null_check.clone(),
+            drop: drop_null_keys,
             _value: PhantomData,
         },
         parent,
@@ -85,7 +94,7 @@ pub(crate) fn repartition_if_required<K: Clone + 'static, V: Clone + 'static>(
     value_serde: Option<SharedSerde<V>>,
 ) -> Option<String> {
     if required {
-        let source = add_repartition(state, parent, name, key_serde, value_serde)?;
+        let source = add_repartition(state, parent, name, key_serde, value_serde, false)?;
         // Kafka Streams' `OptimizableRepartitionNode`: a grouping's or join's repartition
         // topic may be merged with others of the same key change.
         state

@@ -63,6 +63,12 @@ impl TopologyEditor {
         }
     }
 
+    /// Orders `id`'s children as they were created, as Kafka Streams builds a graph node's
+    /// children (in creation order), whatever order edges were added in.
+    pub(crate) fn sort_children(&mut self, id: usize) {
+        self.topology.nodes[id].children.sort_unstable();
+    }
+
     /// Removes the edge `parent` → `child`, if present.
     pub(crate) fn remove_edge(&mut self, parent: usize, child: usize) {
         let nodes = &mut self.topology.nodes;

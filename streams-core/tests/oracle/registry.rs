@@ -426,7 +426,24 @@ pub(crate) fn all() -> Vec<Def> {
             .out("out")
             .windowed_store("wtj-left", window::<S, u64>(10))
             .windowed_store("wtj-right", window::<S, u64>(10)),
+        Def::new(
+            "self_join_after_key_change",
+            joins::self_join_after_key_change,
+        )
+        .streams(&["in"])
+        .out("out")
+        .out_long("out2")
+        .store("sj-counts", kv_ts::<S, u64>()),
         // topology.optimization=all: the same topologies, built optimized on both sides.
+        Def::new(
+            "self_join_after_key_change_optimized",
+            joins::self_join_after_key_change,
+        )
+        .config(OPTIMIZE.0, OPTIMIZE.1)
+        .streams(&["in"])
+        .out("out")
+        .out_long("out2")
+        .store("sj-counts", kv_ts::<S, u64>()),
         Def::new("group_by_twice", aggregations::group_by_twice)
             .streams(&["in"])
             .out_long("out")

@@ -142,6 +142,7 @@ impl<K: Clone + 'static, V: Clone + 'static> KStream<K, V> {
             &name,
             key_serde.clone(),
             value_serde.clone(),
+            true,
         ) else {
             return self.clone();
         };

@@ -237,6 +237,10 @@ fn merge_group(editor: &mut TopologyEditor, group: Group<'_>) -> bool {
             }
         }
     }
+    // Kafka Streams adds the merged topic's readers in the order the DSL made them: what lay
+    // in between (made before the joins and aggregations that read the topics) comes first,
+    // and with it the order in which a record reaches them (a self-join's right side first).
+    editor.sort_children(kept.source);
     editor.add_edge(anchor, kept.filter);
     editor.place_after(anchor, &[kept.filter, kept.sink, kept.source]);
     true

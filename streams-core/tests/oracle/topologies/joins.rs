@@ -230,3 +230,25 @@ pub(crate) fn windowed_table_join(config: &StreamsConfig) -> Result<Topology> {
     unwindow(joined.to_stream()).to("out");
     b.build_with(config)
 }
+
+pub(crate) fn self_join_after_key_change(config: &StreamsConfig) -> Result<Topology> {
+    let b = StreamsBuilder::new();
+    let rekeyed = b
+        .stream("in", strings())
+        .select_key(|_k: &S, v: &S| first(v));
+    let longer = rekeyed.filter(|_k: &S, v: &S| v.as_ref().is_some_and(|v| v.len() > 1));
+    rekeyed
+        .left_join(
+            &longer,
+            |l: &S, r: Option<&S>| pair_values(Some(l), r),
+            JoinWindows::of_time_difference_and_grace(ms(5), ms(2)),
+            joined("sj"),
+        )
+        .to("out");
+    rekeyed
+        .group_by_key()
+        .count(Materialized::as_("sj-counts"))
+        .to_stream()
+        .to("out2");
+    b.build_with(config)
+}

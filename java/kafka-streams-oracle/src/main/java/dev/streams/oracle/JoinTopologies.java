@@ -47,6 +47,8 @@ final class JoinTopologies {
         into.put("repartition_stream_join", JoinTopologies::repartitionStreamJoin);
         into.put("repartition_stream_join_optimized", JoinTopologies::repartitionStreamJoin);
         into.put("windowed_table_join", JoinTopologies::windowedTableJoin);
+        into.put("self_join_after_key_change", JoinTopologies::selfJoinAfterKeyChange);
+        into.put("self_join_after_key_change_optimized", JoinTopologies::selfJoinAfterKeyChange);
     }
 
     static String pair(final String left, final String right) {
@@ -189,6 +191,17 @@ final class JoinTopologies {
             .join(windowedCounts(b, "in2", "wtj-right"), (l, r) -> l + "&" + r)
             .toStream())
             .to("out");
+        return b.build(props);
+    }
+
+    /** A re-keyed stream left-joined with a filtered copy of itself, and counted. */
+    static Topology selfJoinAfterKeyChange(final Properties props) {
+        final StreamsBuilder b = new StreamsBuilder();
+        final KStream<String, String> rekeyed = b.stream("in", strings()).selectKey((k, v) -> first(v));
+        final KStream<String, String> longer = rekeyed.filter((k, v) -> v != null && v.length() > 1);
+        rekeyed.leftJoin(longer, JoinTopologies::pair, JoinWindows.ofTimeDifferenceAndGrace(ms(5), ms(2)), joined("sj"))
+            .to("out");
+        rekeyed.groupByKey().count(Materialized.as("sj-counts")).toStream().to("out2", Topologies.longs());
         return b.build(props);
     }
 }
