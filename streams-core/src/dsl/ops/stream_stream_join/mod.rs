@@ -175,13 +175,15 @@ where
         let (mut this_open, mut other_open) = (false, false);
         let mut closed: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
         outer.visit(|key, values| {
+            // Kafka stops before looking at the next record once both sides' windows are open,
+            // so the bound is the time of the last record it looked at.
+            if this_open && other_open {
+                return Ok(false);
+            }
             let Some(ts) = key.first_chunk::<8>().map(|b| decode_time(*b)) else {
                 return Ok(true);
             };
             tracker.set_min_time(ts);
-            if this_open && other_open {
-                return Ok(false);
-            }
             let is_this = key.get(8) == Some(&this_byte);
             // This side's records reach `after` into the future, the other side's `before`.
             let reach = if is_this {
