@@ -174,16 +174,18 @@ where
         let this_byte = self.spec.side.byte();
         let (mut this_open, mut other_open) = (false, false);
         let mut closed: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
+        // Kafka iterates the store one value at a time (a key buffered twice is two records)
+        // and leaves the bound at the time of the record at which it stops, which comes after
+        // both sides' windows were found open: the next key's, or this key's when it holds more
+        // values.
         outer.visit(|key, values| {
-            // Kafka stops before looking at the next record once both sides' windows are open,
-            // so the bound is the time of the last record it looked at.
-            if this_open && other_open {
-                return Ok(false);
-            }
             let Some(ts) = key.first_chunk::<8>().map(|b| decode_time(*b)) else {
                 return Ok(true);
             };
             tracker.set_min_time(ts);
+            if this_open && other_open {
+                return Ok(false);
+            }
             let is_this = key.get(8) == Some(&this_byte);
             // This side's records reach `after` into the future, the other side's `before`.
             let reach = if is_this {
@@ -197,7 +199,9 @@ where
                 } else {
                     other_open = true
                 }
-                return Ok(true);
+                // Kafka's next record is this key's second value: it stops there.
+                let more_values = split_values(&values).len() > 1;
+                return Ok(!(this_open && other_open && more_values));
             }
             closed.push((key, values));
             Ok(true)
