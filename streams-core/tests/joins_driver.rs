@@ -391,6 +391,45 @@ fn outer_join_emits_right_before_left_at_equal_times() -> Result<()> {
 }
 
 #[test]
+fn outer_join_counts_each_buffered_value_as_a_record_when_it_stops_scanning() -> Result<()> {
+    // Kafka Streams iterates its outer store one value at a time and, once both sides' windows
+    // are open, stops at the next record, leaving its lower time bound there: a key buffered
+    // twice stops the scan at its own time, a key buffered once at the next key's (differential
+    // oracle, ss_outer_join, seed 31).
+    for duplicate in [true, false] {
+        let builder = StreamsBuilder::new();
+        outer_join(
+            &builder,
+            JoinWindows::of_time_difference_and_grace(ms(5), ms(1)),
+        );
+        let h = Harness::new(&builder)?;
+        h.pipe("topic1", &[("a", Some("A0"), 0), ("a", Some("A1"), 1)])?;
+        h.pipe("topic2", &[("b", Some("B3"), 3)])?;
+        if duplicate {
+            h.pipe("topic2", &[("b", Some("B3'"), 3)])?;
+        }
+        h.pipe("topic1", &[("a", Some("A5"), 5)])?;
+        // At 7 the scan emits A0, finds A1 (left) and B3 (right) open and stops at the next
+        // record: B3' (time 3) or A5 (time 5).
+        h.pipe("topic1", &[("a", Some("A7"), 7)])?;
+        assert_eq!(h.read()?, out(&[("a", "A0+null", 0)]));
+        // At 10 the bound, 3 or 5, plus 5 and the grace is past or not: a scan, or none.
+        h.pipe("topic1", &[("a", Some("A10"), 10)])?;
+        let expected = if duplicate {
+            out(&[
+                ("a", "A1+null", 1),
+                ("b", "null+B3", 3),
+                ("b", "null+B3'", 3),
+            ])
+        } else {
+            Vec::new()
+        };
+        assert_eq!(h.read()?, expected, "B3 buffered twice: {duplicate}");
+    }
+    Ok(())
+}
+
+#[test]
 fn outer_join_window_end_equality_stays_open() -> Result<()> {
     // KStreamKStreamOuterJoinTest.testEmitAllNonJoinedResultsForAsymmetricWindow
     let builder = StreamsBuilder::new();

@@ -224,6 +224,57 @@ fn table_filter_deletes_of_rows_that_never_passed_do_not_reach_a_grouping() -> R
 }
 
 #[test]
+fn a_filter_asked_for_old_values_skips_deletes_of_rows_that_never_passed() -> Result<()> {
+    // KTableFilterTest.doTestSendingOldValue: a grouping below asks the filter for old values
+    // (Kafka's enableSendingOldValues), so the filter skips a change from nothing to nothing,
+    // for every reader of it, to_stream too (differential oracle,
+    // table_filter_grouped_and_streamed).
+    let builder = StreamsBuilder::new();
+    let filtered = builder
+        .table(
+            "input",
+            Consumed::with(Serdes::string(), Serdes::i64()),
+            Materialized::as_("t1"),
+        )
+        .filter(|_k, v: &i64| v % 2 == 0);
+    filtered.to_stream().to("output");
+    filtered
+        .group_by(
+            |k: &String, v: &i64| (k.clone(), *v),
+            Grouped::with(Serdes::string(), Serdes::i64()),
+        )
+        .count(Materialized::as_("counts"));
+    let driver = TopologyTestDriver::new(builder.build()?)?;
+    let input = driver.input_topic("input", Serdes::string(), Serdes::nullable(Serdes::i64()));
+    for (k, v, t) in [
+        ("A", Some(1), 5),
+        ("B", Some(1), 10),
+        ("C", Some(1), 15),
+        ("A", Some(2), 15),
+        ("B", Some(2), 8),
+        ("A", Some(3), 20),
+        ("A", None, 10),
+        ("B", None, 20),
+    ] {
+        input.pipe_input(k.to_string(), v, t)?;
+    }
+    let out: Vec<_> = driver
+        .output_topic("output", Serdes::string(), Serdes::nullable(Serdes::i64()))
+        .read_records()?
+        .into_iter()
+        .map(|r| (r.key, r.value, r.timestamp))
+        .collect();
+    let expected = vec![
+        ("A".to_string(), Some(2), 15),
+        ("B".to_string(), Some(2), 8),
+        ("A".to_string(), None, 20),
+        ("B".to_string(), None, 20),
+    ];
+    assert_eq!(out, expected);
+    Ok(())
+}
+
+#[test]
 fn table_map_values_maps_new_values_and_keeps_deletes() -> Result<()> {
     let builder = StreamsBuilder::new();
     builder

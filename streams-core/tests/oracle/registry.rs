@@ -194,6 +194,14 @@ pub(crate) fn all() -> Vec<Def> {
             .tables(&["table"])
             .out_long("out")
             .store("tfg-counts", kv_ts::<S, u64>()),
+        Def::new(
+            "table_filter_grouped_and_streamed",
+            tables::table_filter_grouped_and_streamed,
+        )
+        .tables(&["table"])
+        .out("out")
+        .out_long("out2")
+        .store("tfgs-counts", kv_ts::<S, u64>()),
         Def::new("table_filter_join", tables::table_filter_join)
             .tables(&["table", "table2"])
             .out("out")

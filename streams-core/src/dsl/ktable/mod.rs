@@ -7,6 +7,7 @@ mod joins;
 mod suppress;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::builder::SharedState;
 use super::materialized::VersionedSpec;
@@ -48,6 +49,40 @@ pub struct KTable<K, V> {
     /// another materialization, as Kafka Streams' KIP-914 defines them): what their store
     /// keeps. Their joins look values up by time and ignore out-of-order updates.
     pub(crate) versioned: Option<VersionedSpec>,
+    /// Whether operators below asked the filters above for old values (see [`OldValues`]).
+    pub(crate) old_values: Option<Arc<OldValues>>,
+}
+
+/// Kafka Streams' `enableSendingOldValues` for filters: an operator that needs each update's
+/// old value (a grouping, a foreign-key join, the preserved side of a left or outer table join,
+/// a suppression) asks its table for them, and the request climbs to every filter above
+/// through the operators in between. A filter so asked skips a change from nothing to nothing
+/// (a delete of a row that never passed); one not asked forwards it, as Kafka's does. The flag
+/// is set while the DSL is built and read when the filter's processors are made.
+#[derive(Debug, Default)]
+pub(crate) struct OldValues {
+    wanted: AtomicBool,
+    parent: Option<Arc<OldValues>>,
+}
+
+impl OldValues {
+    fn below(parent: Option<Arc<OldValues>>) -> Arc<OldValues> {
+        Arc::new(OldValues {
+            wanted: AtomicBool::new(false),
+            parent,
+        })
+    }
+
+    fn enable(&self) {
+        self.wanted.store(true, Ordering::Relaxed);
+        if let Some(parent) = &self.parent {
+            parent.enable();
+        }
+    }
+
+    fn wanted(&self) -> bool {
+        self.wanted.load(Ordering::Relaxed)
+    }
 }
 
 impl<K, V> Clone for KTable<K, V> {
@@ -61,6 +96,7 @@ impl<K, V> Clone for KTable<K, V> {
             window_close_delay: self.window_close_delay,
             lookup: self.lookup.clone(),
             versioned: self.versioned,
+            old_values: self.old_values.clone(),
         }
     }
 }
@@ -91,6 +127,14 @@ impl<K: Clone + 'static, V: Clone + 'static> KTable<K, V> {
             window_close_delay: None,
             lookup: None,
             versioned: None,
+            old_values: None,
+        }
+    }
+
+    /// Asks the filters above this table for old values (see [`OldValues`]).
+    pub(crate) fn enable_sending_old_values(&self) {
+        if let Some(old_values) = &self.old_values {
+            old_values.enable();
         }
     }
 
@@ -173,6 +217,7 @@ impl<K: Clone + 'static, V: Clone + 'static> KTable<K, V> {
             window_close_delay: self.window_close_delay,
             lookup: None,
             versioned: self.versioned,
+            old_values: self.old_values.clone(),
         }
     }
 
@@ -290,17 +335,24 @@ impl<K: Clone + 'static, V: Clone + 'static> KTable<K, V> {
         F: Fn(&K, &V) -> bool + Send + Sync + 'static,
     {
         let predicate = Arc::new(predicate);
+        let versioned_upstream = self.is_versioned();
+        let old_values = OldValues::below(self.old_values.clone());
+        let asked = old_values.clone();
         let name = {
             let mut st = self.state.borrow_mut();
             let name = st.new_name("KTABLE-FILTER");
             st.add_processor(
                 &name,
-                move || TableFilter::<K, V, F>::new(predicate.clone(), keep),
+                move || {
+                    // Below a versioned table Kafka's filter never skips (KIP-914).
+                    let skip_unchanged = asked.wanted() && !versioned_upstream;
+                    TableFilter::<K, V, F>::new(predicate.clone(), keep, skip_unchanged)
+                },
                 &self.node,
             );
             name
         };
-        match materialized {
+        let mut filtered = match materialized {
             None => self.derived(name, self.value_serde.clone(), None),
             Some(m) => {
                 let versioned = m.versioned_spec();
@@ -311,7 +363,9 @@ impl<K: Clone + 'static, V: Clone + 'static> KTable<K, V> {
                     None => self.derived(name, self.value_serde.clone(), None),
                 }
             }
-        }
+        };
+        filtered.old_values = Some(old_values);
+        filtered
     }
 
     /// Keeps the rows for which `predicate` holds; an update that fails it deletes the row
@@ -441,6 +495,8 @@ impl<K: Clone + 'static, V: Clone + 'static> KTable<K, V> {
         F: Fn(&K, &V) -> (K2, V2) + Send + Sync + 'static,
     {
         let selector = Arc::new(selector);
+        // The grouping subtracts old rows: it asks for old values (Kafka's groupBy does).
+        self.enable_sending_old_values();
         let mut st = self.state.borrow_mut();
         let name = st.new_name("KTABLE-SELECT");
         let key_serde = st.require_serde(

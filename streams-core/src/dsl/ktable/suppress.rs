@@ -221,6 +221,8 @@ impl<K: Clone + 'static, V: Clone + 'static> KTable<K, V> {
     /// # Ok::<(), streams_core::Error>(())
     /// ```
     pub fn suppress(&self, suppressed: Suppressed<K>) -> KTable<K, V> {
+        // The buffer keeps each key's prior value: it asks for old values, as Kafka's does.
+        self.enable_sending_old_values();
         let mut st = self.state.borrow_mut();
         let name = suppressed
             .name

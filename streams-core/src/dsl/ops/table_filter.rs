@@ -1,11 +1,10 @@
 //! `KTable::filter` / `filter_not`: updates that fail the predicate become deletes.
 //!
-//! Every update is forwarded, also a delete of a row that had not passed either (`None` to
-//! `None`): Kafka Streams' `KTableFilter` forwards those unless a downstream operator asked for
-//! old values, and the operators that ask (grouping, for example) ignore a change from nothing
-//! to nothing, so forwarding it always gives Kafka's output: `to_stream` after a filter writes a
-//! tombstone for each filtered-out update, as Kafka's does. (Below a versioned table, Kafka's
-//! filter never skips, KIP-914: the same.)
+//! As Kafka Streams' `KTableFilter`: a change from nothing to nothing (a delete of a row that
+//! had not passed either) is skipped only when an operator below asked for old values (a
+//! grouping, a foreign-key join, a left or outer table join, a suppression; see
+//! `ktable::OldValues`), and never below a versioned table (KIP-914); otherwise it is forwarded,
+//! so `to_stream` after a filter writes a tombstone for each filtered-out update.
 
 use std::marker::PhantomData;
 use std::sync::Arc;
@@ -17,14 +16,16 @@ use crate::processor::{Processor, ProcessorContext, Record};
 pub(crate) struct TableFilter<K, V, F> {
     predicate: Arc<F>,
     keep: bool,
+    skip_unchanged: bool,
     _types: PhantomData<fn(K, V)>,
 }
 
 impl<K, V, F> TableFilter<K, V, F> {
-    pub(crate) fn new(predicate: Arc<F>, keep: bool) -> Self {
+    pub(crate) fn new(predicate: Arc<F>, keep: bool, skip_unchanged: bool) -> Self {
         TableFilter {
             predicate,
             keep,
+            skip_unchanged,
             _types: PhantomData,
         }
     }
@@ -61,6 +62,9 @@ where
         } else {
             None
         };
+        if self.skip_unchanged && new.is_none() && old.is_none() {
+            return Ok(());
+        }
         Ok(ctx.forward(record.with_value(Change { new, old }))?)
     }
 }

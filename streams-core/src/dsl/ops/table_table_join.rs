@@ -158,6 +158,14 @@ where
     VR: Clone + 'static,
 {
     let broken = || KTable::new(table.state.clone(), table.node.clone(), None, None, None);
+    // A preserved side needs old values (Kafka's doJoin asks the left table of a left or
+    // outer join, and the right table of an outer join, for them).
+    if kinds.0 == SideKind::Preserved {
+        table.enable_sending_old_values();
+    }
+    if kinds.1 == SideKind::Preserved {
+        other.enable_sending_old_values();
+    }
     let (Some(this), Some(that)) = (table.ensure_materialized(), other.ensure_materialized())
     else {
         return broken();

@@ -58,6 +58,23 @@ pub(crate) fn table_filter_group_by(config: &StreamsConfig) -> Result<Topology> 
     b.build_with(config)
 }
 
+pub(crate) fn table_filter_grouped_and_streamed(config: &StreamsConfig) -> Result<Topology> {
+    let b = StreamsBuilder::new();
+    let filtered = b
+        .table("table", table_strings(), Materialized::default())
+        .filter(|_k: &S, v: &String| v.len() != 2);
+    filtered.to_stream().to("out");
+    filtered
+        .group_by(
+            |_k: &S, v: &String| (first_of(v), v.clone()),
+            Grouped::as_("tfgs"),
+        )
+        .count(Materialized::as_("tfgs-counts"))
+        .to_stream()
+        .to("out2");
+    b.build_with(config)
+}
+
 pub(crate) fn table_filter_join(config: &StreamsConfig) -> Result<Topology> {
     let b = StreamsBuilder::new();
     let right = b.table("table2", table_strings(), Materialized::as_("tfj-right"));

@@ -34,6 +34,10 @@ where
     VR: Clone + 'static,
 {
     let broken = || KTable::new(table.state.clone(), table.node.clone(), None, None, None);
+    // Both sides need old values, as in Kafka's doJoinOnForeignKey: the left one to
+    // unsubscribe an old foreign key, the right one to skip unchanged rows.
+    table.enable_sending_old_values();
+    other.enable_sending_old_values();
     let (Some(this), Some(that)) = (table.ensure_materialized(), other.ensure_materialized())
     else {
         return broken();

@@ -174,6 +174,10 @@ where
         let this_byte = self.spec.side.byte();
         let (mut this_open, mut other_open) = (false, false);
         let mut closed: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
+        // Kafka iterates the store one value at a time (a key buffered twice is two records)
+        // and leaves the bound at the time of the record at which it stops, which comes after
+        // both sides' windows were found open: the next key's, or this key's when it holds more
+        // values.
         outer.visit(|key, values| {
             let Some(ts) = key.first_chunk::<8>().map(|b| decode_time(*b)) else {
                 return Ok(true);
@@ -195,7 +199,9 @@ where
                 } else {
                     other_open = true
                 }
-                return Ok(true);
+                // Kafka's next record is this key's second value: it stops there.
+                let more_values = split_values(&values).len() > 1;
+                return Ok(!(this_open && other_open && more_values));
             }
             closed.push((key, values));
             Ok(true)

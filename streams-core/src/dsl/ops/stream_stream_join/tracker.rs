@@ -3,10 +3,10 @@
 //! either side receives (also those it drops for a null key or value), and the lower bound on
 //! the times in the outer store that lets a record skip the scan for closed windows.
 //!
-//! Kafka Streams' bound is loose on purpose (a scan leaves it at the last time it looked at,
-//! and a match that removes a buffered record does not raise it), and when it looks decides
-//! when unmatched records come out; ours moves exactly as Kafka's does so that they come out
-//! with the same records. Both sides of a task reach the same tracker through a map by task,
+//! Kafka Streams' bound is loose on purpose (a scan leaves it at the time of the record where
+//! it stops, and a match that removes a buffered record does not raise it), and when it looks
+//! decides when unmatched records come out; ours moves exactly as Kafka's does so that they
+//! come out with the same records. Both sides of a task reach the same tracker through a map by task,
 //! locked only when a processor starts or closes; per record, the tracker is two atomics.
 
 use std::collections::HashMap;
