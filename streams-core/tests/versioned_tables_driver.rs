@@ -785,7 +785,8 @@ fn a_filter_below_a_versioned_table_forwards_every_delete() -> Result<()> {
 }
 
 #[test]
-fn a_versioned_filter_below_an_unversioned_table_skips_deletes_of_rows_never_passed() -> Result<()> {
+fn a_versioned_filter_below_an_unversioned_table_skips_deletes_of_rows_never_passed() -> Result<()>
+{
     // Kafka: KTableFilterTest.shouldSkipNullIfVersionedDownstream. The grouping below asks the
     // filter for old values; whether the filter may then skip a delete of a row it never passed
     // depends on its input table (unversioned here), not on its own store being versioned.

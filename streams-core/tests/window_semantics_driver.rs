@@ -281,6 +281,30 @@ fn sessions_on_update_and_on_close() -> Result<()> {
     Ok(())
 }
 
+/// A session accepted exactly at its close time (end = stream time - gap - grace) is emitted
+/// when the window closes, as Kafka Streams 4.4's TopologyTestDriver does (found by the
+/// differential test: gap 5, grace 3, records at 15, 7, 16).
+#[test]
+fn a_session_accepted_at_its_close_time_is_emitted_on_close() -> Result<()> {
+    for cache in [false, true] {
+        let builder = StreamsBuilder::new();
+        let counts = builder
+            .stream("input", Consumed::with(Serdes::string(), Serdes::string()))
+            .group_by_key()
+            .windowed_by(SessionWindows::of_inactivity_gap_and_grace(ms(5), ms(3)))
+            .emit_strategy(EmitStrategy::on_window_close())
+            .count(Materialized::as_("sessions"));
+        to_output(counts);
+        let driver = TopologyTestDriver::with_config(builder.build()?, &config(cache))?;
+        let input = driver.input_topic("input", Serdes::string(), Serdes::string());
+        for ts in [15, 7, 16] {
+            input.pipe_input("a".into(), "1".into(), ts)?;
+        }
+        assert_eq!(read(&driver)?, strings(&["a@7/7 1 @7"]), "cache {cache}");
+    }
+    Ok(())
+}
+
 /// KStreamSlidingWindowAggregateTest.testAggregateSmallInput, both strategies: the windows'
 /// results by window start.
 #[test]

@@ -238,6 +238,14 @@ impl Segments {
         self.segment_of(self.observed.saturating_sub(self.retention))
     }
 
+    /// Whether `ts` falls in a segment Kafka Streams still keeps ([`first_live_segment`] on):
+    /// where its segmented stores accept a put, even one reads no longer return.
+    ///
+    /// [`first_live_segment`]: Self::first_live_segment
+    pub(crate) fn in_live_segment(&self, ts: i64) -> bool {
+        self.observed == i64::MIN || self.segment_of(ts) >= self.first_live_segment()
+    }
+
     /// Segment ids that may hold timestamps in `[from, to]`, within retention.
     pub(crate) fn range(&self, from: i64, to: i64) -> std::ops::RangeInclusive<i64> {
         let from = from.max(self.min_live_time());

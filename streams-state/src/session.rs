@@ -217,7 +217,11 @@ impl SessionStore {
             cache.put(engine_key, value, record_time, &mut |d| through.write(d))?;
             return Ok(true);
         }
-        if !self.segments.observe(end, &mut *self.engine)? {
+        // As Kafka Streams' segmented store, a put lands if its segment is live (reads still
+        // hide what retention passed): a session aggregation emitting on window close accepts
+        // a session ending exactly at its close time, and must find it when the window closes.
+        self.segments.observe(end, &mut *self.engine)?;
+        if !self.segments.in_live_segment(end) {
             return Ok(false);
         }
         match value {
@@ -400,11 +404,10 @@ impl SessionStore {
         if records.is_empty() || !self.segments.observe(latest, &mut *self.engine)? {
             return Ok(());
         }
-        let min_live = self.segments.min_live_time();
         let mut engine_key = std::mem::take(&mut self.key_buf);
         for record in records {
             let (key, start, end) = self.parse_log_key(&record.key)?;
-            if end < min_live {
+            if !self.segments.in_live_segment(end) {
                 continue;
             }
             write_engine_key(&mut engine_key, &self.segments, key, start, end);

@@ -15,9 +15,6 @@ pub(crate) enum Excluded {
     NullKeys,
     /// The contents of window and session stores are never compared (outputs are).
     WindowStoreContents,
-    /// A table record whose key and timestamp an earlier record of the same table had is
-    /// not generated.
-    SameTimestampTableUpdates,
     /// The whole topology is kept out of the default run.
     Topology,
 }
@@ -73,35 +70,6 @@ pub(crate) const EXCLUDED: &[Exclusion] = &[
               stream-table join with a grace period (NullPointerException 'key cannot be null' \
               from the grace buffer); ours joins it with nothing at once, as without a grace \
               period. Minimal case: in null:a@0: Kafka throws, we output null -> a&null.",
-    },
-    Exclusion {
-        topologies: &["session_count_emit_final"],
-        what: Excluded::Topology,
-        why: "a session accepted exactly at its close time (end = stream time - gap - grace) is \
-              past our session store's retention, which refuses the put, so emitting on window \
-              close never emits it; Kafka's segmented store keeps whatever falls in a live \
-              segment (at least 60 s), and emits it. Fixing it means segment-granular puts in \
-              streams-state's window and session stores (reads keep filtering by retention), \
-              owned by the emit-strategy and store-cache work. session_count_emit_final_retained \
-              (a 100 ms retention) runs the same topology in the default run. Minimal case: \
-              a:null@15, a:null@7, a:null@16 (gap 5, grace 3): Kafka emits a@7/7 -> 1, we emit \
-              nothing.",
-    },
-    Exclusion {
-        topologies: &[
-            "versioned_table_source",
-            "versioned_stream_table_join",
-            "versioned_stream_table_left_join_grace",
-            "versioned_table_group_by",
-            "versioned_table_join",
-        ],
-        what: Excluded::SameTimestampTableUpdates,
-        why: "a delete at the timestamp of a key's only version leaves no trace in Kafka's \
-              versioned store (the version is dropped, no tombstone is kept), so a later put \
-              with an older timestamp becomes the latest version; ours keeps the delete in the \
-              history and files that put under it (owned by the versioned-store work). Minimal \
-              case: versioned_table_source, d:a@1, d:null@1, d:a@0: Kafka's store then holds \
-              d = a @0 as latest, ours has no latest value for d (outputs agree).",
     },
 ];
 

@@ -108,9 +108,6 @@ fn shape(def: &Def, include_excluded: bool) -> Shape {
     if !include_excluded && is_excluded(def.name, Excluded::NullKeys).is_some() {
         shape.null_keys = false;
     }
-    if !include_excluded && is_excluded(def.name, Excluded::SameTimestampTableUpdates).is_some() {
-        shape.same_timestamp_table_updates = false;
-    }
     shape
 }
 

@@ -81,21 +81,29 @@ fn a_reopened_store_keeps_its_times_and_its_sessions() -> Result<()> {
     let engine = InMemoryKeyValueStore::new("s");
     let mut s = SessionStore::open(Box::new(engine.clone()), 1_000)?;
     s.put_with_record_time(b"k", 0, 10, Some(b"old"), Some(10))?;
-    s.put_with_record_time(b"k", 5_000, 5_000, Some(b"new"), Some(5_000))?;
+    s.put_with_record_time(b"k", 130_000, 130_000, Some(b"new"), Some(130_000))?;
     s.flush()?;
     drop(s);
     let mut s = SessionStore::open(Box::new(engine), 1_000)?;
-    assert_eq!(s.stream_time(), Some(5_000));
-    assert_eq!(s.fetch_session(b"k", 5_000, 5_000)?, Some(b"new".to_vec()));
+    assert_eq!(s.stream_time(), Some(130_000));
+    assert_eq!(
+        s.fetch_session(b"k", 130_000, 130_000)?,
+        Some(b"new".to_vec())
+    );
     assert_eq!(
         s.find_sessions(b"k", 0, i64::MAX)?.len(),
         1,
         "[0,10] expired"
     );
+    // Segments are 60 s long: [20,20] falls in a segment dropped at 130 s, so it is refused;
+    // [129_000,129_000] falls in a live segment, so it lands (as in Kafka Streams' segmented
+    // store) but reads, bound by retention, do not return it.
     assert!(
         !s.put(b"k", 20, 20, Some(b"late"))?,
         "still expired after the reopen"
     );
+    assert!(s.put(b"k", 129_000, 129_000, Some(b"late"))?);
+    assert_eq!(s.find_sessions(b"k", 0, i64::MAX)?.len(), 1);
     assert_eq!(s.all()?.len(), 1, "the persisted times are not a session");
     Ok(())
 }

@@ -331,8 +331,16 @@ impl VersionedStore {
                         g.row_key(key, timestamp, latest_ts),
                         Some(layout::encode_row(Some(&latest_value))),
                     ));
+                    self.newest(key, latest_key, value, timestamp, &mut writes);
+                } else if value.is_some() {
+                    self.newest(key, latest_key, value, timestamp, &mut writes);
+                } else {
+                    // A delete at the latest value's own time drops that version and leaves
+                    // no tombstone, as Kafka Streams' store does: what ended at this time
+                    // (the row before, if any) still ends here, and otherwise the key reads
+                    // as if the version had never been put.
+                    writes.push((latest_key, None));
                 }
-                self.newest(key, latest_key, value, timestamp, &mut writes);
                 PutOutcome::Latest
             }
             latest => {
