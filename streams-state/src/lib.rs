@@ -37,12 +37,14 @@ mod changelog;
 mod checkpoint;
 mod error;
 mod memory;
+mod pending;
 mod rocks;
 #[doc(hidden)]
 pub mod segments;
 mod session;
 mod store;
 mod timestamped;
+mod txn;
 mod versioned;
 mod window;
 
@@ -62,6 +64,7 @@ pub use store::{
     StateStore,
 };
 pub use timestamped::{push_timestamp, split_timestamped};
+pub use txn::StoreTransaction;
 pub use versioned::{
     PutOutcome, VersionedReader, VersionedRecord, VersionedStore, default_segment_interval,
 };

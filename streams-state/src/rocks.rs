@@ -1,17 +1,22 @@
 //! The RocksDB engine: one RocksDB instance per store per task.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use rocksdb::{
     BlockBasedOptions, DB, Direction, IteratorMode, Options, ReadOptions, WriteBatch, WriteOptions,
 };
 
 use crate::bytes_range::{prefix_upper_bound, successor};
+use crate::pending::Lookup;
 use crate::store::{
     ChangelogRecord, KeyValueIter, KeyValueStore, ReadOnlyKeyValueStore, StateStore,
 };
+use crate::txn::{POSITION_CF, StoreTransaction, TxnState};
 use crate::{Error, Result};
+
+/// The memtable size of the column family holding a transactional store's changelog position.
+const POSITION_CF_BUFFER: usize = 64 * 1024;
 
 /// The block cache size of [`RocksDbOptions::default`]: 50 MiB, Kafka Streams' default.
 pub const DEFAULT_BLOCK_CACHE_BYTES: usize = 50 * 1024 * 1024;
@@ -150,6 +155,10 @@ impl RocksDbOptions {
         table.set_block_cache(&self.block_cache.inner.cache);
         let mut options = Options::default();
         options.create_if_missing(true);
+        // The changelog position lives in a column family of its own, flushed with the data
+        // (without a write-ahead log, only an atomic flush keeps the two consistent on disk).
+        options.create_missing_column_families(true);
+        options.set_atomic_flush(true);
         options.set_block_based_table_factory(&table);
         options.set_write_buffer_size(self.write_buffer_size);
         options.set_max_write_buffer_number(self.max_write_buffer_number);
@@ -191,12 +200,18 @@ impl std::fmt::Debug for RocksDbOptions {
 ///
 /// Writes skip RocksDB's write-ahead log: the changelog topic is the store's log, as in Kafka
 /// Streams. [`StateStore::flush`] flushes the memtables, so data survives a clean close and
-/// reopen, and a checkpoint written after a flush never claims more than the disk holds.
+/// reopen, and a checkpoint written afterwards never claims more than the disk holds.
+///
+/// Opened [transactional](Self::open_transactional), the store keeps its writes in memory
+/// (read through by its own reads, not by query handles) until its [`StoreTransaction`]
+/// commits them, in one atomic batch with the changelog position they bring the store to, or
+/// aborts them: uncommitted writes never reach RocksDB.
 pub struct RocksDbKeyValueStore {
     name: String,
     path: PathBuf,
     db: Option<Arc<DB>>,
     write_options: WriteOptions,
+    txn: Option<Arc<Mutex<TxnState>>>,
 }
 
 impl std::fmt::Debug for RocksDbKeyValueStore {
@@ -226,10 +241,27 @@ impl RocksDbKeyValueStore {
         let path = path.as_ref().to_path_buf();
         std::fs::create_dir_all(&path).map_err(|e| Error::io(&path, e))?;
         let options = tuning.to_rocksdb();
-        let db = DB::open(&options, &path).map_err(|source| Error::RocksDb {
-            store: name.clone(),
-            op: "open",
-            source,
+        let mut families = DB::list_cf(&options, &path).unwrap_or_default();
+        for family in [rocksdb::DEFAULT_COLUMN_FAMILY_NAME, POSITION_CF] {
+            if !families.iter().any(|f| f == family) {
+                families.push(family.to_string());
+            }
+        }
+        // Every column family with the store's options (`open_cf` would give them defaults).
+        let descriptors = families.iter().map(|f| {
+            let mut family = options.clone();
+            if f == POSITION_CF {
+                // One small value rewritten at each commit.
+                family.set_write_buffer_size(POSITION_CF_BUFFER);
+            }
+            rocksdb::ColumnFamilyDescriptor::new(f, family)
+        });
+        let db = DB::open_cf_descriptors(&options, &path, descriptors).map_err(|source| {
+            Error::RocksDb {
+                store: name.clone(),
+                op: "open",
+                source,
+            }
         })?;
         let mut write_options = WriteOptions::default();
         write_options.disable_wal(true);
@@ -238,7 +270,36 @@ impl RocksDbKeyValueStore {
             path,
             db: Some(Arc::new(db)),
             write_options,
+            txn: None,
         })
+    }
+
+    /// Opens the store as [`open_with`](Self::open_with) does, transactional: writes wait in
+    /// memory for the returned [`StoreTransaction`] to commit them (with the changelog
+    /// position they reach) or abort them.
+    pub fn open_transactional(
+        name: impl Into<String>,
+        path: impl AsRef<Path>,
+        tuning: &RocksDbOptions,
+    ) -> Result<(Self, StoreTransaction)> {
+        let mut store = Self::open_with(name, path, tuning)?;
+        let state = Arc::new(Mutex::new(TxnState::new(
+            store.name.clone(),
+            store.db.clone(),
+        )));
+        store.txn = Some(state.clone());
+        Ok((store, StoreTransaction::new(state)))
+    }
+
+    /// The changelog position committed with the data (by a [`StoreTransaction`]), if any.
+    pub fn committed_position(&self) -> Result<Option<i64>> {
+        crate::txn::read_position(&self.name, self.db()?)
+    }
+
+    fn pending(&self) -> Option<std::sync::MutexGuard<'_, TxnState>> {
+        self.txn
+            .as_ref()
+            .map(|t| t.lock().unwrap_or_else(std::sync::PoisonError::into_inner))
     }
 
     /// The directory holding the store's files.
@@ -341,10 +402,15 @@ impl StateStore for RocksDbKeyValueStore {
     }
 
     fn flush(&mut self) -> Result<()> {
-        self.db()?.flush().map_err(self.err("flush"))
+        crate::txn::flush_all(self.db()?).map_err(self.err("flush"))
     }
 
+    /// Flushes what RocksDB holds and releases it; writes of a transaction that did not
+    /// commit are dropped.
     fn close(&mut self) -> Result<()> {
+        if let Some(mut state) = self.pending() {
+            state.close();
+        }
         if self.db.is_some() {
             self.flush()?;
             self.db = None;
@@ -355,15 +421,39 @@ impl StateStore for RocksDbKeyValueStore {
 
 impl ReadOnlyKeyValueStore for RocksDbKeyValueStore {
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        if let Some(state) = self.pending() {
+            match state.pending.lookup(key) {
+                Lookup::Put(value) => return Ok(Some(value.to_vec())),
+                Lookup::Deleted => return Ok(None),
+                Lookup::Untouched => {}
+            }
+        }
         self.reader()?.get(key)
     }
 
     fn range(&self, from: Option<&[u8]>, to: Option<&[u8]>) -> Result<KeyValueIter<'_>> {
-        Ok(self.reader()?.range(from, to))
+        if let (Some(from), Some(to)) = (from, to)
+            && from > to
+        {
+            return Ok(Box::new(std::iter::empty()));
+        }
+        let upper = to.map(successor);
+        let engine = self.reader()?.scan(from, upper.clone());
+        Ok(match self.pending() {
+            Some(state) => state.pending.overlay(engine, from, upper.as_deref()),
+            None => engine,
+        })
     }
 
     fn prefix_scan(&self, prefix: &[u8]) -> Result<KeyValueIter<'_>> {
-        Ok(self.reader()?.prefix_scan(prefix))
+        let upper = prefix_upper_bound(prefix);
+        let engine = self.reader()?.scan(Some(prefix), upper.clone());
+        Ok(match self.pending() {
+            Some(state) => state
+                .pending
+                .overlay(engine, Some(prefix), upper.as_deref()),
+            None => engine,
+        })
     }
 
     fn approximate_num_entries(&self) -> Result<u64> {
@@ -386,18 +476,35 @@ impl RocksDbKeyValueStore {
 
 impl KeyValueStore for RocksDbKeyValueStore {
     fn put(&mut self, key: &[u8], value: &[u8]) -> Result<()> {
+        self.db()?;
+        if let Some(mut state) = self.pending() {
+            state.pending.write(key, Some(value));
+            return Ok(());
+        }
         self.db()?
             .put_opt(key, value, &self.write_options)
             .map_err(self.err("put"))
     }
 
     fn delete(&mut self, key: &[u8]) -> Result<()> {
+        self.db()?;
+        if let Some(mut state) = self.pending() {
+            state.pending.write(key, None);
+            return Ok(());
+        }
         self.db()?
             .delete_opt(key, &self.write_options)
             .map_err(self.err("delete"))
     }
 
     fn put_all(&mut self, entries: &[(&[u8], Option<&[u8]>)]) -> Result<()> {
+        self.db()?;
+        if let Some(mut state) = self.pending() {
+            for (key, value) in entries {
+                state.pending.write(key, *value);
+            }
+            return Ok(());
+        }
         let mut batch = WriteBatch::default();
         for (key, value) in entries {
             match value {
@@ -410,6 +517,11 @@ impl KeyValueStore for RocksDbKeyValueStore {
 
     fn delete_range(&mut self, from: &[u8], to: &[u8]) -> Result<()> {
         if from >= to {
+            return Ok(());
+        }
+        self.db()?;
+        if let Some(mut state) = self.pending() {
+            state.pending.delete_range(from, to);
             return Ok(());
         }
         let mut batch = WriteBatch::default();

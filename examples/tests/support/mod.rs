@@ -87,7 +87,13 @@ impl Worker {
         let dump = state_dir.with_extension("dump");
         let log = state_dir.with_extension("log");
         let log_from = std::fs::metadata(&log).map_or(0, |m| m.len() as usize);
-        let child = Command::new(env!("CARGO_BIN_EXE_count_worker"))
+        // `STREAMS_COUNT_WORKER` runs another build of the worker (an earlier version's, to
+        // measure a change against it).
+        let bin = std::env::var_os("STREAMS_COUNT_WORKER").map_or_else(
+            || PathBuf::from(env!("CARGO_BIN_EXE_count_worker")),
+            PathBuf::from,
+        );
+        let child = Command::new(bin)
             .args([
                 "--bootstrap-servers",
                 &broker.bootstrap,

@@ -284,8 +284,6 @@ impl Runner<'_> {
             // Never wait on an active task's directory: it is not ours to keep warm.
             lock_wait: Duration::ZERO,
             exactly_once: self.spec.config.exactly_once()?,
-            // Standbys read committed records only; their checkpoints stay valid.
-            standby: true,
         };
         let task = Task::new(&self.spec.topology, sub, id.partition, &env)?;
         let sources: Vec<(String, i32)> = task

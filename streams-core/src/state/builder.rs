@@ -10,7 +10,7 @@ use std::time::Duration;
 use streams_state::{
     CacheBudget, CacheObserver, CachingKeyValueStore, ChangeLoggingKeyValueStore, ChangelogSink,
     InMemoryKeyValueStore, KeyValueStore, RocksDbKeyValueStore, RocksDbOptions, SessionStore,
-    VersionedStore, WindowStore,
+    StoreTransaction, VersionedStore, WindowStore,
 };
 
 use super::RocksDbEnv;
@@ -324,11 +324,15 @@ impl StoreBuilder {
 
     /// Opens the engine under `task_dir`; a RocksDB store with the options `rocksdb` gives
     /// it (the instance's shared block cache and setter), or the defaults.
+    ///
+    /// `transactional` (exactly-once): a RocksDB engine keeps its writes in memory until the
+    /// returned [`StoreTransaction`] commits them.
     fn open_engine(
         &self,
         task_dir: &Path,
         rocksdb: &RocksDbEnv,
-    ) -> Result<Box<dyn KeyValueStore>, streams_state::Error> {
+        transactional: bool,
+    ) -> Result<(Box<dyn KeyValueStore>, Option<StoreTransaction>), streams_state::Error> {
         Ok(match self.engine {
             StoreEngine::RocksDb => {
                 let path = crate::topology::names::child_dir(&task_dir.join("rocksdb"), &self.name)
@@ -337,9 +341,10 @@ impl StoreBuilder {
                         source: e,
                     })?;
                 let options = rocksdb.options_for(&self.name);
-                Box::new(open_rocksdb_retrying(&self.name, &path, &options)?)
+                let store = open_rocksdb_retrying(&self.name, &path, &options, transactional)?;
+                (Box::new(store.0), store.1)
             }
-            StoreEngine::InMemory => Box::new(InMemoryKeyValueStore::new(&self.name)),
+            StoreEngine::InMemory => (Box::new(InMemoryKeyValueStore::new(&self.name)), None),
         })
     }
 
@@ -349,7 +354,7 @@ impl StoreBuilder {
         dir: &Path,
         rocksdb: &RocksDbEnv,
     ) -> Result<Box<dyn KeyValueStore>, streams_state::Error> {
-        self.open_engine(dir, rocksdb)
+        Ok(self.open_engine(dir, rocksdb, false)?.0)
     }
 
     /// Opens this store for one task: the engine under `task_dir` (RocksDB with `rocksdb`'s
@@ -358,6 +363,9 @@ impl StoreBuilder {
     /// given (`metrics.recording.level=DEBUG`): outermost for a key-value store, around the
     /// engine for window and session stores. Window and session stores read back the times
     /// they had reached (their data may be from an earlier run).
+    ///
+    /// Under exactly-once (`transactional`) a RocksDB engine is opened transactional, and its
+    /// [`StoreTransaction`] returned with the store.
     pub(crate) fn open(
         &self,
         task_dir: &Path,
@@ -365,8 +373,20 @@ impl StoreBuilder {
         cache: Option<&CacheBudget>,
         rocksdb: &RocksDbEnv,
         metrics: Option<StoreMetrics>,
+        transactional: bool,
+    ) -> Result<(StoreInstance, Option<StoreTransaction>), streams_state::Error> {
+        let (engine, txn) = self.open_engine(task_dir, rocksdb, transactional)?;
+        Ok((self.layered(engine, changelog, cache, metrics)?, txn))
+    }
+
+    /// The layers of this store over `engine`.
+    fn layered(
+        &self,
+        engine: Box<dyn KeyValueStore>,
+        changelog: Option<ChangelogTarget>,
+        cache: Option<&CacheBudget>,
+        metrics: Option<StoreMetrics>,
     ) -> Result<StoreInstance, streams_state::Error> {
-        let engine = self.open_engine(task_dir, rocksdb)?;
         let sink = changelog
             .filter(|_| self.logging)
             .map(|t| Box::new(t) as Box<dyn ChangelogSink>);
@@ -481,10 +501,17 @@ fn open_rocksdb_retrying(
     name: &str,
     path: &Path,
     options: &RocksDbOptions,
-) -> Result<RocksDbKeyValueStore, streams_state::Error> {
+    transactional: bool,
+) -> Result<(RocksDbKeyValueStore, Option<StoreTransaction>), streams_state::Error> {
     let mut attempts = 0;
     loop {
-        match RocksDbKeyValueStore::open_with(name, path, options) {
+        let opened = if transactional {
+            RocksDbKeyValueStore::open_transactional(name, path, options)
+                .map(|(store, txn)| (store, Some(txn)))
+        } else {
+            RocksDbKeyValueStore::open_with(name, path, options).map(|store| (store, None))
+        };
+        match opened {
             Err(streams_state::Error::RocksDb { ref source, .. })
                 if attempts < 100 && source.to_string().to_lowercase().contains("lock") =>
             {

@@ -19,6 +19,8 @@ pub(crate) struct TaskStore {
     pub(crate) nodes: Vec<String>,
     /// Whether a record cache sits in front of it.
     pub(crate) cached: bool,
+    /// Exactly-once, RocksDB: the transaction holding its writes until the commit.
+    pub(crate) txn: Option<streams_state::StoreTransaction>,
 }
 
 /// A task's stores.

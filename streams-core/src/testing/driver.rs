@@ -144,7 +144,6 @@ impl TopologyTestDriver {
             emit_intervals,
             lock_wait: std::time::Duration::ZERO,
             exactly_once: false,
-            standby: false,
             internal_topics: &internal_topics,
         };
         let mut tasks = BTreeMap::new();

@@ -140,9 +140,47 @@ impl Task {
             .store
             .restore_batch(records)
             .map_err(self.state_err())?;
+        if let Some(txn) = &entry.txn {
+            // Restored records are committed ones: the store takes them with their position.
+            txn.commit(Some(last_offset)).map_err(self.state_err())?;
+        }
         self.changelog_offsets
             .insert((changelog.topic.clone(), changelog.partition), last_offset);
         Ok(())
+    }
+
+    /// Exactly-once, once the transaction committed: each transactional store writes what it
+    /// holds pending in one atomic batch with the changelog offset it now reflects (-1: none
+    /// yet, or no changelog), so that a crash or an abort later rolls it back to here.
+    pub(crate) fn commit_stores(&mut self) -> Result<()> {
+        for entry in self.ctx.stores().iter() {
+            let Some(txn) = &entry.txn else { continue };
+            let position = self
+                .changelogs
+                .iter()
+                .find(|c| c.store == entry.builder.name())
+                .and_then(|c| {
+                    self.changelog_offsets
+                        .get(&(c.topic.clone(), c.partition))
+                        .copied()
+                })
+                .unwrap_or(-1);
+            txn.commit(Some(position)).map_err(self.state_err())?;
+        }
+        Ok(())
+    }
+
+    /// Whether every transactional store holds a committed changelog position (a store
+    /// without one may be from a version that wrote uncommitted data to disk).
+    pub(crate) fn positions_committed(&self) -> Result<bool> {
+        for entry in self.ctx.stores().iter() {
+            if let Some(txn) = &entry.txn
+                && txn.position().map_err(self.state_err())?.is_none()
+            {
+                return Ok(false);
+            }
+        }
+        Ok(true)
     }
 
     /// Records the last changelog offsets this task's stores reflect: the producer confirmed

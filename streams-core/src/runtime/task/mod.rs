@@ -49,11 +49,10 @@ pub(crate) struct TaskEnv<'a> {
     pub(crate) rocksdb: &'a crate::state::RocksDbEnv,
     /// How long to wait for the task directory's lock when another holder has it.
     pub(crate) lock_wait: std::time::Duration,
-    /// Exactly-once: a task directory without a checkpoint may hold uncommitted writes and
-    /// is wiped; the checkpoint is removed while the task runs and written on a clean close.
+    /// Exactly-once: RocksDB stores are transactional (uncommitted writes stay in memory, and
+    /// each commit writes the changelog position with the data), so an abort or a crash rolls
+    /// a task back without wiping it.
     pub(crate) exactly_once: bool,
-    /// A standby: only restored into, from committed records; keeps its checkpoint.
-    pub(crate) standby: bool,
 }
 
 struct SourceEntry {
@@ -114,15 +113,14 @@ impl Task {
         let rebuildable = sub.stores.iter().all(|s| topology.store_rebuildable(s));
         let fingerprint = super::state_dir::fingerprint(topology, sub, env.application_id);
         super::state_dir::check(&dir, id, &fingerprint, rebuildable)?;
-        if env.exactly_once && !sub.stores.is_empty() && !dir.join(".checkpoint").exists() {
-            // Not closed cleanly (a crash, an abort): the stores may hold writes of
-            // transactions that never committed. Rebuild from the committed changelogs.
-            if super::state_dir::has_state(&dir)? {
-                info!(task = %id, "no checkpoint under exactly-once: wiping {} to restore from the changelogs", dir.display());
-                super::state_dir::wipe(&dir)?;
-                super::state_dir::check(&dir, id, &fingerprint, rebuildable)?;
-            }
-        }
+        // Under exactly-once the stores are transactional: what they hold was committed, and
+        // each says up to which changelog offset. A directory without a checkpoint whose
+        // stores do not all say so was left by a version whose stores took uncommitted
+        // writes: it is rebuilt from the committed changelogs.
+        let unproven = env.exactly_once
+            && !sub.stores.is_empty()
+            && !dir.join(".checkpoint").exists()
+            && super::state_dir::has_state(&dir)?;
         let mut task = match Self::open(topology, sub, partition, env, &dir) {
             Err(Error::State { source, .. }) if rebuildable && !sub.stores.is_empty() => {
                 warn!(
@@ -136,14 +134,16 @@ impl Task {
             }
             other => other?,
         };
+        if unproven && !task.positions_committed()? {
+            info!(task = %id, "no checkpoint and no committed positions under exactly-once: wiping {} to restore from the changelogs", dir.display());
+            task.close(false)?;
+            drop(task);
+            super::state_dir::wipe(&dir)?;
+            super::state_dir::check(&dir, id, &fingerprint, rebuildable)?;
+            task = Self::open(topology, sub, partition, env, &dir)?;
+        }
         task._lock = Some(lock);
         task.rebuildable = rebuildable;
-        if env.exactly_once && !env.standby {
-            // From here on the stores take writes that may yet be aborted: without the
-            // checkpoint, a crash makes the next owner rebuild them.
-            task.checkpoint.delete().map_err(task.state_err())?;
-            task.checkpointed.clear();
-        }
         Ok(task)
     }
 
@@ -197,13 +197,14 @@ impl Task {
                 }
                 None => None,
             };
-            let store = builder
+            let (store, txn) = builder
                 .open(
                     dir,
                     changelog,
                     env.cache,
                     env.rocksdb,
                     ctx.metrics().store(store_name),
+                    env.exactly_once,
                 )
                 .map_err(state_err)?;
             let nodes = sub
@@ -218,6 +219,7 @@ impl Task {
                 cached: builder.cacheable() && env.cache.is_some() && store.is_cached(),
                 store,
                 nodes,
+                txn,
             });
         }
 
@@ -265,6 +267,22 @@ impl Task {
         // A checkpoint written before only persistent stores were checkpointed may name an
         // in-memory store's changelog: its data is gone, so it restores from the beginning.
         checkpointed.retain(|changelog, _| checkpointable(&changelogs, changelog));
+        // A transactional store's position was committed with its data: it says exactly what
+        // the store reflects (the checkpoint may be older).
+        for c in changelogs.iter().filter(|c| c.persistent) {
+            let Some(txn) = ctx.stores().get(&c.store).and_then(|e| e.txn.as_ref()) else {
+                continue;
+            };
+            match txn.position().map_err(state_err)? {
+                Some(position) if position >= 0 => {
+                    checkpointed.insert((c.topic.clone(), c.partition), position);
+                }
+                Some(_) => {
+                    checkpointed.remove(&(c.topic.clone(), c.partition));
+                }
+                None => {}
+            }
+        }
         Ok(Task {
             ctx,
             sources,
@@ -489,10 +507,14 @@ impl Task {
                 }
             }
         }
-        // A task closed while still restoring checkpoints what it restored so far.
+        // A task closed while still restoring checkpoints what it restored so far. Under
+        // exactly-once the stores then commit what their flush wrote (their stream times),
+        // before closing drops whatever is pending.
         if clean
             && first_error.is_none()
-            && let Err(e) = self.maybe_checkpoint(true)
+            && let Err(e) = self
+                .maybe_checkpoint(true)
+                .and_then(|()| self.commit_stores())
         {
             first_error.get_or_insert(e);
         }

@@ -63,7 +63,6 @@ impl TaskManager {
             rocksdb: &self.settings.rocksdb,
             lock_wait: crate::runtime::task::TASK_DIR_LOCK_WAIT,
             exactly_once: self.settings.exactly_once,
-            standby: false,
         };
         let subs = self.topology.subtopologies();
         let mut to_pause = TopicPartitionList::new();

@@ -3,10 +3,10 @@
 //! writes and the input offsets (`send_offsets_to_transaction`, fenced by the consumer
 //! group's generation) in one transaction per commit interval.
 //!
-//! A transaction that fails abortably is aborted; the tasks' stores may hold its writes, so
-//! they are closed without a checkpoint (under exactly-once a task directory without one is
-//! wiped when reopened), the input is rewound to the committed offsets, and the tasks are
-//! created again, restoring from the changelogs' committed records. A fatal error (this
+//! A transaction that fails abortably is aborted; the tasks' stores hold its writes in memory
+//! only (RocksDB stores are transactional under exactly-once), so they are closed dropping
+//! them, the input is rewound to the committed offsets, and the tasks are created again,
+//! restoring only the changelogs' tail past the positions their stores committed. A fatal error (this
 //! producer was fenced: another instance owns the tasks now) stops the thread with
 //! [`Error::Fenced`]; it rejoins the group as a new member.
 
@@ -111,6 +111,8 @@ impl TaskManager {
         let delivered = self.producer.context().changelog_offsets();
         for task in self.tasks.values_mut() {
             task.update_changelog_offsets(&delivered);
+            task.commit_stores()?;
+            task.maybe_checkpoint(false)?;
         }
         debug!(partitions = offsets.count(), "transaction committed");
         Ok(CommitOutcome::Committed)
