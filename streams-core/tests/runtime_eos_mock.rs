@@ -208,3 +208,34 @@ fn lost_partitions_abort_the_open_transaction() {
     );
     streams.close().expect("clean close");
 }
+
+#[test]
+fn uncommitted_writes_past_their_bound_commit_before_the_interval() {
+    // KIP-892's `statestore.uncommitted.max.bytes`: with an hour-long commit interval, the
+    // transactional store's pending writes pass 1 KiB after a few records, and the thread
+    // commits then; without the bound nothing would commit (or reach the store's engine)
+    // for an hour (checked: with a 1 GB bound this test times out).
+    init_tracing();
+    let broker = broker_with_topics(1);
+    let expected = produce_keyed(&broker, "events", 0, 2_000, 500);
+    let state = tempfile::tempdir().expect("tempdir");
+    let (mut streams, registry) = start_eos(
+        &broker,
+        "eos-uncommitted",
+        state.path(),
+        &[
+            ("statestore.cache.max.bytes", "0"),
+            ("commit.interval.ms", "3600000"),
+            ("statestore.uncommitted.max.bytes", "1024"),
+        ],
+    );
+    wait_for_metric(
+        &registry,
+        "streams_stream_thread_commit_total",
+        2.0,
+        "no early commit",
+    );
+    let mut reader = TableReader::new(&broker, "counts-out");
+    assert_eq!(reader.read_until(&expected, TIMEOUT), expected);
+    streams.close().expect("clean close");
+}

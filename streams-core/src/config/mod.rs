@@ -380,6 +380,11 @@ impl StreamsConfig {
         self.parse(CACHE_MAX_BYTES, 10 * 1024 * 1024usize)
     }
 
+    /// `statestore.uncommitted.max.bytes` (default 64 MiB).
+    pub fn uncommitted_max_bytes(&self) -> Result<usize> {
+        self.parse(UNCOMMITTED_MAX_BYTES, 64 * 1024 * 1024usize)
+    }
+
     /// `rocksdb.block.cache.bytes`: the block cache each instance's RocksDB stores share
     /// (default 50 MiB).
     pub fn rocksdb_block_cache_bytes(&self) -> Result<usize> {

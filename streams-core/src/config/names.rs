@@ -59,6 +59,10 @@ pub const INPUT_BUFFER_MAX_BYTES: &str = "input.buffer.max.bytes";
 /// `statestore.cache.max.bytes`: the record cache of each instance, split over its threads
 /// (default 10 MiB; 0 turns caching off).
 pub const CACHE_MAX_BYTES: &str = "statestore.cache.max.bytes";
+/// `statestore.uncommitted.max.bytes`: under exactly-once, the writes an instance's
+/// transactional stores may hold uncommitted (in memory), over all its threads, before a
+/// thread commits early (default 64 MiB, as Kafka Streams' KIP-892).
+pub const UNCOMMITTED_MAX_BYTES: &str = "statestore.uncommitted.max.bytes";
 /// `rocksdb.block.cache.bytes`: the RocksDB block cache of each instance, shared by all its
 /// RocksDB stores (default 50 MiB). Kafka Streams gives each store a cache of its own unless a
 /// `rocksdb.config.setter` shares one; here sharing is the default, so the data blocks
@@ -123,6 +127,7 @@ pub(super) const STREAMS_KEYS: &[&str] = &[
     POLL_MS,
     REPLICATION_FACTOR,
     CACHE_MAX_BYTES,
+    UNCOMMITTED_MAX_BYTES,
     ROCKSDB_BLOCK_CACHE_BYTES,
     MAX_TASK_IDLE_MS,
     BUFFERED_RECORDS_PER_PARTITION,

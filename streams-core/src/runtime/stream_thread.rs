@@ -305,6 +305,7 @@ fn run(spec: ThreadSpec) -> Result<()> {
         commit_interval: config.commit_interval()?,
         thread_index: index,
         cache_bytes: config.cache_max_bytes()? / config.num_stream_threads()?,
+        uncommitted_max_bytes: config.uncommitted_max_bytes()? / config.num_stream_threads()?,
         max_task_idle_ms: config.max_task_idle_ms()?,
         max_buffered: config.buffered_records_per_partition()?,
         max_buffered_bytes: (config.input_buffer_max_bytes()? / config.num_stream_threads()?)

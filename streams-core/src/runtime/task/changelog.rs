@@ -170,6 +170,16 @@ impl Task {
         Ok(())
     }
 
+    /// An estimate of the memory the transactional stores' uncommitted writes take.
+    pub(crate) fn uncommitted_bytes(&self) -> usize {
+        self.ctx
+            .stores()
+            .iter()
+            .filter_map(|e| e.txn.as_ref())
+            .map(|t| t.uncommitted_bytes())
+            .sum()
+    }
+
     /// Whether every transactional store holds a committed changelog position (a store
     /// without one may be from a version that wrote uncommitted data to disk).
     pub(crate) fn positions_committed(&self) -> Result<bool> {

@@ -39,9 +39,17 @@ impl TaskManager {
             let _span = task.span().clone().entered();
             task.punctuate_wall_clock()?;
         }
-        if self.last_commit.elapsed() >= self.settings.commit_interval
-            && self.commit(consumer)? == CommitOutcome::Aborted
-        {
+        // Under exactly-once the stores' uncommitted writes wait in memory: past their bound,
+        // commit early (as Kafka Streams' KIP-892 does).
+        let due = self.last_commit.elapsed() >= self.settings.commit_interval
+            || (self.txn.is_some()
+                && self
+                    .tasks
+                    .values()
+                    .map(|t| t.uncommitted_bytes())
+                    .sum::<usize>()
+                    > self.settings.uncommitted_max_bytes);
+        if due && self.commit(consumer)? == CommitOutcome::Aborted {
             self.rollback(consumer)?;
         }
         Ok(())

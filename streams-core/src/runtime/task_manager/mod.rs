@@ -54,6 +54,8 @@ pub(crate) struct ManagerSettings {
     pub(crate) restore_listener: Arc<dyn super::StateRestoreListener>,
     /// This thread's share of `statestore.cache.max.bytes` (0: no caching).
     pub(crate) cache_bytes: usize,
+    /// This thread's share of `statestore.uncommitted.max.bytes`.
+    pub(crate) uncommitted_max_bytes: usize,
     pub(crate) globals: Arc<crate::state::GlobalStores>,
     /// The instance's RocksDB block cache and config setter.
     pub(crate) rocksdb: crate::state::RocksDbEnv,
