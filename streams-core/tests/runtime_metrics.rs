@@ -473,6 +473,17 @@ fn every_family_is_scraped_with_its_labels_and_moves_with_the_input() {
     assert!(scrape.value("streams_rocksdb_memtable_bytes", &counts) > 0.0);
     assert!(scrape.value("streams_rocksdb_estimate_num_keys", &counts) > 0.0);
     assert!(scrape.value("streams_rocksdb_memtable_bytes", &windows) > 0.0);
+    // One write-buffer manager counts every store's memtables.
+    scrape.family("streams_rocksdb_write_buffer_usage_bytes", "gauge", &[]);
+    scrape.family("streams_rocksdb_write_buffer_limit_bytes", "gauge", &[]);
+    assert_eq!(
+        scrape.value("streams_rocksdb_write_buffer_limit_bytes", &[]),
+        64.0 * 1024.0 * 1024.0
+    );
+    assert!(
+        scrape.value("streams_rocksdb_write_buffer_usage_bytes", &[])
+            >= scrape.value("streams_rocksdb_memtable_bytes", &counts)
+    );
 
     // Consumer lag: the group committed everything it read.
     scrape.family(

@@ -39,6 +39,7 @@ mod error;
 mod memory;
 mod pending;
 mod rocks;
+mod rocks_options;
 #[doc(hidden)]
 pub mod segments;
 mod session;
@@ -55,6 +56,7 @@ pub use error::{Error, Result};
 pub use memory::InMemoryKeyValueStore;
 pub use rocks::{
     BlockCache, Compression, DEFAULT_BLOCK_CACHE_BYTES, RocksDbKeyValueStore, RocksDbOptions,
+    WriteBufferBudget,
 };
 /// The `rocksdb` crate this one is built on, for [`RocksDbOptions::customize`].
 pub use rocksdb;

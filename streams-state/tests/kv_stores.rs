@@ -217,3 +217,47 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn rocksdb_stores_share_one_write_buffer_budget_charged_to_their_cache() -> Result<()> {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cache = BlockCache::new_lru(64 * 1024 * 1024);
+    let budget = streams_state::WriteBufferBudget::charged_to(8 * 1024 * 1024, &cache);
+    let mut options = RocksDbOptions::new(cache.clone());
+    options.write_buffers = Some(budget.clone());
+    options.cache_index_and_filter_blocks = true;
+    let mut stores = Vec::new();
+    for name in ["a", "b"] {
+        let mut store = RocksDbKeyValueStore::open_with(name, dir.path().join(name), &options)?;
+        for i in 0u32..5_000 {
+            store.put(&i.to_be_bytes(), &[b'v'; 200])?;
+        }
+        stores.push(store);
+    }
+    // Both stores' memtables are counted by the one budget, and reserved in the cache.
+    let used = budget.usage();
+    assert!(used > 2 * 5_000 * 200, "memtables of both stores: {used}");
+    assert!(
+        cache.usage() >= used,
+        "memtables reserved in the cache: cache {} < memtables {used}",
+        cache.usage()
+    );
+    assert!(budget.is_charged_to_cache() && budget.limit() == 8 * 1024 * 1024);
+    assert!(
+        options
+            .write_buffers
+            .as_ref()
+            .is_some_and(|b| b.same_as(&budget))
+    );
+    // Past the limit, RocksDB flushes: the usage stays near it however much is written.
+    for i in 0u32..100_000 {
+        stores[0].put(&i.to_be_bytes(), &[b'w'; 200])?;
+    }
+    assert!(
+        budget.usage() <= 2 * budget.limit(),
+        "write buffers bounded: {} of {}",
+        budget.usage(),
+        budget.limit()
+    );
+    Ok(())
+}

@@ -380,6 +380,21 @@ impl StreamsConfig {
         self.parse(CACHE_MAX_BYTES, 10 * 1024 * 1024usize)
     }
 
+    /// `rocksdb.write.buffer.bytes`: the memtables of the instance's RocksDB stores together
+    /// (default 64 MiB).
+    pub fn rocksdb_write_buffer_bytes(&self) -> Result<usize> {
+        self.parse(ROCKSDB_WRITE_BUFFER_BYTES, 64 * 1024 * 1024usize)
+    }
+
+    /// `rocksdb.memory.bound.bytes`: one bound for the block cache and the memtables of the
+    /// instance's RocksDB stores, if set.
+    pub fn rocksdb_memory_bound_bytes(&self) -> Result<Option<usize>> {
+        if self.get(ROCKSDB_MEMORY_BOUND_BYTES).is_none() {
+            return Ok(None);
+        }
+        self.parse(ROCKSDB_MEMORY_BOUND_BYTES, 0usize).map(Some)
+    }
+
     /// `statestore.uncommitted.max.bytes` (default 64 MiB).
     pub fn uncommitted_max_bytes(&self) -> Result<usize> {
         self.parse(UNCOMMITTED_MAX_BYTES, 64 * 1024 * 1024usize)

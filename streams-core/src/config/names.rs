@@ -59,6 +59,15 @@ pub const INPUT_BUFFER_MAX_BYTES: &str = "input.buffer.max.bytes";
 /// `statestore.cache.max.bytes`: the record cache of each instance, split over its threads
 /// (default 10 MiB; 0 turns caching off).
 pub const CACHE_MAX_BYTES: &str = "statestore.cache.max.bytes";
+/// `rocksdb.write.buffer.bytes`: the write buffers (memtables) of an instance's RocksDB
+/// stores together, one write-buffer manager for all of them (default 64 MiB): past it,
+/// RocksDB flushes memtables early.
+pub const ROCKSDB_WRITE_BUFFER_BYTES: &str = "rocksdb.write.buffer.bytes";
+/// `rocksdb.memory.bound.bytes`: when set, one budget for all the RocksDB memory of an
+/// instance that RocksDB can bound: a block cache of this size holding data, index and filter
+/// blocks, and memtables charged to it (up to half of it), as Kafka Streams' bounded-memory
+/// configuration; `rocksdb.block.cache.bytes` and `rocksdb.write.buffer.bytes` are then unused.
+pub const ROCKSDB_MEMORY_BOUND_BYTES: &str = "rocksdb.memory.bound.bytes";
 /// `statestore.uncommitted.max.bytes`: under exactly-once, the writes an instance's
 /// transactional stores may hold uncommitted (in memory), over all its threads, before a
 /// thread commits early (default 64 MiB, as Kafka Streams' KIP-892).
@@ -129,6 +138,8 @@ pub(super) const STREAMS_KEYS: &[&str] = &[
     CACHE_MAX_BYTES,
     UNCOMMITTED_MAX_BYTES,
     ROCKSDB_BLOCK_CACHE_BYTES,
+    ROCKSDB_WRITE_BUFFER_BYTES,
+    ROCKSDB_MEMORY_BOUND_BYTES,
     MAX_TASK_IDLE_MS,
     BUFFERED_RECORDS_PER_PARTITION,
     INPUT_BUFFER_MAX_BYTES,

@@ -10,7 +10,7 @@
 
 use std::sync::Arc;
 
-use streams_state::{BlockCache, RocksDbOptions};
+use streams_state::{BlockCache, RocksDbOptions, WriteBufferBudget};
 
 use crate::{Result, StreamsConfig};
 
@@ -53,10 +53,14 @@ where
     }
 }
 
-/// What an instance's RocksDB stores open with: its block cache and the user's setter.
+/// What an instance's RocksDB stores open with: its block cache, its write-buffer budget,
+/// and the user's setter.
 #[derive(Clone)]
 pub(crate) struct RocksDbEnv {
     cache: BlockCache,
+    write_buffers: WriteBufferBudget,
+    /// Under `rocksdb.memory.bound.bytes`: index and filter blocks go in the cache too.
+    bounded: bool,
     setter: Option<Arc<dyn RocksDbConfigSetter>>,
 }
 
@@ -64,6 +68,8 @@ impl std::fmt::Debug for RocksDbEnv {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RocksDbEnv")
             .field("cache", &self.cache)
+            .field("write_buffers", &self.write_buffers)
+            .field("bounded", &self.bounded)
             .field("setter", &self.setter.is_some())
             .finish()
     }
@@ -71,10 +77,26 @@ impl std::fmt::Debug for RocksDbEnv {
 
 impl RocksDbEnv {
     /// The environment of a new instance configured by `config`: a fresh block cache of
-    /// `rocksdb.block.cache.bytes`.
+    /// `rocksdb.block.cache.bytes` and write-buffer budget of `rocksdb.write.buffer.bytes`,
+    /// or, under `rocksdb.memory.bound.bytes`, one cache of that size with the memtables
+    /// (up to half of it) charged to it and index and filter blocks in it.
     pub(crate) fn from_config(config: &StreamsConfig) -> Result<Self> {
+        let (cache, write_buffers, bounded) = match config.rocksdb_memory_bound_bytes()? {
+            Some(bound) => {
+                let cache = BlockCache::new_lru(bound);
+                let write_buffers = WriteBufferBudget::charged_to(bound / 2, &cache);
+                (cache, write_buffers, true)
+            }
+            None => (
+                BlockCache::new_lru(config.rocksdb_block_cache_bytes()?),
+                WriteBufferBudget::new(config.rocksdb_write_buffer_bytes()?),
+                false,
+            ),
+        };
         Ok(RocksDbEnv {
-            cache: BlockCache::new_lru(config.rocksdb_block_cache_bytes()?),
+            cache,
+            write_buffers,
+            bounded,
             setter: config.rocksdb_config_setter().cloned(),
         })
     }
@@ -84,9 +106,17 @@ impl RocksDbEnv {
         &self.cache
     }
 
-    /// The options of store `store`: the defaults with the shared cache, then the setter's.
+    /// The write-buffer budget the instance's RocksDB stores share (for its metrics).
+    pub(crate) fn write_buffers(&self) -> &WriteBufferBudget {
+        &self.write_buffers
+    }
+
+    /// The options of store `store`: the defaults with the shared cache and write-buffer
+    /// budget, then the setter's.
     pub(crate) fn options_for(&self, store: &str) -> RocksDbOptions {
         let mut options = RocksDbOptions::new(self.cache.clone());
+        options.write_buffers = Some(self.write_buffers.clone());
+        options.cache_index_and_filter_blocks = self.bounded;
         if let Some(setter) = &self.setter {
             setter.set_config(store, &mut options);
         }

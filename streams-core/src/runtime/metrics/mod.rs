@@ -482,6 +482,7 @@ pub(crate) fn instance_metrics(
         app_id,
         Arc::downgrade(shared),
         rocksdb.block_cache().clone(),
+        rocksdb.write_buffers().clone(),
     )?;
     metrics.register(Box::new(rocksdb))?;
     Ok(Arc::new(metrics))

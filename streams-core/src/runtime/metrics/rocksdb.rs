@@ -1,5 +1,5 @@
 //! The rocksdb group, read at scrape time (Kafka Streams reads these RocksDB properties when
-//! its metrics are read, too): the instance's shared block cache, and per store of each running
+//! its metrics are read, too): the instance's shared block cache and write-buffer manager, and per store of each running
 //! task its memtables and estimated keys.
 //!
 //! The collector copies the list of engine handles under the instance's lock and reads the
@@ -11,7 +11,7 @@ use std::sync::{Mutex, Weak};
 use prometheus::core::{Collector, Desc};
 use prometheus::proto::MetricFamily;
 use prometheus::{IntGauge, IntGaugeVec, Opts};
-use streams_state::BlockCache;
+use streams_state::{BlockCache, WriteBufferBudget};
 
 use crate::Result;
 use crate::runtime::instance::InstanceShared;
@@ -24,6 +24,8 @@ const KEYS: &str = "rocksdb.estimate-num-keys";
 struct Gauges {
     cache_usage: IntGauge,
     cache_capacity: IntGauge,
+    write_buffer_usage: IntGauge,
+    write_buffer_limit: IntGauge,
     memtables: IntGaugeVec,
     keys: IntGaugeVec,
 }
@@ -33,17 +35,20 @@ struct Gauges {
 pub(crate) struct RocksDbCollector {
     shared: Weak<InstanceShared>,
     cache: BlockCache,
+    write_buffers: WriteBufferBudget,
     /// Filled at each scrape, under the lock (so that concurrent scrapes do not mix).
     gauges: Mutex<Gauges>,
     descs: Vec<Desc>,
 }
 
 impl RocksDbCollector {
-    /// A collector of the stores of `shared`, sharing the block cache `cache`.
+    /// A collector of the stores of `shared`, sharing the block cache `cache` and the
+    /// write-buffer budget `write_buffers`.
     pub(crate) fn new(
         application_id: &str,
         shared: Weak<InstanceShared>,
         cache: BlockCache,
+        write_buffers: WriteBufferBudget,
     ) -> Result<Self> {
         let opts = |name: &str, help: &str| {
             Opts::new(name, help)
@@ -64,7 +69,17 @@ impl RocksDbCollector {
             .map_err(error)?,
             cache_capacity: IntGauge::with_opts(opts(
                 "block_cache_capacity_bytes",
-                "Capacity of that block cache (rocksdb.block.cache.bytes).",
+                "Capacity of that block cache (rocksdb.block.cache.bytes, or rocksdb.memory.bound.bytes).",
+            ))
+            .map_err(error)?,
+            write_buffer_usage: IntGauge::with_opts(opts(
+                "write_buffer_usage_bytes",
+                "Bytes of memtables of the instance's RocksDB stores, counted by their shared write-buffer manager (under rocksdb.memory.bound.bytes, also reserved in the block cache).",
+            ))
+            .map_err(error)?,
+            write_buffer_limit: IntGauge::with_opts(opts(
+                "write_buffer_limit_bytes",
+                "Limit of that write-buffer manager (rocksdb.write.buffer.bytes, or half of rocksdb.memory.bound.bytes).",
             ))
             .map_err(error)?,
             memtables: IntGaugeVec::new(
@@ -87,6 +102,8 @@ impl RocksDbCollector {
         let descs = [
             gauges.cache_usage.desc(),
             gauges.cache_capacity.desc(),
+            gauges.write_buffer_usage.desc(),
+            gauges.write_buffer_limit.desc(),
             gauges.memtables.desc(),
             gauges.keys.desc(),
         ]
@@ -97,6 +114,7 @@ impl RocksDbCollector {
         Ok(RocksDbCollector {
             shared,
             cache,
+            write_buffers,
             gauges: Mutex::new(gauges),
             descs,
         })
@@ -123,6 +141,12 @@ impl Collector for RocksDbCollector {
         gauges
             .cache_capacity
             .set(gauge_value(self.cache.capacity()));
+        gauges
+            .write_buffer_usage
+            .set(gauge_value(self.write_buffers.usage()));
+        gauges
+            .write_buffer_limit
+            .set(gauge_value(self.write_buffers.limit()));
         // Stores of tasks that closed since the last scrape must not linger.
         gauges.memtables.reset();
         gauges.keys.reset();
@@ -146,6 +170,8 @@ impl Collector for RocksDbCollector {
         }
         let mut families = gauges.cache_usage.collect();
         families.extend(gauges.cache_capacity.collect());
+        families.extend(gauges.write_buffer_usage.collect());
+        families.extend(gauges.write_buffer_limit.collect());
         families.extend(gauges.memtables.collect());
         families.extend(gauges.keys.collect());
         families
