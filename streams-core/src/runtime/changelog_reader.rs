@@ -165,7 +165,8 @@ impl ChangelogReader {
             };
             let message = match polled {
                 Ok(message) => message,
-                Err(e) if self.fail_on_error => {
+                // Brokers down or leaders moving: the reader reconnects and goes on.
+                Err(e) if self.fail_on_error && !super::clients::is_transient(&e) => {
                     return Err(Error::kafka("reading a changelog", e));
                 }
                 Err(e) => {

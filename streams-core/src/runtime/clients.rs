@@ -62,15 +62,65 @@ pub(crate) fn changelog_reader(
         .map_err(|e| Error::kafka(format!("creating the {what}"), e))
 }
 
-/// The low and high watermarks of `topic`-`partition`, asked of the broker.
+/// How long a request for offsets is retried while its errors are transient (a leader moving
+/// or down, a broker unreachable), as Kafka Streams' `task.timeout.ms` (5 minutes) bounds it.
+const WATERMARKS_RETRY_FOR: Duration = Duration::from_secs(300);
+
+/// The low and high watermarks of `topic`-`partition`, asked of the broker; transient errors
+/// (a partition without a leader, its leader down or moving) are retried for up to five
+/// minutes, as Kafka Streams retries them until `task.timeout.ms`.
 pub(crate) fn watermarks(
     consumer: &BaseConsumer,
     topic: &str,
     partition: i32,
 ) -> Result<(i64, i64)> {
-    consumer
-        .fetch_watermarks(topic, partition, Duration::from_secs(30))
-        .map_err(|e| Error::kafka(format!("reading the offsets of {topic}-{partition}"), e))
+    let deadline = std::time::Instant::now() + WATERMARKS_RETRY_FOR;
+    let mut backoff = Duration::from_millis(100);
+    loop {
+        match consumer.fetch_watermarks(topic, partition, Duration::from_secs(30)) {
+            Ok(watermarks) => return Ok(watermarks),
+            Err(e) if is_transient(&e) && std::time::Instant::now() < deadline => {
+                tracing::warn!(
+                    "reading the offsets of {topic}-{partition} failed ({e}); retrying in {backoff:?}"
+                );
+                std::thread::sleep(backoff);
+                backoff = (backoff * 2).min(Duration::from_secs(5));
+            }
+            Err(e) => {
+                return Err(Error::kafka(
+                    format!("reading the offsets of {topic}-{partition}"),
+                    e,
+                ));
+            }
+        }
+    }
+}
+
+/// Whether `error` is one a retry may clear: the partition's leader is moving, down or not
+/// yet known (a cluster restarting), a broker is unreachable, or the request timed out.
+pub(crate) fn is_transient(error: &rdkafka::error::KafkaError) -> bool {
+    use rdkafka::types::RDKafkaErrorCode as Code;
+    matches!(
+        error.rdkafka_error_code(),
+        Some(
+            Code::NotLeaderForPartition
+                | Code::LeaderNotAvailable
+                | Code::BrokerNotAvailable
+                | Code::BrokerTransportFailure
+                | Code::AllBrokersDown
+                | Code::RequestTimedOut
+                | Code::OperationTimedOut
+                | Code::NotCoordinator
+                | Code::FencedLeaderEpoch
+                | Code::UnknownLeaderEpoch
+                | Code::OffsetNotAvailable
+                | Code::NetworkException
+                | Code::ReplicaNotAvailable
+                | Code::KafkaStorageError
+                | Code::UnknownPartition
+                | Code::UnknownTopicOrPartition
+        )
+    )
 }
 
 /// The low and high watermarks of `topic`-`partition` as `consumer` last saw them in fetch

@@ -236,19 +236,34 @@ impl KafkaStreams {
             .iter()
             .map(|s| s.name.clone())
             .collect();
-        let configs = admin.describe_topic_configs(&names)?;
-        if configs.is_none() {
-            debug!(
-                "the topic admin cannot read configs: internal topics' cleanup policies are not checked"
-            );
-        }
         for spec in &plan.internal_topics {
             let count = counts.get(&spec.name).copied().unwrap_or_default();
-            super::topic_check::check(
-                spec,
-                count,
-                configs.as_ref().and_then(|c| c.get(&spec.name)),
-            )?;
+            super::topic_check::check(spec, count, None)?;
+        }
+        // A broker that has not yet applied a topic just created answers with the default
+        // configs: a wrong cleanup policy is believed only once it persists.
+        loop {
+            let configs = admin.describe_topic_configs(&names)?;
+            let Some(configs) = configs else {
+                debug!(
+                    "the topic admin cannot read configs: internal topics' cleanup policies are not checked"
+                );
+                break;
+            };
+            let checked = plan.internal_topics.iter().try_for_each(|spec| {
+                let count = counts.get(&spec.name).copied().unwrap_or_default();
+                super::topic_check::check(spec, count, configs.get(&spec.name))
+            });
+            match checked {
+                Err(e) if std::time::Instant::now() < deadline => {
+                    debug!("{e}; reading the configs again");
+                    std::thread::sleep(Duration::from_millis(200));
+                }
+                other => {
+                    other?;
+                    break;
+                }
+            }
         }
         Ok(plan)
     }
