@@ -12,6 +12,8 @@ mod layout;
 #[cfg(test)]
 mod model_tests;
 #[cfg(test)]
+mod restore_tests;
+#[cfg(test)]
 mod tests;
 
 use std::sync::Arc;
