@@ -1,6 +1,7 @@
 //! Random and mutated bytes through every decoder that reads outside input
-//! (`streams_core::fuzz::TARGETS`: the public serdes, store and changelog codecs, internal-topic
-//! codecs, checkpoint and registry parsers).
+//! (`streams_core::fuzzing::TARGETS`: the public serdes, store and changelog codecs,
+//! internal-topic codecs, checkpoint and registry parsers). The coverage-guided fuzz targets in
+//! `fuzz/` (cargo-fuzz) drive the same decoders.
 //!
 //! Each target's inputs run in a child process (this test binary again), so that an abort
 //! (a failed allocation, a stack overflow) is counted instead of killing the test runner; the
@@ -25,7 +26,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use streams_core::fuzz;
+use streams_core::fuzzing as fuzz;
 
 /// The largest allocation allowed at all in the child; bigger requests fail (and abort).
 const HARD_CAP: usize = 1 << 30;
