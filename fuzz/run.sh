@@ -95,11 +95,10 @@ for target in "${targets[@]}"; do
         >"$scratch/$target.log" 2>&1; then
         failed+=("$target")
         tail -n 60 "$scratch/$target.log" >&2
-        log "$target CRASHED: input kept under $artifacts/ (reproduce: fuzz/run.sh --repro $target <file>)"
+        log "$target FAILED; a crash input is kept as $artifacts/$target-crash-… (replay it: fuzz/run.sh --repro $target <file>)"
     else
-        grep -E '^(#[0-9]+ *DONE|stat::number_of_executed_units|stat::new_units_added)' \
-            "$scratch/$target.log" | tr '\n' ' ' >&2 || true
-        echo >&2
+        # libFuzzer's last line: coverage, corpus size and speed.
+        grep -E '^#[0-9]+[[:space:]]+DONE' "$scratch/$target.log" >&2 || true
     fi
 done
 log "done in $(( $(date +%s) - started )) s"
