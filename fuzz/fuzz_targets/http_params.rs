@@ -71,10 +71,10 @@ fuzz_target!(|input: Input| {
         for &t in input.times.iter().take(16) {
             let _ = windows.put(bytes, Some(b"v"), t);
         }
-        if let Some(reader) = windows.reader() {
-            if let Ok(found) = reader.fetch(bytes, from, to) {
-                assert!(found.iter().all(|(s, _)| from <= *s && *s <= to));
-            }
+        if let Some(reader) = windows.reader()
+            && let Ok(found) = reader.fetch(bytes, from, to)
+        {
+            assert!(found.iter().all(|(s, _)| from <= *s && *s <= to));
         }
         let _ = windows.fetch(bytes, from, to);
     }
