@@ -21,6 +21,8 @@
 //! - `worker` — a worker binary with an HTTP server from a topology function (feature `worker`).
 //! - [`error`] — the error type and handler policies.
 //! - [`prelude`] — the names most applications use, in one import.
+//! - `fuzzing` — every decoder of outside input by name, for the fuzz targets and random-input
+//!   tests (feature `fuzzing`; hidden, not an API).
 //! - [`guide`] — the user guide (`docs/guide.md` in the repository).
 //!
 //! # Features
@@ -56,10 +58,9 @@ pub mod dsl;
 #[cfg_attr(docsrs, doc(cfg(feature = "embedded")))]
 pub mod embedded;
 pub mod error;
-// Fuzz support drives the JSON and bincode serdes.
-#[cfg(all(feature = "json", feature = "bincode"))]
+#[cfg(feature = "fuzzing")]
 #[doc(hidden)]
-pub mod fuzz;
+pub mod fuzzing;
 #[doc = include_str!("../docs/guide.md")]
 pub mod guide {
     #[doc = include_str!("../docs/processor-api.md")]

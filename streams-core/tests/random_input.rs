@@ -1,6 +1,8 @@
 //! Random and mutated bytes through every decoder that reads outside input
-//! (`streams_core::fuzz::TARGETS`: the public serdes, store and changelog codecs, internal-topic
-//! codecs, checkpoint and registry parsers).
+//! (`streams_core::fuzzing::TARGETS`: the public serdes, store and changelog codecs,
+//! internal-topic codecs, checkpoint and registry parsers), and what each accepts through its
+//! encoder and back (`streams_core::fuzzing::round_trip`). The coverage-guided fuzz targets in
+//! `fuzz/` (cargo-fuzz) drive the same decoders.
 //!
 //! Each target's inputs run in a child process (this test binary again), so that an abort
 //! (a failed allocation, a stack overflow) is counted instead of killing the test runner; the
@@ -25,7 +27,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use streams_core::fuzz;
+use streams_core::fuzzing as fuzz;
 
 /// The largest allocation allowed at all in the child; bigger requests fail (and abort).
 const HARD_CAP: usize = 1 << 30;
@@ -238,7 +240,12 @@ fn random_input_child() {
     for index in from..to {
         let bytes = input(&target, seed, index, &corpus, &seeds);
         LARGEST.store(0, Ordering::Relaxed);
-        let outcome = std::panic::catch_unwind(|| fuzz::decode(&target, &bytes));
+        // Decoded and, when accepted, encoded and decoded again: a value that does not
+        // survive its own encoding counts as a panic.
+        let outcome = std::panic::catch_unwind(|| {
+            fuzz::round_trip(&target, &bytes)
+                .map(|r| r.unwrap_or_else(|why| panic!("round trip: {why}")))
+        });
         let largest = LARGEST.load(Ordering::Relaxed);
         match outcome {
             Ok(Some(true)) => counts[1] += 1,

@@ -102,10 +102,7 @@ impl Checkpoint {
 
     /// Replaces the file's contents with `offsets`, atomically.
     pub fn write(&self, offsets: &ChangelogOffsets) -> Result<()> {
-        let mut text = format!("{VERSION}\n{}\n", offsets.len());
-        for ((topic, partition), offset) in offsets {
-            text.push_str(&format!("{topic} {partition} {offset}\n"));
-        }
+        let text = render(offsets);
         let tmp = self.path.with_extension("tmp");
         let write = || -> std::io::Result<()> {
             let mut file = File::create(&tmp)?;
@@ -123,6 +120,15 @@ impl Checkpoint {
             _ => Ok(()),
         }
     }
+}
+
+/// The file's text for `offsets`: what [`Checkpoint::write`] writes and `parse` reads back.
+pub(crate) fn render(offsets: &ChangelogOffsets) -> String {
+    let mut text = format!("{VERSION}\n{}\n", offsets.len());
+    for ((topic, partition), offset) in offsets {
+        text.push_str(&format!("{topic} {partition} {offset}\n"));
+    }
+    text
 }
 
 #[cfg(test)]

@@ -30,12 +30,17 @@
 //!   `streams-core` reuses its time encoding).
 //! - `checkpoint`: [`Checkpoint`], the file of changelog offsets a task's stores reflect.
 //! - `bytes_range`: key-range helpers shared by the engines.
+//! - `fuzzing`: the stores' byte codecs for fuzz targets (feature `fuzzing`; hidden, not an
+//!   API).
 
 mod bytes_range;
 mod cache;
 mod changelog;
 mod checkpoint;
 mod error;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 mod memory;
 mod pending;
 mod rocks;

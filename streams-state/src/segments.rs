@@ -219,12 +219,16 @@ impl Segments {
         ts.max(0) / self.interval
     }
 
-    /// The earliest timestamp still retained.
+    /// The earliest timestamp still retained. Saturating: a retention of 0 (a `Duration::ZERO`
+    /// from the store builders) at an observed time of `i64::MAX` overflowed here (found by the
+    /// `session_key` and `http_params` fuzz targets); it keeps that last millisecond instead.
     pub(crate) fn min_live_time(&self) -> i64 {
         if self.observed == i64::MIN {
             i64::MIN
         } else {
-            self.observed.saturating_sub(self.retention) + 1
+            self.observed
+                .saturating_sub(self.retention)
+                .saturating_add(1)
         }
     }
 
@@ -354,6 +358,29 @@ mod tests {
         assert_eq!(segments.interval, 300_000);
         assert_eq!(segments.segment_of(299_999), 0);
         assert_eq!(segments.segment_of(300_000), 1);
+    }
+
+    #[test]
+    fn retention_arithmetic_saturates_at_the_ends_of_time() -> Result<()> {
+        let mut engine = crate::InMemoryKeyValueStore::new("s");
+        for retention in [0, 1, i64::MAX] {
+            let mut segments = Segments::new(retention);
+            for ts in [i64::MIN + 1, -1, 0, i64::MAX] {
+                segments.observe(ts, &mut engine)?;
+                let _ = segments.min_live_time();
+                assert!(segments.in_live_segment(i64::MAX));
+                let _ = segments.range(i64::MIN, i64::MAX);
+            }
+            assert_eq!(segments.observed, i64::MAX);
+        }
+        // Retention 0 keeps nothing before the observed time (and, at the end of time, the
+        // last millisecond rather than overflowing).
+        let mut segments = Segments::new(0);
+        segments.observe(100, &mut engine)?;
+        assert_eq!(segments.min_live_time(), 101);
+        segments.observe(i64::MAX, &mut engine)?;
+        assert_eq!(segments.min_live_time(), i64::MAX);
+        Ok(())
     }
 
     /// Whether the engine holds `key`.

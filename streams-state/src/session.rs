@@ -86,7 +86,13 @@ impl std::fmt::Debug for SessionStore {
 /// Engine key bytes besides the record key: segment, end, start.
 const FRAME: usize = 8 + 16;
 
-fn write_engine_key(out: &mut Vec<u8>, segments: &Segments, key: &[u8], start: i64, end: i64) {
+pub(crate) fn write_engine_key(
+    out: &mut Vec<u8>,
+    segments: &Segments,
+    key: &[u8],
+    start: i64,
+    end: i64,
+) {
     out.clear();
     out.reserve(FRAME + key.len());
     out.extend_from_slice(&segments.prefix(end));
@@ -96,7 +102,7 @@ fn write_engine_key(out: &mut Vec<u8>, segments: &Segments, key: &[u8], start: i
 }
 
 /// The record key, start and end of an engine key.
-fn split_engine_key(engine_key: &[u8]) -> Option<(&[u8], i64, i64)> {
+pub(crate) fn split_engine_key(engine_key: &[u8]) -> Option<(&[u8], i64, i64)> {
     if is_meta(engine_key) {
         return None;
     }
@@ -109,6 +115,21 @@ fn split_engine_key(engine_key: &[u8]) -> Option<(&[u8], i64, i64)> {
 /// The session end of an engine key (for recovering the store's times from its data).
 fn engine_key_end(engine_key: &[u8]) -> Option<i64> {
     split_engine_key(engine_key).map(|(_, _, end)| end)
+}
+
+/// The record key, start and end of a changelog key (`key | end | start`) of store `store`.
+pub(crate) fn parse_log_key<'k>(store: &str, log_key: &'k [u8]) -> Result<(&'k [u8], i64, i64)> {
+    let bad = || Error::Changelog {
+        store: store.to_string(),
+        reason: format!(
+            "session changelog key of {} bytes is too short",
+            log_key.len()
+        ),
+    };
+    let key_len = log_key.len().checked_sub(16).ok_or_else(bad)?;
+    let end = time_at(log_key, key_len).ok_or_else(bad)?;
+    let start = time_at(log_key, key_len + 8).ok_or_else(bad)?;
+    Ok((&log_key[..key_len], start, end))
 }
 
 impl SessionStore {
@@ -395,7 +416,7 @@ impl SessionStore {
     pub fn restore_batch(&mut self, records: &[ChangelogRecord]) -> Result<()> {
         let mut latest = i64::MIN;
         for record in records {
-            let (_, _, end) = self.parse_log_key(&record.key)?;
+            let (_, _, end) = parse_log_key(&self.name, &record.key)?;
             latest = latest.max(end);
             self.segments.observe_record(record.timestamp.max(end));
         }
@@ -406,7 +427,7 @@ impl SessionStore {
         }
         let mut engine_key = std::mem::take(&mut self.key_buf);
         for record in records {
-            let (key, start, end) = self.parse_log_key(&record.key)?;
+            let (key, start, end) = parse_log_key(&self.name, &record.key)?;
             if !self.segments.in_live_segment(end) {
                 continue;
             }
@@ -418,20 +439,6 @@ impl SessionStore {
         }
         self.key_buf = engine_key;
         Ok(())
-    }
-
-    fn parse_log_key<'k>(&self, log_key: &'k [u8]) -> Result<(&'k [u8], i64, i64)> {
-        let bad = || Error::Changelog {
-            store: self.name.clone(),
-            reason: format!(
-                "session changelog key of {} bytes is too short",
-                log_key.len()
-            ),
-        };
-        let key_len = log_key.len().checked_sub(16).ok_or_else(bad)?;
-        let end = time_at(log_key, key_len).ok_or_else(bad)?;
-        let start = time_at(log_key, key_len + 8).ok_or_else(bad)?;
-        Ok((&log_key[..key_len], start, end))
     }
 
     /// Writes every session the cache holds dirty through to the engine and changelog, and

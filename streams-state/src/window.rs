@@ -93,7 +93,13 @@ const SEQ_LEN: usize = 4;
 /// Engine key bytes besides the record key: segment, start, seq.
 const FRAME: usize = 8 + 8 + SEQ_LEN;
 
-fn write_engine_key(out: &mut Vec<u8>, segments: &Segments, key: &[u8], start: i64, seq: u32) {
+pub(crate) fn write_engine_key(
+    out: &mut Vec<u8>,
+    segments: &Segments,
+    key: &[u8],
+    start: i64,
+    seq: u32,
+) {
     out.clear();
     out.reserve(FRAME + key.len());
     out.extend_from_slice(&segments.prefix(start));
@@ -103,7 +109,7 @@ fn write_engine_key(out: &mut Vec<u8>, segments: &Segments, key: &[u8], start: i
 }
 
 /// The record key, window start and seq of an engine key.
-fn split_engine_key(engine_key: &[u8]) -> Option<(&[u8], i64, u32)> {
+pub(crate) fn split_engine_key(engine_key: &[u8]) -> Option<(&[u8], i64, u32)> {
     if is_meta(engine_key) {
         return None;
     }
@@ -116,6 +122,25 @@ fn split_engine_key(engine_key: &[u8]) -> Option<(&[u8], i64, u32)> {
 /// The window start of an engine key (for recovering the store's times from its data).
 fn engine_key_start(engine_key: &[u8]) -> Option<i64> {
     split_engine_key(engine_key).map(|(_, start, _)| start)
+}
+
+/// The record key, window start and seq of a changelog key (`key | start | seq`) of store
+/// `store`.
+pub(crate) fn parse_log_key<'k>(store: &str, log_key: &'k [u8]) -> Result<(&'k [u8], i64, u32)> {
+    let bad = || Error::Changelog {
+        store: store.to_string(),
+        reason: format!(
+            "window changelog key of {} bytes is too short",
+            log_key.len()
+        ),
+    };
+    let key_len = log_key.len().checked_sub(8 + SEQ_LEN).ok_or_else(bad)?;
+    let start = time_at(log_key, key_len).ok_or_else(bad)?;
+    let seq = log_key[key_len + 8..]
+        .try_into()
+        .map(u32::from_be_bytes)
+        .map_err(|_| bad())?;
+    Ok((&log_key[..key_len], start, seq))
 }
 
 impl WindowStore {
@@ -439,7 +464,7 @@ impl WindowStore {
     pub fn restore_batch(&mut self, records: &[ChangelogRecord]) -> Result<()> {
         let mut latest = i64::MIN;
         for record in records {
-            let (_, start, _) = self.parse_log_key(&record.key)?;
+            let (_, start, _) = parse_log_key(&self.name, &record.key)?;
             latest = latest.max(start);
             self.segments.observe_record(record.timestamp);
         }
@@ -451,7 +476,7 @@ impl WindowStore {
         let min_live = self.segments.min_live_time();
         let mut engine_key = std::mem::take(&mut self.key_buf);
         for record in records {
-            let (key, start, seq) = self.parse_log_key(&record.key)?;
+            let (key, start, seq) = parse_log_key(&self.name, &record.key)?;
             if start < min_live {
                 continue;
             }
@@ -464,23 +489,6 @@ impl WindowStore {
         }
         self.key_buf = engine_key;
         Ok(())
-    }
-
-    fn parse_log_key<'k>(&self, log_key: &'k [u8]) -> Result<(&'k [u8], i64, u32)> {
-        let bad = || Error::Changelog {
-            store: self.name.clone(),
-            reason: format!(
-                "window changelog key of {} bytes is too short",
-                log_key.len()
-            ),
-        };
-        let key_len = log_key.len().checked_sub(8 + SEQ_LEN).ok_or_else(bad)?;
-        let start = time_at(log_key, key_len).ok_or_else(bad)?;
-        let seq = log_key[key_len + 8..]
-            .try_into()
-            .map(u32::from_be_bytes)
-            .map_err(|_| bad())?;
-        Ok((&log_key[..key_len], start, seq))
     }
 
     /// Writes every window the cache holds dirty through to the engine and changelog, and

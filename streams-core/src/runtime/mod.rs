@@ -49,8 +49,10 @@ pub use query::{
     ReadOnlyKeyValueStoreView, ReadOnlySessionStoreView, ReadOnlyVersionedKeyValueStoreView,
     ReadOnlyWindowStoreView,
 };
-#[cfg(all(feature = "json", feature = "bincode"))]
-pub(crate) use registry::decode_announcement;
+#[cfg(feature = "fuzzing")]
+pub(crate) use registry::{
+    Member, apply_record, decode_announcement, live_members, members_metadata, place_standbys,
+};
 pub use restore_listener::StateRestoreListener;
 pub use send::send_record;
 pub use signal::ShutdownSignal;

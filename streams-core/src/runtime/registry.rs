@@ -61,6 +61,81 @@ pub(crate) fn decode_announcement(payload: &[u8]) -> Option<Member> {
     })
 }
 
+/// Applies one record of the registry topic to `members`: an announcement (keyed by the
+/// instance's process id, stamped `timestamp_ms`) replaces what that instance announced before,
+/// a tombstone removes it; a record without a UTF-8 key, or whose payload is not an
+/// announcement, is ignored.
+pub(crate) fn apply_record(
+    members: &mut BTreeMap<String, Member>,
+    key: Option<&[u8]>,
+    payload: Option<&[u8]>,
+    timestamp_ms: Option<i64>,
+) {
+    let Some(key) = key.and_then(|k| std::str::from_utf8(k).ok()) else {
+        return;
+    };
+    match payload {
+        None => {
+            members.remove(key);
+        }
+        Some(payload) => {
+            if let Some(member) = decode_announcement(payload) {
+                members.insert(
+                    key.to_string(),
+                    Member {
+                        heard_at_ms: timestamp_ms.unwrap_or(0),
+                        ..member
+                    },
+                );
+            }
+        }
+    }
+}
+
+/// Whether a member last heard of at `heard_at_ms` (a record timestamp: any `i64` a producer
+/// wrote) is within `ttl` of `now_ms`. Saturating: a timestamp far in the past is long ago,
+/// not (by overflow) in the future.
+fn heard_within(now_ms: i64, heard_at_ms: i64, ttl: Duration) -> bool {
+    let ttl_ms = i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX);
+    now_ms.saturating_sub(heard_at_ms) <= ttl_ms
+}
+
+/// The instances of `members` heard from within `ttl` of `now_ms`, and `me` (always live), by
+/// process id, with their active tasks.
+pub(crate) fn live_members(
+    members: &BTreeMap<String, Member>,
+    me: &str,
+    now_ms: i64,
+    ttl: Duration,
+) -> BTreeMap<String, BTreeSet<TaskId>> {
+    let mut live: BTreeMap<String, BTreeSet<TaskId>> = members
+        .iter()
+        .filter(|(_, m)| heard_within(now_ms, m.heard_at_ms, ttl))
+        .map(|(id, m)| (id.clone(), m.active.clone()))
+        .collect();
+    live.entry(me.to_string()).or_default();
+    live
+}
+
+/// The instances of `members` heard from within `ttl` of `now_ms` that serve queries.
+pub(crate) fn members_metadata(
+    members: &BTreeMap<String, Member>,
+    now_ms: i64,
+    ttl: Duration,
+) -> Vec<StreamsMetadata> {
+    members
+        .values()
+        .filter(|m| heard_within(now_ms, m.heard_at_ms, ttl))
+        .filter_map(|m| {
+            Some(StreamsMetadata {
+                host: m.server.clone()?,
+                active_tasks: m.active.clone(),
+                standby_tasks: m.standby.clone(),
+            })
+        })
+        .collect()
+}
+
 /// The registry topic of application `app_id`.
 pub(crate) fn topic(app_id: &str) -> String {
     format!("{app_id}-instances")
@@ -150,56 +225,23 @@ impl Registry {
                 return;
             };
             let Ok(message) = polled else { continue };
-            let Some(key) = message.key().and_then(|k| std::str::from_utf8(k).ok()) else {
-                continue;
-            };
-            match message.payload() {
-                None => {
-                    self.members.remove(key);
-                }
-                Some(payload) => {
-                    if let Some(member) = decode_announcement(payload) {
-                        let heard_at_ms = message.timestamp().to_millis().unwrap_or(0);
-                        self.members.insert(
-                            key.to_string(),
-                            Member {
-                                heard_at_ms,
-                                ..member
-                            },
-                        );
-                    }
-                }
-            }
+            apply_record(
+                &mut self.members,
+                message.key(),
+                message.payload(),
+                message.timestamp().to_millis(),
+            );
         }
     }
 
     /// Instances heard from within `ttl` of `now_ms` (this one always included), by process id.
     pub(crate) fn live(&self, now_ms: i64, ttl: Duration) -> BTreeMap<String, BTreeSet<TaskId>> {
-        let ttl_ms = i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX);
-        let mut live: BTreeMap<String, BTreeSet<TaskId>> = self
-            .members
-            .iter()
-            .filter(|(_, m)| now_ms - m.heard_at_ms <= ttl_ms)
-            .map(|(id, m)| (id.clone(), m.active.clone()))
-            .collect();
-        live.entry(self.me.clone()).or_default();
-        live
+        live_members(&self.members, &self.me, now_ms, ttl)
     }
 
     /// The instances heard from within `ttl` of `now_ms` that serve queries, with their tasks.
     pub(crate) fn metadata(&self, now_ms: i64, ttl: Duration) -> Vec<StreamsMetadata> {
-        let ttl_ms = i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX);
-        self.members
-            .values()
-            .filter(|m| now_ms - m.heard_at_ms <= ttl_ms)
-            .filter_map(|m| {
-                Some(StreamsMetadata {
-                    host: m.server.clone()?,
-                    active_tasks: m.active.clone(),
-                    standby_tasks: m.standby.clone(),
-                })
-            })
-            .collect()
+        members_metadata(&self.members, now_ms, ttl)
     }
 
     /// Writes this instance's tombstone, so others stop counting on it at once.
@@ -306,6 +348,38 @@ mod tests {
         }
         // With three instances, two replicas of a task of `a` must be `b` and `c`.
         assert!(placed["b"].contains(&t(0)) && placed["c"].contains(&t(0)));
+    }
+
+    #[test]
+    fn a_record_timestamp_far_in_the_past_is_not_live_and_does_not_overflow() {
+        // Record timestamps are whatever a producer wrote: `now - i64::MIN` overflowed (a
+        // panic with overflow checks, and, wrapped, a member live forever).
+        let mut members = BTreeMap::new();
+        let announcement = br#"{"active":["0_1"],"standby":[],"server":"h:1"}"#;
+        apply_record(
+            &mut members,
+            Some(b"old"),
+            Some(announcement),
+            Some(i64::MIN),
+        );
+        apply_record(&mut members, Some(b"new"), Some(announcement), Some(1_000));
+        apply_record(
+            &mut members,
+            Some(b"future"),
+            Some(announcement),
+            Some(i64::MAX),
+        );
+        apply_record(&mut members, Some(&[0xff]), Some(announcement), Some(1_000));
+        let ttl = Duration::from_secs(10);
+        let live = live_members(&members, "me", 2_000, ttl);
+        assert_eq!(
+            live.keys().map(String::as_str).collect::<Vec<_>>(),
+            ["future", "me", "new"]
+        );
+        assert_eq!(members_metadata(&members, 2_000, ttl).len(), 2);
+        assert!(live_members(&members, "me", i64::MAX, Duration::MAX).contains_key("old"));
+        apply_record(&mut members, Some(b"new"), None, None);
+        assert!(!live_members(&members, "me", 2_000, ttl).contains_key("new"));
     }
 
     #[test]

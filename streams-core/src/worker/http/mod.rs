@@ -39,6 +39,12 @@ use axum::routing::get;
 use tokio::sync::oneshot;
 
 pub use stores::{HttpKey, HttpValue, QueryableStores};
+/// The store routes' parsing of their parameters, for `crate::fuzzing`.
+#[cfg(feature = "fuzzing")]
+pub(crate) use {
+    queries::{Params, from_hex, to_hex},
+    stores::parse_key,
+};
 
 use crate::runtime::{HostInfo, KafkaStreamsHandle};
 use crate::{Error, Result};

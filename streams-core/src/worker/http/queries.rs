@@ -39,6 +39,41 @@ pub(crate) struct Params {
 const DEFAULT_PAGE: usize = 100;
 const MAX_PAGE: usize = 10_000;
 
+impl Params {
+    /// A versioned key query's `as_of` time (`None`: the latest value).
+    pub(crate) fn as_of(&self) -> Result<Option<i64>, ApiError> {
+        self.as_of
+            .as_deref()
+            .map(|v| time_param(Some(v), "as_of", 0))
+            .transpose()
+    }
+
+    /// A window fetch's start times `[from, to]` (all time by default).
+    pub(crate) fn window_range(&self) -> Result<(i64, i64), ApiError> {
+        Ok((
+            time_param(self.from.as_deref(), "from", i64::MIN)?,
+            time_param(self.to.as_deref(), "to", i64::MAX)?,
+        ))
+    }
+
+    /// A scan's page size (within `[1, MAX_PAGE]`) and the cursor to continue after.
+    pub(crate) fn page(&self) -> Result<(usize, Option<Vec<u8>>), ApiError> {
+        let limit = self.limit.unwrap_or(DEFAULT_PAGE).clamp(1, MAX_PAGE);
+        let after = self
+            .after
+            .as_deref()
+            .map(|a| {
+                from_hex(a).ok_or_else(|| {
+                    ApiError::bad_request(format!(
+                        "`after={a}` is not a cursor from a previous page"
+                    ))
+                })
+            })
+            .transpose()?;
+        Ok((limit, after))
+    }
+}
+
 /// Where a key query is answered.
 enum Route {
     Local,
@@ -203,11 +238,7 @@ pub(crate) async fn get_key(
     Query(params): Query<Params>,
     OriginalUri(uri): OriginalUri,
 ) -> Result<Response, ApiError> {
-    let as_of = params
-        .as_of
-        .as_deref()
-        .map(|v| time_param(Some(v), "as_of", 0))
-        .transpose()?;
+    let as_of = params.as_of()?;
     let ep = endpoint(&app, &path.0)?;
     if ep.shape() == StoreShape::Versioned {
         return key_query(
@@ -252,8 +283,7 @@ pub(crate) async fn windows(
     Query(params): Query<Params>,
     OriginalUri(uri): OriginalUri,
 ) -> Result<Response, ApiError> {
-    let from = time_param(params.from.as_deref(), "from", i64::MIN)?;
-    let to = time_param(params.to.as_deref(), "to", i64::MAX)?;
+    let (from, to) = params.window_range()?;
     key_query(
         app,
         path,
@@ -307,11 +337,11 @@ pub(crate) async fn all(
     scan(app, store, params, uri).await
 }
 
-fn to_hex(bytes: &[u8]) -> String {
+pub(crate) fn to_hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn from_hex(text: &str) -> Option<Vec<u8>> {
+pub(crate) fn from_hex(text: &str) -> Option<Vec<u8>> {
     if !text.len().is_multiple_of(2) {
         return None;
     }
@@ -335,16 +365,7 @@ async fn scan(
     if !global && state != StreamsState::Running && !params.stale {
         return Err(not_queryable(state));
     }
-    let limit = params.limit.unwrap_or(DEFAULT_PAGE).clamp(1, MAX_PAGE);
-    let after = params
-        .after
-        .as_deref()
-        .map(|a| {
-            from_hex(a).ok_or_else(|| {
-                ApiError::bad_request(format!("`after={a}` is not a cursor from a previous page"))
-            })
-        })
-        .transpose()?;
+    let (limit, after) = params.page()?;
     let (streams, local_ep) = (app.streams.clone(), ep.clone());
     let (from, to, stale) = (params.from.clone(), params.to.clone(), params.stale);
     let mut entries: Vec<(Vec<u8>, Value, Value)> = blocking(move || {
