@@ -59,6 +59,9 @@ struct Args {
     /// Write the local store here on shutdown.
     #[arg(long)]
     dump: Option<PathBuf>,
+    /// Any other property, `name=value` (repeatable; set last).
+    #[arg(long = "property", value_name = "NAME=VALUE")]
+    properties: Vec<String>,
 }
 
 fn topology(args: &Args) -> Topology {
@@ -108,6 +111,16 @@ fn run(args: &Args) -> streams_core::Result<()> {
     }
     if let Some(ms) = args.commit_interval_ms {
         config.set("commit.interval.ms", ms.to_string());
+    }
+    for property in &args.properties {
+        let (name, value) =
+            property
+                .split_once('=')
+                .ok_or_else(|| streams_core::Error::Config {
+                    key: property.clone(),
+                    reason: "expected --property name=value".into(),
+                })?;
+        config.set(name, value);
     }
     let mut streams = KafkaStreams::new(topology(args), &config)?;
     // Tests watch for these lines to know when the worker has its tasks.

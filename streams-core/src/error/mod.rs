@@ -193,6 +193,14 @@ pub enum Error {
     /// group as a new member.
     #[error("the transactional producer was fenced while {0}")]
     Fenced(String),
+    /// Exactly-once: the thread could not finish its transaction (commit or abort, and the
+    /// rewind after an abort) within half of `max.poll.interval.ms`, as when the brokers are
+    /// unreachable. Kafka Streams' `TaskMigratedException`: the thread drops its tasks
+    /// (their stores keep only committed writes) and rejoins the group as a new member, whose
+    /// producer fences the unfinished transaction; no record is lost (its offsets were not
+    /// committed).
+    #[error("the stream thread gave up its tasks: {0}")]
+    TaskMigrated(String),
     /// A [`KafkaStreams`](crate::KafkaStreams) method was called in a state that does not
     /// allow it (for example a handler set after `start()`).
     #[error("{operation}() is not allowed in state {state:?}: {reason}")]
@@ -302,6 +310,7 @@ impl Error {
             Error::Processing { .. } => "Processing",
             Error::RecordFailed { .. } => "RecordFailed",
             Error::Fenced(_) => "Fenced",
+            Error::TaskMigrated(_) => "TaskMigrated",
             Error::InvalidState { .. } => "InvalidState",
             Error::StateDirLocked { .. } => "StateDirLocked",
             Error::Timeout { .. } => "Timeout",

@@ -176,7 +176,9 @@ fn supervise(spec: ThreadSpec) {
             }
             Err(error) => error,
         };
-        if matches!(error, Error::Fenced(_)) && !shared.shutdown_requested() {
+        if matches!(error, Error::Fenced(_) | Error::TaskMigrated(_))
+            && !shared.shutdown_requested()
+        {
             // Kafka Streams' TaskMigratedException: not a failure of the application; the
             // thread lost its tasks and rejoins the group.
             warn!(thread = index, "{}: rejoining the group", error.report());
@@ -264,9 +266,7 @@ fn run(spec: ThreadSpec) -> Result<()> {
         ))
         .map_err(|e| Error::kafka("creating the producer", e))?;
     if exactly_once {
-        producer
-            .init_transactions(std::time::Duration::from_secs(60))
-            .map_err(|e| Error::kafka("initializing the transactional producer", e))?;
+        init_transactions(&producer, &shared)?;
     }
 
     let mut consumer_config = client_config(&config, ClientKind::Consumer);
@@ -284,6 +284,15 @@ fn run(spec: ThreadSpec) -> Result<()> {
         // For `streams_consumer_records_lag` (librdkafka computes it into its statistics).
         .set_if_absent("statistics.interval.ms", "5000");
     choose_group_protocol(&mut consumer_config);
+    // The consumer leaves the group when not polled for `max.poll.interval.ms`: a commit, or
+    // an abort and the rewind after it, must end well within it (see `ManagerSettings`).
+    let max_poll_interval: std::time::Duration = consumer_config
+        .get("max.poll.interval.ms")
+        .and_then(|ms| ms.parse::<u64>().ok())
+        .map_or(
+            std::time::Duration::from_secs(300),
+            std::time::Duration::from_millis,
+        );
     let consumer: BaseConsumer<RebalanceHandler> = consumer_config
         .create_with_context(RebalanceHandler {
             lag: ConsumerLag::new(&thread_metrics),
@@ -312,6 +321,7 @@ fn run(spec: ThreadSpec) -> Result<()> {
             .max(1),
         restore_listener,
         exactly_once,
+        txn_budget: max_poll_interval / 2,
         globals,
         rocksdb,
     };
@@ -336,6 +346,27 @@ fn run(spec: ThreadSpec) -> Result<()> {
     MANAGER.with(|slot| slot.borrow_mut().take());
     leave_group(&consumer);
     outcome
+}
+
+/// Initializes the thread's transactional producer (fencing its previous life's producer and
+/// its unfinished transaction), retrying for up to five minutes (Kafka Streams'
+/// `task.timeout.ms`) while the brokers are unreachable, as after the whole cluster restarted.
+fn init_transactions(producer: &StreamsProducer, shared: &InstanceShared) -> Result<()> {
+    let deadline = Instant::now() + std::time::Duration::from_secs(300);
+    loop {
+        match producer.init_transactions(std::time::Duration::from_secs(30)) {
+            Ok(()) => return Ok(()),
+            Err(e)
+                if Instant::now() < deadline
+                    && !shared.shutdown_requested()
+                    && (super::clients::is_transient(&e)
+                        || matches!(&e, rdkafka::error::KafkaError::Transaction(t) if t.is_retriable())) =>
+            {
+                warn!("initializing the transactional producer: {e}; retrying");
+            }
+            Err(e) => return Err(Error::kafka("initializing the transactional producer", e)),
+        }
+    }
 }
 
 /// Unsubscribes and serves the consumer until its assignment is gone and no rebalance event

@@ -381,6 +381,7 @@ impl Task {
                 | Error::Serialization { .. }
                 | Error::Production { .. }
                 | Error::Fenced(_)
+                | Error::TaskMigrated(_)
                 | Error::Kafka { .. }),
             ) => return Err(error),
             Err(error) => return Err(self.record_failed(raw, error)),

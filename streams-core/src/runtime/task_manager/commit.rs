@@ -64,6 +64,7 @@ impl TaskManager {
         // Also when this commit began, for its latency.
         self.last_commit = Instant::now();
         if self.txn.is_some() {
+            self.start_transaction_clock();
             return self.commit_transaction(consumer);
         }
         self.commit_at_least_once(consumer)?;

@@ -61,6 +61,11 @@ pub(crate) struct ManagerSettings {
     pub(crate) rocksdb: crate::state::RocksDbEnv,
     /// `processing.guarantee=exactly_once_v2`: the producer is transactional.
     pub(crate) exactly_once: bool,
+    /// Exactly-once: how long a commit, with the abort and rewind that may follow it, may keep
+    /// the thread from polling its consumer (half of `max.poll.interval.ms`): past it the
+    /// thread gives up its tasks and rejoins ([`Error::TaskMigrated`](crate::Error)), rather
+    /// than being dropped from the group while it waits on an unreachable cluster.
+    pub(crate) txn_budget: Duration,
 }
 
 /// The tasks of one stream thread.
@@ -88,6 +93,8 @@ pub(crate) struct TaskManager {
     pending_error: Option<Error>,
     /// Exactly-once: the producer's transaction.
     txn: Option<Transaction>,
+    /// Exactly-once: when the commit (or abort and rewind) under way must end.
+    txn_deadline: Instant,
     /// Tasks of which only some input partitions are assigned yet (the next-generation group
     /// protocol hands partitions over one at a time): their partitions stay paused, and the
     /// task is not created, until the rest arrive, so that one task never runs on two
@@ -133,6 +140,7 @@ impl TaskManager {
             last_commit: Instant::now(),
             pending_error: None,
             txn: settings_eos.then(Transaction::default),
+            txn_deadline: Instant::now(),
             incomplete: BTreeMap::new(),
             revoking: HashSet::new(),
         }

@@ -166,7 +166,7 @@ impl TaskManager {
                 .map_err(|e| Error::kafka("pausing partitions of restoring tasks", e))?;
         }
         if to_rewind.count() > 0 {
-            recovery::seek_to_committed(consumer, &to_rewind)?;
+            recovery::seek_to_committed(consumer, &to_rewind, recovery::REWIND_TIMEOUT)?;
         }
         self.start_groups_at_committed(consumer, &created)?;
         if to_resume.count() > 0 {

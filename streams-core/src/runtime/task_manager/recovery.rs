@@ -14,7 +14,7 @@ use super::TaskManager;
 use crate::{Error, Result, TaskId};
 
 /// How long the rewind may wait for the group coordinator.
-const REWIND_TIMEOUT: Duration = Duration::from_secs(60);
+pub(super) const REWIND_TIMEOUT: Duration = Duration::from_secs(60);
 
 impl TaskManager {
     /// Handles `error` if it reports a corrupt store of one of this thread's tasks (rebuilding
@@ -56,7 +56,7 @@ impl TaskManager {
         if partitions.count() == 0 {
             return Ok(());
         }
-        self.rewind_and_reassign(consumer, &partitions)
+        self.rewind_and_reassign(consumer, &partitions, REWIND_TIMEOUT)
     }
 
     /// The input partitions of task `id` that this consumer holds.
@@ -78,16 +78,18 @@ impl TaskManager {
     }
 
     /// Seeks `partitions` back to their committed offsets (the beginning where none is
-    /// committed) and creates their tasks again.
+    /// committed; waiting at most `timeout` for the coordinator) and creates their tasks
+    /// again.
     pub(super) fn rewind_and_reassign<C: ConsumerContext>(
         &mut self,
         consumer: &BaseConsumer<C>,
         partitions: &TopicPartitionList,
+        timeout: Duration,
     ) -> Result<()> {
         consumer
             .resume(partitions)
             .map_err(|e| Error::kafka("resuming partitions to rewind", e))?;
-        seek_to_committed(consumer, partitions)?;
+        seek_to_committed(consumer, partitions, timeout)?;
         self.assign(consumer, partitions)
     }
 
@@ -122,18 +124,20 @@ impl TaskManager {
             partitions = orphans.count(),
             "kept partitions whose tasks were closed: rewinding them to the last commit"
         );
-        self.rewind_and_reassign(consumer, &orphans)
+        self.rewind_and_reassign(consumer, &orphans, REWIND_TIMEOUT)
     }
 }
 
 /// Seeks `partitions` back to their committed offsets (the beginning where none is
-/// committed): records fetched past them and not processed are fetched again.
+/// committed): records fetched past them and not processed are fetched again. Waits at most
+/// `timeout` for the group coordinator, and as long again for the seek.
 pub(super) fn seek_to_committed<C: ConsumerContext>(
     consumer: &BaseConsumer<C>,
     partitions: &TopicPartitionList,
+    timeout: Duration,
 ) -> Result<()> {
     let committed = consumer
-        .committed_offsets(partitions.clone(), REWIND_TIMEOUT)
+        .committed_offsets(partitions.clone(), timeout)
         .map_err(|e| Error::kafka("reading committed offsets to rewind", e))?;
     let mut rewind = TopicPartitionList::new();
     for element in committed.elements() {
@@ -146,7 +150,7 @@ pub(super) fn seek_to_committed<C: ConsumerContext>(
             .map_err(|e| Error::kafka("rewinding the input", e))?;
     }
     consumer
-        .seek_partitions(rewind, REWIND_TIMEOUT)
+        .seek_partitions(rewind, timeout)
         .map_err(|e| Error::kafka("rewinding the input", e))?;
     Ok(())
 }

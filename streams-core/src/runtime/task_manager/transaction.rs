@@ -9,8 +9,14 @@
 //! restoring only the changelogs' tail past the positions their stores committed. A fatal error (this
 //! producer was fenced: another instance owns the tasks now) stops the thread with
 //! [`Error::Fenced`]; it rejoins the group as a new member.
+//!
+//! None of this may keep the thread from polling its consumer past `max.poll.interval.ms`
+//! (the group would drop it while it waits, and its partitions would stall until it noticed):
+//! the commit gets half of the thread's transaction budget (half of that interval), the abort
+//! and the rewind after it the other half. A thread out of budget gives up its tasks and
+//! rejoins ([`Error::TaskMigrated`]): its new producer fences the unfinished transaction.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext};
 use rdkafka::error::KafkaError;
@@ -18,6 +24,7 @@ use rdkafka::producer::{Producer, PurgeConfig};
 use tracing::{debug, warn};
 
 use super::commit::{FLUSH_TIMEOUT, flush};
+use super::recovery::REWIND_TIMEOUT;
 use super::{CommitOutcome, TaskManager};
 use crate::{Error, Result, TaskId};
 
@@ -41,6 +48,17 @@ fn is_fatal(error: &KafkaError) -> bool {
 }
 
 impl TaskManager {
+    /// Starts the clock of a commit, or of an abort and the rewind after it: each gets half
+    /// of the transaction budget.
+    pub(super) fn start_transaction_clock(&mut self) {
+        self.txn_deadline = Instant::now() + self.settings.txn_budget / 2;
+    }
+
+    /// `step`, or less if the commit or abort under way has less time left.
+    fn time_left(&self, step: Duration) -> Duration {
+        step.min(self.txn_deadline.saturating_duration_since(Instant::now()))
+    }
+
     /// Opens a transaction under exactly-once if none is open: call before anything may be
     /// sent.
     pub(super) fn begin_transaction(&mut self) -> Result<()> {
@@ -79,7 +97,7 @@ impl TaskManager {
         // Deliver everything first, serving delivery reports (this producer's reports are
         // events this thread must poll; librdkafka's own flush inside the commit would wait
         // for them otherwise).
-        if let Err(e) = flush(&self.producer, FLUSH_TIMEOUT) {
+        if let Err(e) = flush(&self.producer, self.time_left(FLUSH_TIMEOUT)) {
             return self.abort_transaction(&e.report().to_string());
         }
         if let Some(failure) = self.producer.context().take_failure() {
@@ -90,11 +108,14 @@ impl TaskManager {
             .ok_or_else(|| Error::IllegalState("the consumer has no group metadata".into()))?;
         let committed = if offsets.count() > 0 {
             self.producer
-                .send_offsets_to_transaction(&offsets, &group, TXN_TIMEOUT)
+                .send_offsets_to_transaction(&offsets, &group, self.time_left(TXN_TIMEOUT))
         } else {
             Ok(())
         }
-        .and_then(|()| self.producer.commit_transaction(TXN_TIMEOUT));
+        .and_then(|()| {
+            self.producer
+                .commit_transaction(self.time_left(TXN_TIMEOUT))
+        });
         match committed {
             Ok(()) => {}
             Err(e) if is_fatal(&e) => {
@@ -130,7 +151,8 @@ impl TaskManager {
         // delivery reports in between (librdkafka waits for them).
         self.producer
             .purge(PurgeConfig::default().queue().inflight());
-        let deadline = std::time::Instant::now() + TXN_TIMEOUT;
+        self.start_transaction_clock();
+        let deadline = Instant::now() + self.time_left(TXN_TIMEOUT);
         loop {
             self.producer.poll(Duration::ZERO);
             match self.producer.abort_transaction(Duration::from_millis(100)) {
@@ -138,8 +160,14 @@ impl TaskManager {
                 Err(e) if is_fatal(&e) => {
                     return Err(Error::Fenced(format!("aborting a transaction: {e}")));
                 }
-                Err(KafkaError::Transaction(e))
-                    if e.is_retriable() && std::time::Instant::now() < deadline => {}
+                Err(KafkaError::Transaction(e)) if e.is_retriable() => {
+                    if Instant::now() >= deadline {
+                        return Err(Error::TaskMigrated(format!(
+                            "the transaction could not be aborted within {} ms ({e}); its new producer will fence it",
+                            (self.settings.txn_budget / 2).as_millis()
+                        )));
+                    }
+                }
                 Err(e) => return Err(Error::kafka("aborting a transaction", e)),
             }
         }
@@ -155,9 +183,10 @@ impl TaskManager {
         Ok(CommitOutcome::Aborted)
     }
 
-    /// After an aborted transaction: closes every task without a checkpoint (their stores may
-    /// hold aborted writes, and are wiped when reopened), rewinds the input to the committed
-    /// offsets, and creates the tasks again (they restore from the changelogs first).
+    /// After an aborted transaction: closes every task dropping its stores' uncommitted
+    /// writes, rewinds the input to the committed offsets, and creates the tasks again (they
+    /// restore the changelogs' tail first). A rewind that fails in the time the abort left
+    /// (the coordinator unreachable) gives the tasks up: [`Error::TaskMigrated`].
     pub(super) fn rollback<C: ConsumerContext>(
         &mut self,
         consumer: &BaseConsumer<C>,
@@ -174,6 +203,14 @@ impl TaskManager {
         if assignment.count() == 0 {
             return Ok(());
         }
-        self.rewind_and_reassign(consumer, &assignment)
+        let timeout = self.time_left(REWIND_TIMEOUT);
+        self.rewind_and_reassign(consumer, &assignment, timeout)
+            .map_err(|e| match e {
+                Error::Kafka { .. } => Error::TaskMigrated(format!(
+                    "rewinding the input after an aborted transaction: {}",
+                    e.report()
+                )),
+                e => e,
+            })
     }
 }
