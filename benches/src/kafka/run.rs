@@ -232,6 +232,21 @@ impl Runner {
         let state_dir = self.state_dir(base);
         std::fs::create_dir_all(&state_dir)?;
         let mut command = match framework {
+            // `STREAMS_BENCH_PERF=<dir>`: our app runs under `perf record` (call graphs), its
+            // profile written to `<dir>/<run>.perf.data` (CPU and RSS figures then include perf).
+            Framework::Streams if std::env::var_os("STREAMS_BENCH_PERF").is_some() => {
+                let dir = PathBuf::from(std::env::var_os("STREAMS_BENCH_PERF").unwrap_or_default());
+                let mut command = Command::new("perf");
+                command
+                    .args(["record", "-F", "999", "--call-graph", "dwarf,16384", "-o"])
+                    .arg(dir.join(format!("{base}.perf.data")))
+                    .arg("--")
+                    .arg(&self.exe)
+                    .arg("app")
+                    .arg("--framework")
+                    .arg(framework.name());
+                command
+            }
             Framework::Raw | Framework::Streams => {
                 let mut command = Command::new(&self.exe);
                 command.arg("app").arg("--framework").arg(framework.name());

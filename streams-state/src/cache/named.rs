@@ -14,7 +14,7 @@
 //! holds the cache: an entry leaves the cache only after its value reached the store, so a
 //! reader finds the newest value in one place or the other.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::ops::Bound;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
@@ -30,9 +30,11 @@ pub(crate) struct Entry {
     pub(crate) value: Option<Vec<u8>>,
     /// The timestamp of the record that wrote it, when the writer gave one.
     pub(crate) timestamp: Option<i64>,
-    /// Position in the use order.
+    /// The key (shared with the map and the order queues).
+    key: Arc<[u8]>,
+    /// Position in the use order: its last use.
     used: u64,
-    /// Position in the dirty order; `None` when clean.
+    /// Position in the dirty order: its last write; `None` when clean.
     dirty: Option<u64>,
 }
 
@@ -53,14 +55,39 @@ pub(crate) struct Dirty<'a> {
     pub(crate) timestamp: Option<i64>,
 }
 
+/// An order (of use, or of writes) kept lazily: every use or write appends `(position, key)`
+/// — positions only grow, so the queue stays sorted — and an entry's older positions stay
+/// behind as stale items, skipped when met (the entry's own position no longer matches) and
+/// dropped when they outnumber the live ones. A read or write of a hot key is then an append,
+/// not a removal and an insertion in a sorted map: the record cache sits on every stateful
+/// record's path.
+#[derive(Debug, Default)]
+struct Order(VecDeque<(u64, Arc<[u8]>)>);
+
+impl Order {
+    fn push(&mut self, position: u64, key: Arc<[u8]>) {
+        self.0.push_back((position, key));
+    }
+
+    /// Drops stale items once there are more than twice as many items as `live` ones (an
+    /// amortized constant per append).
+    fn compact(&mut self, live: usize, is_live: impl Fn(u64, &[u8]) -> bool) {
+        if self.0.len() > 2 * live + 64 {
+            self.0.retain(|(position, key)| is_live(*position, key));
+        }
+    }
+}
+
 /// The entries of one store's cache.
 #[derive(Debug, Default)]
 pub(crate) struct NamedCache {
     entries: BTreeMap<Arc<[u8]>, Entry>,
-    /// Use order → key, least recently used first.
-    used: BTreeMap<u64, Arc<[u8]>>,
-    /// Dirty order → key, oldest write first.
-    dirty: BTreeMap<u64, Arc<[u8]>>,
+    /// Use order, least recently used first (lazy: see [`Order`]).
+    used: Order,
+    /// Dirty order, oldest write first (lazy: see [`Order`]).
+    dirty: Order,
+    /// How many entries are dirty.
+    dirty_count: usize,
     next: u64,
     bytes: usize,
 }
@@ -85,7 +112,7 @@ impl NamedCache {
     }
 
     pub(crate) fn dirty_len(&self) -> usize {
-        self.dirty.len()
+        self.dirty_count
     }
 
     /// The entry of `key` without touching the use order (for queries).
@@ -93,14 +120,27 @@ impl NamedCache {
         self.entries.get(key)
     }
 
+    fn compact_used(&mut self) {
+        let entries = &self.entries;
+        self.used.compact(entries.len(), |position, key| {
+            entries.get(key).is_some_and(|e| e.used == position)
+        });
+    }
+
+    fn compact_dirty(&mut self) {
+        let entries = &self.entries;
+        self.dirty.compact(self.dirty_count, |position, key| {
+            entries.get(key).is_some_and(|e| e.dirty == Some(position))
+        });
+    }
+
     /// The entry of `key`, made the most recently used (for the owner's reads).
     pub(crate) fn get(&mut self, key: &[u8]) -> Option<&Entry> {
+        self.compact_used();
         let tick = self.tick();
         let entry = self.entries.get_mut(key)?;
-        if let Some(k) = self.used.remove(&entry.used) {
-            self.used.insert(tick, k);
-        }
         entry.used = tick;
+        self.used.push(tick, entry.key.clone());
         Some(entry)
     }
 
@@ -120,32 +160,32 @@ impl NamedCache {
                 (slot, v) => *slot = v.map(<[u8]>::to_vec),
             }
             entry.timestamp = timestamp;
-            let shared = self.used.remove(&entry.used);
-            if let Some(k) = entry.dirty.and_then(|d| self.dirty.remove(&d)) {
-                self.dirty.insert(dirty, k);
-            } else if let Some(k) = &shared {
-                self.dirty.insert(dirty, k.clone());
-            }
-            if let Some(k) = shared {
-                self.used.insert(used, k);
+            if entry.dirty.is_none() {
+                self.dirty_count += 1;
             }
             entry.used = used;
             entry.dirty = Some(dirty);
+            self.used.push(used, entry.key.clone());
+            self.dirty.push(dirty, entry.key.clone());
         } else {
             let shared: Arc<[u8]> = Arc::from(key);
-            self.used.insert(used, shared.clone());
-            self.dirty.insert(dirty, shared.clone());
+            self.used.push(used, shared.clone());
+            self.dirty.push(dirty, shared.clone());
+            self.dirty_count += 1;
             self.entries.insert(
-                shared,
+                shared.clone(),
                 Entry {
                     value: value.map(<[u8]>::to_vec),
                     timestamp,
+                    key: shared,
                     used,
                     dirty: Some(dirty),
                 },
             );
         }
         self.bytes += added;
+        self.compact_used();
+        self.compact_dirty();
     }
 
     /// Entries with keys within `(lower, upper)`, in key order.
@@ -170,11 +210,11 @@ impl NamedCache {
         range.into_iter().flatten().map(|(k, e)| (&**k, e))
     }
 
+    /// Drops the entry of `key` (its items in the order queues go stale).
     fn remove(&mut self, key: &[u8]) {
         if let Some(entry) = self.entries.remove(key) {
-            self.used.remove(&entry.used);
-            if let Some(d) = entry.dirty {
-                self.dirty.remove(&d);
+            if entry.dirty.is_some() {
+                self.dirty_count -= 1;
             }
             self.bytes -= size(key, entry.value.as_deref());
         }
@@ -193,6 +233,8 @@ impl NamedCache {
         for key in doomed {
             self.remove(&key);
         }
+        self.compact_used();
+        self.compact_dirty();
     }
 
     /// Drops everything without writing it anywhere.
@@ -210,6 +252,31 @@ impl NamedCache {
         self.flush_from(None, write)
     }
 
+    /// Writes the entry of `key` through if it is dirty at `position` (a live item of the
+    /// dirty order), and marks it clean; returns whether it was a delete.
+    fn write_through(
+        &mut self,
+        position: u64,
+        key: &[u8],
+        write: &mut dyn FnMut(Dirty<'_>) -> Result<()>,
+    ) -> Result<bool> {
+        let Some(entry) = self
+            .entries
+            .get_mut(key)
+            .filter(|e| e.dirty == Some(position))
+        else {
+            return Ok(false);
+        };
+        write(Dirty {
+            key,
+            value: entry.value.as_deref(),
+            timestamp: entry.timestamp,
+        })?;
+        entry.dirty = None;
+        self.dirty_count -= 1;
+        Ok(entry.value.is_none())
+    }
+
     /// As [`flush`](Self::flush), `first` (if dirty) before the others: Kafka Streams writes
     /// an evicted entry first.
     fn flush_from(
@@ -217,33 +284,37 @@ impl NamedCache {
         first: Option<&[u8]>,
         write: &mut dyn FnMut(Dirty<'_>) -> Result<()>,
     ) -> Result<()> {
-        let mut pending = std::mem::take(&mut self.dirty);
-        let first = first
-            .and_then(|k| self.entries.get(k))
-            .and_then(|e| e.dirty)
-            .and_then(|seq| Some((seq, pending.remove(&seq)?)));
+        let mut pending = std::mem::take(&mut self.dirty.0);
         let mut deleted = Vec::new();
-        let mut next = first.or_else(|| pending.pop_first());
-        while let Some((seq, key)) = next {
-            if let Some(entry) = self.entries.get_mut(&*key) {
-                let written = write(Dirty {
-                    key: &key,
-                    value: entry.value.as_deref(),
-                    timestamp: entry.timestamp,
-                });
-                if let Err(e) = written {
-                    // This entry and those after it stay dirty.
-                    pending.insert(seq, key);
-                    self.dirty = pending;
+        let first = first.and_then(|k| {
+            let entry = self.entries.get(k)?;
+            Some((entry.dirty?, entry.key.clone()))
+        });
+        if let Some((position, key)) = first {
+            match self.write_through(position, &key, write) {
+                Ok(true) => deleted.push(key),
+                Ok(false) => {}
+                Err(e) => {
+                    // Every entry stays dirty.
+                    self.dirty.0 = pending;
                     return Err(e);
                 }
-                entry.dirty = None;
-                if entry.value.is_none() {
-                    deleted.push(key);
+            }
+        }
+        while let Some((position, key)) = pending.pop_front() {
+            match self.write_through(position, &key, write) {
+                Ok(true) => deleted.push(key),
+                Ok(false) => {}
+                Err(e) => {
+                    // This entry and those after it stay dirty.
+                    pending.push_front((position, key));
+                    self.dirty.0 = pending;
+                    return Err(e);
                 }
             }
-            next = pending.pop_first();
         }
+        // Whatever was left in the queue was stale; keep its buffer.
+        self.dirty.0 = pending;
         for key in deleted {
             self.remove(&key);
         }
@@ -253,8 +324,19 @@ impl NamedCache {
     /// Evicts the least recently used entry; if it is dirty, flushes every dirty entry first
     /// (it first). Returns whether there was an entry to evict.
     pub(crate) fn evict(&mut self, write: &mut dyn FnMut(Dirty<'_>) -> Result<()>) -> Result<bool> {
-        let Some(key) = self.used.first_key_value().map(|(_, k)| k.clone()) else {
-            return Ok(false);
+        // The oldest live item of the use order (stale ones are dropped on the way).
+        let key = loop {
+            let Some((position, key)) = self.used.0.front() else {
+                return Ok(false);
+            };
+            if self
+                .entries
+                .get(&**key)
+                .is_some_and(|e| e.used == *position)
+            {
+                break key.clone();
+            }
+            self.used.0.pop_front();
         };
         if self.entries.get(&*key).is_some_and(Entry::is_dirty) {
             self.flush_from(Some(&key), write)?;
@@ -396,5 +478,97 @@ mod tests {
             0
         );
         assert_eq!(cache.range(Bound::Unbounded, Bound::Unbounded).count(), 3);
+    }
+
+    /// A plain model: every entry with its last use and last write; eviction and flush orders
+    /// found by sorting.
+    #[derive(Default)]
+    struct Model {
+        entries: BTreeMap<u8, (Option<u8>, u64, Option<u64>)>,
+        next: u64,
+    }
+
+    impl Model {
+        fn flush(&mut self, first: Option<u8>) -> Vec<(Vec<u8>, Option<Vec<u8>>)> {
+            let mut dirty: Vec<(u64, u8)> = self
+                .entries
+                .iter()
+                .filter_map(|(k, (_, _, d))| Some((d.as_ref().copied()?, *k)))
+                .collect();
+            dirty.sort();
+            if let Some(f) = first {
+                dirty.sort_by_key(|(_, k)| *k != f);
+            }
+            let out = dirty
+                .iter()
+                .map(|(_, k)| (vec![*k], self.entries[k].0.map(|v| vec![v])))
+                .collect();
+            for (_, k) in dirty {
+                if self.entries[&k].0.is_none() {
+                    self.entries.remove(&k);
+                } else if let Some(e) = self.entries.get_mut(&k) {
+                    e.2 = None;
+                }
+            }
+            out
+        }
+    }
+
+    proptest::proptest! {
+        /// The lazy orders evict and flush exactly as sorted maps of last uses and last writes
+        /// would, through long runs that compact them many times.
+        #[test]
+        fn evicts_and_flushes_as_a_model_of_last_uses_and_writes(
+            ops in proptest::collection::vec((0u8..5, 0u8..12, proptest::option::of(0u8..4)), 0..400)
+        ) {
+            let mut cache = NamedCache::default();
+            let mut model = Model::default();
+            for (op, key, value) in ops {
+                match op {
+                    0 | 1 => {
+                        cache.put(&[key], value.as_ref().map(std::slice::from_ref), None);
+                        model.next += 2;
+                        model.entries.insert(key, (value, model.next - 1, Some(model.next)));
+                    }
+                    2 => {
+                        let got = cache.get(&[key]).map(|e| e.value.clone());
+                        model.next += 1;
+                        let expected = model.entries.get_mut(&key).map(|e| {
+                            e.1 = model.next;
+                            e.0.map(|v| vec![v])
+                        });
+                        proptest::prop_assert_eq!(got, expected);
+                    }
+                    3 => {
+                        let mut out = Vec::new();
+                        let evicted = cache
+                            .evict(&mut |d| {
+                                out.push((d.key.to_vec(), d.value.map(<[u8]>::to_vec)));
+                                Ok(())
+                            })
+                            .expect("evict");
+                        let lru = model.entries.iter().min_by_key(|(_, e)| e.1).map(|(k, e)| (*k, e.2.is_some()));
+                        proptest::prop_assert_eq!(evicted, lru.is_some());
+                        let expected = match lru {
+                            Some((k, true)) => model.flush(Some(k)),
+                            _ => Vec::new(),
+                        };
+                        if let Some((k, _)) = lru {
+                            model.entries.remove(&k);
+                        }
+                        proptest::prop_assert_eq!(out, expected);
+                    }
+                    _ => {
+                        let out = flushed(&mut cache);
+                        proptest::prop_assert_eq!(out, model.flush(None));
+                    }
+                }
+                proptest::prop_assert_eq!(cache.len(), model.entries.len());
+                proptest::prop_assert_eq!(
+                    cache.dirty_len(),
+                    model.entries.values().filter(|e| e.2.is_some()).count()
+                );
+            }
+        }
     }
 }
