@@ -2,6 +2,10 @@
 //! resolved by `./x kafka fetch` into the cache): sets `cfg(kafka_available)` if so. Tests that
 //! need the broker are ignored without it, so cargo reports them as skipped, never as passed;
 //! under CI (`CI` set) a missing broker fails the build instead.
+//!
+//! Likewise `cfg(netns_available)`: this build runs as root with iproute2's `ip`, so the tests
+//! can put app instances in network namespaces of their own (`tests/support/netns.rs`). Under
+//! CI it is set regardless: there the test runs, and fails saying what is missing.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -10,6 +14,7 @@ use std::process::Command;
 const KAFKA_VERSION: &str = "4.4.0";
 
 fn main() {
+    netns();
     println!("cargo::rustc-check-cfg=cfg(kafka_available)");
     for var in [
         "KAFKA_LIBS",
@@ -60,4 +65,29 @@ fn main() {
         panic!("the tests need Apache Kafka under CI: {missing}");
     }
     println!("cargo::warning=tests that need Apache Kafka are ignored: {missing}");
+}
+
+/// Sets `netns_available` when running as root with a working `ip netns`, or under CI.
+fn netns() {
+    println!("cargo::rustc-check-cfg=cfg(netns_available)");
+    let root = Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
+    let ip = Command::new("ip")
+        .args(["netns", "list"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if (root && ip) || std::env::var_os("CI").is_some() {
+        println!("cargo::rustc-cfg=netns_available");
+    } else {
+        println!(
+            "cargo::warning=tests that need network namespaces are ignored: {}",
+            if root {
+                "no working `ip netns` (install iproute2)"
+            } else {
+                "not root"
+            }
+        );
+    }
 }
