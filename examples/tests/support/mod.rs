@@ -149,6 +149,13 @@ impl Worker {
         }
     }
 
+    /// Whether the process still runs (one that exited and was not waited for yet, a zombie,
+    /// does not).
+    pub fn running(&self) -> bool {
+        std::fs::read_to_string(format!("/proc/{}/stat", self.child.id()))
+            .is_ok_and(|stat| !stat.contains(") Z"))
+    }
+
     /// SIGTERM, then waits for a clean exit.
     pub fn stop(mut self) {
         let _ = Command::new("kill")

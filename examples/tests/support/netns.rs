@@ -5,7 +5,7 @@
 //! panics; what a killed test process left behind (its namespaces, the processes still in them,
 //! its links) is removed by the next one.
 //!
-//! Needs root (CAP_NET_ADMIN) and iproute2's `ip`. Whether the machine has them is decided when
+//! Needs root (CAP_NET_ADMIN and CAP_SYS_ADMIN) and iproute2's `ip`. Whether the machine has them is decided when
 //! the test binary is built (`examples/build.rs` sets `netns_available`, and sets it under CI
 //! regardless, so that a CI machine without them fails the test, with
 //! [`Lan::unavailable`]'s reason, instead of skipping it).
@@ -74,17 +74,20 @@ pub struct Lan {
 }
 
 impl Lan {
-    /// Why namespaces cannot be made here (`None` when they can): not root, or no `ip`.
+    /// Why namespaces cannot be made here (`None` when they can): not root (no CAP_NET_ADMIN
+    /// and CAP_SYS_ADMIN), or no `ip`.
     pub fn unavailable() -> Option<String> {
-        let uid = Command::new("id")
-            .arg("-u")
-            .output()
+        let caps = std::fs::read_to_string("/proc/self/status")
             .ok()
-            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string());
-        if uid.as_deref() != Some("0") {
+            .and_then(|status| {
+                let hex = status.lines().find_map(|l| l.strip_prefix("CapEff:"))?;
+                u64::from_str_radix(hex.trim(), 16).ok()
+            })
+            .unwrap_or(0);
+        if caps & (1 << 12) == 0 || caps & (1 << 21) == 0 {
             return Some(format!(
-                "network namespaces need root (CAP_NET_ADMIN); uid is {}",
-                uid.as_deref().unwrap_or("unknown")
+                "network namespaces need root: CAP_NET_ADMIN and CAP_SYS_ADMIN (effective \
+                 capabilities {caps:#x})"
             ));
         }
         if let Err(e) = ip(&["netns", "list"]) {
