@@ -2,6 +2,11 @@
 //! resolved by `./x kafka fetch` into the cache): sets `cfg(kafka_available)` if so. Tests that
 //! need the broker are ignored without it, so cargo reports them as skipped, never as passed;
 //! under CI (`CI` set) a missing broker fails the build instead.
+//!
+//! Likewise `cfg(netns_available)`: this build runs as root (with the capabilities to make
+//! network namespaces) with iproute2's `ip`, so the tests can put app instances in network
+//! namespaces of their own (`tests/support/netns.rs`). Under CI it is set regardless: there the
+//! test runs, and fails saying what is missing.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -10,6 +15,7 @@ use std::process::Command;
 const KAFKA_VERSION: &str = "4.4.0";
 
 fn main() {
+    netns();
     println!("cargo::rustc-check-cfg=cfg(kafka_available)");
     for var in [
         "KAFKA_LIBS",
@@ -60,4 +66,39 @@ fn main() {
         panic!("the tests need Apache Kafka under CI: {missing}");
     }
     println!("cargo::warning=tests that need Apache Kafka are ignored: {missing}");
+}
+
+/// Sets `netns_available` when this process may make network namespaces and links (root's
+/// CAP_NET_ADMIN and CAP_SYS_ADMIN) and has a working `ip netns`, or under CI.
+fn netns() {
+    println!("cargo::rustc-check-cfg=cfg(netns_available)");
+    let capable = namespace_capabilities();
+    let ip = Command::new("ip")
+        .args(["netns", "list"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if (capable && ip) || std::env::var_os("CI").is_some() {
+        println!("cargo::rustc-cfg=netns_available");
+    } else {
+        println!(
+            "cargo::warning=tests that need network namespaces are ignored: {}",
+            if capable {
+                "no working `ip netns` (install iproute2)"
+            } else {
+                "not root (no CAP_NET_ADMIN and CAP_SYS_ADMIN)"
+            }
+        );
+    }
+}
+
+/// Whether the effective capabilities (`CapEff` in /proc/self/status) hold CAP_NET_ADMIN (12)
+/// and CAP_SYS_ADMIN (21), which `ip netns add` and `ip link add` need.
+fn namespace_capabilities() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            let hex = status.lines().find_map(|l| l.strip_prefix("CapEff:"))?;
+            u64::from_str_radix(hex.trim(), 16).ok()
+        })
+        .is_some_and(|caps| caps & (1 << 12) != 0 && caps & (1 << 21) != 0)
 }

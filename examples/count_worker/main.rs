@@ -5,6 +5,9 @@
 //! configured processing guarantee and stream threads. Runs until SIGTERM or SIGINT, then
 //! (with `--dump`) writes its local store as `key<TAB>count` lines and closes cleanly.
 //! The exactly-once tests start, stop and SIGKILL several of these against a real broker.
+//! With `--http-addr` it also answers interactive queries of the `counts` store over HTTP, as
+//! the worker binaries do (`GET /stores/counts/keys/<key>` on any instance, forwarded to the
+//! instance that holds the key), advertising that address as its `application.server`.
 //! `COUNT_WORKER_LOG` sets its log filter (default `warn`; e.g. `streams_core=debug`).
 
 use std::path::PathBuf;
@@ -14,6 +17,7 @@ use clap::Parser;
 use streams_core::dsl::{Consumed, Materialized, StreamsBuilder};
 use streams_core::runtime::ShutdownSignal;
 use streams_core::serde::Serdes;
+use streams_core::worker::{HttpListener, QueryableStores};
 use streams_core::{KafkaStreams, StreamsConfig, Topology};
 
 #[derive(Parser, Debug)]
@@ -62,6 +66,10 @@ struct Args {
     /// Any other property, `name=value` (repeatable; set last).
     #[arg(long = "property", value_name = "NAME=VALUE")]
     properties: Vec<String>,
+    /// Serve interactive queries of `counts` over HTTP here (`ip:port`), also announced to the
+    /// other instances as this one's `application.server`; no HTTP server without it.
+    #[arg(long)]
+    http_addr: Option<String>,
 }
 
 fn topology(args: &Args) -> Topology {
@@ -122,10 +130,26 @@ fn run(args: &Args) -> streams_core::Result<()> {
                 })?;
         config.set(name, value);
     }
+    let listener = args
+        .http_addr
+        .as_deref()
+        .map(HttpListener::bind)
+        .transpose()?;
+    if let Some(listener) = &listener {
+        config.set("application.server", listener.local_addr().to_string());
+    }
     let mut streams = KafkaStreams::new(topology(args), &config)?;
     // Tests watch for these lines to know when the worker has its tasks.
     streams.set_state_listener(|new, old| eprintln!("count_worker: state {old:?} -> {new:?}"))?;
     streams.set_global_state_restore_listener(RestoreLog)?;
+    // Stopped when dropped, after the instance has closed.
+    let _server = listener
+        .map(|listener| {
+            let mut stores = QueryableStores::new();
+            stores.key_value::<String, u64>("counts");
+            listener.serve(streams.handle(), stores, streams.metrics_registry())
+        })
+        .transpose()?;
     streams.start()?;
     signal.wait(&streams);
     if let Some(path) = &args.dump {

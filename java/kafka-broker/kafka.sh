@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Run a real Apache Kafka 4.4.0 KRaft broker from Maven jars, for tests. Needs only java (17+),
-# mvn (for `fetch`, once) and coreutils; binds only 127.0.0.1.
+# mvn (for `fetch`, once) and coreutils; binds only 127.0.0.1 (or $KAFKA_HOST).
 #
 #   kafka.sh fetch                                  resolve jars into $KAFKA_LIBS (no-op when the
 #                                                   pom's hash matches the stamp there)
@@ -36,6 +36,9 @@
 #   KAFKA_START_TIMEOUT  seconds to wait for a broker to answer (default 120)
 #   KAFKA_STOP_TIMEOUT   seconds between SIGTERM and SIGKILL (default 15)
 #   KAFKA_LOG_LEVEL      broker root log level (default INFO)
+#   KAFKA_HOST           start/start-cluster: the IPv4 address every listener binds and
+#                        advertises (default 127.0.0.1), e.g. a bridge's address that network
+#                        namespaces reach; restart takes it from the node's server.properties
 #   KAFKA_WATCH_PID      start/start-cluster/restart: a watchdog stops the broker(s) when this
 #                        process exits (test binaries that cannot stop them themselves)
 set -euo pipefail
@@ -56,6 +59,7 @@ KAFKA_CDS=${KAFKA_CDS:-1}
 KAFKA_START_TIMEOUT=${KAFKA_START_TIMEOUT:-120}
 KAFKA_STOP_TIMEOUT=${KAFKA_STOP_TIMEOUT:-15}
 KAFKA_LOG_LEVEL=${KAFKA_LOG_LEVEL:-INFO}
+KAFKA_HOST=${KAFKA_HOST:-127.0.0.1}
 
 die() { echo "kafka.sh: $*" >&2; exit 1; }
 now_ms() { local t=${EPOCHREALTIME/[.,]/}; echo $((t / 1000)); }
@@ -121,16 +125,16 @@ random_uuid() {
   done
 }
 
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+port_open() { (exec 3<>"/dev/tcp/$KAFKA_HOST/$1") 2>/dev/null; }
 
 # Sends a raw ApiVersions v0 request and checks the reply (correlation id 7, error code 0): the
 # broker's data-plane listener is up and serving requests. No JVM needed.
 api_versions_ok() {
   local resp
   resp=$(timeout 5 bash -c '
-    exec 3<>"/dev/tcp/127.0.0.1/$1" || exit 1
+    exec 3<>"/dev/tcp/$2/$1" || exit 1
     printf "\x00\x00\x00\x0a\x00\x12\x00\x00\x00\x00\x00\x07\xff\xff" >&3
-    head -c 10 <&3 | od -An -tx1 | tr -d " \n"' _ "$1" 2>/dev/null) || return 1
+    head -c 10 <&3 | od -An -tx1 | tr -d " \n"' _ "$1" "$KAFKA_HOST" 2>/dev/null) || return 1
   [ "${resp:8:12}" = "000000070000" ]
 }
 
@@ -144,8 +148,8 @@ write_config() {
 process.roles=broker,controller
 node.id=$id
 $quorum
-listeners=PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$cport
-advertised.listeners=PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$cport
+listeners=PLAINTEXT://$KAFKA_HOST:$port,CONTROLLER://$KAFKA_HOST:$cport
+advertised.listeners=PLAINTEXT://$KAFKA_HOST:$port,CONTROLLER://$KAFKA_HOST:$cport
 listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
@@ -267,7 +271,7 @@ prepare_dir() { # <node-dir> <port> <cport>
   local d=$1
   mkdir -p "$d"
   alive "$d" && die "a broker is already running from $d (pid $(cat "$d/kafka.pid")); stop it first"
-  local p; for p in "$2" "$3"; do port_open "$p" && die "port $p on 127.0.0.1 is already in use"; done
+  local p; for p in "$2" "$3"; do port_open "$p" && die "port $p on $KAFKA_HOST is already in use"; done
   rm -rf "$d/data" "$d/kafka.pid" "$d/kafka.log" "$d/format.log"
 }
 
@@ -278,13 +282,13 @@ start() {
   need_libs
   t0=$(now_ms)
   prepare_dir "$dir" "$port" "$cport"
-  write_config "$dir" "$id" "$port" "$cport" "controller.quorum.bootstrap.servers=127.0.0.1:$cport" 1 1
+  write_config "$dir" "$id" "$port" "$cport" "controller.quorum.bootstrap.servers=$KAFKA_HOST:$cport" 1 1
   cid=$(random_uuid)
   format_node "$dir" "$cid" --standalone
   launch_node "$dir"
   wait_nodes $((t0 + KAFKA_START_TIMEOUT * 1000)) "$dir:$port"
-  echo "127.0.0.1:$port" >"$dir/bootstrap"
-  echo "kafka $KAFKA_VERSION started: node $id pid $(cat "$dir/kafka.pid") bootstrap 127.0.0.1:$port controller 127.0.0.1:$cport cluster $cid in $(($(now_ms) - t0)) ms"
+  echo "$KAFKA_HOST:$port" >"$dir/bootstrap"
+  echo "kafka $KAFKA_VERSION started: node $id pid $(cat "$dir/kafka.pid") bootstrap $KAFKA_HOST:$port controller $KAFKA_HOST:$cport cluster $cid in $(($(now_ms) - t0)) ms"
 }
 
 start_cluster() {
@@ -296,8 +300,8 @@ start_cluster() {
   need_libs
   t0=$(now_ms)
   for ((i = 1; i <= n; i++)); do
-    voters+="${voters:+,}$i@127.0.0.1:$((base + n + i - 1))"
-    bootstrap+="${bootstrap:+,}127.0.0.1:$((base + i - 1))"
+    voters+="${voters:+,}$i@$KAFKA_HOST:$((base + n + i - 1))"
+    bootstrap+="${bootstrap:+,}$KAFKA_HOST:$((base + i - 1))"
   done
   cid=$(random_uuid)
   for ((i = 1; i <= n; i++)); do
@@ -364,6 +368,9 @@ restart() {
   d=$(cd "$1" && pwd); t0=$(now_ms)
   [ -f "$d/server.properties" ] || die "$d holds no node (no server.properties)"
   alive "$d" && die "the node in $d is still running (pid $(cat "$d/kafka.pid"))"
+  # where the node listens, for the readiness probe: the host of its first PLAINTEXT listener
+  KAFKA_HOST=$(sed -n 's|^listeners=PLAINTEXT://\([^:,]*\):.*|\1|p' "$d/server.properties" | head -n 1)
+  KAFKA_HOST=${KAFKA_HOST:-127.0.0.1}
   need_libs
   mv -f "$d/kafka.log" "$d/kafka.log.$t0" 2>/dev/null || true
   launch_node "$d"

@@ -1,7 +1,7 @@
 //! Apache Kafka for tests: KRaft brokers started from the Maven jars by
-//! `java/kafka-broker/kafka.sh` (fresh storage, loopback ports, small heaps), one node or a
-//! three-node cluster (replication 3, `min.insync.replicas=2`), with nodes that can be killed,
-//! frozen and restarted.
+//! `java/kafka-broker/kafka.sh` (fresh storage, loopback ports unless told another address of
+//! this machine, small heaps), one node or a three-node cluster (replication 3,
+//! `min.insync.replicas=2`), with nodes that can be killed, frozen and restarted.
 //!
 //! Whether the jars and a JVM are there is decided when the test binary is built
 //! (`examples/build.rs` sets `kafka_available`): tests that need a broker are marked
@@ -91,11 +91,22 @@ group.consumer.heartbeat.interval.ms=500";
     /// The controller port of node `i` is `ports[i] + 1` for one node, `ports[i] + nodes` for
     /// a cluster.
     pub fn start_with(nodes: usize, extra: impl FnOnce(&[u16]) -> String) -> KafkaCluster {
+        KafkaCluster::start_on("127.0.0.1", nodes, extra)
+    }
+
+    /// [`start_with`](Self::start_with) with every listener bound to and advertised on `host`
+    /// (an IPv4 address of this machine, such as a bridge's that network namespaces reach)
+    /// instead of loopback.
+    pub fn start_on(
+        host: &str,
+        nodes: usize,
+        extra: impl FnOnce(&[u16]) -> String,
+    ) -> KafkaCluster {
         let dir = tempfile::Builder::new()
             .prefix("kafka-")
             .tempdir()
             .expect("broker dir");
-        let base = free_port_range(2 * nodes as u16);
+        let base = free_port_range(host, 2 * nodes as u16);
         let ports: Vec<u16> = (0..nodes as u16).map(|i| base + i).collect();
         let extra = extra(&ports);
         let mut command = Command::new("bash");
@@ -121,6 +132,7 @@ group.consumer.heartbeat.interval.ms=500";
                 format!("{}\n{extra}", KafkaCluster::TEST_DEFAULTS),
             )
             .env("KAFKA_CDS", "0")
+            .env("KAFKA_HOST", host)
             .output()
             .expect("run kafka.sh");
         let stdout = String::from_utf8_lossy(&output.stdout);
@@ -139,7 +151,7 @@ group.consumer.heartbeat.interval.ms=500";
         eprintln!("{}", stdout.trim());
         let bootstrap = ports
             .iter()
-            .map(|p| format!("127.0.0.1:{p}"))
+            .map(|p| format!("{host}:{p}"))
             .collect::<Vec<_>>()
             .join(",");
         KafkaCluster {
@@ -365,9 +377,9 @@ impl Drop for KafkaCluster {
     }
 }
 
-/// `n` consecutive loopback ports that are free now, from a range the kernel does not hand
+/// `n` consecutive ports of `host` that are free now, from a range the kernel does not hand
 /// out as ephemeral ports (those belong to the clients' connections).
-fn free_port_range(n: u16) -> u16 {
+fn free_port_range(host: &str, n: u16) -> u16 {
     let seed = std::process::id() as u64 * 7919
         + NEXT.fetch_add(1, Ordering::SeqCst) as u64 * 104_729
         + std::time::SystemTime::now()
@@ -375,11 +387,10 @@ fn free_port_range(n: u16) -> u16 {
             .map_or(0, |d| d.subsec_nanos() as u64);
     for attempt in 0..200u64 {
         let base = 20_000 + ((seed + attempt * 613) % 12_000) as u16;
-        let free =
-            (base..base + n).all(|port| std::net::TcpListener::bind(("127.0.0.1", port)).is_ok());
+        let free = (base..base + n).all(|port| std::net::TcpListener::bind((host, port)).is_ok());
         if free {
             return base;
         }
     }
-    panic!("no {n} free consecutive loopback ports found");
+    panic!("no {n} free consecutive ports found on {host}");
 }

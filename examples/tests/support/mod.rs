@@ -1,9 +1,11 @@
 //! Process-level test support: Apache Kafka (see [`kafka`]), which hides aborted transactions
 //! from `read_committed` readers (librdkafka's mock cluster does not), and `count_worker` app
-//! instances as child processes that can be stopped or SIGKILLed.
+//! instances as child processes that can be stopped or SIGKILLed, and network namespaces to run
+//! them in as separate hosts (see [`netns`]).
 #![allow(dead_code, unreachable_pub)]
 
 pub mod kafka;
+pub mod netns;
 
 use std::collections::BTreeMap;
 use std::io::Read;
@@ -82,18 +84,40 @@ pub struct Worker {
 }
 
 impl Worker {
+    /// The `count_worker` binary: this build's, or `STREAMS_COUNT_WORKER` (an earlier
+    /// version's, to measure a change against it).
+    pub fn binary() -> PathBuf {
+        std::env::var_os("STREAMS_COUNT_WORKER").map_or_else(
+            || PathBuf::from(env!("CARGO_BIN_EXE_count_worker")),
+            PathBuf::from,
+        )
+    }
+
     /// Starts a worker of application `app` on `broker` with `state_dir`.
     pub fn start(broker: &KafkaCluster, app: &str, state_dir: &Path, extra: &[&str]) -> Worker {
+        Worker::start_as(
+            Command::new(Worker::binary()),
+            broker,
+            app,
+            state_dir,
+            extra,
+        )
+    }
+
+    /// [`start`](Self::start) through `command`, which runs [`binary`](Self::binary) (in a
+    /// network namespace, say): the worker's arguments are added to it. The command must `exec`
+    /// the worker, so that its pid is the worker's (`ip netns exec` does).
+    pub fn start_as(
+        mut command: Command,
+        broker: &KafkaCluster,
+        app: &str,
+        state_dir: &Path,
+        extra: &[&str],
+    ) -> Worker {
         let dump = state_dir.with_extension("dump");
         let log = state_dir.with_extension("log");
         let log_from = std::fs::metadata(&log).map_or(0, |m| m.len() as usize);
-        // `STREAMS_COUNT_WORKER` runs another build of the worker (an earlier version's, to
-        // measure a change against it).
-        let bin = std::env::var_os("STREAMS_COUNT_WORKER").map_or_else(
-            || PathBuf::from(env!("CARGO_BIN_EXE_count_worker")),
-            PathBuf::from,
-        );
-        let child = Command::new(bin)
+        let child = command
             .args([
                 "--bootstrap-servers",
                 &broker.bootstrap,
@@ -123,6 +147,13 @@ impl Worker {
             log,
             log_from,
         }
+    }
+
+    /// Whether the process still runs (one that exited and was not waited for yet, a zombie,
+    /// does not).
+    pub fn running(&self) -> bool {
+        std::fs::read_to_string(format!("/proc/{}/stat", self.child.id()))
+            .is_ok_and(|stat| !stat.contains(") Z"))
     }
 
     /// SIGTERM, then waits for a clean exit.
