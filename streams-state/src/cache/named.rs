@@ -16,12 +16,37 @@
 
 use std::collections::{BTreeMap, VecDeque};
 use std::ops::Bound;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use crate::Result;
 
 /// Per-entry bookkeeping counted against the budget besides key and value bytes.
 pub(crate) const ENTRY_OVERHEAD: usize = 64;
+
+/// An entry's key and positions, shared by the entry and its items in the order queues, so
+/// that an item is known stale without looking the key up.
+#[derive(Debug)]
+struct Meta {
+    key: Arc<[u8]>,
+    /// Its last use; [`GONE`] once the entry left the cache.
+    used: AtomicU64,
+    /// Its last write while dirty; 0 when clean (or gone).
+    dirty: AtomicU64,
+}
+
+/// The use position of an entry that left the cache (positions start at 1 and only grow).
+const GONE: u64 = u64::MAX;
+
+impl Meta {
+    fn used(&self) -> u64 {
+        self.used.load(Ordering::Relaxed)
+    }
+
+    fn dirty(&self) -> u64 {
+        self.dirty.load(Ordering::Relaxed)
+    }
+}
 
 /// One cached entry.
 #[derive(Debug)]
@@ -30,18 +55,7 @@ pub(crate) struct Entry {
     pub(crate) value: Option<Vec<u8>>,
     /// The timestamp of the record that wrote it, when the writer gave one.
     pub(crate) timestamp: Option<i64>,
-    /// The key (shared with the map and the order queues).
-    key: Arc<[u8]>,
-    /// Position in the use order: its last use.
-    used: u64,
-    /// Position in the dirty order: its last write; `None` when clean.
-    dirty: Option<u64>,
-}
-
-impl Entry {
-    pub(crate) fn is_dirty(&self) -> bool {
-        self.dirty.is_some()
-    }
+    meta: Arc<Meta>,
 }
 
 fn size(key: &[u8], value: Option<&[u8]>) -> usize {
@@ -55,25 +69,25 @@ pub(crate) struct Dirty<'a> {
     pub(crate) timestamp: Option<i64>,
 }
 
-/// An order (of use, or of writes) kept lazily: every use or write appends `(position, key)`
-/// — positions only grow, so the queue stays sorted — and an entry's older positions stay
-/// behind as stale items, skipped when met (the entry's own position no longer matches) and
-/// dropped when they outnumber the live ones. A read or write of a hot key is then an append,
-/// not a removal and an insertion in a sorted map: the record cache sits on every stateful
-/// record's path.
+/// An order (of use, or of writes) kept lazily: every use or write appends `(position,
+/// entry)` — positions only grow, so the queue stays sorted — and an entry's older positions
+/// stay behind as stale items, skipped when met (the entry's own position no longer matches)
+/// and dropped when they outnumber the live ones. A read or write of a hot key is then an
+/// append, not a removal and an insertion in a sorted map: the record cache sits on every
+/// stateful record's path.
 #[derive(Debug, Default)]
-struct Order(VecDeque<(u64, Arc<[u8]>)>);
+struct Order(VecDeque<(u64, Arc<Meta>)>);
 
 impl Order {
-    fn push(&mut self, position: u64, key: Arc<[u8]>) {
-        self.0.push_back((position, key));
+    fn push(&mut self, position: u64, meta: &Arc<Meta>) {
+        self.0.push_back((position, meta.clone()));
     }
 
     /// Drops stale items once there are more than twice as many items as `live` ones (an
     /// amortized constant per append).
-    fn compact(&mut self, live: usize, is_live: impl Fn(u64, &[u8]) -> bool) {
+    fn compact(&mut self, live: usize, is_live: impl Fn(u64, &Meta) -> bool) {
         if self.0.len() > 2 * live + 64 {
-            self.0.retain(|(position, key)| is_live(*position, key));
+            self.0.retain(|(position, meta)| is_live(*position, meta));
         }
     }
 }
@@ -120,33 +134,27 @@ impl NamedCache {
         self.entries.get(key)
     }
 
-    fn compact_used(&mut self) {
-        let entries = &self.entries;
-        self.used.compact(entries.len(), |position, key| {
-            entries.get(key).is_some_and(|e| e.used == position)
-        });
-    }
-
-    fn compact_dirty(&mut self) {
-        let entries = &self.entries;
-        self.dirty.compact(self.dirty_count, |position, key| {
-            entries.get(key).is_some_and(|e| e.dirty == Some(position))
-        });
+    fn compact(&mut self) {
+        self.used
+            .compact(self.entries.len(), |position, meta| meta.used() == position);
+        self.dirty
+            .compact(self.dirty_count, |position, meta| meta.dirty() == position);
     }
 
     /// The entry of `key`, made the most recently used (for the owner's reads).
     pub(crate) fn get(&mut self, key: &[u8]) -> Option<&Entry> {
-        self.compact_used();
+        self.compact();
         let tick = self.tick();
-        let entry = self.entries.get_mut(key)?;
-        entry.used = tick;
-        self.used.push(tick, entry.key.clone());
+        let entry = self.entries.get(key)?;
+        entry.meta.used.store(tick, Ordering::Relaxed);
+        self.used.push(tick, &entry.meta);
         Some(entry)
     }
 
     /// Writes `value` (`None`: a delete) under `key`, dirty and most recently used. An update
     /// of a cached key reuses the entry's buffers, so a hot key costs no allocation.
     pub(crate) fn put(&mut self, key: &[u8], value: Option<&[u8]>, timestamp: Option<i64>) {
+        self.compact();
         let used = self.tick();
         let dirty = self.tick();
         let added = size(key, value);
@@ -160,32 +168,33 @@ impl NamedCache {
                 (slot, v) => *slot = v.map(<[u8]>::to_vec),
             }
             entry.timestamp = timestamp;
-            if entry.dirty.is_none() {
+            if entry.meta.dirty() == 0 {
                 self.dirty_count += 1;
             }
-            entry.used = used;
-            entry.dirty = Some(dirty);
-            self.used.push(used, entry.key.clone());
-            self.dirty.push(dirty, entry.key.clone());
+            entry.meta.used.store(used, Ordering::Relaxed);
+            entry.meta.dirty.store(dirty, Ordering::Relaxed);
+            self.used.push(used, &entry.meta);
+            self.dirty.push(dirty, &entry.meta);
         } else {
             let shared: Arc<[u8]> = Arc::from(key);
-            self.used.push(used, shared.clone());
-            self.dirty.push(dirty, shared.clone());
+            let meta = Arc::new(Meta {
+                key: shared.clone(),
+                used: AtomicU64::new(used),
+                dirty: AtomicU64::new(dirty),
+            });
+            self.used.push(used, &meta);
+            self.dirty.push(dirty, &meta);
             self.dirty_count += 1;
             self.entries.insert(
-                shared.clone(),
+                shared,
                 Entry {
                     value: value.map(<[u8]>::to_vec),
                     timestamp,
-                    key: shared,
-                    used,
-                    dirty: Some(dirty),
+                    meta,
                 },
             );
         }
         self.bytes += added;
-        self.compact_used();
-        self.compact_dirty();
     }
 
     /// Entries with keys within `(lower, upper)`, in key order.
@@ -213,9 +222,11 @@ impl NamedCache {
     /// Drops the entry of `key` (its items in the order queues go stale).
     fn remove(&mut self, key: &[u8]) {
         if let Some(entry) = self.entries.remove(key) {
-            if entry.dirty.is_some() {
+            if entry.meta.dirty() != 0 {
                 self.dirty_count -= 1;
             }
+            entry.meta.used.store(GONE, Ordering::Relaxed);
+            entry.meta.dirty.store(0, Ordering::Relaxed);
             self.bytes -= size(key, entry.value.as_deref());
         }
     }
@@ -233,8 +244,7 @@ impl NamedCache {
         for key in doomed {
             self.remove(&key);
         }
-        self.compact_used();
-        self.compact_dirty();
+        self.compact();
     }
 
     /// Drops everything without writing it anywhere.
@@ -252,27 +262,26 @@ impl NamedCache {
         self.flush_from(None, write)
     }
 
-    /// Writes the entry of `key` through if it is dirty at `position` (a live item of the
-    /// dirty order), and marks it clean; returns whether it was a delete.
+    /// Writes `meta`'s entry through if it is dirty at `position` (a live item of the dirty
+    /// order), and marks it clean; returns whether it was a delete.
     fn write_through(
         &mut self,
         position: u64,
-        key: &[u8],
+        meta: &Meta,
         write: &mut dyn FnMut(Dirty<'_>) -> Result<()>,
     ) -> Result<bool> {
-        let Some(entry) = self
-            .entries
-            .get_mut(key)
-            .filter(|e| e.dirty == Some(position))
-        else {
+        if meta.dirty() != position {
+            return Ok(false);
+        }
+        let Some(entry) = self.entries.get(&*meta.key) else {
             return Ok(false);
         };
         write(Dirty {
-            key,
+            key: &meta.key,
             value: entry.value.as_deref(),
             timestamp: entry.timestamp,
         })?;
-        entry.dirty = None;
+        meta.dirty.store(0, Ordering::Relaxed);
         self.dirty_count -= 1;
         Ok(entry.value.is_none())
     }
@@ -286,13 +295,13 @@ impl NamedCache {
     ) -> Result<()> {
         let mut pending = std::mem::take(&mut self.dirty.0);
         let mut deleted = Vec::new();
-        let first = first.and_then(|k| {
-            let entry = self.entries.get(k)?;
-            Some((entry.dirty?, entry.key.clone()))
-        });
-        if let Some((position, key)) = first {
-            match self.write_through(position, &key, write) {
-                Ok(true) => deleted.push(key),
+        let first = first
+            .and_then(|k| self.entries.get(k))
+            .map(|e| (e.meta.dirty(), e.meta.clone()))
+            .filter(|(position, _)| *position != 0);
+        if let Some((position, meta)) = first {
+            match self.write_through(position, &meta, write) {
+                Ok(true) => deleted.push(meta.key.clone()),
                 Ok(false) => {}
                 Err(e) => {
                     // Every entry stays dirty.
@@ -301,13 +310,13 @@ impl NamedCache {
                 }
             }
         }
-        while let Some((position, key)) = pending.pop_front() {
-            match self.write_through(position, &key, write) {
-                Ok(true) => deleted.push(key),
+        while let Some((position, meta)) = pending.pop_front() {
+            match self.write_through(position, &meta, write) {
+                Ok(true) => deleted.push(meta.key.clone()),
                 Ok(false) => {}
                 Err(e) => {
                     // This entry and those after it stay dirty.
-                    pending.push_front((position, key));
+                    pending.push_front((position, meta));
                     self.dirty.0 = pending;
                     return Err(e);
                 }
@@ -325,23 +334,22 @@ impl NamedCache {
     /// (it first). Returns whether there was an entry to evict.
     pub(crate) fn evict(&mut self, write: &mut dyn FnMut(Dirty<'_>) -> Result<()>) -> Result<bool> {
         // The oldest live item of the use order (stale ones are dropped on the way).
-        let key = loop {
-            let Some((position, key)) = self.used.0.front() else {
+        let meta = loop {
+            let Some((position, meta)) = self.used.0.pop_front() else {
                 return Ok(false);
             };
-            if self
-                .entries
-                .get(&**key)
-                .is_some_and(|e| e.used == *position)
-            {
-                break key.clone();
+            if meta.used() == position {
+                break meta;
             }
-            self.used.0.pop_front();
         };
-        if self.entries.get(&*key).is_some_and(Entry::is_dirty) {
-            self.flush_from(Some(&key), write)?;
+        if meta.dirty() != 0
+            && let Err(e) = self.flush_from(Some(&meta.key), write)
+        {
+            // Still the least recently used.
+            self.used.0.push_front((meta.used(), meta));
+            return Err(e);
         }
-        self.remove(&key);
+        self.remove(&meta.key);
         Ok(true)
     }
 }

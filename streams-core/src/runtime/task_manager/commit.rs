@@ -156,7 +156,11 @@ fn is_rebalance_error(error: &rdkafka::error::KafkaError) -> bool {
 /// Waits until the producer has delivered (or failed) every record.
 ///
 /// rdkafka's own `flush` polls in 100 ms slices that always run to their end, which would put a
-/// 100 ms floor under every commit; this serves delivery reports in 1 ms slices instead.
+/// 100 ms floor under every commit; and any `poll` with a timeout busy-spins through its last
+/// millisecond (rdkafka hands librdkafka the remaining time truncated to whole milliseconds:
+/// zero, a poll that does not wait), which the profile of an exactly-once count showed as a
+/// fifth of the stream thread's time. So this serves the delivery reports that are ready
+/// without waiting, and sleeps 100 µs whenever none were.
 pub(super) fn flush(producer: &StreamsProducer, timeout: Duration) -> Result<()> {
     let deadline = Instant::now() + timeout;
     loop {
@@ -167,7 +171,11 @@ pub(super) fn flush(producer: &StreamsProducer, timeout: Duration) -> Result<()>
                 if code == rdkafka::types::RDKafkaErrorCode::OperationTimedOut
                     && Instant::now() < deadline =>
             {
-                producer.poll(Duration::from_millis(1));
+                let before = producer.in_flight_count();
+                producer.poll(Duration::ZERO);
+                if producer.in_flight_count() >= before {
+                    std::thread::sleep(Duration::from_micros(100));
+                }
             }
             Err(e) => return Err(Error::kafka("flushing the producer before a commit", e)),
         }
