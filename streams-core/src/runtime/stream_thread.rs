@@ -394,15 +394,16 @@ fn run_loop(
         }
         let step = with_manager(|m| -> Result<bool> {
             if let Some(e) = m.take_pending_error() {
-                m.recover_corrupted(consumer, e)?;
+                m.recover(consumer, e)?;
                 return Ok(m.is_restoring());
             }
             let idle = match polled {
                 Some(Ok(message)) => {
                     let started = meter.record().then(Instant::now);
                     if let Err(e) = m.process(consumer, &message) {
-                        // A corrupt store is rebuilt in place; anything else stops the thread.
-                        m.recover_corrupted(consumer, e)?;
+                        // A failed transaction is rolled back and a corrupt store rebuilt in place;
+                        // anything else stops the thread.
+                        m.recover(consumer, e)?;
                     }
                     if let Some(started) = started {
                         metrics
@@ -425,7 +426,7 @@ fn run_loop(
                 m.flush_metrics();
                 meter.flush(metrics);
                 if let Err(e) = m.restore(consumer).and_then(|()| m.maybe_commit(consumer)) {
-                    m.recover_corrupted(consumer, e)?;
+                    m.recover(consumer, e)?;
                 }
             }
             Ok(m.is_restoring())
