@@ -288,3 +288,41 @@ fn a_send_refused_by_a_failed_transaction_aborts_it_and_processing_goes_on() {
     assert_ne!(streams.state(), State::Error);
     streams.close().expect("clean close");
 }
+
+#[test]
+fn a_close_fenced_in_its_final_commit_is_still_clean() {
+    // The final commit of a close can find the producer fenced: on a real cluster, when the
+    // broker stalled long enough for the coordinator to abort the transaction as timed out
+    // (seen in examples/tests/soak.rs). Its uncommitted work is aborted and redone by the
+    // tasks' next owner, as after any fencing: the close is clean (it used to fail, and the
+    // worker exited 1 on SIGTERM).
+    init_tracing();
+    let broker = broker_with_topics(1);
+    let state = tempfile::tempdir().expect("tempdir");
+    let (mut streams, registry) = start_eos(
+        &broker,
+        "eos-fenced-close",
+        state.path(),
+        &[("commit.interval.ms", "600000")],
+    );
+    streams.wait_until_running(TIMEOUT).expect("running");
+    produce_keyed(&broker, "events", 0, 200, 10);
+    wait_for_metric(
+        &registry,
+        "streams_task_process_total",
+        200.0,
+        "records not processed",
+    );
+    broker
+        .inject_request_errors(
+            RDKafkaApiKey::EndTxn,
+            &[RDKafkaRespErr::RD_KAFKA_RESP_ERR_PRODUCER_FENCED],
+        )
+        .expect("inject");
+    streams.close().expect("a clean close, fenced");
+    assert_eq!(
+        metric(&registry, "streams_stream_thread_commit_total"),
+        0.0,
+        "the fenced transaction did not commit"
+    );
+}

@@ -176,9 +176,17 @@ fn supervise(spec: ThreadSpec) {
             }
             Err(error) => error,
         };
-        if matches!(error, Error::Fenced(_)) && !shared.shutdown_requested() {
+        if matches!(error, Error::Fenced(_)) {
             // Kafka Streams' TaskMigratedException: not a failure of the application; the
-            // thread lost its tasks and rejoins the group.
+            // thread lost its tasks (another instance owns them, or the coordinator aborted
+            // its timed-out transaction) and its uncommitted work is redone by their owner.
+            if shared.shutdown_requested() {
+                // Fenced in the final commit: the tasks were closed without a checkpoint, and
+                // the close is as clean as Kafka Streams' (which closes them dirty then).
+                warn!(thread = index, "{}: the thread stops", error.report());
+                shared.set_thread_state(index, ThreadState::Dead);
+                return;
+            }
             warn!(thread = index, "{}: rejoining the group", error.report());
             shared.set_thread_state(index, ThreadState::Starting);
             continue;
