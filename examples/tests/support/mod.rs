@@ -4,6 +4,7 @@
 #![allow(dead_code, unreachable_pub)]
 
 pub mod kafka;
+pub mod soak;
 
 use std::collections::BTreeMap;
 use std::io::Read;
