@@ -401,6 +401,7 @@ fn the_fraud_app_soaks_at_half_capacity_through_rolling_restarts() {
     // record timestamps against the wall clock) would delete every rolled segment of the input
     // and the alerts at once, and of the windowed stores' changelogs too, whose retention the
     // app sets. This cluster rolls by size only and deletes nothing while the test runs.
+    support::kafka::set_broker_heap("-Xms512m -Xmx1g");
     let broker = KafkaCluster::start(
         1,
         "log.retention.ms=-1\nlog.retention.check.interval.ms=86400000\nlog.roll.ms=3153600000000",
