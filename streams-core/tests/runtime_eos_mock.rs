@@ -14,7 +14,7 @@ use rdkafka::types::{RDKafkaApiKey, RDKafkaRespErr};
 use streams_core::dsl::{Consumed, Materialized, StreamsBuilder};
 use streams_core::embedded::EmbeddedBroker;
 use streams_core::serde::Serdes;
-use streams_core::{KafkaStreams, Topology};
+use streams_core::{KafkaStreams, State, Topology};
 
 const TIMEOUT: Duration = Duration::from_secs(90);
 
@@ -238,4 +238,91 @@ fn uncommitted_writes_past_their_bound_commit_before_the_interval() {
     let mut reader = TableReader::new(&broker, "counts-out");
     assert_eq!(reader.read_until(&expected, TIMEOUT), expected);
     streams.close().expect("clean close");
+}
+
+#[test]
+fn a_send_refused_by_a_failed_transaction_aborts_it_and_processing_goes_on() {
+    // Once a transaction has failed abortably (here the coordinator refuses to add an output
+    // partition to it; on a real cluster, records that timed out while the broker was away),
+    // librdkafka refuses every further send with `_STATE` until it is aborted. A record
+    // processed in between fails its send: that must abort and roll back, as a failed commit
+    // does, not stop the thread (seen in examples/tests/soak.rs on a starved broker).
+    init_tracing();
+    let broker = broker_with_topics(1);
+    let state = tempfile::tempdir().expect("tempdir");
+    // No cache and no commit for ten minutes: every record sends at once, in one transaction.
+    let (mut streams, registry) = start_eos(
+        &broker,
+        "eos-refused-send",
+        state.path(),
+        &[
+            ("statestore.cache.max.bytes", "0"),
+            ("commit.interval.ms", "600000"),
+        ],
+    );
+    streams.wait_until_running(TIMEOUT).expect("running");
+    broker
+        .inject_request_errors(
+            RDKafkaApiKey::AddPartitionsToTxn,
+            &[RDKafkaRespErr::RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED],
+        )
+        .expect("inject");
+    let expected = produce_keyed(&broker, "events", 0, 500, 10);
+    wait_for_metric(
+        &registry,
+        "streams_stream_thread_transactions_aborted_total",
+        1.0,
+        "no transaction was aborted",
+    );
+    assert_ne!(
+        streams.state(),
+        State::Error,
+        "the thread failed: {:?}",
+        streams.error().map(|e| e.report().to_string())
+    );
+    // Rolled back, the task processes every record again from the start (nothing was
+    // committed). The mock shows records of open transactions, so the counts appear before
+    // the transaction commits; the aborted one added no partition, so they are exact.
+    let mut reader = TableReader::new(&broker, "counts-out");
+    assert_eq!(reader.read_until(&expected, TIMEOUT), expected);
+    assert_ne!(streams.state(), State::Error);
+    streams.close().expect("clean close");
+}
+
+#[test]
+fn a_close_fenced_in_its_final_commit_is_still_clean() {
+    // The final commit of a close can find the producer fenced: on a real cluster, when the
+    // broker stalled long enough for the coordinator to abort the transaction as timed out
+    // (seen in examples/tests/soak.rs). Its uncommitted work is aborted and redone by the
+    // tasks' next owner, as after any fencing: the close is clean (it used to fail, and the
+    // worker exited 1 on SIGTERM).
+    init_tracing();
+    let broker = broker_with_topics(1);
+    let state = tempfile::tempdir().expect("tempdir");
+    let (mut streams, registry) = start_eos(
+        &broker,
+        "eos-fenced-close",
+        state.path(),
+        &[("commit.interval.ms", "600000")],
+    );
+    streams.wait_until_running(TIMEOUT).expect("running");
+    produce_keyed(&broker, "events", 0, 200, 10);
+    wait_for_metric(
+        &registry,
+        "streams_task_process_total",
+        200.0,
+        "records not processed",
+    );
+    broker
+        .inject_request_errors(
+            RDKafkaApiKey::EndTxn,
+            &[RDKafkaRespErr::RD_KAFKA_RESP_ERR_PRODUCER_FENCED],
+        )
+        .expect("inject");
+    streams.close().expect("a clean close, fenced");
+    assert_eq!(
+        metric(&registry, "streams_stream_thread_commit_total"),
+        0.0,
+        "the fenced transaction did not commit"
+    );
 }

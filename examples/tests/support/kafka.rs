@@ -49,6 +49,17 @@ pub fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
         .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
+/// The brokers' heap options (`KAFKA_HEAP_OPTS`) for the clusters this test binary starts,
+/// when set (by [`set_broker_heap`]) before the first; else kafka.sh's default (256 MiB).
+static BROKER_HEAP: OnceLock<String> = OnceLock::new();
+
+/// Gives the brokers this binary starts the heap options `heap` (e.g. `-Xms512m -Xmx1g`): the
+/// soak's exactly-once load on ~70 partitions paused a 256 MiB broker long enough for its
+/// controller to fence it. Call before starting a cluster; a second call changes nothing.
+pub fn set_broker_heap(heap: &str) {
+    let _ = BROKER_HEAP.set(heap.to_string());
+}
+
 /// One Apache Kafka node or a cluster of them, stopped on drop (and by a watchdog when the
 /// test process exits without dropping it, as a `static` does).
 pub struct KafkaCluster {
@@ -133,6 +144,7 @@ group.consumer.heartbeat.interval.ms=500";
             )
             .env("KAFKA_CDS", "0")
             .env("KAFKA_HOST", host)
+            .envs(BROKER_HEAP.get().map(|heap| ("KAFKA_HEAP_OPTS", heap)))
             .output()
             .expect("run kafka.sh");
         let stdout = String::from_utf8_lossy(&output.stdout);

@@ -6,6 +6,7 @@
 
 pub mod kafka;
 pub mod netns;
+pub mod soak;
 
 use std::collections::BTreeMap;
 use std::io::Read;

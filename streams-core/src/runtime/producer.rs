@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use rdkafka::ClientContext;
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Header as KafkaHeader, Message, OwnedHeaders};
 use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, ProducerContext};
 
@@ -134,6 +135,9 @@ pub(crate) struct KafkaCollector {
     producer: Arc<StreamsProducer>,
     /// Records handed to the producer so far.
     sent: std::cell::Cell<u64>,
+    /// Whether a send was refused because the producer's transaction has failed (librdkafka's
+    /// `_STATE`), since [`take_refused`](Self::take_refused) last said.
+    refused: std::cell::Cell<bool>,
 }
 
 impl KafkaCollector {
@@ -141,12 +145,21 @@ impl KafkaCollector {
         KafkaCollector {
             producer,
             sent: std::cell::Cell::new(0),
+            refused: std::cell::Cell::new(false),
         }
     }
 
     /// How many records were handed to the producer so far.
     pub(crate) fn sent(&self) -> u64 {
         self.sent.get()
+    }
+
+    /// Whether a send was refused since the last call because the transaction had already
+    /// failed: once a transaction is in an abortable error (records timed out, a partition
+    /// refused), librdkafka refuses every send with `_STATE` until it is aborted. The error
+    /// that reached the thread is then the transaction's, not the record's.
+    pub(crate) fn take_refused(&self) -> bool {
+        self.refused.replace(false)
     }
 }
 
@@ -184,11 +197,19 @@ impl RecordCollector for KafkaCollector {
                 self.sent.set(self.sent.get() + 1);
                 Ok(())
             }
-            Err(error) => Err(Error::Production {
-                topic: topic.to_string(),
-                partition: partition.unwrap_or(-1),
-                reason: error.to_string(),
-            }),
+            Err(error) => {
+                if matches!(
+                    error,
+                    KafkaError::MessageProduction(RDKafkaErrorCode::State)
+                ) {
+                    self.refused.set(true);
+                }
+                Err(Error::Production {
+                    topic: topic.to_string(),
+                    partition: partition.unwrap_or(-1),
+                    reason: error.to_string(),
+                })
+            }
         }
     }
 }

@@ -176,11 +176,17 @@ fn supervise(spec: ThreadSpec) {
             }
             Err(error) => error,
         };
-        if matches!(error, Error::Fenced(_) | Error::TaskMigrated(_))
-            && !shared.shutdown_requested()
-        {
+        if matches!(error, Error::Fenced(_) | Error::TaskMigrated(_)) {
             // Kafka Streams' TaskMigratedException: not a failure of the application; the
-            // thread lost its tasks and rejoins the group.
+            // thread lost its tasks (another instance owns them, or the coordinator aborted
+            // its timed-out transaction) and its uncommitted work is redone by their owner.
+            if shared.shutdown_requested() {
+                // Fenced in the final commit: the tasks were closed without a checkpoint, and
+                // the close is as clean as Kafka Streams' (which closes them dirty then).
+                warn!(thread = index, "{}: the thread stops", error.report());
+                shared.set_thread_state(index, ThreadState::Dead);
+                return;
+            }
             warn!(thread = index, "{}: rejoining the group", error.report());
             shared.set_thread_state(index, ThreadState::Starting);
             continue;
@@ -425,15 +431,16 @@ fn run_loop(
         }
         let step = with_manager(|m| -> Result<bool> {
             if let Some(e) = m.take_pending_error() {
-                m.recover_corrupted(consumer, e)?;
+                m.recover(consumer, e)?;
                 return Ok(m.is_restoring());
             }
             let idle = match polled {
                 Some(Ok(message)) => {
                     let started = meter.record().then(Instant::now);
                     if let Err(e) = m.process(consumer, &message) {
-                        // A corrupt store is rebuilt in place; anything else stops the thread.
-                        m.recover_corrupted(consumer, e)?;
+                        // A failed transaction is rolled back and a corrupt store rebuilt in place;
+                        // anything else stops the thread.
+                        m.recover(consumer, e)?;
                     }
                     if let Some(started) = started {
                         metrics
@@ -456,7 +463,7 @@ fn run_loop(
                 m.flush_metrics();
                 meter.flush(metrics);
                 if let Err(e) = m.restore(consumer).and_then(|()| m.maybe_commit(consumer)) {
-                    m.recover_corrupted(consumer, e)?;
+                    m.recover(consumer, e)?;
                 }
             }
             Ok(m.is_restoring())

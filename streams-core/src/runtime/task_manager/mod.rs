@@ -264,12 +264,19 @@ impl TaskManager {
     }
 
     /// Clean shutdown: commit, then close every task with a checkpoint (without one if the
-    /// final transaction aborted).
+    /// final transaction aborted). If the commit fails, every task is closed without a
+    /// checkpoint before the error is returned.
     pub(crate) fn shutdown<C: ConsumerContext>(
         &mut self,
         consumer: &BaseConsumer<C>,
     ) -> Result<()> {
-        let outcome = self.commit(consumer)?;
+        let outcome = match self.commit(consumer) {
+            Ok(outcome) => outcome,
+            Err(e) => {
+                self.close_dirty();
+                return Err(e);
+            }
+        };
         let ids: Vec<TaskId> = self.tasks.keys().copied().collect();
         self.close_tasks(&ids, outcome == CommitOutcome::Committed)
     }

@@ -17,6 +17,30 @@ use crate::{Error, Result, TaskId};
 pub(super) const REWIND_TIMEOUT: Duration = Duration::from_secs(60);
 
 impl TaskManager {
+    /// Handles an error of the record loop that the thread can recover from; any other is
+    /// returned. Under exactly-once, a send refused because the transaction had already
+    /// failed (see [`KafkaCollector::take_refused`](crate::runtime::producer::KafkaCollector::take_refused))
+    /// aborts the transaction and rolls every task back to the last commit, as a commit that
+    /// fails does; then a corrupt store is rebuilt (see
+    /// [`recover_corrupted`](Self::recover_corrupted)).
+    pub(crate) fn recover<C: ConsumerContext>(
+        &mut self,
+        consumer: &BaseConsumer<C>,
+        error: Error,
+    ) -> Result<()> {
+        if self.txn.is_some() && self.collector.take_refused() {
+            warn!(
+                "a send was refused, the transaction has failed ({}): aborting it and processing again from the last commit",
+                error.report()
+            );
+            // A fatal state (this producer fenced) fails the abort: the thread stops with
+            // `Error::Fenced` and rejoins, as from a failed commit.
+            self.abort_transaction(&error.report().to_string())?;
+            return self.rollback(consumer);
+        }
+        self.recover_corrupted(consumer, error)
+    }
+
     /// Handles `error` if it reports a corrupt store of one of this thread's tasks (rebuilding
     /// that task, or under exactly-once every task of the aborted transaction); any other
     /// error is returned.
