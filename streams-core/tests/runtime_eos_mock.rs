@@ -267,13 +267,24 @@ fn a_send_refused_by_a_failed_transaction_aborts_it_and_processing_goes_on() {
             &[RDKafkaRespErr::RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED],
         )
         .expect("inject");
-    let expected = produce_keyed(&broker, "events", 0, 500, 10);
-    wait_for_metric(
+    let mut expected = produce_keyed(&broker, "events", 0, 500, 10);
+    // The failure reaches the producer asynchronously: if every record was sent before it, no
+    // send is refused until the next commit. Records keep coming, ten at a time, until one
+    // is refused and the transaction aborted.
+    let deadline = Instant::now() + TIMEOUT;
+    let mut produced = 500;
+    while metric(
         &registry,
         "streams_stream_thread_transactions_aborted_total",
-        1.0,
-        "no transaction was aborted",
-    );
+    ) < 1.0
+    {
+        assert!(Instant::now() < deadline, "no transaction was aborted");
+        std::thread::sleep(Duration::from_millis(200));
+        for (key, n) in produce_keyed(&broker, "events", produced, 10, 10) {
+            *expected.entry(key).or_insert(0) += n;
+        }
+        produced += 10;
+    }
     assert_ne!(
         streams.state(),
         State::Error,
