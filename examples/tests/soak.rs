@@ -44,22 +44,25 @@ mod model;
 #[allow(dead_code)]
 #[path = "../fraud/rules.rs"]
 mod rules;
+mod soak {
+    pub(crate) mod feed;
+    pub(crate) mod report;
+}
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::path::Path;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use support::soak::{GroupLag, Instance, RssTrend, Sample, render_curve, rss_kib};
 use support::{KafkaCluster, one_at_a_time, unique};
 
-use generator::{DAY_MS, Dataset, EPOCH_MS, GeneratorConfig};
-use model::{Alert, Rule, Transaction};
-use rules::FraudConfig;
+use model::{Alert, Rule};
+use soak::feed::{Feed, produce, producer, reference_data};
+use soak::report::{input_records, print_processes};
 
-const PARTITIONS: i32 = 4;
+pub(crate) const PARTITIONS: i32 = 4;
 const INSTANCES: usize = 2;
 const SAMPLE_EVERY: Duration = Duration::from_secs(2);
 const READY_TIMEOUT: Duration = Duration::from_secs(120);
@@ -117,142 +120,6 @@ impl Settings {
         assert!(settings.load > 0.0 && settings.load <= 1.0, "{settings:?}");
         settings
     }
-}
-
-/// One generated data set, replayed in rounds.
-struct Feed {
-    data: Dataset,
-    /// How far each round's event times are from the round before's.
-    shift_ms: i64,
-}
-
-impl Feed {
-    fn new() -> Feed {
-        let data = generator::generate(
-            &GeneratorConfig {
-                seed: 7,
-                cards: 1_000,
-                merchants: 200,
-                transactions: 20_000,
-                days: 7,
-            },
-            &FraudConfig::default(),
-        )
-        .expect("generated data");
-        let last = data.transactions.iter().map(|t| t.timestamp_ms).max();
-        let span_days = (last.unwrap_or(EPOCH_MS) - EPOCH_MS) / DAY_MS + 1;
-        Feed {
-            data,
-            shift_ms: (span_days + 3) * DAY_MS,
-        }
-    }
-
-    fn per_round(&self) -> u64 {
-        self.data.transactions.len() as u64
-    }
-
-    /// Payment `i` of round `round`.
-    fn payment(&self, round: u64, i: usize) -> Transaction {
-        let mut txn = self.data.transactions[i].clone();
-        txn.id = format!("{}-r{round}", txn.id);
-        txn.timestamp_ms += self.shift_ms * round as i64;
-        txn
-    }
-
-    /// The (transaction, rule) pairs `rounds` rounds should alert.
-    fn expected(&self, rounds: u64) -> BTreeSet<(String, Rule)> {
-        (0..rounds)
-            .flat_map(|round| {
-                self.data.truth.iter().flat_map(move |(id, rules)| {
-                    rules.iter().map(move |r| (format!("{id}-r{round}"), *r))
-                })
-            })
-            .collect()
-    }
-}
-
-/// An idempotent producer: a retried batch does not write a payment twice. The profiles and
-/// the payments go through the same partitioner, co-partitioned for the table join.
-fn producer(broker: &KafkaCluster) -> BaseProducer {
-    broker
-        .client()
-        .set("enable.idempotence", "true")
-        .set("acks", "all")
-        .set("linger.ms", "5")
-        .create()
-        .expect("producer")
-}
-
-fn send(producer: &BaseProducer, topic: &str, key: &str, payload: &[u8], timestamp_ms: i64) {
-    let record = BaseRecord::<str, [u8]>::to(topic)
-        .key(key)
-        .payload(payload)
-        .timestamp(timestamp_ms);
-    if let Err(e) = streams_core::runtime::send_record(producer, record) {
-        panic!("producing to {topic}: {e}");
-    }
-}
-
-/// The profiles and the blocklist, timestamped before the first payment.
-fn reference_data(producer: &BaseProducer, feed: &Feed) {
-    for p in &feed.data.profiles {
-        let json = serde_json::to_vec(p).expect("json");
-        send(producer, "card-profiles", &p.card, &json, EPOCH_MS - 1);
-    }
-    for (merchant, reason) in &feed.data.blocklist {
-        send(
-            producer,
-            "merchant-blocklist",
-            merchant,
-            reason.as_bytes(),
-            EPOCH_MS - 1,
-        );
-    }
-    producer.flush(Duration::from_secs(60)).expect("flush");
-}
-
-/// Writes rounds from `first` on, at `rate` payments a second (`None`: as fast as it goes),
-/// until `last` rounds are written or, at the end of a round, `stop` is set; returns the
-/// rounds written. Falling more than a second behind the pace, it forgets the debt rather
-/// than catching up in a burst.
-fn produce(
-    producer: &BaseProducer,
-    feed: &Feed,
-    first: u64,
-    last: Option<u64>,
-    rate: Option<f64>,
-    stop: &AtomicBool,
-    produced: &AtomicU64,
-) -> u64 {
-    let mut started = Instant::now();
-    let mut sent = 0u64;
-    let mut round = first;
-    while last.is_none_or(|l| round < l) && !stop.load(Ordering::SeqCst) {
-        for i in 0..feed.data.transactions.len() {
-            if let Some(rate) = rate {
-                let due = started + Duration::from_secs_f64(sent as f64 / rate);
-                let now = Instant::now();
-                if now > due + Duration::from_secs(1) {
-                    started = now;
-                    sent = 0;
-                }
-                while let Some(wait) = due.checked_duration_since(Instant::now()) {
-                    producer.poll(wait.min(Duration::from_millis(5)));
-                }
-            }
-            let txn = feed.payment(round, i);
-            let json = serde_json::to_vec(&txn).expect("json");
-            send(producer, "transactions", &txn.card, &json, txn.timestamp_ms);
-            sent += 1;
-            produced.fetch_add(1, Ordering::Relaxed);
-            if sent.is_multiple_of(500) {
-                producer.poll(Duration::ZERO);
-            }
-        }
-        round += 1;
-    }
-    producer.flush(Duration::from_secs(120)).expect("flush");
-    round - first
 }
 
 /// What the threads share: the instances' pids for the sampler, its samples, and notes for
@@ -703,52 +570,6 @@ fn the_fraud_app_soaks_at_half_capacity_through_rolling_restarts() {
         println!(
             "RSS flatness is checked from {RSS_FLAT_AFTER_SECS} s of soak on (this run: {} s; the growth above is reported only)",
             settings.secs
-        );
-    }
-}
-
-/// Records in the input topic: the sum of its high watermarks (nothing is deleted).
-fn input_records(broker: &KafkaCluster) -> u64 {
-    use rdkafka::consumer::{BaseConsumer, Consumer};
-    let consumer: BaseConsumer = broker.client().create().expect("consumer");
-    (0..PARTITIONS)
-        .map(|p| {
-            let (_, high) = consumer
-                .fetch_watermarks("transactions", p, Duration::from_secs(10))
-                .expect("watermarks");
-            high as u64
-        })
-        .sum()
-}
-
-/// Each process's RSS over its life: first, median and last sample, and its peak.
-fn print_processes(samples: &[Sample]) {
-    // Keyed by instance and start (ms), for the order of the lines.
-    let mut lives: BTreeMap<(usize, u64), (u32, Vec<u64>, f64)> = BTreeMap::new();
-    let mut index: BTreeMap<u32, (usize, u64)> = BTreeMap::new();
-    for s in samples {
-        for (i, rss) in s.rss.iter().enumerate() {
-            if let Some((pid, kib)) = rss {
-                let key = *index.entry(*pid).or_insert((i, (s.secs * 1000.0) as u64));
-                let life = lives.entry(key).or_insert((*pid, Vec::new(), s.secs));
-                life.1.push(*kib);
-                life.2 = s.secs;
-            }
-        }
-    }
-    let mib = |kib: u64| kib as f64 / 1024.0;
-    for ((i, from_ms), (pid, rss, to)) in lives {
-        let from = from_ms as f64 / 1000.0;
-        let first = rss.first().copied().unwrap_or(0);
-        let last = rss.last().copied().unwrap_or(0);
-        let peak = rss.iter().max().copied().unwrap_or(0);
-        let median = support::soak::median(&mut rss.clone());
-        println!(
-            "i{i} pid {pid} ({from:.0}-{to:.0} s): RSS {:.0} -> median {:.0} -> {:.0} MiB, peak {:.0} MiB",
-            mib(first),
-            mib(median),
-            mib(last),
-            mib(peak)
         );
     }
 }

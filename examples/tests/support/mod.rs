@@ -74,6 +74,21 @@ impl OpenTransactions {
     }
 }
 
+/// Spawns `command` with its stdout discarded and its stderr appended to `log` (a restarted
+/// process's log follows its earlier lives').
+pub fn spawn_logged(mut command: Command, log: &Path) -> Child {
+    let stderr = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .unwrap_or_else(|e| panic!("open {}: {e}", log.display()));
+    command
+        .stdout(Stdio::null())
+        .stderr(stderr)
+        .spawn()
+        .unwrap_or_else(|e| panic!("start {:?}: {e}", command.get_program()))
+}
+
 /// A `count_worker` process.
 pub struct Worker {
     child: Child,
@@ -118,7 +133,7 @@ impl Worker {
         let dump = state_dir.with_extension("dump");
         let log = state_dir.with_extension("log");
         let log_from = std::fs::metadata(&log).map_or(0, |m| m.len() as usize);
-        let child = command
+        command
             .args([
                 "--bootstrap-servers",
                 &broker.bootstrap,
@@ -129,18 +144,8 @@ impl Worker {
             .arg(state_dir)
             .arg("--dump")
             .arg(&dump)
-            .args(extra)
-            .stdout(Stdio::null())
-            .stderr(
-                // Appended: a restarted worker's log follows its earlier lives'.
-                std::fs::OpenOptions::new()
-                    .create(true)
-                    .append(true)
-                    .open(&log)
-                    .expect("worker log"),
-            )
-            .spawn()
-            .expect("start count_worker");
+            .args(extra);
+        let child = spawn_logged(command, &log);
         Worker {
             child,
             state_dir: state_dir.to_path_buf(),

@@ -5,7 +5,7 @@
 #![allow(dead_code, unreachable_pub)]
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Child, Command, ExitStatus};
 use std::time::{Duration, Instant};
 
 use rdkafka::consumer::{BaseConsumer, Consumer};
@@ -39,22 +39,13 @@ impl Instance {
                 command.env_remove(name);
             }
         }
-        let child = command
+        command
             .args(args)
             .arg("--state-dir")
             .arg(state_dir)
             .args(["--http-addr", &http])
-            .envs(env.iter().copied())
-            .stdout(Stdio::null())
-            .stderr(
-                std::fs::OpenOptions::new()
-                    .create(true)
-                    .append(true)
-                    .open(&log)
-                    .expect("instance log"),
-            )
-            .spawn()
-            .unwrap_or_else(|e| panic!("start {}: {e}", bin.display()));
+            .envs(env.iter().copied());
+        let child = super::spawn_logged(command, &log);
         Instance { child, http, log }
     }
 

@@ -16,7 +16,7 @@ use crate::{Error, Result};
 #[derive(Debug, Clone)]
 pub(crate) struct TopicPlan {
     /// Sub-topology reading each physical source topic.
-    pub(crate) topic_to_subtopology: HashMap<String, u32>,
+    pub(crate) topic_to_subtopology: rustc_hash::FxHashMap<String, u32>,
     /// Physical source topics, to subscribe to.
     pub(crate) source_topics: Vec<String>,
     /// Internal topics to create.
@@ -117,7 +117,7 @@ pub(crate) fn plan(
             }
         }
     }
-    let mut topic_to_subtopology = HashMap::new();
+    let mut topic_to_subtopology = rustc_hash::FxHashMap::default();
     let mut source_topics = Vec::new();
     let mut internal_topics = Vec::new();
     let mut task_counts = std::collections::BTreeMap::new();

@@ -63,7 +63,7 @@ struct SourceEntry {
 /// One running task.
 pub(crate) struct Task {
     ctx: TaskContext,
-    sources: HashMap<String, SourceEntry>,
+    sources: rustc_hash::FxHashMap<String, SourceEntry>,
     lifecycles: Vec<Rc<RefCell<dyn Lifecycle>>>,
     /// Next offset to commit, per input partition.
     consumed: Vec<(Rc<str>, i32, i64)>,
@@ -228,7 +228,7 @@ impl Task {
         };
         let mut built: HashMap<usize, ErasedChild> = HashMap::new();
         let mut lifecycles = Vec::new();
-        let mut sources = HashMap::new();
+        let mut sources = rustc_hash::FxHashMap::default();
         for &node_id in sub.nodes.iter().rev() {
             let def = &topology.nodes()[node_id];
             let children: Vec<ErasedChild> = def

@@ -23,7 +23,9 @@ impl TaskManager {
         consumer: &BaseConsumer<C>,
         message: &BorrowedMessage<'_>,
     ) -> Result<()> {
-        let Some(id) = self.task_of(message.topic(), message.partition()) else {
+        // Read once: each call measures and validates librdkafka's C string.
+        let topic = message.topic();
+        let Some(id) = self.task_of(topic, message.partition()) else {
             return Ok(());
         };
         self.begin_transaction()?;
@@ -34,20 +36,20 @@ impl TaskManager {
         if task.is_initialized()
             && ((group.is_single() && group.is_empty())
                 || group.may_process_directly(
-                    message.topic(),
+                    topic,
                     message.partition(),
                     Instant::now(),
                     self.settings.max_task_idle_ms,
                     &ConsumerLag { consumer },
                 ))
         {
-            group.note_delivered(message.topic(), message.partition(), message.offset());
+            group.note_delivered(topic, message.partition(), message.offset());
             let _span = task.span().clone().entered();
-            return task.process(&raw_record(message));
+            return task.process(&raw_record(message, topic));
         }
         group.add(message.detach());
         if task.is_initialized() {
-            let (topic, partition) = (message.topic(), message.partition());
+            let partition = message.partition();
             if self
                 .settings
                 .max_buffered
@@ -113,7 +115,7 @@ impl TaskManager {
         let now = Instant::now();
         let span = task.span().clone().entered();
         while let Some(message) = group.next_ready(now, self.settings.max_task_idle_ms, &oracle) {
-            task.process(&raw_record(&message))?;
+            task.process(&raw_record(&message, message.topic()))?;
         }
         drop(span);
         if self.full.is_empty() {
@@ -196,7 +198,7 @@ impl<C: ConsumerContext> LagOracle for ConsumerLag<'_, C> {
 }
 
 /// A polled message as its task's source nodes read it.
-fn raw_record<M: Message>(message: &M) -> RawRecord<'_> {
+fn raw_record<'a, M: Message>(message: &'a M, topic: &'a str) -> RawRecord<'a> {
     let mut headers = Headers::new();
     if let Some(kafka_headers) = message.headers() {
         for header in kafka_headers.iter() {
@@ -204,7 +206,7 @@ fn raw_record<M: Message>(message: &M) -> RawRecord<'_> {
         }
     }
     RawRecord {
-        topic: message.topic(),
+        topic,
         partition: message.partition(),
         offset: message.offset(),
         timestamp: message.timestamp().to_millis().unwrap_or(-1),

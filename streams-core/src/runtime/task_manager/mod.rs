@@ -82,7 +82,7 @@ pub(crate) struct TaskManager {
     tasks: BTreeMap<TaskId, Task>,
     /// Each task's input partitions: records buffered while it restores, or waiting for
     /// their turn in timestamp order.
-    groups: HashMap<TaskId, PartitionGroup>,
+    groups: rustc_hash::FxHashMap<TaskId, PartitionGroup>,
     /// Partitions paused because the thread buffers `input.buffer.max.bytes` of records, or
     /// their task holds `buffered.records.per.partition` of them.
     full: HashSet<(String, i32)>,
@@ -134,7 +134,7 @@ impl TaskManager {
             producer,
             restorer,
             tasks: BTreeMap::new(),
-            groups: HashMap::new(),
+            groups: rustc_hash::FxHashMap::default(),
             full: HashSet::new(),
             committed: HashMap::new(),
             last_commit: Instant::now(),
