@@ -17,6 +17,8 @@ use std::time::{Duration, Instant};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::Message;
 
+// Not every test binary takes the one-at-a-time lock (state_corruption runs its tests side by side).
+#[allow(unused_imports)]
 pub use kafka::{KafkaCluster, one_at_a_time, unique};
 
 /// Watches a topic with a `read_committed` and a `read_uncommitted` reader: a partition

@@ -62,6 +62,23 @@ pub(crate) fn changelog_reader(
         .map_err(|e| Error::kafka(format!("creating the {what}"), e))
 }
 
+/// Exactly-once: a client to ask the brokers for the ends of changelog logs
+/// (`read_uncommitted`: the high watermarks). The restore consumer reads `read_committed`, and
+/// so sees a changelog end at its last stable offset, which a transaction left open on the
+/// changelog (by a zombie of an earlier owner) holds back before records this task committed
+/// after it: to that consumer a store position past those looks like a changelog made anew.
+pub(crate) fn log_end_reader(config: &StreamsConfig, client_id: &str) -> Result<BaseConsumer> {
+    let mut client = client_config(config, ClientKind::RestoreConsumer);
+    client
+        .set("client.id", client_id)
+        .set("isolation.level", "read_uncommitted")
+        .set("enable.auto.commit", "false")
+        .set("enable.partition.eof", "false");
+    client
+        .create()
+        .map_err(|e| Error::kafka("creating the changelog end reader", e))
+}
+
 /// How long a request for offsets is retried while its errors are transient (a leader moving
 /// or down, a broker unreachable), as Kafka Streams' `task.timeout.ms` (5 minutes) bounds it.
 const WATERMARKS_RETRY_FOR: Duration = Duration::from_secs(300);

@@ -28,9 +28,20 @@ struct Restoring {
     meter: RestoreMeter,
 }
 
+/// The clients a [`Restorer`] reads changelogs with.
+pub(crate) struct RestoreClients {
+    /// The restore consumer (`read_committed` under exactly-once).
+    pub(crate) reader: BaseConsumer,
+    /// Exactly-once: a `read_uncommitted` client for the ends of the changelogs' logs (see
+    /// [`log_end_reader`](super::clients::log_end_reader)); without it the reader's ends are
+    /// the logs' ends.
+    pub(crate) log_end: Option<BaseConsumer>,
+}
+
 /// The restore consumer and the changelog partitions it is catching up.
 pub(crate) struct Restorer {
     reader: ChangelogReader,
+    log_end: Option<BaseConsumer>,
     restoring: BTreeMap<Changelog, Restoring>,
     listener: Arc<dyn StateRestoreListener>,
     metrics: Arc<StreamsMetrics>,
@@ -40,13 +51,14 @@ pub(crate) struct Restorer {
 
 impl Restorer {
     pub(crate) fn new(
-        consumer: BaseConsumer,
+        clients: RestoreClients,
         listener: Arc<dyn StateRestoreListener>,
         metrics: Arc<StreamsMetrics>,
         shared: Arc<super::instance::InstanceShared>,
     ) -> Self {
         Restorer {
-            reader: ChangelogReader::new(consumer, true),
+            reader: ChangelogReader::new(clients.reader, true),
+            log_end: clients.log_end,
             restoring: BTreeMap::new(),
             listener,
             metrics,
@@ -68,23 +80,46 @@ impl Restorer {
         self.restoring.is_empty()
     }
 
+    /// Whether `checkpoint` points past the end of the log of `changelog` (its high
+    /// watermark, past every record, committed or not), given its end as the reader sees it.
+    fn past_log_end(
+        &self,
+        changelog: &ChangelogPartition,
+        checkpoint: i64,
+        readable_end: i64,
+    ) -> Result<bool> {
+        if checkpoint < readable_end {
+            return Ok(false);
+        }
+        let Some(consumer) = &self.log_end else {
+            return Ok(true);
+        };
+        let (_, end) = super::clients::watermarks(consumer, &changelog.topic, changelog.partition)?;
+        Ok(checkpoint + 1 > end)
+    }
+
     /// The first changelog partition of `task` whose checkpoint points past the partition's
     /// end: the changelog was deleted and made anew (a reset without clean-up, or a topic
     /// recreated by hand), so the store holds state the changelog no longer has. Kafka Streams
     /// treats such a task as corrupt (its restore fails out of range) and wipes it.
+    ///
+    /// The end is the log's, not the last stable offset a `read_committed` reader stops at: a
+    /// transaction left open on the changelog (by a zombie of an earlier owner) holds that
+    /// back, and the store may have committed records after it; wiping such a store would
+    /// restore only up to the open transaction, losing those.
     pub(crate) fn checkpoint_past_end(&self, task: &Task) -> Result<Option<String>> {
         for (changelog, checkpoint) in task.changelogs() {
             let Some(offset) = checkpoint else {
                 continue;
             };
-            let (_, log_end) = super::clients::watermarks(
+            let (_, readable_end) = super::clients::watermarks(
                 self.reader.consumer(),
                 &changelog.topic,
                 changelog.partition,
             )?;
-            if offset + 1 > log_end {
+            if self.past_log_end(&changelog, offset, readable_end)? {
                 return Ok(Some(format!(
-                    "checkpoint offset {offset} of store `{}` is past the end ({log_end}) of {}-{}",
+                    "checkpoint offset {offset} of store `{}` is past the end ({readable_end}) of {}-{}",
                     changelog.store, changelog.topic, changelog.partition
                 )));
             }
@@ -104,22 +139,26 @@ impl Restorer {
     ) -> Result<bool> {
         let mut added = false;
         for (changelog, checkpoint) in task.changelogs() {
-            let (low, log_end) = super::clients::watermarks(
+            // Under exactly-once the reader's end is the last stable offset: what it can read.
+            let (low, readable_end) = super::clients::watermarks(
                 self.reader.consumer(),
                 &changelog.topic,
                 changelog.partition,
             )?;
             let high = if changelog.is_source() {
                 let key = (changelog.topic.clone(), changelog.partition);
-                log_end.min(committed.get(&key).copied().unwrap_or(0))
+                readable_end.min(committed.get(&key).copied().unwrap_or(0))
             } else {
-                log_end
+                readable_end
             };
+            // A checkpoint past the readable end but within the log is past a transaction
+            // left open on the changelog: the store holds everything up to it, so there is
+            // nothing to restore (`start >= high`).
             let start = match checkpoint {
-                Some(offset) if offset + 1 > log_end => {
+                Some(offset) if self.past_log_end(&changelog, offset, readable_end)? => {
                     warn!(
                         task = %task.id(),
-                        "checkpoint offset {offset} of {}-{} is past the changelog's end {log_end}; restoring from the start",
+                        "checkpoint offset {offset} of {}-{} is past the changelog's end {readable_end}; restoring from the start",
                         changelog.topic, changelog.partition
                     );
                     low

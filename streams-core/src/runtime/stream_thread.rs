@@ -18,11 +18,12 @@ use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, Rebalance};
 use rdkafka::producer::Producer;
 use tracing::{error, info, warn};
 
-use super::clients::{changelog_reader, client_config};
+use super::clients::{changelog_reader, client_config, log_end_reader};
 use super::instance::{InstanceShared, ThreadState};
 use super::metrics::{ConsumerLag, LoopMeter};
 use super::plan::TopicPlan;
 use super::producer::{DeliveryTracker, StreamsProducer};
+use super::restore::RestoreClients;
 use super::task_manager::{ManagerSettings, TaskManager};
 use super::{StreamsMetrics, ThreadMetrics};
 use crate::config::ClientKind;
@@ -311,6 +312,9 @@ fn run(spec: ThreadSpec) -> Result<()> {
         &format!("{app_id}-restore-unused"),
         "restore consumer",
     )?;
+    let log_end = exactly_once
+        .then(|| log_end_reader(&config, &format!("{client_id}-log-end-reader")))
+        .transpose()?;
 
     let settings = ManagerSettings {
         application_id: app_id.clone(),
@@ -338,7 +342,10 @@ fn run(spec: ThreadSpec) -> Result<()> {
         thread_metrics.clone(),
         shared.clone(),
         Arc::new(producer),
-        restore_consumer,
+        RestoreClients {
+            reader: restore_consumer,
+            log_end,
+        },
     );
     MANAGER.with(|slot| *slot.borrow_mut() = Some(manager));
     let result = run_loop(&consumer, &plan, &config, &shared, &thread_metrics);

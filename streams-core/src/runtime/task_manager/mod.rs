@@ -22,7 +22,7 @@ use super::instance::{InstanceShared, ThreadState};
 use super::partition_group::PartitionGroup;
 use super::plan::TopicPlan;
 use super::producer::{KafkaCollector, StreamsProducer};
-use super::restore::Restorer;
+use super::restore::{RestoreClients, Restorer};
 use super::task::Task;
 use crate::error::ErrorPolicies;
 use crate::{Error, Result, TaskId, Topology};
@@ -113,11 +113,11 @@ impl TaskManager {
         metrics: ThreadMetrics,
         shared: Arc<InstanceShared>,
         producer: Arc<StreamsProducer>,
-        restore_consumer: BaseConsumer,
+        restore: RestoreClients,
     ) -> Self {
         let cache = (settings.cache_bytes > 0).then(|| CacheBudget::new(settings.cache_bytes));
         let restorer = Restorer::new(
-            restore_consumer,
+            restore,
             settings.restore_listener.clone(),
             metrics.instance.clone(),
             shared.clone(),
