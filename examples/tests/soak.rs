@@ -21,7 +21,7 @@
 //! Checks: nothing lost or doubled — the input topic holds every payment written, and the
 //! alerts are exactly the expected (transaction, rule) pairs of every round written, each
 //! once (precision and recall 1.00, no duplicate under exactly-once); the lag recovers after
-//! each restart — below 5 s of input within 120 s of the restarted instance being ready (a
+//! each restart — below 5 s of input within 240 s of the restarted instance being ready (a
 //! liveness check, not a speed one); RSS flat — in runs of 20 minutes or more, once every
 //! instance has been restarted once, the median total RSS of the last third of the samples is
 //! at most 1.5× that of the first third (the short form ends while the stores still fill
@@ -66,8 +66,10 @@ pub(crate) const PARTITIONS: i32 = 4;
 const INSTANCES: usize = 2;
 const SAMPLE_EVERY: Duration = Duration::from_secs(2);
 const READY_TIMEOUT: Duration = Duration::from_secs(120);
-/// How long after a restarted instance is ready the lag may stay above its bound.
-const RECOVERY_TIMEOUT: Duration = Duration::from_secs(120);
+/// How long after a restarted instance is ready the lag may stay above its bound: a liveness
+/// bound (recoveries take 10-40 s), wide enough for a minute-long stall of the single broker
+/// on a loaded 2-core machine, seen in CI runs.
+const RECOVERY_TIMEOUT: Duration = Duration::from_secs(240);
 /// How long the lag may take to reach 0 once the producer has stopped.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(300);
 /// The lag has recovered when it is below this many seconds of input at the soak's rate.

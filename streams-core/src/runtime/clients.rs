@@ -67,16 +67,40 @@ pub(crate) fn changelog_reader(
 /// so sees a changelog end at its last stable offset, which a transaction left open on the
 /// changelog (by a zombie of an earlier owner) holds back before records this task committed
 /// after it: to that consumer a store position past those looks like a changelog made anew.
-pub(crate) fn log_end_reader(config: &StreamsConfig, client_id: &str) -> Result<BaseConsumer> {
+///
+/// Made on first use ([`LogEndReader::consumer`]): the case is rare, and a client costs threads
+/// and connections.
+pub(crate) fn log_end_reader(config: &StreamsConfig, client_id: &str) -> LogEndReader {
     let mut client = client_config(config, ClientKind::RestoreConsumer);
     client
         .set("client.id", client_id)
         .set("isolation.level", "read_uncommitted")
         .set("enable.auto.commit", "false")
         .set("enable.partition.eof", "false");
-    client
-        .create()
-        .map_err(|e| Error::kafka("creating the changelog end reader", e))
+    LogEndReader {
+        config: client,
+        consumer: std::cell::OnceCell::new(),
+    }
+}
+
+/// The `read_uncommitted` client of [`log_end_reader`], created when first asked for.
+pub(crate) struct LogEndReader {
+    config: ClientConfig,
+    consumer: std::cell::OnceCell<BaseConsumer>,
+}
+
+impl LogEndReader {
+    /// The client, created now if it was not yet.
+    pub(crate) fn consumer(&self) -> Result<&BaseConsumer> {
+        if let Some(consumer) = self.consumer.get() {
+            return Ok(consumer);
+        }
+        let consumer = self
+            .config
+            .create()
+            .map_err(|e| Error::kafka("creating the changelog end reader", e))?;
+        Ok(self.consumer.get_or_init(|| consumer))
+    }
 }
 
 /// How long a request for offsets is retried while its errors are transient (a leader moving

@@ -35,13 +35,13 @@ pub(crate) struct RestoreClients {
     /// Exactly-once: a `read_uncommitted` client for the ends of the changelogs' logs (see
     /// [`log_end_reader`](super::clients::log_end_reader)); without it the reader's ends are
     /// the logs' ends.
-    pub(crate) log_end: Option<BaseConsumer>,
+    pub(crate) log_end: Option<super::clients::LogEndReader>,
 }
 
 /// The restore consumer and the changelog partitions it is catching up.
 pub(crate) struct Restorer {
     reader: ChangelogReader,
-    log_end: Option<BaseConsumer>,
+    log_end: Option<super::clients::LogEndReader>,
     restoring: BTreeMap<Changelog, Restoring>,
     listener: Arc<dyn StateRestoreListener>,
     metrics: Arc<StreamsMetrics>,
@@ -91,9 +91,10 @@ impl Restorer {
         if checkpoint < readable_end {
             return Ok(false);
         }
-        let Some(consumer) = &self.log_end else {
+        let Some(log_end) = &self.log_end else {
             return Ok(true);
         };
+        let consumer = log_end.consumer()?;
         let (_, end) = super::clients::watermarks(consumer, &changelog.topic, changelog.partition)?;
         Ok(checkpoint + 1 > end)
     }

@@ -312,9 +312,8 @@ fn run(spec: ThreadSpec) -> Result<()> {
         &format!("{app_id}-restore-unused"),
         "restore consumer",
     )?;
-    let log_end = exactly_once
-        .then(|| log_end_reader(&config, &format!("{client_id}-log-end-reader")))
-        .transpose()?;
+    let log_end =
+        exactly_once.then(|| log_end_reader(&config, &format!("{client_id}-log-end-reader")));
 
     let settings = ManagerSettings {
         application_id: app_id.clone(),
