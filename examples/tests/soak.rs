@@ -28,10 +28,9 @@
 //! their memtables and caches: it reports the growth without checking it). The curve and the
 //! figures are printed (`--nocapture`).
 //!
-//! The default is the short form (150 s, a restart every 40 s); for now it runs on demand
-//! only (see the test). The full run: `STREAMS_SOAK_SECS=1800 STREAMS_SOAK_RESTART_SECS=120
-//! ./x cargo test --release -p streams-examples --test soak -- --include-ignored --nocapture`
-//! (README).
+//! The default is the short form (150 s, a restart every 40 s), which CI runs. The full run:
+//! `STREAMS_SOAK_SECS=1800 STREAMS_SOAK_RESTART_SECS=120 ./x cargo test --release -p
+//! streams-examples --test soak -- --nocapture` (README).
 
 mod support;
 
@@ -269,13 +268,11 @@ fn check_running(instances: &mut [Option<Instance>]) {
     }
 }
 
-// On demand only (`-- --include-ignored`, README): in CI-length runs on the 2-core machine the
-// single broker stalls (clients see all brokers down, changelog sends time out, transactions
-// abort and producers are fenced), the group makes no progress for about a minute after a
-// restart, and the lag check fails (2 of the last 3 short runs). Not understood yet: see
-// issue 13's note.
+// The short form runs in CI. Earlier CI runs on the 2-core machine saw the single broker stall
+// for about a minute after a restart (clients saw all brokers down, changelog sends timed out,
+// transactions aborted): the recovery bound is wide enough for such a stall, and a failure
+// keeps every log (see `StopOnDrop`).
 #[test]
-#[ignore = "on demand: the short form's lag check fails in CI runs on this machine (broker stalls after a restart; under investigation)"]
 fn the_fraud_app_soaks_at_half_capacity_through_rolling_restarts() {
     let settings = Settings::from_env();
     let _serial = one_at_a_time();
