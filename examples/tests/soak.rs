@@ -197,6 +197,7 @@ impl Drop for StopOnDrop<'_> {
             let kept = std::env::temp_dir().join(format!("soak-failure-{}", std::process::id()));
             let _ = std::fs::create_dir_all(&kept);
             let _ = std::fs::write(kept.join("kafka.log"), self.broker.log(1));
+            let _ = std::fs::write(kept.join("jvm.log"), self.broker.jvm_log(1));
             for i in 0..INSTANCES {
                 let log = self.dirs.join(format!("i{i}.log"));
                 let _ = std::fs::copy(&log, kept.join(format!("i{i}.log")));

@@ -238,6 +238,7 @@ launch_node() { # <node-dir>
   fi
   # shellcheck disable=SC2086
   "${launcher[@]}" "$JAVA" $KAFKA_HEAP_OPTS $KAFKA_JVM_OPTS "${cds[@]+"${cds[@]}"}" \
+    -Xlog:gc,safepoint:file="$d/jvm.log":time,uptime:filecount=2,filesize=20m \
     -Dlog4j2.configurationFile="$d/log4j2.properties" -Dkafka.logs.dir="$d" \
     -cp "$KAFKA_LIBS/*" kafka.Kafka "$d/server.properties" >"$d/kafka.log" 2>&1 </dev/null &
   echo $! >"$d/kafka.pid"

@@ -252,6 +252,12 @@ group.consumer.heartbeat.interval.ms=500";
         std::fs::read_to_string(self.node_dir(node).join("kafka.log")).unwrap_or_default()
     }
 
+    /// The JVM log (garbage collections and safepoint pauses) of node `node`, to tell a broker
+    /// stall's cause.
+    pub fn jvm_log(&self, node: usize) -> String {
+        std::fs::read_to_string(self.node_dir(node).join("jvm.log")).unwrap_or_default()
+    }
+
     /// A client config with `bootstrap.servers` set.
     pub fn client(&self) -> ClientConfig {
         let mut config = ClientConfig::new();

@@ -237,9 +237,20 @@ impl TaskManager {
             // A task of one partition never waits for another.
             return Ok(());
         }
-        let committed = consumer
-            .committed_offsets(tpl, COMMITTED_TIMEOUT)
-            .map_err(|e| Error::kafka("reading the committed offsets of new tasks", e))?;
+        // A hint, not a must: without it a partition with nothing new counts as caught up
+        // once the consumer's position reaches its end (see `PartitionGroup`). So a broker that
+        // does not answer in time (a stalled or restarting cluster) costs a warning here, not
+        // the thread, as Kafka Streams retries such timeouts rather than failing the thread.
+        let committed = match consumer.committed_offsets(tpl, COMMITTED_TIMEOUT) {
+            Ok(committed) => committed,
+            Err(e) => {
+                warn!(
+                    "reading the committed offsets of new tasks failed ({e}); their partitions \
+                     count as caught up once the consumer's position reaches their ends"
+                );
+                return Ok(());
+            }
+        };
         for e in committed.elements() {
             if let (Offset::Offset(offset), Some(id)) =
                 (e.offset(), self.task_of(e.topic(), e.partition()))
