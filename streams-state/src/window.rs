@@ -73,6 +73,9 @@ pub struct WindowStore {
     cache: Option<StoreCache>,
     /// Windows written through since the owner last took them.
     evicted: Vec<WindowFlush>,
+    /// Whether a window written through carries the value the store held before (see
+    /// [`set_send_old_values`](Self::set_send_old_values)).
+    send_old_values: bool,
     /// The engine key being written (reused: no allocation per put).
     key_buf: Vec<u8>,
 }
@@ -157,6 +160,7 @@ impl WindowStore {
             changelog: None,
             cache: None,
             evicted: Vec::new(),
+            send_old_values: true,
             key_buf: Vec::new(),
         }
     }
@@ -277,6 +281,7 @@ impl WindowStore {
                 segments: &mut self.segments,
                 changelog: self.changelog.as_deref(),
                 timestamped: self.timestamped,
+                fetch_old: self.send_old_values,
                 out: &mut self.evicted,
             };
             cache.put(engine_key, value, record_time, &mut |d| through.write(d))?;
@@ -505,6 +510,7 @@ impl WindowStore {
                 segments: &mut self.segments,
                 changelog: self.changelog.as_deref(),
                 timestamped: self.timestamped,
+                fetch_old: self.send_old_values,
                 out: &mut flushed,
             };
             if let Err(e) = cache.flush(&mut |d| through.write(d)) {
@@ -514,6 +520,15 @@ impl WindowStore {
             }
         }
         Ok(flushed)
+    }
+
+    /// Whether a window the cache writes through carries the value the store held before
+    /// ([`WindowFlush::old`]; on by default). Off, the store reads it only for a removal, to
+    /// skip removing what it does not hold, as Kafka Streams' `CachingWindowStore` does
+    /// unless its owner asked for old values (`setFlushListener(.., sendOldValues)`): one
+    /// engine read less per window written through.
+    pub fn set_send_old_values(&mut self, on: bool) {
+        self.send_old_values = on;
     }
 
     /// Windows the cache evicted (and wrote through) since the last call.

@@ -5,6 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::ktable::OldValues;
 use super::ops::Fold;
 use super::ops::session_aggregate::{SessionAggregate, SessionFns};
 use super::ops::sliding_aggregate::SlidingWindowAggregate;
@@ -212,6 +213,9 @@ impl<K: Clone + 'static, V: Clone + 'static> TimeWindowedKStream<K, V> {
             .value_serde
             .clone()
             .or_else(|| grouped.stream.value_serde.clone());
+        // Whether operators below want old values (Kafka Streams' `enableSendingOldValues`).
+        let old_values = OldValues::below(None);
+        let asked = old_values.clone();
         match self.kind {
             TimeKind::Fixed(windows) => st.add_processor(
                 &name,
@@ -223,6 +227,7 @@ impl<K: Clone + 'static, V: Clone + 'static> TimeWindowedKStream<K, V> {
                         fold.clone(),
                         emit,
                     )
+                    .with_old_values(asked.clone())
                 },
                 &parent,
             ),
@@ -237,6 +242,7 @@ impl<K: Clone + 'static, V: Clone + 'static> TimeWindowedKStream<K, V> {
                         fold.clone(),
                         emit,
                     )
+                    .with_old_values(asked.clone())
                 },
                 &parent,
             ),
@@ -256,7 +262,7 @@ impl<K: Clone + 'static, V: Clone + 'static> TimeWindowedKStream<K, V> {
         let windowed_serde: SharedSerde<Windowed<K>> =
             Arc::new(WindowedSerde::time_ms(key_serde, size));
         let lookup = super::ops::lookup::window_rows::<K, A>(store_name.clone());
-        KTable::new(
+        let mut table = KTable::new(
             state,
             name,
             Some(windowed_serde),
@@ -264,7 +270,9 @@ impl<K: Clone + 'static, V: Clone + 'static> TimeWindowedKStream<K, V> {
             Some(store_name),
         )
         .with_window_close_delay(grace)
-        .with_lookup(lookup)
+        .with_lookup(lookup);
+        table.old_values = Some(old_values);
+        table
     }
 
     /// Counts records per key and window.

@@ -179,6 +179,13 @@ impl<K: 'static, V: 'static> WindowStoreHandle<K, V> {
         self.decode_flushes(flushes)
     }
 
+    /// Whether windows the record cache writes through carry their old values
+    /// ([`WindowStore::set_send_old_values`]).
+    pub(crate) fn set_send_old_values(&self, on: bool) -> Result<()> {
+        self.store()?.set_send_old_values(on);
+        Ok(())
+    }
+
     /// Windows the record cache evicted (written through) since the last call.
     pub(crate) fn take_evicted(&self) -> Result<Vec<CachedWindow<K, V>>> {
         let flushes = self.store()?.take_evicted();

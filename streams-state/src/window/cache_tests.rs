@@ -168,6 +168,36 @@ fn fetch_iterates_over_exact_keys_across_segments() -> Result<()> {
 }
 
 #[test]
+fn without_old_values_only_a_removal_reads_the_store() -> Result<()> {
+    // shouldNotForwardOldValuesWhenDisabled (and the removal shortcut, which still reads)
+    let mut f = cached(1 << 20);
+    f.store.set_send_old_values(false);
+    f.store.put(b"1", Some(b"a"), 10)?;
+    f.store.flush_cache()?;
+    f.store.put(b"1", Some(b"b"), 10)?;
+    assert_eq!(
+        f.store.flush_cache()?,
+        vec![flush(b"1", 10, Some(b"b"), None)],
+        "no old value"
+    );
+    f.store.put(b"1", None, 10)?;
+    assert_eq!(
+        f.store.flush_cache()?,
+        vec![flush(b"1", 10, None, Some(b"b"))],
+        "a removal of a stored window carries it"
+    );
+    assert!(stored(&f.below)?.is_empty());
+    f.store.put(b"2", Some(b"a"), 10)?;
+    f.store.put(b"2", None, 10)?;
+    assert!(
+        f.store.flush_cache()?.is_empty(),
+        "a removal of a window never stored is skipped"
+    );
+    assert_eq!(f.logged.borrow().len(), 3);
+    Ok(())
+}
+
+#[test]
 fn a_cached_removal_hides_the_stored_window() -> Result<()> {
     let mut f = cached(1 << 20);
     f.store.put(b"k", Some(b"v"), 10)?;

@@ -42,17 +42,21 @@ pub(super) struct WriteThrough<'a> {
     pub(super) segments: &'a mut Segments,
     pub(super) changelog: Option<&'a dyn ChangelogSink>,
     pub(super) timestamped: bool,
+    /// Read the old value of every window written (else of removals only).
+    pub(super) fetch_old: bool,
     pub(super) out: &'a mut Vec<WindowFlush>,
 }
 
 impl WriteThrough<'_> {
     /// Kafka Streams' `CachingWindowStore.putAndMaybeForward` over a segmented store: the old
-    /// value as the store holds it now, then the put, which moves the store's observed time.
+    /// value as the store holds it now (if asked for, or to skip a removal of nothing), then
+    /// the put, which moves the store's observed time.
     pub(super) fn write(&mut self, dirty: Dirty<'_>) -> Result<()> {
         let Some((key, start, _)) = split_engine_key(dirty.key) else {
             return Ok(());
         };
-        let old = if start >= self.segments.min_live_time() {
+        let wanted = self.fetch_old || dirty.value.is_none();
+        let old = if wanted && start >= self.segments.min_live_time() {
             self.engine.get(dirty.key)?
         } else {
             None

@@ -66,7 +66,7 @@ pub(crate) struct OldValues {
 }
 
 impl OldValues {
-    fn below(parent: Option<Arc<OldValues>>) -> Arc<OldValues> {
+    pub(crate) fn below(parent: Option<Arc<OldValues>>) -> Arc<OldValues> {
         Arc::new(OldValues {
             wanted: AtomicBool::new(false),
             parent,
@@ -80,7 +80,7 @@ impl OldValues {
         }
     }
 
-    fn wanted(&self) -> bool {
+    pub(crate) fn wanted(&self) -> bool {
         self.wanted.load(Ordering::Relaxed)
     }
 }

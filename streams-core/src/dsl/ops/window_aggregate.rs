@@ -4,8 +4,11 @@
 //! or evicts the window, so that many updates of a window become one; with
 //! [`EmitStrategy::OnWindowClose`], once per window when it closes.
 
+use std::sync::Arc;
+
 use super::emit_final::CloseEmitter;
 use super::{Fold, forward_cached_windows};
+use crate::dsl::ktable::OldValues;
 use crate::dsl::{Change, EmitStrategy, TimeWindows, Window, Windowed};
 use crate::processor::Headers;
 use crate::processor::ProcessResult;
@@ -26,6 +29,8 @@ pub(crate) struct TimeWindowAggregate<K, V, A> {
     emit: EmitStrategy,
     /// With [`EmitStrategy::OnWindowClose`], from `init`.
     close_emitter: Option<CloseEmitter>,
+    /// Whether operators below want old values; unknown (`None`): they are sent.
+    old_values: Option<Arc<OldValues>>,
 }
 
 impl<K, V, A> TimeWindowAggregate<K, V, A> {
@@ -46,7 +51,16 @@ impl<K, V, A> TimeWindowAggregate<K, V, A> {
             observed: -1,
             emit,
             close_emitter: None,
+            old_values: None,
         }
+    }
+
+    /// Sends old values only if the operators below asked for them (Kafka Streams'
+    /// `enableSendingOldValues`): the store's cache then reads no old value per window it
+    /// writes through.
+    pub(crate) fn with_old_values(mut self, old_values: Arc<OldValues>) -> Self {
+        self.old_values = Some(old_values);
+        self
     }
 
     fn window_at(&self, start: i64) -> Window {
@@ -122,6 +136,7 @@ where
 
     fn init(&mut self, ctx: &mut ProcessorContext<'_, Windowed<K>, Change<A>>) -> ProcessResult {
         let store = ctx.window_store(&self.store_name)?;
+        store.set_send_old_values(self.old_values.as_ref().is_none_or(|o| o.wanted()))?;
         self.cached = ctx.store_is_cached(&self.store_name);
         self.observed = self.observed.max(store.stream_time()?.unwrap_or(-1));
         self.store = Some(store);
