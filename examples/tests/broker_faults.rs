@@ -22,7 +22,9 @@ use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use rdkafka::consumer::{BaseConsumer, Consumer};
-use support::{KafkaCluster, Worker, check_copies, check_count_sequences, one_at_a_time, unique};
+use support::{
+    CountTopics, KafkaCluster, Worker, check_copies, check_count_sequences, one_at_a_time, unique,
+};
 
 const TIMEOUT: Duration = Duration::from_secs(300);
 const PARTITIONS: i32 = 4;
@@ -46,9 +48,7 @@ const PRODUCER: &[(&str, &str)] = &[
 /// One scenario's application: its topics, workers and what went in.
 struct Scenario {
     broker: &'static KafkaCluster,
-    events: String,
-    copies: String,
-    counts: String,
+    topics: CountTopics,
     app: String,
     dirs: tempfile::TempDir,
     workers: Mutex<Vec<Option<Worker>>>,
@@ -64,9 +64,7 @@ impl Scenario {
         let broker = cluster();
         let scenario = Scenario {
             broker,
-            events: unique(&format!("{name}-events")),
-            copies: unique(&format!("{name}-copies")),
-            counts: unique(&format!("{name}-counts")),
+            topics: CountTopics::create(broker, name, PARTITIONS),
             app: unique(name),
             dirs: tempfile::tempdir().expect("tempdir"),
             workers: Mutex::new(Vec::new()),
@@ -75,11 +73,6 @@ impl Scenario {
             stop: AtomicBool::new(false),
             properties: properties.iter().map(|p| p.to_string()).collect(),
         };
-        broker.create_topics(&[
-            (&scenario.events, PARTITIONS),
-            (&scenario.copies, PARTITIONS),
-            (&scenario.counts, PARTITIONS),
-        ]);
         for i in 0..instances {
             let worker = scenario.start(i);
             scenario.workers.lock().expect("lock").push(Some(worker));
@@ -92,16 +85,7 @@ impl Scenario {
     }
 
     fn start(&self, instance: usize) -> Worker {
-        let mut args = vec![
-            "--input",
-            &self.events,
-            "--copies",
-            &self.copies,
-            "--counts",
-            &self.counts,
-            "--guarantee",
-            "exactly_once_v2",
-        ];
+        let mut args = self.topics.args(&["--guarantee", "exactly_once_v2"]);
         for property in &self.properties {
             args.extend(["--property", property]);
         }
@@ -133,7 +117,7 @@ impl Scenario {
             let from = self.produced.load(Ordering::SeqCst);
             let batch = self
                 .broker
-                .produce_with(&self.events, from, BATCH, KEYS, PRODUCER);
+                .produce_with(&self.topics.events, from, BATCH, KEYS, PRODUCER);
             self.produced.fetch_add(BATCH, Ordering::SeqCst);
             let mut expected = self.expected.lock().expect("lock");
             for (k, n) in batch {
@@ -165,7 +149,7 @@ impl Scenario {
         let expected = self.expected.lock().expect("lock").clone();
         let copies = self
             .broker
-            .read_all(&self.copies, "read_committed", TIMEOUT, |r| {
+            .read_all(&self.topics.copies, "read_committed", TIMEOUT, |r| {
                 r.len() >= total
             });
         let recovery = watch.longest_pause_since(fault_at);
@@ -180,7 +164,7 @@ impl Scenario {
         }
         let counts = self
             .broker
-            .read_all(&self.counts, "read_committed", TIMEOUT, |r| {
+            .read_all(&self.topics.counts, "read_committed", TIMEOUT, |r| {
                 r.len() >= total
             });
         if let Err(e) = check_count_sequences(&counts, &expected) {
@@ -323,7 +307,7 @@ fn run(name: &str, instances: usize, fault: impl FnOnce(&Scenario)) {
 fn run_with(name: &str, instances: usize, properties: &[&str], fault: impl FnOnce(&Scenario)) {
     let _serial = one_at_a_time();
     let scenario = Scenario::new(name, instances, properties);
-    let watch = Arrivals::watch(scenario.broker, &scenario.copies);
+    let watch = Arrivals::watch(scenario.broker, &scenario.topics.copies);
     let fault_at = std::thread::scope(|scope| {
         let producer = scope.spawn(|| scenario.produce_until_stopped());
         // Stops the producer however this closure ends: a failed wait panics, and the scope
@@ -352,9 +336,9 @@ fn the_leader_of_input_and_changelog_partitions_killed_and_restarted() {
         // the leaderships; changelogs exist once the app has written to them).
         let changelog = format!("{}-counts-changelog", s.app);
         let node = (0..PARTITIONS)
-            .map(|p| leader(s.broker, &s.events, p))
+            .map(|p| leader(s.broker, &s.topics.events, p))
             .find(|n| (0..PARTITIONS).any(|p| leader(s.broker, &changelog, p) == *n))
-            .unwrap_or_else(|| leader(s.broker, &s.events, 0));
+            .unwrap_or_else(|| leader(s.broker, &s.topics.events, 0));
         eprintln!("killing node {node}");
         s.broker.kill(node);
         std::thread::sleep(Duration::from_secs(5));
@@ -369,7 +353,7 @@ fn the_leader_of_input_and_changelog_partitions_killed_and_restarted() {
 )]
 fn a_leader_frozen_past_the_session_timeout_then_resumed() {
     run("leader-frozen", 2, |s| {
-        let node = leader(s.broker, &s.events, 0);
+        let node = leader(s.broker, &s.topics.events, 0);
         eprintln!("freezing node {node}");
         s.broker.freeze(node);
         // Past the broker session timeout (9 s): the controller fences it and moves its

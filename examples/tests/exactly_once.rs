@@ -18,48 +18,11 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use support::{
-    KafkaCluster, OpenTransactions, Worker, check_copies, check_count_sequences, one_at_a_time,
-    unique,
+    CountTopics, KafkaCluster, OpenTransactions, Worker, check_copies, check_count_sequences,
+    one_at_a_time, unique,
 };
 
 const TIMEOUT: Duration = Duration::from_secs(180);
-
-/// One test's topics (unique within the shared broker) and the worker flags naming them.
-struct Topics {
-    events: String,
-    copies: String,
-    counts: String,
-}
-
-impl Topics {
-    fn create(broker: &KafkaCluster, partitions: i32) -> Topics {
-        let topics = Topics {
-            events: unique("events"),
-            copies: unique("copies"),
-            counts: unique("counts"),
-        };
-        broker.create_topics(&[
-            (&topics.events, partitions),
-            (&topics.copies, partitions),
-            (&topics.counts, partitions),
-        ]);
-        topics
-    }
-
-    /// `count_worker` flags for these topics, then `extra`.
-    fn args<'a>(&'a self, extra: &[&'a str]) -> Vec<&'a str> {
-        let mut args = vec![
-            "--input",
-            &self.events,
-            "--copies",
-            &self.copies,
-            "--counts",
-            &self.counts,
-        ];
-        args.extend_from_slice(extra);
-        args
-    }
-}
 
 #[test]
 #[cfg_attr(
@@ -69,7 +32,7 @@ impl Topics {
 fn three_instances_of_two_threads_are_exact_while_one_leaves_and_one_joins() {
     let _serial = one_at_a_time();
     let broker = KafkaCluster::shared();
-    let topics = Topics::create(broker, 8);
+    let topics = CountTopics::create(broker, "eos-scale", 8);
     let dirs = tempfile::tempdir().expect("tempdir");
     let eos = topics.args(&["--guarantee", "exactly_once_v2", "--threads", "2"]);
     let app = unique("eos-scale");
@@ -194,7 +157,7 @@ fn under_at_least_once_the_same_kills_lose_nothing_but_duplicate() {
 
 /// What [`killed_and_restarted`] leaves: the running workers and the expected results.
 struct KillRun {
-    topics: Topics,
+    topics: CountTopics,
     a: Worker,
     b: Worker,
     dir_a: std::path::PathBuf,
@@ -211,7 +174,7 @@ struct KillRun {
 /// them); under at-least-once it comes 1.5 s after A is running with its tasks, in the middle
 /// of a commit interval.
 fn killed_and_restarted(broker: &KafkaCluster, dirs: &std::path::Path, guarantee: &str) -> KillRun {
-    let topics = Topics::create(broker, 4);
+    let topics = CountTopics::create(broker, "eos-kill", 4);
     let app = unique(&format!("kill-{}", guarantee.replace('_', "-")));
     let args = topics.args(&["--guarantee", guarantee, "--commit-interval-ms", "1000"]);
     let transactional = guarantee == "exactly_once_v2";

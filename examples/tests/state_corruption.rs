@@ -78,11 +78,7 @@ fn corruptions_found_at_startup_are_rebuilt_from_the_changelog() {
     let dir = dirs.path().join("a");
     let (keys, first, second) = (70, 1_400, 1_400);
 
-    let mut expected = broker.produce(&app.events, 0, first, keys);
-    let worker = app.start(broker, &dir);
-    let out = broker.read_all(&app.counts, "read_committed", TIMEOUT, |r| r.len() >= first);
-    assert_eq!(out.len(), first, "first counts\n{}", Worker::log_of(&dir));
-    worker.stop();
+    let mut expected = app.first_life(broker, &dir, first, keys);
     assert_eq!(Worker::read_dump(&dir.with_extension("dump")), expected);
     let records = app.changelog_records(broker, first);
     assert!(
@@ -135,7 +131,14 @@ fn corruptions_found_at_startup_are_rebuilt_from_the_changelog() {
     // Restarted on the corrupted directory while records keep coming.
     let since = log_len(&dir);
     let worker = app.start(broker, &dir);
-    trickle(broker, &app.events, first, second, keys, &mut expected);
+    trickle(
+        broker,
+        &app.topics.events,
+        first,
+        second,
+        keys,
+        &mut expected,
+    );
     let log = Worker::log_of(&dir);
     check_output(broker, &app, first + second, &expected, &log);
     let dump = dir.with_extension("dump");
@@ -207,11 +210,7 @@ fn a_store_found_corrupt_while_processing_is_rebuilt_from_the_changelog() {
     let dir = dirs.path().join("a");
     let (keys, first, second) = (20, 600, 600);
 
-    let mut expected = broker.produce(&app.events, 0, first, keys);
-    let worker = app.start(broker, &dir);
-    let out = broker.read_all(&app.counts, "read_committed", TIMEOUT, |r| r.len() >= first);
-    assert_eq!(out.len(), first, "first counts\n{}", Worker::log_of(&dir));
-    worker.stop();
+    let mut expected = app.first_life(broker, &dir, first, keys);
     let records = app.changelog_records(broker, first);
 
     // Task 0_0: a key planted (in an SST file of its own), then one bit flipped in the first
@@ -232,7 +231,14 @@ fn a_store_found_corrupt_while_processing_is_rebuilt_from_the_changelog() {
 
     let since = log_len(&dir);
     let worker = app.start(broker, &dir);
-    trickle(broker, &app.events, first, second, keys, &mut expected);
+    trickle(
+        broker,
+        &app.topics.events,
+        first,
+        second,
+        keys,
+        &mut expected,
+    );
     let log = Worker::log_of(&dir);
     check_output(broker, &app, first + second, &expected, &log);
     let dump = dir.with_extension("dump");
@@ -294,14 +300,14 @@ fn a_position_past_the_last_stable_offset_of_the_changelog_is_kept() {
     let dir = dirs.path().join("a");
     let (keys, batch) = (20, 300);
 
-    let mut expected = broker.produce(&app.events, 0, batch, keys);
+    let mut expected = broker.produce(&app.topics.events, 0, batch, keys);
     let run = |expected: &mut BTreeMap<String, u64>, life: usize| -> String {
         let since = log_len(&dir);
         let worker = app.start(broker, &dir);
         if life > 1 {
             trickle(
                 broker,
-                &app.events,
+                &app.topics.events,
                 (life - 1) * batch,
                 batch,
                 keys,
@@ -309,7 +315,9 @@ fn a_position_past_the_last_stable_offset_of_the_changelog_is_kept() {
             );
         }
         let total = life * batch;
-        let out = broker.read_all(&app.counts, "read_committed", TIMEOUT, |r| r.len() >= total);
+        let out = broker.read_all(&app.topics.counts, "read_committed", TIMEOUT, |r| {
+            r.len() >= total
+        });
         assert_eq!(out.len(), total, "life {life}\n{}", Worker::log_of(&dir));
         let log = plain(&worker.log_since(since));
         worker.stop();

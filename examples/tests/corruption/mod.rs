@@ -9,7 +9,9 @@ use std::time::Duration;
 
 use rdkafka::consumer::{BaseConsumer, Consumer};
 
-use crate::support::{KafkaCluster, Worker, check_copies, check_count_sequences, unique};
+use crate::support::{
+    CountTopics, KafkaCluster, Worker, check_copies, check_count_sequences, unique,
+};
 
 pub(crate) const TIMEOUT: Duration = Duration::from_secs(180);
 
@@ -20,41 +22,41 @@ const POSITION_KEY: &[u8] = b"changelog.offset";
 
 /// One test's topics and application.
 pub(crate) struct App {
-    pub(crate) events: String,
-    pub(crate) copies: String,
-    pub(crate) counts: String,
+    pub(crate) topics: CountTopics,
     pub(crate) id: String,
     pub(crate) partitions: i32,
 }
 
 impl App {
     pub(crate) fn create(broker: &KafkaCluster, name: &str, partitions: i32) -> App {
-        let app = App {
-            events: unique("events"),
-            copies: unique("copies"),
-            counts: unique("counts"),
+        App {
+            topics: CountTopics::create(broker, name, partitions),
             id: unique(name),
             partitions,
-        };
-        broker.create_topics(&[
-            (&app.events, partitions),
-            (&app.copies, partitions),
-            (&app.counts, partitions),
-        ]);
-        app
+        }
     }
 
     pub(crate) fn args(&self) -> Vec<&str> {
-        vec![
-            "--input",
-            &self.events,
-            "--copies",
-            &self.copies,
-            "--counts",
-            &self.counts,
-            "--guarantee",
-            "exactly_once_v2",
-        ]
+        self.topics.args(&["--guarantee", "exactly_once_v2"])
+    }
+
+    /// The app's first life: `records` records over `keys` keys produced, a worker run on
+    /// `dir` until their counts are committed, then stopped; the expected counts.
+    pub(crate) fn first_life(
+        &self,
+        broker: &KafkaCluster,
+        dir: &Path,
+        records: usize,
+        keys: usize,
+    ) -> BTreeMap<String, u64> {
+        let expected = broker.produce(&self.topics.events, 0, records, keys);
+        let worker = self.start(broker, dir);
+        let out = broker.read_all(&self.topics.counts, "read_committed", TIMEOUT, |r| {
+            r.len() >= records
+        });
+        assert_eq!(out.len(), records, "first counts\n{}", Worker::log_of(dir));
+        worker.stop();
+        expected
     }
 
     pub(crate) fn changelog(&self) -> String {
@@ -273,11 +275,15 @@ pub(crate) fn check_output(
     expected: &BTreeMap<String, u64>,
     log: &str,
 ) {
-    let counts = broker.read_all(&app.counts, "read_committed", TIMEOUT, |r| r.len() >= total);
+    let counts = broker.read_all(&app.topics.counts, "read_committed", TIMEOUT, |r| {
+        r.len() >= total
+    });
     if let Err(e) = check_count_sequences(&counts, expected) {
         panic!("exact count updates: {e}\n{log}");
     }
-    let copies = broker.read_all(&app.copies, "read_committed", TIMEOUT, |r| r.len() >= total);
+    let copies = broker.read_all(&app.topics.copies, "read_committed", TIMEOUT, |r| {
+        r.len() >= total
+    });
     if let Err(e) = check_copies(&copies, total) {
         panic!("every copy exactly once: {e}\n{log}");
     }

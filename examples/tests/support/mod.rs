@@ -21,6 +21,48 @@ use rdkafka::message::Message;
 #[allow(unused_imports)]
 pub use kafka::{KafkaCluster, one_at_a_time, unique};
 
+/// The topics of one `count_worker` app: its input, the copies of its input and the
+/// per-key counts.
+pub struct CountTopics {
+    /// The input.
+    pub events: String,
+    /// Every input record copied.
+    pub copies: String,
+    /// Every key's running count.
+    pub counts: String,
+}
+
+impl CountTopics {
+    /// Three new topics named after `name`, of `partitions` partitions each.
+    pub fn create(broker: &KafkaCluster, name: &str, partitions: i32) -> CountTopics {
+        let topics = CountTopics {
+            events: unique(&format!("{name}-events")),
+            copies: unique(&format!("{name}-copies")),
+            counts: unique(&format!("{name}-counts")),
+        };
+        broker.create_topics(&[
+            (&topics.events, partitions),
+            (&topics.copies, partitions),
+            (&topics.counts, partitions),
+        ]);
+        topics
+    }
+
+    /// `count_worker` flags for these topics, then `extra`.
+    pub fn args<'a>(&'a self, extra: &[&'a str]) -> Vec<&'a str> {
+        let mut args = vec![
+            "--input",
+            &self.events,
+            "--copies",
+            &self.copies,
+            "--counts",
+            &self.counts,
+        ];
+        args.extend_from_slice(extra);
+        args
+    }
+}
+
 /// Watches a topic with a `read_committed` and a `read_uncommitted` reader: a partition
 /// whose uncommitted reader is ahead has a transaction open with records in it. (The
 /// broker's list-offsets answer does not tell the last stable offset apart.)
