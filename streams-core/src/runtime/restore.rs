@@ -28,6 +28,25 @@ struct Restoring {
     meter: RestoreMeter,
 }
 
+/// The low watermark and the readable end of each changelog partition of a task
+/// ([`Restorer::ends`]).
+#[derive(Debug, Default)]
+pub(crate) struct ChangelogEnds(std::collections::HashMap<(String, i32), (i64, i64)>);
+
+impl ChangelogEnds {
+    fn of(&self, changelog: &ChangelogPartition) -> Result<(i64, i64)> {
+        self.0
+            .get(&(changelog.topic.clone(), changelog.partition))
+            .copied()
+            .ok_or_else(|| {
+                Error::IllegalState(format!(
+                    "no offsets read for changelog {}-{}",
+                    changelog.topic, changelog.partition
+                ))
+            })
+    }
+}
+
 /// The clients a [`Restorer`] reads changelogs with.
 pub(crate) struct RestoreClients {
     /// The restore consumer (`read_committed` under exactly-once).
@@ -99,6 +118,24 @@ impl Restorer {
         Ok(checkpoint + 1 > end)
     }
 
+    /// The low watermark and readable end of each changelog partition of `task`, asked of the
+    /// broker once for both [`checkpoint_past_end`](Self::checkpoint_past_end) and
+    /// [`add`](Self::add). Under exactly-once the reader's end is the last stable offset: what
+    /// it can read.
+    pub(crate) fn ends(&self, task: &Task) -> Result<ChangelogEnds> {
+        let mut ends = ChangelogEnds::default();
+        for (changelog, _) in task.changelogs() {
+            let watermarks = super::clients::watermarks(
+                self.reader.consumer(),
+                &changelog.topic,
+                changelog.partition,
+            )?;
+            ends.0
+                .insert((changelog.topic, changelog.partition), watermarks);
+        }
+        Ok(ends)
+    }
+
     /// The first changelog partition of `task` whose checkpoint points past the partition's
     /// end: the changelog was deleted and made anew (a reset without clean-up, or a topic
     /// recreated by hand), so the store holds state the changelog no longer has. Kafka Streams
@@ -108,16 +145,16 @@ impl Restorer {
     /// transaction left open on the changelog (by a zombie of an earlier owner) holds that
     /// back, and the store may have committed records after it; wiping such a store would
     /// restore only up to the open transaction, losing those.
-    pub(crate) fn checkpoint_past_end(&self, task: &Task) -> Result<Option<String>> {
+    pub(crate) fn checkpoint_past_end(
+        &self,
+        task: &Task,
+        ends: &ChangelogEnds,
+    ) -> Result<Option<String>> {
         for (changelog, checkpoint) in task.changelogs() {
             let Some(offset) = checkpoint else {
                 continue;
             };
-            let (_, readable_end) = super::clients::watermarks(
-                self.reader.consumer(),
-                &changelog.topic,
-                changelog.partition,
-            )?;
+            let (_, readable_end) = ends.of(&changelog)?;
             if self.past_log_end(&changelog, offset, readable_end)? {
                 return Ok(Some(format!(
                     "checkpoint offset {offset} of store `{}` is past the end ({readable_end}) of {}-{}",
@@ -137,15 +174,11 @@ impl Restorer {
         &mut self,
         task: &Task,
         committed: &std::collections::HashMap<(String, i32), i64>,
+        ends: &ChangelogEnds,
     ) -> Result<bool> {
         let mut added = false;
         for (changelog, checkpoint) in task.changelogs() {
-            // Under exactly-once the reader's end is the last stable offset: what it can read.
-            let (low, readable_end) = super::clients::watermarks(
-                self.reader.consumer(),
-                &changelog.topic,
-                changelog.partition,
-            )?;
+            let (low, readable_end) = ends.of(&changelog)?;
             let high = if changelog.is_source() {
                 let key = (changelog.topic.clone(), changelog.partition);
                 readable_end.min(committed.get(&key).copied().unwrap_or(0))

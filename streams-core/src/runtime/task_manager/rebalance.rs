@@ -110,7 +110,9 @@ impl TaskManager {
                 Task::new(&self.topology, sub, id.partition, &env).inspect_err(|_| {
                     self.shared.unclaim(id);
                 })?;
-            if let Some(why) = self.restorer.checkpoint_past_end(&task)? {
+            // The changelogs' ends, read once (a wiped task has the same changelogs).
+            let ends = self.restorer.ends(&task)?;
+            if let Some(why) = self.restorer.checkpoint_past_end(&task, &ends)? {
                 warn!(
                     task = %id,
                     "{why}: the changelog was made anew (reset without clean-up?); wiping the task's state to restore it from the changelogs"
@@ -134,7 +136,7 @@ impl TaskManager {
             );
             self.shared.register_engines(id, task.engine_handles());
             let committed = source_changelogs_committed(consumer, &task)?;
-            if self.restorer.add(&task, &committed)? {
+            if self.restorer.add(&task, &committed, &ends)? {
                 for (topic, partition) in &inputs {
                     to_pause.add_partition(topic, *partition);
                 }
