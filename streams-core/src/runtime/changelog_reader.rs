@@ -5,7 +5,7 @@
 //! Global stores read their topics otherwise: each record goes through the deserialization
 //! policy as it is applied (see `global_thread`).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use rdkafka::consumer::{BaseConsumer, Consumer};
@@ -40,17 +40,12 @@ struct Position {
     /// A record at or past `end` came: the partition is paused until `end` moves (a standby
     /// reading a source table's input topic, up to the group's committed offset).
     blocked: bool,
-    /// Added since the last [`ChangelogReader::assign`]: the consumer is to start it at `next`.
-    fresh: bool,
 }
 
 /// Reads changelog partitions and hands their records to the stores in batches.
 pub(crate) struct ChangelogReader {
     consumer: BaseConsumer,
     positions: HashMap<Changelog, Position>,
-    /// What the consumer is assigned (changed incrementally: a partition read on keeps what
-    /// the consumer has fetched ahead).
-    assigned: HashSet<Changelog>,
     /// Restoration fails on a consumer error; a standby logs it and reads on.
     fail_on_error: bool,
 }
@@ -61,7 +56,6 @@ impl ChangelogReader {
         ChangelogReader {
             consumer,
             positions: HashMap::new(),
-            assigned: HashSet::new(),
             fail_on_error,
         }
     }
@@ -82,7 +76,6 @@ impl ChangelogReader {
                 batch: Vec::new(),
                 last: from - 1,
                 blocked: false,
-                fresh: true,
             },
         );
     }
@@ -119,13 +112,13 @@ impl ChangelogReader {
         Ok(())
     }
 
+    /// Stops reading `changelog` (records read and not applied are dropped). Takes effect at
+    /// the next [`assign`](Self::assign).
     /// The next offset to read of `changelog`.
     pub(crate) fn position(&self, changelog: &Changelog) -> Option<i64> {
         self.positions.get(changelog).map(|p| p.next)
     }
 
-    /// Stops reading `changelog` (records read and not applied are dropped). Takes effect at
-    /// the next [`assign`](Self::assign).
     pub(crate) fn remove(&mut self, changelog: &Changelog) {
         self.positions.remove(changelog);
     }
@@ -137,46 +130,22 @@ impl ChangelogReader {
             .is_some_and(|p| p.end.is_some_and(|end| p.next >= end))
     }
 
-    /// Brings the consumer's assignment up to date: changelogs added since the last call start
-    /// at their next offset, removed ones are unassigned, and the others read on undisturbed
-    /// (a whole new assignment would drop what the consumer fetched ahead for every
-    /// partition, and fetch it again, each time a task starts or finishes restoring).
+    /// Assigns the consumer every changelog being read, at its next offset (none paused).
     pub(crate) fn assign(&mut self) -> Result<()> {
-        let mut gone = TopicPartitionList::new();
-        let mut new = TopicPartitionList::new();
-        for changelog in &self.assigned {
-            // Gone, or removed and added again (to start anew from its new offset).
-            if self.positions.get(changelog).is_none_or(|p| p.fresh) {
-                gone.add_partition(&changelog.0, changelog.1);
-            }
-        }
-        for (changelog, position) in &self.positions {
-            if position.fresh || !self.assigned.contains(changelog) {
-                new.add_partition_offset(&changelog.0, changelog.1, Offset::Offset(position.next))
-                    .map_err(|e| Error::kafka("assigning changelog partitions", e))?;
-            }
-        }
-        if gone.count() > 0 {
-            self.consumer
-                .incremental_unassign(&gone)
-                .map_err(|e| Error::kafka("unassigning changelog partitions", e))?;
-        }
-        if new.count() > 0 {
-            self.consumer
-                .incremental_assign(&new)
+        let mut tpl = TopicPartitionList::new();
+        for ((topic, partition), position) in &mut self.positions {
+            tpl.add_partition_offset(topic, *partition, Offset::Offset(position.next))
                 .map_err(|e| Error::kafka("assigning changelog partitions", e))?;
-            // A partition assigned before and paused stays paused otherwise.
+            position.blocked = false;
+        }
+        self.consumer
+            .assign(&tpl)
+            .map_err(|e| Error::kafka("assigning changelog partitions", e))?;
+        if tpl.count() > 0 {
             self.consumer
-                .resume(&new)
+                .resume(&tpl)
                 .map_err(|e| Error::kafka("resuming changelog partitions", e))?;
         }
-        for position in self.positions.values_mut() {
-            if position.fresh {
-                position.fresh = false;
-                position.blocked = false;
-            }
-        }
-        self.assigned = self.positions.keys().cloned().collect();
         Ok(())
     }
 
@@ -275,7 +244,3 @@ impl ChangelogReader {
         Ok(())
     }
 }
-
-#[cfg(test)]
-#[path = "changelog_reader_tests.rs"]
-mod tests;
