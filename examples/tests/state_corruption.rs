@@ -129,26 +129,7 @@ fn corruptions_found_at_startup_are_rebuilt_from_the_changelog() {
     }
 
     // Restarted on the corrupted directory while records keep coming.
-    let since = log_len(&dir);
-    let worker = app.start(broker, &dir);
-    trickle(
-        broker,
-        &app.topics.events,
-        first,
-        second,
-        keys,
-        &mut expected,
-    );
-    let log = Worker::log_of(&dir);
-    check_output(broker, &app, first + second, &expected, &log);
-    let dump = dir.with_extension("dump");
-    let life = plain(&worker.log_since(since));
-    worker.stop();
-    assert_eq!(
-        Worker::read_dump(&dump),
-        expected,
-        "final store: exact, no planted key"
-    );
+    let life = app.second_life(broker, &dir, (first, second, keys), &mut expected);
 
     // Only the corrupted tasks were wiped, each for its reason, and restored whole.
     let restores = Restores::parse(&life, &app.changelog());
@@ -229,26 +210,7 @@ fn a_store_found_corrupt_while_processing_is_rebuilt_from_the_changelog() {
         std::fs::write(file, bytes).expect("write sst");
     }
 
-    let since = log_len(&dir);
-    let worker = app.start(broker, &dir);
-    trickle(
-        broker,
-        &app.topics.events,
-        first,
-        second,
-        keys,
-        &mut expected,
-    );
-    let log = Worker::log_of(&dir);
-    check_output(broker, &app, first + second, &expected, &log);
-    let dump = dir.with_extension("dump");
-    let life = plain(&worker.log_since(since));
-    worker.stop();
-    assert_eq!(
-        Worker::read_dump(&dump),
-        expected,
-        "final store: exact, no planted key"
-    );
+    let life = app.second_life(broker, &dir, (first, second, keys), &mut expected);
 
     let lines = task_lines(&life, 0);
     assert!(

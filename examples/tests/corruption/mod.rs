@@ -59,6 +59,33 @@ impl App {
         expected
     }
 
+    /// The app's second life on a (corrupted) `dir`: a worker restarted while `second` more
+    /// records (from `first`) keep coming; checks the committed output whole and the store
+    /// dumped at shutdown against `expected` (updated with the new records); returns the
+    /// life's log, without colour codes.
+    pub(crate) fn second_life(
+        &self,
+        broker: &KafkaCluster,
+        dir: &Path,
+        (first, second, keys): (usize, usize, usize),
+        expected: &mut BTreeMap<String, u64>,
+    ) -> String {
+        let since = log_len(dir);
+        let worker = self.start(broker, dir);
+        trickle(broker, &self.topics.events, first, second, keys, expected);
+        let log = Worker::log_of(dir);
+        check_output(broker, self, first + second, expected, &log);
+        let dump = dir.with_extension("dump");
+        let life = plain(&worker.log_since(since));
+        worker.stop();
+        assert_eq!(
+            &Worker::read_dump(&dump),
+            expected,
+            "final store: exact, no planted key"
+        );
+        life
+    }
+
     pub(crate) fn changelog(&self) -> String {
         format!("{}-counts-changelog", self.id)
     }
