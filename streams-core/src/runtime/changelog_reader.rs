@@ -5,14 +5,14 @@
 //! Global stores read their topics otherwise: each record goes through the deserialization
 //! policy as it is applied (see `global_thread`).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::Message;
 use rdkafka::{Offset, TopicPartitionList};
 use streams_state::ChangelogRecord;
-use tracing::debug;
+use tracing::{debug, warn};
 
 use crate::{Error, Result};
 
@@ -29,6 +29,8 @@ pub(crate) type Changelog = (String, i32);
 /// Where the reader is in one changelog partition.
 #[derive(Debug)]
 struct Position {
+    /// The partition, as handed to `apply`.
+    changelog: Changelog,
     /// Next offset to read.
     next: i64,
     /// Offset to stop at (exclusive), if any.
@@ -40,12 +42,24 @@ struct Position {
     /// A record at or past `end` came: the partition is paused until `end` moves (a standby
     /// reading a source table's input topic, up to the group's committed offset).
     blocked: bool,
+    /// Added since the last [`ChangelogReader::assign`]: the consumer is to start it at `next`.
+    fresh: bool,
 }
 
 /// Reads changelog partitions and hands their records to the stores in batches.
+///
+/// The consumer's assignment changes incrementally: a whole new assignment would drop what the
+/// consumer fetched ahead for every partition, and fetch it again, each time a task starts or
+/// finishes restoring. A partition no longer read stays assigned, paused ("parked"), and is
+/// rewound with a seek if it is read again; the assignment is dropped only when nothing is
+/// read. A partition is thus never unassigned and assigned again while its fetcher stops, and
+/// any failure of the incremental path falls back to a whole new assignment.
 pub(crate) struct ChangelogReader {
     consumer: BaseConsumer,
-    positions: HashMap<Changelog, Position>,
+    /// By topic, then partition: records are looked up by the borrowed topic name.
+    positions: HashMap<String, BTreeMap<i32, Position>>,
+    /// What the consumer is assigned: the partitions read and the parked ones.
+    assigned: HashSet<Changelog>,
     /// Restoration fails on a consumer error; a standby logs it and reads on.
     fail_on_error: bool,
 }
@@ -56,6 +70,7 @@ impl ChangelogReader {
         ChangelogReader {
             consumer,
             positions: HashMap::new(),
+            assigned: HashSet::new(),
             fail_on_error,
         }
     }
@@ -68,22 +83,45 @@ impl ChangelogReader {
     /// Reads `changelog` from offset `from`, up to `end` (exclusive) if given. Takes effect at
     /// the next [`assign`](Self::assign).
     pub(crate) fn add(&mut self, changelog: Changelog, from: i64, end: Option<i64>) {
-        self.positions.insert(
-            changelog,
+        let (topic, partition) = changelog.clone();
+        self.positions.entry(topic).or_default().insert(
+            partition,
             Position {
+                changelog,
                 next: from,
                 end,
                 batch: Vec::new(),
                 last: from - 1,
                 blocked: false,
+                fresh: true,
             },
         );
+    }
+
+    fn get(&self, topic: &str, partition: i32) -> Option<&Position> {
+        self.positions.get(topic)?.get(&partition)
+    }
+
+    fn get_mut(&mut self, topic: &str, partition: i32) -> Option<&mut Position> {
+        self.positions.get_mut(topic)?.get_mut(&partition)
+    }
+
+    fn all(&self) -> impl Iterator<Item = &Position> {
+        self.positions.values().flat_map(BTreeMap::values)
+    }
+
+    fn all_mut(&mut self) -> impl Iterator<Item = &mut Position> {
+        self.positions.values_mut().flat_map(BTreeMap::values_mut)
     }
 
     /// Moves the end of `changelog` to `end` (only forward). A partition paused at its old end
     /// reads on from where it stopped.
     pub(crate) fn set_end(&mut self, changelog: &Changelog, end: i64) -> Result<()> {
-        let Some(position) = self.positions.get_mut(changelog) else {
+        let Some(position) = self
+            .positions
+            .get_mut(&changelog.0)
+            .and_then(|partitions| partitions.get_mut(&changelog.1))
+        else {
             return Ok(());
         };
         if position.end.is_some_and(|old| old >= end) {
@@ -112,31 +150,113 @@ impl ChangelogReader {
         Ok(())
     }
 
-    /// Stops reading `changelog` (records read and not applied are dropped). Takes effect at
-    /// the next [`assign`](Self::assign).
     /// The next offset to read of `changelog`.
     pub(crate) fn position(&self, changelog: &Changelog) -> Option<i64> {
-        self.positions.get(changelog).map(|p| p.next)
+        self.get(&changelog.0, changelog.1).map(|p| p.next)
     }
 
+    /// Stops reading `changelog` (records read and not applied are dropped). Takes effect at
+    /// the next [`assign`](Self::assign).
     pub(crate) fn remove(&mut self, changelog: &Changelog) {
-        self.positions.remove(changelog);
+        if let Some(partitions) = self.positions.get_mut(&changelog.0) {
+            partitions.remove(&changelog.1);
+            if partitions.is_empty() {
+                self.positions.remove(&changelog.0);
+            }
+        }
     }
 
     /// Whether `changelog` was read up to its end.
     pub(crate) fn caught_up(&self, changelog: &Changelog) -> bool {
-        self.positions
-            .get(changelog)
+        self.get(&changelog.0, changelog.1)
             .is_some_and(|p| p.end.is_some_and(|end| p.next >= end))
     }
 
-    /// Assigns the consumer every changelog being read, at its next offset (none paused).
+    /// Brings the consumer's assignment up to date: changelogs added since the last call start
+    /// at their next offset (assigned if new to the consumer, rewound if parked), changelogs no
+    /// longer read are parked, and the others read on undisturbed. See [`ChangelogReader`].
     pub(crate) fn assign(&mut self) -> Result<()> {
+        if let Err(e) = self.assign_incrementally() {
+            warn!(
+                "changing the changelog reader's assignment incrementally failed ({e}); assigning anew"
+            );
+            return self.assign_anew();
+        }
+        Ok(())
+    }
+
+    fn assign_incrementally(&mut self) -> Result<()> {
+        if self.positions.is_empty() {
+            if !self.assigned.is_empty() {
+                self.consumer
+                    .unassign()
+                    .map_err(|e| Error::kafka("unassigning changelog partitions", e))?;
+                self.assigned.clear();
+            }
+            return Ok(());
+        }
+        let mut new = TopicPartitionList::new();
+        let mut rewound = Vec::new();
+        let mut parked = TopicPartitionList::new();
+        for position in self.all().filter(|p| p.fresh) {
+            let (topic, partition) = &position.changelog;
+            if self.assigned.contains(&position.changelog) {
+                rewound.push((position.changelog.clone(), position.next));
+            } else {
+                new.add_partition_offset(topic, *partition, Offset::Offset(position.next))
+                    .map_err(|e| Error::kafka("assigning changelog partitions", e))?;
+            }
+        }
+        for (topic, partition) in &self.assigned {
+            if self.get(topic, *partition).is_none() {
+                parked.add_partition(topic, *partition);
+            }
+        }
+        if parked.count() > 0 {
+            // Paused again each time: harmless, and a partition rewound since is paused anew.
+            self.consumer
+                .pause(&parked)
+                .map_err(|e| Error::kafka("pausing changelog partitions", e))?;
+        }
+        if new.count() > 0 {
+            self.consumer
+                .incremental_assign(&new)
+                .map_err(|e| Error::kafka("assigning changelog partitions", e))?;
+            self.consumer
+                .resume(&new)
+                .map_err(|e| Error::kafka("resuming changelog partitions", e))?;
+            for element in new.elements() {
+                self.assigned
+                    .insert((element.topic().to_string(), element.partition()));
+            }
+        }
+        for ((topic, partition), next) in rewound {
+            // Seeking drops what was fetched ahead of a parked (or re-added) partition.
+            self.consumer
+                .seek(&topic, partition, Offset::Offset(next), SEEK_TIMEOUT)
+                .map_err(|e| Error::kafka("rewinding a changelog partition", e))?;
+            let mut tpl = TopicPartitionList::new();
+            tpl.add_partition(&topic, partition);
+            self.consumer
+                .resume(&tpl)
+                .map_err(|e| Error::kafka("resuming a changelog partition", e))?;
+        }
+        for position in self.all_mut().filter(|p| p.fresh) {
+            position.fresh = false;
+            position.blocked = false;
+        }
+        Ok(())
+    }
+
+    /// Assigns the consumer every changelog being read, at its next offset (none paused).
+    fn assign_anew(&mut self) -> Result<()> {
         let mut tpl = TopicPartitionList::new();
-        for ((topic, partition), position) in &mut self.positions {
+        for position in self.all_mut() {
+            let (topic, partition) = &position.changelog;
             tpl.add_partition_offset(topic, *partition, Offset::Offset(position.next))
                 .map_err(|e| Error::kafka("assigning changelog partitions", e))?;
             position.blocked = false;
+            position.fresh = false;
         }
         self.consumer
             .assign(&tpl)
@@ -146,6 +266,7 @@ impl ChangelogReader {
                 .resume(&tpl)
                 .map_err(|e| Error::kafka("resuming changelog partitions", e))?;
         }
+        self.assigned = self.all().map(|p| p.changelog.clone()).collect();
         Ok(())
     }
 
@@ -174,8 +295,11 @@ impl ChangelogReader {
                     continue;
                 }
             };
-            let changelog = (message.topic().to_string(), message.partition());
-            let Some(position) = self.positions.get_mut(&changelog) else {
+            let Some(position) = self
+                .positions
+                .get_mut(message.topic())
+                .and_then(|partitions| partitions.get_mut(&message.partition()))
+            else {
                 continue;
             };
             let offset = message.offset();
@@ -184,7 +308,7 @@ impl ChangelogReader {
                     // Nothing past the end is wanted yet: stop fetching it.
                     position.blocked = true;
                     let mut tpl = TopicPartitionList::new();
-                    tpl.add_partition(&changelog.0, changelog.1);
+                    tpl.add_partition(message.topic(), message.partition());
                     self.consumer
                         .pause(&tpl)
                         .map_err(|e| Error::kafka("pausing a changelog partition", e))?;
@@ -205,13 +329,13 @@ impl ChangelogReader {
                 ));
             }
             if position.batch.len() >= BATCH {
-                apply(&changelog, &position.batch, position.last)?;
+                apply(&position.changelog, &position.batch, position.last)?;
                 position.batch.clear();
             }
         }
-        for (changelog, position) in &mut self.positions {
+        for position in self.all_mut() {
             if !position.batch.is_empty() {
-                apply(changelog, &position.batch, position.last)?;
+                apply(&position.changelog, &position.batch, position.last)?;
                 position.batch.clear();
             }
         }
@@ -220,9 +344,7 @@ impl ChangelogReader {
 
     /// Whether every changelog being read has an end and reached it.
     pub(crate) fn all_caught_up(&self) -> bool {
-        self.positions
-            .values()
-            .all(|p| p.end.is_some_and(|end| p.next >= end))
+        self.all().all(|p| p.end.is_some_and(|end| p.next >= end))
     }
 
     /// Moves positions past offsets that carry no records (transaction markers, compacted
@@ -233,10 +355,10 @@ impl ChangelogReader {
             .position()
             .map_err(|e| Error::kafka("reading changelog positions", e))?;
         for element in positions.elements() {
-            let changelog = (element.topic().to_string(), element.partition());
-            if let (Offset::Offset(offset), Some(position)) =
-                (element.offset(), self.positions.get_mut(&changelog))
-                && offset > position.next
+            if let (Offset::Offset(offset), Some(position)) = (
+                element.offset(),
+                self.get_mut(element.topic(), element.partition()),
+            ) && offset > position.next
             {
                 position.next = position.end.map_or(offset, |end| offset.min(end));
             }
@@ -244,3 +366,7 @@ impl ChangelogReader {
         Ok(())
     }
 }
+
+#[cfg(test)]
+#[path = "changelog_reader_tests.rs"]
+mod tests;

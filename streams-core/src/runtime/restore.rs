@@ -66,6 +66,11 @@ pub(crate) struct Restorer {
     metrics: Arc<StreamsMetrics>,
     /// Where restoration progress is published (`/tasks`).
     shared: Arc<super::instance::InstanceShared>,
+    /// Changelogs were added or removed since the reader's assignment last changed: it changes
+    /// at the next [`step`](Self::step), so that the tasks of one rebalance ask for their
+    /// changelogs' offsets before the restore consumer fetches (a request for offsets waits
+    /// behind a fetch the broker holds open at a changelog's end, up to `fetch.wait.max.ms`).
+    assignment_stale: bool,
 }
 
 impl Restorer {
@@ -82,6 +87,7 @@ impl Restorer {
             listener,
             metrics,
             shared,
+            assignment_stale: false,
         }
     }
 
@@ -165,7 +171,8 @@ impl Restorer {
         Ok(None)
     }
 
-    /// Registers `task`'s changelogs; returns whether any has records to restore.
+    /// Registers `task`'s changelogs (read from the next [`step`](Self::step) on); returns
+    /// whether any has records to restore.
     ///
     /// A source table's input topic is restored up to the group's committed offset
     /// (`committed`, by partition; none committed: nothing to restore), as Kafka Streams
@@ -230,22 +237,28 @@ impl Restorer {
             );
             added = true;
         }
-        if added {
-            self.reader.assign()?;
-        }
+        self.assignment_stale |= added;
         Ok(added)
     }
 
     /// Forgets `task`'s changelogs (it was revoked while restoring).
     pub(crate) fn remove(&mut self, task: TaskId) -> Result<()> {
-        let reader = &mut self.reader;
+        let (reader, before) = (&mut self.reader, self.restoring.len());
         self.restoring.retain(|key, r| {
             if r.task == task {
                 reader.remove(key);
             }
             r.task != task
         });
-        self.reader.assign()
+        if self.restoring.len() < before {
+            self.assignment_stale = true;
+        }
+        if self.assignment_stale && self.is_idle() {
+            // No step follows while idle: stop fetching now.
+            self.assignment_stale = false;
+            self.reader.assign()?;
+        }
+        Ok(())
     }
 
     /// Reads changelog records for a while and applies them. Returns the tasks whose stores
@@ -253,6 +266,10 @@ impl Restorer {
     pub(crate) fn step(&mut self, tasks: &mut BTreeMap<TaskId, Task>) -> Result<Vec<TaskId>> {
         if self.is_idle() {
             return Ok(Vec::new());
+        }
+        if self.assignment_stale {
+            self.assignment_stale = false;
+            self.reader.assign()?;
         }
         let (restoring, listener, shared) = (&mut self.restoring, &*self.listener, &self.shared);
         let started = std::time::Instant::now();

@@ -1,0 +1,137 @@
+//! The reader against the embedded broker: changelogs added, removed (parked) and added again
+//! between reads are each read exactly from their offset to their end, however the assignment
+//! changed.
+
+use std::collections::BTreeMap;
+
+use rdkafka::ClientConfig;
+use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+
+use super::*;
+use crate::embedded::EmbeddedBroker;
+
+const RECORDS: i64 = 200;
+
+fn reader(broker: &EmbeddedBroker) -> ChangelogReader {
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", broker.bootstrap_servers())
+        .set("group.id", "changelog-reader-test")
+        .set("enable.auto.commit", "false")
+        .set("enable.partition.eof", "false")
+        .set("fetch.queue.backoff.ms", "10")
+        .create()
+        .expect("consumer");
+    ChangelogReader::new(consumer, true)
+}
+
+/// What was read of each changelog: the offsets, in the order applied (each batch's records
+/// end at its `last`; every offset of the test topic holds a record).
+type Read = BTreeMap<Changelog, Vec<i64>>;
+
+/// Reads until every changelog reached its end.
+fn read_to_ends(reader: &mut ChangelogReader, read: &mut Read) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !reader.all_caught_up() {
+        assert!(Instant::now() < deadline, "not caught up: {read:?}");
+        reader
+            .read(Duration::from_millis(50), |changelog, records, last| {
+                let offsets = read.entry(changelog.clone()).or_default();
+                let first = last + 1 - records.len() as i64;
+                offsets.extend(first..=last);
+                Ok(())
+            })
+            .expect("read");
+    }
+}
+
+fn changelog(partition: i32) -> Changelog {
+    ("log".to_string(), partition)
+}
+
+#[test]
+fn changelogs_added_and_removed_between_reads_are_read_from_their_offsets_to_their_ends() {
+    let broker = EmbeddedBroker::start(1).expect("broker");
+    broker.create_topic("log", 3).expect("topic");
+    let producer: BaseProducer = ClientConfig::new()
+        .set("bootstrap.servers", broker.bootstrap_servers())
+        .create()
+        .expect("producer");
+    for partition in 0..3 {
+        for i in 0..RECORDS {
+            let key = format!("k{i}");
+            producer
+                .send(
+                    BaseRecord::to("log")
+                        .key(&key)
+                        .payload("v")
+                        .partition(partition),
+                )
+                .expect("send");
+        }
+    }
+    producer.flush(Duration::from_secs(10)).expect("flush");
+
+    let mut reader = reader(&broker);
+    let mut read = Read::new();
+    // Partition 0 alone for a step, then partition 1 joins while 0 is being read.
+    reader.add(changelog(0), 10, Some(RECORDS));
+    reader.assign().expect("assign");
+    reader
+        .read(Duration::from_millis(100), |changelog, records, last| {
+            let first = last + 1 - records.len() as i64;
+            read.entry(changelog.clone())
+                .or_default()
+                .extend(first..=last);
+            Ok(())
+        })
+        .expect("read");
+    reader.add(changelog(1), 0, Some(RECORDS / 2));
+    reader.assign().expect("assign");
+    read_to_ends(&mut reader, &mut read);
+    assert_eq!(read[&changelog(0)], (10..RECORDS).collect::<Vec<_>>());
+    assert_eq!(read[&changelog(1)], (0..RECORDS / 2).collect::<Vec<_>>());
+
+    // Partition 0 removed and added again from an earlier offset (a task wiped and restored
+    // anew), partition 1's end moved on, partition 2 added: each read from where it is asked.
+    read.clear();
+    reader.remove(&changelog(0));
+    reader.add(changelog(0), 150, Some(RECORDS));
+    reader.add(changelog(2), 190, Some(RECORDS));
+    reader.set_end(&changelog(1), RECORDS).expect("end");
+    reader.assign().expect("assign");
+    read_to_ends(&mut reader, &mut read);
+    assert_eq!(read[&changelog(0)], (150..RECORDS).collect::<Vec<_>>());
+    assert_eq!(
+        read[&changelog(1)],
+        (RECORDS / 2..RECORDS).collect::<Vec<_>>()
+    );
+    assert_eq!(read[&changelog(2)], (190..RECORDS).collect::<Vec<_>>());
+
+    // Partition 2 removed (parked: still assigned, paused) while the others read on, then
+    // added again from an earlier offset: rewound, read from there, nothing else of it.
+    read.clear();
+    reader.remove(&changelog(2));
+    reader.add(changelog(1), 0, Some(10));
+    reader.assign().expect("assign");
+    assert_eq!(
+        reader.consumer().assignment().expect("assignment").count(),
+        3
+    );
+    read_to_ends(&mut reader, &mut read);
+    assert!(
+        !read.contains_key(&changelog(2)),
+        "parked partition read: {read:?}"
+    );
+    reader.add(changelog(2), 180, Some(RECORDS));
+    reader.assign().expect("assign");
+    read_to_ends(&mut reader, &mut read);
+    assert_eq!(read[&changelog(1)], (0..10).collect::<Vec<_>>());
+    assert_eq!(read[&changelog(2)], (180..RECORDS).collect::<Vec<_>>());
+
+    // Every changelog removed: nothing left assigned.
+    for partition in 0..3 {
+        reader.remove(&changelog(partition));
+    }
+    reader.assign().expect("assign");
+    assert!(reader.consumer().assignment().expect("assignment").count() == 0);
+}
