@@ -3,10 +3,12 @@
 //! rate, and the alerts the rounds written should raise.
 
 use std::collections::BTreeSet;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext};
+use rdkafka::{ClientContext, Message};
 
 use crate::generator::{self, DAY_MS, Dataset, EPOCH_MS, GeneratorConfig};
 use crate::model::{Rule, Transaction};
@@ -66,17 +68,61 @@ impl Feed {
 
 /// An idempotent producer: a retried batch does not write a payment twice. The profiles and
 /// the payments go through the same partitioner, co-partitioned for the table join.
-pub(crate) fn producer(broker: &KafkaCluster) -> BaseProducer {
+/// The feed's producer: it counts the payments whose delivery failed (librdkafka reports
+/// them only to a delivery callback), so that a payment lost by the producer is named as
+/// such, at once, not found missing at the end.
+pub(crate) type FeedProducer = BaseProducer<Deliveries>;
+
+/// Failed deliveries of the feed's producer: how many, and the first one's error.
+#[derive(Default)]
+pub(crate) struct Deliveries {
+    failed: AtomicU64,
+    first: Mutex<Option<String>>,
+}
+
+impl Deliveries {
+    /// Panics if a delivery failed.
+    fn check(&self) {
+        let failed = self.failed.load(Ordering::SeqCst);
+        if failed > 0 {
+            let first = self.first.lock().expect("first failure").clone();
+            panic!(
+                "the feed's producer failed to deliver {failed} payments; the first: {}",
+                first.unwrap_or_default()
+            );
+        }
+    }
+}
+
+impl ClientContext for Deliveries {}
+
+impl ProducerContext for Deliveries {
+    type DeliveryOpaque = ();
+
+    fn delivery(&self, result: &DeliveryResult<'_>, _: ()) {
+        if let Err((error, message)) = result
+            && self.failed.fetch_add(1, Ordering::SeqCst) == 0
+        {
+            *self.first.lock().expect("first failure") = Some(format!(
+                "{error} ({}-{})",
+                message.topic(),
+                message.partition()
+            ));
+        }
+    }
+}
+
+pub(crate) fn producer(broker: &KafkaCluster) -> FeedProducer {
     broker
         .client()
         .set("enable.idempotence", "true")
         .set("acks", "all")
         .set("linger.ms", "5")
-        .create()
+        .create_with_context(Deliveries::default())
         .expect("producer")
 }
 
-fn send(producer: &BaseProducer, topic: &str, key: &str, payload: &[u8], timestamp_ms: i64) {
+fn send(producer: &FeedProducer, topic: &str, key: &str, payload: &[u8], timestamp_ms: i64) {
     let record = BaseRecord::<str, [u8]>::to(topic)
         .key(key)
         .payload(payload)
@@ -87,7 +133,7 @@ fn send(producer: &BaseProducer, topic: &str, key: &str, payload: &[u8], timesta
 }
 
 /// The profiles and the blocklist, timestamped before the first payment.
-pub(crate) fn reference_data(producer: &BaseProducer, feed: &Feed) {
+pub(crate) fn reference_data(producer: &FeedProducer, feed: &Feed) {
     for p in &feed.data.profiles {
         let json = serde_json::to_vec(p).expect("json");
         send(producer, "card-profiles", &p.card, &json, EPOCH_MS - 1);
@@ -102,6 +148,7 @@ pub(crate) fn reference_data(producer: &BaseProducer, feed: &Feed) {
         );
     }
     producer.flush(Duration::from_secs(60)).expect("flush");
+    producer.context().check();
 }
 
 /// Writes rounds from `first` on, at `rate` payments a second (`None`: as fast as it goes),
@@ -109,7 +156,7 @@ pub(crate) fn reference_data(producer: &BaseProducer, feed: &Feed) {
 /// rounds written. Falling more than a second behind the pace, it forgets the debt rather
 /// than catching up in a burst.
 pub(crate) fn produce(
-    producer: &BaseProducer,
+    producer: &FeedProducer,
     feed: &Feed,
     first: u64,
     last: Option<u64>,
@@ -140,10 +187,12 @@ pub(crate) fn produce(
             produced.fetch_add(1, Ordering::Relaxed);
             if sent.is_multiple_of(500) {
                 producer.poll(Duration::ZERO);
+                producer.context().check();
             }
         }
         round += 1;
     }
     producer.flush(Duration::from_secs(120)).expect("flush");
+    producer.context().check();
     round - first
 }
