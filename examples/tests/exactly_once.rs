@@ -8,6 +8,9 @@
 //!   output is still exact, the killed transactions' records are in the log but hidden, and
 //!   the final store contents are exact.
 //!
+//! - An instance whose producer is fenced (its transactional id taken over) while a
+//!   transaction is open: it rejoins, and the committed output and the store stay exact.
+//!
 //! - Control: the same kills under at-least-once lose nothing but duplicate records.
 //!
 //! Expected outputs are computed here from the produced input, independently of the framework.
@@ -166,6 +169,108 @@ struct KillRun {
     total: usize,
     /// Every key's final count.
     expected: BTreeMap<String, u64>,
+}
+
+#[test]
+#[cfg_attr(
+    not(kafka_available),
+    ignore = "needs Apache Kafka (see support::kafka)"
+)]
+fn an_instance_whose_producer_is_fenced_mid_transaction_rejoins_and_stays_exact() {
+    // A producer with the instance's transactional id starts while the instance has a
+    // transaction open with records in it: the coordinator aborts that transaction and bumps
+    // the id's epoch, as when it rolls back a transaction that outlived
+    // `transaction.timeout.ms` (seen in the soak after a 10 s broker stall). The instance's
+    // next send or commit is fenced. It must give its tasks up and rejoin as a new member
+    // (Kafka Streams' TaskMigratedException), not fail, and the committed output stays exact.
+    let _serial = one_at_a_time();
+    let broker = KafkaCluster::shared();
+    let topics = CountTopics::create(broker, "eos-fenced", 4);
+    let dirs = tempfile::tempdir().expect("tempdir");
+    let app = unique("eos-fenced");
+    let args = topics.args(&[
+        "--guarantee",
+        "exactly_once_v2",
+        "--commit-interval-ms",
+        "1000",
+    ]);
+    let dir = dirs.path().join("a");
+    let a = Worker::start(broker, &app, &dir, &args);
+
+    let expected = std::sync::Mutex::new(BTreeMap::new());
+    let fenced = std::sync::atomic::AtomicBool::new(false);
+    let produced = std::sync::atomic::AtomicUsize::new(0);
+    std::thread::scope(|scope| {
+        scope.spawn(|| {
+            // 10 records every 10 ms until 2 s after the fencing (bounded, so that a failure
+            // in the main thread cannot leave it running forever).
+            let mut after = 0;
+            for _ in 0..6_000 {
+                if after >= 200 {
+                    break;
+                }
+                let from = produced.fetch_add(10, std::sync::atomic::Ordering::SeqCst);
+                let batch = broker.produce(&topics.events, from, 10, 100);
+                let mut expected = expected.lock().expect("lock");
+                for (k, v) in batch {
+                    *expected.entry(k).or_insert(0) += v;
+                }
+                drop(expected);
+                if fenced.load(std::sync::atomic::Ordering::SeqCst) {
+                    after += 1;
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        });
+        let mut watch = OpenTransactions::watch(broker, &topics.copies);
+        let deadline = Instant::now() + Duration::from_secs(90);
+        while !watch.all_open(4) {
+            assert!(
+                Instant::now() < deadline,
+                "never saw open transactions on every partition:\n{}",
+                Worker::log_of(&dir)
+            );
+        }
+        // The instance's one stream thread's transactional id: `<app>-<process id>-0`.
+        let process_id = std::fs::read_to_string(dir.join(&app).join(".process-id"))
+            .expect("the instance's process id");
+        let fencer: rdkafka::producer::BaseProducer = broker
+            .client()
+            .set("transactional.id", format!("{app}-{}-0", process_id.trim()))
+            .create()
+            .expect("fencing producer");
+        let log_from = a.log_len();
+        rdkafka::producer::Producer::init_transactions(&fencer, Duration::from_secs(30))
+            .expect("fencing the instance's producer");
+        eprintln!("fenced the instance's producer with a transaction open on every partition");
+        fenced.store(true, std::sync::atomic::Ordering::SeqCst);
+        a.wait_for_log("rejoining the group", Duration::from_secs(60));
+        let log = a.log_since(log_from);
+        assert!(
+            !log.contains("stream thread failed"),
+            "the fencing was taken for a failure:\n{log}"
+        );
+    });
+    let total = produced.into_inner();
+    let expected = expected.into_inner().expect("lock");
+    let copies = broker.read_all(&topics.copies, "read_committed", TIMEOUT, |r| {
+        r.len() >= total
+    });
+    if let Err(e) = check_copies(&copies, total) {
+        panic!("every copy exactly once: {e}\n{}", Worker::log_of(&dir));
+    }
+    let counts = broker.read_all(&topics.counts, "read_committed", TIMEOUT, |r| {
+        r.len() >= total
+    });
+    if let Err(e) = check_count_sequences(&counts, &expected) {
+        panic!("exact count updates: {e}\n{}", Worker::log_of(&dir));
+    }
+    a.stop();
+    assert_eq!(
+        Worker::read_dump(&dir.with_extension("dump")),
+        expected,
+        "final store contents"
+    );
 }
 
 /// Two workers A and B under `guarantee` (1 s commit interval) on 4 partitions; records flow

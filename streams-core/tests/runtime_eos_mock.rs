@@ -337,3 +337,81 @@ fn a_close_fenced_in_its_final_commit_is_still_clean() {
         "the fenced transaction did not commit"
     );
 }
+
+#[test]
+fn a_producer_fenced_mid_transaction_rejoins_and_processing_goes_on() {
+    // When the producer is fenced while records are sent (on a real cluster: a broker stall
+    // longer than `transaction.timeout.ms`, after which the coordinator rolls the transaction
+    // back and bumps the epoch; seen in examples/tests/soak.rs), librdkafka fails every later
+    // send with a bare `Fatal`, often first inside a store's changelog write. That is the
+    // producer's fencing, not a failure of the store or the application: the thread must give
+    // its tasks up and rejoin with a new producer (Kafka Streams' TaskMigratedException), not
+    // fail (it used to: the store error stopped the thread, and the worker exited 1).
+    init_tracing();
+    let broker = broker_with_topics(1);
+    let state = tempfile::tempdir().expect("tempdir");
+    // The input is there before the app starts, and the broker refuses the first produce
+    // request it gets next (the app's first) as from an old producer epoch: librdkafka takes
+    // that as fencing. Injected errors go to whichever client asks first, so nothing else
+    // produces from here on.
+    let expected = produce_keyed(&broker, "events", 0, 5_000, 10);
+    broker
+        .inject_request_errors(
+            RDKafkaApiKey::Produce,
+            &[RDKafkaRespErr::RD_KAFKA_RESP_ERR_INVALID_PRODUCER_EPOCH],
+        )
+        .expect("inject");
+    // No cache and no commit for a second: every record sends at once, in one transaction,
+    // so records keep being sent after the fencing comes back (~0.1 s after the first send).
+    // Commits after the rejoin make the counts visible to queries (they read committed state).
+    let (mut streams, registry) = start_eos(
+        &broker,
+        "eos-fenced-send",
+        state.path(),
+        &[
+            ("statestore.cache.max.bytes", "0"),
+            ("commit.interval.ms", "1000"),
+        ],
+    );
+    wait_for_metric(
+        &registry,
+        "streams_client_threads_rejoined_total",
+        1.0,
+        "the thread never rejoined",
+    );
+    assert_eq!(
+        metric(&registry, "streams_client_threads_replaced_total"),
+        0.0,
+        "the fencing was taken for a failure of the thread: {:?}",
+        streams.error().map(|e| e.report().to_string())
+    );
+    // The new member processes every record again (nothing was committed). On the mock the
+    // restore may read records of the fenced transaction (it does not hide them), so counts
+    // may overshoot; a real broker's exact result is checked in examples/tests/exactly_once.rs.
+    let deadline = Instant::now() + TIMEOUT;
+    loop {
+        let store: std::collections::BTreeMap<String, u64> = streams
+            .key_value_store::<String, u64>("counts")
+            .and_then(|s| s.all())
+            .map(|all| all.into_iter().collect())
+            .unwrap_or_default();
+        if expected
+            .iter()
+            .all(|(k, v)| store.get(k).is_some_and(|got| got >= v))
+        {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "store never reached the counts: {store:?} (processed {}, state {:?})",
+            metric(&registry, "streams_task_process_total"),
+            streams.state()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    streams
+        .wait_until_running(TIMEOUT)
+        .expect("running after the rejoin");
+    assert_ne!(streams.state(), State::Error);
+    streams.close().expect("clean close");
+}

@@ -326,6 +326,7 @@ fn every_family_is_scraped_with_its_labels_and_moves_with_the_input() {
         1.0
     );
     scrape.family("streams_client_threads_replaced_total", "counter", &[]);
+    scrape.family("streams_client_threads_rejoined_total", "counter", &[]);
 
     // Stream thread: named as Kafka Streams names it.
     let thread = scrape

@@ -189,6 +189,7 @@ fn supervise(spec: ThreadSpec) {
                 return;
             }
             warn!(thread = index, "{}: rejoining the group", error.report());
+            spec.metrics.threads_rejoined.inc();
             shared.set_thread_state(index, ThreadState::Starting);
             continue;
         }

@@ -108,6 +108,9 @@ pub(crate) struct StreamsMetrics {
     application_id: String,
     level: RecordingLevel,
     pub(crate) threads_replaced: IntCounter,
+    /// Stream threads that gave their tasks up and rejoined the group (fenced, or out of time
+    /// for a transaction: Kafka Streams' `TaskMigratedException`).
+    pub(crate) threads_rejoined: IntCounter,
     pub(crate) thread: ThreadFamilies,
     pub(crate) task: TaskFamilies,
     pub(crate) store: StoreFamilies,
@@ -230,6 +233,11 @@ impl StreamsMetrics {
             "client",
             "threads_replaced_total",
             "Stream threads replaced after an uncaught error.",
+        )?;
+        let threads_rejoined = f.counter(
+            "client",
+            "threads_rejoined_total",
+            "Stream threads that gave their tasks up and rejoined the group (fenced producer, or a transaction out of time).",
         )?;
         let t = "stream_thread";
         let thread = ThreadFamilies {
@@ -392,6 +400,7 @@ impl StreamsMetrics {
             application_id: application_id.to_string(),
             level,
             threads_replaced,
+            threads_rejoined,
             thread,
             task,
             store,

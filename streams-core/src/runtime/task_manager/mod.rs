@@ -274,7 +274,7 @@ impl TaskManager {
             Ok(outcome) => outcome,
             Err(e) => {
                 self.close_dirty();
-                return Err(e);
+                return Err(self.producer_failure(&e).unwrap_or(e));
             }
         };
         let ids: Vec<TaskId> = self.tasks.keys().copied().collect();

@@ -18,7 +18,9 @@ pub(super) const REWIND_TIMEOUT: Duration = Duration::from_secs(60);
 
 impl TaskManager {
     /// Handles an error of the record loop that the thread can recover from; any other is
-    /// returned. Under exactly-once, a send refused because the transaction had already
+    /// returned. Under exactly-once, an error after the producer failed fatally is that
+    /// failure (see [`producer_failure`](Self::producer_failure)): fenced, the thread rejoins.
+    /// A send refused because the transaction had already
     /// failed (see [`KafkaCollector::take_refused`](crate::runtime::producer::KafkaCollector::take_refused))
     /// aborts the transaction and rolls every task back to the last commit, as a commit that
     /// fails does; then a corrupt store is rebuilt (see
@@ -28,6 +30,9 @@ impl TaskManager {
         consumer: &BaseConsumer<C>,
         error: Error,
     ) -> Result<()> {
+        if let Some(failure) = self.producer_failure(&error) {
+            return Err(failure);
+        }
         if self.txn.is_some() && self.collector.take_refused() {
             warn!(
                 "a send was refused, the transaction has failed ({}): aborting it and processing again from the last commit",

@@ -21,6 +21,7 @@ use std::time::{Duration, Instant};
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext};
 use rdkafka::error::KafkaError;
 use rdkafka::producer::{Producer, PurgeConfig};
+use rdkafka::types::RDKafkaErrorCode;
 use tracing::{debug, warn};
 
 use super::commit::{FLUSH_TIMEOUT, flush};
@@ -47,7 +48,45 @@ fn is_fatal(error: &KafkaError) -> bool {
     }
 }
 
+/// Whether librdkafka's fatal error `code` means this producer lost its transactional id's
+/// epoch: another producer with the same id started (a zombie fenced), or the coordinator
+/// rolled a transaction open past `transaction.timeout.ms` back and bumped the epoch. Kafka
+/// Streams turns these (`ProducerFencedException`, `InvalidProducerEpochException`,
+/// `InvalidPidMappingException`) into a `TaskMigratedException`.
+fn is_fencing(code: RDKafkaErrorCode) -> bool {
+    matches!(
+        code,
+        RDKafkaErrorCode::Fenced
+            | RDKafkaErrorCode::ProducerFenced
+            | RDKafkaErrorCode::InvalidProducerEpoch
+            | RDKafkaErrorCode::InvalidProducerIdMapping
+    )
+}
+
 impl TaskManager {
+    /// Under exactly-once, once the thread's producer has failed fatally, every later send
+    /// fails with librdkafka's bare `Fatal`, wherever it happens: an output, a changelog write
+    /// inside a store, a flush. Such an `error` is the producer's failure, not the record's or
+    /// the store's: this returns [`Error::Fenced`] when the producer was fenced (the thread
+    /// rejoins with a new producer; the tasks' new owner redoes the uncommitted work), the
+    /// fatal error itself (with its reason) for any other fatal failure, and `None` while the
+    /// producer is sound.
+    pub(super) fn producer_failure(&self, error: &Error) -> Option<Error> {
+        self.txn.as_ref()?;
+        let (code, reason) = self.producer.client().fatal_error()?;
+        Some(if is_fencing(code) {
+            Error::Fenced(format!(
+                "records were in flight ({reason}); seen first as: {}",
+                error.report()
+            ))
+        } else {
+            Error::kafka(
+                format!("the transactional producer failed fatally ({reason})"),
+                KafkaError::MessageProduction(code),
+            )
+        })
+    }
+
     /// Starts the clock of a commit, or of an abort and the rewind after it: each gets half
     /// of the transaction budget.
     pub(super) fn start_transaction_clock(&mut self) {
