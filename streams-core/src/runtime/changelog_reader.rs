@@ -117,11 +117,8 @@ impl ChangelogReader {
     /// Moves the end of `changelog` to `end` (only forward). A partition paused at its old end
     /// reads on from where it stopped.
     pub(crate) fn set_end(&mut self, changelog: &Changelog, end: i64) -> Result<()> {
-        let Some(position) = self
-            .positions
-            .get_mut(&changelog.0)
-            .and_then(|partitions| partitions.get_mut(&changelog.1))
-        else {
+        let (topic, partition) = changelog;
+        let Some(position) = self.get_mut(topic, *partition) else {
             return Ok(());
         };
         if position.end.is_some_and(|old| old >= end) {
@@ -130,22 +127,40 @@ impl ChangelogReader {
         position.end = Some(end);
         if position.blocked && position.next < end {
             position.blocked = false;
-            let (topic, partition) = changelog;
-            // Fetched records past the old end were dropped: fetch again from the next one
-            // (seeking discards what was prefetched), then resume.
+            // Fetched records past the old end were dropped: fetch again from the next one.
+            let next = position.next;
+            self.rewind(topic, *partition, next)?;
+        }
+        Ok(())
+    }
+
+    /// Reads `partition` of `topic` again from `next`: seeking drops what was fetched ahead
+    /// of it (past an old end, or while it was parked), and the partition is resumed.
+    fn rewind(&self, topic: &str, partition: i32, next: i64) -> Result<()> {
+        self.consumer
+            .seek(topic, partition, Offset::Offset(next), SEEK_TIMEOUT)
+            .map_err(|e| Error::kafka("rewinding a changelog partition", e))?;
+        let mut tpl = TopicPartitionList::new();
+        tpl.add_partition(topic, partition);
+        self.consumer
+            .resume(&tpl)
+            .map_err(|e| Error::kafka("resuming a changelog partition", e))
+    }
+
+    /// Assigns `partitions` at their offsets, as the whole assignment or added to it
+    /// (`incremental`), and resumes them (a partition paused before it was unassigned would
+    /// stay paused).
+    fn start(&self, partitions: &TopicPartitionList, incremental: bool) -> Result<()> {
+        if incremental {
+            self.consumer.incremental_assign(partitions)
+        } else {
+            self.consumer.assign(partitions)
+        }
+        .map_err(|e| Error::kafka("assigning changelog partitions", e))?;
+        if partitions.count() > 0 {
             self.consumer
-                .seek(
-                    topic,
-                    *partition,
-                    Offset::Offset(position.next),
-                    SEEK_TIMEOUT,
-                )
-                .map_err(|e| Error::kafka("rewinding a changelog partition", e))?;
-            let mut tpl = TopicPartitionList::new();
-            tpl.add_partition(topic, *partition);
-            self.consumer
-                .resume(&tpl)
-                .map_err(|e| Error::kafka("resuming a changelog partition", e))?;
+                .resume(partitions)
+                .map_err(|e| Error::kafka("resuming changelog partitions", e))?;
         }
         Ok(())
     }
@@ -219,27 +234,14 @@ impl ChangelogReader {
                 .map_err(|e| Error::kafka("pausing changelog partitions", e))?;
         }
         if new.count() > 0 {
-            self.consumer
-                .incremental_assign(&new)
-                .map_err(|e| Error::kafka("assigning changelog partitions", e))?;
-            self.consumer
-                .resume(&new)
-                .map_err(|e| Error::kafka("resuming changelog partitions", e))?;
+            self.start(&new, true)?;
             for element in new.elements() {
                 self.assigned
                     .insert((element.topic().to_string(), element.partition()));
             }
         }
         for ((topic, partition), next) in rewound {
-            // Seeking drops what was fetched ahead of a parked (or re-added) partition.
-            self.consumer
-                .seek(&topic, partition, Offset::Offset(next), SEEK_TIMEOUT)
-                .map_err(|e| Error::kafka("rewinding a changelog partition", e))?;
-            let mut tpl = TopicPartitionList::new();
-            tpl.add_partition(&topic, partition);
-            self.consumer
-                .resume(&tpl)
-                .map_err(|e| Error::kafka("resuming a changelog partition", e))?;
+            self.rewind(&topic, partition, next)?;
         }
         for position in self.all_mut().filter(|p| p.fresh) {
             position.fresh = false;
@@ -258,14 +260,7 @@ impl ChangelogReader {
             position.blocked = false;
             position.fresh = false;
         }
-        self.consumer
-            .assign(&tpl)
-            .map_err(|e| Error::kafka("assigning changelog partitions", e))?;
-        if tpl.count() > 0 {
-            self.consumer
-                .resume(&tpl)
-                .map_err(|e| Error::kafka("resuming changelog partitions", e))?;
-        }
+        self.start(&tpl, false)?;
         self.assigned = self.all().map(|p| p.changelog.clone()).collect();
         Ok(())
     }
