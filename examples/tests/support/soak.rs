@@ -155,6 +155,13 @@ impl GroupLag {
     /// partition with no committed offset counts from its low watermark); `None` if the
     /// broker did not answer.
     pub fn lag(&self) -> Option<i64> {
+        self.read().map(|(_, lag)| lag)
+    }
+
+    /// The group's committed offsets summed over partitions (a partition with none counts
+    /// its low watermark) and its lag; `None` if the broker did not answer. The committed sum
+    /// grows by the records the group processed.
+    pub fn read(&self) -> Option<(i64, i64)> {
         let mut list = TopicPartitionList::new();
         for p in 0..self.partitions {
             list.add_partition(&self.topic, p);
@@ -163,7 +170,7 @@ impl GroupLag {
             .consumer
             .committed_offsets(list, Duration::from_secs(10))
             .ok()?;
-        let mut lag = 0;
+        let (mut done, mut lag) = (0, 0);
         for p in 0..self.partitions {
             let (low, high) = self
                 .consumer
@@ -173,9 +180,10 @@ impl GroupLag {
                 Offset::Offset(o) => o,
                 _ => low,
             };
+            done += at;
             lag += (high - at).max(0);
         }
-        Some(lag)
+        Some((done, lag))
     }
 }
 
