@@ -53,6 +53,7 @@ mod rules;
 mod soak {
     pub(crate) mod feed;
     pub(crate) mod report;
+    pub(crate) mod waits;
 }
 
 use std::collections::BTreeSet;
@@ -67,6 +68,7 @@ use support::{KafkaCluster, one_at_a_time, unique};
 use model::{Alert, Rule};
 use soak::feed::{Feed, produce, producer, reference_data};
 use soak::report::{input_records, print_processes};
+use soak::waits::{check_running, read_group, sleep_checking, wait_for_lag};
 
 pub(crate) const PARTITIONS: i32 = 4;
 const INSTANCES: usize = 2;
@@ -250,67 +252,6 @@ struct Restart {
     closed_in: f64,
     ready_in: f64,
     recovered_at: f64,
-}
-
-/// Waits until `lag` is at most `bound`; panics after `timeout` or if an instance exits.
-fn wait_for_lag(
-    lag: &GroupLag,
-    bound: i64,
-    timeout: Duration,
-    instances: &mut [Option<Instance>],
-    what: &str,
-) {
-    let deadline = Instant::now() + timeout;
-    loop {
-        check_running(instances);
-        let now = lag.lag();
-        if now.is_some_and(|l| l <= bound) {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{what}: the lag is {now:?} after {timeout:?}, above {bound}"
-        );
-        std::thread::sleep(Duration::from_millis(250));
-    }
-}
-
-/// Sleeps for `how_long`, checking every 250 ms that every instance runs.
-fn sleep_checking(how_long: Duration, instances: &mut [Option<Instance>]) {
-    let until = Instant::now() + how_long;
-    while let Some(left) = until.checked_duration_since(Instant::now()) {
-        check_running(instances);
-        std::thread::sleep(left.min(Duration::from_millis(250)));
-    }
-}
-
-/// The group's committed offsets (summed) and lag, read again until the broker answers.
-fn read_group(lag: &GroupLag) -> (i64, i64) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        if let Some(read) = lag.read() {
-            return read;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the broker did not tell the group's offsets for 60 s"
-        );
-        std::thread::sleep(Duration::from_millis(250));
-    }
-}
-
-/// Panics (with its log) if an instance has exited.
-fn check_running(instances: &mut [Option<Instance>]) {
-    for (i, instance) in instances.iter_mut().enumerate() {
-        if let Some(instance) = instance
-            && let Some(status) = instance.exited()
-        {
-            panic!(
-                "instance {i} exited with {status}:\n{}",
-                instance.log_tail()
-            );
-        }
-    }
 }
 
 // In CI runs on this 2-core virtual machine the whole machine has frozen for ~10 s at a time
