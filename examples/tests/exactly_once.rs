@@ -197,31 +197,10 @@ fn an_instance_whose_producer_is_fenced_mid_transaction_rejoins_and_stays_exact(
     let dir = dirs.path().join("a");
     let a = Worker::start(broker, &app, &dir, &args);
 
-    let expected = std::sync::Mutex::new(BTreeMap::new());
-    let fenced = std::sync::atomic::AtomicBool::new(false);
-    let produced = std::sync::atomic::AtomicUsize::new(0);
+    // Records flow until 2 s after the fencing.
+    let flow = Flow::default();
     std::thread::scope(|scope| {
-        scope.spawn(|| {
-            // 10 records every 10 ms until 2 s after the fencing (bounded, so that a failure
-            // in the main thread cannot leave it running forever).
-            let mut after = 0;
-            for _ in 0..6_000 {
-                if after >= 200 {
-                    break;
-                }
-                let from = produced.fetch_add(10, std::sync::atomic::Ordering::SeqCst);
-                let batch = broker.produce(&topics.events, from, 10, 100);
-                let mut expected = expected.lock().expect("lock");
-                for (k, v) in batch {
-                    *expected.entry(k).or_insert(0) += v;
-                }
-                drop(expected);
-                if fenced.load(std::sync::atomic::Ordering::SeqCst) {
-                    after += 1;
-                }
-                std::thread::sleep(Duration::from_millis(10));
-            }
-        });
+        scope.spawn(|| flow.run(broker, &topics.events, 6_000));
         let mut watch = OpenTransactions::watch(broker, &topics.copies);
         let deadline = Instant::now() + Duration::from_secs(90);
         while !watch.all_open(4) {
@@ -243,7 +222,7 @@ fn an_instance_whose_producer_is_fenced_mid_transaction_rejoins_and_stays_exact(
         rdkafka::producer::Producer::init_transactions(&fencer, Duration::from_secs(30))
             .expect("fencing the instance's producer");
         eprintln!("fenced the instance's producer with a transaction open on every partition");
-        fenced.store(true, std::sync::atomic::Ordering::SeqCst);
+        flow.finish();
         a.wait_for_log("rejoining the group", Duration::from_secs(60));
         let log = a.log_since(log_from);
         assert!(
@@ -251,8 +230,7 @@ fn an_instance_whose_producer_is_fenced_mid_transaction_rejoins_and_stays_exact(
             "the fencing was taken for a failure:\n{log}"
         );
     });
-    let total = produced.into_inner();
-    let expected = expected.into_inner().expect("lock");
+    let (total, expected) = flow.into_produced();
     let copies = broker.read_all(&topics.copies, "read_committed", TIMEOUT, |r| {
         r.len() >= total
     });
@@ -287,32 +265,10 @@ fn killed_and_restarted(broker: &KafkaCluster, dirs: &std::path::Path, guarantee
     let a = Worker::start(broker, &app, &dir_a, &args);
     let b = Worker::start(broker, &app, &dir_b, &args);
 
-    // Records flow continuously (10 every 10 ms, so that a new transaction gets records soon
-    // after a commit) until A has been killed and restarted twice, then a little longer.
-    let expected = std::sync::Mutex::new(BTreeMap::new());
-    let restarted = std::sync::atomic::AtomicBool::new(false);
-    let produced = std::sync::atomic::AtomicUsize::new(0);
+    // Records flow until A has been killed and restarted twice, then a little longer.
+    let flow = Flow::default();
     let a = std::thread::scope(|scope| {
-        scope.spawn(|| {
-            let mut after = 0;
-            // Bounded, so that a failure in the main thread cannot leave it running forever.
-            for _ in 0..3_000 {
-                if after >= 200 {
-                    break;
-                }
-                let from = produced.fetch_add(10, std::sync::atomic::Ordering::SeqCst);
-                let batch = broker.produce(&topics.events, from, 10, 100);
-                let mut expected = expected.lock().expect("lock");
-                for (k, v) in batch {
-                    *expected.entry(k).or_insert(0) += v;
-                }
-                drop(expected);
-                if restarted.load(std::sync::atomic::Ordering::SeqCst) {
-                    after += 1;
-                }
-                std::thread::sleep(Duration::from_millis(10));
-            }
-        });
+        scope.spawn(|| flow.run(broker, &topics.events, 3_000));
         let mut a = a;
         // Twice, so that what the test claims does not rest on one kill's timing.
         for round in 1..=2 {
@@ -344,16 +300,66 @@ fn killed_and_restarted(broker: &KafkaCluster, dirs: &std::path::Path, guarantee
                 std::thread::sleep(Duration::from_secs(2));
             }
         }
-        restarted.store(true, std::sync::atomic::Ordering::SeqCst);
+        flow.finish();
         a
     });
+    let (total, expected) = flow.into_produced();
     KillRun {
         topics,
         a,
         b,
         dir_a,
         dir_b,
-        total: produced.into_inner(),
-        expected: expected.into_inner().expect("lock"),
+        total,
+        expected,
+    }
+}
+
+/// Input records flowing to a topic while a test does something to the app: 10 every 10 ms
+/// (so that a new transaction gets records soon after a commit), until 200 batches (2 s)
+/// after [`finish`](Self::finish).
+#[derive(Default)]
+struct Flow {
+    expected: std::sync::Mutex<BTreeMap<String, u64>>,
+    finishing: std::sync::atomic::AtomicBool,
+    produced: std::sync::atomic::AtomicUsize,
+}
+
+impl Flow {
+    /// Produces to `topic` until done, or after `max_batches` batches (so that a failure in
+    /// the test's main thread cannot leave it running forever).
+    fn run(&self, broker: &KafkaCluster, topic: &str, max_batches: usize) {
+        use std::sync::atomic::Ordering::SeqCst;
+        let mut after = 0;
+        for _ in 0..max_batches {
+            if after >= 200 {
+                break;
+            }
+            let from = self.produced.fetch_add(10, SeqCst);
+            let batch = broker.produce(topic, from, 10, 100);
+            let mut expected = self.expected.lock().expect("lock");
+            for (k, v) in batch {
+                *expected.entry(k).or_insert(0) += v;
+            }
+            drop(expected);
+            if self.finishing.load(SeqCst) {
+                after += 1;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// Lets the flow end 2 s from now.
+    fn finish(&self) {
+        self.finishing
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// How many records were produced, and how many per key.
+    fn into_produced(self) -> (usize, BTreeMap<String, u64>) {
+        (
+            self.produced.into_inner(),
+            self.expected.into_inner().expect("lock"),
+        )
     }
 }

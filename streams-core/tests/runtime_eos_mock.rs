@@ -42,6 +42,36 @@ fn wait_for_metric(registry: &prometheus::Registry, name: &str, at_least: f64, w
     }
 }
 
+/// Waits until the `counts` store holds at least `expected` for every key (on the mock a
+/// restore may read records of an aborted transaction, so counts may overshoot).
+fn wait_for_counts_at_least(
+    streams: &KafkaStreams,
+    registry: &prometheus::Registry,
+    expected: &std::collections::BTreeMap<String, u64>,
+) {
+    let deadline = Instant::now() + TIMEOUT;
+    loop {
+        let store: std::collections::BTreeMap<String, u64> = streams
+            .key_value_store::<String, u64>("counts")
+            .and_then(|s| s.all())
+            .map(|all| all.into_iter().collect())
+            .unwrap_or_default();
+        if expected
+            .iter()
+            .all(|(k, v)| store.get(k).is_some_and(|got| got >= v))
+        {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "store never reached the counts: {store:?} (processed {}, state {:?})",
+            metric(registry, "streams_task_process_total"),
+            streams.state()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 /// An exactly-once instance of application `app` on `broker`, started, with `extra`
 /// properties; its metrics go to the returned registry.
 fn start_eos(
@@ -138,25 +168,7 @@ fn an_aborted_transaction_rolls_the_tasks_back_and_processing_goes_on() {
     // Rolled back, restored and rewound, the tasks count the rest. On the mock the restore
     // also reads the aborted transaction's changelog records (it does not hide them), so
     // counts may overshoot here; a real broker's exact result is checked elsewhere.
-    let deadline = Instant::now() + TIMEOUT;
-    loop {
-        let store: std::collections::BTreeMap<String, u64> = streams
-            .key_value_store::<String, u64>("counts")
-            .and_then(|s| s.all())
-            .map(|all| all.into_iter().collect())
-            .unwrap_or_default();
-        if expected
-            .iter()
-            .all(|(k, v)| store.get(k).is_some_and(|got| got >= v))
-        {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "store never reached the counts: {store:?}"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    wait_for_counts_at_least(&streams, &registry, &expected);
     // Queries read through the record cache, so the counts can show before the instance has
     // left its recovery; it ends running.
     streams
@@ -388,27 +400,7 @@ fn a_producer_fenced_mid_transaction_rejoins_and_processing_goes_on() {
     // The new member processes every record again (nothing was committed). On the mock the
     // restore may read records of the fenced transaction (it does not hide them), so counts
     // may overshoot; a real broker's exact result is checked in examples/tests/exactly_once.rs.
-    let deadline = Instant::now() + TIMEOUT;
-    loop {
-        let store: std::collections::BTreeMap<String, u64> = streams
-            .key_value_store::<String, u64>("counts")
-            .and_then(|s| s.all())
-            .map(|all| all.into_iter().collect())
-            .unwrap_or_default();
-        if expected
-            .iter()
-            .all(|(k, v)| store.get(k).is_some_and(|got| got >= v))
-        {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "store never reached the counts: {store:?} (processed {}, state {:?})",
-            metric(&registry, "streams_task_process_total"),
-            streams.state()
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    wait_for_counts_at_least(&streams, &registry, &expected);
     streams
         .wait_until_running(TIMEOUT)
         .expect("running after the rejoin");
