@@ -148,6 +148,15 @@ pub enum Compression {
     Lz4,
 }
 
+/// The memtable arena block of a store under a shared write-buffer budget. RocksDB's default
+/// (an eighth of the write buffer, up to 1 MiB) is what an empty memtable of a 16 MiB buffer
+/// soon holds, counted by the budget. With many stores (two memtables each: data and
+/// changelog position) under a small budget, those first blocks alone kept the budget full:
+/// every write flushed a store, thousands of tiny tables piled up (5,800 open files over 32
+/// stores under an 8 MiB bound) and a CI run ran out of file descriptors. Small blocks cost a
+/// few more allocations per memtable.
+const SHARED_BUDGET_ARENA_BLOCK: usize = 64 * 1024;
+
 /// A change to RocksDB's own options, applied after the typed settings.
 type RawOptionsFn = Arc<dyn Fn(&mut rocksdb::Options) + Send + Sync>;
 
@@ -233,6 +242,7 @@ impl RocksDbOptions {
         let mut options = Options::default();
         if let Some(budget) = &self.write_buffers {
             options.set_write_buffer_manager(&budget.inner.manager);
+            options.set_arena_block_size(SHARED_BUDGET_ARENA_BLOCK);
         }
         options.create_if_missing(true);
         // The changelog position lives in a column family of its own, flushed with the data
