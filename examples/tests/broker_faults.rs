@@ -130,21 +130,84 @@ impl Scenario {
 
     /// Waits until the committed output holds at least `n` copies.
     fn wait_for_output(&self, watch: &Arrivals, n: usize) {
-        let deadline = Instant::now() + TIMEOUT;
+        let started = Instant::now();
+        let deadline = started + TIMEOUT;
         while watch.count() < n {
             assert!(
                 Instant::now() < deadline,
-                "the output never reached {n} records ({}):\n{}",
+                "the output never reached {n} records ({}):\n{}\n{}",
                 watch.count(),
+                self.progress(),
                 self.logs()
             );
             std::thread::sleep(Duration::from_millis(50));
         }
+        eprintln!(
+            "the output reached {n} records in {:.1} s",
+            started.elapsed().as_secs_f64()
+        );
+    }
+
+    /// Where the application stands, as clients new to the cluster see it: per partition, the
+    /// input's end and the group's committed offset, and the output's high watermark and last
+    /// stable offset (an open transaction holds the latter back). Tells a stalled application
+    /// from a stalled watcher.
+    fn progress(&self) -> String {
+        let offsets = |topic: &str, isolation: &str| -> Vec<String> {
+            let consumer: BaseConsumer = match self
+                .broker
+                .client()
+                .set("group.id", &self.app)
+                .set("isolation.level", isolation)
+                .create()
+            {
+                Ok(c) => c,
+                Err(e) => return vec![format!("no client: {e}")],
+            };
+            (0..PARTITIONS)
+                .map(
+                    |p| match consumer.fetch_watermarks(topic, p, Duration::from_secs(10)) {
+                        Ok((_, high)) => high.to_string(),
+                        Err(e) => e.to_string(),
+                    },
+                )
+                .collect()
+        };
+        let committed = {
+            let mut tpl = rdkafka::TopicPartitionList::new();
+            for p in 0..PARTITIONS {
+                tpl.add_partition(&self.topics.events, p);
+            }
+            self.broker
+                .client()
+                .set("group.id", &self.app)
+                .create::<BaseConsumer>()
+                .map_err(|e| e.to_string())
+                .and_then(|c| {
+                    c.committed_offsets(tpl, Duration::from_secs(10))
+                        .map_err(|e| e.to_string())
+                })
+                .map(|tpl| {
+                    tpl.elements()
+                        .iter()
+                        .map(|e| format!("{:?}", e.offset()))
+                        .collect::<Vec<_>>()
+                })
+                .unwrap_or_else(|e| vec![e])
+        };
+        format!(
+            "input end {:?}, committed {:?}; output high watermark {:?}, last stable offset {:?}",
+            offsets(&self.topics.events, "read_uncommitted"),
+            committed,
+            offsets(&self.topics.copies, "read_uncommitted"),
+            offsets(&self.topics.copies, "read_committed"),
+        )
     }
 
     /// Stops the input, checks the outputs exactly, stops the workers and checks their
     /// stores; prints the figures.
     fn finish(self, fault: &str, watch: Arrivals, fault_at: Instant) {
+        let started = Instant::now();
         let total = self.produced.load(Ordering::SeqCst);
         let expected = self.expected.lock().expect("lock").clone();
         let copies = self
@@ -170,15 +233,36 @@ impl Scenario {
         if let Err(e) = check_count_sequences(&counts, &expected) {
             panic!("{fault}: exact count updates: {e}\n{}", self.logs());
         }
+        eprintln!(
+            "outputs read and checked in {:.1} s",
+            started.elapsed().as_secs_f64()
+        );
+        let started = Instant::now();
         let mut store = BTreeMap::new();
-        let workers: Vec<Option<Worker>> = std::mem::take(&mut *self.workers.lock().expect("lock"));
-        for (i, worker) in workers.into_iter().enumerate() {
+        // Keys two instances both answered for (each key's task has one active owner).
+        let mut twice = Vec::new();
+        let instances = self.workers.lock().expect("lock").len();
+        for i in 0..instances {
+            let worker = self.workers.lock().expect("lock")[i].take();
             if let Some(worker) = worker {
                 worker.stop();
-                store.extend(Worker::read_dump(&self.dir(i).with_extension("dump")));
+                for (key, count) in Worker::read_dump(&self.dir(i).with_extension("dump")) {
+                    if let Some(other) = store.insert(key.clone(), count) {
+                        twice.push(format!("{key}: {other} then {count} (instance {i})"));
+                    }
+                }
             }
         }
-        assert_eq!(store, expected, "{fault}: final store contents");
+        eprintln!(
+            "workers stopped in {:.1} s",
+            started.elapsed().as_secs_f64()
+        );
+        assert!(
+            store == expected,
+            "{fault}: final store contents: {}; keys in two instances' stores: {twice:?}\n{}",
+            differences(&store, &expected),
+            self.logs()
+        );
         // librdkafka's "Application maximum poll interval (…ms) exceeded by …ms".
         let logs = self.logs();
         assert!(
@@ -186,6 +270,32 @@ impl Scenario {
             "{fault}: an instance went longer than max.poll.interval.ms without polling:\n{logs}"
         );
     }
+}
+
+impl Drop for Scenario {
+    /// Keeps the workers' logs in `$STREAMS_FAULT_LOGS/<app>/` when that is set (the state
+    /// directories go with the scenario), for runs whose figures need explaining.
+    fn drop(&mut self) {
+        let Some(keep) = std::env::var_os("STREAMS_FAULT_LOGS") else {
+            return;
+        };
+        let to = std::path::Path::new(&keep).join(&self.app);
+        let _ = std::fs::create_dir_all(&to);
+        for i in 0..self.workers.lock().map_or(0, |w| w.len()) {
+            let log = self.dir(i).with_extension("log");
+            let _ = std::fs::copy(&log, to.join(format!("i{i}.log")));
+        }
+    }
+}
+
+/// The keys whose stored count is not the expected one, as `key: stored (expected)`.
+fn differences(store: &BTreeMap<String, u64>, expected: &BTreeMap<String, u64>) -> String {
+    let keys: std::collections::BTreeSet<&String> = store.keys().chain(expected.keys()).collect();
+    keys.into_iter()
+        .filter(|k| store.get(*k) != expected.get(*k))
+        .map(|k| format!("{k}: {:?} ({:?})", store.get(k), expected.get(k)))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Records lost and records seen more than once among `VALUE-0` … `VALUE-<total - 1>`.
@@ -316,6 +426,7 @@ fn run_with(name: &str, instances: usize, properties: &[&str], fault: impl FnOnc
         scenario.wait_for_output(&watch, 300);
         let fault_at = Instant::now();
         fault(&scenario);
+        eprintln!("the fault took {:.1} s", fault_at.elapsed().as_secs_f64());
         let caught_up = scenario.produced.load(Ordering::SeqCst) + 300;
         scenario.wait_for_output(&watch, caught_up);
         scenario.stop.store(true, Ordering::SeqCst);
