@@ -71,7 +71,19 @@ impl Scenario {
             produced: AtomicUsize::new(0),
             expected: Mutex::new(BTreeMap::new()),
             stop: AtomicBool::new(false),
-            properties: properties.iter().map(|p| p.to_string()).collect(),
+            // `STREAMS_FAULT_PROPERTIES` (`name=value;...`) adds more, to diagnose a run
+            // (`debug=topic,metadata` for librdkafka's view of partition leaders).
+            properties: properties
+                .iter()
+                .map(|p| p.to_string())
+                .chain(
+                    std::env::var("STREAMS_FAULT_PROPERTIES")
+                        .unwrap_or_default()
+                        .split(';')
+                        .filter(|p| !p.is_empty())
+                        .map(str::to_string),
+                )
+                .collect(),
         };
         for i in 0..instances {
             let worker = scenario.start(i);
