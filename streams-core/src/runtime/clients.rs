@@ -124,6 +124,12 @@ pub(crate) fn watermarks(
                 tracing::warn!(
                     "reading the offsets of {topic}-{partition} failed ({e}); retrying in {backoff:?}"
                 );
+                if leader_moved(&e) {
+                    // The request went to the leader the client had cached: ask for the
+                    // topic's leaders anew rather than wait for librdkafka's own refresh
+                    // (its periodic one runs every `topic.metadata.refresh.interval.ms`).
+                    let _ = consumer.fetch_metadata(Some(topic), Duration::from_secs(5));
+                }
                 std::thread::sleep(backoff);
                 backoff = (backoff * 2).min(Duration::from_secs(5));
             }
@@ -135,6 +141,20 @@ pub(crate) fn watermarks(
             }
         }
     }
+}
+
+/// Whether `error` says the partition's leader is not the broker the request went to.
+fn leader_moved(error: &rdkafka::error::KafkaError) -> bool {
+    use rdkafka::types::RDKafkaErrorCode as Code;
+    matches!(
+        error.rdkafka_error_code(),
+        Some(
+            Code::NotLeaderForPartition
+                | Code::LeaderNotAvailable
+                | Code::FencedLeaderEpoch
+                | Code::UnknownLeaderEpoch
+        )
+    )
 }
 
 /// Whether `error` is one a retry may clear: the partition's leader is moving, down or not
