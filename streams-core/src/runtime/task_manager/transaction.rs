@@ -53,6 +53,13 @@ fn is_fatal(error: &KafkaError) -> bool {
 /// rolled a transaction open past `transaction.timeout.ms` back and bumped the epoch. Kafka
 /// Streams turns these (`ProducerFencedException`, `InvalidProducerEpochException`,
 /// `InvalidPidMappingException`) into a `TaskMigratedException`.
+///
+/// `InvalidTransactionalState` is handled the same way. librdkafka can fail an abort with it
+/// after a transaction failed abortably (confluentinc/librdkafka#4849; seen here when a frozen
+/// leader timed records out): the coordinator refuses the `EndTxn` and the producer turns
+/// fatal. Nothing of the transaction was committed, and the thread's new producer (same
+/// transactional id) fences its epoch and has the coordinator abort it, so rejoining loses
+/// nothing, where stopping the instance would.
 fn is_fencing(code: RDKafkaErrorCode) -> bool {
     matches!(
         code,
@@ -60,6 +67,7 @@ fn is_fencing(code: RDKafkaErrorCode) -> bool {
             | RDKafkaErrorCode::ProducerFenced
             | RDKafkaErrorCode::InvalidProducerEpoch
             | RDKafkaErrorCode::InvalidProducerIdMapping
+            | RDKafkaErrorCode::InvalidTransactionalState
     )
 }
 
@@ -207,7 +215,11 @@ impl TaskManager {
                         )));
                     }
                 }
-                Err(e) => return Err(Error::kafka("aborting a transaction", e)),
+                Err(e) => {
+                    // The producer may have failed fatally under a non-fatal answer.
+                    let error = Error::kafka("aborting a transaction", e);
+                    return Err(self.producer_failure(&error).unwrap_or(error));
+                }
             }
         }
         self.metrics.transactions_aborted.inc();
@@ -251,5 +263,29 @@ impl TaskManager {
                 )),
                 e => e,
             })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_producer_that_lost_its_epoch_or_its_transaction_state_rejoins() {
+        for code in [
+            RDKafkaErrorCode::ProducerFenced,
+            RDKafkaErrorCode::InvalidProducerEpoch,
+            RDKafkaErrorCode::InvalidProducerIdMapping,
+            RDKafkaErrorCode::InvalidTransactionalState,
+        ] {
+            assert!(is_fencing(code), "{code:?}");
+        }
+        // Misconfiguration is not cured by a new producer: the instance stops.
+        for code in [
+            RDKafkaErrorCode::TransactionalIdAuthorizationFailed,
+            RDKafkaErrorCode::UnsupportedVersion,
+        ] {
+            assert!(!is_fencing(code), "{code:?}");
+        }
     }
 }
