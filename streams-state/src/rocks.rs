@@ -77,6 +77,11 @@ impl RocksDbKeyValueStore {
             if f == POSITION_CF {
                 // One small value rewritten at each commit.
                 family.set_write_buffer_size(POSITION_CF_BUFFER);
+                if tuning.write_buffers.is_some() {
+                    family.set_arena_block_size(crate::rocks_options::shared_budget_arena_block(
+                        POSITION_CF_BUFFER,
+                    ));
+                }
             }
             rocksdb::ColumnFamilyDescriptor::new(f, family)
         });

@@ -157,6 +157,15 @@ pub enum Compression {
 /// few more allocations per memtable.
 const SHARED_BUDGET_ARENA_BLOCK: usize = 64 * 1024;
 
+/// The arena block of a memtable of `write_buffer_size` under a shared budget: at most
+/// [`SHARED_BUDGET_ARENA_BLOCK`], and never more than RocksDB's own eighth of the buffer (a
+/// block as large as the buffer would report the memtable full after its first block).
+pub(crate) fn shared_budget_arena_block(write_buffer_size: usize) -> usize {
+    SHARED_BUDGET_ARENA_BLOCK
+        .min(write_buffer_size / 8)
+        .max(4 * 1024)
+}
+
 /// A change to RocksDB's own options, applied after the typed settings.
 type RawOptionsFn = Arc<dyn Fn(&mut rocksdb::Options) + Send + Sync>;
 
@@ -242,7 +251,7 @@ impl RocksDbOptions {
         let mut options = Options::default();
         if let Some(budget) = &self.write_buffers {
             options.set_write_buffer_manager(&budget.inner.manager);
-            options.set_arena_block_size(SHARED_BUDGET_ARENA_BLOCK);
+            options.set_arena_block_size(shared_budget_arena_block(self.write_buffer_size));
         }
         options.create_if_missing(true);
         // The changelog position lives in a column family of its own, flushed with the data
@@ -288,5 +297,17 @@ impl std::fmt::Debug for RocksDbOptions {
             )
             .field("customizations", &self.raw.len())
             .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_memtable_arena_block_is_at_most_an_eighth_of_its_buffer() {
+        assert_eq!(shared_budget_arena_block(16 * 1024 * 1024), 64 * 1024);
+        assert_eq!(shared_budget_arena_block(64 * 1024), 8 * 1024);
+        assert_eq!(shared_budget_arena_block(1024), 4 * 1024);
     }
 }
