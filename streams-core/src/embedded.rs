@@ -71,6 +71,16 @@ impl EmbeddedBroker {
         Ok(())
     }
 
+    /// Fault injection for tests: drops the errors
+    /// [`inject_request_errors`](Self::inject_request_errors) queued for requests of kind `api` and not yet answered.
+    pub fn clear_request_errors(&self, api: rdkafka::types::RDKafkaApiKey) -> Result<()> {
+        let cluster = self.handle.client().mock_cluster().ok_or_else(|| {
+            Error::IllegalState("the embedded broker's mock cluster is gone".into())
+        })?;
+        cluster.clear_request_errors(api);
+        Ok(())
+    }
+
     /// Whether the broker says it creates a missing topic on its first write (the brokers'
     /// `auto.create.topics.enable`; `true`, as the mock does, until set): set `false` to play a
     /// cluster that does not, where an application whose sink topics are missing fails to

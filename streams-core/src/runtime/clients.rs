@@ -143,6 +143,28 @@ pub(crate) fn watermarks(
     }
 }
 
+/// How long one request for a partition's offsets may wait for the broker.
+const WATERMARKS_REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The low and high watermarks of `topic`-`partition`, asked of the broker once, waiting at
+/// most a few seconds: for the stream thread, which must keep polling and retries on a later
+/// turn of its loop (see [`is_transient`]). A refusal from a former leader has the
+/// client ask for the topic's leaders anew, so that the next try goes to the new one.
+pub(crate) fn watermarks_once(
+    consumer: &BaseConsumer,
+    topic: &str,
+    partition: i32,
+) -> Result<(i64, i64)> {
+    consumer
+        .fetch_watermarks(topic, partition, WATERMARKS_REQUEST_TIMEOUT)
+        .map_err(|e| {
+            if leader_moved(&e) {
+                let _ = consumer.fetch_metadata(Some(topic), WATERMARKS_REQUEST_TIMEOUT);
+            }
+            Error::kafka(format!("reading the offsets of {topic}-{partition}"), e)
+        })
+}
+
 /// Whether `error` says the partition's leader is not the broker the request went to.
 fn leader_moved(error: &rdkafka::error::KafkaError) -> bool {
     use rdkafka::types::RDKafkaErrorCode as Code;

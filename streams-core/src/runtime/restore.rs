@@ -28,13 +28,24 @@ struct Restoring {
     meter: RestoreMeter,
 }
 
-/// The low watermark and the readable end of each changelog partition of a task
-/// ([`Restorer::ends`]).
+/// What the broker said of one changelog partition of a task ([`Restorer::ends`]).
+#[derive(Debug, Clone, Copy)]
+struct End {
+    /// The low watermark.
+    low: i64,
+    /// The readable end: the high watermark, or under exactly-once the last stable offset.
+    readable: i64,
+    /// Whether the task's checkpoint points past the end of the log (its high watermark,
+    /// past every record, committed or not).
+    checkpoint_past_log_end: bool,
+}
+
+/// The offsets of each changelog partition of a task ([`Restorer::ends`]).
 #[derive(Debug, Default)]
-pub(crate) struct ChangelogEnds(std::collections::HashMap<(String, i32), (i64, i64)>);
+pub(crate) struct ChangelogEnds(std::collections::HashMap<(String, i32), End>);
 
 impl ChangelogEnds {
-    fn of(&self, changelog: &ChangelogPartition) -> Result<(i64, i64)> {
+    fn of(&self, changelog: &ChangelogPartition) -> Result<End> {
         self.0
             .get(&(changelog.topic.clone(), changelog.partition))
             .copied()
@@ -107,6 +118,7 @@ impl Restorer {
 
     /// Whether `checkpoint` points past the end of the log of `changelog` (its high
     /// watermark, past every record, committed or not), given its end as the reader sees it.
+    /// One request to the broker at most.
     fn past_log_end(
         &self,
         changelog: &ChangelogPartition,
@@ -120,24 +132,39 @@ impl Restorer {
             return Ok(true);
         };
         let consumer = log_end.consumer()?;
-        let (_, end) = super::clients::watermarks(consumer, &changelog.topic, changelog.partition)?;
+        let (_, end) =
+            super::clients::watermarks_once(consumer, &changelog.topic, changelog.partition)?;
         Ok(checkpoint + 1 > end)
     }
 
-    /// The low watermark and readable end of each changelog partition of `task`, asked of the
-    /// broker once for both [`checkpoint_past_end`](Self::checkpoint_past_end) and
-    /// [`add`](Self::add). Under exactly-once the reader's end is the last stable offset: what
-    /// it can read.
+    /// The offsets of each changelog partition of `task` that
+    /// [`checkpoint_past_end`](Self::checkpoint_past_end) and [`add`](Self::add) need, asked of
+    /// the broker once. Under exactly-once the reader's end is the last stable offset: what it
+    /// can read.
+    ///
+    /// Each partition is asked once, not retried: a transient error (a leader moving or down)
+    /// is returned, and the task manager tries the task again on a later turn of the loop
+    /// while the thread keeps polling (Kafka Streams' `task.timeout.ms`, KIP-572).
     pub(crate) fn ends(&self, task: &Task) -> Result<ChangelogEnds> {
         let mut ends = ChangelogEnds::default();
-        for (changelog, _) in task.changelogs() {
-            let watermarks = super::clients::watermarks(
+        for (changelog, checkpoint) in task.changelogs() {
+            let (low, readable) = super::clients::watermarks_once(
                 self.reader.consumer(),
                 &changelog.topic,
                 changelog.partition,
             )?;
-            ends.0
-                .insert((changelog.topic, changelog.partition), watermarks);
+            let checkpoint_past_log_end = match checkpoint {
+                Some(offset) => self.past_log_end(&changelog, offset, readable)?,
+                None => false,
+            };
+            ends.0.insert(
+                (changelog.topic, changelog.partition),
+                End {
+                    low,
+                    readable,
+                    checkpoint_past_log_end,
+                },
+            );
         }
         Ok(ends)
     }
@@ -160,8 +187,9 @@ impl Restorer {
             let Some(offset) = checkpoint else {
                 continue;
             };
-            let (_, readable_end) = ends.of(&changelog)?;
-            if self.past_log_end(&changelog, offset, readable_end)? {
+            let end = ends.of(&changelog)?;
+            let readable_end = end.readable;
+            if end.checkpoint_past_log_end {
                 return Ok(Some(format!(
                     "checkpoint offset {offset} of store `{}` is past the end ({readable_end}) of {}-{}",
                     changelog.store, changelog.topic, changelog.partition
@@ -185,7 +213,11 @@ impl Restorer {
     ) -> Result<bool> {
         let mut added = false;
         for (changelog, checkpoint) in task.changelogs() {
-            let (low, readable_end) = ends.of(&changelog)?;
+            let End {
+                low,
+                readable: readable_end,
+                checkpoint_past_log_end,
+            } = ends.of(&changelog)?;
             let high = if changelog.is_source() {
                 let key = (changelog.topic.clone(), changelog.partition);
                 readable_end.min(committed.get(&key).copied().unwrap_or(0))
@@ -196,7 +228,7 @@ impl Restorer {
             // left open on the changelog: the store holds everything up to it, so there is
             // nothing to restore (`start >= high`).
             let start = match checkpoint {
-                Some(offset) if self.past_log_end(&changelog, offset, readable_end)? => {
+                Some(offset) if checkpoint_past_log_end => {
                     warn!(
                         task = %task.id(),
                         "checkpoint offset {offset} of {}-{} is past the changelog's end {readable_end}; restoring from the start",

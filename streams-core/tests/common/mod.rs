@@ -129,6 +129,27 @@ impl TableReader {
         }
     }
 
+    /// Reads partition 0 of `topic` from offset 0, outside any group: unlike a subscription
+    /// starting at `earliest`, it never asks the brokers for offsets.
+    pub fn from_offset_zero(broker: &EmbeddedBroker, topic: &str) -> Self {
+        let consumer: BaseConsumer = ClientConfig::new()
+            .set("bootstrap.servers", broker.bootstrap_servers())
+            .set("group.id", format!("reader-{topic}-{}", std::process::id()))
+            .set("enable.auto.commit", "false")
+            .create()
+            .expect("consumer");
+        let mut partitions = rdkafka::TopicPartitionList::new();
+        partitions
+            .add_partition_offset(topic, 0, rdkafka::Offset::Offset(0))
+            .expect("offset");
+        consumer.assign(&partitions).expect("assign");
+        TableReader {
+            consumer,
+            latest: BTreeMap::new(),
+            records: 0,
+        }
+    }
+
     fn poll_for(&mut self, time: Duration) {
         let until = Instant::now() + time;
         while Instant::now() < until {

@@ -30,7 +30,9 @@ impl TaskManager {
         };
         self.begin_transaction()?;
         let (Some(task), Some(group)) = (self.tasks.get_mut(&id), self.groups.get_mut(&id)) else {
-            // Revoked since it was fetched: its offset stays uncommitted for the new owner.
+            // Revoked since it was fetched: its offset stays uncommitted for the new owner. Or
+            // its task waits for the brokers: it is fetched again once the task exists.
+            self.note_dropped(id);
             return Ok(());
         };
         if task.is_initialized()

@@ -27,6 +27,7 @@ use super::task::Task;
 use crate::error::ErrorPolicies;
 use crate::{Error, Result, TaskId, Topology};
 
+mod awaiting;
 mod commit;
 mod input;
 mod rebalance;
@@ -100,6 +101,8 @@ pub(crate) struct TaskManager {
     /// task is not created, until the rest arrive, so that one task never runs on two
     /// members at once.
     incomplete: BTreeMap<TaskId, Vec<(String, i32)>>,
+    /// Tasks not created yet because the brokers did not answer (see `awaiting`).
+    awaiting: BTreeMap<TaskId, awaiting::Awaiting>,
     /// The partitions being revoked, during the revocation callback (still in the consumer's
     /// assignment until it returns).
     revoking: HashSet<(String, i32)>,
@@ -142,6 +145,7 @@ impl TaskManager {
             txn: settings_eos.then(Transaction::default),
             txn_deadline: Instant::now(),
             incomplete: BTreeMap::new(),
+            awaiting: BTreeMap::new(),
             revoking: HashSet::new(),
         }
     }
@@ -225,6 +229,7 @@ impl TaskManager {
     /// Continues restoration; tasks that finish start processing, beginning with what was
     /// buffered for them.
     pub(crate) fn restore<C: ConsumerContext>(&mut self, consumer: &BaseConsumer<C>) -> Result<()> {
+        self.retry_awaiting(consumer)?;
         if !self.is_restoring() {
             return Ok(());
         }
@@ -257,7 +262,7 @@ impl TaskManager {
                 .resume(&held)
                 .map_err(|e| Error::kafka("resuming restored partitions", e))?;
         }
-        if !self.is_restoring() {
+        if !self.is_restoring() && !self.is_awaiting() {
             self.set_thread_state(ThreadState::Running);
         }
         self.drain_all(consumer)

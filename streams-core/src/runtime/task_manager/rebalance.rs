@@ -10,7 +10,7 @@ use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext};
 use rdkafka::{Offset, TopicPartitionList};
 use tracing::{debug, info, warn};
 
-use super::{CommitOutcome, TaskManager, recovery};
+use super::{CommitOutcome, TaskManager, awaiting, recovery};
 use crate::runtime::instance::ThreadState;
 use crate::runtime::partition_group::PartitionGroup;
 use crate::runtime::task::{Task, TaskEnv};
@@ -77,10 +77,14 @@ impl TaskManager {
             .collect();
         let mut to_rewind = TopicPartitionList::new();
         let mut created = Vec::new();
+        // Once a task waits for the brokers, the rest of this assignment waits too, rather
+        // than each trying (and keeping the thread from polling) in turn.
+        let mut brokers_failing: Option<rdkafka::error::KafkaError> = None;
         for (id, mut partitions) in new_tasks {
             if self.tasks.contains_key(&id) {
                 continue;
             }
+            let earlier = self.awaiting.remove(&id);
             partitions.sort();
             partitions.dedup();
             let inputs = self.input_partitions(id);
@@ -92,26 +96,73 @@ impl TaskManager {
                 self.incomplete.insert(id, partitions);
                 continue;
             }
-            let was_incomplete = partitions.len() < inputs.len();
-            if was_incomplete {
-                // Records of its partitions fetched while it waited were dropped: fetch them
-                // again from the last commit.
-                for (topic, partition) in &inputs {
-                    to_rewind.add_partition(topic, *partition);
-                }
-            }
+            // Its partitions were paused while it waited for them or for the brokers.
+            let was_incomplete = partitions.len() < inputs.len() || earlier.is_some();
+            // Records of its partitions fetched while it waited were dropped: they are
+            // fetched again from the last commit once it exists.
+            let rewind = partitions.len() < inputs.len()
+                || earlier.as_ref().is_some_and(awaiting::Awaiting::dropped);
             let sub = subs
                 .iter()
                 .find(|s| s.id == id.subtopology)
                 .ok_or_else(|| Error::IllegalState(format!("no sub-topology for task {id}")))?;
+            if let Some(source) = &brokers_failing {
+                let error = Error::kafka(
+                    "waiting for the brokers, as another task of the assignment does",
+                    source.clone(),
+                );
+                awaiting::defer(&mut self.awaiting, id, inputs.clone(), earlier, error)?;
+                for (topic, partition) in &inputs {
+                    to_pause.add_partition(topic, *partition);
+                }
+                continue;
+            }
             // A standby of this task on this instance hands its directory over.
             self.shared.claim(id);
             let mut task =
                 Task::new(&self.topology, sub, id.partition, &env).inspect_err(|_| {
                     self.shared.unclaim(id);
                 })?;
-            // The changelogs' ends, read once (a wiped task has the same changelogs).
-            let ends = self.restorer.ends(&task)?;
+            // What the task needs of the brokers, read before anything else: the changelogs'
+            // ends (once: a wiped task has the same changelogs), and the committed offsets of
+            // the source tables restored from their input. When the brokers cannot answer yet,
+            // the task waits (see `awaiting`) and the thread goes on polling.
+            let read = self.restorer.ends(&task).and_then(|ends| {
+                source_changelogs_committed(consumer, &task).map(|committed| (ends, committed))
+            });
+            let (ends, committed) = match read {
+                Ok(read) => read,
+                Err(Error::Kafka { context, source })
+                    if crate::runtime::clients::is_transient(&source) =>
+                {
+                    let e = Error::Kafka {
+                        context,
+                        source: source.clone(),
+                    };
+                    // Nothing was processed: the close keeps the stores as they were.
+                    let closed = task.close(true);
+                    drop(task);
+                    self.shared.unclaim(id);
+                    closed?;
+                    awaiting::defer(&mut self.awaiting, id, inputs.clone(), earlier, e)?;
+                    for (topic, partition) in &inputs {
+                        to_pause.add_partition(topic, *partition);
+                    }
+                    brokers_failing = Some(source);
+                    continue;
+                }
+                Err(e) => {
+                    let _ = task.close(true);
+                    drop(task);
+                    self.shared.unclaim(id);
+                    return Err(e);
+                }
+            };
+            if rewind {
+                for (topic, partition) in &inputs {
+                    to_rewind.add_partition(topic, *partition);
+                }
+            }
             if let Some(why) = self.restorer.checkpoint_past_end(&task, &ends)? {
                 warn!(
                     task = %id,
@@ -135,7 +186,6 @@ impl TaskManager {
                 )),
             );
             self.shared.register_engines(id, task.engine_handles());
-            let committed = source_changelogs_committed(consumer, &task)?;
             if self.restorer.add(&task, &committed, &ends)? {
                 for (topic, partition) in &inputs {
                     to_pause.add_partition(topic, *partition);
@@ -177,7 +227,7 @@ impl TaskManager {
                 .map_err(|e| Error::kafka("resuming the partitions of a completed task", e))?;
         }
         self.publish_tasks();
-        if !self.is_restoring() {
+        if !self.is_restoring() && !self.is_awaiting() {
             self.set_thread_state(ThreadState::Running);
         }
         Ok(())
@@ -289,6 +339,7 @@ impl TaskManager {
         }
         self.incomplete
             .retain(|_, partitions| !partitions.is_empty());
+        self.forget_awaiting(tpl);
         let revoked: Vec<TaskId> = self
             .tasks
             .keys()

@@ -142,6 +142,7 @@ impl TaskManager {
             if let Some(id) = self.task_of(e.topic(), e.partition())
                 && !self.tasks.contains_key(&id)
                 && !self.incomplete.contains_key(&id)
+                && !self.awaiting.contains_key(&id)
             {
                 orphans.add_partition(e.topic(), e.partition());
             }
