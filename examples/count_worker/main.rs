@@ -155,8 +155,20 @@ fn run(args: &Args) -> streams_core::Result<()> {
     if let Some(path) = &args.dump {
         // Signalled mid-rebalance (another instance just left), the tasks are being moved:
         // dump the stores once this instance holds its tasks again.
-        streams.wait_until_running(std::time::Duration::from_secs(60))?;
-        let mut entries = streams.key_value_store::<String, u64>("counts")?.all()?;
+        // A store restoring again (a rebalance after the wait) cannot be queried yet: wait
+        // for it.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+        let mut entries = loop {
+            streams.wait_until_running(std::time::Duration::from_secs(60))?;
+            match streams.key_value_store::<String, u64>("counts")?.all() {
+                Err(streams_core::Error::StoreUnavailable { .. })
+                    if std::time::Instant::now() < deadline =>
+                {
+                    std::thread::sleep(std::time::Duration::from_millis(200));
+                }
+                result => break result?,
+            }
+        };
         entries.sort();
         let text: String = entries.iter().map(|(k, v)| format!("{k}\t{v}\n")).collect();
         std::fs::write(path, text).map_err(|e| {

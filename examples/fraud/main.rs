@@ -133,10 +133,14 @@ fn wait_for_profiles(
         instances.check_running()?;
         let mut loaded = 0;
         for streams in instances.streams() {
-            loaded += streams
+            // A store still restoring cannot be queried yet: counted as not loaded.
+            loaded += match streams
                 .key_value_store::<String, CardProfile>(PROFILES_STORE)?
-                .all()?
-                .len();
+                .all()
+            {
+                Err(streams_core::Error::StoreUnavailable { .. }) => 0,
+                result => result?.len(),
+            };
         }
         if loaded >= n {
             return Ok(());
@@ -180,7 +184,11 @@ fn print_riskiest(
         let mut risks: Vec<CardRisk> = Vec::new();
         for streams in instances.streams() {
             let store = streams.key_value_store::<String, CardRisk>(CARD_RISK_STORE)?;
-            risks.extend(store.all()?.into_iter().map(|(_, r)| r));
+            match store.all() {
+                // Restoring: its part is read on a later try.
+                Err(streams_core::Error::StoreUnavailable { .. }) if Instant::now() < deadline => {}
+                result => risks.extend(result?.into_iter().map(|(_, r)| r)),
+            }
         }
         if risks.iter().map(|r| r.alerts).sum::<u64>() >= alerts || Instant::now() > deadline {
             break risks;

@@ -155,7 +155,14 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let store = streams.key_value_store::<String, u64>(STORE)?;
     let deadline = Instant::now() + timeout;
     let from_store: BTreeMap<String, u64> = loop {
-        let snapshot: BTreeMap<_, _> = store.all()?.into_iter().collect();
+        // A store still restoring cannot be queried yet (`StoreUnavailable`): ask again.
+        let snapshot: BTreeMap<_, _> = match store.all() {
+            Err(streams_core::Error::StoreUnavailable { .. }) if Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(50));
+                continue;
+            }
+            result => result?.into_iter().collect(),
+        };
         if snapshot == from_topic || Instant::now() > deadline {
             break snapshot;
         }

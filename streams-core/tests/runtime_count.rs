@@ -29,14 +29,18 @@ fn count_topology() -> Topology {
     builder.build().expect("topology")
 }
 
+/// The `counts` store's entries on `streams`; empty while a task restores it (it cannot be
+/// queried then).
 fn store_contents(streams: &KafkaStreams) -> BTreeMap<String, u64> {
-    streams
+    match streams
         .key_value_store::<String, u64>("counts")
         .expect("store")
         .all()
-        .expect("all")
-        .into_iter()
-        .collect()
+    {
+        Ok(entries) => entries.into_iter().collect(),
+        Err(streams_core::Error::StoreUnavailable { .. }) => BTreeMap::new(),
+        Err(e) => panic!("querying the counts: {e}"),
+    }
 }
 
 #[test]
@@ -372,6 +376,83 @@ fn an_in_memory_store_is_rebuilt_from_its_whole_changelog_after_a_clean_restart(
         produce_keyed(&broker, INPUT, 2_000, 1_000, 20),
     );
     wait_for("counts go on from the restored ones", TIMEOUT, || {
+        store_contents(&second) == expected
+    });
+    second.close().expect("clean close");
+}
+
+/// Holds the stream thread in its first restored batch until released.
+struct Gate {
+    restoring: std::sync::Mutex<std::sync::mpsc::Sender<()>>,
+    release: std::sync::Mutex<std::sync::mpsc::Receiver<()>>,
+}
+
+impl StateRestoreListener for Gate {
+    fn on_batch_restored(&self, _: &str, _: i32, _: &str, _: i64, _: u64) {
+        // Later batches find the sender's receiver gone and pass.
+        if self.restoring.lock().expect("lock").send(()).is_ok() {
+            let _ = self.release.lock().expect("lock").recv();
+        }
+    }
+}
+
+#[test]
+fn a_store_being_restored_answers_only_stale_queries() {
+    // Kafka Streams refuses to query a store whose task is not running
+    // (`InvalidStateStoreException`) unless stale stores are enabled: a restoring store holds
+    // only part of the state.
+    init_tracing();
+    let broker = EmbeddedBroker::start(1).expect("broker");
+    broker.create_topic(INPUT, 1).expect("input");
+    broker.create_topic(OUTPUT, 1).expect("output");
+    let state = tempfile::tempdir().expect("tempdir");
+    let mut config = app_config(&broker, "count-restoring", state.path());
+    config.set("statestore.cache.max.bytes", "0");
+    let expected = produce_keyed(&broker, INPUT, 0, 2_000, 40);
+    let mut first = KafkaStreams::new(count_topology(), &config).expect("streams");
+    first.start().expect("start");
+    wait_for("first counts", TIMEOUT, || {
+        store_contents(&first) == expected
+    });
+    first.close().expect("clean close");
+    drop(first);
+    // The state is gone (a new host): the task restores its store from the changelog.
+    std::fs::remove_dir_all(state.path().join("count-restoring")).expect("wipe");
+
+    let (restoring_tx, restoring) = std::sync::mpsc::channel();
+    let (release, release_rx) = std::sync::mpsc::channel();
+    let mut second = KafkaStreams::new(count_topology(), &config).expect("streams");
+    second
+        .set_global_state_restore_listener(Gate {
+            restoring: std::sync::Mutex::new(restoring_tx),
+            release: std::sync::Mutex::new(release_rx),
+        })
+        .expect("listener");
+    second.start().expect("start");
+    restoring.recv_timeout(TIMEOUT).expect("a restored batch");
+    drop(restoring);
+    let store = second
+        .key_value_store::<String, u64>("counts")
+        .expect("store");
+    match store.all() {
+        Err(streams_core::Error::StoreUnavailable { name, .. }) => assert_eq!(name, "counts"),
+        other => panic!("a restoring store answered: {other:?}"),
+    }
+    assert!(matches!(
+        store.get(&"key-0".to_string()),
+        Err(streams_core::Error::StoreUnavailable { .. })
+    ));
+    let partial = store
+        .with_stale_stores()
+        .all()
+        .expect("a stale query answers");
+    assert!(
+        partial.len() <= expected.len(),
+        "stale entries: {}",
+        partial.len()
+    );
+    release.send(()).expect("release");
+    wait_for("restored counts", TIMEOUT, || {
         store_contents(&second) == expected
     });
     second.close().expect("clean close");

@@ -152,6 +152,16 @@ pub enum Error {
         /// Why it cannot be handed out.
         reason: String,
     },
+    /// A local instance of a state store cannot be queried now: its task is restoring it
+    /// from the changelog (Kafka Streams' `InvalidStateStoreException`). Retry once the
+    /// instance runs, or query with stale stores.
+    #[error("store `{name}` cannot be queried now: {reason}")]
+    StoreUnavailable {
+        /// The store asked for.
+        name: String,
+        /// Why not, and until when.
+        reason: String,
+    },
     /// A file operation failed.
     #[error("I/O error on {path}")]
     Io {
@@ -306,6 +316,7 @@ impl Error {
             Error::InvalidName { .. } => "InvalidName",
             Error::MissingSinkTopic { .. } => "MissingSinkTopic",
             Error::StoreAccess { .. } => "StoreAccess",
+            Error::StoreUnavailable { .. } => "StoreUnavailable",
             Error::Io { .. } => "Io",
             Error::Processing { .. } => "Processing",
             Error::RecordFailed { .. } => "RecordFailed",

@@ -364,13 +364,19 @@ impl InstanceShared {
         self.standby_stores().retain(|(_, t), _| *t != task);
     }
 
-    /// The local handles of store `name`, by task: active tasks' stores, and with
-    /// `include_standbys` also standby tasks' (possibly behind their active task).
+    /// The local handles of store `name`, by task: active tasks' stores, and with `stale`
+    /// also standby tasks' (possibly behind their active task).
+    ///
+    /// As in Kafka Streams, an active task's store answers only once the task is restored
+    /// (else it would answer with the state of an earlier owner, or of this instance before
+    /// a crash): while one is restoring, the query fails with [`Error::StoreUnavailable`],
+    /// unless `stale` reads are asked for, which it answers too.
     pub(crate) fn store_handles(
         &self,
         name: &str,
-        include_standbys: bool,
-    ) -> Vec<(TaskId, QueryHandle)> {
+        stale: bool,
+    ) -> crate::Result<Vec<(TaskId, QueryHandle)>> {
+        let include_standbys = stale;
         let pick = |stores: &HashMap<(String, TaskId), QueryHandle>| {
             stores
                 .iter()
@@ -379,6 +385,21 @@ impl InstanceShared {
                 .collect::<Vec<_>>()
         };
         let mut handles = pick(&self.stores());
+        if !stale {
+            let statuses = self.statuses();
+            if let Some((task, _)) = handles.iter().find(|(task, _)| {
+                statuses
+                    .get(task)
+                    .is_none_or(|s| s.phase != super::TaskPhase::Running)
+            }) {
+                return Err(crate::Error::StoreUnavailable {
+                    name: name.to_string(),
+                    reason: format!(
+                        "task {task} of this instance is restoring it; query it once the task runs, or with stale stores"
+                    ),
+                });
+            }
+        }
         if include_standbys {
             let active: BTreeSet<TaskId> = handles.iter().map(|(t, _)| *t).collect();
             handles.extend(
@@ -388,7 +409,7 @@ impl InstanceShared {
             );
         }
         handles.sort_by_key(|(task, _)| *task);
-        handles
+        Ok(handles)
     }
 
     /// Records what a local task is doing (`None`: it left this instance).

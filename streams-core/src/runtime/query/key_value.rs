@@ -72,7 +72,7 @@ impl<K: 'static, V: 'static> ReadOnlyKeyValueStoreView<K, V> {
 
     fn stores(&self) -> Result<Vec<Arc<dyn streams_state::ReadOnlyKeyValueStore + Send + Sync>>> {
         self.core
-            .handles()
+            .handles()?
             .into_iter()
             .map(|(_, handle)| match handle {
                 QueryHandle::KeyValue(store) => Ok(store),

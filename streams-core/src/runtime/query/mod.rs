@@ -46,7 +46,7 @@ impl<K: 'static, V: 'static> ViewCore<K, V> {
         }
     }
 
-    pub(crate) fn handles(&self) -> Vec<(TaskId, QueryHandle)> {
+    pub(crate) fn handles(&self) -> Result<Vec<(TaskId, QueryHandle)>> {
         self.shared.store_handles(&self.name, self.stale)
     }
 

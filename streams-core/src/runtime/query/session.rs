@@ -50,7 +50,7 @@ impl<K: 'static, V: 'static> ReadOnlySessionStoreView<K, V> {
 
     fn readers(&self) -> Result<Vec<SessionReader>> {
         self.core
-            .handles()
+            .handles()?
             .into_iter()
             .map(|(_, handle)| match handle {
                 QueryHandle::Session(reader) => Ok(reader),

@@ -66,7 +66,7 @@ impl<K: 'static, V: 'static> ReadOnlyVersionedKeyValueStoreView<K, V> {
 
     fn readers(&self) -> Result<Vec<VersionedReader>> {
         self.core
-            .handles()
+            .handles()?
             .into_iter()
             .map(|(_, handle)| match handle {
                 QueryHandle::Versioned(reader) => Ok(reader),

@@ -49,7 +49,7 @@ impl<K: 'static, V: 'static> ReadOnlyWindowStoreView<K, V> {
 
     fn readers(&self) -> Result<Vec<WindowReader>> {
         self.core
-            .handles()
+            .handles()?
             .into_iter()
             .map(|(_, handle)| match handle {
                 QueryHandle::Window(reader) => Ok(reader),

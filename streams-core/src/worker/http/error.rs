@@ -54,7 +54,9 @@ impl From<crate::Error> for ApiError {
             crate::Error::StoreAccess { .. } => {
                 Self::new(StatusCode::BAD_REQUEST, error.report().to_string())
             }
-            crate::Error::InvalidState { .. } => Self::unavailable(error.report().to_string()),
+            crate::Error::InvalidState { .. } | crate::Error::StoreUnavailable { .. } => {
+                Self::unavailable(error.report().to_string())
+            }
             _ => Self::internal(&error),
         }
     }
