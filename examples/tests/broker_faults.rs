@@ -23,7 +23,8 @@ use std::time::{Duration, Instant};
 
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use support::{
-    CountTopics, KafkaCluster, Worker, check_copies, check_count_sequences, one_at_a_time, unique,
+    CountTopics, KafkaCluster, Worker, check_copies, check_count_sequences, kafka, one_at_a_time,
+    unique,
 };
 
 const TIMEOUT: Duration = Duration::from_secs(300);
@@ -165,54 +166,30 @@ impl Scenario {
     /// stable offset (an open transaction holds the latter back). Tells a stalled application
     /// from a stalled watcher.
     fn progress(&self) -> String {
-        let offsets = |topic: &str, isolation: &str| -> Vec<String> {
-            let consumer: BaseConsumer = match self
-                .broker
-                .client()
-                .set("group.id", &self.app)
-                .set("isolation.level", isolation)
-                .create()
-            {
-                Ok(c) => c,
-                Err(e) => return vec![format!("no client: {e}")],
-            };
-            (0..PARTITIONS)
-                .map(
-                    |p| match consumer.fetch_watermarks(topic, p, Duration::from_secs(10)) {
-                        Ok((_, high)) => high.to_string(),
-                        Err(e) => e.to_string(),
-                    },
-                )
-                .collect()
-        };
-        let committed = {
-            let mut tpl = rdkafka::TopicPartitionList::new();
-            for p in 0..PARTITIONS {
-                tpl.add_partition(&self.topics.events, p);
-            }
+        let client = |isolation: &str| {
             self.broker
                 .client()
                 .set("group.id", &self.app)
+                .set("isolation.level", isolation)
                 .create::<BaseConsumer>()
+        };
+        let (uncommitted, committed) = match (client("read_uncommitted"), client("read_committed"))
+        {
+            (Ok(u), Ok(c)) => (u, c),
+            (Err(e), _) | (_, Err(e)) => return format!("no client: {e}"),
+        };
+        let ends = |consumer: &BaseConsumer, topic: &str| {
+            kafka::watermarks(consumer, topic, PARTITIONS)
+                .map(|w| w.iter().map(|(_, high)| *high).collect::<Vec<_>>())
                 .map_err(|e| e.to_string())
-                .and_then(|c| {
-                    c.committed_offsets(tpl, Duration::from_secs(10))
-                        .map_err(|e| e.to_string())
-                })
-                .map(|tpl| {
-                    tpl.elements()
-                        .iter()
-                        .map(|e| format!("{:?}", e.offset()))
-                        .collect::<Vec<_>>()
-                })
-                .unwrap_or_else(|e| vec![e])
         };
         format!(
             "input end {:?}, committed {:?}; output high watermark {:?}, last stable offset {:?}",
-            offsets(&self.topics.events, "read_uncommitted"),
-            committed,
-            offsets(&self.topics.copies, "read_uncommitted"),
-            offsets(&self.topics.copies, "read_committed"),
+            ends(&uncommitted, &self.topics.events),
+            kafka::committed(&uncommitted, &self.topics.events, PARTITIONS)
+                .map_err(|e| e.to_string()),
+            ends(&uncommitted, &self.topics.copies),
+            ends(&committed, &self.topics.copies),
         )
     }
 

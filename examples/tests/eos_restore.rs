@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::consumer::BaseConsumer;
 use support::{
     KafkaCluster, OpenTransactions, Worker, check_count_sequences, one_at_a_time, unique,
 };
@@ -27,13 +27,10 @@ const PARTITIONS: i32 = 2;
 /// most; transaction markers take offsets too).
 fn end_offsets(broker: &KafkaCluster, topic: &str) -> i64 {
     let consumer: BaseConsumer = broker.client().create().expect("consumer");
-    (0..PARTITIONS)
-        .map(|p| {
-            consumer
-                .fetch_watermarks(topic, p, Duration::from_secs(30))
-                .expect("watermarks")
-                .1
-        })
+    support::kafka::watermarks(&consumer, topic, PARTITIONS)
+        .expect("watermarks")
+        .iter()
+        .map(|(_, high)| high)
         .sum()
 }
 

@@ -412,3 +412,37 @@ fn free_port_range(host: &str, n: u16) -> u16 {
     }
     panic!("no {n} free consecutive ports found on {host}");
 }
+
+/// The low and high watermarks of partitions `0..partitions` of `topic`, asked by `consumer`
+/// (under `read_committed`, the high one is the last stable offset).
+pub fn watermarks(
+    consumer: &BaseConsumer,
+    topic: &str,
+    partitions: i32,
+) -> Result<Vec<(i64, i64)>, rdkafka::error::KafkaError> {
+    (0..partitions)
+        .map(|p| consumer.fetch_watermarks(topic, p, Duration::from_secs(10)))
+        .collect()
+}
+
+/// The offsets the group of `consumer` (its `group.id`) committed for partitions
+/// `0..partitions` of `topic`; `None` where it committed none.
+pub fn committed(
+    consumer: &BaseConsumer,
+    topic: &str,
+    partitions: i32,
+) -> Result<Vec<Option<i64>>, rdkafka::error::KafkaError> {
+    let mut list = rdkafka::TopicPartitionList::new();
+    for p in 0..partitions {
+        list.add_partition(topic, p);
+    }
+    let committed = consumer.committed_offsets(list, Duration::from_secs(10))?;
+    Ok((0..partitions)
+        .map(
+            |p| match committed.find_partition(topic, p).map(|e| e.offset()) {
+                Some(rdkafka::Offset::Offset(o)) => Some(o),
+                _ => None,
+            },
+        )
+        .collect())
+}

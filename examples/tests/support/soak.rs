@@ -8,8 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus};
 use std::time::{Duration, Instant};
 
-use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::{Offset, TopicPartitionList};
+use rdkafka::consumer::BaseConsumer;
 
 use super::KafkaCluster;
 
@@ -162,24 +161,13 @@ impl GroupLag {
     /// its low watermark) and its lag; `None` if the broker did not answer. The committed sum
     /// grows by the records the group processed.
     pub fn read(&self) -> Option<(i64, i64)> {
-        let mut list = TopicPartitionList::new();
-        for p in 0..self.partitions {
-            list.add_partition(&self.topic, p);
-        }
-        let committed = self
-            .consumer
-            .committed_offsets(list, Duration::from_secs(10))
-            .ok()?;
+        let committed =
+            super::kafka::committed(&self.consumer, &self.topic, self.partitions).ok()?;
+        let watermarks =
+            super::kafka::watermarks(&self.consumer, &self.topic, self.partitions).ok()?;
         let (mut done, mut lag) = (0, 0);
-        for p in 0..self.partitions {
-            let (low, high) = self
-                .consumer
-                .fetch_watermarks(&self.topic, p, Duration::from_secs(10))
-                .ok()?;
-            let at = match committed.find_partition(&self.topic, p)?.offset() {
-                Offset::Offset(o) => o,
-                _ => low,
-            };
+        for (at, (low, high)) in committed.into_iter().zip(watermarks) {
+            let at = at.unwrap_or(low);
             done += at;
             lag += (high - at).max(0);
         }
