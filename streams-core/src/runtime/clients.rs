@@ -165,7 +165,12 @@ pub(crate) fn watermarks_once(
         })
 }
 
-/// Whether `error` says the partition's leader is not the broker the request went to.
+/// Whether `error` says the client's view of the partition is wrong: its leader is not the
+/// broker the request went to, or the client does not know the partition at all
+/// (librdkafka's local `UnknownPartition`). The latter was seen for minutes after a leader
+/// was killed, on a client whose topic metadata had lost the partition and that only
+/// refreshes it every `topic.metadata.refresh.interval.ms` (5 minutes) while it reads nothing
+/// from the topic: a task could not be created for that long.
 fn leader_moved(error: &rdkafka::error::KafkaError) -> bool {
     use rdkafka::types::RDKafkaErrorCode as Code;
     matches!(
@@ -175,6 +180,8 @@ fn leader_moved(error: &rdkafka::error::KafkaError) -> bool {
                 | Code::LeaderNotAvailable
                 | Code::FencedLeaderEpoch
                 | Code::UnknownLeaderEpoch
+                | Code::UnknownPartition
+                | Code::UnknownTopicOrPartition
         )
     )
 }
