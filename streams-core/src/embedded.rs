@@ -81,6 +81,44 @@ impl EmbeddedBroker {
         Ok(())
     }
 
+    /// Fault injection for tests: broker `id` refuses connections until
+    /// [`broker_up`](Self::broker_up) (its partitions keep their leaders).
+    pub fn broker_down(&self, id: i32) -> Result<()> {
+        self.mock()?
+            .broker_down(id)
+            .map_err(|e| Error::kafka(format!("taking mock broker {id} down"), e))
+    }
+
+    /// Fault injection for tests: broker `id` accepts connections again.
+    pub fn broker_up(&self, id: i32) -> Result<()> {
+        self.mock()?
+            .broker_up(id)
+            .map_err(|e| Error::kafka(format!("bringing mock broker {id} up"), e))
+    }
+
+    /// Fault injection for tests: broker `id` coordinates consumer group `group`.
+    pub fn set_group_coordinator(&self, group: &str, id: i32) -> Result<()> {
+        self.mock()?
+            .coordinator(rdkafka::mocking::MockCoordinator::Group(group.into()), id)
+            .map_err(|e| Error::kafka(format!("moving the coordinator of group {group}"), e))
+    }
+
+    /// Fault injection for tests: broker `id` leads partition `partition` of `topic`.
+    pub fn set_partition_leader(&self, topic: &str, partition: i32, id: i32) -> Result<()> {
+        self.mock()?
+            .partition_leader(topic, partition, Some(id))
+            .map_err(|e| Error::kafka(format!("moving the leader of {topic}-{partition}"), e))
+    }
+
+    fn mock(
+        &self,
+    ) -> Result<rdkafka::mocking::MockCluster<'_, rdkafka::producer::DefaultProducerContext>> {
+        self.handle
+            .client()
+            .mock_cluster()
+            .ok_or_else(|| Error::IllegalState("the embedded broker's mock cluster is gone".into()))
+    }
+
     /// Whether the broker says it creates a missing topic on its first write (the brokers'
     /// `auto.create.topics.enable`; `true`, as the mock does, until set): set `false` to play a
     /// cluster that does not, where an application whose sink topics are missing fails to

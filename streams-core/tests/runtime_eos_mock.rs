@@ -407,3 +407,53 @@ fn a_producer_fenced_mid_transaction_rejoins_and_processing_goes_on() {
     assert_ne!(streams.state(), State::Error);
     streams.close().expect("clean close");
 }
+
+#[test]
+fn a_commit_stuck_on_a_lost_group_coordinator_gives_the_tasks_up() {
+    // librdkafka's `send_offsets_to_transaction` does not return while the group coordinator
+    // is down, whatever its timeout (confluentinc/librdkafka#5456): the stream thread must not
+    // wait on it past its commit budget (here a quarter of a 10 s max.poll.interval.ms), but
+    // give its tasks up and rejoin, its new producer fencing the stuck transaction.
+    init_tracing();
+    let broker = EmbeddedBroker::start(2).expect("broker");
+    let app = "eos-stuck-offsets";
+    // Everything on broker 1 but the group's coordinator.
+    for topic in ["plain", "plain-out"] {
+        broker.create_topic(topic, 1).expect("topic");
+        broker.set_partition_leader(topic, 0, 1).expect("leader");
+    }
+    broker.set_group_coordinator(app, 2).expect("coordinator");
+    let builder = StreamsBuilder::new();
+    builder
+        .stream("plain", Consumed::with(Serdes::string(), Serdes::string()))
+        .to("plain-out");
+    let topology = builder.build().expect("topology");
+    let registry = prometheus::Registry::new();
+    let state = tempfile::tempdir().expect("tempdir");
+    let mut config = app_config(&broker, app, state.path());
+    config
+        .set("processing.guarantee", "exactly_once_v2")
+        .set("consumer.max.poll.interval.ms", "10000")
+        .set_metrics_registry(registry.clone());
+    let mut streams = KafkaStreams::new(topology, &config).expect("streams");
+    streams.start().expect("start");
+    streams.wait_until_running(TIMEOUT).expect("running");
+    produce_keyed(&broker, "plain", 0, 10, 10);
+    wait_for_metric(
+        &registry,
+        "streams_stream_thread_commit_total",
+        1.0,
+        "nothing committed",
+    );
+
+    broker.broker_down(2).expect("down");
+    produce_keyed(&broker, "plain", 10, 10, 10);
+    wait_for_metric(
+        &registry,
+        "streams_client_threads_rejoined_total",
+        1.0,
+        "the thread never gave its tasks up while the group coordinator was down",
+    );
+    broker.broker_up(2).expect("up");
+    streams.close().expect("clean close");
+}

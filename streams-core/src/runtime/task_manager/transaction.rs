@@ -32,6 +32,9 @@ use crate::{Error, Result, TaskId};
 /// How long a transaction call may take.
 const TXN_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// How much longer than its own timeout `send_offsets_to_transaction` is waited for.
+const SEND_OFFSETS_GRACE: Duration = Duration::from_secs(5);
+
 /// The thread's transaction: whether one is open, and how many records the collector had
 /// sent at the last commit (to skip empty commits).
 #[derive(Debug, Default)]
@@ -154,8 +157,7 @@ impl TaskManager {
             .group_metadata()
             .ok_or_else(|| Error::IllegalState("the consumer has no group metadata".into()))?;
         let committed = if offsets.count() > 0 {
-            self.producer
-                .send_offsets_to_transaction(&offsets, &group, self.time_left(TXN_TIMEOUT))
+            self.send_offsets_bounded(&offsets, group)?
         } else {
             Ok(())
         }
@@ -184,6 +186,41 @@ impl TaskManager {
         }
         debug!(partitions = offsets.count(), "transaction committed");
         Ok(CommitOutcome::Committed)
+    }
+
+    /// Adds the input `offsets` to the open transaction (for `group`), waiting at most what is
+    /// left of the commit's budget.
+    ///
+    /// librdkafka's `send_offsets_to_transaction` can block past its timeout when the group
+    /// coordinator is down or has just moved (confluentinc/librdkafka#5456, #5511): seen at a
+    /// shutdown right after a preferred-leader election, where it held the stream thread until
+    /// the member was dropped from the group 5 minutes later. The call runs on a helper thread;
+    /// past the budget the stream thread gives its tasks up ([`Error::TaskMigrated`]) and
+    /// rejoins, and its new producer (same transactional id) fences the stuck transaction. The
+    /// helper thread ends whenever librdkafka returns, dropping its handle on the old producer.
+    fn send_offsets_bounded(
+        &self,
+        offsets: &rdkafka::TopicPartitionList,
+        group: rdkafka::consumer::ConsumerGroupMetadata,
+    ) -> Result<std::result::Result<(), KafkaError>> {
+        let timeout = self.time_left(TXN_TIMEOUT);
+        let producer = self.producer.clone();
+        let offsets = offsets.clone();
+        let (done, result) = std::sync::mpsc::sync_channel(1);
+        std::thread::Builder::new()
+            .name("txn-send-offsets".into())
+            .spawn(move || {
+                let _ = done.send(producer.send_offsets_to_transaction(&offsets, &group, timeout));
+            })
+            .map_err(|e| Error::io("spawning the transaction's offset sender", e))?;
+        // librdkafka's own timeout, and a little more for its answer to arrive.
+        match result.recv_timeout(timeout + SEND_OFFSETS_GRACE) {
+            Ok(sent) => Ok(sent),
+            Err(_) => Err(Error::TaskMigrated(format!(
+                "adding the input offsets to the transaction did not return within {} ms (the group coordinator down or moving); the thread's new producer fences the transaction",
+                (timeout + SEND_OFFSETS_GRACE).as_millis()
+            ))),
+        }
     }
 
     /// Whether a transaction is open (exactly-once, records or offsets since the last commit).
