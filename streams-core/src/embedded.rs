@@ -64,20 +64,14 @@ impl EmbeddedBroker {
         api: rdkafka::types::RDKafkaApiKey,
         errors: &[RDKafkaRespErr],
     ) -> Result<()> {
-        let cluster = self.handle.client().mock_cluster().ok_or_else(|| {
-            Error::IllegalState("the embedded broker's mock cluster is gone".into())
-        })?;
-        cluster.request_errors(api, errors);
+        self.mock()?.request_errors(api, errors);
         Ok(())
     }
 
     /// Fault injection for tests: drops the errors
     /// [`inject_request_errors`](Self::inject_request_errors) queued for requests of kind `api` and not yet answered.
     pub fn clear_request_errors(&self, api: rdkafka::types::RDKafkaApiKey) -> Result<()> {
-        let cluster = self.handle.client().mock_cluster().ok_or_else(|| {
-            Error::IllegalState("the embedded broker's mock cluster is gone".into())
-        })?;
-        cluster.clear_request_errors(api);
+        self.mock()?.clear_request_errors(api);
         Ok(())
     }
 
@@ -110,6 +104,27 @@ impl EmbeddedBroker {
             .map_err(|e| Error::kafka(format!("moving the leader of {topic}-{partition}"), e))
     }
 
+    /// Fault injection for tests: the leader of partition `partition` of `topic` sends
+    /// fetching consumers to broker `id` (`None`: to none), as a broker sends a consumer of a
+    /// rack to a follower there (KIP-392). Unlike a real broker, the mock does so whether or not
+    /// the consumer named its rack (`client.rack`), so a consumer without one ends up fetching
+    /// from a broker that is not the leader.
+    pub fn set_partition_follower(
+        &self,
+        topic: &str,
+        partition: i32,
+        id: Option<i32>,
+    ) -> Result<()> {
+        self.mock()?
+            .partition_follower(topic, partition, id.unwrap_or(-1))
+            .map_err(|e| {
+                Error::kafka(
+                    format!("sending fetches of {topic}-{partition} to a follower"),
+                    e,
+                )
+            })
+    }
+
     fn mock(
         &self,
     ) -> Result<rdkafka::mocking::MockCluster<'_, rdkafka::producer::DefaultProducerContext>> {
@@ -138,10 +153,7 @@ impl EmbeddedBroker {
 
     /// Creates `topic` with `partitions` partitions; an existing topic is left as is.
     pub fn create_topic(&self, topic: &str, partitions: i32) -> Result<()> {
-        let cluster = self.handle.client().mock_cluster().ok_or_else(|| {
-            Error::IllegalState("the embedded broker's mock cluster is gone".into())
-        })?;
-        match cluster.create_topic(topic, partitions, 1) {
+        match self.mock()?.create_topic(topic, partitions, 1) {
             Ok(()) => Ok(()),
             Err(rdkafka::error::KafkaError::MockCluster(code))
                 if code == RDKafkaRespErr::RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS.into() =>

@@ -8,7 +8,7 @@
 //! holds it across `poll`.
 
 use std::cell::RefCell;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Instant;
 
@@ -19,6 +19,8 @@ use rdkafka::producer::Producer;
 use tracing::{error, info, warn};
 
 use super::clients::{changelog_reader, client_config, log_end_reader};
+use super::consumer_stats;
+use super::fetch_watch::{FetchWatch, Stuck};
 use super::instance::{InstanceShared, ThreadState};
 use super::metrics::{ConsumerLag, LoopMeter};
 use super::plan::TopicPlan;
@@ -43,16 +45,39 @@ fn with_manager<R>(f: impl FnOnce(&mut TaskManager) -> R) -> Option<R> {
 }
 
 /// Consumer context that hands rebalances to the thread's task manager, and its statistics
-/// to the consumer-lag metric.
+/// to the consumer-lag metric and the [`FetchWatch`].
 struct RebalanceHandler {
     lag: ConsumerLag,
+    watch: Mutex<FetchWatch>,
+}
+
+impl RebalanceHandler {
+    /// A partition the consumer is stuck on (see [`FetchWatch`]), if any.
+    fn stuck(&self) -> Option<Stuck> {
+        self.watch
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .stuck(Instant::now())
+    }
 }
 
 impl ClientContext for RebalanceHandler {
-    /// Called in `poll`, on the stream thread, every `statistics.interval.ms`: only the lag of
-    /// each partition is read from the JSON (rdkafka's default would decode all of it).
+    /// Called in `poll`, on the stream thread, every `statistics.interval.ms`: only what the
+    /// lag metric and the fetch watch need is read from the JSON (rdkafka's default would
+    /// decode all of it).
     fn stats_raw(&self, statistics: &[u8]) {
-        self.lag.update(statistics);
+        let stats = match consumer_stats::parse(statistics) {
+            Ok(stats) => stats,
+            Err(e) => {
+                tracing::debug!("cannot read the consumer's statistics: {e}");
+                return;
+            }
+        };
+        self.lag.update(&stats);
+        self.watch
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .update(&stats, Instant::now());
     }
 }
 
@@ -301,9 +326,11 @@ fn run(spec: ThreadSpec) -> Result<()> {
             std::time::Duration::from_secs(300),
             std::time::Duration::from_millis,
         );
+    let watch = FetchWatch::new(consumer_config.get("client.rack"));
     let consumer: BaseConsumer<RebalanceHandler> = consumer_config
         .create_with_context(RebalanceHandler {
             lag: ConsumerLag::new(&thread_metrics),
+            watch: Mutex::new(watch),
         })
         .map_err(|e| Error::kafka("creating the consumer", e))?;
 
@@ -350,7 +377,11 @@ fn run(spec: ThreadSpec) -> Result<()> {
     MANAGER.with(|slot| *slot.borrow_mut() = Some(manager));
     let result = run_loop(&consumer, &plan, &config, &shared, &thread_metrics);
     let outcome = match result {
-        Ok(()) => with_manager(|m| m.shutdown(&consumer)).unwrap_or(Ok(())),
+        Ok(LoopEnd::Shutdown) => with_manager(|m| m.shutdown(&consumer)).unwrap_or(Ok(())),
+        // Committed and closed as at a shutdown, then the thread rejoins with new clients.
+        Ok(LoopEnd::RenewConsumer(stuck)) => with_manager(|m| m.shutdown(&consumer))
+            .unwrap_or(Ok(()))
+            .and(Err(Error::TaskMigrated(stuck.to_string()))),
         Err(e) => {
             with_manager(TaskManager::close_dirty);
             Err(e)
@@ -404,13 +435,22 @@ fn leave_group(consumer: &BaseConsumer<RebalanceHandler>) {
     warn!("the consumer still had partitions or events 10 s after unsubscribing");
 }
 
+/// Why the record loop ended without an error.
+enum LoopEnd {
+    /// The instance shuts down.
+    Shutdown,
+    /// The consumer is stuck on a partition (see [`FetchWatch`]): the thread commits, closes
+    /// its tasks and rejoins with a new consumer.
+    RenewConsumer(Stuck),
+}
+
 fn run_loop(
     consumer: &BaseConsumer<RebalanceHandler>,
     plan: &TopicPlan,
     config: &StreamsConfig,
     shared: &InstanceShared,
     metrics: &ThreadMetrics,
-) -> Result<()> {
+) -> Result<LoopEnd> {
     let topics: Vec<&str> = plan.source_topics.iter().map(String::as_str).collect();
     consumer
         .subscribe(&topics)
@@ -436,10 +476,11 @@ fn run_loop(
                 .poll_latency
                 .observe(started.elapsed().as_secs_f64());
         }
-        let step = with_manager(|m| -> Result<bool> {
+        let step = with_manager(|m| -> Result<Option<Stuck>> {
             if let Some(e) = m.take_pending_error() {
                 m.recover(consumer, e)?;
-                return Ok(m.is_restoring());
+                restoring = m.is_restoring();
+                return Ok(None);
             }
             let idle = match polled {
                 Some(Ok(message)) => {
@@ -467,17 +508,23 @@ fn run_loop(
             };
             if idle || since_maintenance >= RECORDS_PER_MAINTENANCE || m.is_restoring() {
                 since_maintenance = 0;
+                if let Some(stuck) = consumer.context().stuck() {
+                    return Ok(Some(stuck));
+                }
                 m.flush_metrics();
                 meter.flush(metrics);
                 if let Err(e) = m.restore(consumer).and_then(|()| m.maybe_commit(consumer)) {
                     m.recover(consumer, e)?;
                 }
             }
-            Ok(m.is_restoring())
+            restoring = m.is_restoring();
+            Ok(None)
         });
-        restoring = step.unwrap_or(Ok(false))?;
+        if let Some(stuck) = step.unwrap_or(Ok(None))? {
+            return Ok(LoopEnd::RenewConsumer(stuck));
+        }
     }
-    Ok(())
+    Ok(LoopEnd::Shutdown)
 }
 
 trait SetIfAbsent {

@@ -1,6 +1,6 @@
 //! `streams_consumer_records_lag{thread,topic,partition}`, from librdkafka's statistics: the
 //! stream thread's consumer emits them every `statistics.interval.ms` (5 s unless the user set
-//! it) and its context hands the JSON here.
+//! it) and its context hands them here, parsed (`consumer_stats`).
 //!
 //! librdkafka's `consumer_lag` is the partition's end (the high watermark, or the last stable
 //! offset under `read_committed`) minus the committed offset, so it also counts records
@@ -8,55 +8,25 @@
 //! partition (and for partitions the consumer does not fetch), and such partitions get no
 //! series.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::sync::Mutex;
 
 use prometheus::IntGaugeVec;
-use serde::Deserialize;
 
 use super::ThreadMetrics;
+use crate::runtime::consumer_stats::Statistics;
 
-/// The part of librdkafka's statistics read here; serde skips the rest without keeping it.
-#[derive(Deserialize)]
-struct Statistics {
-    #[serde(default)]
-    topics: HashMap<String, TopicStatistics>,
-}
-
-#[derive(Deserialize)]
-struct TopicStatistics {
-    #[serde(default)]
-    partitions: HashMap<String, PartitionStatistics>,
-}
-
-#[derive(Deserialize)]
-struct PartitionStatistics {
-    partition: i32,
-    #[serde(default = "unknown")]
-    consumer_lag: i64,
-}
-
-fn unknown() -> i64 {
-    -1
-}
-
-/// The known lag of each partition in the statistics JSON `stats`: `(topic, partition, lag)`,
-/// sorted. librdkafka's internal partition -1 (messages not yet assigned a partition) and
-/// unknown lags (-1) are left out.
-pub(crate) fn parse_lags(stats: &[u8]) -> serde_json::Result<Vec<(String, i32, i64)>> {
-    let stats: Statistics = serde_json::from_slice(stats)?;
+/// The known lag of each partition in `stats`: `(topic, partition, lag)`, sorted. librdkafka's
+/// internal partition -1 (messages not yet assigned a partition) and unknown lags (-1) are
+/// left out.
+pub(crate) fn lags(stats: &Statistics) -> Vec<(String, i32, i64)> {
     let mut lags: Vec<(String, i32, i64)> = stats
-        .topics
-        .into_iter()
-        .flat_map(|(topic, t)| {
-            t.partitions
-                .into_values()
-                .filter(|p| p.partition >= 0 && p.consumer_lag >= 0)
-                .map(move |p| (topic.clone(), p.partition, p.consumer_lag))
-        })
+        .partitions()
+        .filter(|(_, p)| p.consumer_lag >= 0)
+        .map(|(topic, p)| (topic.to_string(), p.partition, p.consumer_lag))
         .collect();
     lags.sort();
-    Ok(lags)
+    lags
 }
 
 /// Keeps a stream thread's lag series in step with its consumer's statistics.
@@ -78,14 +48,8 @@ impl ConsumerLag {
     }
 
     /// Applies one statistics JSON.
-    pub(crate) fn update(&self, stats: &[u8]) {
-        let lags = match parse_lags(stats) {
-            Ok(lags) => lags,
-            Err(e) => {
-                tracing::debug!("cannot read the consumer's statistics: {e}");
-                return;
-            }
-        };
+    pub(crate) fn update(&self, stats: &Statistics) {
+        let lags = lags(stats);
         let mut reported = self.reported.lock().unwrap_or_else(|p| p.into_inner());
         let mut now = HashSet::with_capacity(lags.len());
         for (topic, partition, lag) in lags {
@@ -128,9 +92,12 @@ mod tests {
 
     use prometheus::core::Collector;
 
+    use std::collections::HashMap;
+
     use super::*;
     use crate::config::RecordingLevel;
     use crate::runtime::StreamsMetrics;
+    use crate::runtime::consumer_stats::parse;
 
     /// Trimmed from a real librdkafka 2.x consumer's statistics.
     const STATS: &str = r#"{
@@ -157,15 +124,15 @@ mod tests {
     #[test]
     fn known_lags_are_read_and_unknown_ones_and_the_internal_partition_skipped() {
         assert_eq!(
-            parse_lags(STATS.as_bytes()).expect("parses"),
+            lags(&parse(STATS.as_bytes()).expect("parses")),
             vec![
                 ("input".to_string(), 0, 12),
                 ("input".to_string(), 2, 0),
                 ("other".to_string(), 3, 7),
             ]
         );
-        assert_eq!(parse_lags(b"{}").expect("no topics"), vec![]);
-        assert!(parse_lags(b"not json").is_err());
+        assert_eq!(lags(&parse(b"{}").expect("no topics")), vec![]);
+        assert!(parse(b"not json").is_err());
     }
 
     #[test]
@@ -175,7 +142,7 @@ mod tests {
                 .expect("metrics"),
         );
         let lag = ConsumerLag::new(&ThreadMetrics::new(&instance, "t-1"));
-        lag.update(STATS.as_bytes());
+        lag.update(&parse(STATS.as_bytes()).expect("parses"));
         let series = || {
             let mut series: Vec<(String, i64)> = instance
                 .records_lag
@@ -207,7 +174,10 @@ mod tests {
             ]
         );
         lag.update(
-            br#"{"topics": {"input": {"partitions": {"0": {"partition": 0, "consumer_lag": 3}}}}}"#,
+            &parse(
+                br#"{"topics": {"input": {"partitions": {"0": {"partition": 0, "consumer_lag": 3}}}}}"#,
+            )
+            .expect("parses"),
         );
         assert_eq!(series(), vec![("t-1/input-0".to_string(), 3)]);
         drop(lag);
