@@ -154,24 +154,47 @@ impl StateRestoreListener for Listener {
     }
 }
 
-#[test]
-fn a_corrupt_state_dir_is_wiped_and_rebuilt_from_the_changelog_with_progress_reported() {
+/// The first run of a restart test: `records` records over `keys` keys on `partitions`
+/// partitions, counted without a record cache (each input record writes one changelog record)
+/// until the store holds them all, then closed cleanly.
+struct FirstRun {
+    broker: Arc<EmbeddedBroker>,
+    config: streams_core::StreamsConfig,
+    state: tempfile::TempDir,
+    expected: BTreeMap<String, u64>,
+}
+
+fn count_and_close(app: &str, partitions: i32, records: usize, keys: usize) -> FirstRun {
     init_tracing();
     let broker = EmbeddedBroker::start(1).expect("broker");
-    broker.create_topic(INPUT, 2).expect("input");
-    broker.create_topic(OUTPUT, 2).expect("output");
+    broker.create_topic(INPUT, partitions).expect("input");
+    broker.create_topic(OUTPUT, partitions).expect("output");
     let state = tempfile::tempdir().expect("tempdir");
-    let mut config = app_config(&broker, "count-corrupt", state.path());
+    let mut config = app_config(&broker, app, state.path());
     config.set("statestore.cache.max.bytes", "0");
-
-    let expected = produce_keyed(&broker, INPUT, 0, 3_000, 60);
+    let expected = produce_keyed(&broker, INPUT, 0, records, keys);
     let mut first = KafkaStreams::new(count_topology(), &config).expect("streams");
     first.start().expect("start");
     wait_for("first counts", TIMEOUT, || {
         store_contents(&first) == expected
     });
     first.close().expect("clean close");
-    drop(first);
+    FirstRun {
+        broker,
+        config,
+        state,
+        expected,
+    }
+}
+
+#[test]
+fn a_corrupt_state_dir_is_wiped_and_rebuilt_from_the_changelog_with_progress_reported() {
+    let FirstRun {
+        config,
+        state,
+        expected,
+        broker: _broker,
+    } = count_and_close("count-corrupt", 2, 3_000, 60);
 
     // Garbage over each task's RocksDB manifest pointer and checkpoint: unreadable state.
     let app_dir = state.path().join("count-corrupt");
@@ -401,21 +424,12 @@ fn a_store_being_restored_answers_only_stale_queries() {
     // Kafka Streams refuses to query a store whose task is not running
     // (`InvalidStateStoreException`) unless stale stores are enabled: a restoring store holds
     // only part of the state.
-    init_tracing();
-    let broker = EmbeddedBroker::start(1).expect("broker");
-    broker.create_topic(INPUT, 1).expect("input");
-    broker.create_topic(OUTPUT, 1).expect("output");
-    let state = tempfile::tempdir().expect("tempdir");
-    let mut config = app_config(&broker, "count-restoring", state.path());
-    config.set("statestore.cache.max.bytes", "0");
-    let expected = produce_keyed(&broker, INPUT, 0, 2_000, 40);
-    let mut first = KafkaStreams::new(count_topology(), &config).expect("streams");
-    first.start().expect("start");
-    wait_for("first counts", TIMEOUT, || {
-        store_contents(&first) == expected
-    });
-    first.close().expect("clean close");
-    drop(first);
+    let FirstRun {
+        config,
+        state,
+        expected,
+        broker: _broker,
+    } = count_and_close("count-restoring", 1, 2_000, 40);
     // The state is gone (a new host): the task restores its store from the changelog.
     std::fs::remove_dir_all(state.path().join("count-restoring")).expect("wipe");
 

@@ -56,17 +56,24 @@ fn commit_start(broker: &EmbeddedBroker, app: &str) {
         .expect("commit the start offsets");
 }
 
-#[test]
-fn a_task_waiting_for_its_changelog_offsets_leaves_the_thread_polling() {
+/// An instance started while the broker refuses every request for offsets, as a former
+/// leader does (until cleared), with `events` records in `events` produced before: returned
+/// once its stateless copy has shown that its thread polls and processes.
+struct Refused {
+    broker: std::sync::Arc<EmbeddedBroker>,
+    streams: KafkaStreams,
+    counted: std::collections::BTreeMap<String, u64>,
+    _state: tempfile::TempDir,
+}
+
+fn start_while_offsets_are_refused(app: &str, events: usize) -> Refused {
     init_tracing();
     let broker = EmbeddedBroker::start(1).expect("broker");
     for topic in ["plain", "events", "plain-out", "counts-out"] {
         broker.create_topic(topic, 1).expect("topic");
     }
-    let app = "task-wait";
     commit_start(&broker, app);
-    let counted = produce_keyed(&broker, "events", 0, 300, 10);
-    // Every request for offsets is refused, as by a former leader, until cleared.
+    let counted = produce_keyed(&broker, "events", 0, events, 10);
     broker
         .inject_request_errors(
             RDKafkaApiKey::ListOffsets,
@@ -77,11 +84,26 @@ fn a_task_waiting_for_its_changelog_offsets_leaves_the_thread_polling() {
     let config = app_config(&broker, app, state.path());
     let mut streams = KafkaStreams::new(topology(), &config).expect("streams");
     streams.start().expect("start");
-
     // The copy runs while the count waits: the thread polls and processes.
     let copied = produce_keyed(&broker, "plain", 0, 20, 20);
     let mut copies = TableReader::from_offset_zero(&broker, "plain-out");
     assert_eq!(copies.read_until(&copied, TIMEOUT), copied);
+    Refused {
+        broker,
+        streams,
+        counted,
+        _state: state,
+    }
+}
+
+#[test]
+fn a_task_waiting_for_its_changelog_offsets_leaves_the_thread_polling() {
+    let Refused {
+        broker,
+        mut streams,
+        counted,
+        _state,
+    } = start_while_offsets_are_refused("task-wait", 300);
     let mut counts = TableReader::from_offset_zero(&broker, "counts-out");
     assert!(
         counts
@@ -108,26 +130,11 @@ fn a_task_waiting_for_its_changelog_offsets_leaves_the_thread_polling() {
 
 #[test]
 fn a_shutdown_does_not_wait_for_a_task_waiting_for_the_brokers() {
-    init_tracing();
-    let broker = EmbeddedBroker::start(1).expect("broker");
-    for topic in ["plain", "events", "plain-out", "counts-out"] {
-        broker.create_topic(topic, 1).expect("topic");
-    }
-    let app = "task-wait-close";
-    commit_start(&broker, app);
-    broker
-        .inject_request_errors(
-            RDKafkaApiKey::ListOffsets,
-            &[RDKafkaRespErr::RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION; 100_000],
-        )
-        .expect("inject");
-    let state = tempfile::tempdir().expect("tempdir");
-    let config = app_config(&broker, app, state.path());
-    let mut streams = KafkaStreams::new(topology(), &config).expect("streams");
-    streams.start().expect("start");
-    let copied = produce_keyed(&broker, "plain", 0, 5, 5);
-    let mut copies = TableReader::from_offset_zero(&broker, "plain-out");
-    assert_eq!(copies.read_until(&copied, TIMEOUT), copied);
+    let Refused {
+        mut streams,
+        _state,
+        ..
+    } = start_while_offsets_are_refused("task-wait-close", 0);
     // The close ends cleanly while the brokers still refuse (a thread blocked on them would
     // hold it for task.timeout.ms, 5 minutes, and this test would overrun its guard).
     let (done, closed) = std::sync::mpsc::channel();
