@@ -30,6 +30,7 @@ use crate::{Error, Result, TaskId, Topology};
 mod awaiting;
 mod commit;
 mod input;
+mod offset_sender;
 mod rebalance;
 mod recovery;
 mod transaction;

@@ -25,6 +25,7 @@ use rdkafka::types::RDKafkaErrorCode;
 use tracing::{debug, warn};
 
 use super::commit::{FLUSH_TIMEOUT, flush};
+use super::offset_sender::OffsetSender;
 use super::recovery::REWIND_TIMEOUT;
 use super::{CommitOutcome, TaskManager};
 use crate::{Error, Result, TaskId};
@@ -41,6 +42,9 @@ const SEND_OFFSETS_GRACE: Duration = Duration::from_secs(5);
 pub(crate) struct Transaction {
     open: bool,
     sent_at_commit: u64,
+    /// The helper that adds input offsets to transactions, started at the first commit with
+    /// offsets, and dropped after a call it could not answer in time.
+    offset_sender: Option<OffsetSender>,
 }
 
 /// Classifies a transactional producer error.
@@ -194,29 +198,31 @@ impl TaskManager {
     /// librdkafka's `send_offsets_to_transaction` can block past its timeout when the group
     /// coordinator is down or has just moved (confluentinc/librdkafka#5456, #5511): seen at a
     /// shutdown right after a preferred-leader election, where it held the stream thread until
-    /// the member was dropped from the group 5 minutes later. The call runs on a helper thread;
-    /// past the budget the stream thread gives its tasks up ([`Error::TaskMigrated`]) and
-    /// rejoins, and its new producer (same transactional id) fences the stuck transaction. The
-    /// helper thread ends whenever librdkafka returns, dropping its handle on the old producer.
+    /// the member was dropped from the group 5 minutes later. The call runs on the thread's
+    /// [`OffsetSender`]; past the budget the stream thread gives its tasks up
+    /// ([`Error::TaskMigrated`]) and rejoins, and its new producer (same transactional id)
+    /// fences the stuck transaction.
     fn send_offsets_bounded(
-        &self,
+        &mut self,
         offsets: &rdkafka::TopicPartitionList,
         group: rdkafka::consumer::ConsumerGroupMetadata,
     ) -> Result<std::result::Result<(), KafkaError>> {
         let timeout = self.time_left(TXN_TIMEOUT);
         let producer = self.producer.clone();
-        let offsets = offsets.clone();
-        let (done, result) = std::sync::mpsc::sync_channel(1);
-        std::thread::Builder::new()
-            .name("txn-send-offsets".into())
-            .spawn(move || {
-                let _ = done.send(producer.send_offsets_to_transaction(&offsets, &group, timeout));
-            })
-            .map_err(|e| Error::io("spawning the transaction's offset sender", e))?;
-        // librdkafka's own timeout, and a little more for its answer to arrive.
-        match result.recv_timeout(timeout + SEND_OFFSETS_GRACE) {
-            Ok(sent) => Ok(sent),
-            Err(_) => Err(Error::TaskMigrated(format!(
+        let txn = self
+            .txn
+            .as_mut()
+            .ok_or_else(|| Error::IllegalState("an offset commit outside a transaction".into()))?;
+        let sender = match txn.offset_sender.take() {
+            Some(sender) => sender,
+            None => OffsetSender::start()?,
+        };
+        match sender.send(producer, offsets, group, timeout, SEND_OFFSETS_GRACE) {
+            Some(sent) => {
+                txn.offset_sender = Some(sender);
+                Ok(sent)
+            }
+            None => Err(Error::TaskMigrated(format!(
                 "adding the input offsets to the transaction did not return within {} ms (the group coordinator down or moving); the thread's new producer fences the transaction",
                 (timeout + SEND_OFFSETS_GRACE).as_millis()
             ))),
