@@ -20,7 +20,7 @@ use rdkafka::{Offset, TopicPartitionList};
 use tracing::{info, warn};
 
 use super::changelog_reader::ChangelogReader;
-use super::clients::{changelog_reader, client_config, watermarks};
+use super::clients::{changelog_reader, client_config, watermarks_once};
 use super::instance::InstanceShared;
 use super::plan::TopicPlan;
 use super::registry::{Registry, place_standbys};
@@ -295,7 +295,10 @@ impl Runner<'_> {
         let committed = self.committed(&sources)?;
         let mut changelogs = Vec::new();
         for (changelog, checkpoint) in task.changelogs() {
-            let (low, _) = watermarks(
+            // One request: when the brokers cannot answer (a leader moving or down), the
+            // standby opens at a later reconcile, and the thread goes on releasing the
+            // standbys that stream threads claim meanwhile.
+            let (low, _) = watermarks_once(
                 self.reader.consumer(),
                 &changelog.topic,
                 changelog.partition,
