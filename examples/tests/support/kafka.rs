@@ -265,6 +265,21 @@ group.consumer.heartbeat.interval.ms=500";
         config
     }
 
+    /// How many members consumer group `group` has now (0 for an empty or unknown group;
+    /// `usize::MAX` when the brokers cannot tell).
+    pub fn group_members(&self, group: &str) -> usize {
+        let consumer: BaseConsumer = self.client().create().expect("consumer");
+        consumer
+            .fetch_group_list(Some(group), Duration::from_secs(10))
+            .map_or(usize::MAX, |list| {
+                list.groups()
+                    .iter()
+                    .filter(|g| g.name() == group)
+                    .map(|g| g.members().len())
+                    .sum()
+            })
+    }
+
     /// Creates topics of `(name, partitions)`, replicated min(nodes, 3) times.
     pub fn create_topics(&self, topics: &[(&str, i32)]) {
         self.create_topics_with(topics, &[]);
