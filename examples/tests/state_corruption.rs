@@ -24,7 +24,7 @@ mod support;
 mod corruption;
 
 use std::collections::BTreeMap;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use corruption::{
     App, Restores, Store, TIMEOUT, check_output, log_len, plain, task_lines, trickle,
@@ -248,6 +248,8 @@ fn a_store_found_corrupt_while_processing_is_rebuilt_from_the_changelog() {
 /// the task committed records after it. A `read_committed` reader's end of the partition (its
 /// last stable offset) stops at the open transaction, before the store's position; the store
 /// is right nonetheless, and wiping it to restore up to that end would lose committed counts.
+/// A new owner without the store must not restore only up to that end either: it waits for
+/// the transaction to end, then restores the records committed after it.
 #[test]
 #[cfg_attr(
     not(kafka_available),
@@ -325,12 +327,10 @@ fn a_position_past_the_last_stable_offset_of_the_changelog_is_kept() {
     println!("changelog 0: position {position}, last stable offset {stable}, end {end}");
 
     let life = run(&mut expected, 3);
-    other.abort_transaction(TIMEOUT).expect("abort");
-    check_output(broker, &app, 3 * batch, &expected, &Worker::log_of(&dir));
     assert_eq!(
         Worker::read_dump(&dir.with_extension("dump")),
         expected,
-        "final store"
+        "the kept store"
     );
     let lines = task_lines(&life, 0);
     assert!(
@@ -338,8 +338,42 @@ fn a_position_past_the_last_stable_offset_of_the_changelog_is_kept() {
         "task 0_0 wiped:\n{}",
         lines.join("\n")
     );
+
+    // A new owner without local state (an instance on another host, say) restores from the
+    // start. The records the task committed after the open transaction cannot be read until
+    // it ends: restoring only up to it would lose their counts. The restoration waits.
+    let fresh = dirs.path().join("b");
+    let worker = app.start(broker, &fresh);
+    let waiting = Instant::now();
+    worker.wait_for_log("cannot be read until it ends", Duration::from_secs(60));
+    std::thread::sleep(Duration::from_secs(2));
+    other.abort_transaction(TIMEOUT).expect("abort");
+    trickle(
+        broker,
+        &app.topics.events,
+        3 * batch,
+        batch,
+        keys,
+        &mut expected,
+    );
+    check_output(broker, &app, 4 * batch, &expected, &Worker::log_of(&fresh));
+    let waited = waiting.elapsed();
+    let log = plain(&Worker::log_of(&fresh));
+    worker.stop();
+    assert_eq!(
+        Worker::read_dump(&fresh.with_extension("dump")),
+        expected,
+        "the new owner's store"
+    );
+    let restores = Restores::parse(&log, &app.changelog());
+    assert_eq!(
+        restores.starts.get(&0).and_then(|s| s.last()),
+        Some(&0),
+        "task 0_0 restored from offset 0\n{log}"
+    );
     println!(
-        "position past the last stable offset: 3 × {batch} records; {:.1?}",
+        "position past the last stable offset: 4 × {batch} records; a new owner waited for the open transaction, then restored {:?} records ({waited:.1?} to the last output); {:.1?}",
+        restores.restored,
         started.elapsed()
     );
 }

@@ -65,11 +65,12 @@ pub(crate) fn changelog_reader(
 /// Exactly-once: a client to ask the brokers for the ends of changelog logs
 /// (`read_uncommitted`: the high watermarks). The restore consumer reads `read_committed`, and
 /// so sees a changelog end at its last stable offset, which a transaction left open on the
-/// changelog (by a zombie of an earlier owner) holds back before records this task committed
-/// after it: to that consumer a store position past those looks like a changelog made anew.
+/// changelog (by a zombie of an earlier owner) holds back before records committed after it:
+/// to that consumer a store position past those looks like a changelog made anew, and a
+/// restoration up to it would miss them (see `open_transaction`).
 ///
-/// Made on first use ([`LogEndReader::consumer`]): the case is rare, and a client costs threads
-/// and connections.
+/// Made on first use ([`LogEndReader::consumer`]), when a stream thread first creates a task:
+/// a thread without stateful tasks does without the client's threads and connections.
 pub(crate) fn log_end_reader(config: &StreamsConfig, client_id: &str) -> LogEndReader {
     let mut client = client_config(config, ClientKind::RestoreConsumer);
     client

@@ -18,6 +18,7 @@ mod kafka_streams;
 mod metadata;
 mod metrics;
 pub(crate) mod node;
+mod open_transaction;
 mod partition_group;
 pub(crate) mod plan;
 mod producer;

@@ -5,15 +5,16 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rdkafka::consumer::BaseConsumer;
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 use super::StateRestoreListener;
 use super::StreamsMetrics;
 use super::changelog_reader::{Changelog, ChangelogReader};
 use super::metrics::RestoreMeter;
+use super::open_transaction::{self, may_hide_committed};
 use super::task::{ChangelogPartition, Task};
 use crate::{Error, Result, TaskId};
 
@@ -26,6 +27,11 @@ struct Restoring {
     changelog: ChangelogPartition,
     restored: u64,
     meter: RestoreMeter,
+    /// Exactly-once: records committed after a transaction open on the changelog may lie
+    /// past the reader's end (see [`open_transaction`]), so the restoration is not done when
+    /// the reader reaches it. `Some` while waiting, holding when the changelog's offsets were
+    /// last asked for (`None`: not yet).
+    waiting: Option<Option<Instant>>,
 }
 
 /// What the broker said of one changelog partition of a task ([`Restorer::ends`]).
@@ -35,8 +41,10 @@ struct End {
     low: i64,
     /// The readable end: the high watermark, or under exactly-once the last stable offset.
     readable: i64,
-    /// Whether the task's checkpoint points past the end of the log (its high watermark,
-    /// past every record, committed or not).
+    /// Exactly-once: the end of the log (its high watermark, past every record and
+    /// transaction marker, committed or not).
+    log_end: Option<i64>,
+    /// Whether the task's checkpoint points past the end of the log.
     checkpoint_past_log_end: bool,
 }
 
@@ -116,31 +124,74 @@ impl Restorer {
         self.restoring.is_empty()
     }
 
-    /// Whether `checkpoint` points past the end of the log of `changelog` (its high
-    /// watermark, past every record, committed or not), given its end as the reader sees it.
-    /// One request to the broker at most.
-    fn past_log_end(
-        &self,
-        changelog: &ChangelogPartition,
-        checkpoint: i64,
-        readable_end: i64,
-    ) -> Result<bool> {
-        if checkpoint < readable_end {
-            return Ok(false);
-        }
+    /// Whether a changelog has records left to read now; false while every changelog being
+    /// restored is only waiting for a transaction open on it to end (the thread then polls
+    /// its consumer at its usual pace rather than spin).
+    pub(crate) fn is_reading(&self) -> bool {
+        self.restoring
+            .keys()
+            .any(|changelog| !self.reader.caught_up(changelog))
+    }
+
+    /// Asks again, at most every [`open_transaction::RECHECK_EVERY`], for the offsets of each
+    /// changelog read up to its last stable offset that waits for a transaction open on it
+    /// (see [`open_transaction`]): a last stable offset that moved on is read up to, and once
+    /// nothing committed can be hidden past the reader's next offset, the wait ends. A request
+    /// that fails is tried again later.
+    fn recheck_open_transactions(&mut self) -> Result<()> {
         let Some(log_end) = &self.log_end else {
-            return Ok(true);
+            return Ok(());
         };
-        let consumer = log_end.consumer()?;
-        let (_, end) =
-            super::clients::watermarks_once(consumer, &changelog.topic, changelog.partition)?;
-        Ok(checkpoint + 1 > end)
+        let (reader, shared) = (&mut self.reader, &self.shared);
+        for (key, r) in &mut self.restoring {
+            let Some(checked) = &mut r.waiting else {
+                continue;
+            };
+            if !reader.caught_up(key)
+                || checked.is_some_and(|at| at.elapsed() < open_transaction::RECHECK_EVERY)
+            {
+                continue;
+            }
+            *checked = Some(Instant::now());
+            let Some(next) = reader.position(key) else {
+                continue;
+            };
+            // The last stable offset first: the log end asked after it can only be further on.
+            let offsets = super::clients::watermarks_once(reader.consumer(), &key.0, key.1)
+                .and_then(|(_, stable)| {
+                    let (_, end) =
+                        super::clients::watermarks_once(log_end.consumer()?, &key.0, key.1)?;
+                    Ok((stable, end))
+                });
+            let (stable, end) = match offsets {
+                Ok(offsets) => offsets,
+                Err(e) => {
+                    debug!(task = %r.task, "{e}; asking again later");
+                    continue;
+                }
+            };
+            if stable > next {
+                reader.set_end(key, stable)?;
+                shared.update_task_status(r.task, |status| {
+                    status.changelog(&r.changelog.store, &key.0, key.1).end = Some(stable);
+                });
+            }
+            if !may_hide_committed(next, stable, end) {
+                info!(
+                    task = %r.task,
+                    "the transaction open on {}-{} ended (last stable offset {stable}, log end {end}): restoring store `{}` on",
+                    key.0, key.1, r.changelog.store
+                );
+                r.waiting = None;
+            }
+        }
+        Ok(())
     }
 
     /// The offsets of each changelog partition of `task` that
     /// [`checkpoint_past_end`](Self::checkpoint_past_end) and [`add`](Self::add) need, asked of
     /// the broker once. Under exactly-once the reader's end is the last stable offset: what it
-    /// can read.
+    /// can read, and the log's end is asked of a `read_uncommitted` client as well.
     ///
     /// Each partition is asked once, not retried: a transient error (a leader moving or down)
     /// is returned, and the task manager tries the task again on a later turn of the loop
@@ -153,15 +204,27 @@ impl Restorer {
                 &changelog.topic,
                 changelog.partition,
             )?;
-            let checkpoint_past_log_end = match checkpoint {
-                Some(offset) => self.past_log_end(&changelog, offset, readable)?,
-                None => false,
+            // Asked after the last stable offset: the two can only show more in the log than
+            // the reader can read, never less.
+            let log_end = match &self.log_end {
+                Some(client) => Some(
+                    super::clients::watermarks_once(
+                        client.consumer()?,
+                        &changelog.topic,
+                        changelog.partition,
+                    )?
+                    .1,
+                ),
+                None => None,
             };
+            let checkpoint_past_log_end = checkpoint
+                .is_some_and(|offset| offset + 1 > log_end.unwrap_or(readable).max(readable));
             ends.0.insert(
                 (changelog.topic, changelog.partition),
                 End {
                     low,
                     readable,
+                    log_end,
                     checkpoint_past_log_end,
                 },
             );
@@ -216,6 +279,7 @@ impl Restorer {
             let End {
                 low,
                 readable: readable_end,
+                log_end,
                 checkpoint_past_log_end,
             } = ends.of(&changelog)?;
             let high = if changelog.is_source() {
@@ -239,9 +303,24 @@ impl Restorer {
                 Some(offset) => (offset + 1).max(low),
                 None => low,
             };
-            if start >= high {
+            // A source table is restored up to the group's committed offset, which the group
+            // coordinator gives only once no transaction holding offsets is open.
+            let wait = !changelog.is_source()
+                && log_end.is_some_and(|end| may_hide_committed(start, readable_end, end));
+            if start >= high && !wait {
                 continue;
             }
+            if wait {
+                warn!(
+                    task = %task.id(),
+                    "{}-{} has a transaction open at offset {readable_end} (its log ends at {}): records committed after it cannot be read until it ends, so store `{}` is restored once it has (at the latest after its producer's transaction.timeout.ms)",
+                    changelog.topic,
+                    changelog.partition,
+                    log_end.unwrap_or(readable_end),
+                    changelog.store
+                );
+            }
+            let high = high.max(start);
             info!(
                 task = %task.id(),
                 "restoring store `{}` from {}-{} offsets {start}..{high}",
@@ -265,6 +344,7 @@ impl Restorer {
                     changelog,
                     restored: 0,
                     meter,
+                    waiting: wait.then_some(None),
                 },
             );
             added = true;
@@ -338,9 +418,11 @@ impl Restorer {
         for r in self.restoring.values_mut() {
             r.meter.update_rate(elapsed);
         }
+        self.recheck_open_transactions()?;
         let mut caught_up: BTreeMap<TaskId, bool> = BTreeMap::new();
         for (key, r) in &self.restoring {
-            *caught_up.entry(r.task).or_insert(true) &= self.reader.caught_up(key);
+            *caught_up.entry(r.task).or_insert(true) &=
+                self.reader.caught_up(key) && r.waiting.is_none();
         }
         let done: Vec<TaskId> = caught_up
             .into_iter()

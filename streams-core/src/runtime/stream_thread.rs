@@ -479,7 +479,7 @@ fn run_loop(
         let step = with_manager(|m| -> Result<Option<Stuck>> {
             if let Some(e) = m.take_pending_error() {
                 m.recover(consumer, e)?;
-                restoring = m.is_restoring();
+                restoring = m.is_reading_changelogs();
                 return Ok(None);
             }
             let idle = match polled {
@@ -506,7 +506,7 @@ fn run_loop(
                 }
                 None => true,
             };
-            if idle || since_maintenance >= RECORDS_PER_MAINTENANCE || m.is_restoring() {
+            if idle || since_maintenance >= RECORDS_PER_MAINTENANCE || m.is_reading_changelogs() {
                 since_maintenance = 0;
                 if let Some(stuck) = consumer.context().stuck() {
                     return Ok(Some(stuck));
@@ -517,7 +517,7 @@ fn run_loop(
                     m.recover(consumer, e)?;
                 }
             }
-            restoring = m.is_restoring();
+            restoring = m.is_reading_changelogs();
             Ok(None)
         });
         if let Some(stuck) = step.unwrap_or(Ok(None))? {

@@ -183,6 +183,12 @@ impl TaskManager {
         !self.restorer.is_idle()
     }
 
+    /// Whether restoration has changelog records to read now (not only a transaction open on
+    /// a changelog to wait for): the thread then polls its consumer without waiting.
+    pub(crate) fn is_reading_changelogs(&self) -> bool {
+        self.restorer.is_reading()
+    }
+
     pub(crate) fn take_pending_error(&mut self) -> Option<Error> {
         self.pending_error.take()
     }
