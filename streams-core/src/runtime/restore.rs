@@ -172,6 +172,7 @@ impl Restorer {
             };
             if stable > next {
                 reader.set_end(key, stable)?;
+                r.meter.extend(stable, next);
                 shared.update_task_status(r.task, |status| {
                     status.changelog(&r.changelog.store, &key.0, key.1).end = Some(stable);
                 });

@@ -65,6 +65,13 @@ impl RestoreMeter {
             .set(self.end.saturating_sub(last.saturating_add(1)).max(0));
     }
 
+    /// The changelog's end moved on to `end` (a transaction open on it ended), with the
+    /// next offset to read at `next`.
+    pub(crate) fn extend(&mut self, end: i64, next: i64) {
+        self.end = self.end.max(end);
+        self.remaining.set(self.end.saturating_sub(next).max(0));
+    }
+
     /// Sets the rate from what was restored over `elapsed` (a restore step).
     pub(crate) fn update_rate(&mut self, elapsed: Duration) {
         let seconds = elapsed.as_secs_f64();
