@@ -78,29 +78,51 @@ pub(crate) fn log_end_reader(config: &StreamsConfig, client_id: &str) -> LogEndR
         .set("isolation.level", "read_uncommitted")
         .set("enable.auto.commit", "false")
         .set("enable.partition.eof", "false");
+    let mut stable = client.clone();
+    stable
+        .set("client.id", format!("{client_id}-stable"))
+        .set("isolation.level", "read_committed");
     LogEndReader {
         config: client,
         consumer: std::cell::OnceCell::new(),
+        stable_config: stable,
+        stable: std::cell::OnceCell::new(),
     }
 }
 
-/// The `read_uncommitted` client of [`log_end_reader`], created when first asked for.
+/// The clients of [`log_end_reader`], each created when first asked for.
 pub(crate) struct LogEndReader {
     config: ClientConfig,
     consumer: std::cell::OnceCell<BaseConsumer>,
+    stable_config: ClientConfig,
+    stable: std::cell::OnceCell<BaseConsumer>,
 }
 
 impl LogEndReader {
-    /// The client, created now if it was not yet.
+    /// The `read_uncommitted` client (the logs' ends), created now if it was not yet.
     pub(crate) fn consumer(&self) -> Result<&BaseConsumer> {
-        if let Some(consumer) = self.consumer.get() {
+        Self::get_or_create(&self.consumer, &self.config)
+    }
+
+    /// A `read_committed` client that never fetches (the last stable offsets), created now if
+    /// it was not yet. A restoration waiting for a transaction open on a changelog asks it
+    /// rather than the restore consumer, whose requests for offsets wait behind the fetch the
+    /// broker holds open at the changelog's end.
+    pub(crate) fn stable_consumer(&self) -> Result<&BaseConsumer> {
+        Self::get_or_create(&self.stable, &self.stable_config)
+    }
+
+    fn get_or_create<'a>(
+        cell: &'a std::cell::OnceCell<BaseConsumer>,
+        config: &ClientConfig,
+    ) -> Result<&'a BaseConsumer> {
+        if let Some(consumer) = cell.get() {
             return Ok(consumer);
         }
-        let consumer = self
-            .config
+        let consumer = config
             .create()
-            .map_err(|e| Error::kafka("creating the changelog end reader", e))?;
-        Ok(self.consumer.get_or_init(|| consumer))
+            .map_err(|e| Error::kafka("creating a changelog end reader", e))?;
+        Ok(cell.get_or_init(|| consumer))
     }
 }
 

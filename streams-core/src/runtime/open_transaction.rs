@@ -14,6 +14,11 @@
 /// How often a restoration waiting for a transaction to end asks for the changelog's offsets.
 pub(crate) const RECHECK_EVERY: std::time::Duration = std::time::Duration::from_millis(500);
 
+/// How long one restore step may spend asking for the offsets of waiting changelogs: the
+/// requests block the stream thread, and a zombie's transaction often spans the changelogs of
+/// many tasks.
+pub(crate) const RECHECK_BUDGET: std::time::Duration = std::time::Duration::from_millis(100);
+
 /// Whether records committed after an open transaction may lie unread in a changelog
 /// partition, for a reader whose next offset is `next`, given the partition's last stable
 /// offset `stable` (the end a `read_committed` reader sees) and its log end `log_end` (the high

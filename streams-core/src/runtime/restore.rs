@@ -133,7 +133,8 @@ impl Restorer {
             .any(|changelog| !self.reader.caught_up(changelog))
     }
 
-    /// Asks again, at most every [`open_transaction::RECHECK_EVERY`], for the offsets of each
+    /// Asks again, at most every [`open_transaction::RECHECK_EVERY`] and for at most
+    /// [`open_transaction::RECHECK_BUDGET`] per step, for the offsets of each
     /// changelog read up to its last stable offset that waits for a transaction open on it
     /// (see [`open_transaction`]): a last stable offset that moved on is read up to, and once
     /// nothing committed can be hidden past the reader's next offset, the wait ends. A request
@@ -143,10 +144,15 @@ impl Restorer {
             return Ok(());
         };
         let (reader, shared) = (&mut self.reader, &self.shared);
+        let started = Instant::now();
         for (key, r) in &mut self.restoring {
             let Some(checked) = &mut r.waiting else {
                 continue;
             };
+            if started.elapsed() >= open_transaction::RECHECK_BUDGET {
+                // The rest are asked at later steps (those asked now wait their turn).
+                break;
+            }
             if !reader.caught_up(key)
                 || checked.is_some_and(|at| at.elapsed() < open_transaction::RECHECK_EVERY)
             {
@@ -157,7 +163,9 @@ impl Restorer {
                 continue;
             };
             // The last stable offset first: the log end asked after it can only be further on.
-            let offsets = super::clients::watermarks_once(reader.consumer(), &key.0, key.1)
+            let offsets = log_end
+                .stable_consumer()
+                .and_then(|consumer| super::clients::watermarks_once(consumer, &key.0, key.1))
                 .and_then(|(_, stable)| {
                     let (_, end) =
                         super::clients::watermarks_once(log_end.consumer()?, &key.0, key.1)?;
