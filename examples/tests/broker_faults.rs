@@ -238,14 +238,7 @@ impl Scenario {
                 worker.stop();
             }
         }
-        let group_left = Instant::now() + TIMEOUT;
-        while self.broker.group_members(&self.app) > 0 {
-            assert!(
-                Instant::now() < group_left,
-                "{fault}: the stopped instances stayed in the group"
-            );
-            std::thread::sleep(Duration::from_millis(200));
-        }
+        self.broker.wait_until_group_empty(&self.app, TIMEOUT);
         let alone = self.start(0);
         alone.wait_for_log("state Rebalancing -> Running", TIMEOUT);
         alone.stop();

@@ -412,14 +412,7 @@ fn a_host_cut_off_and_back_moves_its_tasks_and_loses_nothing() {
     for worker in std::mem::take(&mut app.workers) {
         worker.stop();
     }
-    let group_left = Instant::now() + TIMEOUT;
-    while cluster.group_members(&name) > 0 {
-        assert!(
-            Instant::now() < group_left,
-            "the stopped instances stayed in the group"
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    cluster.wait_until_group_empty(&name, TIMEOUT);
     let alone = app.start(0);
     alone.wait_for_log("state Rebalancing -> Running", TIMEOUT);
     alone.stop();

@@ -280,6 +280,19 @@ group.consumer.heartbeat.interval.ms=500";
             })
     }
 
+    /// Waits until consumer group `group` has no members left (its instances stopped and
+    /// their leaving reached the coordinator); fails the test after `timeout`.
+    pub fn wait_until_group_empty(&self, group: &str, timeout: Duration) {
+        let deadline = std::time::Instant::now() + timeout;
+        while self.group_members(group) > 0 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "group {group} still has members after {timeout:?}"
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
     /// Creates topics of `(name, partitions)`, replicated min(nodes, 3) times.
     pub fn create_topics(&self, topics: &[(&str, i32)]) {
         self.create_topics_with(topics, &[]);
