@@ -227,7 +227,7 @@ impl Restorer {
                 None => None,
             };
             let checkpoint_past_log_end = checkpoint
-                .is_some_and(|offset| offset + 1 > log_end.unwrap_or(readable).max(readable));
+                .is_some_and(|offset| offset >= log_end.map_or(readable, |end| end.max(readable)));
             ends.0.insert(
                 (changelog.topic, changelog.partition),
                 End {
@@ -309,7 +309,7 @@ impl Restorer {
                     );
                     low
                 }
-                Some(offset) => (offset + 1).max(low),
+                Some(offset) => offset.saturating_add(1).max(low),
                 None => low,
             };
             // A source table is restored up to the group's committed offset, which the group

@@ -303,7 +303,7 @@ impl Runner<'_> {
                 &changelog.topic,
                 changelog.partition,
             )?;
-            let start = checkpoint.map_or(low, |c| (c + 1).max(low));
+            let start = checkpoint.map_or(low, |c| c.saturating_add(1).max(low));
             // Nothing committed yet: nothing of the input topic is the table's for sure.
             let end = changelog.is_source().then(|| {
                 committed
