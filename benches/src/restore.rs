@@ -47,7 +47,8 @@ impl StateRestoreListener for Restored {
 }
 
 /// Writes `records` distinct keys into the changelog of the `stream_count` store, times raw
-/// rdkafka reading them all, then times a fresh instance restoring them; prints one JSON line.
+/// rdkafka reading them all, then times fresh instances restoring them (best of two, as for the
+/// baseline); prints one JSON line.
 pub(crate) fn measure(bench: &Bench, records: usize, timeout: Duration) -> Result<(), BoxError> {
     let run = Run::new(bench, "restore");
     let partitions = bench.args.partitions;
@@ -82,7 +83,53 @@ pub(crate) fn measure(bench: &Bench, records: usize, timeout: Duration) -> Resul
         )?);
     }
 
-    // The framework: a fresh instance restoring the store before it processes anything.
+    // The framework: a fresh instance restoring the store before it processes anything, the
+    // best of two as for the baseline (each into an empty state directory, so each restores
+    // the whole changelog).
+    let mut runs = Vec::new();
+    for _ in 0..2 {
+        runs.push(restore_once(bench, &run, records, timeout)?);
+    }
+    let (seconds, to_restored) = runs
+        .iter()
+        .copied()
+        .min_by(|a, b| a.0.total_cmp(&b.0))
+        .ok_or("no restoration ran")?;
+    let note = (bench.broker_kind() == "apache-kafka").then_some(
+        "ours only, in the benchmark process: Kafka Streams has no counterpart run here",
+    );
+    JsonLine::new()
+        .field("workload", "restore")
+        .field("framework", "streams")
+        .field("records", records)
+        .number("seconds", seconds, 3)
+        .field(
+            "seconds_each",
+            runs.iter()
+                .map(|(s, _)| format!("{s:.3}"))
+                .collect::<Vec<_>>()
+                .join(" "),
+        )
+        .number("records_per_s", records as f64 / seconds, 0)
+        .field("baseline", "raw rdkafka read of the changelog")
+        .number("baseline_seconds", baseline, 3)
+        .number("ratio_vs_raw_read", baseline / seconds, 3)
+        .number("seconds_from_start", to_restored, 3)
+        .field("partitions", partitions)
+        .field("broker", bench.broker_kind())
+        .field_opt("note", note)
+        .print();
+    Ok(())
+}
+
+/// A fresh instance, with an empty state directory, restoring the `records` of the store's
+/// changelog: the seconds restoration took (see [`Restored`]) and the seconds from the start.
+fn restore_once(
+    bench: &Bench,
+    run: &Run<'_>,
+    records: usize,
+    timeout: Duration,
+) -> Result<(f64, f64), BoxError> {
     let state = tempfile::tempdir()?;
     let mut config: StreamsConfig = bench.config.clone();
     config
@@ -104,24 +151,7 @@ pub(crate) fn measure(bench: &Bench, records: usize, timeout: Duration) -> Resul
     let seconds = restored
         .seconds()
         .ok_or("the restore listener saw no restoration")?;
-    let note = (bench.broker_kind() == "apache-kafka").then_some(
-        "ours only, in the benchmark process: Kafka Streams has no counterpart run here",
-    );
-    JsonLine::new()
-        .field("workload", "restore")
-        .field("framework", "streams")
-        .field("records", records)
-        .number("seconds", seconds, 3)
-        .number("records_per_s", records as f64 / seconds, 0)
-        .field("baseline", "raw rdkafka read of the changelog")
-        .number("baseline_seconds", baseline, 3)
-        .number("ratio_vs_raw_read", baseline / seconds, 3)
-        .number("seconds_from_start", to_restored, 3)
-        .field("partitions", partitions)
-        .field("broker", bench.broker_kind())
-        .field_opt("note", note)
-        .print();
-    Ok(())
+    Ok((seconds, to_restored))
 }
 
 /// Seconds raw rdkafka takes to read the `records` records of `changelog` from the start.

@@ -145,23 +145,11 @@ impl KeyValueStore for ChangeLoggingKeyValueStore {
     }
 
     fn restore_batch(&mut self, records: &[ChangelogRecord]) -> Result<()> {
-        if !self.timestamped {
-            return self.inner.restore_batch(records);
+        if self.timestamped {
+            self.inner.restore_timestamped_batch(records)
+        } else {
+            self.inner.restore_batch(records)
         }
-        let prefixed: Vec<ChangelogRecord> = records
-            .iter()
-            .map(|r| ChangelogRecord {
-                key: r.key.clone(),
-                value: r.value.as_ref().map(|v| {
-                    let mut out = Vec::with_capacity(8 + v.len());
-                    out.extend_from_slice(&r.timestamp.to_be_bytes());
-                    out.extend_from_slice(v);
-                    out
-                }),
-                timestamp: r.timestamp,
-            })
-            .collect();
-        self.inner.restore_batch(&prefixed)
     }
 
     fn query_handle(&self) -> Option<Arc<dyn ReadOnlyKeyValueStore + Send + Sync>> {

@@ -10,6 +10,7 @@ use crate::pending::Lookup;
 use crate::store::{
     ChangelogRecord, KeyValueIter, KeyValueStore, ReadOnlyKeyValueStore, StateStore,
 };
+use crate::timestamped::push_timestamp;
 use crate::txn::{POSITION_CF, StoreTransaction, TxnState};
 use crate::{Error, Result};
 
@@ -363,6 +364,24 @@ impl KeyValueStore for RocksDbKeyValueStore {
         for record in records {
             match &record.value {
                 Some(value) => batch.put(&record.key, value),
+                None => batch.delete(&record.key),
+            }
+        }
+        self.write_batch(batch)
+    }
+
+    fn restore_timestamped_batch(&mut self, records: &[ChangelogRecord]) -> Result<()> {
+        // One value buffer for the whole batch: the write batch copies each value anyway.
+        let mut batch = WriteBatch::default();
+        let mut value = Vec::new();
+        for record in records {
+            match &record.value {
+                Some(plain) => {
+                    value.clear();
+                    push_timestamp(&mut value, record.timestamp);
+                    value.extend_from_slice(plain);
+                    batch.put(&record.key, &value);
+                }
                 None => batch.delete(&record.key),
             }
         }

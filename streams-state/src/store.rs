@@ -114,6 +114,25 @@ pub trait KeyValueStore: StateStore + ReadOnlyKeyValueStore {
     /// Applies records read back from the changelog. Unlike [`KeyValueStore::put`] this never
     /// writes to a changelog, and engines may load in bulk.
     fn restore_batch(&mut self, records: &[ChangelogRecord]) -> Result<()>;
+    /// Applies records read back from a timestamped store's changelog, whose values are stored
+    /// behind their record's timestamp (see [`crate::timestamped`]). The default builds the
+    /// prefixed records and calls [`KeyValueStore::restore_batch`]; an engine may write them
+    /// without the intermediate copies, as RocksDB does.
+    fn restore_timestamped_batch(&mut self, records: &[ChangelogRecord]) -> Result<()> {
+        let prefixed: Vec<ChangelogRecord> = records
+            .iter()
+            .map(|r| {
+                let value = r.value.as_deref().map(|v| {
+                    let mut out = Vec::with_capacity(8 + v.len());
+                    crate::timestamped::push_timestamp(&mut out, r.timestamp);
+                    out.extend_from_slice(v);
+                    out
+                });
+                ChangelogRecord::new(r.key.clone(), value, r.timestamp)
+            })
+            .collect();
+        self.restore_batch(&prefixed)
+    }
     /// Writes every entry the record cache holds dirty through to the store beneath, and
     /// returns them with what they replaced. Stores without a cache have nothing to flush.
     fn flush_cache(&mut self) -> Result<Vec<CacheFlush>> {

@@ -64,6 +64,27 @@ fn check_basic_operations(store: &mut dyn KeyValueStore) -> Result<()> {
     assert_eq!(store.get(b"e")?, Some(b"6".to_vec()));
     assert_eq!(store.get(b"d")?, None);
 
+    // A timestamped store's changelog carries plain values; restoring puts the timestamp back
+    // in front of each (8 bytes, big-endian), and a tombstone deletes.
+    store.put(b"t2", b"old")?;
+    store.restore_timestamped_batch(&[
+        ChangelogRecord::new(
+            b"t1".to_vec(),
+            Some(b"seven".to_vec()),
+            0x0102_0304_0506_0708,
+        ),
+        ChangelogRecord::new(b"t2".to_vec(), None, 9),
+        ChangelogRecord::new(b"t3".to_vec(), Some(Vec::new()), -1),
+        ChangelogRecord::new(b"t4".to_vec(), Some(b"x".to_vec()), 3),
+    ])?;
+    assert_eq!(
+        store.get(b"t1")?,
+        Some(b"\x01\x02\x03\x04\x05\x06\x07\x08seven".to_vec())
+    );
+    assert_eq!(store.get(b"t2")?, None);
+    assert_eq!(store.get(b"t3")?, Some(vec![0xff; 8]));
+    assert_eq!(store.get(b"t4")?, Some(b"\0\0\0\0\0\0\0\x03x".to_vec()));
+
     store.put(b"r1", b"x")?;
     store.put(b"r2", b"y")?;
     store.put(b"r3", b"z")?;

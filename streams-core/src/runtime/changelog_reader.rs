@@ -5,7 +5,7 @@
 //! Global stores read their topics otherwise: each record goes through the deserialization
 //! policy as it is applied (see `global_thread`).
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashSet};
 use std::time::{Duration, Instant};
 
 use rdkafka::consumer::{BaseConsumer, Consumer};
@@ -22,6 +22,11 @@ const BATCH: usize = 1_000;
 const POLL: Duration = Duration::from_millis(20);
 /// How long rewinding a partition may take.
 const SEEK_TIMEOUT: Duration = Duration::from_secs(10);
+/// Records polled between two looks at the clock: a poll that finds a record queued takes well
+/// under a microsecond, so the budget is overrun by far less than one poll's wait.
+const CLOCK_EVERY: u32 = 64;
+/// A record whose buffers hold more than this is not kept for reuse.
+const SPARE_MAX_BYTES: usize = 4096;
 
 /// A changelog partition: `(topic, partition)`.
 pub(crate) type Changelog = (String, i32);
@@ -56,8 +61,13 @@ struct Position {
 /// any failure of the incremental path falls back to a whole new assignment.
 pub(crate) struct ChangelogReader {
     consumer: BaseConsumer,
-    /// By topic, then partition: records are looked up by the borrowed topic name.
-    positions: HashMap<String, BTreeMap<i32, Position>>,
+    /// By topic, then partition: records are looked up by the borrowed topic name (a thread
+    /// reads few topics, so comparing names beats hashing them for every record).
+    positions: BTreeMap<String, BTreeMap<i32, Position>>,
+    /// Applied records, whose buffers the next records read are copied into (at most
+    /// [`BATCH`], each under [`SPARE_MAX_BYTES`]): reading allocates nothing per record once
+    /// the first batches are applied.
+    spare: Vec<ChangelogRecord>,
     /// What the consumer is assigned: the partitions read and the parked ones.
     assigned: HashSet<Changelog>,
     /// Restoration fails on a consumer error; a standby logs it and reads on.
@@ -69,7 +79,8 @@ impl ChangelogReader {
     pub(crate) fn new(consumer: BaseConsumer, fail_on_error: bool) -> Self {
         ChangelogReader {
             consumer,
-            positions: HashMap::new(),
+            positions: BTreeMap::new(),
+            spare: Vec::new(),
             assigned: HashSet::new(),
             fail_on_error,
         }
@@ -274,8 +285,20 @@ impl ChangelogReader {
         mut apply: impl FnMut(&Changelog, &[ChangelogRecord], i64) -> Result<()>,
     ) -> Result<()> {
         let started = Instant::now();
-        while started.elapsed() < budget && !self.all_caught_up() {
-            let Some(polled) = self.consumer.poll(POLL) else {
+        let mut polls = 0u32;
+        let mut caught_up = self.all_caught_up();
+        while !caught_up {
+            if polls.is_multiple_of(CLOCK_EVERY) && started.elapsed() >= budget {
+                break;
+            }
+            polls = polls.wrapping_add(1);
+            // Without a wait first: a poll with a timeout looks at the clock once more, and
+            // while restoring, records are nearly always queued.
+            let Some(polled) = self
+                .consumer
+                .poll(Duration::ZERO)
+                .or_else(|| self.consumer.poll(POLL))
+            else {
                 self.skip_gaps()?;
                 break;
             };
@@ -287,6 +310,8 @@ impl ChangelogReader {
                 }
                 Err(e) => {
                     debug!("changelog reader: {e}");
+                    // An error may have come after a wait: look at the clock next time.
+                    polls = 0;
                     continue;
                 }
             };
@@ -317,22 +342,31 @@ impl ChangelogReader {
             position.last = offset;
             // A changelog record without a key changes no store.
             if let Some(key) = message.key() {
-                position.batch.push(ChangelogRecord::new(
-                    key.to_vec(),
-                    message.payload().map(<[u8]>::to_vec),
+                let record = self.spare.pop().unwrap_or_else(empty_record);
+                position.batch.push(refill(
+                    record,
+                    key,
+                    message.payload(),
                     message.timestamp().to_millis().unwrap_or(0),
                 ));
             }
             if position.batch.len() >= BATCH {
                 apply(&position.changelog, &position.batch, position.last)?;
-                position.batch.clear();
+                keep_spare(&mut self.spare, &mut position.batch);
+            }
+            if position.end.is_some_and(|end| position.next >= end) {
+                caught_up = self.all_caught_up();
             }
         }
-        for position in self.all_mut() {
+        for position in self.positions.values_mut().flat_map(BTreeMap::values_mut) {
             if !position.batch.is_empty() {
                 apply(&position.changelog, &position.batch, position.last)?;
-                position.batch.clear();
+                keep_spare(&mut self.spare, &mut position.batch);
             }
+        }
+        if self.all_caught_up() {
+            // Restoration is over (a standby never gets here): nothing to keep buffers for.
+            self.spare = Vec::new();
         }
         Ok(())
     }
@@ -360,6 +394,39 @@ impl ChangelogReader {
         }
         Ok(())
     }
+}
+
+/// A record with no buffers yet.
+fn empty_record() -> ChangelogRecord {
+    ChangelogRecord::new(Vec::new(), None, 0)
+}
+
+/// `record` holding a copy of `key`, `value` and `timestamp`, in the buffers it already has.
+fn refill(
+    mut record: ChangelogRecord,
+    key: &[u8],
+    value: Option<&[u8]>,
+    timestamp: i64,
+) -> ChangelogRecord {
+    record.key.clear();
+    record.key.extend_from_slice(key);
+    match (value, &mut record.value) {
+        (Some(value), Some(buffer)) => {
+            buffer.clear();
+            buffer.extend_from_slice(value);
+        }
+        (value, slot) => *slot = value.map(<[u8]>::to_vec),
+    }
+    record.timestamp = timestamp;
+    record
+}
+
+/// Empties `batch` (applied) into `spare`, keeping only the small records, up to [`BATCH`].
+fn keep_spare(spare: &mut Vec<ChangelogRecord>, batch: &mut Vec<ChangelogRecord>) {
+    let room = BATCH.saturating_sub(spare.len());
+    spare.extend(batch.drain(..).take(room).filter(|record| {
+        record.key.capacity() + record.value.as_ref().map_or(0, Vec::capacity) <= SPARE_MAX_BYTES
+    }));
 }
 
 #[cfg(test)]

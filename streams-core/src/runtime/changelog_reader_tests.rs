@@ -135,3 +135,71 @@ fn changelogs_added_and_removed_between_reads_are_read_from_their_offsets_to_the
     reader.assign().expect("assign");
     assert!(reader.consumer().assignment().expect("assignment").count() == 0);
 }
+
+/// Record `i` of the content test: its key (none for every 97th), value (a tombstone for every
+/// 5th, lengths varying from empty past the largest buffer kept for reuse) and timestamp.
+fn mixed(i: usize) -> (Option<String>, Option<Vec<u8>>, i64) {
+    let key = (i % 97 != 0).then(|| format!("key-{i}"));
+    let value = (i % 5 != 0).then(|| {
+        let len = match i % 7 {
+            0 => 0,
+            1 => SPARE_MAX_BYTES + 1,
+            n => n * 13,
+        };
+        vec![(i % 251) as u8; len]
+    });
+    (key, value, 1_000 + i as i64)
+}
+
+#[test]
+fn records_are_handed_over_whole_whatever_buffers_they_reuse() {
+    // More than two batches of records whose puts, tombstones and value sizes alternate, so
+    // that each reused buffer once held a longer, a shorter or no value.
+    let count = 2 * BATCH + 357;
+    let broker = EmbeddedBroker::start(1).expect("broker");
+    broker.create_topic("mixed", 1).expect("topic");
+    let producer: BaseProducer = ClientConfig::new()
+        .set("bootstrap.servers", broker.bootstrap_servers())
+        .create()
+        .expect("producer");
+    for i in 0..count {
+        let (key, value, timestamp) = mixed(i);
+        let mut record = BaseRecord::<String, Vec<u8>>::to("mixed")
+            .partition(0)
+            .timestamp(timestamp);
+        if let Some(key) = &key {
+            record = record.key(key);
+        }
+        if let Some(value) = &value {
+            record = record.payload(value);
+        }
+        producer.send(record).map_err(|(e, _)| e).expect("send");
+    }
+    producer.flush(Duration::from_secs(10)).expect("flush");
+
+    let mut reader = reader(&broker);
+    reader.add(("mixed".to_string(), 0), 0, Some(count as i64));
+    reader.assign().expect("assign");
+    let mut applied = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !reader.all_caught_up() {
+        assert!(Instant::now() < deadline, "not caught up");
+        reader
+            .read(Duration::from_millis(50), |_, records, _| {
+                applied.extend(records.iter().cloned());
+                Ok(())
+            })
+            .expect("read");
+    }
+    let expected: Vec<ChangelogRecord> = (0..count)
+        .map(mixed)
+        .filter_map(|(key, value, timestamp)| {
+            Some(ChangelogRecord::new(key?.into_bytes(), value, timestamp))
+        })
+        .collect();
+    assert_eq!(applied.len(), expected.len());
+    for (i, (got, want)) in applied.iter().zip(&expected).enumerate() {
+        assert_eq!(got, want, "record {i} of those with a key");
+    }
+    assert!(reader.spare.is_empty(), "buffers kept after the end");
+}
