@@ -43,6 +43,7 @@ mod error;
 pub mod fuzzing;
 mod memory;
 mod pending;
+mod restore_writer;
 mod rocks;
 mod rocks_options;
 #[doc(hidden)]

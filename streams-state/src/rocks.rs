@@ -7,6 +7,7 @@ use rocksdb::{DB, Direction, IteratorMode, ReadOptions, WriteBatch, WriteOptions
 
 use crate::bytes_range::{prefix_upper_bound, successor};
 use crate::pending::Lookup;
+use crate::restore_writer::InFlight;
 use crate::store::{
     ChangelogRecord, KeyValueIter, KeyValueStore, ReadOnlyKeyValueStore, StateStore,
 };
@@ -37,6 +38,9 @@ pub struct RocksDbKeyValueStore {
     db: Option<Arc<DB>>,
     write_options: WriteOptions,
     txn: Option<Arc<Mutex<TxnState>>>,
+    /// Restoring writes handed to this thread's helper and not yet applied (see
+    /// [`crate::restore_writer`]): every other use of the database waits for them.
+    in_flight: InFlight,
 }
 
 impl std::fmt::Debug for RocksDbKeyValueStore {
@@ -101,6 +105,7 @@ impl RocksDbKeyValueStore {
             db: Some(Arc::new(db)),
             write_options,
             txn: None,
+            in_flight: InFlight::default(),
         })
     }
 
@@ -137,7 +142,11 @@ impl RocksDbKeyValueStore {
         &self.path
     }
 
+    /// The open database, once the restoring writes in flight are applied.
     fn db(&self) -> Result<&Arc<DB>> {
+        self.in_flight
+            .wait()
+            .map_err(self.err("write restored records"))?;
         self.db.as_ref().ok_or_else(|| Error::Closed {
             store: self.name.clone(),
         })
@@ -155,6 +164,37 @@ impl RocksDbKeyValueStore {
         self.db()?
             .write_opt(batch, &self.write_options)
             .map_err(self.err("write"))
+    }
+
+    /// Writes a batch of restored records: on this thread's helper, which writes while the
+    /// changelog is read on, unless the store is transactional (its changelog position is
+    /// committed right after, and must not get ahead of the data).
+    fn write_restored(&self, batch: WriteBatch) -> Result<()> {
+        if self.txn.is_some() {
+            return self.write_batch(batch);
+        }
+        // Without waiting for the writes in flight (that would undo the overlap), but an
+        // earlier one that failed fails this one.
+        self.in_flight
+            .take_failure()
+            .map_err(self.err("write restored records"))?;
+        let db = self.db.as_ref().ok_or_else(|| Error::Closed {
+            store: self.name.clone(),
+        })?;
+        match crate::restore_writer::submit(db, batch, &self.in_flight) {
+            Ok(()) => Ok(()),
+            Err(batch) => self.write_batch(batch),
+        }
+    }
+}
+
+impl Drop for RocksDbKeyValueStore {
+    /// Waits for the restoring writes in flight: the helper holds the database open until
+    /// they are applied, and a store opened again in the same directory needs it closed.
+    fn drop(&mut self) {
+        if let Err(e) = self.in_flight.wait() {
+            tracing::warn!(store = %self.name, "writing restored records failed: {e}");
+        }
     }
 }
 
@@ -367,7 +407,7 @@ impl KeyValueStore for RocksDbKeyValueStore {
                 None => batch.delete(&record.key),
             }
         }
-        self.write_batch(batch)
+        self.write_restored(batch)
     }
 
     fn restore_timestamped_batch(&mut self, records: &[ChangelogRecord]) -> Result<()> {
@@ -385,7 +425,7 @@ impl KeyValueStore for RocksDbKeyValueStore {
                 None => batch.delete(&record.key),
             }
         }
-        self.write_batch(batch)
+        self.write_restored(batch)
     }
 
     fn query_handle(&self) -> Option<Arc<dyn ReadOnlyKeyValueStore + Send + Sync>> {

@@ -282,3 +282,43 @@ fn rocksdb_stores_share_one_write_buffer_budget_charged_to_their_cache() -> Resu
     );
     Ok(())
 }
+
+#[test]
+fn rocksdb_restored_batches_are_all_in_the_store_when_it_is_read_closed_or_dropped() -> Result<()> {
+    // Restored batches are written by a helper thread while the next ones are read: a read,
+    // a close and a drop each come after every batch handed over.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("restored");
+    let restore = |store: &mut RocksDbKeyValueStore, round: u32| -> Result<()> {
+        for batch in 0u32..20 {
+            let records: Vec<ChangelogRecord> = (0u32..1000)
+                .map(|i| {
+                    let key = (batch * 1000 + i).to_be_bytes().to_vec();
+                    ChangelogRecord::new(key, Some(round.to_be_bytes().to_vec()), 0)
+                })
+                .collect();
+            store.restore_batch(&records)?;
+        }
+        Ok(())
+    };
+    let mut store = RocksDbKeyValueStore::open("restored", &path)?;
+    restore(&mut store, 1)?;
+    assert_eq!(
+        store.get(&19_999u32.to_be_bytes())?,
+        Some(1u32.to_be_bytes().to_vec())
+    );
+    restore(&mut store, 2)?;
+    store.close()?;
+    drop(store);
+    let mut store = RocksDbKeyValueStore::open("restored", &path)?;
+    assert_eq!(collect(store.all()?)?.len(), 20_000);
+    assert_eq!(
+        store.get(&0u32.to_be_bytes())?,
+        Some(2u32.to_be_bytes().to_vec())
+    );
+    // Dropped right after restoring (as a task that failed): the directory opens again.
+    restore(&mut store, 3)?;
+    drop(store);
+    RocksDbKeyValueStore::open("restored", &path)?;
+    Ok(())
+}

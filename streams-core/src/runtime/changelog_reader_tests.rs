@@ -139,8 +139,8 @@ fn changelogs_added_and_removed_between_reads_are_read_from_their_offsets_to_the
 /// Record `i` of the content test: its key (none for every 97th), value (a tombstone for every
 /// 5th, lengths varying from empty past the largest buffer kept for reuse) and timestamp.
 fn mixed(i: usize) -> (Option<String>, Option<Vec<u8>>, i64) {
-    let key = (i % 97 != 0).then(|| format!("key-{i}"));
-    let value = (i % 5 != 0).then(|| {
+    let key = (!i.is_multiple_of(97)).then(|| format!("key-{i}"));
+    let value = (!i.is_multiple_of(5)).then(|| {
         let len = match i % 7 {
             0 => 0,
             1 => SPARE_MAX_BYTES + 1,
