@@ -241,6 +241,52 @@ fn a_corrupt_state_dir_is_wiped_and_rebuilt_from_the_changelog_with_progress_rep
 }
 
 #[test]
+fn a_checkpoint_offset_of_i64_max_is_past_the_log_end_and_the_store_is_rebuilt() {
+    let FirstRun {
+        config,
+        state,
+        expected,
+        broker: _broker,
+    } = count_and_close("count-max-checkpoint", 2, 1_000, 40);
+
+    // A well-formed checkpoint whose offsets are the largest there is: the first offset after
+    // it does not exist, and the stores must not claim anything of the changelog.
+    let app_dir = state.path().join("count-max-checkpoint");
+    for task in ["0_0", "0_1"] {
+        let checkpoint = streams_state::Checkpoint::new(app_dir.join(task).join(".checkpoint"));
+        let mut offsets = checkpoint.read().expect("checkpoint of a clean close");
+        assert!(
+            !offsets.is_empty(),
+            "task {task} checkpointed its changelog"
+        );
+        offsets.values_mut().for_each(|offset| *offset = i64::MAX);
+        checkpoint.write(&offsets).expect("write checkpoint");
+    }
+
+    let restores = Arc::new(Restores::default());
+    let mut second = KafkaStreams::new(count_topology(), &config).expect("streams");
+    second
+        .set_global_state_restore_listener(Listener(restores.clone()))
+        .expect("listener");
+    second.start().expect("start");
+    second.wait_until_running(TIMEOUT).expect("running");
+    wait_for("rebuilt counts", TIMEOUT, || {
+        store_contents(&second) == expected
+    });
+    assert_eq!(second.state(), State::Running);
+    second.close().expect("clean close");
+
+    // The state was wiped and the whole changelog read back: one record per input record.
+    let started = restores.started.lock().expect("lock").clone();
+    let ended = restores.ended.lock().expect("lock").clone();
+    assert_eq!(started.keys().copied().collect::<Vec<_>>(), vec![0, 1]);
+    for (partition, (start, _)) in &started {
+        assert_eq!(*start, 0, "partition {partition} restored from the start");
+    }
+    assert_eq!(ended.values().sum::<u64>(), 1_000);
+}
+
+#[test]
 fn two_instances_split_the_partitions_and_one_takes_over() {
     init_tracing();
     let broker = EmbeddedBroker::start(1).expect("broker");

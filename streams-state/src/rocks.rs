@@ -400,31 +400,19 @@ impl KeyValueStore for RocksDbKeyValueStore {
     }
 
     fn restore_batch(&mut self, records: &[ChangelogRecord]) -> Result<()> {
-        let mut batch = WriteBatch::default();
-        for record in records {
-            match &record.value {
-                Some(value) => batch.put(&record.key, value),
-                None => batch.delete(&record.key),
-            }
-        }
+        let batch = restore_write_batch(records, |batch, key, value, _| batch.put(key, value));
         self.write_restored(batch)
     }
 
     fn restore_timestamped_batch(&mut self, records: &[ChangelogRecord]) -> Result<()> {
         // One value buffer for the whole batch: the write batch copies each value anyway.
-        let mut batch = WriteBatch::default();
-        let mut value = Vec::new();
-        for record in records {
-            match &record.value {
-                Some(plain) => {
-                    value.clear();
-                    push_timestamp(&mut value, record.timestamp);
-                    value.extend_from_slice(plain);
-                    batch.put(&record.key, &value);
-                }
-                None => batch.delete(&record.key),
-            }
-        }
+        let mut stamped = Vec::new();
+        let batch = restore_write_batch(records, |batch, key, plain, timestamp| {
+            stamped.clear();
+            push_timestamp(&mut stamped, timestamp);
+            stamped.extend_from_slice(plain);
+            batch.put(key, &stamped);
+        });
         self.write_restored(batch)
     }
 
@@ -435,6 +423,22 @@ impl KeyValueStore for RocksDbKeyValueStore {
             db,
         }))
     }
+}
+
+/// The write batch that applies restored `records`: a tombstone deletes its key, any other
+/// record is written by `put` (batch, key, value, timestamp).
+fn restore_write_batch(
+    records: &[ChangelogRecord],
+    mut put: impl FnMut(&mut WriteBatch, &[u8], &[u8], i64),
+) -> WriteBatch {
+    let mut batch = WriteBatch::default();
+    for record in records {
+        match &record.value {
+            Some(value) => put(&mut batch, &record.key, value, record.timestamp),
+            None => batch.delete(&record.key),
+        }
+    }
+    batch
 }
 
 /// A read-only view of a RocksDB store for other threads.

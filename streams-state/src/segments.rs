@@ -6,7 +6,7 @@
 //! delete drops (a RocksDB range tombstone), as Kafka Streams drops whole segment instances.
 //! Timestamps in keys are encoded with the sign bit flipped so that bytes sort like numbers.
 //!
-//! The store's times survive restarts: at each flush they are written under [`META_KEY`], a key
+//! The store's times survive restarts: at each flush they are written under `META_KEY`, a key
 //! above every segment (segment ids are below 2^63, so their keys never start with `0xFF`), and
 //! read back on open; restoring from the changelog advances them as the records come.
 

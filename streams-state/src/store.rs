@@ -115,7 +115,7 @@ pub trait KeyValueStore: StateStore + ReadOnlyKeyValueStore {
     /// writes to a changelog, and engines may load in bulk.
     fn restore_batch(&mut self, records: &[ChangelogRecord]) -> Result<()>;
     /// Applies records read back from a timestamped store's changelog, whose values are stored
-    /// behind their record's timestamp (see [`crate::timestamped`]). The default builds the
+    /// behind their record's timestamp (see [`push_timestamp`](crate::push_timestamp)). The default builds the
     /// prefixed records and calls [`KeyValueStore::restore_batch`]; an engine may write them
     /// without the intermediate copies, as RocksDB does.
     fn restore_timestamped_batch(&mut self, records: &[ChangelogRecord]) -> Result<()> {

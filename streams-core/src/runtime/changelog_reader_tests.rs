@@ -24,6 +24,13 @@ fn reader(broker: &EmbeddedBroker) -> ChangelogReader {
     ChangelogReader::new(consumer, true)
 }
 
+fn producer(broker: &EmbeddedBroker) -> BaseProducer {
+    ClientConfig::new()
+        .set("bootstrap.servers", broker.bootstrap_servers())
+        .create()
+        .expect("producer")
+}
+
 /// What was read of each changelog: the offsets, in the order applied (each batch's records
 /// end at its `last`; every offset of the test topic holds a record).
 type Read = BTreeMap<Changelog, Vec<i64>>;
@@ -52,10 +59,7 @@ fn changelog(partition: i32) -> Changelog {
 fn changelogs_added_and_removed_between_reads_are_read_from_their_offsets_to_their_ends() {
     let broker = EmbeddedBroker::start(1).expect("broker");
     broker.create_topic("log", 3).expect("topic");
-    let producer: BaseProducer = ClientConfig::new()
-        .set("bootstrap.servers", broker.bootstrap_servers())
-        .create()
-        .expect("producer");
+    let producer = producer(&broker);
     for partition in 0..3 {
         for i in 0..RECORDS {
             let key = format!("k{i}");
@@ -158,10 +162,7 @@ fn records_are_handed_over_whole_whatever_buffers_they_reuse() {
     let count = 2 * BATCH + 357;
     let broker = EmbeddedBroker::start(1).expect("broker");
     broker.create_topic("mixed", 1).expect("topic");
-    let producer: BaseProducer = ClientConfig::new()
-        .set("bootstrap.servers", broker.bootstrap_servers())
-        .create()
-        .expect("producer");
+    let producer = producer(&broker);
     for i in 0..count {
         let (key, value, timestamp) = mixed(i);
         let mut record = BaseRecord::<String, Vec<u8>>::to("mixed")
