@@ -20,7 +20,9 @@ use rdkafka::{Offset, TopicPartitionList};
 use tracing::{info, warn};
 
 use super::changelog_reader::ChangelogReader;
-use super::clients::{changelog_reader, client_config, watermarks_once};
+use super::clients::{
+    LogEndReader, changelog_reader, client_config, log_end_reader, watermarks_once,
+};
 use super::instance::InstanceShared;
 use super::plan::TopicPlan;
 use super::registry::{Registry, place_standbys};
@@ -77,8 +79,11 @@ struct Standby {
     /// Its changelog partitions, with the offset to start reading each at, and where to stop
     /// for now: a source table's input topic is read up to the group's committed offset
     /// only, as Kafka Streams' standbys read it (its later records may yet be reprocessed).
-    changelogs: Vec<(ChangelogPartition, i64, Option<i64>)>,
+    changelogs: ChangelogRanges,
 }
+
+/// Changelog partitions, each with the offset to start reading it at and where to stop.
+type ChangelogRanges = Vec<(ChangelogPartition, i64, Option<i64>)>;
 
 /// Starts the standby thread.
 pub(crate) fn spawn(spec: StandbySpec) -> Result<JoinHandle<()>> {
@@ -121,6 +126,9 @@ struct Runner<'a> {
     /// committed offsets, which bound what the standbys read of source tables' input topics.
     group_offsets: BaseConsumer,
     standbys: BTreeMap<TaskId, Standby>,
+    /// Under exactly-once, a `read_uncommitted` client for the changelogs' log ends.
+    log_ends: LogEndReader,
+    exactly_once: bool,
     app_id: String,
     app_dir: std::path::PathBuf,
     collector: Rc<dyn RecordCollector>,
@@ -165,6 +173,8 @@ fn run(spec: &StandbySpec) -> Result<()> {
         reader: ChangelogReader::new(consumer, false),
         group_offsets,
         standbys: BTreeMap::new(),
+        log_ends: log_end_reader(&spec.config, &format!("{app_id}-standby-log-ends")),
+        exactly_once: spec.config.exactly_once()?,
         app_dir: spec.config.state_dir().join(&app_id),
         app_id,
         collector: Rc::new(NoOutput),
@@ -263,7 +273,35 @@ impl Runner<'_> {
         Ok(())
     }
 
+    /// Opens the standby of task `id`. A checkpoint past the end of its changelog (a corrupt
+    /// state directory, or changelogs deleted and made anew by a reset without clean-up) means
+    /// the store holds state the changelog no longer has, and reading would start at an offset
+    /// the changelog does not reach: as Kafka Streams treats the task as corrupt, its state is
+    /// wiped and its changelogs read from their start.
     fn open(&self, id: TaskId) -> Result<Standby> {
+        let task = self.create_task(id)?;
+        let (changelogs, past_end) = self.changelog_starts(&task)?;
+        let Some(reason) = past_end else {
+            return Ok(Standby { task, changelogs });
+        };
+        warn!(
+            task = %id,
+            "a standby's {reason}: wiping its state to read its changelogs from the start"
+        );
+        let mut task = task;
+        task.close(false)?;
+        drop(task);
+        super::state_dir::wipe(&self.app_dir.join(id.to_string()))?;
+        let task = self.create_task(id)?;
+        match self.changelog_starts(&task)? {
+            (changelogs, None) => Ok(Standby { task, changelogs }),
+            (_, Some(reason)) => Err(Error::IllegalState(format!(
+                "standby {id} still has a {reason} after its state was wiped"
+            ))),
+        }
+    }
+
+    fn create_task(&self, id: TaskId) -> Result<Task> {
         let subs = self.spec.topology.subtopologies();
         let sub = subs
             .iter()
@@ -285,7 +323,12 @@ impl Runner<'_> {
             lock_wait: Duration::ZERO,
             exactly_once: self.spec.config.exactly_once()?,
         };
-        let task = Task::new(&self.spec.topology, sub, id.partition, &env)?;
+        Task::new(&self.spec.topology, sub, id.partition, &env)
+    }
+
+    /// Where to start and stop reading each changelog of `task`, and the first checkpoint
+    /// found past its changelog's end (described), if any.
+    fn changelog_starts(&self, task: &Task) -> Result<(ChangelogRanges, Option<String>)> {
         let sources: Vec<(String, i32)> = task
             .changelogs()
             .iter()
@@ -294,15 +337,35 @@ impl Runner<'_> {
             .collect();
         let committed = self.committed(&sources)?;
         let mut changelogs = Vec::new();
+        let mut past_end = None;
         for (changelog, checkpoint) in task.changelogs() {
             // One request: when the brokers cannot answer (a leader moving or down), the
             // standby opens at a later reconcile, and the thread goes on releasing the
             // standbys that stream threads claim meanwhile.
-            let (low, _) = watermarks_once(
+            let (low, high) = watermarks_once(
                 self.reader.consumer(),
                 &changelog.topic,
                 changelog.partition,
             )?;
+            if let Some(offset) = checkpoint
+                && past_end.is_none()
+            {
+                // Under exactly-once the reader's end is the last stable offset, which a
+                // transaction left open on the changelog holds back before records the store
+                // may hold: the log's own end is asked instead.
+                let end = if self.exactly_once {
+                    let ends = self.log_ends.consumer()?;
+                    watermarks_once(ends, &changelog.topic, changelog.partition)?.1
+                } else {
+                    high
+                };
+                if offset >= end {
+                    past_end = Some(format!(
+                        "checkpoint offset {offset} of store `{}` is past the end ({end}) of {}-{}",
+                        changelog.store, changelog.topic, changelog.partition
+                    ));
+                }
+            }
             let start = checkpoint.map_or(low, |c| c.saturating_add(1).max(low));
             // Nothing committed yet: nothing of the input topic is the table's for sure.
             let end = changelog.is_source().then(|| {
@@ -313,7 +376,7 @@ impl Runner<'_> {
             });
             changelogs.push((changelog, start, end));
         }
-        Ok(Standby { task, changelogs })
+        Ok((changelogs, past_end))
     }
 
     /// The group's committed offsets of `partitions` (those without one left out).
