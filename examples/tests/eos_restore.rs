@@ -34,14 +34,6 @@ fn end_offsets(broker: &KafkaCluster, topic: &str) -> i64 {
         .sum()
 }
 
-/// The records a worker's life restored, from its `restored <n> records of …` lines.
-fn restored(log: &str) -> u64 {
-    log.lines()
-        .filter_map(|l| l.split("count_worker: restored ").nth(1))
-        .filter_map(|rest| rest.split(' ').next()?.parse::<u64>().ok())
-        .sum()
-}
-
 #[test]
 #[cfg_attr(
     not(kafka_available),
@@ -113,7 +105,7 @@ fn a_killed_exactly_once_instance_restores_only_the_changelog_tail() {
         worker = Worker::start(broker, &app, &dir, &args);
         worker.wait_for_log("-> Running", TIMEOUT);
         let life = worker.log_since(since);
-        let restored = restored(&life);
+        let restored = support::restored_records(&life);
         println!(
             "eos restore after SIGKILL: changelog {changelog} records (what a wipe restores), restored {restored}"
         );

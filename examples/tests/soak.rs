@@ -1,4 +1,5 @@
-//! A soak: the fraud app (`fraud-worker`, exactly-once) as child processes on Apache Kafka,
+//! A soak: the fraud app (`fraud-worker`, exactly-once, each instance a static member with
+//! its own `group.instance.id`, as a rolling restart wants) as child processes on Apache Kafka,
 //! fed generated payments at half the capacity measured at the start of the same run, with a
 //! rolling restart, its memory and input lag sampled throughout.
 //!
@@ -295,6 +296,9 @@ fn the_fraud_app_soaks_at_half_capacity_through_rolling_restarts() {
     // The application id, also its consumer group.
     let app = unique("fraud-soak");
     let start = |i: usize| {
+        // Static membership, as for any rolling restart (see the guide's Operations): a
+        // restarted instance gets its own tasks back, restoring only their tails.
+        let member = format!("group.instance.id=i{i}");
         Instance::start(
             Path::new(env!("CARGO_BIN_EXE_fraud-worker")),
             &[
@@ -305,6 +309,8 @@ fn the_fraud_app_soaks_at_half_capacity_through_rolling_restarts() {
                 &app,
                 "-D",
                 "processing.guarantee=exactly_once_v2",
+                "-D",
+                &member,
             ],
             &dirs.path().join(format!("i{i}")),
             &[("RUST_LOG", "info")],

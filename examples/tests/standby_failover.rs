@@ -8,17 +8,11 @@ mod support;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use support::{KafkaCluster, Worker, check_count_sequences, one_at_a_time, unique};
+use support::{
+    KafkaCluster, Worker, check_count_sequences, one_at_a_time, restored_records, unique,
+};
 
 const TIMEOUT: Duration = Duration::from_secs(180);
-
-/// Sums the `count_worker: restored <n> records of …` lines of `log`.
-fn restored(log: &str) -> u64 {
-    log.lines()
-        .filter_map(|l| l.strip_prefix("count_worker: restored "))
-        .filter_map(|l| l.split_whitespace().next()?.parse::<u64>().ok())
-        .sum()
-}
 
 #[test]
 #[cfg_attr(
@@ -77,7 +71,7 @@ fn a_killed_instances_tasks_resume_from_warm_standbys_with_exact_output() {
         );
     }
     let after_kill = b.log_since(b_log_at_kill);
-    let took_over = restored(&after_kill);
+    let took_over = restored_records(&after_kill);
     eprintln!("the survivor restored {took_over} records taking over");
     assert!(
         after_kill.contains("count_worker: restored"),

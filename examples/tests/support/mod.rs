@@ -281,6 +281,15 @@ impl Drop for Worker {
     }
 }
 
+/// Sums the `count_worker: restored <n> records of …` lines of `log` (a worker's restore
+/// listener prints one per restored store partition).
+pub fn restored_records(log: &str) -> u64 {
+    log.lines()
+        .filter_map(|l| l.split("count_worker: restored ").nth(1))
+        .filter_map(|rest| rest.split_whitespace().next()?.parse::<u64>().ok())
+        .sum()
+}
+
 /// Checks the count updates read from the output: for every key, in partition order, exactly
 /// 1, 2, …, n for its n input records — no update lost, none twice. Returns a description of
 /// the first discrepancy.

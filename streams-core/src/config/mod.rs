@@ -56,6 +56,10 @@ pub use optimization::{
     SINGLE_STORE_SELF_JOIN, TopologyOptimizations,
 };
 
+/// Static group membership (KIP-345): each stream thread's consumer joins as
+/// `<group.instance.id>-<thread number>`.
+pub(crate) const GROUP_INSTANCE_ID: &str = "group.instance.id";
+
 /// The kind of Kafka client a property is meant for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum ClientKind {
@@ -544,6 +548,8 @@ impl StreamsConfig {
 
     /// librdkafka properties for one kind of client: every property that is not Kafka Streams'
     /// own and has no client prefix, then the ones with this client's prefix (which win).
+    /// `group.instance.id` (static membership) goes to the main consumer only, as in Kafka
+    /// Streams: the other clients join no group.
     pub(crate) fn client_properties(&self, kind: ClientKind) -> BTreeMap<String, String> {
         let mut props = BTreeMap::new();
         for (key, value) in &self.props {
@@ -571,6 +577,9 @@ impl StreamsConfig {
             props
                 .entry("fetch.queue.backoff.ms".into())
                 .or_insert_with(|| "10".into());
+        }
+        if kind != ClientKind::Consumer {
+            props.remove(GROUP_INSTANCE_ID);
         }
         props
     }

@@ -220,3 +220,28 @@ fn the_metrics_recording_level_is_kafkas_and_checked() {
         "a Streams property, not passed to librdkafka"
     );
 }
+
+#[test]
+fn the_group_instance_id_goes_to_the_main_consumer_only() {
+    let mut config = StreamsConfig::new();
+    config.set("group.instance.id", "worker-a");
+    assert_eq!(
+        config
+            .client_properties(ClientKind::Consumer)
+            .get("group.instance.id")
+            .map(String::as_str),
+        Some("worker-a")
+    );
+    for kind in [
+        ClientKind::Producer,
+        ClientKind::RestoreConsumer,
+        ClientKind::Admin,
+    ] {
+        assert!(
+            !config
+                .client_properties(kind)
+                .contains_key("group.instance.id"),
+            "{kind:?}"
+        );
+    }
+}

@@ -28,7 +28,7 @@ use super::producer::{DeliveryTracker, StreamsProducer};
 use super::restore::RestoreClients;
 use super::task_manager::{ManagerSettings, TaskManager};
 use super::{StreamsMetrics, ThreadMetrics};
-use crate::config::ClientKind;
+use crate::config::{ClientKind, GROUP_INSTANCE_ID};
 use crate::error::UncaughtErrorResponse;
 use crate::{Error, Result, StreamsConfig, Topology};
 
@@ -317,6 +317,7 @@ fn run(spec: ThreadSpec) -> Result<()> {
         // For `streams_consumer_records_lag` (librdkafka computes it into its statistics).
         .set_if_absent("statistics.interval.ms", "5000");
     choose_group_protocol(&mut consumer_config);
+    let static_member = static_membership(&mut consumer_config, index);
     // The consumer leaves the group when not polled for `max.poll.interval.ms`: a commit, or
     // an abort and the rewind after it, must end well within it (see `ManagerSettings`).
     let max_poll_interval: std::time::Duration = consumer_config
@@ -388,8 +389,22 @@ fn run(spec: ThreadSpec) -> Result<()> {
         }
     };
     MANAGER.with(|slot| slot.borrow_mut().take());
-    leave_group(&consumer);
+    leave_group(&consumer, static_member);
     outcome
+}
+
+/// Static membership (KIP-345), as Kafka Streams has it: with `group.instance.id` set, each
+/// thread's consumer joins as `<group.instance.id>-<thread number>` (1, 2, …). The broker keeps
+/// a static member's partitions through a restart shorter than `session.timeout.ms`, without a
+/// rebalance, and the `range` assignor orders static members by these ids, so a restarted
+/// instance gets back the tasks whose state it kept instead of its neighbour's. Returns whether
+/// the consumer is a static member.
+fn static_membership(consumer: &mut ClientConfig, index: usize) -> bool {
+    let Some(id) = consumer.get(GROUP_INSTANCE_ID).map(str::to_owned) else {
+        return false;
+    };
+    consumer.set(GROUP_INSTANCE_ID, format!("{id}-{}", index + 1));
+    true
 }
 
 /// Initializes the thread's transactional producer (fencing its previous life's producer and
@@ -418,8 +433,20 @@ fn init_transactions(producer: &StreamsProducer, shared: &InstanceShared) -> Res
 /// hang forever in librdkafka (`rd_kafka_assign` during close, confluentinc/librdkafka#4884);
 /// handling the events while the group is still alive avoids it. Records polled here are
 /// dropped unprocessed: their offsets were not committed.
-fn leave_group(consumer: &BaseConsumer<RebalanceHandler>) {
-    consumer.unsubscribe();
+///
+/// A static member does not leave: unsubscribing would send the LeaveGroup that static
+/// membership exists to avoid (librdkafka sends none only when the consumer is closed, as on
+/// drop). It stops fetching its partitions and serves pending events, then is closed on drop
+/// still holding its assignment, which the broker keeps for it until `session.timeout.ms`.
+fn leave_group(consumer: &BaseConsumer<RebalanceHandler>, static_member: bool) {
+    if static_member {
+        if let Ok(assigned) = consumer.assignment() {
+            // Best effort: records fetched anyway are dropped unprocessed below.
+            let _ = consumer.pause(&assigned);
+        }
+    } else {
+        consumer.unsubscribe();
+    }
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     let mut quiet = 0;
     while std::time::Instant::now() < deadline {
@@ -428,7 +455,7 @@ fn leave_group(consumer: &BaseConsumer<RebalanceHandler>) {
             Some(_) => quiet = 0,
         }
         let assigned = consumer.assignment().map_or(0, |a| a.count());
-        if assigned == 0 && quiet >= 4 {
+        if (static_member || assigned == 0) && quiet >= 4 {
             return;
         }
     }
@@ -537,5 +564,28 @@ impl SetIfAbsent for ClientConfig {
             self.set(key, value);
         }
         self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_thread_joins_as_a_static_member_of_its_own() {
+        let mut first = ClientConfig::new();
+        first.set(GROUP_INSTANCE_ID, "worker-a");
+        let mut second = first.clone();
+        assert!(static_membership(&mut first, 0));
+        assert!(static_membership(&mut second, 1));
+        assert_eq!(first.get(GROUP_INSTANCE_ID), Some("worker-a-1"));
+        assert_eq!(second.get(GROUP_INSTANCE_ID), Some("worker-a-2"));
+    }
+
+    #[test]
+    fn without_an_instance_id_a_thread_is_a_dynamic_member() {
+        let mut consumer = ClientConfig::new();
+        assert!(!static_membership(&mut consumer, 0));
+        assert_eq!(consumer.get(GROUP_INSTANCE_ID), None);
     }
 }
