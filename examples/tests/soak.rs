@@ -81,6 +81,8 @@ const READY_TIMEOUT: Duration = Duration::from_secs(120);
 const RECOVERY_TIMEOUT: Duration = Duration::from_secs(240);
 /// How long the lag may take to reach 0 once the producer has stopped.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(300);
+/// A close slower than this prints the instance's log of it (phase by phase).
+const SLOW_CLOSE: Duration = Duration::from_secs(2);
 /// The lag has recovered when it is below this many seconds of input at the soak's rate.
 const LAG_BOUND_SECS: f64 = 5.0;
 /// The most the median total RSS may grow from the soak's first third to its last.
@@ -440,11 +442,21 @@ fn the_fraud_app_soaks_at_half_capacity_through_rolling_restarts() {
                 let instance = instances[i].take().expect("a running instance");
                 shared.pids.lock().expect("pids")[i] = None;
                 let (status, closed_in) = instance.stop();
-                let log = support::soak::log_tail(&dirs.path().join(format!("i{i}.log")), 60);
+                let log_path = dirs.path().join(format!("i{i}.log"));
+                let log = support::soak::log_tail(&log_path, 60);
                 assert!(
                     status.success(),
                     "instance {i} exited with {status}:\n{log}"
                 );
+                if closed_in > SLOW_CLOSE {
+                    // Which phase took the time: the final commit, the tasks' close, leaving
+                    // the group or the clients' close (each logs at `info`).
+                    eprintln!(
+                        "i{i} closed in {:.1} s; its close:\n{}",
+                        closed_in.as_secs_f64(),
+                        support::soak::last_close(&log_path)
+                    );
+                }
                 let mut instance = start(i);
                 shared.pids.lock().expect("pids")[i] = Some(instance.pid());
                 let ready_in = instance

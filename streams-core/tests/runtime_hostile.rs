@@ -237,6 +237,24 @@ fn application_ids_that_would_leave_the_state_directory_are_refused() {
     assert!(err.to_string().contains("counts"), "{err}");
 }
 
+#[test]
+fn a_static_member_id_kafka_would_refuse_is_a_config_error() {
+    let broker = EmbeddedBroker::start(1).expect("broker");
+    let state = tempfile::tempdir().expect("tempdir");
+    for bad in ["", "pod 1", "a/b"] {
+        let mut config = app_config(&broker, "static-ids", state.path());
+        config.set("group.instance.id", bad);
+        let err = KafkaStreams::new(count_topology(), &config).expect_err("refused");
+        assert!(
+            matches!(&err, Error::Config { key, .. } if key == "group.instance.id"),
+            "{bad:?}: {err:?}"
+        );
+    }
+    let mut config = app_config(&broker, "static-ids", state.path());
+    config.set("group.instance.id", "pod-1");
+    KafkaStreams::new(count_topology(), &config).expect("a valid id");
+}
+
 /// Keeps the last value of each key as `Option<u64>`: `None` for a value that is not a number.
 struct Remember;
 

@@ -117,6 +117,18 @@ pub fn log_tail(path: &Path, lines: usize) -> String {
     format!("--- {} ---\n{}", path.display(), all[from..].join("\n"))
 }
 
+/// The lines of the log at `path` from the last shutdown signal on: the last close of the
+/// instance, phase by phase.
+pub fn last_close(path: &Path) -> String {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let all: Vec<&str> = text.lines().collect();
+    let from = all
+        .iter()
+        .rposition(|l| l.contains("shutdown signal received"))
+        .unwrap_or(all.len());
+    all[from..].join("\n")
+}
+
 /// The resident set size of process `pid` in KiB (`VmRSS` of `/proc/<pid>/status`); `None`
 /// once it has exited.
 pub fn rss_kib(pid: u32) -> Option<u64> {

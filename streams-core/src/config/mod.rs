@@ -510,6 +510,30 @@ impl StreamsConfig {
         self.exactly_once().map(|_| ())
     }
 
+    /// Checks `group.instance.id` (static membership), if the main consumer gets one: Kafka
+    /// refuses a member id that is empty or not a valid Kafka name, and each thread joins as
+    /// `<group.instance.id>-<thread number>`, which must be one too.
+    pub fn check_group_instance_id(&self) -> Result<()> {
+        let Some(id) = self
+            .client_properties(ClientKind::Consumer)
+            .remove(GROUP_INSTANCE_ID)
+        else {
+            return Ok(());
+        };
+        let threads = self.num_stream_threads()?;
+        let problem = crate::topology::names::topic_name_problem(&id).or_else(|| {
+            crate::topology::names::topic_name_problem(&format!("{id}-{threads}"))
+                .map(|p| format!("with the thread number `-{threads}` added, {p}"))
+        });
+        match problem {
+            Some(reason) => Err(Error::Config {
+                key: GROUP_INSTANCE_ID.into(),
+                reason: format!("`{id}` is not a valid static member id: {reason}"),
+            }),
+            None => Ok(()),
+        }
+    }
+
     /// `default.deserialization.exception.handler`: `fail` (default), `log_and_continue` or
     /// `dead_letter` (Kafka Streams' handler class names are accepted too).
     pub fn deserialization_policy(&self) -> Result<DeserializationPolicy> {

@@ -245,3 +245,27 @@ fn the_group_instance_id_goes_to_the_main_consumer_only() {
         );
     }
 }
+
+#[test]
+fn a_group_instance_id_kafka_would_refuse_is_a_config_error() {
+    let mut config = StreamsConfig::new();
+    assert!(config.check_group_instance_id().is_ok(), "unset");
+    config.set("group.instance.id", "worker-a.1_b");
+    assert!(config.check_group_instance_id().is_ok());
+    for bad in ["", " ", "worker a", "..", "w/1", &"w".repeat(248)] {
+        config.set("group.instance.id", bad);
+        assert!(
+            matches!(
+                config.check_group_instance_id(),
+                Err(Error::Config { key, .. }) if key == "group.instance.id"
+            ),
+            "{bad:?} accepted"
+        );
+    }
+    config.remove("group.instance.id");
+    config.set("consumer.group.instance.id", "");
+    assert!(
+        config.check_group_instance_id().is_err(),
+        "the prefixed form too"
+    );
+}

@@ -57,7 +57,7 @@ pub(crate) struct KafkaResetCluster {
 const MEMBERSHIP: &[&str] = &[
     "group.protocol",
     "group.remote.assignor",
-    "group.instance.id",
+    crate::config::GROUP_INSTANCE_ID,
     "partition.assignment.strategy",
 ];
 

@@ -15,6 +15,7 @@ mod global_thread;
 mod handle;
 pub(crate) mod instance;
 mod kafka_streams;
+mod membership;
 mod metadata;
 mod metrics;
 pub(crate) mod node;

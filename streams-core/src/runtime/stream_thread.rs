@@ -13,7 +13,6 @@ use std::thread::JoinHandle;
 use std::time::Instant;
 
 use rdkafka::client::ClientContext;
-use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, Rebalance};
 use rdkafka::producer::Producer;
 use tracing::{error, info, warn};
@@ -22,13 +21,14 @@ use super::clients::{changelog_reader, client_config, log_end_reader};
 use super::consumer_stats;
 use super::fetch_watch::{FetchWatch, Stuck};
 use super::instance::{InstanceShared, ThreadState};
+use super::membership::{SetIfAbsent, choose_group_protocol, leave_group, static_membership};
 use super::metrics::{ConsumerLag, LoopMeter};
 use super::plan::TopicPlan;
 use super::producer::{DeliveryTracker, StreamsProducer};
 use super::restore::RestoreClients;
 use super::task_manager::{ManagerSettings, TaskManager};
 use super::{StreamsMetrics, ThreadMetrics};
-use crate::config::{ClientKind, GROUP_INSTANCE_ID};
+use crate::config::ClientKind;
 use crate::error::UncaughtErrorResponse;
 use crate::{Error, Result, StreamsConfig, Topology};
 
@@ -97,36 +97,6 @@ impl ConsumerContext for RebalanceHandler {
             }
             Rebalance::Error(e) => error!("rebalance error: {e}"),
             Rebalance::Revoke(_) => {}
-        }
-    }
-}
-
-/// Consumer settings of the group protocol the user chose (`group.protocol`, as librdkafka
-/// and Kafka's consumer name it). Either way the same partition number of every
-/// co-partitioned topic goes to one member, as tasks need:
-/// - `classic` (the default): the client-side eager `range` assignor;
-/// - `consumer` (KIP-848, Apache Kafka 4.0+): the broker assigns with its `range` assignor
-///   (co-partitioning shown by `examples/tests/group_protocol.rs`), incrementally; the
-///   classic protocol's client-side settings are not allowed there and are dropped.
-pub(crate) fn choose_group_protocol(consumer: &mut ClientConfig) {
-    let next_generation = consumer
-        .get("group.protocol")
-        .is_some_and(|p| p.eq_ignore_ascii_case("consumer"));
-    if !next_generation {
-        consumer.set_if_absent("partition.assignment.strategy", "range");
-        return;
-    }
-    consumer.set_if_absent("group.remote.assignor", "range");
-    for classic in [
-        "partition.assignment.strategy",
-        "session.timeout.ms",
-        "heartbeat.interval.ms",
-    ] {
-        if let Some(value) = consumer.get(classic).map(str::to_owned) {
-            warn!(
-                "{classic}={value} is ignored under group.protocol=consumer: the broker sets it (group.consumer.* broker configs)"
-            );
-            consumer.remove(classic);
         }
     }
 }
@@ -378,11 +348,11 @@ fn run(spec: ThreadSpec) -> Result<()> {
     MANAGER.with(|slot| *slot.borrow_mut() = Some(manager));
     let result = run_loop(&consumer, &plan, &config, &shared, &thread_metrics);
     let outcome = match result {
-        Ok(LoopEnd::Shutdown) => with_manager(|m| m.shutdown(&consumer)).unwrap_or(Ok(())),
+        Ok(LoopEnd::Shutdown) => shut_down_tasks(&consumer),
         // Committed and closed as at a shutdown, then the thread rejoins with new clients.
-        Ok(LoopEnd::RenewConsumer(stuck)) => with_manager(|m| m.shutdown(&consumer))
-            .unwrap_or(Ok(()))
-            .and(Err(Error::TaskMigrated(stuck.to_string()))),
+        Ok(LoopEnd::RenewConsumer(stuck)) => {
+            shut_down_tasks(&consumer).and(Err(Error::TaskMigrated(stuck.to_string())))
+        }
         Err(e) => {
             with_manager(TaskManager::close_dirty);
             Err(e)
@@ -393,18 +363,9 @@ fn run(spec: ThreadSpec) -> Result<()> {
     outcome
 }
 
-/// Static membership (KIP-345), as Kafka Streams has it: with `group.instance.id` set, each
-/// thread's consumer joins as `<group.instance.id>-<thread number>` (1, 2, …). The broker keeps
-/// a static member's partitions through a restart shorter than `session.timeout.ms`, without a
-/// rebalance, and the `range` assignor orders static members by these ids, so a restarted
-/// instance gets back the tasks whose state it kept instead of its neighbour's. Returns whether
-/// the consumer is a static member.
-fn static_membership(consumer: &mut ClientConfig, index: usize) -> bool {
-    let Some(id) = consumer.get(GROUP_INSTANCE_ID).map(str::to_owned) else {
-        return false;
-    };
-    consumer.set(GROUP_INSTANCE_ID, format!("{id}-{}", index + 1));
-    true
+/// Commits and closes the thread's tasks at its end.
+fn shut_down_tasks(consumer: &BaseConsumer<RebalanceHandler>) -> Result<()> {
+    with_manager(|m| m.shutdown(consumer)).unwrap_or(Ok(()))
 }
 
 /// Initializes the thread's transactional producer (fencing its previous life's producer and
@@ -426,40 +387,6 @@ fn init_transactions(producer: &StreamsProducer, shared: &InstanceShared) -> Res
             Err(e) => return Err(Error::kafka("initializing the transactional producer", e)),
         }
     }
-}
-
-/// Unsubscribes and serves the consumer until its assignment is gone and no rebalance event
-/// is pending, before it is dropped. Dropping a consumer with a rebalance still queued can
-/// hang forever in librdkafka (`rd_kafka_assign` during close, confluentinc/librdkafka#4884);
-/// handling the events while the group is still alive avoids it. Records polled here are
-/// dropped unprocessed: their offsets were not committed.
-///
-/// A static member does not leave: unsubscribing would send the LeaveGroup that static
-/// membership exists to avoid (librdkafka sends none only when the consumer is closed, as on
-/// drop). It stops fetching its partitions and serves pending events, then is closed on drop
-/// still holding its assignment, which the broker keeps for it until `session.timeout.ms`.
-fn leave_group(consumer: &BaseConsumer<RebalanceHandler>, static_member: bool) {
-    if static_member {
-        if let Ok(assigned) = consumer.assignment() {
-            // Best effort: records fetched anyway are dropped unprocessed below.
-            let _ = consumer.pause(&assigned);
-        }
-    } else {
-        consumer.unsubscribe();
-    }
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    let mut quiet = 0;
-    while std::time::Instant::now() < deadline {
-        match consumer.poll(std::time::Duration::from_millis(50)) {
-            None => quiet += 1,
-            Some(_) => quiet = 0,
-        }
-        let assigned = consumer.assignment().map_or(0, |a| a.count());
-        if (static_member || assigned == 0) && quiet >= 4 {
-            return;
-        }
-    }
-    warn!("the consumer still had partitions or events 10 s after unsubscribing");
 }
 
 /// Why the record loop ended without an error.
@@ -552,40 +479,4 @@ fn run_loop(
         }
     }
     Ok(LoopEnd::Shutdown)
-}
-
-trait SetIfAbsent {
-    fn set_if_absent(&mut self, key: &str, value: &str) -> &mut Self;
-}
-
-impl SetIfAbsent for ClientConfig {
-    fn set_if_absent(&mut self, key: &str, value: &str) -> &mut Self {
-        if self.get(key).is_none() {
-            self.set(key, value);
-        }
-        self
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn each_thread_joins_as_a_static_member_of_its_own() {
-        let mut first = ClientConfig::new();
-        first.set(GROUP_INSTANCE_ID, "worker-a");
-        let mut second = first.clone();
-        assert!(static_membership(&mut first, 0));
-        assert!(static_membership(&mut second, 1));
-        assert_eq!(first.get(GROUP_INSTANCE_ID), Some("worker-a-1"));
-        assert_eq!(second.get(GROUP_INSTANCE_ID), Some("worker-a-2"));
-    }
-
-    #[test]
-    fn without_an_instance_id_a_thread_is_a_dynamic_member() {
-        let mut consumer = ClientConfig::new();
-        assert!(!static_membership(&mut consumer, 0));
-        assert_eq!(consumer.get(GROUP_INSTANCE_ID), None);
-    }
 }

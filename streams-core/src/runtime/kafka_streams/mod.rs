@@ -85,6 +85,7 @@ impl KafkaStreams {
         config.error_policies()?;
         config.replacement_policy()?;
         config.check_processing_guarantee()?;
+        config.check_group_instance_id()?;
         let optimizations = config.topology_optimization()?;
         if let Some(built) = topology.built_with()
             && built != optimizations

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use rdkafka::TopicPartitionList;
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext};
 use streams_state::CacheBudget;
-use tracing::debug;
+use tracing::{debug, info};
 
 use super::ThreadMetrics;
 use super::instance::{InstanceShared, ThreadState};
@@ -282,6 +282,7 @@ impl TaskManager {
         &mut self,
         consumer: &BaseConsumer<C>,
     ) -> Result<()> {
+        let started = std::time::Instant::now();
         let outcome = match self.commit(consumer) {
             Ok(outcome) => outcome,
             Err(e) => {
@@ -289,8 +290,18 @@ impl TaskManager {
                 return Err(self.producer_failure(&e).unwrap_or(e));
             }
         };
+        let committed = started.elapsed();
         let ids: Vec<TaskId> = self.tasks.keys().copied().collect();
-        self.close_tasks(&ids, outcome == CommitOutcome::Committed)
+        let closed = self.close_tasks(&ids, outcome == CommitOutcome::Committed);
+        // At `info`: a slow shutdown shows which phase took the time (this, or leaving the
+        // group after it).
+        info!(
+            tasks = ids.len(),
+            "shutdown: final commit ({outcome:?}) in {} ms, tasks closed in {} ms",
+            committed.as_millis(),
+            (started.elapsed() - committed).as_millis()
+        );
+        closed
     }
 
     /// After an error: close every task without committing or checkpointing.
