@@ -2,6 +2,8 @@
 //! `NamedCache` semantics.
 //!
 //! - Entries are ordered by key (engine keys, so a store merges cache and engine key by key).
+//!   Point reads and writes, on every stateful record's path, go through a hash index instead
+//!   of the ordered set, which only range reads and new keys touch.
 //! - Least recently used first for eviction: a write, or a read by the store's owner, makes an
 //!   entry the most recently used (interactive queries do not: they must not change what the
 //!   stream thread evicts).
@@ -14,7 +16,7 @@
 //! holds the cache: an entry leaves the cache only after its value reached the store, so a
 //! reader finds the newest value in one place or the other.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::ops::Bound;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -95,7 +97,10 @@ impl Order {
 /// The entries of one store's cache.
 #[derive(Debug, Default)]
 pub(crate) struct NamedCache {
-    entries: BTreeMap<Arc<[u8]>, Entry>,
+    /// The entries by key (std's randomly seeded hash: keys come from input).
+    entries: HashMap<Arc<[u8]>, Entry>,
+    /// The same keys in order, for range reads.
+    order: BTreeSet<Arc<[u8]>>,
     /// Use order, least recently used first (lazy: see [`Order`]).
     used: Order,
     /// Dirty order, oldest write first (lazy: see [`Order`]).
@@ -185,6 +190,7 @@ impl NamedCache {
             self.used.push(used, &meta);
             self.dirty.push(dirty, &meta);
             self.dirty_count += 1;
+            self.order.insert(shared.clone());
             self.entries.insert(
                 shared,
                 Entry {
@@ -214,14 +220,18 @@ impl NamedCache {
         let range = if empty {
             None
         } else {
-            Some(self.entries.range::<[u8], _>((lower, upper)))
+            Some(self.order.range::<[u8], _>((lower, upper)))
         };
-        range.into_iter().flatten().map(|(k, e)| (&**k, e))
+        range
+            .into_iter()
+            .flatten()
+            .filter_map(move |k| self.entries.get(k).map(|e| (&**k, e)))
     }
 
     /// Drops the entry of `key` (its items in the order queues go stale).
     fn remove(&mut self, key: &[u8]) {
         if let Some(entry) = self.entries.remove(key) {
+            self.order.remove(key);
             if entry.meta.dirty() != 0 {
                 self.dirty_count -= 1;
             }
@@ -237,9 +247,9 @@ impl NamedCache {
             return;
         }
         let doomed: Vec<Arc<[u8]>> = self
-            .entries
+            .order
             .range::<[u8], _>((Bound::Included(from), Bound::Excluded(to)))
-            .map(|(k, _)| k.clone())
+            .cloned()
             .collect();
         for key in doomed {
             self.remove(&key);

@@ -1,5 +1,7 @@
 //! Unit tests of one store's cache: its flush and eviction orders, against a model.
 
+use std::collections::BTreeMap;
+
 use super::*;
 
 fn flushed(cache: &mut NamedCache) -> Vec<(Vec<u8>, Option<Vec<u8>>)> {
@@ -204,6 +206,14 @@ proptest::proptest! {
                 }
             }
             proptest::prop_assert_eq!(cache.len(), model.entries.len());
+            // The ordered keys and the hash index hold the same entries.
+            let ordered: Vec<(u8, Option<u8>)> = cache
+                .range(Bound::Unbounded, Bound::Unbounded)
+                .map(|(k, e)| (k[0], e.value.as_ref().map(|v| v[0])))
+                .collect();
+            let expected: Vec<(u8, Option<u8>)> =
+                model.entries.iter().map(|(k, e)| (*k, e.0)).collect();
+            proptest::prop_assert_eq!(ordered, expected);
             proptest::prop_assert_eq!(
                 cache.dirty_len(),
                 model.entries.values().filter(|e| e.2.is_some()).count()
