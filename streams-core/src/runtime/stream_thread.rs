@@ -417,7 +417,9 @@ fn run_loop(
     let mut restoring = false;
     // Counts polls locally and picks the polls and records to time (a sample: see LoopMeter).
     let mut meter = LoopMeter::new(metrics);
+    let mut step_started = Instant::now();
     while !shared.shutdown_requested() {
+        step_started = Instant::now();
         let timeout = if restoring {
             std::time::Duration::ZERO
         } else {
@@ -478,5 +480,16 @@ fn run_loop(
             return Ok(LoopEnd::RenewConsumer(stuck));
         }
     }
+    let last_step = step_started.elapsed();
+    if last_step >= SLOW_STEP {
+        // What a shutdown waited for before it could begin: a commit, a rollback, a poll.
+        info!(
+            "shutdown requested during a step of the record loop that took {} ms",
+            last_step.as_millis()
+        );
+    }
     Ok(LoopEnd::Shutdown)
 }
+
+/// A step of the record loop slower than this, when a shutdown waited for it, is logged.
+const SLOW_STEP: std::time::Duration = std::time::Duration::from_millis(500);

@@ -222,10 +222,17 @@ impl TaskManager {
                     self.plan.topic_to_subtopology.get(topic.as_str()) != Some(&id.subtopology)
                         || *partition != id.partition
                 });
+                let started = std::time::Instant::now();
                 if let Err(e) = task.close(clean) {
                     first.get_or_insert(e);
                 }
-                debug!(task = %id, clean, "task closed");
+                let took = started.elapsed();
+                if took >= std::time::Duration::from_secs(1) {
+                    // Closing flushes the stores' memtables (RocksDB runs without a WAL).
+                    info!(task = %id, clean, "a slow task close: {} ms", took.as_millis());
+                } else {
+                    debug!(task = %id, clean, "task closed");
+                }
             }
             self.shared.unclaim(*id);
         }

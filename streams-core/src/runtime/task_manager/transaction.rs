@@ -22,7 +22,7 @@ use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext};
 use rdkafka::error::KafkaError;
 use rdkafka::producer::{Producer, PurgeConfig};
 use rdkafka::types::RDKafkaErrorCode;
-use tracing::{debug, warn};
+use tracing::{debug, info, warn};
 
 use super::commit::{FLUSH_TIMEOUT, flush};
 use super::offset_sender::OffsetSender;
@@ -32,6 +32,9 @@ use crate::{Error, Result, TaskId};
 
 /// How long a transaction call may take.
 const TXN_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// A commit slower than this says, at `info`, which of its phases took the time.
+const SLOW_COMMIT: Duration = Duration::from_secs(1);
 
 /// How much longer than its own timeout `send_offsets_to_transaction` is waited for.
 const SEND_OFFSETS_GRACE: Duration = Duration::from_secs(5);
@@ -148,6 +151,7 @@ impl TaskManager {
         if offsets.count() == 0 && sent == sent_at_commit {
             return Ok(CommitOutcome::Committed);
         }
+        let started = Instant::now();
         // Deliver everything first, serving delivery reports (this producer's reports are
         // events this thread must poll; librdkafka's own flush inside the commit would wait
         // for them otherwise).
@@ -157,6 +161,7 @@ impl TaskManager {
         if let Some(failure) = self.producer.context().take_failure() {
             return self.abort_transaction(&failure.report().to_string());
         }
+        let delivered_at = started.elapsed();
         let group = consumer
             .group_metadata()
             .ok_or_else(|| Error::IllegalState("the consumer has no group metadata".into()))?;
@@ -182,11 +187,24 @@ impl TaskManager {
         }
         self.record_committed(&offsets);
         self.metrics.record_commit(self.last_commit);
+        let committed_at = started.elapsed();
         let delivered = self.producer.context().changelog_offsets();
         for task in self.tasks.values_mut() {
             task.update_changelog_offsets(&delivered);
             task.commit_stores()?;
             task.maybe_checkpoint(false)?;
+        }
+        let took = started.elapsed();
+        if took >= SLOW_COMMIT {
+            // A commit holds the stream thread (and a shutdown waits for it): say where the
+            // time went.
+            info!(
+                "a slow commit: {} ms (delivering the records {} ms, the transaction {} ms, the stores' writes {} ms)",
+                took.as_millis(),
+                delivered_at.as_millis(),
+                (committed_at - delivered_at).as_millis(),
+                (took - committed_at).as_millis()
+            );
         }
         debug!(partitions = offsets.count(), "transaction committed");
         Ok(CommitOutcome::Committed)
