@@ -272,6 +272,11 @@ fn killed_and_restarted(broker: &KafkaCluster, dirs: &std::path::Path, guarantee
         let mut a = a;
         // Twice, so that what the test claims does not rest on one kill's timing.
         for round in 1..=2 {
+            // Running after a rebalance with at most 3 members (B, A, a killed A not yet
+            // expired) on 4 partitions: range gives A at least one. Without this wait, B
+            // alone (holding every partition until A joins) can show open transactions on
+            // all four, and A is killed with none: seen once in CI, under load.
+            a.wait_for_log("-> Running", Duration::from_secs(90));
             if transactional {
                 let mut watch = OpenTransactions::watch(broker, &topics.copies);
                 let deadline = Instant::now() + Duration::from_secs(90);
@@ -283,9 +288,6 @@ fn killed_and_restarted(broker: &KafkaCluster, dirs: &std::path::Path, guarantee
                 }
                 eprintln!("kill {round}: killing A with transactions open on every partition");
             } else {
-                // Running after a rebalance with at most 3 members (B, A, a killed A not yet
-                // expired) on 4 partitions: range gives A at least one.
-                a.wait_for_log("-> Running", Duration::from_secs(90));
                 std::thread::sleep(Duration::from_millis(1_500));
                 eprintln!("kill {round}: killing A while it processes");
             }
